@@ -1,0 +1,181 @@
+//! Elementwise arithmetic: unary maps and binary operations with numpy broadcasting.
+
+use super::shape::{broadcast_shapes, broadcast_strides, for_each_offset};
+use super::{Array, Float};
+
+impl<T: Copy> Array<T> {
+    /// Combines two arrays element by element after broadcasting them to a common shape
+    /// (numpy's rule). Panics with `op` and both shapes when they cannot broadcast.
+    pub fn zip_with<U: Copy, V: Copy>(
+        &self,
+        op: &str,
+        other: &Array<U>,
+        f: impl Fn(T, U) -> V,
+    ) -> Array<V> {
+        if self.shape == other.shape {
+            let data = self.data.iter().zip(&other.data).map(|(&a, &b)| f(a, b));
+            return Array::from_vec(data.collect(), &self.shape);
+        }
+        if other.len() == 1 && other.ndim() <= self.ndim() {
+            let b = other.data[0];
+            return Array::from_vec(self.data.iter().map(|&a| f(a, b)).collect(), &self.shape);
+        }
+        let shape = broadcast_shapes(op, &self.shape, &other.shape);
+        let sa = broadcast_strides(&self.shape, &shape);
+        let sb = broadcast_strides(&other.shape, &shape);
+        let mut data = Vec::with_capacity(shape.iter().product());
+        for_each_offset(&shape, [&sa, &sb], |_, [ia, ib]| {
+            data.push(f(self.data[ia], other.data[ib]))
+        });
+        Array::from_vec(data, &shape)
+    }
+}
+
+impl<T: Float> Array<T> {
+    /// `self + other`, broadcasting.
+    pub fn add(&self, other: &Array<T>) -> Array<T> {
+        self.zip_with("add", other, |a, b| a + b)
+    }
+    /// `self - other`, broadcasting.
+    pub fn sub(&self, other: &Array<T>) -> Array<T> {
+        self.zip_with("sub", other, |a, b| a - b)
+    }
+    /// `self * other` elementwise, broadcasting.
+    pub fn mul(&self, other: &Array<T>) -> Array<T> {
+        self.zip_with("mul", other, |a, b| a * b)
+    }
+    /// `self / other` elementwise, broadcasting.
+    pub fn div(&self, other: &Array<T>) -> Array<T> {
+        self.zip_with("div", other, |a, b| a / b)
+    }
+    /// `self ** other` elementwise, broadcasting.
+    pub fn pow(&self, other: &Array<T>) -> Array<T> {
+        self.zip_with("pow", other, |a, b| a.powf(b))
+    }
+    /// The larger of each pair, broadcasting.
+    pub fn maximum(&self, other: &Array<T>) -> Array<T> {
+        self.zip_with("maximum", other, |a, b| if b > a { b } else { a })
+    }
+    /// The smaller of each pair, broadcasting.
+    pub fn minimum(&self, other: &Array<T>) -> Array<T> {
+        self.zip_with("minimum", other, |a, b| if b < a { b } else { a })
+    }
+    /// 1 where `self == other`, else 0 (a mask in the array's own type, ready to multiply).
+    pub fn eq_mask(&self, other: &Array<T>) -> Array<T> {
+        self.zip_with("eq", other, |a, b| if a == b { T::ONE } else { T::ZERO })
+    }
+    /// 1 where `self > other`, else 0.
+    pub fn gt_mask(&self, other: &Array<T>) -> Array<T> {
+        self.zip_with("gt", other, |a, b| if a > b { T::ONE } else { T::ZERO })
+    }
+    /// 1 where `self >= other`, else 0.
+    pub fn ge_mask(&self, other: &Array<T>) -> Array<T> {
+        self.zip_with("ge", other, |a, b| if a >= b { T::ONE } else { T::ZERO })
+    }
+    /// 1 where `self < other`, else 0.
+    pub fn lt_mask(&self, other: &Array<T>) -> Array<T> {
+        self.zip_with("lt", other, |a, b| if a < b { T::ONE } else { T::ZERO })
+    }
+    /// 1 where `self <= other`, else 0.
+    pub fn le_mask(&self, other: &Array<T>) -> Array<T> {
+        self.zip_with("le", other, |a, b| if a <= b { T::ONE } else { T::ZERO })
+    }
+
+    /// `self += other` in place, for arrays of the same shape (gradient accumulation,
+    /// optimizer updates). Panics with both shapes otherwise.
+    pub fn add_assign(&mut self, other: &Array<T>) {
+        assert!(
+            self.shape == other.shape,
+            "add_assign: cannot add {:?} into {:?}",
+            other.shape,
+            self.shape
+        );
+        for (a, &b) in self.data.iter_mut().zip(&other.data) {
+            *a += b;
+        }
+    }
+
+    /// `self + c` for a number `c`.
+    pub fn add_scalar(&self, c: T) -> Array<T> {
+        self.map(|a| a + c)
+    }
+    /// `self * c` for a number `c`.
+    pub fn mul_scalar(&self, c: T) -> Array<T> {
+        self.map(|a| a * c)
+    }
+    /// `self ** e` for a number `e`.
+    pub fn powf(&self, e: T) -> Array<T> {
+        self.map(|a| a.powf(e))
+    }
+    /// `-self`.
+    pub fn neg(&self) -> Array<T> {
+        self.map(|a| -a)
+    }
+    /// e^x elementwise.
+    pub fn exp(&self) -> Array<T> {
+        self.map(T::exp)
+    }
+    /// Natural log elementwise.
+    pub fn log(&self) -> Array<T> {
+        self.map(T::ln)
+    }
+    /// Square root elementwise.
+    pub fn sqrt(&self) -> Array<T> {
+        self.map(T::sqrt)
+    }
+    /// tanh elementwise.
+    pub fn tanh(&self) -> Array<T> {
+        self.map(T::tanh)
+    }
+    /// The logistic function 1 / (1 + e^-x), evaluated without overflow for large |x|.
+    pub fn sigmoid(&self) -> Array<T> {
+        self.map(sigmoid)
+    }
+    /// max(x, 0) elementwise.
+    pub fn relu(&self) -> Array<T> {
+        self.map(|a| if a > T::ZERO { a } else { T::ZERO })
+    }
+    /// |x| elementwise.
+    pub fn abs(&self) -> Array<T> {
+        self.map(T::abs)
+    }
+}
+
+/// The logistic function 1 / (1 + e^-x): e^-x is only taken for x >= 0, e^x otherwise, so
+/// neither side overflows.
+pub(crate) fn sigmoid<T: Float>(x: T) -> T {
+    if x >= T::ZERO {
+        T::ONE / (T::ONE + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (T::ONE + e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broadcasting_column_against_row() {
+        let col = Array::from_vec(vec![1.0, 2.0], &[2, 1]);
+        let row = Array::from_vec(vec![10.0, 20.0, 30.0], &[3]);
+        let sum = col.add(&row);
+        assert_eq!(sum.shape(), &[2, 3]);
+        assert_eq!(sum.data(), &[11.0, 21.0, 31.0, 12.0, 22.0, 32.0]);
+        let scalar = Array::scalar(2.0);
+        assert_eq!(scalar.mul(&row).data(), &[20.0, 40.0, 60.0]);
+    }
+
+    #[test]
+    fn sigmoid_is_stable_at_extremes() {
+        let x = Array::from_vec(vec![-1000.0f32, 0.0, 1000.0], &[3]);
+        assert_eq!(x.sigmoid().data(), &[0.0, 0.5, 1.0]);
+    }
+
+    #[test]
+    #[should_panic(expected = "sub: cannot broadcast [2, 3] with [2]")]
+    fn mismatch_panics_with_both_shapes() {
+        Array::<f64>::zeros(&[2, 3]).sub(&Array::zeros(&[2]));
+    }
+}

@@ -1,0 +1,194 @@
+//! Reductions (sum, mean, max, argmax) over any set of axes, and softmax along one axis.
+
+use super::shape::{for_each_offset, strides_of};
+use super::{Array, Float};
+
+impl<T: Copy> Array<T> {
+    /// Checks `axes` against the array and returns, for each dimension, whether it is reduced.
+    fn reduced_dims(&self, op: &str, axes: &[usize]) -> Vec<bool> {
+        let mut reduced = vec![false; self.ndim()];
+        for &a in axes {
+            assert!(
+                a < self.ndim(),
+                "{op}: axis {a} is out of range for shape {:?}",
+                self.shape
+            );
+            assert!(!reduced[a], "{op}: axis {a} given twice");
+            reduced[a] = true;
+        }
+        reduced
+    }
+
+    /// Folds every element into its slot of the output, where the axes in `axes` collapse to
+    /// one slot. The output keeps reduced axes as size 1 when `keepdims`, else drops them.
+    fn fold_axes(
+        &self,
+        op: &str,
+        axes: &[usize],
+        keepdims: bool,
+        init: T,
+        f: impl Fn(T, T) -> T,
+    ) -> Array<T> {
+        let reduced = self.reduced_dims(op, axes);
+        let kept: Vec<usize> = (0..self.ndim())
+            .map(|d| if reduced[d] { 1 } else { self.shape[d] })
+            .collect();
+        let kept_strides = strides_of(&kept);
+        let out_strides: Vec<usize> = (0..self.ndim())
+            .map(|d| if reduced[d] { 0 } else { kept_strides[d] })
+            .collect();
+        let mut out = vec![init; kept.iter().product()];
+        for_each_offset(&self.shape, [&out_strides], |i, [o]| {
+            out[o] = f(out[o], self.data[i])
+        });
+        let shape: Vec<usize> = if keepdims {
+            kept
+        } else {
+            (0..self.ndim())
+                .filter(|&d| !reduced[d])
+                .map(|d| self.shape[d])
+                .collect()
+        };
+        Array::from_vec(out, &shape)
+    }
+
+    /// Splits the shape around `axis` into (product before, size of axis, product after).
+    pub(crate) fn around_axis(&self, op: &str, axis: usize) -> (usize, usize, usize) {
+        assert!(
+            axis < self.ndim(),
+            "{op}: axis {axis} is out of range for shape {:?}",
+            self.shape
+        );
+        let outer = self.shape[..axis].iter().product();
+        let inner = self.shape[axis + 1..].iter().product();
+        (outer, self.shape[axis], inner)
+    }
+}
+
+impl<T: Float> Array<T> {
+    /// Sum over `axes` (an empty list reduces nothing, as numpy's `axis=()`).
+    ///
+    /// ```
+    /// use scratchgrad::array::Array;
+    /// let a = Array::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2]);
+    /// assert_eq!(a.sum(&[1], true).shape(), &[2, 1]);
+    /// assert_eq!(a.sum(&[0, 1], false).item(), 10.0);
+    /// ```
+    pub fn sum(&self, axes: &[usize], keepdims: bool) -> Array<T> {
+        self.fold_axes("sum", axes, keepdims, T::ZERO, |a, b| a + b)
+    }
+
+    /// Mean over `axes`.
+    pub fn mean(&self, axes: &[usize], keepdims: bool) -> Array<T> {
+        let count: usize = axes.iter().map(|&a| self.shape.get(a).copied().unwrap_or(1)).product();
+        self.sum(axes, keepdims).mul_scalar(T::ONE / T::from_usize(count))
+    }
+
+    /// Maximum over `axes`.
+    pub fn max(&self, axes: &[usize], keepdims: bool) -> Array<T> {
+        self.fold_axes("max", axes, keepdims, T::NEG_INFINITY, |a, b| if b > a { b } else { a })
+    }
+
+    /// The sum of every element.
+    pub fn sum_all(&self) -> T {
+        self.data.iter().copied().sum()
+    }
+
+    /// Index of the largest element along `axis` (the first one on ties); the axis is removed.
+    ///
+    /// ```
+    /// use scratchgrad::array::Array;
+    /// let logits = Array::from_vec(vec![0.1, 2.0, 0.3, 5.0, 1.0, 2.0], &[2, 3]);
+    /// assert_eq!(logits.argmax(1).data(), &[1, 0]);
+    /// ```
+    pub fn argmax(&self, axis: usize) -> Array<usize> {
+        let (outer, n, inner) = self.around_axis("argmax", axis);
+        assert!(n > 0, "argmax: axis {axis} of shape {:?} is empty", self.shape);
+        let mut out = Vec::with_capacity(outer * inner);
+        for o in 0..outer {
+            for i in 0..inner {
+                let at = |k: usize| self.data[(o * n + k) * inner + i];
+                let best = (1..n).fold(0, |best, k| if at(k) > at(best) { k } else { best });
+                out.push(best);
+            }
+        }
+        let mut shape = self.shape.clone();
+        shape.remove(axis);
+        Array::from_vec(out, &shape)
+    }
+
+    /// softmax along `axis`: e^(x - max) / sum(e^(x - max)); subtracting the max keeps every
+    /// exponent <= 0, so no logit is too large.
+    pub fn softmax(&self, axis: usize) -> Array<T> {
+        let shifted = self.sub(&self.max(&[axis], true)).exp();
+        shifted.div(&shifted.sum(&[axis], true))
+    }
+
+    /// log(softmax) along `axis`, computed as (x - max) - log(sum(e^(x - max))) so that it is
+    /// finite even where softmax underflows to 0.
+    pub fn log_softmax(&self, axis: usize) -> Array<T> {
+        let shifted = self.sub(&self.max(&[axis], true));
+        let log_sum = shifted.exp().sum(&[axis], true).log();
+        shifted.sub(&log_sum)
+    }
+
+    /// Sums a broadcast result back down to `shape`: the reverse of broadcasting `shape` up to
+    /// `self.shape()`. Extra leading axes are summed away; axes where `shape` has 1 are summed
+    /// with the 1 kept. This is the one place where autograd undoes broadcasting.
+    pub fn sum_to(&self, shape: &[usize]) -> Array<T> {
+        if self.shape == shape {
+            return self.clone();
+        }
+        assert!(
+            shape.len() <= self.ndim(),
+            "sum_to: cannot reduce {:?} to {:?}",
+            self.shape,
+            shape
+        );
+        let lead = self.ndim() - shape.len();
+        let axes: Vec<usize> = (0..self.ndim())
+            .filter(|&d| d < lead || (shape[d - lead] == 1 && self.shape[d] != 1))
+            .collect();
+        let summed = self.sum(&axes, true);
+        assert!(
+            summed.shape[lead..] == *shape,
+            "sum_to: cannot reduce {:?} to {:?}",
+            self.shape,
+            shape
+        );
+        summed.reshape(shape)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sums_over_any_axes() {
+        let a = Array::<f64>::arange(24).reshape(&[2, 3, 4]);
+        let s = a.sum(&[0, 2], false);
+        assert_eq!(s.shape(), &[3]);
+        // Row j of each block holds 4j..4j+3 and 12+4j..12+4j+3.
+        assert_eq!(s.data(), &[60.0, 92.0, 124.0]);
+        assert_eq!(a.mean(&[1], true).shape(), &[2, 1, 4]);
+        assert_eq!(a.max(&[2], false).data(), &[3.0, 7.0, 11.0, 15.0, 19.0, 23.0]);
+    }
+
+    #[test]
+    fn softmax_handles_huge_logits() {
+        let x = Array::from_vec(vec![1000.0f32, 0.0, -1000.0], &[1, 3]);
+        let p = x.softmax(1);
+        assert_eq!(p.data(), &[1.0, 0.0, 0.0]);
+        let lp = x.log_softmax(1);
+        assert_eq!(lp.data(), &[0.0, -1000.0, -2000.0]);
+    }
+
+    #[test]
+    fn sum_to_undoes_broadcasting() {
+        let g = Array::<f64>::ones(&[2, 3, 4]);
+        assert_eq!(g.sum_to(&[4]).data(), &[6.0; 4]);
+        assert_eq!(g.sum_to(&[3, 1]).data(), &[8.0; 3]);
+        assert_eq!(g.sum_to(&[]).item(), 24.0);
+    }
+}

@@ -1,0 +1,261 @@
+//! Shape operations: reshape, permute, broadcast, gather/one-hot, row slices, concatenation.
+//! Each returns a new contiguous array.
+
+use super::shape::{broadcast_shapes, broadcast_strides, for_each_offset, strides_of};
+use super::{Array, Float};
+
+impl<T: Copy> Array<T> {
+    /// The same elements in a new shape with the same number of elements.
+    pub fn reshape(&self, shape: &[usize]) -> Array<T> {
+        let n: usize = shape.iter().product();
+        assert!(
+            n == self.len(),
+            "reshape: cannot view {:?} ({} elements) as {:?} ({} elements)",
+            self.shape,
+            self.len(),
+            shape,
+            n
+        );
+        Array::from_vec(self.data.clone(), shape)
+    }
+
+    /// Reorders the axes: output axis `i` is input axis `perm[i]` (numpy's `transpose(perm)`).
+    pub fn permute(&self, perm: &[usize]) -> Array<T> {
+        let mut seen = vec![false; self.ndim()];
+        let valid = perm.len() == self.ndim()
+            && perm.iter().all(|&p| p < self.ndim() && !std::mem::replace(&mut seen[p], true));
+        assert!(
+            valid,
+            "permute: {perm:?} is not a permutation of the axes of {:?}",
+            self.shape
+        );
+        let strides = strides_of(&self.shape);
+        let shape: Vec<usize> = perm.iter().map(|&p| self.shape[p]).collect();
+        let read: Vec<usize> = perm.iter().map(|&p| strides[p]).collect();
+        let mut data = Vec::with_capacity(self.len());
+        for_each_offset(&shape, [&read], |_, [i]| data.push(self.data[i]));
+        Array::from_vec(data, &shape)
+    }
+
+    /// Swaps the last two axes (a matrix transpose, batched over any leading axes).
+    pub fn transpose(&self) -> Array<T> {
+        let n = self.ndim();
+        assert!(n >= 2, "transpose: needs 2 or more axes, got {:?}", self.shape);
+        let mut perm: Vec<usize> = (0..n).collect();
+        perm.swap(n - 2, n - 1);
+        self.permute(&perm)
+    }
+
+    /// Repeats the array along broadcast axes to fill `shape` (numpy's `broadcast_to`).
+    pub fn broadcast_to(&self, shape: &[usize]) -> Array<T> {
+        let target = broadcast_shapes("broadcast_to", &self.shape, shape);
+        assert!(
+            target == shape,
+            "broadcast_to: cannot broadcast {:?} to {:?}",
+            self.shape,
+            shape
+        );
+        let read = broadcast_strides(&self.shape, shape);
+        let mut data = Vec::with_capacity(shape.iter().product());
+        for_each_offset(shape, [&read], |_, [i]| data.push(self.data[i]));
+        Array::from_vec(data, shape)
+    }
+
+    /// Rows `start..end` along axis 0 (a batch out of a dataset).
+    pub fn slice_rows(&self, start: usize, end: usize) -> Array<T> {
+        let rows = self.shape.first().copied().unwrap_or(0);
+        assert!(
+            start <= end && end <= rows,
+            "slice_rows: rows {start}..{end} out of range for shape {:?}",
+            self.shape
+        );
+        let row: usize = self.shape[1..].iter().product();
+        let mut shape = self.shape.clone();
+        shape[0] = end - start;
+        Array::from_vec(self.data[start * row..end * row].to_vec(), &shape)
+    }
+
+    /// The rows listed in `indices`, in that order, along axis 0 (a shuffled batch).
+    pub fn select_rows(&self, indices: &[usize]) -> Array<T> {
+        let rows = self.shape.first().copied().unwrap_or(0);
+        let row: usize = self.shape[1..].iter().product();
+        let mut data = Vec::with_capacity(indices.len() * row);
+        for &i in indices {
+            assert!(
+                i < rows,
+                "select_rows: row {i} out of range for shape {:?}",
+                self.shape
+            );
+            data.extend_from_slice(&self.data[i * row..(i + 1) * row]);
+        }
+        let mut shape = self.shape.clone();
+        shape[0] = indices.len();
+        Array::from_vec(data, &shape)
+    }
+
+    /// `len` consecutive entries starting at `start` along `axis` (PyTorch's `narrow`).
+    pub fn narrow(&self, axis: usize, start: usize, len: usize) -> Array<T> {
+        let (outer, n, inner) = self.around_axis("narrow", axis);
+        assert!(
+            start + len <= n,
+            "narrow: {start}..{} out of range for axis {axis} of {:?}",
+            start + len,
+            self.shape
+        );
+        let mut data = Vec::with_capacity(outer * len * inner);
+        for o in 0..outer {
+            let from = (o * n + start) * inner;
+            data.extend_from_slice(&self.data[from..from + len * inner]);
+        }
+        let mut shape = self.shape.clone();
+        shape[axis] = len;
+        Array::from_vec(data, &shape)
+    }
+
+    /// Joins arrays along `axis`; every other dimension must agree.
+    pub fn concat(arrays: &[&Array<T>], axis: usize) -> Array<T> {
+        let first = arrays.first().expect("concat: needs at least one array");
+        for a in arrays {
+            let same = a.ndim() == first.ndim()
+                && axis < a.ndim()
+                && (0..a.ndim()).all(|d| d == axis || a.shape[d] == first.shape[d]);
+            assert!(
+                same,
+                "concat: cannot join {:?} with {:?} along axis {axis}",
+                first.shape,
+                a.shape
+            );
+        }
+        let outer: usize = first.shape[..axis].iter().product();
+        let mut shape = first.shape.clone();
+        shape[axis] = arrays.iter().map(|a| a.shape[axis]).sum();
+        let mut data = Vec::with_capacity(shape.iter().product());
+        for o in 0..outer {
+            for a in arrays {
+                let chunk = a.len() / outer.max(1);
+                data.extend_from_slice(&a.data[o * chunk..(o + 1) * chunk]);
+            }
+        }
+        Array::from_vec(data, &shape)
+    }
+
+    /// For every position of `index`, the input offset that `gather` reads: along `axis` the
+    /// index value, elsewhere the position itself (PyTorch's `torch.gather` rule).
+    fn gather_offsets(&self, op: &str, axis: usize, index: &Array<usize>) -> Vec<usize> {
+        let fits = index.ndim() == self.ndim()
+            && axis < self.ndim()
+            && (0..self.ndim()).all(|d| d == axis || index.shape[d] <= self.shape[d]);
+        assert!(
+            fits,
+            "{op}: index of shape {:?} does not fit input {:?} along axis {axis}",
+            index.shape,
+            self.shape
+        );
+        let strides = strides_of(&self.shape);
+        let mut base = strides.clone();
+        base[axis] = 0;
+        let mut offsets = Vec::with_capacity(index.len());
+        for_each_offset(&index.shape, [&base], |i, [o]| {
+            let k = index.data[i];
+            assert!(
+                k < self.shape[axis],
+                "{op}: index {k} out of range for axis {axis} of {:?}",
+                self.shape
+            );
+            offsets.push(o + k * strides[axis]);
+        });
+        offsets
+    }
+
+    /// `out[.., j, ..] = self[.., index[.., j, ..], ..]` along `axis` (PyTorch's `gather`):
+    /// e.g. picking each row's label column out of a `[batch, classes]` array.
+    ///
+    /// ```
+    /// use scratchgrad::array::Array;
+    /// let logp = Array::from_vec(vec![-0.1, -2.0, -3.0, -1.5, -0.2, -4.0], &[2, 3]);
+    /// let labels = Array::from_vec(vec![0usize, 1], &[2, 1]);
+    /// assert_eq!(logp.gather(1, &labels).data(), &[-0.1, -0.2]);
+    /// ```
+    pub fn gather(&self, axis: usize, index: &Array<usize>) -> Array<T> {
+        let offsets = self.gather_offsets("gather", axis, index);
+        Array::from_vec(offsets.iter().map(|&o| self.data[o]).collect(), &index.shape)
+    }
+}
+
+impl<T: Float> Array<T> {
+    /// The reverse of `gather`: a zero array of `self`'s shape with every `src` element added
+    /// at the position `gather` would have read it from (PyTorch's `scatter_add`).
+    pub fn scatter_add(&self, axis: usize, index: &Array<usize>, src: &Array<T>) -> Array<T> {
+        assert!(
+            src.shape == index.shape,
+            "scatter_add: source {:?} and index {:?} differ",
+            src.shape,
+            index.shape
+        );
+        let offsets = self.gather_offsets("scatter_add", axis, index);
+        let mut out = Array::zeros(&self.shape);
+        for (&o, &v) in offsets.iter().zip(&src.data) {
+            out.data[o] += v;
+        }
+        out
+    }
+
+    /// Rows of the identity: `[labels.len(), classes]` with a 1 at each label's column.
+    ///
+    /// ```
+    /// use scratchgrad::array::Array;
+    /// let y = Array::<f32>::one_hot(&[2, 0], 3);
+    /// assert_eq!(y.data(), &[0.0, 0.0, 1.0, 1.0, 0.0, 0.0]);
+    /// ```
+    pub fn one_hot(labels: &[usize], classes: usize) -> Array<T> {
+        let mut out = Array::zeros(&[labels.len(), classes]);
+        for (row, &label) in labels.iter().enumerate() {
+            assert!(
+                label < classes,
+                "one_hot: label {label} out of range for {classes} classes"
+            );
+            out.data[row * classes + label] = T::ONE;
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permute_moves_axes() {
+        let a = Array::<f64>::arange(6).reshape(&[2, 3]);
+        assert_eq!(a.transpose().data(), &[0.0, 3.0, 1.0, 4.0, 2.0, 5.0]);
+        let b = Array::<f64>::arange(24).reshape(&[2, 3, 4]).permute(&[2, 0, 1]);
+        assert_eq!(b.shape(), &[4, 2, 3]);
+        assert_eq!(b.at(&[1, 1, 2]), 21.0);
+    }
+
+    #[test]
+    fn concat_and_slices() {
+        let a = Array::<f64>::arange(4).reshape(&[2, 2]);
+        let b = Array::<f64>::arange(2).reshape(&[2, 1]);
+        let c = Array::concat(&[&a, &b], 1);
+        assert_eq!(c.data(), &[0.0, 1.0, 0.0, 2.0, 3.0, 1.0]);
+        assert_eq!(c.slice_rows(1, 2).data(), &[2.0, 3.0, 1.0]);
+        assert_eq!(c.select_rows(&[1, 0]).shape(), &[2, 3]);
+    }
+
+    #[test]
+    fn scatter_add_reverses_gather() {
+        let x = Array::<f64>::zeros(&[2, 3]);
+        let idx = Array::from_vec(vec![2usize, 2, 0], &[1, 3]);
+        let s = x.scatter_add(0, &Array::from_vec(vec![1, 0, 1], &[1, 3]), &Array::ones(&[1, 3]));
+        assert_eq!(s.data(), &[0.0, 1.0, 0.0, 1.0, 0.0, 1.0]);
+        let y = Array::<f64>::arange(3).reshape(&[1, 3]);
+        assert_eq!(y.scatter_add(1, &idx, &Array::ones(&[1, 3])).data(), &[1.0, 0.0, 2.0]);
+    }
+
+    #[test]
+    #[should_panic(expected = "reshape: cannot view [2, 3] (6 elements) as [4] (4 elements)")]
+    fn bad_reshape_names_both_shapes() {
+        Array::<f64>::zeros(&[2, 3]).reshape(&[4]);
+    }
+}

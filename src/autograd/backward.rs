@@ -1,0 +1,168 @@
+//! Every backward rule of the tensor engine, in one place.
+//!
+//! Given an operation, its output value `out` and the gradient `g` of the final result with
+//! respect to that output, each arm returns the gradient with respect to each input (in the
+//! order of [`Op::inputs`]), or `None` for an input that does not need one. A gradient may come
+//! back in the broadcast (larger) shape: the caller sums it down to the input's shape in one
+//! generic place ([`Array::sum_to`]).
+
+use super::op::Op;
+use super::Tensor;
+use crate::array::{Array, Float};
+
+/// Computes `f()` only when `t` needs a gradient.
+fn wanted<T: Float>(t: &Tensor<T>, f: impl FnOnce() -> Array<T>) -> Option<Array<T>> {
+    t.requires_grad().then(f)
+}
+
+/// `shape` with each axis in `axes` set to 1: where a reduction's output lived before
+/// `keepdims = false` dropped those axes.
+fn kept_shape(shape: &[usize], axes: &[usize]) -> Vec<usize> {
+    (0..shape.len())
+        .map(|d| if axes.contains(&d) { 1 } else { shape[d] })
+        .collect()
+}
+
+/// The gradients of an operation's inputs, given its output `out` and upstream gradient `g`.
+pub(crate) fn input_grads<T: Float>(op: &Op<T>, out: &Array<T>, g: &Array<T>) -> Vec<Option<Array<T>>> {
+    use Op::*;
+    let one = T::ONE;
+    match op {
+        Leaf => vec![],
+        // d(a+b)/da = 1, d(a+b)/db = 1
+        Add(a, b) => vec![wanted(a, || g.clone()), wanted(b, || g.clone())],
+        // d(a-b)/da = 1, d(a-b)/db = -1
+        Sub(a, b) => vec![wanted(a, || g.clone()), wanted(b, || g.neg())],
+        // d(a*b)/da = b, d(a*b)/db = a
+        Mul(a, b) => vec![wanted(a, || g.mul(&b.data())), wanted(b, || g.mul(&a.data()))],
+        // d(a/b)/da = 1/b, d(a/b)/db = -a/b^2 = -out/b
+        Div(a, b) => vec![
+            wanted(a, || g.div(&b.data())),
+            wanted(b, || g.mul(out).div(&b.data()).neg()),
+        ],
+        // d(a^b)/da = b * a^(b-1), d(a^b)/db = a^b * ln(a)
+        Pow(a, b) => vec![
+            wanted(a, || {
+                let (a, b) = (a.data(), b.data());
+                g.mul(&b.mul(&a.pow(&b.add_scalar(-one))))
+            }),
+            wanted(b, || g.mul(out).mul(&a.data().log())),
+        ],
+        // d max(a,b)/da = 1 where a > b, 1/2 on ties (as PyTorch); d/db the rest
+        Maximum(a, b) | Minimum(a, b) => {
+            let (ad, bd) = (a.data(), b.data());
+            let half = T::from_f64(0.5);
+            let picks_a = if matches!(op, Maximum(..)) { ad.gt_mask(&bd) } else { ad.lt_mask(&bd) };
+            let share_a = picks_a.add(&ad.eq_mask(&bd).mul_scalar(half));
+            vec![
+                wanted(a, || g.mul(&share_a)),
+                wanted(b, || g.mul(&share_a.map(|s| one - s))),
+            ]
+        }
+        // d(-x)/dx = -1
+        Neg(x) => vec![wanted(x, || g.neg())],
+        // d e^x/dx = e^x = out
+        Exp(x) => vec![wanted(x, || g.mul(out))],
+        // d ln(x)/dx = 1/x
+        Log(x) => vec![wanted(x, || g.div(&x.data()))],
+        // d sqrt(x)/dx = 1 / (2 sqrt(x)) = 1 / (2 out)
+        Sqrt(x) => vec![wanted(x, || g.div(&out.mul_scalar(T::from_f64(2.0))))],
+        // d tanh(x)/dx = 1 - tanh(x)^2 = 1 - out^2
+        Tanh(x) => vec![wanted(x, || g.mul(&out.map(|t| one - t * t)))],
+        // d sigmoid(x)/dx = sigmoid(x) (1 - sigmoid(x)) = out (1 - out)
+        Sigmoid(x) => vec![wanted(x, || g.mul(&out.map(|s| s * (one - s))))],
+        // d relu(x)/dx = 1 where x > 0, else 0
+        Relu(x) => vec![wanted(x, || g.mul(&out.map(|y| if y > T::ZERO { one } else { T::ZERO })))],
+        // d|x|/dx = sign(x) (0 at 0, as PyTorch)
+        Abs(x) => vec![wanted(x, || g.mul(&x.data().map(sign)))],
+        // d sum(x)/dx_i = 1: the gradient is copied back over the summed axes
+        Sum { input, axes, keepdims } => vec![wanted(input, || {
+            spread(g, input.shape().as_slice(), axes, *keepdims)
+        })],
+        // d mean(x)/dx_i = 1/n, n = number of elements averaged
+        Mean { input, axes, keepdims } => vec![wanted(input, || {
+            let shape = input.shape();
+            let n: usize = axes.iter().map(|&a| shape[a]).product();
+            spread(g, &shape, axes, *keepdims).mul_scalar(one / T::from_usize(n))
+        })],
+        // d max(x)/dx_i = 1 where x_i is the max (shared equally among ties, as torch.amax)
+        Max { input, axes, keepdims } => vec![wanted(input, || {
+            let x = input.data();
+            let kept = kept_shape(x.shape(), axes);
+            let is_max = x.eq_mask(&out.reshape(&kept));
+            let ties = is_max.sum(axes, true);
+            is_max.mul(&spread(g, x.shape(), axes, *keepdims)).div(&ties)
+        })],
+        // d softmax: dx = s * (g - sum(g * s)) along the axis, s = out
+        Softmax { input, axis } => vec![wanted(input, || {
+            out.mul(&g.sub(&g.mul(out).sum(&[*axis], true)))
+        })],
+        // d log_softmax: dx = g - softmax(x) * sum(g) along the axis, softmax = e^out
+        LogSoftmax { input, axis } => vec![wanted(input, || {
+            g.sub(&out.exp().mul(&g.sum(&[*axis], true)))
+        })],
+        // d(A@B)/dA = g @ B^T, d(A@B)/dB = A^T @ g
+        Matmul(a, b) => vec![
+            wanted(a, || g.matmul_t(false, &b.data(), true)),
+            wanted(b, || a.data().matmul_t(true, g, false)),
+        ],
+        // reshape moves no value: the gradient takes the input's shape back
+        Reshape(x) => vec![wanted(x, || g.reshape(&x.shape()))],
+        // permute moves values: the inverse permutation moves their gradients back
+        Permute { input, perm } => vec![wanted(input, || {
+            let mut inverse = vec![0; perm.len()];
+            for (i, &p) in perm.iter().enumerate() {
+                inverse[p] = i;
+            }
+            g.permute(&inverse)
+        })],
+        // broadcasting copies values: their gradients are summed (by the caller's sum_to)
+        BroadcastTo(x) => vec![wanted(x, || g.clone())],
+        // gather reads x at the index: each gradient is added back where it was read
+        Gather { input, axis, index } => vec![wanted(input, || {
+            Array::zeros(&input.shape()).scatter_add(*axis, index, g)
+        })],
+        // narrow reads a block: its gradient goes back into that block, zeros elsewhere
+        Narrow { input, axis, start } => vec![wanted(input, || {
+            let shape = input.shape();
+            let len = g.shape()[*axis];
+            let before = Array::zeros(&with_axis(&shape, *axis, *start));
+            let after = Array::zeros(&with_axis(&shape, *axis, shape[*axis] - start - len));
+            Array::concat(&[&before, g, &after], *axis)
+        })],
+        // concat places blocks side by side: each input gets its block of the gradient back
+        Concat { inputs, axis } => {
+            let mut start = 0;
+            inputs
+                .iter()
+                .map(|x| {
+                    let len = x.shape()[*axis];
+                    start += len;
+                    wanted(x, || g.narrow(*axis, start - len, len))
+                })
+                .collect()
+        }
+    }
+}
+
+/// The gradient of a reduction copied back over the axes it reduced.
+fn spread<T: Float>(g: &Array<T>, shape: &[usize], axes: &[usize], keepdims: bool) -> Array<T> {
+    let g = if keepdims { g.clone() } else { g.reshape(&kept_shape(shape, axes)) };
+    g.broadcast_to(shape)
+}
+
+fn with_axis(shape: &[usize], axis: usize, size: usize) -> Vec<usize> {
+    let mut s = shape.to_vec();
+    s[axis] = size;
+    s
+}
+
+fn sign<T: Float>(x: T) -> T {
+    if x > T::ZERO {
+        T::ONE
+    } else if x < T::ZERO {
+        -T::ONE
+    } else {
+        T::ZERO
+    }
+}

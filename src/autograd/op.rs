@@ -1,0 +1,91 @@
+//! What each node of the graph remembers about how it was made: one variant per operation,
+//! holding its inputs (and anything else its backward rule needs).
+
+use super::Tensor;
+use crate::array::{Array, Float};
+
+/// The operation that produced a tensor. Leaves (inputs, parameters, constants) are `Leaf`.
+pub(crate) enum Op<T: Float> {
+    Leaf,
+    Add(Tensor<T>, Tensor<T>),
+    Sub(Tensor<T>, Tensor<T>),
+    Mul(Tensor<T>, Tensor<T>),
+    Div(Tensor<T>, Tensor<T>),
+    Pow(Tensor<T>, Tensor<T>),
+    Maximum(Tensor<T>, Tensor<T>),
+    Minimum(Tensor<T>, Tensor<T>),
+    Neg(Tensor<T>),
+    Exp(Tensor<T>),
+    Log(Tensor<T>),
+    Sqrt(Tensor<T>),
+    Tanh(Tensor<T>),
+    Sigmoid(Tensor<T>),
+    Relu(Tensor<T>),
+    Abs(Tensor<T>),
+    Sum { input: Tensor<T>, axes: Vec<usize>, keepdims: bool },
+    Mean { input: Tensor<T>, axes: Vec<usize>, keepdims: bool },
+    Max { input: Tensor<T>, axes: Vec<usize>, keepdims: bool },
+    Softmax { input: Tensor<T>, axis: usize },
+    LogSoftmax { input: Tensor<T>, axis: usize },
+    Matmul(Tensor<T>, Tensor<T>),
+    Reshape(Tensor<T>),
+    Permute { input: Tensor<T>, perm: Vec<usize> },
+    BroadcastTo(Tensor<T>),
+    Gather { input: Tensor<T>, axis: usize, index: Array<usize> },
+    Narrow { input: Tensor<T>, axis: usize, start: usize },
+    Concat { inputs: Vec<Tensor<T>>, axis: usize },
+}
+
+impl<T: Float> Op<T> {
+    /// The tensors this operation read, in the order its backward rule returns their gradients.
+    pub(crate) fn inputs(&self) -> Vec<&Tensor<T>> {
+        use Op::*;
+        match self {
+            Leaf => vec![],
+            Add(a, b) | Sub(a, b) | Mul(a, b) | Div(a, b) | Pow(a, b) | Maximum(a, b)
+            | Minimum(a, b) | Matmul(a, b) => vec![a, b],
+            Neg(x) | Exp(x) | Log(x) | Sqrt(x) | Tanh(x) | Sigmoid(x) | Relu(x) | Abs(x)
+            | Reshape(x) | BroadcastTo(x) => vec![x],
+            Sum { input, .. }
+            | Mean { input, .. }
+            | Max { input, .. }
+            | Softmax { input, .. }
+            | LogSoftmax { input, .. }
+            | Permute { input, .. }
+            | Gather { input, .. }
+            | Narrow { input, .. } => vec![input],
+            Concat { inputs, .. } => inputs.iter().collect(),
+        }
+    }
+
+    /// Moves the inputs out, leaving a `Leaf`: used to take a graph apart without recursion.
+    pub(crate) fn take_inputs(&mut self) -> Vec<Tensor<T>> {
+        let op = std::mem::replace(self, Op::Leaf);
+        let mut owned = Vec::new();
+        op.for_each_input(|t| owned.push(t));
+        owned
+    }
+
+    fn for_each_input(self, mut f: impl FnMut(Tensor<T>)) {
+        use Op::*;
+        match self {
+            Leaf => {}
+            Add(a, b) | Sub(a, b) | Mul(a, b) | Div(a, b) | Pow(a, b) | Maximum(a, b)
+            | Minimum(a, b) | Matmul(a, b) => {
+                f(a);
+                f(b)
+            }
+            Neg(x) | Exp(x) | Log(x) | Sqrt(x) | Tanh(x) | Sigmoid(x) | Relu(x) | Abs(x)
+            | Reshape(x) | BroadcastTo(x) => f(x),
+            Sum { input, .. }
+            | Mean { input, .. }
+            | Max { input, .. }
+            | Softmax { input, .. }
+            | LogSoftmax { input, .. }
+            | Permute { input, .. }
+            | Gather { input, .. }
+            | Narrow { input, .. } => f(input),
+            Concat { inputs, .. } => inputs.into_iter().for_each(f),
+        }
+    }
+}

@@ -1,0 +1,231 @@
+//! The forward side of every differentiable operation: compute the value with [`Array`], and
+//! record in the graph how it was made. The backward side lives in `backward.rs`.
+
+use std::ops;
+
+use super::op::Op;
+use super::Tensor;
+use crate::array::{Array, Float};
+
+macro_rules! binary {
+    ($($(#[$doc:meta])* $name:ident => $variant:ident;)*) => {$(
+        $(#[$doc])*
+        pub fn $name(&self, other: &Tensor<T>) -> Tensor<T> {
+            let value = self.data().$name(&other.data());
+            Tensor::from_op(value, Op::$variant(self.clone(), other.clone()))
+        }
+    )*};
+}
+
+macro_rules! unary {
+    ($($(#[$doc:meta])* $name:ident => $variant:ident;)*) => {$(
+        $(#[$doc])*
+        pub fn $name(&self) -> Tensor<T> {
+            let value = self.data().$name();
+            Tensor::from_op(value, Op::$variant(self.clone()))
+        }
+    )*};
+}
+
+impl<T: Float> Tensor<T> {
+    binary! {
+        /// `self + other`, broadcasting.
+        add => Add;
+        /// `self - other`, broadcasting.
+        sub => Sub;
+        /// `self * other` elementwise, broadcasting.
+        mul => Mul;
+        /// `self / other` elementwise, broadcasting.
+        div => Div;
+        /// `self ** other` elementwise, broadcasting.
+        pow => Pow;
+        /// The larger of each pair, broadcasting.
+        maximum => Maximum;
+        /// The smaller of each pair, broadcasting.
+        minimum => Minimum;
+        /// The matrix product over the last two axes; batch axes broadcast.
+        matmul => Matmul;
+    }
+
+    unary! {
+        /// `-self`.
+        neg => Neg;
+        /// e^x elementwise.
+        exp => Exp;
+        /// Natural log elementwise.
+        log => Log;
+        /// Square root elementwise.
+        sqrt => Sqrt;
+        /// tanh elementwise.
+        tanh => Tanh;
+        /// 1 / (1 + e^-x) elementwise.
+        sigmoid => Sigmoid;
+        /// max(x, 0) elementwise.
+        relu => Relu;
+        /// |x| elementwise.
+        abs => Abs;
+    }
+
+    /// `self + c` for a number `c`.
+    pub fn add_scalar(&self, c: T) -> Tensor<T> {
+        self.add(&Tensor::new(Array::scalar(c)))
+    }
+
+    /// `self * c` for a number `c`.
+    pub fn mul_scalar(&self, c: T) -> Tensor<T> {
+        self.mul(&Tensor::new(Array::scalar(c)))
+    }
+
+    /// `self ** e` for a number `e`.
+    pub fn powf(&self, e: T) -> Tensor<T> {
+        self.pow(&Tensor::new(Array::scalar(e)))
+    }
+
+    /// Sum over `axes`.
+    pub fn sum(&self, axes: &[usize], keepdims: bool) -> Tensor<T> {
+        let value = self.data().sum(axes, keepdims);
+        Tensor::from_op(value, Op::Sum { input: self.clone(), axes: axes.to_vec(), keepdims })
+    }
+
+    /// Sum of every element (a 0-d tensor).
+    pub fn sum_all(&self) -> Tensor<T> {
+        let axes: Vec<usize> = (0..self.data().ndim()).collect();
+        self.sum(&axes, false)
+    }
+
+    /// Mean over `axes`.
+    pub fn mean(&self, axes: &[usize], keepdims: bool) -> Tensor<T> {
+        let value = self.data().mean(axes, keepdims);
+        Tensor::from_op(value, Op::Mean { input: self.clone(), axes: axes.to_vec(), keepdims })
+    }
+
+    /// Mean of every element (a 0-d tensor).
+    pub fn mean_all(&self) -> Tensor<T> {
+        let axes: Vec<usize> = (0..self.data().ndim()).collect();
+        self.mean(&axes, false)
+    }
+
+    /// Maximum over `axes`; the gradient goes to the maximal elements (shared among ties).
+    pub fn max(&self, axes: &[usize], keepdims: bool) -> Tensor<T> {
+        let value = self.data().max(axes, keepdims);
+        Tensor::from_op(value, Op::Max { input: self.clone(), axes: axes.to_vec(), keepdims })
+    }
+
+    /// softmax along `axis` (numerically stable).
+    pub fn softmax(&self, axis: usize) -> Tensor<T> {
+        let value = self.data().softmax(axis);
+        Tensor::from_op(value, Op::Softmax { input: self.clone(), axis })
+    }
+
+    /// log(softmax) along `axis` (numerically stable).
+    pub fn log_softmax(&self, axis: usize) -> Tensor<T> {
+        let value = self.data().log_softmax(axis);
+        Tensor::from_op(value, Op::LogSoftmax { input: self.clone(), axis })
+    }
+
+    /// The same elements in a new shape.
+    pub fn reshape(&self, shape: &[usize]) -> Tensor<T> {
+        let value = self.data().reshape(shape);
+        Tensor::from_op(value, Op::Reshape(self.clone()))
+    }
+
+    /// Reorders the axes: output axis `i` is input axis `perm[i]`.
+    pub fn permute(&self, perm: &[usize]) -> Tensor<T> {
+        let value = self.data().permute(perm);
+        Tensor::from_op(value, Op::Permute { input: self.clone(), perm: perm.to_vec() })
+    }
+
+    /// Swaps the last two axes.
+    pub fn transpose(&self) -> Tensor<T> {
+        let n = self.data().ndim();
+        assert!(n >= 2, "transpose: needs 2 or more axes, got {:?}", self.shape());
+        let mut perm: Vec<usize> = (0..n).collect();
+        perm.swap(n - 2, n - 1);
+        self.permute(&perm)
+    }
+
+    /// Repeats along broadcast axes to fill `shape`.
+    pub fn broadcast_to(&self, shape: &[usize]) -> Tensor<T> {
+        let value = self.data().broadcast_to(shape);
+        Tensor::from_op(value, Op::BroadcastTo(self.clone()))
+    }
+
+    /// Picks values along `axis` at `index` (PyTorch's `gather`).
+    pub fn gather(&self, axis: usize, index: &Array<usize>) -> Tensor<T> {
+        let value = self.data().gather(axis, index);
+        Tensor::from_op(value, Op::Gather { input: self.clone(), axis, index: index.clone() })
+    }
+
+    /// `len` entries from `start` along `axis` (PyTorch's `narrow`).
+    pub fn narrow(&self, axis: usize, start: usize, len: usize) -> Tensor<T> {
+        let value = self.data().narrow(axis, start, len);
+        Tensor::from_op(value, Op::Narrow { input: self.clone(), axis, start })
+    }
+
+    /// Rows `start..end` along axis 0.
+    pub fn slice_rows(&self, start: usize, end: usize) -> Tensor<T> {
+        assert!(start <= end, "slice_rows: start {start} is after end {end}");
+        self.narrow(0, start, end - start)
+    }
+
+    /// Joins tensors along `axis`.
+    pub fn concat(tensors: &[&Tensor<T>], axis: usize) -> Tensor<T> {
+        let value = {
+            let guards: Vec<_> = tensors.iter().map(|t| t.data()).collect();
+            let arrays: Vec<&Array<T>> = guards.iter().map(|g| &**g).collect();
+            Array::concat(&arrays, axis)
+        };
+        let inputs = tensors.iter().map(|&t| t.clone()).collect();
+        Tensor::from_op(value, Op::Concat { inputs, axis })
+    }
+}
+
+/// Operators on references (`&a + &b`) and on owned tensors (`a + b`), so expressions read
+/// as maths: `(&a * &x + &b) * &a`.
+macro_rules! operator {
+    ($trait:ident, $method:ident) => {
+        impl<T: Float> ops::$trait<&Tensor<T>> for &Tensor<T> {
+            type Output = Tensor<T>;
+            fn $method(self, other: &Tensor<T>) -> Tensor<T> {
+                Tensor::$method(self, other)
+            }
+        }
+        impl<T: Float> ops::$trait<Tensor<T>> for Tensor<T> {
+            type Output = Tensor<T>;
+            fn $method(self, other: Tensor<T>) -> Tensor<T> {
+                Tensor::$method(&self, &other)
+            }
+        }
+        impl<T: Float> ops::$trait<&Tensor<T>> for Tensor<T> {
+            type Output = Tensor<T>;
+            fn $method(self, other: &Tensor<T>) -> Tensor<T> {
+                Tensor::$method(&self, other)
+            }
+        }
+        impl<T: Float> ops::$trait<Tensor<T>> for &Tensor<T> {
+            type Output = Tensor<T>;
+            fn $method(self, other: Tensor<T>) -> Tensor<T> {
+                Tensor::$method(self, &other)
+            }
+        }
+    };
+}
+
+operator!(Add, add);
+operator!(Sub, sub);
+operator!(Mul, mul);
+operator!(Div, div);
+
+impl<T: Float> ops::Neg for &Tensor<T> {
+    type Output = Tensor<T>;
+    fn neg(self) -> Tensor<T> {
+        Tensor::neg(self)
+    }
+}
+
+impl<T: Float> ops::Neg for Tensor<T> {
+    type Output = Tensor<T>;
+    fn neg(self) -> Tensor<T> {
+        Tensor::neg(&self)
+    }
+}

@@ -1,0 +1,261 @@
+//! `Tensor<T>`: an [`Array`] plus its place in the computation graph, and `backward()`.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use super::backward::input_grads;
+use super::grad_enabled;
+use super::op::Op;
+use crate::array::{Array, Float};
+
+/// A node of the graph. Its value never changes after creation, except a parameter's value
+/// during an optimizer step (under the write lock).
+pub(crate) struct Node<T: Float> {
+    id: usize,
+    data: RwLock<Arc<Array<T>>>,
+    op: Op<T>,
+    requires_grad: bool,
+    grad: Mutex<Option<Array<T>>>,
+}
+
+/// A cheap handle (an `Arc`) to a node of the computation graph. Cloning shares the node.
+///
+/// ```
+/// use scratchgrad::autograd::Tensor;
+/// let x = Tensor::parameter_from(vec![1.0, 2.0, 3.0], &[3]);
+/// let y = (&x * &x).sum_all(); // y = x1^2 + x2^2 + x3^2
+/// y.backward();
+/// assert_eq!(x.grad().unwrap().data(), &[2.0, 4.0, 6.0]); // dy/dx = 2x
+/// ```
+pub struct Tensor<T: Float>(Arc<Node<T>>);
+
+impl<T: Float> Clone for Tensor<T> {
+    fn clone(&self) -> Self {
+        Tensor(Arc::clone(&self.0))
+    }
+}
+
+static NEXT_ID: AtomicUsize = AtomicUsize::new(0);
+
+fn lock_poisoned() -> ! {
+    panic!("a tensor's lock was poisoned by an earlier panic")
+}
+
+impl<T: Float> Tensor<T> {
+    fn with(data: Array<T>, op: Op<T>, requires_grad: bool) -> Self {
+        Tensor(Arc::new(Node {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            data: RwLock::new(Arc::new(data)),
+            op,
+            requires_grad,
+            grad: Mutex::new(None),
+        }))
+    }
+
+    /// A constant: a leaf that never receives a gradient (inputs, labels).
+    pub fn new(data: Array<T>) -> Self {
+        Self::with(data, Op::Leaf, false)
+    }
+
+    /// A constant from row-major values and a shape.
+    pub fn from_vec(data: Vec<T>, shape: &[usize]) -> Self {
+        Self::new(Array::from_vec(data, shape))
+    }
+
+    /// A parameter: a leaf whose gradient `backward()` computes and accumulates.
+    pub fn parameter(data: Array<T>) -> Self {
+        Self::with(data, Op::Leaf, true)
+    }
+
+    /// A parameter from row-major values and a shape.
+    pub fn parameter_from(data: Vec<T>, shape: &[usize]) -> Self {
+        Self::parameter(Array::from_vec(data, shape))
+    }
+
+    /// The output of an operation. It joins the graph only when gradients are enabled and some
+    /// input needs a gradient; otherwise it is a plain constant and the inputs are let go.
+    pub(crate) fn from_op(data: Array<T>, op: Op<T>) -> Self {
+        let requires_grad = grad_enabled() && op.inputs().iter().any(|t| t.requires_grad());
+        if requires_grad {
+            Self::with(data, op, true)
+        } else {
+            Self::new(data)
+        }
+    }
+
+    /// A unique number for this node (stable while the tensor lives).
+    pub fn id(&self) -> usize {
+        self.0.id
+    }
+
+    /// Whether gradients flow into this tensor.
+    pub fn requires_grad(&self) -> bool {
+        self.0.requires_grad
+    }
+
+    /// True for tensors made directly rather than by an operation.
+    pub fn is_leaf(&self) -> bool {
+        matches!(self.0.op, Op::Leaf)
+    }
+
+    /// The value. A shared handle: cheap to take, and it stays valid even if an optimizer
+    /// updates the tensor afterwards (the update then works on a fresh copy).
+    pub fn data(&self) -> Arc<Array<T>> {
+        Arc::clone(&self.0.data.read().unwrap_or_else(|_| lock_poisoned()))
+    }
+
+    /// Changes the value in place: for optimizers updating parameters. Panics if `f` changes
+    /// the shape, since the graph's recorded shapes would then be wrong.
+    pub fn update_data(&self, f: impl FnOnce(&mut Array<T>)) {
+        let mut guard = self.0.data.write().unwrap_or_else(|_| lock_poisoned());
+        let value = Arc::make_mut(&mut guard);
+        let shape = value.shape().to_vec();
+        f(value);
+        assert!(
+            value.shape() == shape,
+            "update_data: the value changed shape from {shape:?} to {:?}",
+            value.shape()
+        );
+    }
+
+    /// A copy of the value.
+    pub fn to_array(&self) -> Array<T> {
+        (*self.data()).clone()
+    }
+
+    /// The shape of the value.
+    pub fn shape(&self) -> Vec<usize> {
+        self.data().shape().to_vec()
+    }
+
+    /// The only element of a one-element tensor.
+    pub fn item(&self) -> T {
+        self.data().item()
+    }
+
+    /// The accumulated gradient of a leaf after `backward()`, or `None` before.
+    /// (Intermediate results do not keep theirs, as in PyTorch.)
+    pub fn grad(&self) -> Option<Array<T>> {
+        self.0.grad.lock().unwrap_or_else(|_| lock_poisoned()).clone()
+    }
+
+    /// Forgets the accumulated gradient.
+    pub fn zero_grad(&self) {
+        *self.0.grad.lock().unwrap_or_else(|_| lock_poisoned()) = None;
+    }
+
+    /// A constant with the same value, cut off from the graph.
+    pub fn detach(&self) -> Tensor<T> {
+        Tensor::new(self.to_array())
+    }
+
+    /// Backpropagates from a one-element tensor (a loss): as `backward_with` a gradient of 1.
+    ///
+    /// Gradients accumulate: a second `backward()` adds to what the first left in each leaf's
+    /// `grad()` (as PyTorch does) until `zero_grad()`. The graph is kept, so calling it twice is
+    /// allowed and gives twice the gradient.
+    pub fn backward(&self) {
+        let shape = self.shape();
+        assert!(
+            shape.iter().product::<usize>() == 1,
+            "backward: the tensor has shape {shape:?}; pass an upstream gradient of that shape \
+             to backward_with, or reduce it to one element first"
+        );
+        self.backward_with(Array::ones(&shape));
+    }
+
+    /// Backpropagates an upstream gradient `grad` (of this tensor's shape) through the graph,
+    /// adding the result into the `grad()` of every leaf that requires one.
+    pub fn backward_with(&self, grad: Array<T>) {
+        assert!(
+            grad.shape() == self.shape(),
+            "backward_with: gradient of shape {:?} for a tensor of shape {:?}",
+            grad.shape(),
+            self.shape()
+        );
+        assert!(
+            self.requires_grad(),
+            "backward: this tensor does not depend on any parameter (was it made under \
+             no_grad, or from constants only?)"
+        );
+        let mut pending: HashMap<usize, Array<T>> = HashMap::from([(self.id(), grad)]);
+        for node in self.topological_order().iter().rev() {
+            let Some(g) = pending.remove(&node.id()) else {
+                continue;
+            };
+            if node.is_leaf() {
+                let mut slot = node.0.grad.lock().unwrap_or_else(|_| lock_poisoned());
+                match slot.as_mut() {
+                    Some(total) => total.add_assign(&g),
+                    None => *slot = Some(g),
+                }
+                continue;
+            }
+            let grads = input_grads(&node.0.op, &node.data(), &g);
+            for (input, grad) in node.0.op.inputs().into_iter().zip(grads) {
+                let Some(grad) = grad else { continue };
+                // The one place broadcasting is undone: sum down to the input's shape.
+                let grad = grad.sum_to(&input.shape());
+                match pending.get_mut(&input.id()) {
+                    // A tensor used more than once receives the sum of its gradients.
+                    Some(total) => total.add_assign(&grad),
+                    None => {
+                        pending.insert(input.id(), grad);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every node that needs a gradient and leads to `self`, inputs before the nodes that use
+    /// them. Depth-first with an explicit stack, so a million-deep chain cannot overflow it.
+    fn topological_order(&self) -> Vec<Tensor<T>> {
+        let mut order = Vec::new();
+        let mut visited = HashSet::new();
+        let mut stack = vec![(self.clone(), false)];
+        while let Some((node, inputs_done)) = stack.pop() {
+            if inputs_done {
+                order.push(node);
+                continue;
+            }
+            if !node.requires_grad() || !visited.insert(node.id()) {
+                continue;
+            }
+            stack.push((node.clone(), true));
+            for input in node.0.op.inputs() {
+                stack.push((input.clone(), false));
+            }
+        }
+        order
+    }
+}
+
+impl<T: Float> Drop for Node<T> {
+    /// Takes a graph apart without recursion: dropping the last handle to a million-deep chain
+    /// would otherwise recurse a million times and overflow the stack.
+    fn drop(&mut self) {
+        let mut orphans = self.op.take_inputs();
+        while let Some(tensor) = orphans.pop() {
+            if let Some(mut node) = Arc::into_inner(tensor.0) {
+                orphans.extend(node.op.take_inputs());
+            }
+        }
+    }
+}
+
+impl<T: Float> std::fmt::Debug for Tensor<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Tensor({:?}", *self.data())?;
+        if self.requires_grad() {
+            write!(f, ", requires_grad")?;
+        }
+        write!(f, ")")
+    }
+}
+
+impl<T: Float> std::fmt::Display for Tensor<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&*self.data(), f)
+    }
+}
