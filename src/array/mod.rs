@@ -136,7 +136,7 @@ impl<T: Copy> Array<T> {
     }
 
     /// Applies `f` to every element, giving an array of the same shape.
-    pub fn map<U: Copy>(&self, f: impl Fn(T) -> U) -> Array<U> {
+    pub fn map<U: Copy>(&self, mut f: impl FnMut(T) -> U) -> Array<U> {
         Array {
             data: self.data.iter().map(|&x| f(x)).collect(),
             shape: self.shape.clone(),

@@ -1,0 +1,95 @@
+//! The engine's contract: deep graphs, reuse, accumulation, detach and no_grad.
+
+use scratchgrad::array::Array;
+use scratchgrad::autograd::{no_grad, Tensor};
+
+#[test]
+fn million_op_chain_backprops_without_stack_overflow() {
+    // y = x + 1 + 1 + ... (10^6 additions): dy/dx = 1. Built, backpropagated and dropped
+    // on the test thread's ordinary stack.
+    let x = Tensor::parameter_from(vec![0.5], &[1]);
+    let one = Tensor::from_vec(vec![1.0], &[1]);
+    let mut y = x.clone();
+    for _ in 0..1_000_000 {
+        y = &y + &one;
+    }
+    assert_eq!(y.item(), 1_000_000.5);
+    y.backward();
+    assert_eq!(x.grad().unwrap().data(), &[1.0]);
+    drop(y);
+}
+
+#[test]
+fn tensor_used_twice_receives_both_gradients() {
+    // y = x * x + x: dy/dx = 2x + 1 = 7 at x = 3.
+    let x = Tensor::parameter_from(vec![3.0], &[1]);
+    let y = &(&x * &x) + &x;
+    y.backward();
+    assert_eq!(x.grad().unwrap().data(), &[7.0]);
+}
+
+#[test]
+fn second_backward_accumulates_until_zero_grad() {
+    let x = Tensor::parameter_from(vec![2.0, -1.0], &[2]);
+    let y = (&x * &x).sum_all(); // dy/dx = 2x
+    y.backward();
+    y.backward();
+    assert_eq!(x.grad().unwrap().data(), &[8.0, -4.0]);
+    x.zero_grad();
+    assert!(x.grad().is_none());
+    y.backward();
+    assert_eq!(x.grad().unwrap().data(), &[4.0, -2.0]);
+}
+
+#[test]
+fn backward_with_takes_an_upstream_gradient() {
+    let x = Tensor::parameter_from(vec![1.0, 2.0, 3.0, 4.0], &[2, 2]);
+    let y = x.mul_scalar(3.0);
+    y.backward_with(Array::from_vec(vec![1.0, 0.0, 2.0, -1.0], &[2, 2]));
+    assert_eq!(x.grad().unwrap().data(), &[3.0, 0.0, 6.0, -3.0]);
+}
+
+#[test]
+#[should_panic(expected = "backward_with: gradient of shape [3] for a tensor of shape [2, 2]")]
+fn backward_with_wrong_shape_names_both() {
+    let x = Tensor::parameter(Array::<f64>::ones(&[2, 2]));
+    x.exp().backward_with(Array::ones(&[3]));
+}
+
+#[test]
+#[should_panic(expected = "backward: the tensor has shape [2]")]
+fn backward_needs_a_scalar() {
+    Tensor::parameter(Array::<f64>::ones(&[2])).exp().backward();
+}
+
+#[test]
+fn detach_and_no_grad_stop_gradients() {
+    let w = Tensor::parameter_from(vec![2.0], &[1]);
+    let frozen = w.detach();
+    let y = &(&w * &frozen) + &no_grad(|| &w * &w);
+    assert!(!frozen.requires_grad());
+    y.backward();
+    // Only the first product's w reaches the gradient: d(w * c)/dw = c = 2.
+    assert_eq!(w.grad().unwrap().data(), &[2.0]);
+    assert!(scratchgrad::autograd::grad_enabled());
+}
+
+#[test]
+fn constants_get_no_gradient_and_graph_is_freed() {
+    let c = Tensor::from_vec(vec![1.0, 2.0], &[2]);
+    let w = Tensor::parameter_from(vec![1.0, 1.0], &[2]);
+    (&c * &w).sum_all().backward();
+    assert!(c.grad().is_none());
+    assert_eq!(w.grad().unwrap().data(), &[1.0, 2.0]);
+    let no_graph = no_grad(|| &c * &w);
+    assert!(no_graph.is_leaf());
+}
+
+#[test]
+fn optimizer_style_update_keeps_shape() {
+    let w = Tensor::parameter_from(vec![1.0f32, 2.0], &[2]);
+    let snapshot = w.data();
+    w.update_data(|v| v.data_mut().iter_mut().for_each(|x| *x -= 0.5));
+    assert_eq!(w.data().data(), &[0.5, 1.5]);
+    assert_eq!(snapshot.data(), &[1.0, 2.0], "an earlier read is not changed under it");
+}

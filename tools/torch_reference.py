@@ -1,0 +1,161 @@
+#!/usr/bin/env python3
+"""Generate the PyTorch reference values that scratchgrad's tests compare against.
+
+Usage (needs PyTorch, which the tests themselves never need):
+
+    python3 -m venv ~/torchvenv && ~/torchvenv/bin/pip install torch
+    ~/torchvenv/bin/python tools/torch_reference.py
+
+Writes tests/fixtures/tensor_ops.json: for every tensor operation, inputs, a random upstream
+gradient, and PyTorch's float64 output and input gradients (from `out.backward(upstream)`).
+Floats are written with Python's repr, which round-trips float64 exactly.
+"""
+import json
+import pathlib
+
+import torch
+
+torch.manual_seed(20261123)
+torch.set_default_dtype(torch.float64)
+OUT = pathlib.Path(__file__).resolve().parent.parent / "tests" / "fixtures"
+
+
+def rand(*shape, low=-2.0, high=2.0):
+    return torch.rand(tuple(shape)) * (high - low) + low
+
+
+def away_from_zero(*shape):
+    """Values in [-2, -0.2] U [0.2, 2]: no kinks of relu/abs within finite-difference reach."""
+    magnitude = rand(*shape, low=0.2, high=2.0)
+    sign = torch.where(torch.rand(tuple(shape)) < 0.5, -1.0, 1.0)
+    return magnitude * sign
+
+
+def encode(t):
+    return {"shape": list(t.shape), "data": [float(v) for v in t.detach().flatten().tolist()]}
+
+
+def case(name, op, inputs, fn, args=None, index=None):
+    leaves = [x.clone().requires_grad_(True) for x in inputs]
+    out = fn(*leaves)
+    upstream = rand(*out.shape)
+    out.backward(upstream)
+    entry = {
+        "name": name,
+        "op": op,
+        "args": args or {},
+        "inputs": [encode(x) for x in inputs],
+        "upstream": encode(upstream),
+        "output": encode(out),
+        "grads": [encode(x.grad) for x in leaves],
+    }
+    if index is not None:
+        entry["index"] = {"shape": list(index.shape), "data": index.flatten().tolist()}
+    return entry
+
+
+def build_cases():
+    cases = []
+    binary = {
+        "add": torch.add,
+        "sub": torch.sub,
+        "mul": torch.mul,
+        "div": torch.div,
+        "maximum": torch.maximum,
+        "minimum": torch.minimum,
+    }
+    # Broadcasting patterns: same shape, scalar, row vector, column vector, missing leading
+    # dims, size-1 dims on both sides.
+    shapes = {
+        "same": ((3, 4), (3, 4)),
+        "scalar": ((3, 4), ()),
+        "scalar_left": ((), (3, 4)),
+        "row": ((3, 4), (4,)),
+        "column": ((3, 4), (3, 1)),
+        "leading": ((4,), (2, 3, 4)),
+        "size1_both": ((1, 4), (3, 1)),
+        "middle": ((2, 1, 4), (3, 1)),
+    }
+    for op, fn in binary.items():
+        for pattern, (sa, sb) in shapes.items():
+            a, b = rand(*sa), rand(*sb)
+            if op == "div":
+                b = away_from_zero(*sb)
+            cases.append(case(f"{op}_{pattern}", op, [a, b], fn))
+    for pattern in ("same", "row", "column", "scalar"):
+        sa, sb = shapes[pattern]
+        cases.append(case(f"pow_{pattern}", "pow", [rand(*sa, low=0.5, high=2.0), rand(*sb)], torch.pow))
+
+    unary = {
+        "neg": (torch.neg, rand),
+        "exp": (torch.exp, rand),
+        "log": (torch.log, lambda *s: rand(*s, low=0.2, high=3.0)),
+        "sqrt": (torch.sqrt, lambda *s: rand(*s, low=0.2, high=3.0)),
+        "tanh": (torch.tanh, rand),
+        "sigmoid": (torch.sigmoid, rand),
+        "relu": (torch.relu, away_from_zero),
+        "abs": (torch.abs, away_from_zero),
+    }
+    for op, (fn, gen) in unary.items():
+        cases.append(case(op, op, [gen(2, 3, 4)], fn))
+
+    for axes, keepdims in (([0], False), ([1], True), ([0, 2], False), ([0, 1, 2], False), ([2], True)):
+        tag = "_".join(map(str, axes)) + ("_keep" if keepdims else "")
+        args = {"axes": axes, "keepdims": keepdims}
+        x = rand(2, 3, 4)
+        cases.append(case(f"sum_{tag}", "sum", [x], lambda t: t.sum(dim=axes, keepdim=keepdims), args))
+        cases.append(case(f"mean_{tag}", "mean", [x], lambda t: t.mean(dim=axes, keepdim=keepdims), args))
+        cases.append(case(f"max_{tag}", "max", [x], lambda t: t.amax(dim=axes, keepdim=keepdims), args))
+    for axis in (0, 1):
+        x = rand(4, 5) * 3
+        args = {"axis": axis}
+        cases.append(case(f"softmax_{axis}", "softmax", [x], lambda t: torch.softmax(t, dim=axis), args))
+        cases.append(case(f"log_softmax_{axis}", "log_softmax", [x], lambda t: torch.log_softmax(t, dim=axis), args))
+    big = torch.tensor([[1000.0, 0.0, -1000.0], [50.0, 51.0, 49.0]])
+    cases.append(case("log_softmax_huge", "log_softmax", [big], lambda t: torch.log_softmax(t, dim=1), {"axis": 1}))
+    cases.append(case("softmax_huge", "softmax", [big], lambda t: torch.softmax(t, dim=1), {"axis": 1}))
+
+    for name, sa, sb in (
+        ("matmul_2d", (5, 7), (7, 3)),
+        ("matmul_batched", (2, 5, 7), (2, 7, 3)),
+        ("matmul_broadcast_left", (5, 7), (4, 7, 3)),
+        ("matmul_broadcast_both", (2, 1, 5, 7), (3, 7, 2)),
+    ):
+        cases.append(case(name, "matmul", [rand(*sa), rand(*sb)], torch.matmul))
+
+    x = rand(2, 3, 4)
+    cases.append(case("reshape", "reshape", [x], lambda t: t.reshape(4, 6), {"shape": [4, 6]}))
+    cases.append(case("permute", "permute", [x], lambda t: t.permute(2, 0, 1), {"perm": [2, 0, 1]}))
+    cases.append(case("transpose", "transpose", [rand(3, 5)], lambda t: t.transpose(0, 1)))
+    cases.append(case("broadcast_to", "broadcast_to", [rand(3, 1)], lambda t: t.broadcast_to(2, 3, 4), {"shape": [2, 3, 4]}))
+    index = torch.tensor([[2, 0], [1, 1], [0, 2], [2, 2]])
+    cases.append(case("gather", "gather", [rand(4, 3)], lambda t: t.gather(1, index), {"axis": 1}, index=index))
+    index0 = torch.tensor([[0, 2, 1], [0, 0, 3]])
+    cases.append(case("gather_axis0", "gather", [rand(4, 3)], lambda t: t.gather(0, index0), {"axis": 0}, index=index0))
+    cases.append(case("narrow", "narrow", [x], lambda t: t.narrow(1, 1, 2), {"axis": 1, "start": 1, "len": 2}))
+    cases.append(case("slice_rows", "slice_rows", [rand(6, 3)], lambda t: t[2:5], {"start": 2, "end": 5}))
+    cases.append(case("concat_1", "concat", [rand(2, 3), rand(2, 1), rand(2, 2)], lambda *t: torch.cat(t, dim=1), {"axis": 1}))
+    cases.append(case("concat_0", "concat", [rand(1, 3), rand(2, 3)], lambda *t: torch.cat(t, dim=0), {"axis": 0}))
+
+    # The texts' example: y = (a*x + b) * a, x and a 3x3, b of shape (3,), and a random 3x3
+    # upstream gradient passed to y.backward.
+    x, a, b = torch.rand(3, 3), torch.rand(3, 3), torch.rand(3)
+    cases.append(case("texts_broadcast_example", "texts_example", [x, a, b], lambda x, a, b: (a * x + b) * a))
+    return cases
+
+
+def main():
+    OUT.mkdir(parents=True, exist_ok=True)
+    doc = {
+        "generated_by": "tools/torch_reference.py",
+        "torch_version": torch.__version__,
+        "dtype": "float64",
+        "cases": build_cases(),
+    }
+    path = OUT / "tensor_ops.json"
+    path.write_text(json.dumps(doc, indent=1) + "\n")
+    print(f"wrote {len(doc['cases'])} cases to {path}")
+
+
+if __name__ == "__main__":
+    main()
