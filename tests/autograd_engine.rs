@@ -91,5 +91,9 @@ fn optimizer_style_update_keeps_shape() {
     let snapshot = w.data();
     w.update_data(|v| v.data_mut().iter_mut().for_each(|x| *x -= 0.5));
     assert_eq!(w.data().data(), &[0.5, 1.5]);
-    assert_eq!(snapshot.data(), &[1.0, 2.0], "an earlier read is not changed under it");
+    assert_eq!(
+        snapshot.data(),
+        &[1.0, 2.0],
+        "an earlier read is not changed under it"
+    );
 }

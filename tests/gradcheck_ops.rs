@@ -29,9 +29,21 @@ fn binary_ops_with_broadcasting() {
     check("sub", |t| &t[0] - &t[1], &[a.clone(), col.clone()]);
     check("mul", |t| &t[0] * &t[1], &[a.clone(), col.clone()]);
     check("div", |t| &t[0] / &t[1], &[a.clone(), col.clone()]);
-    check("pow", |t| t[0].pow(&t[1]), &[uniform(&[3, 4], 0.5, 2.0, 4), row.clone()]);
-    check("maximum", |t| t[0].maximum(&t[1]), &[a.clone(), away_from_zero(&[3, 4], 5)]);
-    check("minimum", |t| t[0].minimum(&t[1]), &[a.clone(), away_from_zero(&[3, 4], 6)]);
+    check(
+        "pow",
+        |t| t[0].pow(&t[1]),
+        &[uniform(&[3, 4], 0.5, 2.0, 4), row.clone()],
+    );
+    check(
+        "maximum",
+        |t| t[0].maximum(&t[1]),
+        &[a.clone(), away_from_zero(&[3, 4], 5)],
+    );
+    check(
+        "minimum",
+        |t| t[0].minimum(&t[1]),
+        &[a.clone(), away_from_zero(&[3, 4], 6)],
+    );
 }
 
 #[test]
@@ -52,38 +64,87 @@ fn unary_ops() {
 #[test]
 fn reductions_and_softmax() {
     let x = uniform(&[2, 3, 4], -2.0, 2.0, 10);
-    check("sum", |t| t[0].sum(&[0, 2], false), std::slice::from_ref(&x));
+    check(
+        "sum",
+        |t| t[0].sum(&[0, 2], false),
+        std::slice::from_ref(&x),
+    );
     check("mean", |t| t[0].mean(&[1], true), std::slice::from_ref(&x));
     check("max", |t| t[0].max(&[2], false), std::slice::from_ref(&x));
     check("softmax", |t| t[0].softmax(1), std::slice::from_ref(&x));
-    check("log_softmax", |t| t[0].log_softmax(2), std::slice::from_ref(&x));
+    check(
+        "log_softmax",
+        |t| t[0].log_softmax(2),
+        std::slice::from_ref(&x),
+    );
 }
 
 #[test]
 fn matmul_plain_and_batched() {
-    check("matmul", |t| t[0].matmul(&t[1]), &[uniform(&[4, 5], -1.0, 1.0, 11), uniform(&[5, 3], -1.0, 1.0, 12)]);
+    check(
+        "matmul",
+        |t| t[0].matmul(&t[1]),
+        &[
+            uniform(&[4, 5], -1.0, 1.0, 11),
+            uniform(&[5, 3], -1.0, 1.0, 12),
+        ],
+    );
     check(
         "batched matmul",
         |t| t[0].matmul(&t[1]),
-        &[uniform(&[2, 1, 4, 5], -1.0, 1.0, 13), uniform(&[3, 5, 2], -1.0, 1.0, 14)],
+        &[
+            uniform(&[2, 1, 4, 5], -1.0, 1.0, 13),
+            uniform(&[3, 5, 2], -1.0, 1.0, 14),
+        ],
     );
 }
 
 #[test]
 fn shape_ops() {
     let x = uniform(&[2, 3, 4], -2.0, 2.0, 15);
-    check("reshape", |t| t[0].reshape(&[6, 4]).exp(), std::slice::from_ref(&x));
-    check("permute", |t| t[0].permute(&[2, 0, 1]).tanh(), std::slice::from_ref(&x));
-    check("transpose", |t| t[0].transpose().sigmoid(), std::slice::from_ref(&x));
-    check("broadcast_to", |t| t[0].broadcast_to(&[2, 3, 4]).exp(), &[uniform(&[3, 1], -1.0, 1.0, 16)]);
+    check(
+        "reshape",
+        |t| t[0].reshape(&[6, 4]).exp(),
+        std::slice::from_ref(&x),
+    );
+    check(
+        "permute",
+        |t| t[0].permute(&[2, 0, 1]).tanh(),
+        std::slice::from_ref(&x),
+    );
+    check(
+        "transpose",
+        |t| t[0].transpose().sigmoid(),
+        std::slice::from_ref(&x),
+    );
+    check(
+        "broadcast_to",
+        |t| t[0].broadcast_to(&[2, 3, 4]).exp(),
+        &[uniform(&[3, 1], -1.0, 1.0, 16)],
+    );
     let index = Array::from_vec(vec![1usize, 0, 3, 3, 2, 1], &[2, 3, 1]);
-    check("gather", |t| t[0].gather(2, &index).exp(), std::slice::from_ref(&x));
-    check("narrow", |t| t[0].narrow(2, 1, 2).tanh(), std::slice::from_ref(&x));
-    check("slice_rows", |t| t[0].slice_rows(1, 2).exp(), std::slice::from_ref(&x));
+    check(
+        "gather",
+        |t| t[0].gather(2, &index).exp(),
+        std::slice::from_ref(&x),
+    );
+    check(
+        "narrow",
+        |t| t[0].narrow(2, 1, 2).tanh(),
+        std::slice::from_ref(&x),
+    );
+    check(
+        "slice_rows",
+        |t| t[0].slice_rows(1, 2).exp(),
+        std::slice::from_ref(&x),
+    );
     check(
         "concat",
         |t| Tensor::concat(&[&t[0], &t[1]], 1).tanh(),
-        &[uniform(&[2, 3], -1.0, 1.0, 17), uniform(&[2, 2], -1.0, 1.0, 18)],
+        &[
+            uniform(&[2, 3], -1.0, 1.0, 17),
+            uniform(&[2, 2], -1.0, 1.0, 18),
+        ],
     );
 }
 

@@ -9,13 +9,27 @@ use scratchgrad::autograd::Tensor;
 use serde_json::Value;
 
 fn array(v: &Value) -> Array<f64> {
-    let shape: Vec<usize> = v["shape"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect();
-    let data: Vec<f64> = v["data"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+    let shape: Vec<usize> = v["shape"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_u64().unwrap() as usize)
+        .collect();
+    let data: Vec<f64> = v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect();
     Array::from_vec(data, &shape)
 }
 
 fn usizes(v: &Value) -> Vec<usize> {
-    v.as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_u64().unwrap() as usize)
+        .collect()
 }
 
 /// Runs the case's operation through scratchgrad.
@@ -55,8 +69,15 @@ fn apply(case: &Value, t: &[Tensor<f64>]) -> Tensor<f64> {
             let index = Array::from_vec(usizes(&index["data"]), &usizes(&index["shape"]));
             t[0].gather(axis(), &index)
         }
-        "narrow" => t[0].narrow(axis(), args["start"].as_u64().unwrap() as usize, args["len"].as_u64().unwrap() as usize),
-        "slice_rows" => t[0].slice_rows(args["start"].as_u64().unwrap() as usize, args["end"].as_u64().unwrap() as usize),
+        "narrow" => t[0].narrow(
+            axis(),
+            args["start"].as_u64().unwrap() as usize,
+            args["len"].as_u64().unwrap() as usize,
+        ),
+        "slice_rows" => t[0].slice_rows(
+            args["start"].as_u64().unwrap() as usize,
+            args["end"].as_u64().unwrap() as usize,
+        ),
         "concat" => Tensor::concat(&t.iter().collect::<Vec<_>>(), axis()),
         "texts_example" => {
             let (x, a, b) = (&t[0], &t[1], &t[2]);
@@ -85,12 +106,27 @@ fn every_op_matches_pytorch_float64() {
     assert!(cases.len() >= 90, "fixture lost cases");
     for case in cases {
         let name = case["name"].as_str().unwrap();
-        let inputs: Vec<Tensor<f64>> = case["inputs"].as_array().unwrap().iter().map(|v| Tensor::parameter(array(v))).collect();
+        let inputs: Vec<Tensor<f64>> = case["inputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| Tensor::parameter(array(v)))
+            .collect();
         let out = apply(case, &inputs);
-        assert_close(&format!("{name} output"), &out.data(), &array(&case["output"]));
+        assert_close(
+            &format!("{name} output"),
+            &out.data(),
+            &array(&case["output"]),
+        );
         out.backward_with(array(&case["upstream"]));
-        for (i, (input, want)) in inputs.iter().zip(case["grads"].as_array().unwrap()).enumerate() {
-            let got = input.grad().unwrap_or_else(|| panic!("{name}: input {i} got no gradient"));
+        for (i, (input, want)) in inputs
+            .iter()
+            .zip(case["grads"].as_array().unwrap())
+            .enumerate()
+        {
+            let got = input
+                .grad()
+                .unwrap_or_else(|| panic!("{name}: input {i} got no gradient"));
             assert_close(&format!("{name} grad of input {i}"), &got, &array(want));
         }
     }

@@ -55,9 +55,19 @@ impl MatrixView {
     fn of(shape: &[usize], transposed: bool) -> Self {
         let (r, c) = (shape[shape.len() - 2], shape[shape.len() - 1]);
         if transposed {
-            MatrixView { rows: c, cols: r, row_stride: 1, col_stride: c as isize }
+            MatrixView {
+                rows: c,
+                cols: r,
+                row_stride: 1,
+                col_stride: c as isize,
+            }
         } else {
-            MatrixView { rows: r, cols: c, row_stride: c as isize, col_stride: 1 }
+            MatrixView {
+                rows: r,
+                cols: c,
+                row_stride: c as isize,
+                col_stride: 1,
+            }
         }
     }
 }
@@ -102,8 +112,14 @@ impl<T: Float> Array<T> {
         let mut shape = batch.clone();
         shape.extend([m, n]);
         let mut out = Array::<T>::zeros(&shape);
-        let a_step: Vec<usize> = broadcast_strides(a_batch, &batch).iter().map(|s| s * m * k).collect();
-        let b_step: Vec<usize> = broadcast_strides(b_batch, &batch).iter().map(|s| s * k * n).collect();
+        let a_step: Vec<usize> = broadcast_strides(a_batch, &batch)
+            .iter()
+            .map(|s| s * m * k)
+            .collect();
+        let b_step: Vec<usize> = broadcast_strides(b_batch, &batch)
+            .iter()
+            .map(|s| s * k * n)
+            .collect();
         let parallelism = parallelism_for(m * n * k);
         let dst = out.data.as_mut_ptr();
         for_each_offset(&batch, [&a_step, &b_step], |i, [ia, ib]| {
@@ -184,7 +200,10 @@ mod tests {
         let b = Array::<f64>::arange(18).reshape(&[3, 3, 2]);
         let c = a.matmul(&b);
         assert_eq!(c.shape(), &[2, 3, 2, 2]);
-        let (a1, b2) = (a.slice_rows(1, 2).reshape(&[2, 3]), b.slice_rows(2, 3).reshape(&[3, 2]));
+        let (a1, b2) = (
+            a.slice_rows(1, 2).reshape(&[2, 3]),
+            b.slice_rows(2, 3).reshape(&[3, 2]),
+        );
         let want = naive(&a1, &b2);
         assert_eq!(&c.data()[(3 + 2) * 4..(3 + 2) * 4 + 4], want.data());
     }

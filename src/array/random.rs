@@ -97,7 +97,10 @@ mod tests {
         let x: Vec<f64> = (0..n).map(|_| rng.normal()).collect();
         let mean = x.iter().sum::<f64>() / n as f64;
         let var = x.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n as f64;
-        assert!(mean.abs() < 0.01 && (var - 1.0).abs() < 0.01, "{mean} {var}");
+        assert!(
+            mean.abs() < 0.01 && (var - 1.0).abs() < 0.01,
+            "{mean} {var}"
+        );
         let u: Vec<f64> = (0..n).map(|_| rng.uniform()).collect();
         assert!(u.iter().all(|&v| (0.0..1.0).contains(&v)));
         assert!((u.iter().sum::<f64>() / n as f64 - 0.5).abs() < 0.01);

@@ -80,13 +80,23 @@ impl<T: Float> Array<T> {
 
     /// Mean over `axes`.
     pub fn mean(&self, axes: &[usize], keepdims: bool) -> Array<T> {
-        let count: usize = axes.iter().map(|&a| self.shape.get(a).copied().unwrap_or(1)).product();
-        self.sum(axes, keepdims).mul_scalar(T::ONE / T::from_usize(count))
+        let count: usize = axes
+            .iter()
+            .map(|&a| self.shape.get(a).copied().unwrap_or(1))
+            .product();
+        self.sum(axes, keepdims)
+            .mul_scalar(T::ONE / T::from_usize(count))
     }
 
     /// Maximum over `axes`.
     pub fn max(&self, axes: &[usize], keepdims: bool) -> Array<T> {
-        self.fold_axes("max", axes, keepdims, T::NEG_INFINITY, |a, b| if b > a { b } else { a })
+        self.fold_axes("max", axes, keepdims, T::NEG_INFINITY, |a, b| {
+            if b > a {
+                b
+            } else {
+                a
+            }
+        })
     }
 
     /// The sum of every element.
@@ -103,7 +113,11 @@ impl<T: Float> Array<T> {
     /// ```
     pub fn argmax(&self, axis: usize) -> Array<usize> {
         let (outer, n, inner) = self.around_axis("argmax", axis);
-        assert!(n > 0, "argmax: axis {axis} of shape {:?} is empty", self.shape);
+        assert!(
+            n > 0,
+            "argmax: axis {axis} of shape {:?} is empty",
+            self.shape
+        );
         let mut out = Vec::with_capacity(outer * inner);
         for o in 0..outer {
             for i in 0..inner {
@@ -172,7 +186,10 @@ mod tests {
         // Row j of each block holds 4j..4j+3 and 12+4j..12+4j+3.
         assert_eq!(s.data(), &[60.0, 92.0, 124.0]);
         assert_eq!(a.mean(&[1], true).shape(), &[2, 1, 4]);
-        assert_eq!(a.max(&[2], false).data(), &[3.0, 7.0, 11.0, 15.0, 19.0, 23.0]);
+        assert_eq!(
+            a.max(&[2], false).data(),
+            &[3.0, 7.0, 11.0, 15.0, 19.0, 23.0]
+        );
     }
 
     #[test]

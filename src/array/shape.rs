@@ -24,8 +24,16 @@ pub fn broadcast_shapes(op: &str, a: &[usize], b: &[usize]) -> Vec<usize> {
     let n = a.len().max(b.len());
     (0..n)
         .map(|i| {
-            let da = if i + a.len() >= n { a[i + a.len() - n] } else { 1 };
-            let db = if i + b.len() >= n { b[i + b.len() - n] } else { 1 };
+            let da = if i + a.len() >= n {
+                a[i + a.len() - n]
+            } else {
+                1
+            };
+            let db = if i + b.len() >= n {
+                b[i + b.len() - n]
+            } else {
+                1
+            };
             match (da, db) {
                 (x, y) if x == y => x,
                 (1, y) => y,
@@ -106,10 +114,19 @@ mod tests {
     #[test]
     fn offsets_walk_broadcast_strides() {
         let mut seen = vec![];
-        for_each_offset(&[2, 3], [&[0, 1], &[1, 0]], |i, [a, b]| seen.push((i, a, b)));
+        for_each_offset(&[2, 3], [&[0, 1], &[1, 0]], |i, [a, b]| {
+            seen.push((i, a, b))
+        });
         assert_eq!(
             seen,
-            vec![(0, 0, 0), (1, 1, 0), (2, 2, 0), (3, 0, 1), (4, 1, 1), (5, 2, 1)]
+            vec![
+                (0, 0, 0),
+                (1, 1, 0),
+                (2, 2, 0),
+                (3, 0, 1),
+                (4, 1, 1),
+                (5, 2, 1)
+            ]
         );
     }
 }

@@ -23,7 +23,9 @@ impl<T: Copy> Array<T> {
     pub fn permute(&self, perm: &[usize]) -> Array<T> {
         let mut seen = vec![false; self.ndim()];
         let valid = perm.len() == self.ndim()
-            && perm.iter().all(|&p| p < self.ndim() && !std::mem::replace(&mut seen[p], true));
+            && perm
+                .iter()
+                .all(|&p| p < self.ndim() && !std::mem::replace(&mut seen[p], true));
         assert!(
             valid,
             "permute: {perm:?} is not a permutation of the axes of {:?}",
@@ -40,7 +42,11 @@ impl<T: Copy> Array<T> {
     /// Swaps the last two axes (a matrix transpose, batched over any leading axes).
     pub fn transpose(&self) -> Array<T> {
         let n = self.ndim();
-        assert!(n >= 2, "transpose: needs 2 or more axes, got {:?}", self.shape);
+        assert!(
+            n >= 2,
+            "transpose: needs 2 or more axes, got {:?}",
+            self.shape
+        );
         let mut perm: Vec<usize> = (0..n).collect();
         perm.swap(n - 2, n - 1);
         self.permute(&perm)
@@ -122,8 +128,7 @@ impl<T: Copy> Array<T> {
             assert!(
                 same,
                 "concat: cannot join {:?} with {:?} along axis {axis}",
-                first.shape,
-                a.shape
+                first.shape, a.shape
             );
         }
         let outer: usize = first.shape[..axis].iter().product();
@@ -148,8 +153,7 @@ impl<T: Copy> Array<T> {
         assert!(
             fits,
             "{op}: index of shape {:?} does not fit input {:?} along axis {axis}",
-            index.shape,
-            self.shape
+            index.shape, self.shape
         );
         let strides = strides_of(&self.shape);
         let mut base = strides.clone();
@@ -178,7 +182,10 @@ impl<T: Copy> Array<T> {
     /// ```
     pub fn gather(&self, axis: usize, index: &Array<usize>) -> Array<T> {
         let offsets = self.gather_offsets("gather", axis, index);
-        Array::from_vec(offsets.iter().map(|&o| self.data[o]).collect(), &index.shape)
+        Array::from_vec(
+            offsets.iter().map(|&o| self.data[o]).collect(),
+            &index.shape,
+        )
     }
 }
 
@@ -228,7 +235,9 @@ mod tests {
     fn permute_moves_axes() {
         let a = Array::<f64>::arange(6).reshape(&[2, 3]);
         assert_eq!(a.transpose().data(), &[0.0, 3.0, 1.0, 4.0, 2.0, 5.0]);
-        let b = Array::<f64>::arange(24).reshape(&[2, 3, 4]).permute(&[2, 0, 1]);
+        let b = Array::<f64>::arange(24)
+            .reshape(&[2, 3, 4])
+            .permute(&[2, 0, 1]);
         assert_eq!(b.shape(), &[4, 2, 3]);
         assert_eq!(b.at(&[1, 1, 2]), 21.0);
     }
@@ -247,10 +256,17 @@ mod tests {
     fn scatter_add_reverses_gather() {
         let x = Array::<f64>::zeros(&[2, 3]);
         let idx = Array::from_vec(vec![2usize, 2, 0], &[1, 3]);
-        let s = x.scatter_add(0, &Array::from_vec(vec![1, 0, 1], &[1, 3]), &Array::ones(&[1, 3]));
+        let s = x.scatter_add(
+            0,
+            &Array::from_vec(vec![1, 0, 1], &[1, 3]),
+            &Array::ones(&[1, 3]),
+        );
         assert_eq!(s.data(), &[0.0, 1.0, 0.0, 1.0, 0.0, 1.0]);
         let y = Array::<f64>::arange(3).reshape(&[1, 3]);
-        assert_eq!(y.scatter_add(1, &idx, &Array::ones(&[1, 3])).data(), &[1.0, 0.0, 2.0]);
+        assert_eq!(
+            y.scatter_add(1, &idx, &Array::ones(&[1, 3])).data(),
+            &[1.0, 0.0, 2.0]
+        );
     }
 
     #[test]

@@ -24,7 +24,11 @@ fn kept_shape(shape: &[usize], axes: &[usize]) -> Vec<usize> {
 }
 
 /// The gradients of an operation's inputs, given its output `out` and upstream gradient `g`.
-pub(crate) fn input_grads<T: Float>(op: &Op<T>, out: &Array<T>, g: &Array<T>) -> Vec<Option<Array<T>>> {
+pub(crate) fn input_grads<T: Float>(
+    op: &Op<T>,
+    out: &Array<T>,
+    g: &Array<T>,
+) -> Vec<Option<Array<T>>> {
     use Op::*;
     let one = T::ONE;
     match op {
@@ -34,7 +38,10 @@ pub(crate) fn input_grads<T: Float>(op: &Op<T>, out: &Array<T>, g: &Array<T>) ->
         // d(a-b)/da = 1, d(a-b)/db = -1
         Sub(a, b) => vec![wanted(a, || g.clone()), wanted(b, || g.neg())],
         // d(a*b)/da = b, d(a*b)/db = a
-        Mul(a, b) => vec![wanted(a, || g.mul(&b.data())), wanted(b, || g.mul(&a.data()))],
+        Mul(a, b) => vec![
+            wanted(a, || g.mul(&b.data())),
+            wanted(b, || g.mul(&a.data())),
+        ],
         // d(a/b)/da = 1/b, d(a/b)/db = -a/b^2 = -out/b
         Div(a, b) => vec![
             wanted(a, || g.div(&b.data())),
@@ -52,7 +59,11 @@ pub(crate) fn input_grads<T: Float>(op: &Op<T>, out: &Array<T>, g: &Array<T>) ->
         Maximum(a, b) | Minimum(a, b) => {
             let (ad, bd) = (a.data(), b.data());
             let half = T::from_f64(0.5);
-            let picks_a = if matches!(op, Maximum(..)) { ad.gt_mask(&bd) } else { ad.lt_mask(&bd) };
+            let picks_a = if matches!(op, Maximum(..)) {
+                ad.gt_mask(&bd)
+            } else {
+                ad.lt_mask(&bd)
+            };
             let share_a = picks_a.add(&ad.eq_mask(&bd).mul_scalar(half));
             vec![
                 wanted(a, || g.mul(&share_a)),
@@ -72,26 +83,42 @@ pub(crate) fn input_grads<T: Float>(op: &Op<T>, out: &Array<T>, g: &Array<T>) ->
         // d sigmoid(x)/dx = sigmoid(x) (1 - sigmoid(x)) = out (1 - out)
         Sigmoid(x) => vec![wanted(x, || g.mul(&out.map(|s| s * (one - s))))],
         // d relu(x)/dx = 1 where x > 0, else 0
-        Relu(x) => vec![wanted(x, || g.mul(&out.map(|y| if y > T::ZERO { one } else { T::ZERO })))],
+        Relu(x) => vec![wanted(x, || {
+            g.mul(&out.map(|y| if y > T::ZERO { one } else { T::ZERO }))
+        })],
         // d|x|/dx = sign(x) (0 at 0, as PyTorch)
         Abs(x) => vec![wanted(x, || g.mul(&x.data().map(sign)))],
         // d sum(x)/dx_i = 1: the gradient is copied back over the summed axes
-        Sum { input, axes, keepdims } => vec![wanted(input, || {
+        Sum {
+            input,
+            axes,
+            keepdims,
+        } => vec![wanted(input, || {
             spread(g, input.shape().as_slice(), axes, *keepdims)
         })],
         // d mean(x)/dx_i = 1/n, n = number of elements averaged
-        Mean { input, axes, keepdims } => vec![wanted(input, || {
+        Mean {
+            input,
+            axes,
+            keepdims,
+        } => vec![wanted(input, || {
             let shape = input.shape();
             let n: usize = axes.iter().map(|&a| shape[a]).product();
             spread(g, &shape, axes, *keepdims).mul_scalar(one / T::from_usize(n))
         })],
         // d max(x)/dx_i = 1 where x_i is the max (shared equally among ties, as torch.amax)
-        Max { input, axes, keepdims } => vec![wanted(input, || {
+        Max {
+            input,
+            axes,
+            keepdims,
+        } => vec![wanted(input, || {
             let x = input.data();
             let kept = kept_shape(x.shape(), axes);
             let is_max = x.eq_mask(&out.reshape(&kept));
             let ties = is_max.sum(axes, true);
-            is_max.mul(&spread(g, x.shape(), axes, *keepdims)).div(&ties)
+            is_max
+                .mul(&spread(g, x.shape(), axes, *keepdims))
+                .div(&ties)
         })],
         // d softmax: dx = s * (g - sum(g * s)) along the axis, s = out
         Softmax { input, axis } => vec![wanted(input, || {
@@ -147,7 +174,11 @@ pub(crate) fn input_grads<T: Float>(op: &Op<T>, out: &Array<T>, g: &Array<T>) ->
 
 /// The gradient of a reduction copied back over the axes it reduced.
 fn spread<T: Float>(g: &Array<T>, shape: &[usize], axes: &[usize], keepdims: bool) -> Array<T> {
-    let g = if keepdims { g.clone() } else { g.reshape(&kept_shape(shape, axes)) };
+    let g = if keepdims {
+        g.clone()
+    } else {
+        g.reshape(&kept_shape(shape, axes))
+    };
     g.broadcast_to(shape)
 }
 

@@ -15,7 +15,10 @@ pub struct GradcheckReport {
 impl GradcheckReport {
     /// The worst error over all inputs.
     pub fn worst(&self) -> f64 {
-        self.worst_relative_error.iter().copied().fold(0.0, f64::max)
+        self.worst_relative_error
+            .iter()
+            .copied()
+            .fold(0.0, f64::max)
     }
 }
 
@@ -32,9 +35,15 @@ impl GradcheckReport {
 /// let report = gradcheck(|t| t[0].tanh().mul(&t[0]), &[x]);
 /// assert!(report.worst() < 1e-8, "{report:?}");
 /// ```
-pub fn gradcheck(f: impl Fn(&[Tensor<f64>]) -> Tensor<f64>, inputs: &[Array<f64>]) -> GradcheckReport {
+pub fn gradcheck(
+    f: impl Fn(&[Tensor<f64>]) -> Tensor<f64>,
+    inputs: &[Array<f64>],
+) -> GradcheckReport {
     const H: f64 = 1e-6;
-    let params: Vec<Tensor<f64>> = inputs.iter().map(|a| Tensor::parameter(a.clone())).collect();
+    let params: Vec<Tensor<f64>> = inputs
+        .iter()
+        .map(|a| Tensor::parameter(a.clone()))
+        .collect();
     let out = f(&params);
     let weights = Array::rand_uniform(&out.shape(), 0.5, 1.5, &mut Rng::seed(0));
     out.backward_with(weights.clone());
@@ -66,5 +75,7 @@ pub fn gradcheck(f: impl Fn(&[Tensor<f64>]) -> Tensor<f64>, inputs: &[Array<f64>
                 .fold(0.0, f64::max)
         })
         .collect();
-    GradcheckReport { worst_relative_error }
+    GradcheckReport {
+        worst_relative_error,
+    }
 }

@@ -22,18 +22,50 @@ pub(crate) enum Op<T: Float> {
     Sigmoid(Tensor<T>),
     Relu(Tensor<T>),
     Abs(Tensor<T>),
-    Sum { input: Tensor<T>, axes: Vec<usize>, keepdims: bool },
-    Mean { input: Tensor<T>, axes: Vec<usize>, keepdims: bool },
-    Max { input: Tensor<T>, axes: Vec<usize>, keepdims: bool },
-    Softmax { input: Tensor<T>, axis: usize },
-    LogSoftmax { input: Tensor<T>, axis: usize },
+    Sum {
+        input: Tensor<T>,
+        axes: Vec<usize>,
+        keepdims: bool,
+    },
+    Mean {
+        input: Tensor<T>,
+        axes: Vec<usize>,
+        keepdims: bool,
+    },
+    Max {
+        input: Tensor<T>,
+        axes: Vec<usize>,
+        keepdims: bool,
+    },
+    Softmax {
+        input: Tensor<T>,
+        axis: usize,
+    },
+    LogSoftmax {
+        input: Tensor<T>,
+        axis: usize,
+    },
     Matmul(Tensor<T>, Tensor<T>),
     Reshape(Tensor<T>),
-    Permute { input: Tensor<T>, perm: Vec<usize> },
+    Permute {
+        input: Tensor<T>,
+        perm: Vec<usize>,
+    },
     BroadcastTo(Tensor<T>),
-    Gather { input: Tensor<T>, axis: usize, index: Array<usize> },
-    Narrow { input: Tensor<T>, axis: usize, start: usize },
-    Concat { inputs: Vec<Tensor<T>>, axis: usize },
+    Gather {
+        input: Tensor<T>,
+        axis: usize,
+        index: Array<usize>,
+    },
+    Narrow {
+        input: Tensor<T>,
+        axis: usize,
+        start: usize,
+    },
+    Concat {
+        inputs: Vec<Tensor<T>>,
+        axis: usize,
+    },
 }
 
 impl<T: Float> Op<T> {
@@ -42,8 +74,14 @@ impl<T: Float> Op<T> {
         use Op::*;
         match self {
             Leaf => vec![],
-            Add(a, b) | Sub(a, b) | Mul(a, b) | Div(a, b) | Pow(a, b) | Maximum(a, b)
-            | Minimum(a, b) | Matmul(a, b) => vec![a, b],
+            Add(a, b)
+            | Sub(a, b)
+            | Mul(a, b)
+            | Div(a, b)
+            | Pow(a, b)
+            | Maximum(a, b)
+            | Minimum(a, b)
+            | Matmul(a, b) => vec![a, b],
             Neg(x) | Exp(x) | Log(x) | Sqrt(x) | Tanh(x) | Sigmoid(x) | Relu(x) | Abs(x)
             | Reshape(x) | BroadcastTo(x) => vec![x],
             Sum { input, .. }
@@ -70,8 +108,14 @@ impl<T: Float> Op<T> {
         use Op::*;
         match self {
             Leaf => {}
-            Add(a, b) | Sub(a, b) | Mul(a, b) | Div(a, b) | Pow(a, b) | Maximum(a, b)
-            | Minimum(a, b) | Matmul(a, b) => {
+            Add(a, b)
+            | Sub(a, b)
+            | Mul(a, b)
+            | Div(a, b)
+            | Pow(a, b)
+            | Maximum(a, b)
+            | Minimum(a, b)
+            | Matmul(a, b) => {
                 f(a);
                 f(b)
             }

@@ -84,7 +84,14 @@ impl<T: Float> Tensor<T> {
     /// Sum over `axes`.
     pub fn sum(&self, axes: &[usize], keepdims: bool) -> Tensor<T> {
         let value = self.data().sum(axes, keepdims);
-        Tensor::from_op(value, Op::Sum { input: self.clone(), axes: axes.to_vec(), keepdims })
+        Tensor::from_op(
+            value,
+            Op::Sum {
+                input: self.clone(),
+                axes: axes.to_vec(),
+                keepdims,
+            },
+        )
     }
 
     /// Sum of every element (a 0-d tensor).
@@ -96,7 +103,14 @@ impl<T: Float> Tensor<T> {
     /// Mean over `axes`.
     pub fn mean(&self, axes: &[usize], keepdims: bool) -> Tensor<T> {
         let value = self.data().mean(axes, keepdims);
-        Tensor::from_op(value, Op::Mean { input: self.clone(), axes: axes.to_vec(), keepdims })
+        Tensor::from_op(
+            value,
+            Op::Mean {
+                input: self.clone(),
+                axes: axes.to_vec(),
+                keepdims,
+            },
+        )
     }
 
     /// Mean of every element (a 0-d tensor).
@@ -108,19 +122,38 @@ impl<T: Float> Tensor<T> {
     /// Maximum over `axes`; the gradient goes to the maximal elements (shared among ties).
     pub fn max(&self, axes: &[usize], keepdims: bool) -> Tensor<T> {
         let value = self.data().max(axes, keepdims);
-        Tensor::from_op(value, Op::Max { input: self.clone(), axes: axes.to_vec(), keepdims })
+        Tensor::from_op(
+            value,
+            Op::Max {
+                input: self.clone(),
+                axes: axes.to_vec(),
+                keepdims,
+            },
+        )
     }
 
     /// softmax along `axis` (numerically stable).
     pub fn softmax(&self, axis: usize) -> Tensor<T> {
         let value = self.data().softmax(axis);
-        Tensor::from_op(value, Op::Softmax { input: self.clone(), axis })
+        Tensor::from_op(
+            value,
+            Op::Softmax {
+                input: self.clone(),
+                axis,
+            },
+        )
     }
 
     /// log(softmax) along `axis` (numerically stable).
     pub fn log_softmax(&self, axis: usize) -> Tensor<T> {
         let value = self.data().log_softmax(axis);
-        Tensor::from_op(value, Op::LogSoftmax { input: self.clone(), axis })
+        Tensor::from_op(
+            value,
+            Op::LogSoftmax {
+                input: self.clone(),
+                axis,
+            },
+        )
     }
 
     /// The same elements in a new shape.
@@ -132,13 +165,23 @@ impl<T: Float> Tensor<T> {
     /// Reorders the axes: output axis `i` is input axis `perm[i]`.
     pub fn permute(&self, perm: &[usize]) -> Tensor<T> {
         let value = self.data().permute(perm);
-        Tensor::from_op(value, Op::Permute { input: self.clone(), perm: perm.to_vec() })
+        Tensor::from_op(
+            value,
+            Op::Permute {
+                input: self.clone(),
+                perm: perm.to_vec(),
+            },
+        )
     }
 
     /// Swaps the last two axes.
     pub fn transpose(&self) -> Tensor<T> {
         let n = self.data().ndim();
-        assert!(n >= 2, "transpose: needs 2 or more axes, got {:?}", self.shape());
+        assert!(
+            n >= 2,
+            "transpose: needs 2 or more axes, got {:?}",
+            self.shape()
+        );
         let mut perm: Vec<usize> = (0..n).collect();
         perm.swap(n - 2, n - 1);
         self.permute(&perm)
@@ -153,13 +196,27 @@ impl<T: Float> Tensor<T> {
     /// Picks values along `axis` at `index` (PyTorch's `gather`).
     pub fn gather(&self, axis: usize, index: &Array<usize>) -> Tensor<T> {
         let value = self.data().gather(axis, index);
-        Tensor::from_op(value, Op::Gather { input: self.clone(), axis, index: index.clone() })
+        Tensor::from_op(
+            value,
+            Op::Gather {
+                input: self.clone(),
+                axis,
+                index: index.clone(),
+            },
+        )
     }
 
     /// `len` entries from `start` along `axis` (PyTorch's `narrow`).
     pub fn narrow(&self, axis: usize, start: usize, len: usize) -> Tensor<T> {
         let value = self.data().narrow(axis, start, len);
-        Tensor::from_op(value, Op::Narrow { input: self.clone(), axis, start })
+        Tensor::from_op(
+            value,
+            Op::Narrow {
+                input: self.clone(),
+                axis,
+                start,
+            },
+        )
     }
 
     /// Rows `start..end` along axis 0.

@@ -137,7 +137,11 @@ impl<T: Float> Tensor<T> {
     /// The accumulated gradient of a leaf after `backward()`, or `None` before.
     /// (Intermediate results do not keep theirs, as in PyTorch.)
     pub fn grad(&self) -> Option<Array<T>> {
-        self.0.grad.lock().unwrap_or_else(|_| lock_poisoned()).clone()
+        self.0
+            .grad
+            .lock()
+            .unwrap_or_else(|_| lock_poisoned())
+            .clone()
     }
 
     /// Forgets the accumulated gradient.
