@@ -1,13 +1,12 @@
-//! The `scratchgrad` command line. The only place that prints for people.
+//! The `scratchgrad` command line (see `src/cli/`).
+
+mod cli;
 
 use clap::Parser;
 
-/// Backpropagation from first principles: scalar and tensor autograd, hand-derived layers,
-/// and an MNIST trainer.
-#[derive(Parser)]
-#[command(name = "scratchgrad", version, about, long_about = None)]
-struct Cli {}
-
 fn main() {
-    Cli::parse();
+    if let Err(error) = cli::run(cli::Cli::parse()) {
+        eprintln!("{error}");
+        std::process::exit(1);
+    }
 }

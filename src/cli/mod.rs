@@ -1,0 +1,62 @@
+//! The command line: argument parsing (clap) and the subcommands. The only code that prints.
+
+mod grad;
+
+use std::fmt;
+
+use clap::{Parser, Subcommand};
+
+/// Backpropagation from first principles: scalar and tensor autograd, hand-derived layers,
+/// and an MNIST trainer.
+#[derive(Parser)]
+#[command(name = "scratchgrad", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    Grad(grad::GradArgs),
+}
+
+/// A failure to report to the user: one line saying what went wrong and how to fix it,
+/// optionally followed by lines that show where (such as a caret under an expression).
+#[derive(Debug)]
+pub struct CliError {
+    message: String,
+    detail: Option<String>,
+}
+
+impl CliError {
+    /// An error with just a message.
+    pub fn new(message: impl Into<String>) -> Self {
+        CliError {
+            message: message.into(),
+            detail: None,
+        }
+    }
+
+    /// Adds lines shown under the message.
+    pub fn with_detail(mut self, detail: String) -> Self {
+        self.detail = Some(detail);
+        self
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "error: {}", self.message)?;
+        if let Some(detail) = &self.detail {
+            write!(f, "\n{detail}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs the command the user asked for.
+pub fn run(cli: Cli) -> Result<(), CliError> {
+    match cli.command {
+        Command::Grad(args) => grad::run(args),
+    }
+}

@@ -1,0 +1,137 @@
+//! A tiny neural network on the scalar engine (micrograd's `Neuron`, `Layer`, `MLP`), and the
+//! two-moons data set it is classically trained on.
+
+use super::Value;
+use crate::array::Rng;
+
+/// One neuron: `act(w . x + b)`, with `act` = tanh or none (a linear output).
+pub struct Neuron {
+    /// One weight per input.
+    pub weights: Vec<Value>,
+    /// The bias.
+    pub bias: Value,
+    /// Whether the output goes through tanh.
+    pub nonlinear: bool,
+}
+
+impl Neuron {
+    /// Weights uniform in [-1, 1) (micrograd's initialisation), bias 0.
+    pub fn new(inputs: usize, nonlinear: bool, rng: &mut Rng) -> Self {
+        let weights = (0..inputs)
+            .map(|_| Value::new(rng.uniform() * 2.0 - 1.0))
+            .collect();
+        Neuron {
+            weights,
+            bias: Value::new(0.0),
+            nonlinear,
+        }
+    }
+
+    /// The neuron's output for inputs `x`.
+    pub fn forward(&self, x: &[Value]) -> Value {
+        let sum = self
+            .weights
+            .iter()
+            .zip(x)
+            .fold(self.bias.clone(), |acc, (w, xi)| acc + w * xi);
+        if self.nonlinear {
+            sum.tanh()
+        } else {
+            sum
+        }
+    }
+}
+
+/// A layer of neurons that all see the same inputs.
+pub struct Layer {
+    /// The neurons, one per output.
+    pub neurons: Vec<Neuron>,
+}
+
+impl Layer {
+    /// `outputs` neurons of `inputs` weights each.
+    pub fn new(inputs: usize, outputs: usize, nonlinear: bool, rng: &mut Rng) -> Self {
+        Layer {
+            neurons: (0..outputs)
+                .map(|_| Neuron::new(inputs, nonlinear, rng))
+                .collect(),
+        }
+    }
+
+    /// One output per neuron.
+    pub fn forward(&self, x: &[Value]) -> Vec<Value> {
+        self.neurons.iter().map(|n| n.forward(x)).collect()
+    }
+}
+
+/// A multi-layer perceptron: tanh hidden layers and a linear output layer.
+///
+/// ```
+/// use scratchgrad::array::Rng;
+/// use scratchgrad::scalar::{Mlp, Value};
+/// let mlp = Mlp::new(2, &[16, 16, 1], &mut Rng::seed(0));
+/// assert_eq!(mlp.parameters().len(), 2 * 16 + 16 + 16 * 16 + 16 + 16 + 1);
+/// let score = &mlp.forward(&[Value::new(0.5), Value::new(-1.0)])[0];
+/// score.backward();
+/// ```
+pub struct Mlp {
+    /// The layers, input side first.
+    pub layers: Vec<Layer>,
+}
+
+impl Mlp {
+    /// An MLP with `inputs` inputs and the given layer widths (the last is the output).
+    pub fn new(inputs: usize, widths: &[usize], rng: &mut Rng) -> Self {
+        let mut sizes = vec![inputs];
+        sizes.extend_from_slice(widths);
+        let layers = (0..widths.len())
+            .map(|i| Layer::new(sizes[i], sizes[i + 1], i + 1 < widths.len(), rng))
+            .collect();
+        Mlp { layers }
+    }
+
+    /// The outputs for inputs `x`.
+    pub fn forward(&self, x: &[Value]) -> Vec<Value> {
+        self.layers
+            .iter()
+            .fold(x.to_vec(), |h, layer| layer.forward(&h))
+    }
+
+    /// Every weight and bias.
+    pub fn parameters(&self) -> Vec<Value> {
+        let neurons = self.layers.iter().flat_map(|l| &l.neurons);
+        neurons
+            .flat_map(|n| n.weights.iter().chain([&n.bias]).cloned())
+            .collect()
+    }
+
+    /// Sets every parameter's gradient to 0.
+    pub fn zero_grad(&self) {
+        self.parameters().iter().for_each(Value::zero_grad);
+    }
+}
+
+/// Two interleaving half circles (scikit-learn's `make_moons`): `n` points, half labelled -1
+/// (upper moon) and half +1 (lower moon), with Gaussian noise of standard deviation `noise`.
+pub fn make_moons(n: usize, noise: f64, rng: &mut Rng) -> Vec<([f64; 2], f64)> {
+    let upper = n / 2;
+    (0..n)
+        .map(|i| {
+            let (point, label) = if i < upper {
+                let t = std::f64::consts::PI * i as f64 / (upper.max(2) - 1) as f64;
+                ([t.cos(), t.sin()], -1.0)
+            } else {
+                let lower = n - upper;
+                let t = std::f64::consts::PI * (i - upper) as f64 / (lower.max(2) - 1) as f64;
+                ([1.0 - t.cos(), 0.5 - t.sin()], 1.0)
+            };
+            (
+                [
+                    point[0] + noise * rng.normal(),
+                    point[1] + noise * rng.normal(),
+                ],
+                label,
+            )
+        })
+        .collect()
+}

@@ -1,0 +1,18 @@
+//! Scalar autograd, micrograd-style: every node holds one `f64`, its gradient, and the
+//! operation that made it. The place to start reading: the whole engine is `value.rs` (the
+//! graph and `backward()`) plus `backward.rs` (every derivative, one line each).
+//!
+//! Also here: an expression parser for the `grad` command (`parse`, `evaluate`), Graphviz
+//! pictures of the graph (`Value::to_dot`), and a tiny MLP with the two-moons data set.
+//! Never here: printing or files.
+
+mod backward;
+mod dot;
+pub mod evaluate;
+mod mlp;
+mod ops;
+pub mod parse;
+mod value;
+
+pub use mlp::{make_moons, Layer, Mlp, Neuron};
+pub use value::Value;

@@ -1,0 +1,54 @@
+//! The scalar engine's contract: the texts' example, deep graphs, reuse.
+
+use scratchgrad::scalar::Value;
+
+/// x = -2, y = 5, z = -4: f = (x + y) * z = -12, df/dx = -4, df/dy = -4, df/dz = 3.
+#[test]
+fn texts_worked_example() {
+    let (x, y, z) = (Value::new(-2.0), Value::new(5.0), Value::new(-4.0));
+    let q = &x + &y;
+    let f = &q * &z;
+    f.backward();
+    assert_eq!(f.data(), -12.0);
+    assert_eq!(
+        (x.grad(), y.grad(), z.grad(), q.grad()),
+        (-4.0, -4.0, 3.0, -4.0)
+    );
+}
+
+#[test]
+fn million_node_chain() {
+    // f = x * 1.000001 * 1.000001 ... (10^6 times): df/dx = 1.000001^(10^6).
+    let x = Value::new(1.0);
+    let mut f = x.clone();
+    for _ in 0..1_000_000 {
+        f = f * 1.000001;
+    }
+    f.backward();
+    let want = 1.000001f64.powi(1_000_000);
+    assert!(
+        (x.grad() - want).abs() < 1e-9 * want,
+        "{} vs {want}",
+        x.grad()
+    );
+    drop(f);
+}
+
+#[test]
+fn value_used_twice_gets_both_gradients() {
+    let a = Value::new(3.0);
+    let f = (&a * &a).tanh() + &a; // df/da = (1 - tanh(a^2)^2) 2a + 1
+    f.backward();
+    let t = 9f64.tanh();
+    assert!((a.grad() - ((1.0 - t * t) * 6.0 + 1.0)).abs() < 1e-15);
+}
+
+#[test]
+fn pow_with_a_value_exponent() {
+    let (a, b) = (Value::new(2.0), Value::new(3.0));
+    let f = a.pow(&b);
+    f.backward();
+    assert_eq!(f.data(), 8.0);
+    assert_eq!(a.grad(), 12.0); // b a^(b-1)
+    assert!((b.grad() - 8.0 * 2f64.ln()).abs() < 1e-15); // a^b ln a
+}
