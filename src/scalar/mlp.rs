@@ -111,6 +111,25 @@ impl Mlp {
     }
 }
 
+/// The moons demo's loss for labels +1/-1: the mean max-margin (hinge) loss
+/// max(0, 1 - label * score) plus the L2 penalty `alpha * sum(w^2)` over every parameter;
+/// also returns the accuracy of the scores' signs.
+pub fn hinge_loss(mlp: &Mlp, data: &[([f64; 2], f64)], alpha: f64) -> (Value, f64) {
+    let mut margins = Value::new(0.0);
+    let mut correct = 0;
+    for (point, label) in data {
+        let score = &mlp.forward(&[Value::new(point[0]), Value::new(point[1])])[0];
+        margins = margins + (1.0 - score * *label).relu();
+        correct += usize::from((score.data() > 0.0) == (*label > 0.0));
+    }
+    let l2 = mlp
+        .parameters()
+        .iter()
+        .fold(Value::new(0.0), |acc, p| acc + p * p);
+    let total = margins / data.len() as f64 + l2 * alpha;
+    (total, correct as f64 / data.len() as f64)
+}
+
 /// Two interleaving half circles (scikit-learn's `make_moons`): `n` points, half labelled -1
 /// (upper moon) and half +1 (lower moon), with Gaussian noise of standard deviation `noise`.
 pub fn make_moons(n: usize, noise: f64, rng: &mut Rng) -> Vec<([f64; 2], f64)> {

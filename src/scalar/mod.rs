@@ -14,5 +14,5 @@ mod ops;
 pub mod parse;
 mod value;
 
-pub use mlp::{make_moons, Layer, Mlp, Neuron};
+pub use mlp::{hinge_loss, make_moons, Layer, Mlp, Neuron};
 pub use value::Value;

@@ -48,12 +48,13 @@ impl ScalarOp {
         }
     }
 
-    /// Moves the inputs out, leaving a `Leaf`: used to take a graph apart without recursion.
-    fn take_inputs(&mut self) -> Vec<Value> {
+    /// Moves the inputs onto `out`, leaving a `Leaf`: used to take a graph apart without
+    /// recursion.
+    fn take_inputs_into(&mut self, out: &mut Vec<Value>) {
         use ScalarOp::*;
         match std::mem::replace(self, Leaf) {
-            Leaf => vec![],
-            Add(a, b) | Sub(a, b) | Mul(a, b) | Div(a, b) | Pow(a, b) => vec![a, b],
+            Leaf => {}
+            Add(a, b) | Sub(a, b) | Mul(a, b) | Div(a, b) | Pow(a, b) => out.extend([a, b]),
             Powf(x, _)
             | Neg(x)
             | Exp(x)
@@ -64,7 +65,7 @@ impl ScalarOp {
             | Relu(x)
             | Sin(x)
             | Cos(x)
-            | Abs(x) => vec![x],
+            | Abs(x) => out.push(x),
         }
     }
 
@@ -201,9 +202,14 @@ impl Value {
     /// Every node leading to `self`, inputs before the nodes that use them (so `self` is
     /// last). Depth-first with an explicit stack: no recursion, whatever the depth.
     pub fn topological_order(&self) -> Vec<Value> {
+        self.order().into_iter().cloned().collect()
+    }
+
+    /// The topological order as borrowed handles: no reference counting on the hot path.
+    fn order(&self) -> Vec<&Value> {
         let sort = SORTS.with(|n| n.replace(n.get() + 1) + 1);
         let mut order = Vec::new();
-        let mut stack = vec![(self.clone(), false)];
+        let mut stack = vec![(self, false)];
         while let Some((node, inputs_done)) = stack.pop() {
             if inputs_done {
                 order.push(node);
@@ -212,9 +218,9 @@ impl Value {
             if node.0.visited_in.replace(sort) == sort {
                 continue;
             }
-            stack.push((node.clone(), true));
+            stack.push((node, true));
             for input in node.0.op.inputs().into_iter().flatten() {
-                stack.push((input.clone(), false));
+                stack.push((input, false));
             }
         }
         order
@@ -224,7 +230,7 @@ impl Value {
     /// d(self)/d(node). Leaves accumulate across calls (call `zero_grad` on them between
     /// steps, as in PyTorch); intermediate nodes are recomputed from zero each call.
     pub fn backward(&self) {
-        let order = self.topological_order();
+        let order = self.order();
         for node in &order {
             if !node.is_leaf() {
                 node.zero_grad();
@@ -252,10 +258,14 @@ impl Value {
 impl Drop for ValueNode {
     /// Takes the graph apart without recursion, so a million-deep chain drops safely.
     fn drop(&mut self) {
-        let mut orphans = self.op.take_inputs();
+        if matches!(self.op, ScalarOp::Leaf) {
+            return;
+        }
+        let mut orphans = Vec::new();
+        self.op.take_inputs_into(&mut orphans);
         while let Some(value) = orphans.pop() {
             if let Some(mut node) = Rc::into_inner(value.0) {
-                orphans.extend(node.op.take_inputs());
+                node.op.take_inputs_into(&mut orphans);
             }
         }
     }
