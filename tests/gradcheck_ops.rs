@@ -100,6 +100,32 @@ fn matmul_plain_and_batched() {
 }
 
 #[test]
+fn matmul_with_transposed_operands() {
+    let (a, b) = (
+        uniform(&[4, 5], -1.0, 1.0, 20),
+        uniform(&[3, 5], -1.0, 1.0, 21),
+    );
+    check(
+        "a @ b^T",
+        |t| t[0].matmul_t(false, &t[1], true),
+        &[a.clone(), b.clone()],
+    );
+    let (at, bt) = (a.transpose(), b.transpose());
+    check(
+        "a^T^T @ b^T^T^T",
+        |t| t[0].matmul_t(true, &t[1], false),
+        &[at.clone(), bt.clone()],
+    );
+    check("a^T @ b^T", |t| t[0].matmul_t(true, &t[1], true), &[at, b]);
+    let batched = uniform(&[2, 5, 4], -1.0, 1.0, 22);
+    check(
+        "batched a^T @ b",
+        |t| t[0].matmul_t(true, &t[1], false),
+        &[batched, uniform(&[5, 3], -1.0, 1.0, 23)],
+    );
+}
+
+#[test]
 fn shape_ops() {
     let x = uniform(&[2, 3, 4], -2.0, 2.0, 15);
     check(

@@ -128,11 +128,27 @@ pub(crate) fn input_grads<T: Float>(
         LogSoftmax { input, axis } => vec![wanted(input, || {
             g.sub(&out.exp().mul(&g.sum(&[*axis], true)))
         })],
-        // d(A@B)/dA = g @ B^T, d(A@B)/dB = A^T @ g
-        Matmul(a, b) => vec![
-            wanted(a, || g.matmul_t(false, &b.data(), true)),
-            wanted(b, || a.data().matmul_t(true, g, false)),
-        ],
+        // C = A @ B: dA = g @ B^T, dB = A^T @ g. With a transposed operand (C = A @ B^T, as in
+        // a Linear layer) the same rule is rearranged so that nothing is ever copied:
+        // dB = (A^T g)^T = g^T A, and likewise for A.
+        Matmul {
+            a,
+            b,
+            trans_a,
+            trans_b,
+        } => {
+            let (ad, bd) = (a.data(), b.data());
+            vec![
+                wanted(a, || match trans_a {
+                    false => g.matmul_t(false, &bd, !trans_b),
+                    true => bd.matmul_t(*trans_b, g, true),
+                }),
+                wanted(b, || match trans_b {
+                    false => ad.matmul_t(!trans_a, g, false),
+                    true => g.matmul_t(true, &ad, *trans_a),
+                }),
+            ]
+        }
         // reshape moves no value: the gradient takes the input's shape back
         Reshape(x) => vec![wanted(x, || g.reshape(&x.shape()))],
         // permute moves values: the inverse permutation moves their gradients back

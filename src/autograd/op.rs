@@ -45,7 +45,13 @@ pub(crate) enum Op<T: Float> {
         input: Tensor<T>,
         axis: usize,
     },
-    Matmul(Tensor<T>, Tensor<T>),
+    /// `op(a) @ op(b)`, where `op` transposes the last two axes when its flag is set.
+    Matmul {
+        a: Tensor<T>,
+        b: Tensor<T>,
+        trans_a: bool,
+        trans_b: bool,
+    },
     Reshape(Tensor<T>),
     Permute {
         input: Tensor<T>,
@@ -81,7 +87,7 @@ impl<T: Float> Op<T> {
             | Pow(a, b)
             | Maximum(a, b)
             | Minimum(a, b)
-            | Matmul(a, b) => vec![a, b],
+            | Matmul { a, b, .. } => vec![a, b],
             Neg(x) | Exp(x) | Log(x) | Sqrt(x) | Tanh(x) | Sigmoid(x) | Relu(x) | Abs(x)
             | Reshape(x) | BroadcastTo(x) => vec![x],
             Sum { input, .. }
@@ -115,7 +121,7 @@ impl<T: Float> Op<T> {
             | Pow(a, b)
             | Maximum(a, b)
             | Minimum(a, b)
-            | Matmul(a, b) => {
+            | Matmul { a, b, .. } => {
                 f(a);
                 f(b)
             }

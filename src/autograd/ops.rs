@@ -43,8 +43,6 @@ impl<T: Float> Tensor<T> {
         maximum => Maximum;
         /// The smaller of each pair, broadcasting.
         minimum => Minimum;
-        /// The matrix product over the last two axes; batch axes broadcast.
-        matmul => Matmul;
     }
 
     unary! {
@@ -64,6 +62,24 @@ impl<T: Float> Tensor<T> {
         relu => Relu;
         /// |x| elementwise.
         abs => Abs;
+    }
+
+    /// The matrix product over the last two axes; batch axes broadcast.
+    pub fn matmul(&self, other: &Tensor<T>) -> Tensor<T> {
+        self.matmul_t(false, other, false)
+    }
+
+    /// `op(self) @ op(other)`, where `op` transposes the last two axes when its flag is set;
+    /// the transpose is read through strides, never copied (a Linear layer's `x @ W^T`).
+    pub fn matmul_t(&self, trans_a: bool, other: &Tensor<T>, trans_b: bool) -> Tensor<T> {
+        let value = self.data().matmul_t(trans_a, &other.data(), trans_b);
+        let op = Op::Matmul {
+            a: self.clone(),
+            b: other.clone(),
+            trans_a,
+            trans_b,
+        };
+        Tensor::from_op(value, op)
     }
 
     /// `self + c` for a number `c`.

@@ -1,0 +1,53 @@
+//! Backpropagation by hand: the texts' "no autograd" world. Every layer computes its own
+//! backward pass from a derivative worked out on paper, over plain [`Array`]s.
+//!
+//! Set this beside [`crate::nn`], which builds the same models on the autograd engine: the
+//! tests show both give the same losses and gradients. Never here: `Tensor`s or a graph.
+//!
+//! ```
+//! use scratchgrad::array::{Array, Rng};
+//! use scratchgrad::manual::{Layer, Linear, Relu, Sequential, SoftmaxCrossEntropyWithLogits};
+//! let mut rng = Rng::seed(0);
+//! let mut model = Sequential::<f64>::new(vec![
+//!     Box::new(Linear::xavier_normal(4, 8, &mut rng)),
+//!     Box::new(Relu::default()),
+//!     Box::new(Linear::xavier_normal(8, 3, &mut rng)),
+//! ]);
+//! let mut loss_fn = SoftmaxCrossEntropyWithLogits::default();
+//! let x = Array::rand_uniform(&[5, 4], -1.0, 1.0, &mut rng);
+//! let loss = loss_fn.forward(&model.forward(&x), &[0, 2, 1, 1, 0]);
+//! model.backward(&loss_fn.backward()); // gradients now sit in each Linear layer
+//! model.sgd_step(0.1);
+//! assert!(loss > 0.0);
+//! ```
+
+mod activations;
+mod linear;
+mod losses;
+mod network;
+mod sequential;
+
+pub use activations::{Relu, Sigmoid, Tanh};
+pub use linear::Linear;
+pub use losses::{Mse, SoftmaxCrossEntropyWithLogits};
+pub use network::{Gradients, OneHiddenLayerNet};
+pub use sequential::Sequential;
+
+use crate::array::{Array, Float};
+
+/// A layer that knows its own derivative: `forward` remembers what `backward` will need;
+/// `backward` takes d(loss)/d(output) and returns d(loss)/d(input), keeping the gradients of
+/// the layer's own parameters.
+pub trait Layer<T: Float> {
+    /// The layer's output; remembers its input (or output) for `backward`.
+    fn forward(&mut self, x: &Array<T>) -> Array<T>;
+
+    /// d(loss)/d(input) from d(loss)/d(output), for the last `forward`.
+    fn backward(&mut self, grad_output: &Array<T>) -> Array<T>;
+
+    /// Each parameter with its gradient from the last `backward`, named as PyTorch would
+    /// (`weight`, `bias`). Empty for layers without parameters.
+    fn parameters_mut(&mut self) -> Vec<(&'static str, &mut Array<T>, &Array<T>)> {
+        Vec::new()
+    }
+}

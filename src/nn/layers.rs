@@ -1,0 +1,86 @@
+//! Layers: `Linear`, the activations and `Flatten`.
+
+use super::{init, Module};
+use crate::array::{Array, Float, Rng};
+use crate::autograd::Tensor;
+
+/// y = x W^T + b, with `W` stored as PyTorch stores it: `[out, in]`.
+pub struct Linear<T: Float> {
+    /// `[out, in]`.
+    pub weight: Tensor<T>,
+    /// `[out]`.
+    pub bias: Tensor<T>,
+}
+
+impl<T: Float> Linear<T> {
+    /// Xavier-normal weights and zero bias (the texts' MNIST network's choice).
+    pub fn new(inputs: usize, outputs: usize, rng: &mut Rng) -> Self {
+        Self::from_arrays(
+            init::xavier_normal(inputs, outputs, rng),
+            Array::zeros(&[outputs]),
+        )
+    }
+
+    /// A layer with the given weight (`[out, in]`) and bias (`[out]`).
+    pub fn from_arrays(weight: Array<T>, bias: Array<T>) -> Self {
+        assert!(
+            weight.ndim() == 2 && bias.shape() == [weight.shape()[0]],
+            "Linear: weight {:?} and bias {:?} do not fit ([out, in] and [out])",
+            weight.shape(),
+            bias.shape()
+        );
+        Linear {
+            weight: Tensor::parameter(weight),
+            bias: Tensor::parameter(bias),
+        }
+    }
+}
+
+impl<T: Float> Module<T> for Linear<T> {
+    fn forward(&self, x: &Tensor<T>) -> Tensor<T> {
+        x.matmul_t(false, &self.weight, true).add(&self.bias)
+    }
+
+    fn named_parameters(&self) -> Vec<(String, Tensor<T>)> {
+        vec![
+            ("weight".into(), self.weight.clone()),
+            ("bias".into(), self.bias.clone()),
+        ]
+    }
+}
+
+/// max(x, 0) elementwise.
+pub struct ReLU;
+/// 1 / (1 + e^-x) elementwise.
+pub struct Sigmoid;
+/// tanh(x) elementwise.
+pub struct Tanh;
+
+impl<T: Float> Module<T> for ReLU {
+    fn forward(&self, x: &Tensor<T>) -> Tensor<T> {
+        x.relu()
+    }
+}
+
+impl<T: Float> Module<T> for Sigmoid {
+    fn forward(&self, x: &Tensor<T>) -> Tensor<T> {
+        x.sigmoid()
+    }
+}
+
+impl<T: Float> Module<T> for Tanh {
+    fn forward(&self, x: &Tensor<T>) -> Tensor<T> {
+        x.tanh()
+    }
+}
+
+/// Flattens every axis after the first: `[batch, 28, 28]` becomes `[batch, 784]`.
+pub struct Flatten;
+
+impl<T: Float> Module<T> for Flatten {
+    fn forward(&self, x: &Tensor<T>) -> Tensor<T> {
+        let shape = x.shape();
+        let rest: usize = shape[1..].iter().product();
+        x.reshape(&[shape[0], rest])
+    }
+}

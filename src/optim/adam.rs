@@ -1,0 +1,109 @@
+//! Adam and AdamW, as `torch.optim.Adam` and `torch.optim.AdamW`.
+
+use super::{slot_state, Optimizer};
+use crate::array::{Array, Float};
+
+/// Adam (Kingma & Ba), or AdamW (decoupled weight decay) with `.decoupled_weight_decay(wd)`.
+#[derive(Clone, Debug)]
+pub struct Adam<T: Float> {
+    lr: f64,
+    beta1: f64,
+    beta2: f64,
+    eps: f64,
+    weight_decay: f64,
+    decoupled: bool,
+    steps: i32,
+    m: Vec<Option<Array<T>>>,
+    v: Vec<Option<Array<T>>>,
+}
+
+impl<T: Float> Adam<T> {
+    /// Adam with PyTorch's defaults: betas (0.9, 0.999), eps 1e-8, no weight decay.
+    pub fn new(lr: f64) -> Self {
+        Adam {
+            lr,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.0,
+            decoupled: false,
+            steps: 0,
+            m: Vec::new(),
+            v: Vec::new(),
+        }
+    }
+
+    /// The decay rates of the first and second moment estimates.
+    pub fn betas(mut self, beta1: f64, beta2: f64) -> Self {
+        (self.beta1, self.beta2) = (beta1, beta2);
+        self
+    }
+
+    /// Adam's L2 penalty: g = g + wd * p.
+    pub fn weight_decay(mut self, weight_decay: f64) -> Self {
+        (self.weight_decay, self.decoupled) = (weight_decay, false);
+        self
+    }
+
+    /// AdamW: p = p - lr * wd * p, apart from the gradient.
+    pub fn decoupled_weight_decay(mut self, weight_decay: f64) -> Self {
+        (self.weight_decay, self.decoupled) = (weight_decay, true);
+        self
+    }
+}
+
+impl<T: Float> Optimizer<T> for Adam<T> {
+    fn begin_step(&mut self) {
+        self.steps += 1;
+    }
+
+    fn update(&mut self, slot: usize, param: &mut Array<T>, grad: &Array<T>) {
+        let t = self.steps.max(1);
+        let (b1, b2) = (self.beta1, self.beta2);
+        // Bias corrections: the moments start at 0, so early estimates are scaled up.
+        let (c1, c2) = (1.0 - b1.powi(t), 1.0 - b2.powi(t));
+        let step = T::from_f64(self.lr / c1);
+        let (b1, b2, wd) = (
+            T::from_f64(b1),
+            T::from_f64(b2),
+            T::from_f64(self.weight_decay),
+        );
+        let (root_c2, eps, lr) = (
+            T::from_f64(c2.sqrt()),
+            T::from_f64(self.eps),
+            T::from_f64(self.lr),
+        );
+        let m = slot_state(&mut self.m, slot, grad.shape());
+        let v = slot_state(&mut self.v, slot, grad.shape());
+        for (((p, &g), m), v) in param
+            .data_mut()
+            .iter_mut()
+            .zip(grad.data())
+            .zip(m.data_mut())
+            .zip(v.data_mut())
+        {
+            let g = if self.decoupled {
+                // AdamW: p = p (1 - lr wd)
+                *p -= lr * wd * *p;
+                g
+            } else {
+                // Adam: g = g + wd p
+                g + wd * *p
+            };
+            // m = b1 m + (1 - b1) g
+            *m = b1 * *m + (T::ONE - b1) * g;
+            // v = b2 v + (1 - b2) g^2
+            *v = b2 * *v + (T::ONE - b2) * g * g;
+            // p = p - lr * m_hat / (sqrt(v_hat) + eps), m_hat = m / c1, v_hat = v / c2
+            *p -= step * *m / ((*v).sqrt() / root_c2 + eps);
+        }
+    }
+
+    fn lr(&self) -> f64 {
+        self.lr
+    }
+
+    fn set_lr(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+}

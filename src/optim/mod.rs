@@ -1,0 +1,79 @@
+//! Optimizers: how a gradient becomes a change of the weights. Each update rule is written
+//! once, over plain arrays, so the autograd models (`Tensor` parameters) and the hand-derived
+//! ones (`manual`, `Array` parameters) share it. Names follow `torch.optim`.
+//!
+//! ```
+//! use scratchgrad::autograd::Tensor;
+//! use scratchgrad::optim::{Optimizer, Sgd};
+//! let w = Tensor::parameter_from(vec![1.0, -2.0], &[2]);
+//! let mut opt = Sgd::new(0.1).momentum(0.9);
+//! for _ in 0..3 {
+//!     (&w * &w).sum_all().backward(); // d/dw sum(w^2) = 2w
+//!     opt.step(&[w.clone()]);
+//!     w.zero_grad();
+//! }
+//! assert!(w.data().data()[0].abs() < 1.0);
+//! ```
+
+mod adam;
+mod schedule;
+mod sgd;
+
+pub use adam::Adam;
+pub use schedule::{cosine_lr, step_lr};
+pub use sgd::Sgd;
+
+use crate::array::{Array, Float};
+use crate::autograd::Tensor;
+
+/// An update rule. Parameters are identified by their position in the list given to each
+/// step, which must stay the same from step to step (the optimizer's state is kept per slot).
+pub trait Optimizer<T: Float> {
+    /// Starts a step (Adam counts steps for its bias correction here).
+    fn begin_step(&mut self) {}
+
+    /// Updates the parameter in `slot` in place, given its gradient.
+    fn update(&mut self, slot: usize, param: &mut Array<T>, grad: &Array<T>);
+
+    /// The learning rate.
+    fn lr(&self) -> f64;
+
+    /// Changes the learning rate (for schedules).
+    fn set_lr(&mut self, lr: f64);
+
+    /// One step over tensor parameters: each is updated by its accumulated `grad()`
+    /// (parameters without one are left alone).
+    fn step(&mut self, params: &[Tensor<T>]) {
+        self.begin_step();
+        for (slot, p) in params.iter().enumerate() {
+            if let Some(grad) = p.grad() {
+                p.update_data(|value| self.update(slot, value, &grad));
+            }
+        }
+    }
+
+    /// One step over array parameters with their gradients (the hand-derived models).
+    fn step_arrays(&mut self, params: Vec<(&mut Array<T>, &Array<T>)>) {
+        self.begin_step();
+        for (slot, (value, grad)) in params.into_iter().enumerate() {
+            self.update(slot, value, grad);
+        }
+    }
+}
+
+/// Forgets the gradients of every tensor parameter (PyTorch's `optimizer.zero_grad()`).
+pub fn zero_grad<T: Float>(params: &[Tensor<T>]) {
+    params.iter().for_each(Tensor::zero_grad);
+}
+
+/// State kept per parameter slot, created on first use.
+pub(crate) fn slot_state<'a, T: Float>(
+    states: &'a mut Vec<Option<Array<T>>>,
+    slot: usize,
+    shape: &[usize],
+) -> &'a mut Array<T> {
+    if states.len() <= slot {
+        states.resize(slot + 1, None);
+    }
+    states[slot].get_or_insert_with(|| Array::zeros(shape))
+}

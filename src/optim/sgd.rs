@@ -1,0 +1,83 @@
+//! Stochastic gradient descent with momentum, Nesterov momentum and weight decay, as
+//! `torch.optim.SGD` (dampening 0).
+
+use super::{slot_state, Optimizer};
+use crate::array::{Array, Float};
+
+/// SGD. Build with `Sgd::new(lr)` and the optional `.momentum(m)`, `.nesterov()`,
+/// `.weight_decay(wd)`.
+#[derive(Clone, Debug)]
+pub struct Sgd<T: Float> {
+    lr: f64,
+    momentum: f64,
+    nesterov: bool,
+    weight_decay: f64,
+    velocity: Vec<Option<Array<T>>>,
+}
+
+impl<T: Float> Sgd<T> {
+    /// Plain SGD: p -= lr * g.
+    pub fn new(lr: f64) -> Self {
+        Sgd {
+            lr,
+            momentum: 0.0,
+            nesterov: false,
+            weight_decay: 0.0,
+            velocity: Vec::new(),
+        }
+    }
+
+    /// Heavy-ball momentum: v = m v + g; p -= lr * v.
+    pub fn momentum(mut self, momentum: f64) -> Self {
+        self.momentum = momentum;
+        self
+    }
+
+    /// Nesterov momentum: v = m v + g; p -= lr * (g + m v).
+    pub fn nesterov(mut self) -> Self {
+        self.nesterov = true;
+        self
+    }
+
+    /// L2 weight decay: g = g + wd * p.
+    pub fn weight_decay(mut self, weight_decay: f64) -> Self {
+        self.weight_decay = weight_decay;
+        self
+    }
+}
+
+impl<T: Float> Optimizer<T> for Sgd<T> {
+    fn update(&mut self, slot: usize, param: &mut Array<T>, grad: &Array<T>) {
+        let (lr, m, wd) = (
+            T::from_f64(self.lr),
+            T::from_f64(self.momentum),
+            T::from_f64(self.weight_decay),
+        );
+        let params = param.data_mut().iter_mut().zip(grad.data());
+        if self.momentum == 0.0 {
+            for (p, &g) in params {
+                // p = p - lr * (g + wd * p)
+                *p -= lr * (g + wd * *p);
+            }
+            return;
+        }
+        let first_step = self.velocity.get(slot).is_none_or(Option::is_none);
+        let v = slot_state(&mut self.velocity, slot, grad.shape());
+        for ((p, &g), v) in params.zip(v.data_mut()) {
+            // g = g + wd * p
+            let g = g + wd * *p;
+            // v = m * v + g (v = g on the first step)
+            *v = if first_step { g } else { m * *v + g };
+            // p = p - lr * (g + m * v) with Nesterov, else p - lr * v
+            *p -= lr * if self.nesterov { g + m * *v } else { *v };
+        }
+    }
+
+    fn lr(&self) -> f64 {
+        self.lr
+    }
+
+    fn set_lr(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+}

@@ -1,0 +1,272 @@
+//! The hand-derived layers (`manual`), the texts' fully derived network, and the same models
+//! on autograd (`nn`) give the same losses and gradients (f64, 1e-10 relative), and all of
+//! them match central finite differences.
+
+use scratchgrad::array::{Array, Rng};
+use scratchgrad::autograd::Tensor;
+use scratchgrad::manual::{self, Layer, OneHiddenLayerNet};
+use scratchgrad::nn::{self, Module};
+
+fn random(shape: &[usize], seed: u64) -> Array<f64> {
+    Array::rand_uniform(shape, -1.0, 1.0, &mut Rng::seed(seed))
+}
+
+/// Relative agreement; below `floor` in magnitude, absolute agreement to `tolerance * floor`.
+fn agree_within(what: &str, a: &Array<f64>, b: &Array<f64>, tolerance: f64, floor: f64) {
+    assert_eq!(a.shape(), b.shape(), "{what}: shapes");
+    for (i, (&x, &y)) in a.data().iter().zip(b.data()).enumerate() {
+        let scale = x.abs().max(y.abs()).max(floor);
+        assert!(
+            (x - y).abs() <= tolerance * scale,
+            "{what}[{i}]: {x:e} vs {y:e}"
+        );
+    }
+}
+
+/// Engines against each other: relative, down to tiny values.
+fn assert_agree(what: &str, a: &Array<f64>, b: &Array<f64>, tolerance: f64) {
+    agree_within(what, a, b, tolerance, 1e-6);
+}
+
+/// Against finite differences, whose error is absolute (about 1e-10 here): relative for
+/// gradients above 1, absolute below.
+fn assert_numeric(what: &str, analytic: &Array<f64>, numeric: &Array<f64>) {
+    agree_within(what, analytic, numeric, 1e-7, 1.0);
+}
+
+/// d f / d x by central differences, one element at a time.
+fn numeric_grad(x: &Array<f64>, mut f: impl FnMut(&Array<f64>) -> f64) -> Array<f64> {
+    let h = 1e-6;
+    let mut probe = x.clone();
+    let grads = (0..x.len()).map(|i| {
+        let v = x.data()[i];
+        probe.data_mut()[i] = v + h;
+        let plus = f(&probe);
+        probe.data_mut()[i] = v - h;
+        let minus = f(&probe);
+        probe.data_mut()[i] = v;
+        (plus - minus) / (2.0 * h)
+    });
+    Array::from_vec(grads.collect(), x.shape())
+}
+
+/// A manual layer and its autograd twin: the same output and input gradient for an upstream
+/// gradient `g`, and both match finite differences of sum(g * layer(x)).
+fn check_activation(name: &str, mut manual: impl Layer<f64>, module: impl Module<f64>) {
+    let x = random(&[4, 5], 1);
+    let g = random(&[4, 5], 2);
+    let y = manual.forward(&x);
+    let dx = manual.backward(&g);
+    let xt = Tensor::parameter(x.clone());
+    let yt = module.forward(&xt);
+    yt.backward_with(g.clone());
+    assert_agree(&format!("{name} output"), &y, &yt.data(), 1e-12);
+    assert_agree(&format!("{name} dx"), &dx, &xt.grad().unwrap(), 1e-10);
+    let numeric = numeric_grad(&x, |x| manual.forward(x).mul(&g).sum_all());
+    assert_numeric(&format!("{name} dx vs finite differences"), &dx, &numeric);
+}
+
+#[test]
+fn activations_agree() {
+    check_activation("relu", manual::Relu::default(), nn::ReLU);
+    check_activation("sigmoid", manual::Sigmoid::default(), nn::Sigmoid);
+    check_activation("tanh", manual::Tanh::default(), nn::Tanh);
+}
+
+#[test]
+fn linear_agrees() {
+    let (w, b, x, g) = (
+        random(&[3, 5], 3),
+        random(&[3], 4),
+        random(&[4, 5], 5),
+        random(&[4, 3], 6),
+    );
+    let mut manual = manual::Linear::new(w.clone(), b.clone());
+    let y = manual.forward(&x);
+    let dx = manual.backward(&g);
+    let module = nn::Linear::from_arrays(w.clone(), b.clone());
+    let xt = Tensor::parameter(x.clone());
+    let yt = module.forward(&xt);
+    yt.backward_with(g.clone());
+    assert_agree("linear output", &y, &yt.data(), 1e-12);
+    assert_agree("linear dx", &dx, &xt.grad().unwrap(), 1e-10);
+    assert_agree(
+        "linear dW",
+        &manual.weight_grad,
+        &module.weight.grad().unwrap(),
+        1e-10,
+    );
+    assert_agree(
+        "linear db",
+        &manual.bias_grad,
+        &module.bias.grad().unwrap(),
+        1e-10,
+    );
+    let f = |w: &Array<f64>, b: &Array<f64>, x: &Array<f64>| {
+        manual::Linear::new(w.clone(), b.clone())
+            .forward(x)
+            .mul(&g)
+            .sum_all()
+    };
+    assert_numeric(
+        "linear dW numeric",
+        &manual.weight_grad,
+        &numeric_grad(&w, |w| f(w, &b, &x)),
+    );
+    assert_numeric(
+        "linear db numeric",
+        &manual.bias_grad,
+        &numeric_grad(&b, |b| f(&w, b, &x)),
+    );
+    assert_numeric(
+        "linear dx numeric",
+        &dx,
+        &numeric_grad(&x, |x| f(&w, &b, x)),
+    );
+}
+
+#[test]
+fn losses_agree() {
+    let logits = random(&[6, 4], 7).mul_scalar(3.0);
+    let labels = [0, 3, 1, 1, 2, 0];
+    let mut ce = manual::SoftmaxCrossEntropyWithLogits::default();
+    let loss = ce.forward(&logits, &labels);
+    let dz = ce.backward();
+    let z = Tensor::parameter(logits.clone());
+    let auto = nn::cross_entropy(&z, &labels);
+    auto.backward();
+    assert_agree("cross-entropy", &Array::scalar(loss), &auto.data(), 1e-12);
+    assert_agree("cross-entropy dz", &dz, &z.grad().unwrap(), 1e-10);
+    let numeric = numeric_grad(&logits, |z| {
+        manual::SoftmaxCrossEntropyWithLogits::default().forward(z, &labels)
+    });
+    assert_numeric("cross-entropy dz numeric", &dz, &numeric);
+
+    let (p, t) = (random(&[5, 2], 8), random(&[5, 2], 9));
+    let mut mse = manual::Mse::default();
+    let loss = mse.forward(&p, &t);
+    let dp = mse.backward();
+    let pt = Tensor::parameter(p.clone());
+    let auto = nn::mse(&pt, &Tensor::new(t.clone()));
+    auto.backward();
+    assert_agree("mse", &Array::scalar(loss), &auto.data(), 1e-12);
+    assert_agree("mse dp", &dp, &pt.grad().unwrap(), 1e-10);
+    assert_numeric(
+        "mse dp numeric",
+        &dp,
+        &numeric_grad(&p, |p| manual::Mse::default().forward(p, &t)),
+    );
+}
+
+#[test]
+fn huge_logits_stay_finite() {
+    let logits = Array::from_vec(vec![1000.0, 0.0, -1000.0, 5000.0], &[2, 2]);
+    let mut ce = manual::SoftmaxCrossEntropyWithLogits::<f64>::default();
+    let loss = ce.forward(&logits, &[1, 0]);
+    // -log softmax per row: 1000 - 0 for the first, 5000 - (-1000) for the second.
+    assert_eq!(loss, (1000.0 + 6000.0) / 2.0);
+    assert!(ce.backward().data().iter().all(|g| g.is_finite()));
+}
+
+/// The texts' one-hidden-layer network three ways: the hand-derived `OneHiddenLayerNet`,
+/// `manual::Sequential` of hand-derived layers, and `nn::Sequential` on autograd.
+#[test]
+fn whole_networks_agree() {
+    let (inputs, hidden, classes, batch) = (6, 5, 3, 8);
+    let mut rng = Rng::seed(10);
+    let net = OneHiddenLayerNet::<f64>::new(inputs, hidden, classes, &mut rng);
+    let net = OneHiddenLayerNet {
+        b1: random(&[hidden], 11),
+        b2: random(&[classes], 12),
+        ..net
+    };
+    let x = random(&[batch, inputs], 13);
+    let labels = [0, 2, 1, 1, 0, 2, 2, 1];
+
+    let acts = net.forward(&x);
+    let loss = net.loss(&acts, &labels);
+    let grads = net.compute_grad(&x, &labels, &acts);
+
+    let mut seq = manual::Sequential::new(vec![
+        Box::new(manual::Linear::new(net.w1.clone(), net.b1.clone())),
+        Box::new(manual::Sigmoid::default()),
+        Box::new(manual::Linear::new(net.w2.clone(), net.b2.clone())),
+    ]);
+    let mut ce = manual::SoftmaxCrossEntropyWithLogits::default();
+    let seq_loss = ce.forward(&seq.forward(&x), &labels);
+    seq.backward(&ce.backward());
+
+    let model = nn::Sequential::new(vec![
+        Box::new(nn::Linear::from_arrays(net.w1.clone(), net.b1.clone())),
+        Box::new(nn::Sigmoid),
+        Box::new(nn::Linear::from_arrays(net.w2.clone(), net.b2.clone())),
+    ]);
+    let auto_loss = nn::cross_entropy(&model.forward(&Tensor::new(x.clone())), &labels);
+    auto_loss.backward();
+
+    assert_agree(
+        "loss: derived vs manual layers",
+        &Array::scalar(loss),
+        &Array::scalar(seq_loss),
+        1e-12,
+    );
+    assert_agree(
+        "loss: derived vs autograd",
+        &Array::scalar(loss),
+        &auto_loss.data(),
+        1e-12,
+    );
+    let derived = [&grads.w1, &grads.b1, &grads.w2, &grads.b2];
+    let layered: Vec<Array<f64>> = seq
+        .parameters_mut()
+        .into_iter()
+        .map(|(_, _, g)| g.clone())
+        .collect();
+    let named = model.named_parameters();
+    for (k, (name, p)) in named.iter().enumerate() {
+        assert_agree(
+            &format!("{name}: derived vs manual layers"),
+            derived[k],
+            &layered[k],
+            1e-10,
+        );
+        assert_agree(
+            &format!("{name}: derived vs autograd"),
+            derived[k],
+            &p.grad().unwrap(),
+            1e-10,
+        );
+    }
+
+    // Finite differences of the derived network's loss, parameter by parameter.
+    let loss_with = |w1: &Array<f64>, b1: &Array<f64>, w2: &Array<f64>, b2: &Array<f64>| {
+        let n = OneHiddenLayerNet {
+            w1: w1.clone(),
+            b1: b1.clone(),
+            w2: w2.clone(),
+            b2: b2.clone(),
+        };
+        n.loss(&n.forward(&x), &labels)
+    };
+    let (w1, b1, w2, b2) = (&net.w1, &net.b1, &net.w2, &net.b2);
+    assert_numeric(
+        "dW1 numeric",
+        &grads.w1,
+        &numeric_grad(w1, |p| loss_with(p, b1, w2, b2)),
+    );
+    assert_numeric(
+        "db1 numeric",
+        &grads.b1,
+        &numeric_grad(b1, |p| loss_with(w1, p, w2, b2)),
+    );
+    assert_numeric(
+        "dW2 numeric",
+        &grads.w2,
+        &numeric_grad(w2, |p| loss_with(w1, b1, p, b2)),
+    );
+    assert_numeric(
+        "db2 numeric",
+        &grads.b2,
+        &numeric_grad(b2, |p| loss_with(w1, b1, w2, p)),
+    );
+}
