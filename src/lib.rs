@@ -12,8 +12,11 @@
 
 pub mod array;
 pub mod autograd;
+pub mod data;
 pub mod io;
 pub mod manual;
 pub mod nn;
 pub mod optim;
+pub mod report;
 pub mod scalar;
+pub mod train;

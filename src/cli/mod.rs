@@ -1,6 +1,12 @@
 //! The command line: argument parsing (clap) and the subcommands. The only code that prints.
 
+mod data;
 mod grad;
+mod progress;
+mod report;
+mod train;
+
+pub use report::report_files;
 
 use std::fmt;
 
@@ -18,6 +24,8 @@ pub struct Cli {
 #[derive(Subcommand)]
 enum Command {
     Grad(grad::GradArgs),
+    Train(train::TrainArgs),
+    Data(data::DataArgs),
 }
 
 /// A failure to report to the user: one line saying what went wrong and how to fix it,
@@ -58,5 +66,7 @@ impl fmt::Display for CliError {
 pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Grad(args) => grad::run(args),
+        Command::Train(args) => train::run(args),
+        Command::Data(args) => data::run(args),
     }
 }

@@ -1,36 +1,14 @@
-//! Files: writing them so that a crash or a full disk never leaves a half-written file where
-//! a good one was.
+//! Files: safetensors model files and training checkpoints, written so that a crash or a full
+//! disk never leaves a half-written file where a good one was.
+//!
+//! Safetensors holds only numbers and a JSON header: unlike a pickled checkpoint, loading one
+//! cannot run code. Every field is still checked before it is trusted.
 
-use std::fs;
-use std::io::Write;
-use std::path::Path;
+mod atomic;
+mod checkpoint;
 
-/// Writes `bytes` to `path` atomically: into a temporary file beside it, flushed to disk, then
-/// renamed over `path`. Readers see the old file or the new one, never a mix; on any error the
-/// temporary file is removed and `path` is untouched.
-///
-/// ```
-/// let dir = std::env::temp_dir().join("scratchgrad-doc-write-atomic");
-/// std::fs::create_dir_all(&dir).unwrap();
-/// scratchgrad::io::write_atomic(&dir.join("hello.txt"), b"hello").unwrap();
-/// assert_eq!(std::fs::read(dir.join("hello.txt")).unwrap(), b"hello");
-/// ```
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let name = path.file_name().ok_or_else(|| {
-        std::io::Error::new(std::io::ErrorKind::InvalidInput, "the path names no file")
-    })?;
-    let mut temp_name = std::ffi::OsString::from(".");
-    temp_name.push(name);
-    temp_name.push(format!(".{}.tmp", std::process::id()));
-    let temp = path.with_file_name(temp_name);
-    let result = (|| {
-        let mut file = fs::File::create(&temp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        fs::rename(&temp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&temp);
-    }
-    result
-}
+pub use atomic::write_atomic;
+pub use checkpoint::{
+    decode_checkpoint, decode_model, encode_checkpoint, encode_model, load_model, Checkpoint,
+    ModelFile, MAX_HEADER_BYTES,
+};

@@ -1,6 +1,6 @@
 //! Adam and AdamW, as `torch.optim.Adam` and `torch.optim.AdamW`.
 
-use super::{slot_state, Optimizer};
+use super::{export_buffers, import_buffers, slot_state, Optimizer, OptimizerState};
 use crate::array::{Array, Float};
 
 /// Adam (Kingma & Ba), or AdamW (decoupled weight decay) with `.decoupled_weight_decay(wd)`.
@@ -12,7 +12,7 @@ pub struct Adam<T: Float> {
     eps: f64,
     weight_decay: f64,
     decoupled: bool,
-    steps: i32,
+    steps: u64,
     m: Vec<Option<Array<T>>>,
     v: Vec<Option<Array<T>>>,
 }
@@ -58,7 +58,7 @@ impl<T: Float> Optimizer<T> for Adam<T> {
     }
 
     fn update(&mut self, slot: usize, param: &mut Array<T>, grad: &Array<T>) {
-        let t = self.steps.max(1);
+        let t = self.steps.clamp(1, i32::MAX as u64) as i32;
         let (b1, b2) = (self.beta1, self.beta2);
         // Bias corrections: the moments start at 0, so early estimates are scaled up.
         let (c1, c2) = (1.0 - b1.powi(t), 1.0 - b2.powi(t));
@@ -97,6 +97,21 @@ impl<T: Float> Optimizer<T> for Adam<T> {
             // p = p - lr * m_hat / (sqrt(v_hat) + eps), m_hat = m / c1, v_hat = v / c2
             *p -= step * *m / ((*v).sqrt() / root_c2 + eps);
         }
+    }
+
+    fn state(&self) -> OptimizerState<T> {
+        let mut buffers = export_buffers("m", &self.m);
+        buffers.extend(export_buffers("v", &self.v));
+        OptimizerState {
+            steps: self.steps,
+            buffers,
+        }
+    }
+
+    fn load_state(&mut self, state: OptimizerState<T>) {
+        self.steps = state.steps;
+        self.m = import_buffers("m", &state.buffers);
+        self.v = import_buffers("v", &state.buffers);
     }
 
     fn lr(&self) -> f64 {

@@ -41,6 +41,12 @@ pub trait Optimizer<T: Float> {
     /// Changes the learning rate (for schedules).
     fn set_lr(&mut self, lr: f64);
 
+    /// Everything the optimizer remembers between steps, for checkpoints.
+    fn state(&self) -> OptimizerState<T>;
+
+    /// Restores what `state` returned (resuming a run).
+    fn load_state(&mut self, state: OptimizerState<T>);
+
     /// One step over tensor parameters: each is updated by its accumulated `grad()`
     /// (parameters without one are left alone).
     fn step(&mut self, params: &[Tensor<T>]) {
@@ -59,6 +65,51 @@ pub trait Optimizer<T: Float> {
             self.update(slot, value, grad);
         }
     }
+}
+
+/// What an optimizer remembers between steps: its step count and its per-parameter buffers
+/// (momentum, moment estimates), named `{buffer}.{slot}`.
+#[derive(Clone, Debug, Default)]
+pub struct OptimizerState<T: Float> {
+    /// Steps taken so far.
+    pub steps: u64,
+    /// Named buffers.
+    pub buffers: Vec<(String, Array<T>)>,
+}
+
+/// Named buffers of one kind, `{kind}.{slot}`, for the slots that have one.
+pub(crate) fn export_buffers<T: Float>(
+    kind: &str,
+    states: &[Option<Array<T>>],
+) -> Vec<(String, Array<T>)> {
+    let present = states
+        .iter()
+        .enumerate()
+        .filter_map(|(slot, b)| b.as_ref().map(|b| (slot, b)));
+    present
+        .map(|(slot, b)| (format!("{kind}.{slot}"), b.clone()))
+        .collect()
+}
+
+/// The buffers of one kind back into slots.
+pub(crate) fn import_buffers<T: Float>(
+    kind: &str,
+    buffers: &[(String, Array<T>)],
+) -> Vec<Option<Array<T>>> {
+    let mut states = Vec::new();
+    for (name, value) in buffers {
+        let slot = name
+            .strip_prefix(kind)
+            .and_then(|r| r.strip_prefix('.'))
+            .and_then(|n| n.parse::<usize>().ok());
+        if let Some(slot) = slot {
+            if states.len() <= slot {
+                states.resize(slot + 1, None);
+            }
+            states[slot] = Some(value.clone());
+        }
+    }
+    states
 }
 
 /// Forgets the gradients of every tensor parameter (PyTorch's `optimizer.zero_grad()`).

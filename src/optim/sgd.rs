@@ -1,7 +1,7 @@
 //! Stochastic gradient descent with momentum, Nesterov momentum and weight decay, as
 //! `torch.optim.SGD` (dampening 0).
 
-use super::{slot_state, Optimizer};
+use super::{export_buffers, import_buffers, slot_state, Optimizer, OptimizerState};
 use crate::array::{Array, Float};
 
 /// SGD. Build with `Sgd::new(lr)` and the optional `.momentum(m)`, `.nesterov()`,
@@ -71,6 +71,17 @@ impl<T: Float> Optimizer<T> for Sgd<T> {
             // p = p - lr * (g + m * v) with Nesterov, else p - lr * v
             *p -= lr * if self.nesterov { g + m * *v } else { *v };
         }
+    }
+
+    fn state(&self) -> OptimizerState<T> {
+        OptimizerState {
+            steps: 0,
+            buffers: export_buffers("velocity", &self.velocity),
+        }
+    }
+
+    fn load_state(&mut self, state: OptimizerState<T>) {
+        self.velocity = import_buffers("velocity", &state.buffers);
     }
 
     fn lr(&self) -> f64 {

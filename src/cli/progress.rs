@@ -1,0 +1,66 @@
+//! What people see while a model trains: a progress bar per epoch on a terminal, plain lines
+//! otherwise, and one summary line per epoch.
+
+use std::io::IsTerminal;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use scratchgrad::train::{EpochMetrics, Observer};
+
+/// Prints training progress.
+pub struct Progress {
+    bar: Option<ProgressBar>,
+    interactive: bool,
+}
+
+impl Progress {
+    /// Bars only on a terminal and without `--quiet`.
+    pub fn new(quiet: bool) -> Self {
+        Progress {
+            bar: None,
+            interactive: !quiet && std::io::stdout().is_terminal(),
+        }
+    }
+
+    /// The table heading printed before the first epoch line.
+    pub fn heading() -> &'static str {
+        "epoch  train_loss  train_acc  test_loss  test_acc  seconds"
+    }
+}
+
+impl Observer for Progress {
+    fn on_batch(&mut self, epoch: usize, batch: usize, batches: usize, loss: f64, accuracy: f64) {
+        if !self.interactive {
+            return;
+        }
+        let bar = self.bar.get_or_insert_with(|| {
+            let bar = ProgressBar::new(batches as u64);
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "epoch {prefix:>3} {bar:30} {pos}/{len} {msg} (ETA {eta})",
+                )
+                .expect("a valid template"),
+            );
+            bar.set_prefix(epoch.to_string());
+            bar
+        });
+        bar.set_position(batch as u64);
+        if batch % 20 == 0 || batch == batches {
+            bar.set_message(format!("loss {loss:.4} acc {:.2}%", accuracy * 100.0));
+        }
+    }
+
+    fn on_epoch(&mut self, m: &EpochMetrics) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
+        println!(
+            "{:5}  {:10.4}  {:8.2}%  {:9.4}  {:7.2}%  {:7.2}",
+            m.epoch,
+            m.train_loss,
+            m.train_accuracy * 100.0,
+            m.test_loss,
+            m.test_accuracy * 100.0,
+            m.seconds
+        );
+    }
+}

@@ -1,0 +1,99 @@
+//! The pictures a training run leaves in its folder.
+
+use std::path::Path;
+
+use scratchgrad::data::Dataset;
+use scratchgrad::io::write_atomic;
+use scratchgrad::report::{confusion_png, curves_svg, digit_grid, encode_png, Tile};
+use scratchgrad::train::{EpochMetrics, Evaluation};
+
+use super::CliError;
+
+fn save(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
+    write_atomic(path, bytes)
+        .map_err(|e| CliError::new(format!("cannot write {}: {e}", path.display())))
+}
+
+fn picture_error(what: &str) -> impl Fn(String) -> CliError + '_ {
+    move |e| CliError::new(format!("cannot draw {what}: {e}"))
+}
+
+/// Writes loss.svg, accuracy.svg, confusion.png, predictions.png and mistakes.png to `out`.
+pub fn report_files(
+    out: &Path,
+    history: &[EpochMetrics],
+    test: &Evaluation,
+    test_set: &Dataset,
+    class_names: &[String],
+) -> Result<(), CliError> {
+    let series = |f: fn(&EpochMetrics) -> f64| {
+        history
+            .iter()
+            .map(|m| (m.epoch as f64, f(m)))
+            .collect::<Vec<_>>()
+    };
+    let loss = curves_svg(
+        "Cross-entropy loss",
+        "loss",
+        &[
+            ("train", series(|m| m.train_loss)),
+            ("test", series(|m| m.test_loss)),
+        ],
+    )
+    .map_err(picture_error("loss.svg"))?;
+    save(&out.join("loss.svg"), loss.as_bytes())?;
+    let accuracy = curves_svg(
+        "Accuracy",
+        "accuracy (%)",
+        &[
+            ("train", series(|m| m.train_accuracy * 100.0)),
+            ("test", series(|m| m.test_accuracy * 100.0)),
+        ],
+    )
+    .map_err(picture_error("accuracy.svg"))?;
+    save(&out.join("accuracy.svg"), accuracy.as_bytes())?;
+    save(
+        &out.join("confusion.png"),
+        &encode_png(&confusion_png(&test.confusion, class_names))
+            .map_err(picture_error("confusion.png"))?,
+    )?;
+
+    let name = |c: usize| class_names.get(c).cloned().unwrap_or_else(|| c.to_string());
+    let tile = |i: usize| {
+        let (target, predicted) = (test_set.labels[i] as usize, test.predictions[i]);
+        let caption = if target == predicted {
+            format!("{} ok", name(target))
+        } else {
+            format!("{}->{}", name(target), name(predicted))
+        };
+        Tile {
+            pixels: test_set.image(i),
+            caption,
+            mistake: target != predicted,
+        }
+    };
+    let side = test_set.rows as u32;
+    let first: Vec<Tile> = (0..test_set.len().min(20)).map(tile).collect();
+    save(
+        &out.join("predictions.png"),
+        &encode_png(&digit_grid(&first, side, 10)).map_err(picture_error("predictions.png"))?,
+    )?;
+    let mut wrong: Vec<usize> = (0..test_set.len())
+        .filter(|&i| test.predictions[i] != test_set.labels[i] as usize)
+        .collect();
+    wrong.sort_by(|&a, &b| test.confidence[b].total_cmp(&test.confidence[a]));
+    let worst: Vec<Tile> = wrong
+        .iter()
+        .take(20)
+        .map(|&i| {
+            let mut t = tile(i);
+            t.caption = format!("{} {:.0}%", t.caption, test.confidence[i] * 100.0);
+            t
+        })
+        .collect();
+    save(
+        &out.join("mistakes.png"),
+        &encode_png(&digit_grid(&worst, side, 10)).map_err(picture_error("mistakes.png"))?,
+    )?;
+    Ok(())
+}

@@ -1,0 +1,345 @@
+//! The data sets: MNIST, Fashion-MNIST, and the small `mnist-mini` shipped inside the binary.
+
+use std::fmt;
+use std::path::Path;
+use std::str::FromStr;
+
+use super::idx::{parse_idx, Idx, MAX_IDX_BYTES};
+use super::DataError;
+use crate::array::{Array, Rng};
+
+/// A data set scratchgrad knows how to get and read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatasetName {
+    /// LeCun, Cortes and Burges' handwritten digits: 60,000 training and 10,000 test images.
+    Mnist,
+    /// Zalando's Fashion-MNIST: the same format, ten kinds of clothing.
+    FashionMnist,
+    /// 5,000 training and 1,000 test images of MNIST (the first 500 and 100 of each digit),
+    /// compiled into the binary: no download needed.
+    MnistMini,
+}
+
+/// Training or test images.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Split {
+    /// The training set.
+    Train,
+    /// The test set.
+    Test,
+}
+
+/// One of a data set's four files: its name and the SHA-256 of its raw (decompressed) bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct FileSpec {
+    /// The file's name, e.g. `train-images-idx3-ubyte`.
+    pub name: &'static str,
+    /// Lower-case hex SHA-256 of the raw file.
+    pub sha256: &'static str,
+}
+
+const MNIST_FILES: [FileSpec; 4] = [
+    FileSpec {
+        name: "train-images-idx3-ubyte",
+        sha256: "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+    },
+    FileSpec {
+        name: "train-labels-idx1-ubyte",
+        sha256: "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+    },
+    FileSpec {
+        name: "t10k-images-idx3-ubyte",
+        sha256: "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+    },
+    FileSpec {
+        name: "t10k-labels-idx1-ubyte",
+        sha256: "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+    },
+];
+
+const FASHION_FILES: [FileSpec; 4] = [
+    FileSpec {
+        name: "train-images-idx3-ubyte",
+        sha256: "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+    },
+    FileSpec {
+        name: "train-labels-idx1-ubyte",
+        sha256: "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+    },
+    FileSpec {
+        name: "t10k-images-idx3-ubyte",
+        sha256: "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+    },
+    FileSpec {
+        name: "t10k-labels-idx1-ubyte",
+        sha256: "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+    },
+];
+
+/// `mnist-mini`, gzip-compressed IDX made by `tools/make_mnist_mini.py`.
+const MINI: [&[u8]; 4] = [
+    include_bytes!("../../assets/mnist-mini/train-images-idx3-ubyte.gz"),
+    include_bytes!("../../assets/mnist-mini/train-labels-idx1-ubyte.gz"),
+    include_bytes!("../../assets/mnist-mini/t10k-images-idx3-ubyte.gz"),
+    include_bytes!("../../assets/mnist-mini/t10k-labels-idx1-ubyte.gz"),
+];
+
+const DIGITS: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
+const CLOTHES: [&str; 10] = [
+    "T-shirt", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Boot",
+];
+
+impl DatasetName {
+    /// Every data set, for help texts.
+    pub const ALL: [DatasetName; 3] = [
+        DatasetName::Mnist,
+        DatasetName::FashionMnist,
+        DatasetName::MnistMini,
+    ];
+
+    /// The four files (training images, training labels, test images, test labels).
+    pub fn files(self) -> [FileSpec; 4] {
+        match self {
+            DatasetName::Mnist | DatasetName::MnistMini => MNIST_FILES,
+            DatasetName::FashionMnist => FASHION_FILES,
+        }
+    }
+
+    /// What each of the ten labels means.
+    pub fn class_names(self) -> [&'static str; 10] {
+        match self {
+            DatasetName::FashionMnist => CLOTHES,
+            _ => DIGITS,
+        }
+    }
+
+    /// Whether the files must be fetched (everything but `mnist-mini`).
+    pub fn needs_files(self) -> bool {
+        self != DatasetName::MnistMini
+    }
+
+    /// The folder, inside the data directory, that holds this data set's files.
+    pub fn folder(self) -> &'static str {
+        match self {
+            DatasetName::FashionMnist => "fashion-mnist",
+            _ => "mnist",
+        }
+    }
+}
+
+impl fmt::Display for DatasetName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DatasetName::Mnist => "mnist",
+            DatasetName::FashionMnist => "fashion-mnist",
+            DatasetName::MnistMini => "mnist-mini",
+        })
+    }
+}
+
+impl FromStr for DatasetName {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        DatasetName::ALL
+            .into_iter()
+            .find(|d| d.to_string() == s)
+            .ok_or_else(|| {
+                format!("unknown data set `{s}` (known: mnist, fashion-mnist, mnist-mini)")
+            })
+    }
+}
+
+/// Images and labels, kept as the bytes they were stored as.
+#[derive(Clone)]
+pub struct Dataset {
+    /// `count * rows * cols` pixels, 0 (background) to 255 (ink).
+    pub images: Vec<u8>,
+    /// One label per image, below 10.
+    pub labels: Vec<u8>,
+    /// Image height.
+    pub rows: usize,
+    /// Image width.
+    pub cols: usize,
+}
+
+/// Reads one file of a data set from `dir`: the raw file if present, else its `.gz`.
+fn read_file(dir: &Path, name: &str, rank: usize) -> Result<Idx, DataError> {
+    for candidate in [dir.join(name), dir.join(format!("{name}.gz"))] {
+        let shown = candidate.display().to_string();
+        match std::fs::metadata(&candidate) {
+            Ok(meta) if meta.is_dir() => {
+                return Err(DataError::new(shown, "is a directory, not an IDX file"))
+            }
+            Ok(meta) if meta.len() > MAX_IDX_BYTES => {
+                return Err(DataError::new(
+                    shown,
+                    format!(
+                        "is {} bytes, larger than any IDX file of this kind",
+                        meta.len()
+                    ),
+                ))
+            }
+            Ok(_) => {
+                let bytes = std::fs::read(&candidate)
+                    .map_err(|e| DataError::new(&shown, format!("cannot be read ({e})")))?;
+                return parse_idx(&bytes, rank, &shown);
+            }
+            Err(_) => continue,
+        }
+    }
+    Err(DataError::new(
+        dir.join(name).display().to_string(),
+        "is missing (nor is there a .gz): run `scratchgrad data fetch` to get it",
+    ))
+}
+
+impl Dataset {
+    /// Pairs parsed image and label files, checking that they fit each other.
+    pub fn from_idx(images: Idx, labels: Idx, name: &str) -> Result<Self, DataError> {
+        if images.dims.len() != 3 || labels.dims.len() != 1 {
+            return Err(DataError::new(
+                name,
+                "needs a 3-D image file and a 1-D label file",
+            ));
+        }
+        if images.dims[0] != labels.dims[0] {
+            return Err(DataError::new(
+                name,
+                format!(
+                    "has {} images but {} labels",
+                    images.dims[0], labels.dims[0]
+                ),
+            ));
+        }
+        if let Some(i) = labels.data.iter().position(|&l| l >= 10) {
+            return Err(DataError::new(
+                name,
+                format!(
+                    "has label {} at position {i}; labels must be 0 to 9",
+                    labels.data[i]
+                ),
+            ));
+        }
+        Ok(Dataset {
+            images: images.data,
+            labels: labels.data,
+            rows: images.dims[1],
+            cols: images.dims[2],
+        })
+    }
+
+    /// Loads a split of a data set from `dir` (ignored for `mnist-mini`, which is built in).
+    pub fn load(name: DatasetName, split: Split, dir: &Path) -> Result<Self, DataError> {
+        let (images, labels) = match split {
+            Split::Train => (0, 1),
+            Split::Test => (2, 3),
+        };
+        let label = format!(
+            "{name} {}",
+            if split == Split::Train {
+                "training set"
+            } else {
+                "test set"
+            }
+        );
+        if name == DatasetName::MnistMini {
+            let files = name.files();
+            let images = parse_idx(MINI[images], 3, &format!("built-in {}", files[images].name))?;
+            let labels = parse_idx(MINI[labels], 1, &format!("built-in {}", files[labels].name))?;
+            return Dataset::from_idx(images, labels, &label);
+        }
+        let files = name.files();
+        let images = read_file(dir, files[images].name, 3)?;
+        let labels = read_file(dir, files[labels].name, 1)?;
+        Dataset::from_idx(images, labels, &label)
+    }
+
+    /// The number of images.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// True when there are no images.
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// Pixels per image.
+    pub fn pixels(&self) -> usize {
+        self.rows * self.cols
+    }
+
+    /// Image `i` as bytes.
+    pub fn image(&self, i: usize) -> &[u8] {
+        &self.images[i * self.pixels()..(i + 1) * self.pixels()]
+    }
+
+    /// The images at `indices` as a `[n, pixels]` array of values in [0, 1], and their
+    /// labels: the only place bytes become floats.
+    pub fn batch(&self, indices: &[usize]) -> (Array<f32>, Vec<usize>) {
+        let mut x = Vec::with_capacity(indices.len() * self.pixels());
+        for &i in indices {
+            x.extend(self.image(i).iter().map(|&p| p as f32 * (1.0 / 255.0)));
+        }
+        let labels = indices.iter().map(|&i| self.labels[i] as usize).collect();
+        (Array::from_vec(x, &[indices.len(), self.pixels()]), labels)
+    }
+}
+
+/// The order in which epoch `epoch` visits `n` examples: a Fisher-Yates shuffle by a
+/// generator seeded from `(seed, epoch)`, so any epoch can be replayed (for `--resume`)
+/// without replaying the ones before it.
+pub fn epoch_order(n: usize, seed: u64, epoch: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut rng = Rng::seed(seed ^ (epoch as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    rng.shuffle(&mut order);
+    order
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mnist_mini_is_stratified() {
+        let train =
+            Dataset::load(DatasetName::MnistMini, Split::Train, Path::new("unused")).unwrap();
+        let test = Dataset::load(DatasetName::MnistMini, Split::Test, Path::new("unused")).unwrap();
+        assert_eq!(
+            (train.len(), test.len(), train.rows, train.cols),
+            (5000, 1000, 28, 28)
+        );
+        for digit in 0..10u8 {
+            assert_eq!(train.labels.iter().filter(|&&l| l == digit).count(), 500);
+            assert_eq!(test.labels.iter().filter(|&&l| l == digit).count(), 100);
+        }
+        let (x, y) = train.batch(&[0, 1]);
+        assert_eq!(x.shape(), &[2, 784]);
+        assert!(x.data().iter().all(|v| (0.0..=1.0).contains(v)));
+        assert_eq!(y, vec![train.labels[0] as usize, train.labels[1] as usize]);
+    }
+
+    #[test]
+    fn epochs_shuffle_differently_but_reproducibly() {
+        assert_eq!(epoch_order(100, 0, 3), epoch_order(100, 0, 3));
+        assert_ne!(epoch_order(100, 0, 3), epoch_order(100, 0, 4));
+        assert_ne!(epoch_order(100, 0, 3), epoch_order(100, 1, 3));
+    }
+
+    #[test]
+    fn labels_out_of_range_are_refused() {
+        let images = Idx {
+            dims: vec![1, 1, 1],
+            data: vec![0],
+        };
+        let labels = Idx {
+            dims: vec![1],
+            data: vec![10],
+        };
+        let err = Dataset::from_idx(images, labels, "x").err().unwrap();
+        assert_eq!(
+            err.to_string(),
+            "x: has label 10 at position 0; labels must be 0 to 9"
+        );
+    }
+}

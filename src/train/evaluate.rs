@@ -1,0 +1,62 @@
+//! Loss, accuracy, confusion matrix and per-image predictions on a data set.
+
+use super::Model;
+use crate::data::Dataset;
+
+/// How a model does on a data set.
+#[derive(Debug, Clone)]
+pub struct Evaluation {
+    /// Mean cross-entropy.
+    pub loss: f64,
+    /// Fraction classified correctly.
+    pub accuracy: f64,
+    /// `confusion[target][predicted]` counts.
+    pub confusion: Vec<Vec<usize>>,
+    /// The predicted class of each image.
+    pub predictions: Vec<usize>,
+    /// The probability the model gave its prediction, per image.
+    pub confidence: Vec<f32>,
+}
+
+impl Evaluation {
+    /// Accuracy on the images of each class.
+    pub fn per_class_accuracy(&self) -> Vec<f64> {
+        self.confusion
+            .iter()
+            .enumerate()
+            .map(|(c, row)| row[c] as f64 / row.iter().sum::<usize>().max(1) as f64)
+            .collect()
+    }
+}
+
+/// Runs the model over `data` in batches of 1,000.
+pub fn evaluate(model: &mut Model, data: &Dataset, classes: usize) -> Evaluation {
+    let mut confusion = vec![vec![0; classes]; classes];
+    let (mut predictions, mut confidence) = (
+        Vec::with_capacity(data.len()),
+        Vec::with_capacity(data.len()),
+    );
+    let mut total_loss = 0.0;
+    let indices: Vec<usize> = (0..data.len()).collect();
+    for chunk in indices.chunks(1000) {
+        let (x, labels) = data.batch(chunk);
+        let log_p = model.logits(&x).log_softmax(1);
+        for (row, &label) in labels.iter().enumerate() {
+            let scores = &log_p.data()[row * classes..(row + 1) * classes];
+            let best = (0..classes).fold(0, |b, c| if scores[c] > scores[b] { c } else { b });
+            total_loss -= scores[label] as f64;
+            confusion[label][best] += 1;
+            predictions.push(best);
+            confidence.push(scores[best].exp());
+        }
+    }
+    let n = data.len().max(1) as f64;
+    let right: usize = (0..classes).map(|c| confusion[c][c]).sum();
+    Evaluation {
+        loss: total_loss / n,
+        accuracy: right as f64 / n,
+        confusion,
+        predictions,
+        confidence,
+    }
+}
