@@ -5,7 +5,7 @@
 //! ```
 //! use scratchgrad::autograd::Tensor;
 //! use scratchgrad::optim::{Optimizer, Sgd};
-//! let w = Tensor::parameter_from(vec![1.0, -2.0], &[2]);
+//! let w = Tensor::parameter_from(vec![1.0f64, -2.0], &[2]);
 //! let mut opt = Sgd::new(0.1).momentum(0.9);
 //! for _ in 0..3 {
 //!     (&w * &w).sum_all().backward(); // d/dw sum(w^2) = 2w
