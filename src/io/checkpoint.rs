@@ -132,12 +132,12 @@ fn parse(bytes: &[u8]) -> Result<Parsed, String> {
     let header = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"));
     if header > MAX_HEADER_BYTES {
         return Err(format!(
-            "declares a {header}-byte header, over the {MAX_HEADER_BYTES}-byte limit"
+            "is not a valid safetensors file (it declares a {header}-byte header, over the {MAX_HEADER_BYTES}-byte limit)"
         ));
     }
     if header > bytes.len() as u64 - 8 {
         return Err(format!(
-            "declares a {header}-byte header but holds only {} bytes after the length",
+            "is not a valid safetensors file (it declares a {header}-byte header but holds only {} bytes after the length)",
             bytes.len() - 8
         ));
     }

@@ -1,0 +1,96 @@
+//! `scratchgrad eval`: how a saved model does on a data set's test images.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use scratchgrad::data::DatasetName;
+use scratchgrad::io::load_model;
+use scratchgrad::train::{evaluate, Engine, Model};
+
+use super::{data, CliError};
+
+/// Evaluate a saved model on a test set: accuracy, loss, per-class accuracy, confusion matrix.
+#[derive(Args)]
+pub struct EvalArgs {
+    /// A model.safetensors written by `scratchgrad train`
+    #[arg(long, value_name = "FILE")]
+    model: PathBuf,
+    /// Data set to test on [default: the one the model was trained on]
+    #[arg(long)]
+    dataset: Option<DatasetName>,
+    /// Print one JSON object instead of a table
+    #[arg(long)]
+    json: bool,
+    /// Where data sets are kept [default: $SCRATCHGRAD_DATA, else ~/.cache/scratchgrad]
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+/// Runs `scratchgrad eval`.
+pub fn run(args: EvalArgs) -> Result<(), CliError> {
+    let file = load_model(&args.model).map_err(CliError::new)?;
+    let dataset = match args.dataset {
+        Some(d) => d,
+        None => file.dataset.parse().map_err(|_| {
+            CliError::new(format!(
+                "{} does not say which data set it was trained on: pass --dataset",
+                args.model.display()
+            ))
+        })?,
+    };
+    if file.arch.inputs != 784 || file.arch.classes != 10 {
+        return Err(CliError::new(format!(
+            "{} is a {} network; {dataset} needs 784 inputs and 10 classes",
+            args.model.display(),
+            file.arch.describe()
+        )));
+    }
+    let (_, test) = data::load(dataset, args.data_dir.as_deref(), args.json)?;
+    let mut model = Model::new(&file.arch, Engine::Manual, &file.weights);
+    let result = evaluate(&mut model, &test, file.arch.classes);
+    let per_class = result.per_class_accuracy();
+    if args.json {
+        let json = serde_json::json!({
+            "model": args.model.display().to_string(),
+            "dataset": dataset.to_string(),
+            "images": test.len(),
+            "accuracy": result.accuracy,
+            "loss": result.loss,
+            "per_class_accuracy": per_class,
+            "confusion": result.confusion,
+        });
+        println!("{json}");
+        return Ok(());
+    }
+    println!(
+        "{} on the {dataset} test set ({} images)",
+        file.arch.describe(),
+        test.len()
+    );
+    println!(
+        "accuracy {:.2}%   loss {:.4}",
+        result.accuracy * 100.0,
+        result.loss
+    );
+    println!("\nper class:");
+    for (c, acc) in per_class.iter().enumerate() {
+        println!("  {:>8}  {:6.2}%", file.class_names[c], acc * 100.0);
+    }
+    println!("\nconfusion matrix (rows: target, columns: predicted):");
+    print!("{:>9}", "");
+    for c in 0..file.arch.classes {
+        print!("{c:>6}");
+    }
+    println!();
+    for (t, row) in result.confusion.iter().enumerate() {
+        print!(
+            "{:>9}",
+            file.class_names[t].chars().take(8).collect::<String>()
+        );
+        for count in row {
+            print!("{count:>6}");
+        }
+        println!();
+    }
+    Ok(())
+}

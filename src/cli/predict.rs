@@ -1,0 +1,85 @@
+//! `scratchgrad predict`: what a saved model sees in image files.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use scratchgrad::array::Array;
+use scratchgrad::data::preprocess::mnist_style;
+use scratchgrad::io::load_model;
+use scratchgrad::train::{Engine, Model};
+
+use super::CliError;
+
+/// Classify images of handwritten digits (PNG or JPEG, any size)
+///
+/// Each image is converted as MNIST's digits were: grayscale, light ink on dark, cropped to
+/// the ink, scaled into 20x20, centred by mass in 28x28. Prints the top 3 classes.
+#[derive(Args)]
+pub struct PredictArgs {
+    /// A model.safetensors written by `scratchgrad train`
+    #[arg(long, value_name = "FILE")]
+    model: PathBuf,
+    /// Image files (PNG or JPEG)
+    #[arg(required = true, value_name = "IMAGE")]
+    images: Vec<PathBuf>,
+    /// Print one JSON object instead of text
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `scratchgrad predict`.
+pub fn run(args: PredictArgs) -> Result<(), CliError> {
+    let file = load_model(&args.model).map_err(CliError::new)?;
+    if file.arch.inputs != 784 {
+        return Err(CliError::new(format!(
+            "{} is a {} network; predict needs 784 (28x28) inputs",
+            args.model.display(),
+            file.arch.describe()
+        )));
+    }
+    // Read everything first: a bad image fails the command before anything is printed.
+    let mut inputs = Vec::new();
+    for path in &args.images {
+        let img = image::open(path).map_err(|e| {
+            CliError::new(format!(
+                "{} cannot be read as an image ({e}); give a PNG or JPEG file",
+                path.display()
+            ))
+        })?;
+        let pixels =
+            mnist_style(&img).map_err(|e| CliError::new(format!("{}: {e}", path.display())))?;
+        inputs.extend(pixels.iter().map(|&p| p as f32 / 255.0));
+    }
+    let mut model = Model::new(&file.arch, Engine::Manual, &file.weights);
+    let probabilities = model
+        .logits(&Array::from_vec(inputs, &[args.images.len(), 784]))
+        .softmax(1);
+    let classes = file.arch.classes;
+    let mut results = Vec::new();
+    for (i, path) in args.images.iter().enumerate() {
+        let p = &probabilities.data()[i * classes..(i + 1) * classes];
+        let mut order: Vec<usize> = (0..classes).collect();
+        order.sort_by(|&a, &b| p[b].total_cmp(&p[a]));
+        let top: Vec<(usize, f32)> = order.iter().take(3).map(|&c| (c, p[c])).collect();
+        results.push((path, top));
+    }
+    if args.json {
+        let json: Vec<_> = results
+            .iter()
+            .map(|(path, top)| {
+                let top: Vec<_> = top.iter().map(|&(c, p)| serde_json::json!({"class": c, "name": file.class_names[c], "probability": p})).collect();
+                serde_json::json!({"image": path.display().to_string(), "top": top})
+            })
+            .collect();
+        println!("{}", serde_json::json!({ "predictions": json }));
+    } else {
+        for (path, top) in results {
+            let shown: Vec<String> = top
+                .iter()
+                .map(|&(c, p)| format!("{} ({:.1}%)", file.class_names[c], p * 100.0))
+                .collect();
+            println!("{}: {}", path.display(), shown.join(", "));
+        }
+    }
+    Ok(())
+}

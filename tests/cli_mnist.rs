@@ -1,0 +1,356 @@
+//! `train`, `eval` and `predict` end to end on the built-in `mnist-mini`: every output file
+//! exists and parses, resuming is bit-identical, and bad input is refused cleanly.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use scratchgrad::data::{Dataset, DatasetName, Split};
+use scratchgrad::io::{decode_model, ModelFile};
+use serde_json::Value;
+
+fn scratchgrad(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_scratchgrad"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("scratchgrad-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn train(out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "train",
+        "--dataset",
+        "mnist-mini",
+        "--quiet",
+        "--threads",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    scratchgrad(&args)
+}
+
+fn model(dir: &Path) -> ModelFile {
+    decode_model(
+        &std::fs::read(dir.join("model.safetensors")).unwrap(),
+        "model",
+    )
+    .unwrap()
+}
+
+fn metrics(dir: &Path) -> Vec<Value> {
+    std::fs::read_to_string(dir.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn training_leaves_every_file_and_they_parse() {
+    let out = temp_dir("files");
+    let run = train(&out, &["--epochs", "3"]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert_eq!(
+        stdout
+            .lines()
+            .filter(|l| l.trim_start().starts_with(char::is_numeric))
+            .count(),
+        3,
+        "one line per epoch:\n{stdout}"
+    );
+
+    let m = model(&out);
+    assert_eq!(m.arch.describe(), "784-256-10 sigmoid");
+    let names: Vec<&str> = m.weights.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["0.weight", "0.bias", "2.weight", "2.bias"]);
+    assert_eq!(m.weights[0].1.shape(), &[256, 784]);
+    let lines = metrics(&out);
+    assert_eq!(lines.len(), 3);
+    for (i, line) in lines.iter().enumerate() {
+        let keys: Vec<&String> = line.as_object().unwrap().keys().collect();
+        assert_eq!(
+            keys,
+            [
+                "epoch",
+                "seconds",
+                "test_accuracy",
+                "test_loss",
+                "train_accuracy",
+                "train_loss"
+            ]
+        );
+        assert_eq!(line["epoch"], i + 1);
+    }
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["final"]["test_accuracy"], lines[2]["test_accuracy"]);
+    assert_eq!(summary["seed"], 0);
+    assert!(
+        summary["wall_seconds"].as_f64().unwrap() > 0.0
+            && summary["versions"]["scratchgrad"].is_string()
+    );
+    for svg in ["loss.svg", "accuracy.svg"] {
+        let text = std::fs::read_to_string(out.join(svg)).unwrap();
+        assert!(
+            text.contains("<svg") && text.contains("</svg>") && text.contains("polyline"),
+            "{svg}"
+        );
+    }
+    for (png, width) in [
+        ("confusion.png", 0),
+        ("predictions.png", 10 * (28 * 4 + 24)),
+        ("mistakes.png", 10 * (28 * 4 + 24)),
+    ] {
+        let img = image::open(out.join(png)).unwrap_or_else(|e| panic!("{png}: {e}"));
+        assert!(
+            width == 0 || img.width() == width,
+            "{png} is {}",
+            img.width()
+        );
+    }
+    assert!(out.join("checkpoint.safetensors").exists());
+}
+
+#[test]
+fn eval_reports_what_training_measured() {
+    let out = temp_dir("eval");
+    assert!(train(&out, &["--epochs", "2"]).status.success());
+    let model = out.join("model.safetensors");
+    let eval = scratchgrad(&["eval", "--model", model.to_str().unwrap(), "--json"]);
+    assert!(
+        eval.status.success(),
+        "{}",
+        String::from_utf8_lossy(&eval.stderr)
+    );
+    let json: Value = serde_json::from_slice(&eval.stdout).unwrap();
+    let last = &metrics(&out)[1];
+    assert_eq!(json["dataset"], "mnist-mini");
+    assert!(
+        (json["accuracy"].as_f64().unwrap() - last["test_accuracy"].as_f64().unwrap()).abs()
+            < 1e-12
+    );
+    assert!((json["loss"].as_f64().unwrap() - last["test_loss"].as_f64().unwrap()).abs() < 1e-6);
+    let confusion = json["confusion"].as_array().unwrap();
+    let total: u64 = confusion
+        .iter()
+        .flat_map(|r| r.as_array().unwrap())
+        .map(|c| c.as_u64().unwrap())
+        .sum();
+    assert_eq!(total, 1000);
+    assert_eq!(json["per_class_accuracy"].as_array().unwrap().len(), 10);
+}
+
+#[test]
+fn predict_reads_large_dark_on_white_images() {
+    let out = temp_dir("predict");
+    assert!(train(&out, &["--epochs", "5"]).status.success());
+    let test = Dataset::load(DatasetName::MnistMini, Split::Test, Path::new("")).unwrap();
+    let mut paths = Vec::new();
+    for i in 0..10 {
+        // The test digit, dark ink on white paper, 8x larger, off-centre; half as JPEG.
+        let digit = test.image(i);
+        let page = image::GrayImage::from_fn(320, 260, |x, y| {
+            let (dx, dy) = (x as i64 - 60, y as i64 - 20);
+            let inside = (0..224).contains(&dx) && (0..224).contains(&dy);
+            image::Luma([if inside {
+                255 - digit[(dy / 8 * 28 + dx / 8) as usize]
+            } else {
+                255
+            }])
+        });
+        let path = out.join(format!(
+            "digit{i}.{}",
+            if i % 2 == 0 { "png" } else { "jpg" }
+        ));
+        page.save(&path).unwrap();
+        paths.push(path);
+    }
+    let model = out.join("model.safetensors");
+    let mut args = vec!["predict", "--model", model.to_str().unwrap(), "--json"];
+    args.extend(paths.iter().map(|p| p.to_str().unwrap()));
+    let run = scratchgrad(&args);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let json: Value = serde_json::from_slice(&run.stdout).unwrap();
+    let predictions = json["predictions"].as_array().unwrap();
+    let right = predictions
+        .iter()
+        .enumerate()
+        .filter(|(i, p)| p["top"][0]["class"] == test.labels[*i] as u64)
+        .count();
+    assert!(right >= 8, "only {right} of 10 recognised: {json}");
+    let top = predictions[0]["top"].as_array().unwrap();
+    assert_eq!(top.len(), 3);
+    let p: Vec<f64> = top
+        .iter()
+        .map(|t| t["probability"].as_f64().unwrap())
+        .collect();
+    assert!(p[0] >= p[1] && p[1] >= p[2] && p[0] <= 1.0);
+
+    let text = scratchgrad(&[
+        "predict",
+        "--model",
+        model.to_str().unwrap(),
+        paths[0].to_str().unwrap(),
+    ]);
+    let line = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        line.starts_with(&format!("{}: {} (", paths[0].display(), test.labels[0])),
+        "{line}"
+    );
+}
+
+#[test]
+fn resuming_gives_bit_identical_weights() {
+    for (engine, optimizer) in [
+        ("autograd", "sgd"),
+        ("manual", "adam"),
+        ("autograd", "momentum"),
+    ] {
+        let whole = temp_dir(&format!("whole-{engine}-{optimizer}"));
+        let split = temp_dir(&format!("split-{engine}-{optimizer}"));
+        let flags = [
+            "--epochs",
+            "3",
+            "--engine",
+            engine,
+            "--optimizer",
+            optimizer,
+            "--seed",
+            "7",
+        ];
+        assert!(train(&whole, &flags).status.success());
+        let mut first = flags.to_vec();
+        first[1] = "1";
+        assert!(train(&split, &first).status.success());
+        let resumed = scratchgrad(&[
+            "train",
+            "--resume",
+            split.to_str().unwrap(),
+            "--epochs",
+            "3",
+            "--quiet",
+        ]);
+        assert!(
+            resumed.status.success(),
+            "{}",
+            String::from_utf8_lossy(&resumed.stderr)
+        );
+        assert_eq!(
+            model(&whole).weights,
+            model(&split).weights,
+            "{engine} {optimizer}: weights differ"
+        );
+        let strip = |v: Vec<Value>| {
+            v.into_iter()
+                .map(|mut m| {
+                    m.as_object_mut().unwrap().remove("seconds");
+                    m
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            strip(metrics(&whole)),
+            strip(metrics(&split)),
+            "{engine} {optimizer}: metrics differ"
+        );
+    }
+}
+
+#[test]
+fn a_previous_run_is_never_overwritten() {
+    let out = temp_dir("keep");
+    assert!(train(&out, &["--epochs", "1"]).status.success());
+    let before = std::fs::read(out.join("model.safetensors")).unwrap();
+    let again = train(&out, &["--epochs", "1", "--seed", "3"]);
+    assert_eq!(again.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(
+        err.starts_with("error: ")
+            && err.contains("already holds a run")
+            && err.lines().count() == 1,
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(out.join("model.safetensors")).unwrap(),
+        before
+    );
+}
+
+#[test]
+fn a_diverging_run_stops_with_a_hint() {
+    let out = temp_dir("nan");
+    let run = train(&out, &["--epochs", "2", "--lr", "1e38"]);
+    assert_eq!(run.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        err.contains("the loss became") && err.contains("lower the learning rate"),
+        "{err}"
+    );
+    assert!(
+        !out.join("model.safetensors").exists(),
+        "no model from a run that never finished an epoch"
+    );
+}
+
+#[test]
+fn bad_input_is_one_clear_line() {
+    let dir = temp_dir("bad");
+    std::fs::create_dir_all(&dir).unwrap();
+    let junk = dir.join("junk.safetensors");
+    std::fs::write(&junk, b"not a model at all").unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["eval", "--model", "/nonexistent/model.safetensors"],
+            "cannot be opened",
+        ),
+        (
+            vec!["eval", "--model", junk.to_str().unwrap()],
+            "is not a valid safetensors file",
+        ),
+        (
+            vec!["predict", "--model", junk.to_str().unwrap(), "x.png"],
+            "is not a valid safetensors file",
+        ),
+        (
+            vec!["train", "--resume", dir.to_str().unwrap()],
+            "cannot resume",
+        ),
+        (
+            vec![
+                "train",
+                "--dataset",
+                "mnist-mini",
+                "--hidden",
+                "0",
+                "--out",
+                dir.to_str().unwrap(),
+            ],
+            "--hidden widths must be positive",
+        ),
+    ];
+    for (args, want) in cases {
+        let run = scratchgrad(&args);
+        let err = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(1), "{args:?}: {err}");
+        assert!(
+            err.starts_with("error: ") && err.contains(want) && err.lines().count() == 1,
+            "{args:?}: {err}"
+        );
+    }
+}
