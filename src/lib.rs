@@ -15,6 +15,7 @@ pub mod autograd;
 pub mod data;
 pub mod io;
 pub mod manual;
+mod names;
 pub mod nn;
 pub mod optim;
 pub mod report;

@@ -1,12 +1,11 @@
 //! The data sets: MNIST, Fashion-MNIST, and the small `mnist-mini` shipped inside the binary.
 
-use std::fmt;
 use std::path::Path;
-use std::str::FromStr;
 
 use super::idx::{parse_idx, Idx, MAX_IDX_BYTES};
 use super::DataError;
 use crate::array::{Array, Rng};
+use crate::names::named_choices;
 
 /// A data set scratchgrad knows how to get and read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,27 +126,7 @@ impl DatasetName {
     }
 }
 
-impl fmt::Display for DatasetName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            DatasetName::Mnist => "mnist",
-            DatasetName::FashionMnist => "fashion-mnist",
-            DatasetName::MnistMini => "mnist-mini",
-        })
-    }
-}
-
-impl FromStr for DatasetName {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        DatasetName::ALL
-            .into_iter()
-            .find(|d| d.to_string() == s)
-            .ok_or_else(|| {
-                format!("unknown data set `{s}` (known: mnist, fashion-mnist, mnist-mini)")
-            })
-    }
-}
+named_choices!(DatasetName, "data set", [Mnist => "mnist", FashionMnist => "fashion-mnist", MnistMini => "mnist-mini"]);
 
 /// Images and labels, kept as the bytes they were stored as.
 #[derive(Clone)]

@@ -1,12 +1,10 @@
 //! The classifier that `train`, `eval` and `predict` use: an MLP described by an
 //! [`Architecture`], run by either engine.
 
-use std::fmt;
-use std::str::FromStr;
-
 use crate::array::{Array, Rng};
 use crate::autograd::{no_grad, Tensor};
 use crate::manual::{self, Layer};
+use crate::names::named_choices;
 use crate::nn::{self, Module};
 use crate::optim::Optimizer;
 
@@ -21,29 +19,7 @@ pub enum Activation {
     Tanh,
 }
 
-impl fmt::Display for Activation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Activation::Sigmoid => "sigmoid",
-            Activation::Relu => "relu",
-            Activation::Tanh => "tanh",
-        })
-    }
-}
-
-impl FromStr for Activation {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "sigmoid" => Ok(Activation::Sigmoid),
-            "relu" => Ok(Activation::Relu),
-            "tanh" => Ok(Activation::Tanh),
-            _ => Err(format!(
-                "unknown activation `{s}` (known: sigmoid, relu, tanh)"
-            )),
-        }
-    }
-}
+named_choices!(Activation, "activation", [Sigmoid => "sigmoid", Relu => "relu", Tanh => "tanh"]);
 
 /// Which engine computes the gradients.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,25 +30,7 @@ pub enum Engine {
     Manual,
 }
 
-impl fmt::Display for Engine {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Engine::Autograd => "autograd",
-            Engine::Manual => "manual",
-        })
-    }
-}
-
-impl FromStr for Engine {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "autograd" => Ok(Engine::Autograd),
-            "manual" => Ok(Engine::Manual),
-            _ => Err(format!("unknown engine `{s}` (known: autograd, manual)")),
-        }
-    }
-}
+named_choices!(Engine, "engine", [Autograd => "autograd", Manual => "manual"]);
 
 /// A multi-layer perceptron: `inputs`, then each hidden width with `activation`, then
 /// `classes` logits. Layer `k` of PyTorch's `nn.Sequential` equivalent is Linear for even `k`

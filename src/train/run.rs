@@ -2,7 +2,6 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::time::Instant;
 
 use super::{evaluate, Activation, Architecture, Engine, Evaluation, Model};
@@ -10,6 +9,7 @@ use crate::array::{set_num_threads, Rng};
 use crate::data::datasets::epoch_order;
 use crate::data::{Dataset, DatasetName};
 use crate::io::{encode_checkpoint, encode_model, write_atomic, Checkpoint, ModelFile};
+use crate::names::named_choices;
 use crate::optim::{cosine_lr, Adam, Optimizer, Sgd};
 
 /// Which optimizer to train with.
@@ -42,29 +42,7 @@ impl OptimizerKind {
     }
 }
 
-impl fmt::Display for OptimizerKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            OptimizerKind::Sgd => "sgd",
-            OptimizerKind::Momentum => "momentum",
-            OptimizerKind::Adam => "adam",
-        })
-    }
-}
-
-impl FromStr for OptimizerKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "sgd" => Ok(OptimizerKind::Sgd),
-            "momentum" => Ok(OptimizerKind::Momentum),
-            "adam" => Ok(OptimizerKind::Adam),
-            _ => Err(format!(
-                "unknown optimizer `{s}` (known: sgd, momentum, adam)"
-            )),
-        }
-    }
-}
+named_choices!(OptimizerKind, "optimizer", [Sgd => "sgd", Momentum => "momentum", Adam => "adam"]);
 
 /// How the learning rate changes over the epochs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,25 +53,7 @@ pub enum Schedule {
     Cosine,
 }
 
-impl fmt::Display for Schedule {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Schedule::Constant => "constant",
-            Schedule::Cosine => "cosine",
-        })
-    }
-}
-
-impl FromStr for Schedule {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "constant" => Ok(Schedule::Constant),
-            "cosine" => Ok(Schedule::Cosine),
-            _ => Err(format!("unknown schedule `{s}` (known: cosine, constant)")),
-        }
-    }
-}
+named_choices!(Schedule, "schedule", [Constant => "constant", Cosine => "cosine"]);
 
 /// Everything that determines a training run.
 #[derive(Debug, Clone, PartialEq)]
