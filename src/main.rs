@@ -7,6 +7,6 @@ use clap::Parser;
 fn main() {
     if let Err(error) = cli::run(cli::Cli::parse()) {
         eprintln!("{error}");
-        std::process::exit(1);
+        std::process::exit(error.exit_code());
     }
 }

@@ -38,6 +38,7 @@ enum Command {
 pub struct CliError {
     message: String,
     detail: Option<String>,
+    exit_code: i32,
 }
 
 impl CliError {
@@ -46,7 +47,19 @@ impl CliError {
         CliError {
             message: message.into(),
             detail: None,
+            exit_code: 1,
         }
+    }
+
+    /// Exits with `code` instead of 1 (130 after Ctrl-C, as shells expect).
+    pub fn with_exit_code(mut self, code: i32) -> Self {
+        self.exit_code = code;
+        self
+    }
+
+    /// The process exit code for this error.
+    pub fn exit_code(&self) -> i32 {
+        self.exit_code
     }
 
     /// Adds lines shown under the message.

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use scratchgrad::array::Array;
-use scratchgrad::data::preprocess::mnist_style;
+use scratchgrad::data::preprocess::{decode_image, mnist_style};
 use scratchgrad::io::load_model;
 use scratchgrad::train::{Engine, Model};
 
@@ -40,7 +40,9 @@ pub fn run(args: PredictArgs) -> Result<(), CliError> {
     // Read everything first: a bad image fails the command before anything is printed.
     let mut inputs = Vec::new();
     for path in &args.images {
-        let img = image::open(path).map_err(|e| {
+        let bytes = std::fs::read(path)
+            .map_err(|e| CliError::new(format!("{} cannot be read ({e})", path.display())))?;
+        let img = decode_image(&bytes).map_err(|e| {
             CliError::new(format!(
                 "{} cannot be read as an image ({e}); give a PNG or JPEG file",
                 path.display()

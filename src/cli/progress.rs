@@ -2,22 +2,46 @@
 //! otherwise, and one summary line per epoch.
 
 use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use scratchgrad::train::{EpochMetrics, Observer};
 
-/// Prints training progress.
+/// Prints training progress, and asks the run to stop when Ctrl-C was pressed.
 pub struct Progress {
     bar: Option<ProgressBar>,
     interactive: bool,
+    interrupted: Arc<AtomicBool>,
 }
 
 impl Progress {
-    /// Bars only on a terminal and without `--quiet`.
+    /// Bars only on a terminal and without `--quiet`. The first Ctrl-C (SIGINT) or SIGTERM
+    /// sets `interrupted`: the run stops at the next step, after any checkpoint being written
+    /// has been completed. A second one ends the process at once (files are still never
+    /// half-written: every write is a rename of a complete temporary file).
     pub fn new(quiet: bool) -> Self {
+        let interrupted = Arc::new(AtomicBool::new(false));
+        for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+            // Registration fails only for signals that may not be caught; these may.
+            let _ = signal_hook::flag::register_conditional_shutdown(
+                signal,
+                130,
+                Arc::clone(&interrupted),
+            );
+            let _ = signal_hook::flag::register(signal, Arc::clone(&interrupted));
+        }
         Progress {
             bar: None,
             interactive: !quiet && std::io::stdout().is_terminal(),
+            interrupted,
+        }
+    }
+
+    /// Clears a half-drawn bar (before an error message or the next line).
+    pub fn finish(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
         }
     }
 
@@ -49,10 +73,12 @@ impl Observer for Progress {
         }
     }
 
+    fn should_stop(&self) -> bool {
+        self.interrupted.load(Ordering::Relaxed)
+    }
+
     fn on_epoch(&mut self, m: &EpochMetrics) {
-        if let Some(bar) = self.bar.take() {
-            bar.finish_and_clear();
-        }
+        self.finish();
         println!(
             "{:5}  {:10.4}  {:8.2}%  {:9.4}  {:7.2}%  {:7.2}",
             m.epoch,

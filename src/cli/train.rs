@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use clap::Args;
 use scratchgrad::data::DatasetName;
-use scratchgrad::io::{decode_checkpoint, write_atomic};
+use scratchgrad::io::{decode_checkpoint, remove_stale_temporaries, write_atomic};
 use scratchgrad::train::{
     train, Activation, Architecture, Engine, EpochMetrics, OptimizerKind, Schedule, TrainConfig,
     TrainError,
@@ -188,6 +188,8 @@ pub fn run(args: TrainArgs) -> Result<(), CliError> {
     let (train_set, test_set) = data::load(config.dataset, args.data_dir.as_deref(), args.quiet)?;
     std::fs::create_dir_all(&out)
         .map_err(|e| CliError::new(format!("cannot create {}: {e}", out.display())))?;
+    // A run killed while writing leaves its temporary file; it is never a good file, so it goes.
+    let _ = remove_stale_temporaries(&out);
     let done = resume.as_ref().map_or(0, |(c, _)| c.epochs_done);
     println!(
         "training {} on {} ({} images, {} test) with the {} engine: {} epochs{}, batch {}, {} lr {} ({}), seed {}, {} thread(s)",
@@ -207,9 +209,20 @@ pub fn run(args: TrainArgs) -> Result<(), CliError> {
     );
     println!("{}", Progress::heading());
     let mut progress = Progress::new(args.quiet);
-    let outcome = match train(&config, &train_set, &test_set, &out, resume, &mut progress) {
+    let result = train(&config, &train_set, &test_set, &out, resume, &mut progress);
+    progress.finish();
+    let outcome = match result {
         Ok(outcome) => outcome,
         Err(e @ TrainError::NonFinite { .. }) => return Err(CliError::new(e.to_string())),
+        Err(TrainError::Stopped { epochs_done }) => {
+            let how = if epochs_done > 0 {
+                format!("resume with: scratchgrad train --resume {}", out.display())
+            } else {
+                "no epoch was complete, so there is nothing to resume".into()
+            };
+            let message = format!("interrupted after {epochs_done} complete epoch(s), whose checkpoint is kept in {}: {how}", out.display());
+            return Err(CliError::new(message).with_exit_code(130));
+        }
         Err(e) => {
             return Err(CliError::new(format!(
                 "{e}; resume with: scratchgrad train --resume {}",

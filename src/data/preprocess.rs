@@ -3,10 +3,28 @@
 //! scaled to fit a 20x20 box, and centred by its centre of mass in a 28x28 image.
 
 use image::imageops::{resize, FilterType};
-use image::{DynamicImage, GrayImage, Luma};
+use image::{DynamicImage, GrayImage, ImageReader, Limits, Luma};
 
 /// Pixels brighter than this (after inversion) count as ink when cropping.
 const INK: u8 = 40;
+
+/// The largest image side accepted, and the most memory decoding may take: a forged header
+/// cannot make `predict` allocate more.
+pub const MAX_SIDE: u32 = 8192;
+const MAX_DECODE_BYTES: u64 = 256 << 20;
+
+/// Decodes a PNG or JPEG (told apart by content) within [`MAX_SIDE`] and a memory limit.
+pub fn decode_image(bytes: &[u8]) -> Result<DynamicImage, String> {
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(MAX_SIDE);
+    limits.max_image_height = Some(MAX_SIDE);
+    limits.max_alloc = Some(MAX_DECODE_BYTES);
+    let mut reader = ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| e.to_string())?;
+    reader.limits(limits);
+    reader.decode().map_err(|e| e.to_string())
+}
 
 /// Grayscale with any transparency laid over white, as a page would show it.
 fn gray_on_white(img: &DynamicImage) -> GrayImage {

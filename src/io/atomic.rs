@@ -33,3 +33,18 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     }
     result
 }
+
+/// Removes the temporary files that `write_atomic` leaves behind when its process is killed
+/// mid-write (`.NAME.PID.tmp`). Returns how many were removed.
+pub fn remove_stale_temporaries(dir: &Path) -> std::io::Result<usize> {
+    let mut removed = 0;
+    for entry in fs::read_dir(dir)? {
+        let name = entry?.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') && name.ends_with(".tmp") {
+            fs::remove_file(dir.join(&*name))?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}

@@ -7,7 +7,7 @@
 mod atomic;
 mod checkpoint;
 
-pub use atomic::write_atomic;
+pub use atomic::{remove_stale_temporaries, write_atomic};
 pub use checkpoint::{
     decode_checkpoint, decode_model, encode_checkpoint, encode_model, load_model, Checkpoint,
     ModelFile, MAX_HEADER_BYTES,

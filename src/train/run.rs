@@ -318,19 +318,22 @@ pub fn train(
             epochs_done: epoch + 1,
             config: config.to_json(),
         };
-        write(
-            &out.join("checkpoint.safetensors"),
-            &encode_checkpoint(&checkpoint),
-        )?;
-        write(
-            &out.join("model.safetensors"),
-            &encode_model(&checkpoint.model),
-        )?;
+        // The checkpoint is written last: it is the commit point. A run killed before it
+        // resumes from the previous epoch, reading only as many metrics lines as the
+        // checkpoint's epochs and overwriting the model with the same result again.
         let lines: String = history
             .iter()
             .map(|m| format!("{}\n", m.to_json()))
             .collect();
         write(&out.join("metrics.jsonl"), lines.as_bytes())?;
+        write(
+            &out.join("model.safetensors"),
+            &encode_model(&checkpoint.model),
+        )?;
+        write(
+            &out.join("checkpoint.safetensors"),
+            &encode_checkpoint(&checkpoint),
+        )?;
         observer.on_epoch(&metrics);
     }
     let test = evaluate(&mut model, test_set, config.arch.classes);

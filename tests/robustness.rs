@@ -1,0 +1,336 @@
+//! Interruptions and reproducibility: Ctrl-C, SIGKILL at random moments (many of them while a
+//! checkpoint is being written), a file-size limit that makes writes fail, and same seed, same
+//! result.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use scratchgrad::array::Rng;
+use scratchgrad::io::{decode_checkpoint, decode_model};
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_scratchgrad");
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir =
+        std::env::temp_dir().join(format!("scratchgrad-robust-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn train_args<'a>(out: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "train",
+        "--dataset",
+        "mnist-mini",
+        "--quiet",
+        "--threads",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+fn spawn(args: &[&str]) -> Child {
+    Command::new(BIN)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn signal(child: &Child, name: &str) {
+    assert!(Command::new("kill")
+        .args([&format!("-{name}"), &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+}
+
+fn epochs_written(dir: &Path) -> usize {
+    std::fs::read_to_string(dir.join("metrics.jsonl")).map_or(0, |t| t.lines().count())
+}
+
+fn wait_for_epochs(dir: &Path, n: usize) {
+    let start = Instant::now();
+    while epochs_written(dir) < n {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "training made no progress"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Both files, if present, are whole and valid.
+fn assert_files_valid(dir: &Path) {
+    if let Ok(bytes) = std::fs::read(dir.join("checkpoint.safetensors")) {
+        decode_checkpoint(&bytes, "checkpoint")
+            .unwrap_or_else(|e| panic!("corrupt checkpoint: {e}"));
+    }
+    if let Ok(bytes) = std::fs::read(dir.join("model.safetensors")) {
+        decode_model(&bytes, "model").unwrap_or_else(|e| panic!("corrupt model: {e}"));
+    }
+}
+
+#[test]
+fn ctrl_c_keeps_the_last_checkpoint_and_says_how_to_resume() {
+    let out = temp_dir("ctrlc");
+    let child = spawn(&train_args(&out, &["--epochs", "500"]));
+    wait_for_epochs(&out, 2);
+    signal(&child, "INT");
+    let done = child.wait_with_output().unwrap();
+    assert_eq!(done.status.code(), Some(130));
+    let err = String::from_utf8_lossy(&done.stderr);
+    assert!(
+        err.starts_with("error: interrupted after ")
+            && err.contains("resume with: scratchgrad train --resume"),
+        "{err}"
+    );
+    assert_files_valid(&out);
+    let resumed = Command::new(BIN)
+        .args([
+            "train",
+            "--resume",
+            out.to_str().unwrap(),
+            "--epochs",
+            &(epochs_written(&out) + 1).to_string(),
+            "--quiet",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        resumed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
+}
+
+#[test]
+fn sigkill_during_checkpoint_writes_never_corrupts_a_checkpoint() {
+    let out = temp_dir("sigkill");
+    let first = Command::new(BIN)
+        .args(train_args(&out, &["--epochs", "1"]))
+        .output()
+        .unwrap();
+    assert!(first.status.success());
+    let mut rng = Rng::seed(2026);
+    let mut mid_write = 0;
+    for round in 0..20 {
+        let mut child = spawn(&[
+            "train",
+            "--resume",
+            out.to_str().unwrap(),
+            "--epochs",
+            "1000",
+            "--quiet",
+        ]);
+        // Wait until a write is under way (its temporary file exists), then SIGKILL the
+        // process a random 0-3 ms later: before, during or just after the rename.
+        let start = Instant::now();
+        while !std::fs::read_dir(&out)
+            .unwrap()
+            .any(|e| e.unwrap().file_name().to_string_lossy().ends_with(".tmp"))
+        {
+            assert!(
+                start.elapsed() < Duration::from_secs(60),
+                "round {round}: no checkpoint write seen"
+            );
+        }
+        std::thread::sleep(Duration::from_micros(rng.below(3000) as u64));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let names: Vec<String> = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        mid_write += usize::from(names.iter().any(|n| n.ends_with(".tmp")));
+        assert_files_valid(&out);
+        let checkpoint = decode_checkpoint(
+            &std::fs::read(out.join("checkpoint.safetensors")).unwrap(),
+            "c",
+        )
+        .unwrap();
+        assert!(checkpoint.epochs_done >= 1, "round {round}");
+    }
+    eprintln!("{mid_write} of 20 kills left a write unfinished");
+    assert!(mid_write > 0, "no kill landed inside a write");
+    let done = epochs_written(&out);
+    let resumed = Command::new(BIN)
+        .args([
+            "train",
+            "--resume",
+            out.to_str().unwrap(),
+            "--epochs",
+            &(done + 1).to_string(),
+            "--quiet",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        resumed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
+    let leftovers: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+}
+
+/// Runs the binary under a file-size limit (in 512-byte blocks), with SIGXFSZ ignored so that
+/// an oversized write fails with an error instead of killing the process.
+fn train_with_size_limit(blocks: u64, args: &[&str]) -> Output {
+    let quoted: Vec<String> = args.iter().map(|a| format!("'{a}'")).collect();
+    let script = format!(
+        "trap '' XFSZ; ulimit -f {blocks}; exec '{BIN}' {}",
+        quoted.join(" ")
+    );
+    Command::new("sh").args(["-c", &script]).output().unwrap()
+}
+
+#[test]
+fn a_full_disk_is_an_error_not_a_corrupted_file() {
+    let out = temp_dir("full");
+    // One epoch's checkpoint is about 800 kB: 400 blocks of 512 bytes cannot hold it.
+    let run = train_with_size_limit(400, &train_args(&out, &["--epochs", "1"]));
+    assert_eq!(
+        run.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        err.starts_with("error: cannot write ") && err.contains(".safetensors: File too large"),
+        "{err}"
+    );
+    assert!(
+        !out.join("checkpoint.safetensors").exists() && !out.join("model.safetensors").exists()
+    );
+
+    // A good run, then a resume that runs out of space: the good checkpoint survives untouched.
+    let good = temp_dir("full-good");
+    assert!(Command::new(BIN)
+        .args(train_args(&good, &["--epochs", "1"]))
+        .output()
+        .unwrap()
+        .status
+        .success());
+    let before = std::fs::read(good.join("checkpoint.safetensors")).unwrap();
+    let run = train_with_size_limit(
+        400,
+        &[
+            "train",
+            "--resume",
+            good.to_str().unwrap(),
+            "--epochs",
+            "2",
+            "--quiet",
+        ],
+    );
+    assert_eq!(run.status.code(), Some(1));
+    assert_eq!(
+        std::fs::read(good.join("checkpoint.safetensors")).unwrap(),
+        before
+    );
+    let names: Vec<String> = std::fs::read_dir(&good)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(names.iter().all(|n| !n.ends_with(".tmp")), "{names:?}");
+}
+
+fn metrics_without_times(dir: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap();
+    text.lines()
+        .map(|l| {
+            let mut v: Value = serde_json::from_str(l).unwrap();
+            v.as_object_mut().unwrap().remove("seconds");
+            v
+        })
+        .collect()
+}
+
+#[test]
+fn same_seed_same_result_for_every_engine_and_optimizer() {
+    for engine in ["autograd", "manual"] {
+        for optimizer in ["sgd", "momentum", "adam"] {
+            let (a, b) = (
+                temp_dir(&format!("same-a-{engine}-{optimizer}")),
+                temp_dir(&format!("same-b-{engine}-{optimizer}")),
+            );
+            let flags = [
+                "--epochs",
+                "2",
+                "--engine",
+                engine,
+                "--optimizer",
+                optimizer,
+                "--seed",
+                "11",
+            ];
+            assert!(Command::new(BIN)
+                .args(train_args(&a, &flags))
+                .output()
+                .unwrap()
+                .status
+                .success());
+            assert!(Command::new(BIN)
+                .args(train_args(&b, &flags))
+                .output()
+                .unwrap()
+                .status
+                .success());
+            assert_eq!(
+                metrics_without_times(&a),
+                metrics_without_times(&b),
+                "{engine} {optimizer}"
+            );
+            assert_eq!(
+                std::fs::read(a.join("model.safetensors"))
+                    .map(|b| decode_model(&b, "a").unwrap().weights)
+                    .unwrap(),
+                decode_model(&std::fs::read(b.join("model.safetensors")).unwrap(), "b")
+                    .unwrap()
+                    .weights,
+                "{engine} {optimizer}"
+            );
+        }
+    }
+}
+
+#[test]
+fn thread_counts_agree_to_rounding() {
+    let (one, two) = (temp_dir("threads-1"), temp_dir("threads-2"));
+    let mut args_two = train_args(&two, &["--epochs", "2"]);
+    args_two[5] = "2";
+    assert!(Command::new(BIN)
+        .args(train_args(&one, &["--epochs", "2"]))
+        .output()
+        .unwrap()
+        .status
+        .success());
+    assert!(Command::new(BIN)
+        .args(&args_two)
+        .output()
+        .unwrap()
+        .status
+        .success());
+    let (m1, m2) = (metrics_without_times(&one), metrics_without_times(&two));
+    for (a, b) in m1.iter().zip(&m2) {
+        for key in ["train_loss", "test_loss", "test_accuracy"] {
+            let (x, y) = (a[key].as_f64().unwrap(), b[key].as_f64().unwrap());
+            assert!(
+                (x - y).abs() <= 1e-4 * x.abs().max(1.0),
+                "{key}: {x} vs {y}"
+            );
+        }
+    }
+}
