@@ -1,7 +1,10 @@
 //! `scratchgrad grad` end to end: output, errors and pictures.
 
-use std::path::PathBuf;
+mod common;
+
 use std::process::{Command, Output};
+
+use common::temp_dir;
 
 fn grad(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_scratchgrad"))
@@ -17,16 +20,6 @@ fn stdout(o: &Output) -> String {
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "scratchgrad-cli-grad-{name}-{}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 /// The texts' worked example: f = (x + y) * z = -12, df/dx = -4, df/dy = -4, df/dz = 3.
@@ -103,6 +96,7 @@ fn non_finite_results_name_the_sub_expression() {
 #[test]
 fn dot_and_svg_pictures() {
     let dir = temp_dir("pictures");
+    std::fs::create_dir_all(&dir).unwrap();
     let (dot, svg) = (dir.join("f.dot"), dir.join("f.svg"));
     let out = grad(&[
         "(x + y) * z",
@@ -129,6 +123,7 @@ fn dot_and_svg_pictures() {
 #[test]
 fn missing_graphviz_is_explained_and_writes_nothing() {
     let dir = temp_dir("nodot");
+    std::fs::create_dir_all(&dir).unwrap();
     let (dot, svg) = (dir.join("f.dot"), dir.join("f.svg"));
     let out = Command::new(env!("CARGO_BIN_EXE_scratchgrad"))
         .args([

@@ -1,12 +1,16 @@
 //! `train`, `eval` and `predict` end to end on the built-in `mnist-mini`: every output file
 //! exists and parses, resuming is bit-identical, and bad input is refused cleanly.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::{Command, Output};
 
 use scratchgrad::data::{Dataset, DatasetName, Split};
 use scratchgrad::io::{decode_model, ModelFile};
 use serde_json::Value;
+
+use common::{temp_dir, train_args};
 
 fn scratchgrad(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_scratchgrad"))
@@ -15,25 +19,8 @@ fn scratchgrad(args: &[&str]) -> Output {
         .expect("the binary runs")
 }
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("scratchgrad-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
-
 fn train(out: &Path, extra: &[&str]) -> Output {
-    let mut args = vec![
-        "train",
-        "--dataset",
-        "mnist-mini",
-        "--quiet",
-        "--threads",
-        "1",
-        "--out",
-        out.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    scratchgrad(&args)
+    scratchgrad(&train_args(out, extra))
 }
 
 fn model(dir: &Path) -> ModelFile {

@@ -2,12 +2,15 @@
 //! one with the wrong hash, a truncated body and a 404. Files must arrive whole and verified,
 //! or not at all.
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use scratchgrad::data::fetch::{fetch_files, sha256_hex, FetchEvent, Sources};
+
+use common::{file_names, temp_dir};
 
 const CONTENT: &[u8] = b"\x00\x00\x08\x01\x00\x00\x00\x03\x07\x02\x01";
 
@@ -55,12 +58,6 @@ fn serve(connections: usize) -> u16 {
         }
     });
     port
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("scratchgrad-fetch-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
 }
 
 fn sources(port: u16, paths: &[&str]) -> Sources {
@@ -117,10 +114,7 @@ fn bad_sources_are_skipped_and_the_good_file_lands_whole() {
     );
     assert!(!failures[2].is_empty());
     // Nothing but the verified file is left in the folder.
-    let names: Vec<String> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
+    let names = file_names(&dir);
     assert_eq!(names, vec!["labels-idx1-ubyte".to_string()]);
 
     // A second fetch finds the file present and needs no server.

@@ -2,7 +2,9 @@
 //! checkpoint is being written), a file-size limit that makes writes fail, and same seed, same
 //! result.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -10,29 +12,9 @@ use scratchgrad::array::Rng;
 use scratchgrad::io::{decode_checkpoint, decode_model};
 use serde_json::Value;
 
+use common::{file_names, temp_dir, train_args};
+
 const BIN: &str = env!("CARGO_BIN_EXE_scratchgrad");
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir =
-        std::env::temp_dir().join(format!("scratchgrad-robust-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
-
-fn train_args<'a>(out: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
-    let mut args = vec![
-        "train",
-        "--dataset",
-        "mnist-mini",
-        "--quiet",
-        "--threads",
-        "1",
-        "--out",
-        out.to_str().unwrap(),
-    ];
-    args.extend_from_slice(extra);
-    args
-}
 
 fn spawn(args: &[&str]) -> Child {
     Command::new(BIN)
@@ -144,10 +126,7 @@ fn sigkill_during_checkpoint_writes_never_corrupts_a_checkpoint() {
         std::thread::sleep(Duration::from_micros(rng.below(3000) as u64));
         child.kill().unwrap();
         child.wait().unwrap();
-        let names: Vec<String> = std::fs::read_dir(&out)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
+        let names = file_names(&out);
         mid_write += usize::from(names.iter().any(|n| n.ends_with(".tmp")));
         assert_files_valid(&out);
         let checkpoint = decode_checkpoint(
@@ -176,9 +155,8 @@ fn sigkill_during_checkpoint_writes_never_corrupts_a_checkpoint() {
         "{}",
         String::from_utf8_lossy(&resumed.stderr)
     );
-    let leftovers: Vec<String> = std::fs::read_dir(&out)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+    let leftovers: Vec<String> = file_names(&out)
+        .into_iter()
         .filter(|n| n.ends_with(".tmp"))
         .collect();
     assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
@@ -240,10 +218,7 @@ fn a_full_disk_is_an_error_not_a_corrupted_file() {
         std::fs::read(good.join("checkpoint.safetensors")).unwrap(),
         before
     );
-    let names: Vec<String> = std::fs::read_dir(&good)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
+    let names = file_names(&good);
     assert!(names.iter().all(|n| !n.ends_with(".tmp")), "{names:?}");
 }
 
