@@ -1,11 +1,13 @@
 //! Matrix products, 2-D and batched, through the `gemm` crate's kernels.
 //!
-//! We own the shapes, the broadcasting of batch dimensions and the transposes (passed to the
-//! kernel as strides, never copied); the `gemm` crate owns the fast inner loops. Small products
-//! run on the calling thread: spawning threads costs more than it saves below
+//! We own the shapes, the broadcasting of batch dimensions, the transposes (passed to the
+//! kernel as strides, never copied) and the threading (a large product is split into one block
+//! of output per thread); the `gemm` crate owns the fast single-threaded inner loops. Small
+//! products run on the calling thread: spawning threads costs more than it saves below
 //! [`THREADING_MIN_FLOPS`].
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
 
 use gemm::Parallelism;
 
@@ -31,13 +33,119 @@ pub fn num_threads() -> usize {
     }
 }
 
-fn parallelism_for(flops: usize) -> Parallelism {
-    let threads = num_threads();
-    if threads > 1 && flops >= THREADING_MIN_FLOPS {
-        Parallelism::Rayon(threads)
-    } else {
-        Parallelism::None
+/// The threads that compute the other blocks of a split product while the calling thread
+/// computes the first: one fewer than the machine's cores, so that together with the caller
+/// they never ask for more cores than there are (an idle helper sleeps rather than competing
+/// with the calling thread's elementwise work).
+fn helpers() -> &'static rayon::ThreadPool {
+    static POOL: OnceLock<rayon::ThreadPool> = OnceLock::new();
+    POOL.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(cores.saturating_sub(1).max(1))
+            .thread_name(|i| format!("scratchgrad-matmul-{i}"))
+            .build()
+            .expect("a thread pool of a few threads can be created")
+    })
+}
+
+/// A pointer handed to the threads that fill disjoint blocks of one output.
+#[derive(Clone, Copy)]
+struct Shared<T>(*mut T);
+// SAFETY: each thread writes only its own block of the output (see `product`), and the inputs
+// are only read.
+unsafe impl<T> Send for Shared<T> {}
+unsafe impl<T> Sync for Shared<T> {}
+
+/// One operand of a product: where it starts and how to step along its rows and columns.
+#[derive(Clone, Copy)]
+struct Operand<T> {
+    at: *const T,
+    row_stride: isize,
+    col_stride: isize,
+}
+// SAFETY: operands are only read.
+unsafe impl<T> Send for Operand<T> {}
+unsafe impl<T> Sync for Operand<T> {}
+
+/// `dst = a @ b` for an m x k `a` and a k x n `b` into a row-major `dst` whose rows are
+/// `dst_row` apart, on the calling thread.
+///
+/// SAFETY: the pointers and strides must describe valid matrices of those sizes.
+unsafe fn kernel<T: Float>(
+    dst: Shared<T>,
+    dst_row: usize,
+    a: Operand<T>,
+    b: Operand<T>,
+    (m, k, n): (usize, usize, usize),
+) {
+    gemm::gemm(
+        m,
+        n,
+        k,
+        dst.0,
+        1,
+        dst_row as isize,
+        false,
+        a.at,
+        a.col_stride,
+        a.row_stride,
+        b.at,
+        b.col_stride,
+        b.row_stride,
+        T::ZERO,
+        T::ONE,
+        false,
+        false,
+        false,
+        Parallelism::None,
+    );
+}
+
+/// `dst = a @ b`, split into one block of output columns (or rows, whichever dimension is
+/// larger) per thread when the product is large enough to gain from it. Each block is an
+/// independent product over the whole inner dimension, so the threads never wait on each
+/// other until the end, and every output element is summed in the same order whatever the
+/// thread count.
+///
+/// SAFETY: as for [`kernel`].
+unsafe fn product<T: Float>(
+    dst: Shared<T>,
+    dst_row: usize,
+    a: Operand<T>,
+    b: Operand<T>,
+    (m, k, n): (usize, usize, usize),
+) {
+    let threads = num_threads().min(m.max(n));
+    if threads <= 1 || m * n * k < THREADING_MIN_FLOPS {
+        return kernel(dst, dst_row, a, b, (m, k, n));
     }
+    let blocks: Vec<_> = (0..threads)
+        .map(|t| {
+            if n >= m {
+                let (c0, c1) = (n * t / threads, n * (t + 1) / threads);
+                let b = Operand {
+                    at: b.at.offset(c0 as isize * b.col_stride),
+                    ..b
+                };
+                (Shared(dst.0.add(c0)), a, b, (m, k, c1 - c0))
+            } else {
+                let (r0, r1) = (m * t / threads, m * (t + 1) / threads);
+                let a = Operand {
+                    at: a.at.offset(r0 as isize * a.row_stride),
+                    ..a
+                };
+                (Shared(dst.0.add(r0 * dst_row)), a, b, (r1 - r0, k, n))
+            }
+        })
+        .collect();
+    helpers().in_place_scope(|scope| {
+        for &(dst, a, b, size) in &blocks[1..] {
+            scope.spawn(move |_| kernel(dst, dst_row, a, b, size));
+        }
+        let (dst, a, b, size) = blocks[0];
+        kernel(dst, dst_row, a, b, size);
+    });
 }
 
 /// One row-major matrix inside an array: where it starts and its (row, column) strides, which
@@ -51,6 +159,15 @@ struct MatrixView {
 }
 
 impl MatrixView {
+    /// The strides as an [`Operand`], still without its start.
+    fn operand<T>(&self) -> Operand<T> {
+        Operand {
+            at: std::ptr::null(),
+            row_stride: self.row_stride,
+            col_stride: self.col_stride,
+        }
+    }
+
     /// The last two axes of `shape`, read as transposed when `transposed`.
     fn of(shape: &[usize], transposed: bool) -> Self {
         let (r, c) = (shape[shape.len() - 2], shape[shape.len() - 1]);
@@ -120,34 +237,23 @@ impl<T: Float> Array<T> {
             .iter()
             .map(|s| s * k * n)
             .collect();
-        let parallelism = parallelism_for(m * n * k);
-        let dst = out.data.as_mut_ptr();
+        let dst = Shared(out.data.as_mut_ptr());
+        let (lhs, rhs) = (self.data.as_ptr(), other.data.as_ptr());
         for_each_offset(&batch, [&a_step, &b_step], |i, [ia, ib]| {
             // SAFETY: every offset stays inside its array: `ia`/`ib` index whole matrices of
-            // `self`/`other` (broadcast strides over their batch dims), `i * m * n` a whole matrix
-            // of `out`, and the strides describe exactly those m x k, k x n and m x n matrices.
+            // `self`/`other` (broadcast strides over their batch dims), `i * m * n` a whole
+            // matrix of `out`, and the views describe exactly those m x k, k x n and m x n
+            // matrices.
             unsafe {
-                gemm::gemm(
-                    m,
-                    n,
-                    k,
-                    dst.add(i * m * n),
-                    1,
-                    n as isize,
-                    false,
-                    self.data.as_ptr().add(ia),
-                    a.col_stride,
-                    a.row_stride,
-                    other.data.as_ptr().add(ib),
-                    b.col_stride,
-                    b.row_stride,
-                    T::ZERO,
-                    T::ONE,
-                    false,
-                    false,
-                    false,
-                    parallelism,
-                );
+                let a = Operand {
+                    at: lhs.add(ia),
+                    ..a.operand()
+                };
+                let b = Operand {
+                    at: rhs.add(ib),
+                    ..b.operand()
+                };
+                product(Shared(dst.0.add(i * m * n)), n, a, b, (m, k, n));
             }
         });
         out
@@ -192,6 +298,21 @@ mod tests {
         let threaded = a.matmul(&b);
         let want = naive(&a.cast(), &b.cast());
         assert!(threaded.cast::<f64>().allclose(&want, 1e-4, 1e-3));
+    }
+
+    #[test]
+    fn products_split_by_rows_or_columns_agree_with_one_thread() {
+        let mut rng = crate::array::Rng::seed(3);
+        // Tall (split by rows) and wide (split by columns), transposed operands included.
+        for (m, k, n) in [(300, 200, 40), (40, 200, 300)] {
+            let a = Array::<f64>::rand_uniform(&[k, m], -1.0, 1.0, &mut rng);
+            let b = Array::<f64>::rand_uniform(&[n, k], -1.0, 1.0, &mut rng);
+            let want = naive(&a.transpose(), &b.transpose());
+            assert!(
+                a.matmul_t(true, &b, true).allclose(&want, 1e-12, 1e-12),
+                "{m}x{k}x{n}"
+            );
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The command line: argument parsing (clap) and the subcommands. The only code that prints.
 
+mod bench;
 mod data;
 mod eval;
 mod grad;
@@ -30,6 +31,7 @@ enum Command {
     Eval(eval::EvalArgs),
     Predict(predict::PredictArgs),
     Data(data::DataArgs),
+    Bench(bench::BenchArgs),
 }
 
 /// A failure to report to the user: one line saying what went wrong and how to fix it,
@@ -87,5 +89,6 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Eval(args) => eval::run(args),
         Command::Predict(args) => predict::run(args),
         Command::Data(args) => data::run(args),
+        Command::Bench(args) => bench::run(args),
     }
 }

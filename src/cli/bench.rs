@@ -1,0 +1,221 @@
+//! `scratchgrad bench`: epoch time of the texts' network through each engine, against the
+//! matrix products alone and against PyTorch, each contender in its own process, rounds
+//! alternating between them.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Instant;
+
+use clap::Args;
+use scratchgrad::array::{num_threads, set_num_threads, Array, Rng};
+use scratchgrad::data::datasets::epoch_order;
+use scratchgrad::data::fetch::data_dir;
+use scratchgrad::data::{Dataset, DatasetName, Split};
+use scratchgrad::optim::Sgd;
+use scratchgrad::train::{Activation, Architecture, Engine, Model};
+
+use super::{data, CliError};
+
+/// Time one MNIST epoch of the texts' MLP per engine, beside the GEMM-only bound and PyTorch
+#[derive(Args)]
+pub struct BenchArgs {
+    /// Hidden layer width
+    #[arg(long, default_value_t = 256)]
+    hidden: usize,
+    /// Examples per step
+    #[arg(long, default_value_t = 64)]
+    batch_size: usize,
+    /// Threads for every contender [default: all cores]
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Rounds; each runs every contender once, in its own process
+    #[arg(long, default_value_t = 5)]
+    rounds: usize,
+    /// Python with torch for the PyTorch column (skipped if `import torch` fails)
+    #[arg(long, default_value = "python3")]
+    python: String,
+    /// Print one JSON object instead of a table
+    #[arg(long)]
+    json: bool,
+    /// Where data sets are kept [default: $SCRATCHGRAD_DATA, else ~/.cache/scratchgrad]
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Run one contender (autograd, manual or gemm) here and print its epoch time as JSON
+    #[arg(long, hide = true)]
+    worker: Option<String>,
+}
+
+const WARM_UP_STEPS: usize = 50;
+
+/// One epoch of `contender` in this process, after a short warm-up; seconds.
+fn run_worker(contender: &str, args: &BenchArgs, train: &Dataset) -> Result<f64, CliError> {
+    let arch = Architecture {
+        inputs: 784,
+        hidden: vec![args.hidden],
+        classes: 10,
+        activation: Activation::Sigmoid,
+    };
+    let order = epoch_order(train.len(), 0, 0);
+    let batches: Vec<&[usize]> = order.chunks(args.batch_size).collect();
+    if contender == "gemm" {
+        // The step's five products and nothing else: the floor for any trainer.
+        let mut rng = Rng::seed(0);
+        let (b, h) = (args.batch_size, args.hidden);
+        let x = Array::<f32>::rand_uniform(&[b, 784], 0.0, 1.0, &mut rng);
+        let (w1, w2) = (
+            Array::<f32>::rand_uniform(&[h, 784], -0.1, 0.1, &mut rng),
+            Array::<f32>::rand_uniform(&[10, h], -0.1, 0.1, &mut rng),
+        );
+        let (hid, dz2) = (
+            Array::<f32>::rand_uniform(&[b, h], 0.0, 1.0, &mut rng),
+            Array::<f32>::rand_uniform(&[b, 10], -0.1, 0.1, &mut rng),
+        );
+        let products = || {
+            let _ = x.matmul_t(false, &w1, true); // X W1^T
+            let _ = hid.matmul_t(false, &w2, true); // H W2^T
+            let _ = dz2.matmul(&w2); // dZ2 W2
+            let _ = dz2.matmul_t(true, &hid, false); // dZ2^T H
+            let _ = hid.matmul_t(true, &x, false); // dZ1^T X
+        };
+        (0..WARM_UP_STEPS).for_each(|_| products());
+        let t = Instant::now();
+        (0..batches.len()).for_each(|_| products());
+        return Ok(t.elapsed().as_secs_f64());
+    }
+    let engine: Engine = contender.parse().map_err(CliError::new)?;
+    let mut model = Model::new(&arch, engine, &arch.init(&mut Rng::seed(0)));
+    let mut sgd = Sgd::new(0.1);
+    for chunk in batches.iter().take(WARM_UP_STEPS) {
+        let (x, y) = train.batch(chunk);
+        model.train_step(&x, &y, &mut sgd);
+    }
+    let t = Instant::now();
+    for chunk in &batches {
+        let (x, y) = train.batch(chunk);
+        model.train_step(&x, &y, &mut sgd);
+    }
+    Ok(t.elapsed().as_secs_f64())
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Runs `scratchgrad bench`.
+pub fn run(args: BenchArgs) -> Result<(), CliError> {
+    let threads = args.threads.unwrap_or_else(num_threads).max(1);
+    set_num_threads(threads);
+    if args.batch_size == 0 || args.hidden == 0 || args.rounds == 0 {
+        return Err(CliError::new(
+            "--hidden, --batch-size and --rounds must be at least 1",
+        ));
+    }
+    if let Some(contender) = &args.worker {
+        let dir = data_dir(args.data_dir.as_deref()).join(DatasetName::Mnist.folder());
+        let train = Dataset::load(DatasetName::Mnist, Split::Train, &dir)
+            .map_err(|e| CliError::new(e.to_string()))?;
+        println!(
+            "{}",
+            serde_json::json!({ "epoch_seconds": run_worker(contender, &args, &train)? })
+        );
+        return Ok(());
+    }
+    let mnist = data::ensure(
+        DatasetName::Mnist,
+        &data_dir(args.data_dir.as_deref()),
+        args.json,
+    )?;
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tools/bench_pytorch.py");
+    let torch = Command::new(&args.python)
+        .args(["-c", "import torch"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+        && script.exists();
+    let me = std::env::current_exe()
+        .map_err(|e| CliError::new(format!("cannot find this program's path: {e}")))?;
+    let mut contenders = vec!["autograd", "manual", "gemm"];
+    if torch {
+        contenders.push("pytorch");
+    }
+    let (hidden, batch, threads_s) = (
+        args.hidden.to_string(),
+        args.batch_size.to_string(),
+        threads.to_string(),
+    );
+    let mut times: Vec<Vec<f64>> = vec![Vec::new(); contenders.len()];
+    for round in 0..args.rounds {
+        for (i, contender) in contenders.iter().enumerate() {
+            let mut command = if *contender == "pytorch" {
+                let mut c = Command::new(&args.python);
+                c.arg(&script).arg("--data").arg(&mnist);
+                c
+            } else {
+                let mut c = Command::new(&me);
+                c.args(["bench", "--worker", contender]);
+                if let Some(dir) = &args.data_dir {
+                    c.arg("--data-dir").arg(dir);
+                }
+                c
+            };
+            command.args([
+                "--hidden",
+                &hidden,
+                "--batch-size",
+                &batch,
+                "--threads",
+                &threads_s,
+            ]);
+            let out = command
+                .output()
+                .map_err(|e| CliError::new(format!("cannot run the {contender} contender: {e}")))?;
+            let json: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|_| {
+                CliError::new(format!(
+                    "the {contender} contender failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                        .lines()
+                        .last()
+                        .unwrap_or("no output")
+                ))
+            })?;
+            times[i].push(json["epoch_seconds"].as_f64().unwrap_or(f64::NAN));
+        }
+        if !args.json {
+            eprintln!("round {}/{} done", round + 1, args.rounds);
+        }
+    }
+    let medians: Vec<f64> = times.iter().map(|t| median(t)).collect();
+    let torch_median = torch.then(|| medians[contenders.len() - 1]);
+    if args.json {
+        let rows: Vec<_> = contenders.iter().zip(&times).zip(&medians).map(|((c, t), m)| serde_json::json!({"contender": c, "median_seconds": m, "seconds": t})).collect();
+        println!(
+            "{}",
+            serde_json::json!({"hidden": args.hidden, "batch_size": args.batch_size, "threads": threads, "rounds": args.rounds, "results": rows})
+        );
+        return Ok(());
+    }
+    println!("one MNIST epoch (60,000 images) of 784-{}-10 sigmoid, batch {}, {} thread(s), median of {} rounds", args.hidden, args.batch_size, threads, args.rounds);
+    println!(
+        "{:<10} {:>10} {:>19} {:>10} {:>10}",
+        "contender", "median s", "min - max s", "vs gemm", "vs torch"
+    );
+    for ((c, t), m) in contenders.iter().zip(&times).zip(&medians) {
+        let (lo, hi) = t.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), &v| {
+            (lo.min(v), hi.max(v))
+        });
+        let vs_torch = torch_median.map_or("-".to_string(), |p| format!("{:.2}x", m / p));
+        println!(
+            "{c:<10} {m:>10.3} {:>19} {:>9.2}x {vs_torch:>10}",
+            format!("{lo:.3} - {hi:.3}"),
+            m / medians[2]
+        );
+    }
+    if !torch {
+        println!(
+            "(PyTorch skipped: `{} -c \"import torch\"` failed; pass --python)",
+            args.python
+        );
+    }
+    Ok(())
+}

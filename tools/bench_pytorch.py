@@ -1,0 +1,63 @@
+#!/usr/bin/env python3
+"""The PyTorch side of `scratchgrad bench`: one epoch of the texts' MLP, data preloaded.
+
+Usage: python3 tools/bench_pytorch.py --data DIR --hidden 256 --batch-size 64 --threads 2
+
+Reads MNIST's raw IDX files from DIR (as `scratchgrad data fetch` leaves them), builds
+torch.nn.Sequential(Linear(784, H), Sigmoid(), Linear(H, 10)), and times one epoch of
+mini-batch SGD (lr 0.1, cross-entropy, a fresh permutation per epoch) after a 50-step warm-up.
+Prints one JSON object: {"epoch_seconds": ..., "steps": ...}.
+"""
+import argparse
+import json
+import os
+import pathlib
+import time
+
+
+def read_idx(path):
+    data = path.read_bytes()
+    rank = data[3]
+    dims = [int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(rank)]
+    return data[4 + 4 * rank:], dims
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--hidden", type=int, default=256)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(args.threads)
+    import torch
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    folder = pathlib.Path(args.data)
+    pixels, dims = read_idx(folder / "train-images-idx3-ubyte")
+    labels, _ = read_idx(folder / "train-labels-idx1-ubyte")
+    x_all = torch.frombuffer(bytearray(pixels), dtype=torch.uint8).reshape(dims[0], -1).float() / 255.0
+    y_all = torch.frombuffer(bytearray(labels), dtype=torch.uint8).long()
+    model = torch.nn.Sequential(torch.nn.Linear(784, args.hidden), torch.nn.Sigmoid(), torch.nn.Linear(args.hidden, 10))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def steps(order):
+        for start in range(0, len(order), args.batch_size):
+            idx = order[start:start + args.batch_size]
+            opt.zero_grad()
+            loss_fn(model(x_all[idx]), y_all[idx]).backward()
+            opt.step()
+
+    steps(torch.randperm(len(y_all))[: 50 * args.batch_size])
+    order = torch.randperm(len(y_all))
+    t = time.perf_counter()
+    steps(order)
+    seconds = time.perf_counter() - t
+    print(json.dumps({"epoch_seconds": seconds, "steps": (len(order) + args.batch_size - 1) // args.batch_size}))
+
+
+if __name__ == "__main__":
+    main()
