@@ -8,7 +8,7 @@
 //! `SCRATCHGRAD_FUZZ_SECONDS` (per target), e.g.
 //! `SCRATCHGRAD_FUZZ_SECONDS=600 cargo test --release --test fuzz -- --nocapture --test-threads 1`.
 //! A crashing input is written to `target/fuzz-crashes/` and the test fails; each crash found
-//! becomes a regression test in `tests/fuzz_regressions.rs`.
+//! becomes a regression test (none so far: docs/RELIABILITY.md has the long runs' counts).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
