@@ -25,12 +25,11 @@ fn spawn(args: &[&str]) -> Child {
         .unwrap()
 }
 
-fn signal(child: &Child, name: &str) {
-    assert!(Command::new("kill")
-        .args([&format!("-{name}"), &child.id().to_string()])
-        .status()
-        .unwrap()
-        .success());
+/// Sends SIGINT, as Ctrl-C in a terminal does.
+fn interrupt(child: &Child) {
+    // SAFETY: kill(2) with a live child's pid and a valid signal number.
+    let sent = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    assert_eq!(sent, 0, "could not signal the child");
 }
 
 fn epochs_written(dir: &Path) -> usize {
@@ -64,7 +63,7 @@ fn ctrl_c_keeps_the_last_checkpoint_and_says_how_to_resume() {
     let out = temp_dir("ctrlc");
     let child = spawn(&train_args(&out, &["--epochs", "500"]));
     wait_for_epochs(&out, 2);
-    signal(&child, "INT");
+    interrupt(&child);
     let done = child.wait_with_output().unwrap();
     assert_eq!(done.status.code(), Some(130));
     let err = String::from_utf8_lossy(&done.stderr);
