@@ -89,13 +89,6 @@ const CLOTHES: [&str; 10] = [
 ];
 
 impl DatasetName {
-    /// Every data set, for help texts.
-    pub const ALL: [DatasetName; 3] = [
-        DatasetName::Mnist,
-        DatasetName::FashionMnist,
-        DatasetName::MnistMini,
-    ];
-
     /// The four files (training images, training labels, test images, test labels).
     pub fn files(self) -> [FileSpec; 4] {
         match self {
