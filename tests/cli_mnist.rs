@@ -330,6 +330,18 @@ fn bad_input_is_one_clear_line() {
             ],
             "--hidden widths must be positive",
         ),
+        (
+            vec![
+                "train",
+                "--dataset",
+                "mnist-mini",
+                "--hidden",
+                "100000000000",
+                "--out",
+                dir.to_str().unwrap(),
+            ],
+            "parameters; choose smaller widths",
+        ),
     ];
     for (args, want) in cases {
         let run = scratchgrad(&args);

@@ -66,6 +66,10 @@ pub struct TrainArgs {
     quiet: bool,
 }
 
+/// The largest network `train` will build (2 GB of f32 weights, and as much again for their
+/// gradients and optimizer state): beyond it, allocation would fail.
+const MAX_PARAMETERS: usize = 500_000_000;
+
 /// Seconds since 1970 as `YYYYMMDD-HHMMSS` (UTC), for default run folders.
 fn timestamp() -> String {
     let secs = std::time::SystemTime::now()
@@ -95,6 +99,21 @@ fn config_from(args: &TrainArgs) -> Result<TrainConfig, CliError> {
         return Err(CliError::new(
             "--hidden widths must be positive, e.g. --hidden 256 or --hidden 512,256",
         ));
+    }
+    let mut widths = vec![784];
+    widths.extend(&args.hidden);
+    widths.push(10);
+    let parameters = widths.windows(2).try_fold(0usize, |total, w| {
+        total.checked_add(w[0].checked_mul(w[1])?.checked_add(w[1])?)
+    });
+    if parameters.is_none_or(|p| p > MAX_PARAMETERS) {
+        return Err(CliError::new(format!(
+            "--hidden {:?} asks for more than {MAX_PARAMETERS} parameters; choose smaller widths",
+            args.hidden
+        )));
+    }
+    if args.epochs == Some(0) {
+        return Err(CliError::new("--epochs must be at least 1"));
     }
     if args.batch_size == 0 {
         return Err(CliError::new("--batch-size must be at least 1"));
@@ -185,6 +204,16 @@ pub fn run(args: TrainArgs) -> Result<(), CliError> {
             (config, None, out)
         }
     };
+    if let Some((checkpoint, _)) = &resume {
+        if checkpoint.epochs_done >= config.epochs {
+            return Err(CliError::new(format!(
+                "{} has already trained {} of {} epochs: pass a larger --epochs to continue",
+                out.display(),
+                checkpoint.epochs_done,
+                config.epochs
+            )));
+        }
+    }
     let (train_set, test_set) = data::load(config.dataset, args.data_dir.as_deref(), args.quiet)?;
     std::fs::create_dir_all(&out)
         .map_err(|e| CliError::new(format!("cannot create {}: {e}", out.display())))?;
