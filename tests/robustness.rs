@@ -47,6 +47,25 @@ fn wait_for_epochs(dir: &Path, n: usize) {
     }
 }
 
+/// `--resume` the run in `out` for one epoch more than `done`, which must succeed.
+fn resume_one_more_epoch(out: &Path, done: usize) {
+    let epochs = (done + 1).to_string();
+    let args = [
+        "train",
+        "--resume",
+        out.to_str().unwrap(),
+        "--epochs",
+        &epochs,
+        "--quiet",
+    ];
+    let resumed = Command::new(BIN).args(args).output().unwrap();
+    assert!(
+        resumed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
+}
+
 /// Both files, if present, are whole and valid.
 fn assert_files_valid(dir: &Path) {
     if let Ok(bytes) = std::fs::read(dir.join("checkpoint.safetensors")) {
@@ -73,22 +92,7 @@ fn ctrl_c_keeps_the_last_checkpoint_and_says_how_to_resume() {
         "{err}"
     );
     assert_files_valid(&out);
-    let resumed = Command::new(BIN)
-        .args([
-            "train",
-            "--resume",
-            out.to_str().unwrap(),
-            "--epochs",
-            &(epochs_written(&out) + 1).to_string(),
-            "--quiet",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        resumed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&resumed.stderr)
-    );
+    resume_one_more_epoch(&out, epochs_written(&out));
 }
 
 #[test]
@@ -138,22 +142,7 @@ fn sigkill_during_checkpoint_writes_never_corrupts_a_checkpoint() {
     eprintln!("{mid_write} of 20 kills left a write unfinished");
     assert!(mid_write > 0, "no kill landed inside a write");
     let done = epochs_written(&out);
-    let resumed = Command::new(BIN)
-        .args([
-            "train",
-            "--resume",
-            out.to_str().unwrap(),
-            "--epochs",
-            &(done + 1).to_string(),
-            "--quiet",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        resumed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&resumed.stderr)
-    );
+    resume_one_more_epoch(&out, done);
     let leftovers: Vec<String> = file_names(&out)
         .into_iter()
         .filter(|n| n.ends_with(".tmp"))
