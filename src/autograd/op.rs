@@ -104,38 +104,8 @@ impl<T: Float> Op<T> {
 
     /// Moves the inputs out, leaving a `Leaf`: used to take a graph apart without recursion.
     pub(crate) fn take_inputs(&mut self) -> Vec<Tensor<T>> {
-        let op = std::mem::replace(self, Op::Leaf);
-        let mut owned = Vec::new();
-        op.for_each_input(|t| owned.push(t));
-        owned
-    }
-
-    fn for_each_input(self, mut f: impl FnMut(Tensor<T>)) {
-        use Op::*;
-        match self {
-            Leaf => {}
-            Add(a, b)
-            | Sub(a, b)
-            | Mul(a, b)
-            | Div(a, b)
-            | Pow(a, b)
-            | Maximum(a, b)
-            | Minimum(a, b)
-            | Matmul { a, b, .. } => {
-                f(a);
-                f(b)
-            }
-            Neg(x) | Exp(x) | Log(x) | Sqrt(x) | Tanh(x) | Sigmoid(x) | Relu(x) | Abs(x)
-            | Reshape(x) | BroadcastTo(x) => f(x),
-            Sum { input, .. }
-            | Mean { input, .. }
-            | Max { input, .. }
-            | Softmax { input, .. }
-            | LogSoftmax { input, .. }
-            | Permute { input, .. }
-            | Gather { input, .. }
-            | Narrow { input, .. } => f(input),
-            Concat { inputs, .. } => inputs.into_iter().for_each(f),
-        }
+        let inputs = self.inputs().into_iter().cloned().collect();
+        *self = Op::Leaf;
+        inputs
     }
 }

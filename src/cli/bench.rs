@@ -87,12 +87,12 @@ fn run_worker(contender: &str, args: &BenchArgs, train: &Dataset) -> Result<f64,
     let mut sgd = Sgd::new(0.1);
     for chunk in batches.iter().take(WARM_UP_STEPS) {
         let (x, y) = train.batch(chunk);
-        model.train_step(&x, &y, &mut sgd);
+        model.train_step(x, &y, &mut sgd);
     }
     let t = Instant::now();
     for chunk in &batches {
         let (x, y) = train.batch(chunk);
-        model.train_step(&x, &y, &mut sgd);
+        model.train_step(x, &y, &mut sgd);
     }
     Ok(t.elapsed().as_secs_f64())
 }

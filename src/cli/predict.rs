@@ -54,7 +54,7 @@ pub fn run(args: PredictArgs) -> Result<(), CliError> {
     }
     let mut model = Model::new(&file.arch, Engine::Manual, &file.weights);
     let probabilities = model
-        .logits(&Array::from_vec(inputs, &[args.images.len(), 784]))
+        .logits(Array::from_vec(inputs, &[args.images.len(), 784]))
         .softmax(1);
     let classes = file.arch.classes;
     let mut results = Vec::new();

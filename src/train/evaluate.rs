@@ -40,7 +40,7 @@ pub fn evaluate(model: &mut Model, data: &Dataset, classes: usize) -> Evaluation
     let indices: Vec<usize> = (0..data.len()).collect();
     for chunk in indices.chunks(1000) {
         let (x, labels) = data.batch(chunk);
-        let log_p = model.logits(&x).log_softmax(1);
+        let log_p = model.logits(x).log_softmax(1);
         for (row, &label) in labels.iter().enumerate() {
             let scores = &log_p.data()[row * classes..(row + 1) * classes];
             let best = (0..classes).fold(0, |b, c| if scores[c] > scores[b] { c } else { b });

@@ -147,10 +147,10 @@ impl Model {
     }
 
     /// The logits for a batch, without recording anything for backward.
-    pub fn logits(&mut self, x: &Array<f32>) -> Array<f32> {
+    pub fn logits(&mut self, x: Array<f32>) -> Array<f32> {
         match self {
-            Model::Autograd(net, _) => no_grad(|| net.forward(&Tensor::new(x.clone())).to_array()),
-            Model::Manual(net, _) => net.forward(x),
+            Model::Autograd(net, _) => no_grad(|| net.forward(&Tensor::new(x)).to_array()),
+            Model::Manual(net, _) => net.forward(&x),
         }
     }
 
@@ -158,13 +158,13 @@ impl Model {
     /// batch's mean loss and how many it classified correctly (before the update).
     pub fn train_step(
         &mut self,
-        x: &Array<f32>,
+        x: Array<f32>,
         labels: &[usize],
         optimizer: &mut dyn Optimizer<f32>,
     ) -> (f32, usize) {
         match self {
             Model::Autograd(net, params) => {
-                let logits = net.forward(&Tensor::new(x.clone()));
+                let logits = net.forward(&Tensor::new(x));
                 let loss = nn::cross_entropy(&logits, labels);
                 crate::optim::zero_grad(params);
                 loss.backward();
@@ -172,7 +172,7 @@ impl Model {
                 (loss.item(), correct(&logits.data(), labels))
             }
             Model::Manual(net, loss_fn) => {
-                let logits = net.forward(x);
+                let logits = net.forward(&x);
                 let loss = loss_fn.forward(&logits, labels);
                 net.backward(&loss_fn.backward());
                 optimizer.step_arrays(

@@ -282,7 +282,7 @@ pub fn train(
                 return Err(TrainError::Stopped { epochs_done: epoch });
             }
             let (x, labels) = train_set.batch(chunk);
-            let (loss, correct) = model.train_step(&x, &labels, optimizer.as_mut());
+            let (loss, correct) = model.train_step(x, &labels, optimizer.as_mut());
             if !loss.is_finite() {
                 return Err(TrainError::NonFinite {
                     epoch: epoch + 1,
