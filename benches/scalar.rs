@@ -2,6 +2,7 @@
 //! with micrograd (PyPI `micrograd`, run through `tools/bench_micrograd.py`).
 //!
 //! Run: `cargo bench --bench scalar` (set `PYTHON=/path/to/python` with micrograd installed).
+//! Both scalar engines are timed: the graph of `Value`s (micrograd's design) and the `Tape`.
 //! Rounds alternate scratchgrad and micrograd; medians over rounds are printed. Each engine
 //! counts the nodes of its own graph (micrograd's MLP uses ReLU, ours tanh; the numbers of
 //! nodes differ slightly, which is why the comparison is per node).
@@ -10,7 +11,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use scratchgrad::array::Rng;
-use scratchgrad::scalar::{hinge_loss, make_moons, Mlp, Value};
+use scratchgrad::scalar::{hinge_loss, hinge_loss_backward_on_tape, make_moons, Mlp, Tape, Value};
 
 const ROUNDS: usize = 5;
 const CHAIN: usize = 300;
@@ -20,18 +21,18 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Median seconds of `reps` runs of `f`, and the node count of the graph it returns.
-fn time(reps: usize, f: impl Fn() -> Value) -> (f64, usize) {
-    let nodes = f().topological_order().len();
+/// Median seconds of `reps` runs of `f` (which builds a graph, runs backward, and lets
+/// the graph go: all three are timed).
+fn time(reps: usize, f: impl Fn()) -> f64 {
     let times = (0..reps).map(|_| {
         let t = Instant::now();
-        drop(f());
+        f();
         t.elapsed().as_secs_f64()
     });
-    (median(times.collect()), nodes)
+    median(times.collect())
 }
 
-fn chain() -> Value {
+fn chain_of_values() -> Value {
     let x = Value::new(1.0);
     let mut y = x.clone();
     for _ in 0..CHAIN {
@@ -39,6 +40,12 @@ fn chain() -> Value {
     }
     y.backward();
     y
+}
+
+fn chain_on_tape(tape: &Tape) {
+    let x = tape.var(1.0);
+    let y = (0..CHAIN).fold(x, |y, _| y * 1.0001 + 0.0001);
+    std::hint::black_box(y.backward());
 }
 
 fn micrograd() -> Option<serde_json::Value> {
@@ -55,23 +62,37 @@ fn main() {
     let mut rng = Rng::seed(1337);
     let data = make_moons(100, 0.1, &mut rng);
     let mlp = Mlp::new(2, &[16, 16, 1], &mut rng);
-    let moons = || {
+    let moons_of_values = || {
         let (loss, _) = hinge_loss(&mlp, &data, 1e-4);
         mlp.zero_grad();
         loss.backward();
         loss
     };
-    let mut ours: [Vec<f64>; 2] = Default::default();
+    let moons_on_tape = |tape: &mut Tape| {
+        mlp.zero_grad();
+        hinge_loss_backward_on_tape(&mlp, &data, 1e-4, tape);
+    };
+    let moons_nodes = moons_of_values().topological_order().len();
+    let chain_nodes = chain_of_values().topological_order().len();
+    let mut tape = Tape::new();
+    moons_on_tape(&mut tape);
+    assert_eq!(tape.len(), moons_nodes, "both engines build the same graph");
+
+    // Rows: (workload, engine); each gets its nodes per second from every round.
+    let rows = [
+        ("moons MLP, 100 points", "Value", moons_nodes),
+        ("moons MLP, 100 points", "Tape", moons_nodes),
+        ("chain of 300 steps", "Value", chain_nodes),
+        ("chain of 300 steps", "Tape", chain_nodes),
+    ];
+    let mut ours: [Vec<f64>; 4] = Default::default();
     let mut theirs: [Vec<f64>; 2] = Default::default();
-    let mut nodes = [0usize; 2];
     let mut their_nodes = [0usize; 2];
     for _ in 0..ROUNDS {
-        let (s, n) = time(50, moons);
-        ours[0].push(n as f64 / s);
-        nodes[0] = n;
-        let (s, n) = time(2000, chain);
-        ours[1].push(n as f64 / s);
-        nodes[1] = n;
+        ours[0].push(moons_nodes as f64 / time(50, || drop(moons_of_values())));
+        ours[1].push(moons_nodes as f64 / time(50, || moons_on_tape(&mut Tape::new())));
+        ours[2].push(chain_nodes as f64 / time(2000, || drop(chain_of_values())));
+        ours[3].push(chain_nodes as f64 / time(2000, || chain_on_tape(&Tape::new())));
         if let Some(m) = micrograd() {
             for (i, key) in ["moons", "chain"].iter().enumerate() {
                 let n = m[key]["nodes"].as_u64().unwrap_or(0) as usize;
@@ -80,25 +101,21 @@ fn main() {
             }
         }
     }
-    println!("forward+backward, million nodes per second (median of {ROUNDS} rounds)");
+    println!("forward+backward+free, million nodes per second (median of {ROUNDS} rounds)");
     println!(
-        "{:<24} {:>12} {:>8} {:>12} {:>8} {:>8}",
-        "workload", "scratchgrad", "nodes", "micrograd", "nodes", "ratio"
+        "{:<22} {:<6} {:>12} {:>7} {:>10} {:>7} {:>7}",
+        "workload", "engine", "scratchgrad", "nodes", "micrograd", "nodes", "ratio"
     );
-    for (i, name) in ["moons MLP, 100 points", "chain of 300 steps"]
-        .iter()
-        .enumerate()
-    {
+    for (i, (workload, engine, nodes)) in rows.iter().enumerate() {
         let o = median(ours[i].clone()) / 1e6;
-        let t = if theirs[i].is_empty() {
+        let t = if theirs[i / 2].is_empty() {
             f64::NAN
         } else {
-            median(theirs[i].clone()) / 1e6
+            median(theirs[i / 2].clone()) / 1e6
         };
         println!(
-            "{name:<24} {o:>12.2} {:>8} {t:>12.3} {:>8} {:>7.0}x",
-            nodes[i],
-            their_nodes[i],
+            "{workload:<22} {engine:<6} {o:>12.2} {nodes:>7} {t:>10.3} {:>7} {:>6.0}x",
+            their_nodes[i / 2],
             o / t
         );
     }

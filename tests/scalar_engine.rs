@@ -77,3 +77,30 @@ fn moons_mlp_reaches_full_training_accuracy() {
     );
     assert_eq!(after, 1.0, "100% training accuracy after 100 steps");
 }
+
+/// The tape is the fast path; the graph of `Value`s is the reference it must reproduce.
+#[test]
+fn tape_gives_the_moons_loss_and_gradients_of_the_value_graph() {
+    use scratchgrad::array::Rng;
+    use scratchgrad::scalar::{hinge_loss, hinge_loss_backward_on_tape, make_moons, Mlp, Tape};
+    let mut rng = Rng::seed(7);
+    let data = make_moons(40, 0.1, &mut rng);
+    let mlp = Mlp::new(2, &[8, 8, 1], &mut rng);
+    let (loss, accuracy) = hinge_loss(&mlp, &data, 1e-4);
+    loss.backward();
+    let want: Vec<f64> = mlp.parameters().iter().map(Value::grad).collect();
+    mlp.zero_grad();
+    let mut tape = Tape::new();
+    let (taped_loss, taped_accuracy) = hinge_loss_backward_on_tape(&mlp, &data, 1e-4, &mut tape);
+    assert_eq!(tape.len(), loss.topological_order().len(), "same graph");
+    assert!((taped_loss - loss.data()).abs() <= 1e-12 * loss.data().abs());
+    assert_eq!(taped_accuracy, accuracy);
+    let got: Vec<f64> = mlp.parameters().iter().map(Value::grad).collect();
+    // Sums run in a different order on the tape, so compare against the gradients' scale:
+    // a gradient that cancels to ~1e-17 may come out with either sign.
+    let scale = want.iter().fold(0.0f64, |m, g| m.max(g.abs()));
+    assert!(scale > 0.0);
+    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+        assert!((g - w).abs() <= 1e-12 * scale, "param {i}: {g} vs {w}");
+    }
+}

@@ -2,11 +2,16 @@
 //!
 //! `tests/fixtures/scalar_expressions.json` was written by `tools/torch_scalar_reference.py`:
 //! 60 random expressions in Python syntax covering every operator and function, their
-//! values, and PyTorch's value and gradients. Required agreement: 1e-12 relative.
+//! values, and PyTorch's value and gradients. Required agreement: 1e-12 relative, for both
+//! scalar engines (the graph of `Value`s and the `Tape`) and for the CLI.
 
 use std::process::Command;
 
+use std::collections::HashMap;
+
 use scratchgrad::scalar::evaluate::evaluate;
+use scratchgrad::scalar::parse::{parse, BinaryOp, Expr, ExprKind};
+use scratchgrad::scalar::{Tape, Var};
 use serde_json::Value as Json;
 
 fn cases() -> Vec<Json> {
@@ -62,6 +67,60 @@ fn library_matches_pytorch() {
             &result.gradients,
             &case,
         );
+    }
+}
+
+/// The expression recorded on a `Tape` (the fast engine), built like `evaluate` builds the
+/// graph of `Value`s: a constant exponent is a number, not an input.
+fn on_tape<'t>(expr: &Expr, tape: &'t Tape, vars: &HashMap<String, Var<'t>>) -> Var<'t> {
+    match &expr.kind {
+        ExprKind::Number(v) => tape.var(*v),
+        ExprKind::Name(n) => vars[n],
+        ExprKind::Neg(x) => -on_tape(x, tape, vars),
+        ExprKind::Call(f, x) => {
+            let x = on_tape(x, tape, vars);
+            match f.as_str() {
+                "exp" => x.exp(),
+                "log" => x.log(),
+                "sqrt" => x.sqrt(),
+                "tanh" => x.tanh(),
+                "sigmoid" => x.sigmoid(),
+                "relu" => x.relu(),
+                "sin" => x.sin(),
+                "cos" => x.cos(),
+                "abs" => x.abs(),
+                other => panic!("unknown function {other}"),
+            }
+        }
+        ExprKind::Binary(op, a, b) => {
+            let a = on_tape(a, tape, vars);
+            let constant = !format!("{b:?}").contains("Name(");
+            let b = on_tape(b, tape, vars);
+            match op {
+                BinaryOp::Pow if constant => a.powf(b.data()),
+                BinaryOp::Pow => a.pow(b),
+                BinaryOp::Add => a + b,
+                BinaryOp::Sub => a - b,
+                BinaryOp::Mul => a * b,
+                BinaryOp::Div => a / b,
+            }
+        }
+    }
+}
+
+#[test]
+fn tape_matches_pytorch() {
+    for case in cases() {
+        let expr = case["expr"].as_str().unwrap();
+        let tape = Tape::new();
+        let vars: HashMap<String, Var> = bindings(&case)
+            .into_iter()
+            .map(|(name, v)| (name, tape.var(v)))
+            .collect();
+        let out = on_tape(&parse(expr).expect("fixture parses"), &tape, &vars);
+        let grads = out.backward();
+        let grads: Vec<(String, f64)> = vars.iter().map(|(n, &v)| (n.clone(), grads[v])).collect();
+        check("tape", expr, out.data(), &grads, &case);
     }
 }
 

@@ -1,73 +1,127 @@
-//! Every rule of the scalar engine in one place: how each operation computes its value
-//! (`forward`) and its derivative with respect to each input (`local_grads`).
+//! Every rule of the scalar engine in one place: what each operation computes (`forward`)
+//! and its derivative with respect to each input (`local_grads`). Both engines, the graph of
+//! `Value`s and the `Tape`, run these same two functions.
 
-use super::value::ScalarOp;
+/// An operation, without its inputs. The number in `Powf` is a constant exponent.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Op {
+    /// An input, parameter or constant: made directly, not computed.
+    Leaf,
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Pow,
+    Powf(f64),
+    Neg,
+    Exp,
+    Log,
+    Sqrt,
+    Tanh,
+    Sigmoid,
+    Relu,
+    Sin,
+    Cos,
+    Abs,
+}
 
-/// The value of an operation from its inputs' values.
-pub(crate) fn forward(op: &ScalarOp) -> f64 {
-    use ScalarOp::*;
-    match op {
-        Leaf => unreachable!("a leaf has no operation to run"),
-        Add(a, b) => a.data() + b.data(),
-        Sub(a, b) => a.data() - b.data(),
-        Mul(a, b) => a.data() * b.data(),
-        Div(a, b) => a.data() / b.data(),
-        Pow(a, b) => a.data().powf(b.data()),
-        Powf(x, e) => x.data().powf(*e),
-        Neg(x) => -x.data(),
-        Exp(x) => x.data().exp(),
-        Log(x) => x.data().ln(),
-        Sqrt(x) => x.data().sqrt(),
-        Tanh(x) => x.data().tanh(),
-        Sigmoid(x) => sigmoid(x.data()),
-        Relu(x) => x.data().max(0.0),
-        Sin(x) => x.data().sin(),
-        Cos(x) => x.data().cos(),
-        Abs(x) => x.data().abs(),
+impl Op {
+    /// How many values the operation reads (0, 1 or 2).
+    pub(crate) fn arity(self) -> usize {
+        use Op::*;
+        match self {
+            Leaf => 0,
+            Add | Sub | Mul | Div | Pow => 2,
+            _ => 1,
+        }
+    }
+
+    /// A short symbol for pictures of the graph.
+    pub(crate) fn symbol(self) -> String {
+        use Op::*;
+        match self {
+            Leaf => String::new(),
+            Add => "+".into(),
+            Sub => "-".into(),
+            Mul => "*".into(),
+            Div => "/".into(),
+            Pow => "**".into(),
+            Powf(e) => format!("**{e}"),
+            Neg => "neg".into(),
+            Exp => "exp".into(),
+            Log => "log".into(),
+            Sqrt => "sqrt".into(),
+            Tanh => "tanh".into(),
+            Sigmoid => "sigmoid".into(),
+            Relu => "relu".into(),
+            Sin => "sin".into(),
+            Cos => "cos".into(),
+            Abs => "abs".into(),
+        }
     }
 }
 
-/// d(out)/d(input) for each input of `op` (in the order of `ScalarOp::inputs`), given the
-/// operation's output `out`. Unused slots are 0.
-pub(crate) fn local_grads(op: &ScalarOp, out: f64) -> [f64; 2] {
-    use ScalarOp::*;
+/// The value of `op` on inputs `a` and `b` (`b` is ignored by one-input operations).
+pub(crate) fn forward(op: Op, a: f64, b: f64) -> f64 {
+    use Op::*;
+    match op {
+        Leaf => unreachable!("a leaf has no operation to run"),
+        Add => a + b,
+        Sub => a - b,
+        Mul => a * b,
+        Div => a / b,
+        Pow => a.powf(b),
+        Powf(e) => a.powf(e),
+        Neg => -a,
+        Exp => a.exp(),
+        Log => a.ln(),
+        Sqrt => a.sqrt(),
+        Tanh => a.tanh(),
+        Sigmoid => sigmoid(a),
+        Relu => a.max(0.0),
+        Sin => a.sin(),
+        Cos => a.cos(),
+        Abs => a.abs(),
+    }
+}
+
+/// d(out)/da and d(out)/db for `out = op(a, b)`. Unused slots are 0.
+pub(crate) fn local_grads(op: Op, a: f64, b: f64, out: f64) -> [f64; 2] {
+    use Op::*;
     match op {
         Leaf => [0.0, 0.0],
         // d(a+b)/da = 1, d(a+b)/db = 1
-        Add(..) => [1.0, 1.0],
+        Add => [1.0, 1.0],
         // d(a-b)/da = 1, d(a-b)/db = -1
-        Sub(..) => [1.0, -1.0],
+        Sub => [1.0, -1.0],
         // d(a*b)/da = b, d(a*b)/db = a
-        Mul(a, b) => [b.data(), a.data()],
+        Mul => [b, a],
         // d(a/b)/da = 1/b, d(a/b)/db = -a/b^2
-        Div(a, b) => [1.0 / b.data(), -a.data() / (b.data() * b.data())],
+        Div => [1.0 / b, -a / (b * b)],
         // d(a^b)/da = b a^(b-1), d(a^b)/db = a^b ln(a)
-        Pow(a, b) => [
-            b.data() * a.data().powf(b.data() - 1.0),
-            out * a.data().ln(),
-        ],
-        // d(x^e)/dx = e x^(e-1)
-        Powf(x, e) => [e * x.data().powf(e - 1.0), 0.0],
-        // d(-x)/dx = -1
-        Neg(_) => [-1.0, 0.0],
-        // d e^x/dx = e^x
-        Exp(_) => [out, 0.0],
-        // d ln(x)/dx = 1/x
-        Log(x) => [1.0 / x.data(), 0.0],
-        // d sqrt(x)/dx = 1 / (2 sqrt(x))
-        Sqrt(_) => [0.5 / out, 0.0],
-        // d tanh(x)/dx = 1 - tanh(x)^2
-        Tanh(_) => [1.0 - out * out, 0.0],
-        // d sigmoid(x)/dx = sigmoid(x) (1 - sigmoid(x))
-        Sigmoid(_) => [out * (1.0 - out), 0.0],
-        // d relu(x)/dx = 1 if x > 0 else 0
-        Relu(x) => [if x.data() > 0.0 { 1.0 } else { 0.0 }, 0.0],
-        // d sin(x)/dx = cos(x)
-        Sin(x) => [x.data().cos(), 0.0],
-        // d cos(x)/dx = -sin(x)
-        Cos(x) => [-x.data().sin(), 0.0],
-        // d|x|/dx = sign(x), 0 at 0 (as PyTorch)
-        Abs(x) => [sign(x.data()), 0.0],
+        Pow => [b * a.powf(b - 1.0), out * a.ln()],
+        // d(a^e)/da = e a^(e-1)
+        Powf(e) => [e * a.powf(e - 1.0), 0.0],
+        // d(-a)/da = -1
+        Neg => [-1.0, 0.0],
+        // d e^a/da = e^a
+        Exp => [out, 0.0],
+        // d ln(a)/da = 1/a
+        Log => [1.0 / a, 0.0],
+        // d sqrt(a)/da = 1 / (2 sqrt(a))
+        Sqrt => [0.5 / out, 0.0],
+        // d tanh(a)/da = 1 - tanh(a)^2
+        Tanh => [1.0 - out * out, 0.0],
+        // d sigmoid(a)/da = sigmoid(a) (1 - sigmoid(a))
+        Sigmoid => [out * (1.0 - out), 0.0],
+        // d relu(a)/da = 1 if a > 0 else 0
+        Relu => [if a > 0.0 { 1.0 } else { 0.0 }, 0.0],
+        // d sin(a)/da = cos(a)
+        Sin => [a.cos(), 0.0],
+        // d cos(a)/da = -sin(a)
+        Cos => [-a.sin(), 0.0],
+        // d|a|/da = sign(a), 0 at 0 (as PyTorch)
+        Abs => [sign(a), 0.0],
     }
 }
 

@@ -1,7 +1,7 @@
 //! A tiny neural network on the scalar engine (micrograd's `Neuron`, `Layer`, `MLP`), and the
 //! two-moons data set it is classically trained on.
 
-use super::Value;
+use super::{Tape, Value, Var};
 use crate::array::Rng;
 
 /// One neuron: `act(w . x + b)`, with `act` = tanh or none (a linear output).
@@ -128,6 +128,56 @@ pub fn hinge_loss(mlp: &Mlp, data: &[([f64; 2], f64)], alpha: f64) -> (Value, f6
         .fold(Value::new(0.0), |acc, p| acc + p * p);
     let total = margins / data.len() as f64 + l2 * alpha;
     (total, correct as f64 / data.len() as f64)
+}
+
+/// `hinge_loss` followed by `loss.backward()`, recorded on a `Tape` rather than as a graph
+/// of `Value`s: the same loss, accuracy and parameter gradients (added into each parameter's
+/// `grad()`, as `backward()` does), several times faster. The tape is cleared first and left
+/// holding the step's nodes.
+pub fn hinge_loss_backward_on_tape(
+    mlp: &Mlp,
+    data: &[([f64; 2], f64)],
+    alpha: f64,
+    tape: &mut Tape,
+) -> (f64, f64) {
+    tape.clear();
+    let parameters = mlp.parameters();
+    let vars: Vec<Var> = parameters.iter().map(|p| tape.var(p.data())).collect();
+    let mut margins = tape.var(0.0);
+    let mut correct = 0;
+    for (point, label) in data {
+        let score = forward_on_tape(mlp, &vars, vec![tape.var(point[0]), tape.var(point[1])])[0];
+        margins = margins + (1.0 - score * *label).relu();
+        correct += usize::from((score.data() > 0.0) == (*label > 0.0));
+    }
+    let l2 = vars.iter().fold(tape.var(0.0), |acc, &p| acc + p * p);
+    let total = margins / data.len() as f64 + l2 * alpha;
+    let grads = total.backward();
+    for (p, &v) in parameters.iter().zip(&vars) {
+        p.set_grad(p.grad() + grads[v]);
+    }
+    (total.data(), correct as f64 / data.len() as f64)
+}
+
+/// `Mlp::forward` on a tape, with the parameters given as vars in `Mlp::parameters` order.
+fn forward_on_tape<'t>(mlp: &Mlp, parameters: &[Var<'t>], x: Vec<Var<'t>>) -> Vec<Var<'t>> {
+    let mut next = 0;
+    let mut h = x;
+    for layer in &mlp.layers {
+        let mut out = Vec::with_capacity(layer.neurons.len());
+        for neuron in &layer.neurons {
+            let weights = &parameters[next..next + neuron.weights.len()];
+            let bias = parameters[next + neuron.weights.len()];
+            next += neuron.weights.len() + 1;
+            let sum = weights
+                .iter()
+                .zip(&h)
+                .fold(bias, |acc, (&w, &xi)| acc + w * xi);
+            out.push(if neuron.nonlinear { sum.tanh() } else { sum });
+        }
+        h = out;
+    }
+    h
 }
 
 /// Two interleaving half circles (scikit-learn's `make_moons`): `n` points, half labelled -1

@@ -2,6 +2,8 @@
 //! operation that made it. The place to start reading: the whole engine is `value.rs` (the
 //! graph and `backward()`) plus `backward.rs` (every derivative, one line each).
 //!
+//! `tape.rs` is the same engine recorded on one vector (a Wengert list): the fast path.
+//!
 //! Also here: an expression parser for the `grad` command (`parse`, `evaluate`), Graphviz
 //! pictures of the graph (`Value::to_dot`), and a tiny MLP with the two-moons data set.
 //! Never here: printing or files.
@@ -12,7 +14,9 @@ pub mod evaluate;
 mod mlp;
 mod ops;
 pub mod parse;
+mod tape;
 mod value;
 
-pub use mlp::{hinge_loss, make_moons, Layer, Mlp, Neuron};
+pub use mlp::{hinge_loss, hinge_loss_backward_on_tape, make_moons, Layer, Mlp, Neuron};
+pub use tape::{Gradients, Tape, Var};
 pub use value::Value;

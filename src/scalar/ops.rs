@@ -3,17 +3,18 @@
 
 use std::ops;
 
-use super::value::{ScalarOp, Value};
+use super::backward::Op;
+use super::value::Value;
 
 impl Value {
     /// `self ** exponent` for another value (both get gradients).
     pub fn pow(&self, exponent: &Value) -> Value {
-        Value::from_op(ScalarOp::Pow(self.clone(), exponent.clone()))
+        Value::binary(Op::Pow, self.clone(), exponent.clone())
     }
 
     /// `self ** e` for a number.
     pub fn powf(&self, e: f64) -> Value {
-        Value::from_op(ScalarOp::Powf(self.clone(), e))
+        Value::unary(Op::Powf(e), self.clone())
     }
 }
 
@@ -22,7 +23,7 @@ macro_rules! functions {
         impl Value {$(
             $(#[$doc])*
             pub fn $name(&self) -> Value {
-                Value::from_op(ScalarOp::$variant(self.clone()))
+                Value::unary(Op::$variant, self.clone())
             }
         )*}
     };
@@ -56,49 +57,49 @@ macro_rules! operator {
         impl ops::$trait<&Value> for &Value {
             type Output = Value;
             fn $method(self, other: &Value) -> Value {
-                Value::from_op(ScalarOp::$variant(self.clone(), other.clone()))
+                Value::binary(Op::$variant, self.clone(), other.clone())
             }
         }
         impl ops::$trait<Value> for Value {
             type Output = Value;
             fn $method(self, other: Value) -> Value {
-                Value::from_op(ScalarOp::$variant(self, other))
+                Value::binary(Op::$variant, self, other)
             }
         }
         impl ops::$trait<&Value> for Value {
             type Output = Value;
             fn $method(self, other: &Value) -> Value {
-                Value::from_op(ScalarOp::$variant(self, other.clone()))
+                Value::binary(Op::$variant, self, other.clone())
             }
         }
         impl ops::$trait<Value> for &Value {
             type Output = Value;
             fn $method(self, other: Value) -> Value {
-                Value::from_op(ScalarOp::$variant(self.clone(), other))
+                Value::binary(Op::$variant, self.clone(), other)
             }
         }
         impl ops::$trait<f64> for &Value {
             type Output = Value;
             fn $method(self, other: f64) -> Value {
-                Value::from_op(ScalarOp::$variant(self.clone(), Value::new(other)))
+                Value::binary(Op::$variant, self.clone(), Value::new(other))
             }
         }
         impl ops::$trait<f64> for Value {
             type Output = Value;
             fn $method(self, other: f64) -> Value {
-                Value::from_op(ScalarOp::$variant(self, Value::new(other)))
+                Value::binary(Op::$variant, self, Value::new(other))
             }
         }
         impl ops::$trait<&Value> for f64 {
             type Output = Value;
             fn $method(self, other: &Value) -> Value {
-                Value::from_op(ScalarOp::$variant(Value::new(self), other.clone()))
+                Value::binary(Op::$variant, Value::new(self), other.clone())
             }
         }
         impl ops::$trait<Value> for f64 {
             type Output = Value;
             fn $method(self, other: Value) -> Value {
-                Value::from_op(ScalarOp::$variant(Value::new(self), other))
+                Value::binary(Op::$variant, Value::new(self), other)
             }
         }
     };
@@ -112,14 +113,14 @@ operator!(Div, div, Div);
 impl ops::Neg for &Value {
     type Output = Value;
     fn neg(self) -> Value {
-        Value::from_op(ScalarOp::Neg(self.clone()))
+        Value::unary(Op::Neg, self.clone())
     }
 }
 
 impl ops::Neg for Value {
     type Output = Value;
     fn neg(self) -> Value {
-        Value::from_op(ScalarOp::Neg(self))
+        Value::unary(Op::Neg, self)
     }
 }
 

@@ -3,105 +3,29 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use super::backward::local_grads;
-
-/// The operation that produced a value. Leaves (inputs, parameters, constants) are `Leaf`.
-pub(crate) enum ScalarOp {
-    Leaf,
-    Add(Value, Value),
-    Sub(Value, Value),
-    Mul(Value, Value),
-    Div(Value, Value),
-    Pow(Value, Value),
-    Powf(Value, f64),
-    Neg(Value),
-    Exp(Value),
-    Log(Value),
-    Sqrt(Value),
-    Tanh(Value),
-    Sigmoid(Value),
-    Relu(Value),
-    Sin(Value),
-    Cos(Value),
-    Abs(Value),
-}
-
-impl ScalarOp {
-    /// The values this operation read (at most two), in the order `local_grads` answers
-    /// for them. An array rather than a `Vec`: no allocation per node in `backward()`.
-    pub(crate) fn inputs(&self) -> [Option<&Value>; 2] {
-        use ScalarOp::*;
-        match self {
-            Leaf => [None, None],
-            Add(a, b) | Sub(a, b) | Mul(a, b) | Div(a, b) | Pow(a, b) => [Some(a), Some(b)],
-            Powf(x, _)
-            | Neg(x)
-            | Exp(x)
-            | Log(x)
-            | Sqrt(x)
-            | Tanh(x)
-            | Sigmoid(x)
-            | Relu(x)
-            | Sin(x)
-            | Cos(x)
-            | Abs(x) => [Some(x), None],
-        }
-    }
-
-    /// Moves the inputs onto `out`, leaving a `Leaf`: used to take a graph apart without
-    /// recursion.
-    fn take_inputs_into(&mut self, out: &mut Vec<Value>) {
-        use ScalarOp::*;
-        match std::mem::replace(self, Leaf) {
-            Leaf => {}
-            Add(a, b) | Sub(a, b) | Mul(a, b) | Div(a, b) | Pow(a, b) => out.extend([a, b]),
-            Powf(x, _)
-            | Neg(x)
-            | Exp(x)
-            | Log(x)
-            | Sqrt(x)
-            | Tanh(x)
-            | Sigmoid(x)
-            | Relu(x)
-            | Sin(x)
-            | Cos(x)
-            | Abs(x) => out.push(x),
-        }
-    }
-
-    /// A short symbol for pictures of the graph.
-    pub(crate) fn symbol(&self) -> String {
-        use ScalarOp::*;
-        match self {
-            Leaf => String::new(),
-            Add(..) => "+".into(),
-            Sub(..) => "-".into(),
-            Mul(..) => "*".into(),
-            Div(..) => "/".into(),
-            Pow(..) => "**".into(),
-            Powf(_, e) => format!("**{e}"),
-            Neg(_) => "neg".into(),
-            Exp(_) => "exp".into(),
-            Log(_) => "log".into(),
-            Sqrt(_) => "sqrt".into(),
-            Tanh(_) => "tanh".into(),
-            Sigmoid(_) => "sigmoid".into(),
-            Relu(_) => "relu".into(),
-            Sin(_) => "sin".into(),
-            Cos(_) => "cos".into(),
-            Abs(_) => "abs".into(),
-        }
-    }
-}
+use super::backward::{forward, local_grads, Op};
 
 pub(crate) struct ValueNode {
     data: Cell<f64>,
     grad: Cell<f64>,
-    op: ScalarOp,
+    op: Op,
+    /// The values the operation read, in the order `local_grads` answers for them.
+    inputs: [Option<Value>; 2],
     label: RefCell<String>,
     /// The number of the last topological sort that reached this node: marking nodes here
     /// is cheaper than a hash set of visited nodes.
     visited_in: Cell<u64>,
+}
+
+impl ValueNode {
+    /// d(self)/d(input) for each input, from the rules in `backward.rs`.
+    fn local_grads(&self) -> [f64; 2] {
+        let [a, b] = self
+            .inputs
+            .each_ref()
+            .map(|x| x.as_ref().map_or(0.0, Value::data));
+        local_grads(self.op, a, b, self.data.get())
+    }
 }
 
 thread_local! {
@@ -124,11 +48,12 @@ thread_local! {
 pub struct Value(pub(crate) Rc<ValueNode>);
 
 impl Value {
-    fn with_op(data: f64, op: ScalarOp) -> Value {
+    fn with_op(data: f64, op: Op, inputs: [Option<Value>; 2]) -> Value {
         Value(Rc::new(ValueNode {
             data: Cell::new(data),
             grad: Cell::new(0.0),
             op,
+            inputs,
             label: RefCell::new(String::new()),
             visited_in: Cell::new(0),
         }))
@@ -136,7 +61,7 @@ impl Value {
 
     /// A leaf: an input, parameter or constant.
     pub fn new(data: f64) -> Value {
-        Value::with_op(data, ScalarOp::Leaf)
+        Value::with_op(data, Op::Leaf, [None, None])
     }
 
     /// Names the value for pictures of the graph (returns it, for chaining).
@@ -165,6 +90,11 @@ impl Value {
         self.0.grad.get()
     }
 
+    /// Sets the gradient (used to add in gradients computed elsewhere, such as on a `Tape`).
+    pub fn set_grad(&self, grad: f64) {
+        self.0.grad.set(grad);
+    }
+
     /// Sets the gradient back to 0.
     pub fn zero_grad(&self) {
         self.0.grad.set(0.0);
@@ -177,15 +107,15 @@ impl Value {
 
     /// The values this one was computed from (empty for a leaf).
     pub fn inputs(&self) -> Vec<Value> {
-        self.0.op.inputs().into_iter().flatten().cloned().collect()
+        self.0.inputs.iter().flatten().cloned().collect()
     }
 
     /// Each input paired with d(self)/d(input): the local factors the chain rule multiplies.
     pub fn local_gradients(&self) -> Vec<(Value, f64)> {
-        let locals = local_grads(&self.0.op, self.data());
-        let inputs = self.0.op.inputs().into_iter().zip(locals);
+        let locals = self.0.local_grads();
+        let inputs = self.0.inputs.iter().zip(locals);
         inputs
-            .filter_map(|(input, local)| input.map(|i| (i.clone(), local)))
+            .filter_map(|(input, local)| input.as_ref().map(|i| (i.clone(), local)))
             .collect()
     }
 
@@ -194,9 +124,14 @@ impl Value {
         self.0.op.symbol()
     }
 
-    pub(crate) fn from_op(op: ScalarOp) -> Value {
-        let data = super::backward::forward(&op);
-        Value::with_op(data, op)
+    /// The result of `op` on one input.
+    pub(crate) fn unary(op: Op, a: Value) -> Value {
+        Value::with_op(forward(op, a.data(), 0.0), op, [Some(a), None])
+    }
+
+    /// The result of `op` on two inputs.
+    pub(crate) fn binary(op: Op, a: Value, b: Value) -> Value {
+        Value::with_op(forward(op, a.data(), b.data()), op, [Some(a), Some(b)])
     }
 
     /// Every node leading to `self`, inputs before the nodes that use them (so `self` is
@@ -219,7 +154,7 @@ impl Value {
                 continue;
             }
             stack.push((node, true));
-            for input in node.0.op.inputs().into_iter().flatten() {
+            for input in node.0.inputs.iter().flatten() {
                 stack.push((input, false));
             }
         }
@@ -238,9 +173,8 @@ impl Value {
         }
         self.0.grad.set(self.grad() + 1.0);
         for node in order.iter().rev() {
-            let op = &node.0.op;
-            let locals = local_grads(op, node.data());
-            for (input, local) in op.inputs().into_iter().zip(locals) {
+            let locals = node.0.local_grads();
+            for (input, local) in node.0.inputs.iter().zip(locals) {
                 if let Some(input) = input {
                     // Chain rule: d(out)/d(input) += d(out)/d(node) * d(node)/d(input).
                     input.0.grad.set(input.grad() + node.grad() * local);
@@ -251,21 +185,20 @@ impl Value {
 
     /// True for values made directly rather than by an operation.
     pub fn is_leaf(&self) -> bool {
-        matches!(self.0.op, ScalarOp::Leaf)
+        self.0.op == Op::Leaf
     }
 }
 
 impl Drop for ValueNode {
     /// Takes the graph apart without recursion, so a million-deep chain drops safely.
     fn drop(&mut self) {
-        if matches!(self.op, ScalarOp::Leaf) {
+        if self.op == Op::Leaf {
             return;
         }
-        let mut orphans = Vec::new();
-        self.op.take_inputs_into(&mut orphans);
+        let mut orphans: Vec<Value> = self.inputs.iter_mut().flat_map(Option::take).collect();
         while let Some(value) = orphans.pop() {
             if let Some(mut node) = Rc::into_inner(value.0) {
-                node.op.take_inputs_into(&mut orphans);
+                orphans.extend(node.inputs.iter_mut().flat_map(Option::take));
             }
         }
     }
