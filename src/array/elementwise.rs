@@ -1,6 +1,6 @@
 //! Elementwise arithmetic: unary maps and binary operations with numpy broadcasting.
 
-use super::shape::{broadcast_shapes, broadcast_strides, for_each_offset};
+use super::shape::{broadcast_shapes, broadcast_strides, for_each_row};
 use super::{Array, Float};
 
 impl<T: Copy> Array<T> {
@@ -24,8 +24,21 @@ impl<T: Copy> Array<T> {
         let sa = broadcast_strides(&self.shape, &shape);
         let sb = broadcast_strides(&other.shape, &shape);
         let mut data = Vec::with_capacity(shape.iter().product());
-        for_each_offset(&shape, [&sa, &sb], |_, [ia, ib]| {
-            data.push(f(self.data[ia], other.data[ib]))
+        let (a, b) = (&self.data, &other.data);
+        // Row by row; a row's step along each operand is 1 (contiguous) or 0 (broadcast).
+        let n = shape.last().copied().unwrap_or(1);
+        let steps = (sa.last().copied(), sb.last().copied());
+        for_each_row(&shape, [&sa, &sb], |_, [ia, ib]| match steps {
+            (Some(1), Some(1)) => {
+                let pairs = a[ia..ia + n].iter().zip(&b[ib..ib + n]);
+                data.extend(pairs.map(|(&x, &y)| f(x, y)));
+            }
+            (Some(1), Some(0)) => data.extend(a[ia..ia + n].iter().map(|&x| f(x, b[ib]))),
+            (Some(0), Some(1)) => data.extend(b[ib..ib + n].iter().map(|&y| f(a[ia], y))),
+            (ta, tb) => {
+                let (ta, tb) = (ta.unwrap_or(0), tb.unwrap_or(0));
+                data.extend((0..n).map(|j| f(a[ia + j * ta], b[ib + j * tb])));
+            }
         });
         Array::from_vec(data, &shape)
     }

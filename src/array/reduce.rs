@@ -1,6 +1,6 @@
 //! Reductions (sum, mean, max, argmax) over any set of axes, and softmax along one axis.
 
-use super::shape::{for_each_offset, strides_of};
+use super::shape::{for_each_row, strides_of};
 use super::{Array, Float};
 
 impl<T: Copy> Array<T> {
@@ -38,8 +38,19 @@ impl<T: Copy> Array<T> {
             .map(|d| if reduced[d] { 0 } else { kept_strides[d] })
             .collect();
         let mut out = vec![init; kept.iter().product()];
-        for_each_offset(&self.shape, [&out_strides], |i, [o]| {
-            out[o] = f(out[o], self.data[i])
+        // Row by row: a reduced last axis folds a row into one output, a kept one folds it
+        // into a row of outputs.
+        let n = self.shape.last().copied().unwrap_or(1);
+        let last_kept = out_strides.last() == Some(&1);
+        for_each_row(&self.shape, [&out_strides], |i, [o]| {
+            let row = &self.data[i..i + n];
+            if last_kept {
+                for (acc, &x) in out[o..o + n].iter_mut().zip(row) {
+                    *acc = f(*acc, x);
+                }
+            } else {
+                out[o] = row.iter().fold(out[o], |acc, &x| f(acc, x));
+            }
         });
         let shape: Vec<usize> = if keepdims {
             kept

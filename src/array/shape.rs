@@ -94,6 +94,24 @@ pub(crate) fn for_each_offset<const K: usize>(
     }
 }
 
+/// Like `for_each_offset`, but one call per row (run of the last dimension): `f(start,
+/// offsets)` gets the flat position and the offsets of the row's first element. The caller
+/// then loops over the row itself; where the row is contiguous that loop runs over plain
+/// slices, which the compiler vectorizes.
+pub(crate) fn for_each_row<const K: usize>(
+    shape: &[usize],
+    strides: [&[usize]; K],
+    mut f: impl FnMut(usize, [usize; K]),
+) {
+    let Some((&row, lead)) = shape.split_last() else {
+        return f(0, [0; K]);
+    };
+    if row > 0 {
+        let lead_strides = strides.map(|s| &s[..lead.len()]);
+        for_each_offset(lead, lead_strides, |i, offsets| f(i * row, offsets));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -144,6 +144,11 @@ impl<T: Float> Tensor<T> {
             .clone()
     }
 
+    /// Runs `f` on the accumulated gradient without copying it (for optimizers).
+    pub(crate) fn with_grad<R>(&self, f: impl FnOnce(Option<&Array<T>>) -> R) -> R {
+        f(self.0.grad.lock().unwrap_or_else(|_| lock_poisoned()).as_ref())
+    }
+
     /// Forgets the accumulated gradient.
     pub fn zero_grad(&self) {
         *self.0.grad.lock().unwrap_or_else(|_| lock_poisoned()) = None;
@@ -200,7 +205,12 @@ impl<T: Float> Tensor<T> {
             for (input, grad) in node.0.op.inputs().into_iter().zip(grads) {
                 let Some(grad) = grad else { continue };
                 // The one place broadcasting is undone: sum down to the input's shape.
-                let grad = grad.sum_to(&input.shape());
+                let shape = input.shape();
+                let grad = if grad.shape() == shape {
+                    grad
+                } else {
+                    grad.sum_to(&shape)
+                };
                 match pending.get_mut(&input.id()) {
                     // A tensor used more than once receives the sum of its gradients.
                     Some(total) => total.add_assign(&grad),

@@ -52,9 +52,11 @@ pub trait Optimizer<T: Float> {
     fn step(&mut self, params: &[Tensor<T>]) {
         self.begin_step();
         for (slot, p) in params.iter().enumerate() {
-            if let Some(grad) = p.grad() {
-                p.update_data(|value| self.update(slot, value, &grad));
-            }
+            p.with_grad(|grad| {
+                if let Some(grad) = grad {
+                    p.update_data(|value| self.update(slot, value, grad));
+                }
+            });
         }
     }
 
