@@ -63,51 +63,70 @@ pub trait Float:
     fn min(self, other: Self) -> Self;
     /// Neither infinite nor NaN.
     fn is_finite(self) -> bool;
+    /// The logistic function 1 / (1 + e^-self), without overflow. `f64` computes it with
+    /// libm's `exp` (the reference); `f32` with a branch-free `exp` that vectorizes
+    /// (`vector_math.rs`), tested against it.
+    fn sigmoid(self) -> Self;
 }
 
 macro_rules! impl_float {
-    ($t:ty, $name:literal) => {
+    ($t:ty, $name:literal, $sigmoid:path) => {
         impl Float for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
             const NEG_INFINITY: Self = <$t>::NEG_INFINITY;
             const DTYPE: &'static str = $name;
+            #[inline]
             fn from_f64(v: f64) -> Self {
                 v as $t
             }
+            #[inline]
             fn to_f64(self) -> f64 {
                 self as f64
             }
+            #[inline]
             fn exp(self) -> Self {
                 <$t>::exp(self)
             }
+            #[inline]
             fn ln(self) -> Self {
                 <$t>::ln(self)
             }
+            #[inline]
             fn sqrt(self) -> Self {
                 <$t>::sqrt(self)
             }
+            #[inline]
             fn tanh(self) -> Self {
                 <$t>::tanh(self)
             }
+            #[inline]
             fn powf(self, e: Self) -> Self {
                 <$t>::powf(self, e)
             }
+            #[inline]
             fn abs(self) -> Self {
                 <$t>::abs(self)
             }
+            #[inline]
             fn max(self, other: Self) -> Self {
                 <$t>::max(self, other)
             }
+            #[inline]
             fn min(self, other: Self) -> Self {
                 <$t>::min(self, other)
             }
+            #[inline]
             fn is_finite(self) -> bool {
                 <$t>::is_finite(self)
+            }
+            #[inline]
+            fn sigmoid(self) -> Self {
+                $sigmoid(self)
             }
         }
     };
 }
 
-impl_float!(f32, "F32");
-impl_float!(f64, "F64");
+impl_float!(f32, "F32", super::vector_math::sigmoid_f32);
+impl_float!(f64, "F64", super::elementwise::sigmoid);

@@ -22,6 +22,7 @@ mod random;
 mod reduce;
 mod shape;
 mod shape_ops;
+mod vector_math;
 
 pub use float::Float;
 pub use matmul::{num_threads, set_num_threads};

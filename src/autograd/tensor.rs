@@ -146,7 +146,12 @@ impl<T: Float> Tensor<T> {
 
     /// Runs `f` on the accumulated gradient without copying it (for optimizers).
     pub(crate) fn with_grad<R>(&self, f: impl FnOnce(Option<&Array<T>>) -> R) -> R {
-        f(self.0.grad.lock().unwrap_or_else(|_| lock_poisoned()).as_ref())
+        f(self
+            .0
+            .grad
+            .lock()
+            .unwrap_or_else(|_| lock_poisoned())
+            .as_ref())
     }
 
     /// Forgets the accumulated gradient.
