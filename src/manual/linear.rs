@@ -64,6 +64,17 @@ impl<T: Float> Layer<T> for Linear<T> {
         grad_output.matmul(&self.weight)
     }
 
+    fn backward_parameters(&mut self, grad_output: &Array<T>) {
+        let x = self
+            .input
+            .as_ref()
+            .expect("Linear: backward called before forward");
+        // As `backward`, without dL/dx = g W (for the first layer: a quarter of the step's
+        // multiply-adds in the texts' network).
+        self.weight_grad = grad_output.matmul_t(true, x, false);
+        self.bias_grad = grad_output.sum(&[0], false);
+    }
+
     fn parameters_mut(&mut self) -> Vec<(&'static str, &mut Array<T>, &Array<T>)> {
         vec![
             ("weight", &mut self.weight, &self.weight_grad),

@@ -45,6 +45,12 @@ pub trait Layer<T: Float> {
     /// d(loss)/d(input) from d(loss)/d(output), for the last `forward`.
     fn backward(&mut self, grad_output: &Array<T>) -> Array<T>;
 
+    /// `backward` for a network's first layer, whose input is data: only the parameters'
+    /// gradients are kept, so a layer may skip computing d(loss)/d(input).
+    fn backward_parameters(&mut self, grad_output: &Array<T>) {
+        self.backward(grad_output);
+    }
+
     /// Each parameter with its gradient from the last `backward`, named as PyTorch would
     /// (`weight`, `bias`). Empty for layers without parameters.
     fn parameters_mut(&mut self) -> Vec<(&'static str, &mut Array<T>, &Array<T>)> {

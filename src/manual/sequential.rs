@@ -17,9 +17,11 @@ impl<T: Float> Sequential<T> {
 
     /// Runs every layer's `forward` in order.
     pub fn forward(&mut self, x: &Array<T>) -> Array<T> {
-        self.layers
-            .iter_mut()
-            .fold(x.clone(), |h, layer| layer.forward(&h))
+        let Some((first, rest)) = self.layers.split_first_mut() else {
+            return x.clone();
+        };
+        rest.iter_mut()
+            .fold(first.forward(x), |h, layer| layer.forward(&h))
     }
 
     /// Runs every layer's `backward` in reverse order (the chain rule, layer by layer) and
@@ -29,6 +31,19 @@ impl<T: Float> Sequential<T> {
             .iter_mut()
             .rev()
             .fold(grad_output.clone(), |g, layer| layer.backward(&g))
+    }
+
+    /// `backward` for training: every parameter gets its gradient, but d(loss)/d(input) (the
+    /// data's gradient, which nothing uses) is not computed.
+    pub fn backward_parameters(&mut self, grad_output: &Array<T>) {
+        let Some((first, rest)) = self.layers.split_first_mut() else {
+            return;
+        };
+        let g = rest
+            .iter_mut()
+            .rev()
+            .fold(grad_output.clone(), |g, layer| layer.backward(&g));
+        first.backward_parameters(&g);
     }
 
     /// Every parameter with its gradient, named as PyTorch's `nn.Sequential` would
@@ -48,5 +63,40 @@ impl<T: Float> Sequential<T> {
         for (_, value, grad) in self.parameters_mut() {
             value.add_assign(&grad.mul_scalar(-lr));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::array::Rng;
+    use crate::manual::{Linear, Sigmoid};
+
+    #[test]
+    fn backward_parameters_gives_backwards_parameter_gradients() {
+        // Two identical networks, so neither can see the other's gradients.
+        let net = || {
+            let mut rng = Rng::seed(3);
+            Sequential::<f64>::new(vec![
+                Box::new(Linear::xavier_normal(5, 4, &mut rng)),
+                Box::new(Sigmoid::default()),
+                Box::new(Linear::xavier_normal(4, 3, &mut rng)),
+            ])
+        };
+        let mut rng = Rng::seed(4);
+        let x = Array::rand_uniform(&[6, 5], -1.0, 1.0, &mut rng);
+        let g = Array::rand_uniform(&[6, 3], -1.0, 1.0, &mut rng);
+        let grads = |net: &mut Sequential<f64>| -> Vec<Array<f64>> {
+            let params = net.parameters_mut().into_iter();
+            params.map(|(_, _, g)| g.clone()).collect()
+        };
+        let (mut plain, mut fast) = (net(), net());
+        plain.forward(&x);
+        plain.backward(&g);
+        fast.forward(&x);
+        fast.backward_parameters(&g);
+        let want = grads(&mut plain);
+        assert_eq!(grads(&mut fast), want);
+        assert!(want.iter().all(|g| g.data().iter().any(|v| *v != 0.0)));
     }
 }

@@ -174,7 +174,7 @@ impl Model {
             Model::Manual(net, loss_fn) => {
                 let logits = net.forward(&x);
                 let loss = loss_fn.forward(&logits, labels);
-                net.backward(&loss_fn.backward());
+                net.backward_parameters(&loss_fn.backward());
                 optimizer.step_arrays(
                     net.parameters_mut()
                         .into_iter()
