@@ -56,7 +56,25 @@ def main():
     t = time.perf_counter()
     steps(order)
     seconds = time.perf_counter() - t
-    print(json.dumps({"epoch_seconds": seconds, "steps": (len(order) + args.batch_size - 1) // args.batch_size}))
+    test_pixels, test_dims = read_idx(folder / "t10k-images-idx3-ubyte")
+    test_labels, _ = read_idx(folder / "t10k-labels-idx1-ubyte")
+    x_test = torch.frombuffer(bytearray(test_pixels), dtype=torch.uint8).reshape(test_dims[0], -1)
+    y_test = torch.frombuffer(bytearray(test_labels), dtype=torch.uint8).long()
+    evals = []
+    with torch.no_grad():
+        for _ in range(5):
+            t = time.perf_counter()
+            # As scratchgrad's eval: bytes to floats, batches of 1,000, loss and predictions.
+            for start in range(0, len(y_test), 1000):
+                logits = model(x_test[start:start + 1000].float() / 255.0)
+                loss_fn(logits, y_test[start:start + 1000])
+                logits.argmax(1)
+            evals.append(time.perf_counter() - t)
+    print(json.dumps({
+        "epoch_seconds": seconds,
+        "steps": (len(order) + args.batch_size - 1) // args.batch_size,
+        "eval_seconds": sorted(evals)[len(evals) // 2],
+    }))
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ use scratchgrad::data::datasets::epoch_order;
 use scratchgrad::data::fetch::data_dir;
 use scratchgrad::data::{Dataset, DatasetName, Split};
 use scratchgrad::optim::Sgd;
-use scratchgrad::train::{Activation, Architecture, Engine, Model};
+use scratchgrad::train::{evaluate, Activation, Architecture, Engine, Model};
 
 use super::{data, CliError};
 
@@ -46,9 +46,24 @@ pub struct BenchArgs {
 }
 
 const WARM_UP_STEPS: usize = 50;
+/// Evaluations of the test set timed per worker (the median is reported).
+const EVAL_REPEATS: usize = 5;
 
-/// One epoch of `contender` in this process, after a short warm-up; seconds.
-fn run_worker(contender: &str, args: &BenchArgs, train: &Dataset) -> Result<f64, CliError> {
+/// What one worker measured: an epoch of training, and (for our engines) evaluating the
+/// 10,000 test images.
+struct WorkerTimes {
+    epoch: f64,
+    eval: Option<f64>,
+}
+
+/// One epoch of `contender` in this process after a short warm-up, then the median of
+/// `EVAL_REPEATS` evaluations of `test`; seconds.
+fn run_worker(
+    contender: &str,
+    args: &BenchArgs,
+    train: &Dataset,
+    test: &Dataset,
+) -> Result<WorkerTimes, CliError> {
     let arch = Architecture {
         inputs: 784,
         hidden: vec![args.hidden],
@@ -80,7 +95,10 @@ fn run_worker(contender: &str, args: &BenchArgs, train: &Dataset) -> Result<f64,
         (0..WARM_UP_STEPS).for_each(|_| products());
         let t = Instant::now();
         (0..batches.len()).for_each(|_| products());
-        return Ok(t.elapsed().as_secs_f64());
+        return Ok(WorkerTimes {
+            epoch: t.elapsed().as_secs_f64(),
+            eval: None,
+        });
     }
     let engine: Engine = contender.parse().map_err(CliError::new)?;
     let mut model = Model::new(&arch, engine, &arch.init(&mut Rng::seed(0)));
@@ -94,7 +112,18 @@ fn run_worker(contender: &str, args: &BenchArgs, train: &Dataset) -> Result<f64,
         let (x, y) = train.batch(chunk);
         model.train_step(x, &y, &mut sgd);
     }
-    Ok(t.elapsed().as_secs_f64())
+    let epoch = t.elapsed().as_secs_f64();
+    let evals: Vec<f64> = (0..EVAL_REPEATS)
+        .map(|_| {
+            let t = Instant::now();
+            std::hint::black_box(evaluate(&mut model, test, 10));
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    Ok(WorkerTimes {
+        epoch,
+        eval: Some(median(&evals)),
+    })
 }
 
 fn median(v: &[f64]) -> f64 {
@@ -114,11 +143,13 @@ pub fn run(args: BenchArgs) -> Result<(), CliError> {
     }
     if let Some(contender) = &args.worker {
         let dir = data_dir(args.data_dir.as_deref()).join(DatasetName::Mnist.folder());
-        let train = Dataset::load(DatasetName::Mnist, Split::Train, &dir)
-            .map_err(|e| CliError::new(e.to_string()))?;
+        let load = |split| {
+            Dataset::load(DatasetName::Mnist, split, &dir).map_err(|e| CliError::new(e.to_string()))
+        };
+        let times = run_worker(contender, &args, &load(Split::Train)?, &load(Split::Test)?)?;
         println!(
             "{}",
-            serde_json::json!({ "epoch_seconds": run_worker(contender, &args, &train)? })
+            serde_json::json!({ "epoch_seconds": times.epoch, "eval_seconds": times.eval })
         );
         return Ok(());
     }
@@ -145,6 +176,7 @@ pub fn run(args: BenchArgs) -> Result<(), CliError> {
         threads.to_string(),
     );
     let mut times: Vec<Vec<f64>> = vec![Vec::new(); contenders.len()];
+    let mut evals: Vec<Vec<f64>> = vec![Vec::new(); contenders.len()];
     for round in 0..args.rounds {
         for (i, contender) in contenders.iter().enumerate() {
             let mut command = if *contender == "pytorch" {
@@ -180,15 +212,31 @@ pub fn run(args: BenchArgs) -> Result<(), CliError> {
                 ))
             })?;
             times[i].push(json["epoch_seconds"].as_f64().unwrap_or(f64::NAN));
+            if let Some(eval) = json["eval_seconds"].as_f64() {
+                evals[i].push(eval);
+            }
         }
         if !args.json {
             eprintln!("round {}/{} done", round + 1, args.rounds);
         }
     }
     let medians: Vec<f64> = times.iter().map(|t| median(t)).collect();
+    let eval_medians: Vec<Option<f64>> = evals
+        .iter()
+        .map(|e| (!e.is_empty()).then(|| median(e)))
+        .collect();
     let torch_median = torch.then(|| medians[contenders.len() - 1]);
     if args.json {
-        let rows: Vec<_> = contenders.iter().zip(&times).zip(&medians).map(|((c, t), m)| serde_json::json!({"contender": c, "median_seconds": m, "seconds": t})).collect();
+        let rows: Vec<_> = (0..contenders.len())
+            .map(|i| {
+                serde_json::json!({
+                    "contender": contenders[i],
+                    "median_seconds": medians[i],
+                    "seconds": times[i],
+                    "eval_median_seconds": eval_medians[i],
+                })
+            })
+            .collect();
         println!(
             "{}",
             serde_json::json!({"hidden": args.hidden, "batch_size": args.batch_size, "threads": threads, "rounds": args.rounds, "results": rows})
@@ -210,6 +258,14 @@ pub fn run(args: BenchArgs) -> Result<(), CliError> {
             format!("{lo:.3} - {hi:.3}"),
             m / medians[2]
         );
+    }
+    println!(
+        "evaluating the 10,000 test images (median of {EVAL_REPEATS} per round, then of rounds)"
+    );
+    for (c, eval) in contenders.iter().zip(&eval_medians) {
+        if let Some(eval) = eval {
+            println!("{c:<10} {:>10.1} ms", eval * 1000.0);
+        }
     }
     if !torch {
         println!(
