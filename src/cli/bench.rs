@@ -43,12 +43,12 @@ pub struct BenchArgs {
     /// Run one contender (autograd, manual or gemm) here and print its epoch time as JSON
     #[arg(long, hide = true)]
     worker: Option<String>,
+    /// How many times a worker times evaluating the test set after its epoch (0: none)
+    #[arg(long, hide = true, default_value_t = 5)]
+    eval_repeats: usize,
 }
 
 const WARM_UP_STEPS: usize = 50;
-/// Evaluations of the test set timed per worker (the median is reported).
-const EVAL_REPEATS: usize = 5;
-
 /// What one worker measured: an epoch of training, and (for our engines) evaluating the
 /// 10,000 test images.
 struct WorkerTimes {
@@ -57,7 +57,7 @@ struct WorkerTimes {
 }
 
 /// One epoch of `contender` in this process after a short warm-up, then the median of
-/// `EVAL_REPEATS` evaluations of `test`; seconds.
+/// `--eval-repeats` evaluations of `test`; seconds.
 fn run_worker(
     contender: &str,
     args: &BenchArgs,
@@ -113,7 +113,7 @@ fn run_worker(
         model.train_step(x, &y, &mut sgd);
     }
     let epoch = t.elapsed().as_secs_f64();
-    let evals: Vec<f64> = (0..EVAL_REPEATS)
+    let evals: Vec<f64> = (0..args.eval_repeats)
         .map(|_| {
             let t = Instant::now();
             std::hint::black_box(evaluate(&mut model, test, 10));
@@ -122,7 +122,7 @@ fn run_worker(
         .collect();
     Ok(WorkerTimes {
         epoch,
-        eval: Some(median(&evals)),
+        eval: (!evals.is_empty()).then(|| median(&evals)),
     })
 }
 
@@ -186,6 +186,7 @@ pub fn run(args: BenchArgs) -> Result<(), CliError> {
             } else {
                 let mut c = Command::new(&me);
                 c.args(["bench", "--worker", contender]);
+                c.args(["--eval-repeats", &args.eval_repeats.to_string()]);
                 if let Some(dir) = &args.data_dir {
                     c.arg("--data-dir").arg(dir);
                 }
@@ -260,7 +261,8 @@ pub fn run(args: BenchArgs) -> Result<(), CliError> {
         );
     }
     println!(
-        "evaluating the 10,000 test images (median of {EVAL_REPEATS} per round, then of rounds)"
+        "evaluating the 10,000 test images (median of {} per round, then of rounds)",
+        args.eval_repeats
     );
     for (c, eval) in contenders.iter().zip(&eval_medians) {
         if let Some(eval) = eval {
