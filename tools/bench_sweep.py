@@ -28,7 +28,7 @@ def bench(args, hidden, batch):
     return {r["contender"]: r["median_seconds"] for r in results}
 
 
-def table(title, key, rows):
+def table(title, rows):
     contenders = [c for c in NAMES if c in rows[0][1]]
     header = f"| {title} | " + " | ".join(f"{NAMES[c]} s" for c in contenders)
     lines = [header + (" | autograd / PyTorch |" if "pytorch" in contenders else " |")]
@@ -74,9 +74,9 @@ def main():
     args = parser.parse_args()
     by_width = [(h, bench(args, h, 64)) for h in WIDTHS]
     by_batch = [(b, bench(args, 256, b)) for b in BATCHES]
-    print(table("hidden width (batch 64)", "hidden", by_width))
+    print(table("hidden width (batch 64)", by_width))
     print()
-    print(table("batch size (hidden 256)", "batch", by_batch))
+    print(table("batch size (hidden 256)", by_batch))
     if args.svg:
         plot(args.svg, by_width, by_batch, args.threads)
         print(f"\nplot written to {args.svg}")
