@@ -77,21 +77,9 @@ fn on_tape<'t>(expr: &Expr, tape: &'t Tape, vars: &HashMap<String, Var<'t>>) -> 
         ExprKind::Number(v) => tape.var(*v),
         ExprKind::Name(n) => vars[n],
         ExprKind::Neg(x) => -on_tape(x, tape, vars),
-        ExprKind::Call(f, x) => {
-            let x = on_tape(x, tape, vars);
-            match f.as_str() {
-                "exp" => x.exp(),
-                "log" => x.log(),
-                "sqrt" => x.sqrt(),
-                "tanh" => x.tanh(),
-                "sigmoid" => x.sigmoid(),
-                "relu" => x.relu(),
-                "sin" => x.sin(),
-                "cos" => x.cos(),
-                "abs" => x.abs(),
-                other => panic!("unknown function {other}"),
-            }
-        }
+        ExprKind::Call(f, x) => on_tape(x, tape, vars)
+            .call(f)
+            .unwrap_or_else(|| panic!("unknown function {f}")),
         ExprKind::Binary(op, a, b) => {
             let a = on_tape(a, tape, vars);
             let constant = !format!("{b:?}").contains("Name(");

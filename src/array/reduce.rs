@@ -159,10 +159,11 @@ impl<T: Float> Array<T> {
 
     /// Sums a broadcast result back down to `shape`: the reverse of broadcasting `shape` up to
     /// `self.shape()`. Extra leading axes are summed away; axes where `shape` has 1 are summed
-    /// with the 1 kept. This is the one place where autograd undoes broadcasting.
-    pub fn sum_to(&self, shape: &[usize]) -> Array<T> {
+    /// with the 1 kept. This is the one place where autograd undoes broadcasting. Takes the
+    /// array so that, when there is nothing to undo, it comes back as it is (no copy).
+    pub fn sum_to(self, shape: &[usize]) -> Array<T> {
         if self.shape == shape {
-            return self.clone();
+            return self;
         }
         assert!(
             shape.len() <= self.ndim(),
@@ -215,8 +216,8 @@ mod tests {
     #[test]
     fn sum_to_undoes_broadcasting() {
         let g = Array::<f64>::ones(&[2, 3, 4]);
-        assert_eq!(g.sum_to(&[4]).data(), &[6.0; 4]);
-        assert_eq!(g.sum_to(&[3, 1]).data(), &[8.0; 3]);
+        assert_eq!(g.clone().sum_to(&[4]).data(), &[6.0; 4]);
+        assert_eq!(g.clone().sum_to(&[3, 1]).data(), &[8.0; 3]);
         assert_eq!(g.sum_to(&[]).item(), 24.0);
     }
 }

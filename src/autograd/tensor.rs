@@ -210,12 +210,7 @@ impl<T: Float> Tensor<T> {
             for (input, grad) in node.0.op.inputs().into_iter().zip(grads) {
                 let Some(grad) = grad else { continue };
                 // The one place broadcasting is undone: sum down to the input's shape.
-                let shape = input.shape();
-                let grad = if grad.shape() == shape {
-                    grad
-                } else {
-                    grad.sum_to(&shape)
-                };
+                let grad = grad.sum_to(&input.shape());
                 match pending.get_mut(&input.id()) {
                     // A tensor used more than once receives the sum of its gradients.
                     Some(total) => total.add_assign(&grad),

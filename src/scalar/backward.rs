@@ -61,6 +61,50 @@ impl Op {
     }
 }
 
+/// Calls `$callback! { /// doc  name => Variant; ... }` with every one-input function of the
+/// scalar engines: the one list from which `Value` and `Var` get their methods and
+/// `Op::function` its names.
+macro_rules! with_functions {
+    ($callback:ident) => {
+        $callback! {
+            /// e^x.
+            exp => Exp;
+            /// Natural logarithm.
+            log => Log;
+            /// Square root.
+            sqrt => Sqrt;
+            /// Hyperbolic tangent.
+            tanh => Tanh;
+            /// 1 / (1 + e^-x).
+            sigmoid => Sigmoid;
+            /// max(x, 0).
+            relu => Relu;
+            /// Sine.
+            sin => Sin;
+            /// Cosine.
+            cos => Cos;
+            /// |x|.
+            abs => Abs;
+        }
+    };
+}
+pub(crate) use with_functions;
+
+macro_rules! function_by_name {
+    ($($(#[$doc:meta])* $name:ident => $variant:ident;)*) => {
+        impl Op {
+            /// The one-input function called `name` (`"exp"`, `"tanh"`, ...), if there is one.
+            pub(crate) fn function(name: &str) -> Option<Op> {
+                match name {
+                    $(stringify!($name) => Some(Op::$variant),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+with_functions!(function_by_name);
+
 /// The value of `op` on inputs `a` and `b` (`b` is ignored by one-input operations).
 pub(crate) fn forward(op: Op, a: f64, b: f64) -> f64 {
     use Op::*;

@@ -138,21 +138,9 @@ fn build(expr: &Expr, source: &str, variables: &HashMap<&str, Value>, built: &mu
         ExprKind::Number(v) => Value::new(*v),
         ExprKind::Name(n) => return variables[n.as_str()].clone(),
         ExprKind::Neg(x) => -build(x, source, variables, built),
-        ExprKind::Call(f, x) => {
-            let x = build(x, source, variables, built);
-            match f.as_str() {
-                "exp" => x.exp(),
-                "log" => x.log(),
-                "sqrt" => x.sqrt(),
-                "tanh" => x.tanh(),
-                "sigmoid" => x.sigmoid(),
-                "relu" => x.relu(),
-                "sin" => x.sin(),
-                "cos" => x.cos(),
-                "abs" => x.abs(),
-                other => unreachable!("the parser accepts only known functions, not {other}"),
-            }
-        }
+        ExprKind::Call(f, x) => build(x, source, variables, built)
+            .call(f)
+            .unwrap_or_else(|| unreachable!("the parser accepts only known functions, not {f}")),
         // A constant exponent (no names in it) is a number, not a node that wants a gradient:
         // d(x^c)/dc = x^c ln(x) would be NaN for negative x, and c needs none.
         ExprKind::Binary(BinaryOp::Pow, a, b) if !has_names(b) => {

@@ -3,7 +3,7 @@
 
 use std::ops;
 
-use super::backward::Op;
+use super::backward::{with_functions, Op};
 use super::value::Value;
 
 impl Value {
@@ -16,9 +16,15 @@ impl Value {
     pub fn powf(&self, e: f64) -> Value {
         Value::unary(Op::Powf(e), self.clone())
     }
+
+    /// The one-input function called `name` (`"exp"`, `"tanh"`, ... as the `grad` command
+    /// spells them) applied to `self`, or `None` for an unknown name.
+    pub fn call(&self, name: &str) -> Option<Value> {
+        Op::function(name).map(|op| Value::unary(op, self.clone()))
+    }
 }
 
-macro_rules! functions {
+macro_rules! value_methods {
     ($($(#[$doc:meta])* $name:ident => $variant:ident;)*) => {
         impl Value {$(
             $(#[$doc])*
@@ -28,27 +34,7 @@ macro_rules! functions {
         )*}
     };
 }
-
-functions! {
-    /// e^x.
-    exp => Exp;
-    /// Natural logarithm.
-    log => Log;
-    /// Square root.
-    sqrt => Sqrt;
-    /// Hyperbolic tangent.
-    tanh => Tanh;
-    /// 1 / (1 + e^-x).
-    sigmoid => Sigmoid;
-    /// max(x, 0).
-    relu => Relu;
-    /// Sine.
-    sin => Sin;
-    /// Cosine.
-    cos => Cos;
-    /// |x|.
-    abs => Abs;
-}
+with_functions!(value_methods);
 
 /// Implements one binary operator for every pairing of `Value`, `&Value` and `f64`
 /// (numbers become constant leaves).

@@ -6,7 +6,7 @@
 use std::cell::RefCell;
 use std::ops;
 
-use super::backward::{forward, local_grads, Op};
+use super::backward::{forward, local_grads, with_functions, Op};
 
 #[derive(Clone, Copy)]
 struct Node {
@@ -121,6 +121,12 @@ impl<'t> Var<'t> {
         self.unary(Op::Powf(e))
     }
 
+    /// The one-input function called `name` (`"exp"`, `"tanh"`, ...) applied to `self`, or
+    /// `None` for an unknown name.
+    pub fn call(self, name: &str) -> Option<Var<'t>> {
+        Op::function(name).map(|op| self.unary(op))
+    }
+
     fn unary(self, op: Op) -> Var<'t> {
         let data = forward(op, self.data(), 0.0);
         self.tape.push(op, [self.index, 0], data)
@@ -143,7 +149,7 @@ impl ops::Index<Var<'_>> for Gradients {
     }
 }
 
-macro_rules! functions {
+macro_rules! var_methods {
     ($($(#[$doc:meta])* $name:ident => $variant:ident;)*) => {
         impl<'t> Var<'t> {$(
             $(#[$doc])*
@@ -153,27 +159,7 @@ macro_rules! functions {
         )*}
     };
 }
-
-functions! {
-    /// e^x.
-    exp => Exp;
-    /// Natural logarithm.
-    log => Log;
-    /// Square root.
-    sqrt => Sqrt;
-    /// Hyperbolic tangent.
-    tanh => Tanh;
-    /// 1 / (1 + e^-x).
-    sigmoid => Sigmoid;
-    /// max(x, 0).
-    relu => Relu;
-    /// Sine.
-    sin => Sin;
-    /// Cosine.
-    cos => Cos;
-    /// |x|.
-    abs => Abs;
-}
+with_functions!(var_methods);
 
 /// One binary operator between vars, or a var and a number on either side (numbers become
 /// constant leaves, as with `Value`).
