@@ -2,51 +2,33 @@
 //!
 //! We own the shapes, the broadcasting of batch dimensions, the transposes (passed to the
 //! kernel as strides, never copied) and the threading (a large product is split into one block
-//! of output per thread); the `gemm` crate owns the fast single-threaded inner loops. Small
-//! products run on the calling thread: spawning threads costs more than it saves below
-//! [`THREADING_MIN_FLOPS`].
+//! of output per thread, sized as `threads.rs` has learnt); the `gemm` crate owns the fast
+//! single-threaded inner loops. Small products run on the calling thread: spawning threads
+//! costs more than it saves below [`THREADING_MIN_FLOPS`].
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use gemm::Parallelism;
 
 use super::shape::{broadcast_shapes, broadcast_strides, for_each_offset};
+use super::threads::{helpers, num_threads, split_points, CALLER_SHARE};
 use super::{Array, Float};
 
 /// Products with fewer multiply-adds than this run single-threaded.
 const THREADING_MIN_FLOPS: usize = 1 << 20;
 
-/// 0 means "not set": use every core the machine reports.
-static NUM_THREADS: AtomicUsize = AtomicUsize::new(0);
-
-/// Sets how many threads a large matrix product may use (1 = never spawn).
-pub fn set_num_threads(n: usize) {
-    NUM_THREADS.store(n.max(1), Ordering::Relaxed);
-}
-
-/// How many threads a large matrix product may use.
-pub fn num_threads() -> usize {
-    match NUM_THREADS.load(Ordering::Relaxed) {
-        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-        n => n,
+/// The smallest block (along the split dimension, `len` long; the other is `other`) that
+/// gemm 0.19 computes in the same order as the whole product, so that moving the cut never
+/// changes a result: it sums the inner dimension in chunks sized from the shape when both
+/// sides are 64 or less, and takes another path for a single row or column. Checked by
+/// `where_a_product_is_cut_never_changes_a_result`.
+fn min_block(len: usize, other: usize) -> usize {
+    if other <= 64 && len > 64 {
+        65
+    } else {
+        2
     }
-}
-
-/// The threads that compute the other blocks of a split product while the calling thread
-/// computes the first: one fewer than the machine's cores, so that together with the caller
-/// they never ask for more cores than there are (an idle helper sleeps rather than competing
-/// with the calling thread's elementwise work).
-fn helpers() -> &'static rayon::ThreadPool {
-    static POOL: OnceLock<rayon::ThreadPool> = OnceLock::new();
-    POOL.get_or_init(|| {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(cores.saturating_sub(1).max(1))
-            .thread_name(|i| format!("scratchgrad-matmul-{i}"))
-            .build()
-            .expect("a thread pool of a few threads can be created")
-    })
 }
 
 /// A pointer handed to the threads that fill disjoint blocks of one output.
@@ -106,7 +88,8 @@ unsafe fn kernel<T: Float>(
 /// larger) per thread when the product is large enough to gain from it. Each block is an
 /// independent product over the whole inner dimension, so the threads never wait on each
 /// other until the end, and every output element is summed in the same order whatever the
-/// thread count.
+/// thread count or the blocks' sizes. The calling thread's block is sized by
+/// [`CallerShare`] so that it and the helpers tend to finish together.
 ///
 /// SAFETY: as for [`kernel`].
 unsafe fn product<T: Float>(
@@ -120,32 +103,72 @@ unsafe fn product<T: Float>(
     if threads <= 1 || m * n * k < THREADING_MIN_FLOPS {
         return kernel(dst, dst_row, a, b, (m, k, n));
     }
-    let blocks: Vec<_> = (0..threads)
-        .map(|t| {
+    let Some(share) = CALLER_SHARE.for_next_product() else {
+        return kernel(dst, dst_row, a, b, (m, k, n));
+    };
+    let (taken, own, helpers) = split_product(dst, dst_row, a, b, (m, k, n), threads, share);
+    CALLER_SHARE.learn(taken, own, helpers);
+}
+
+/// `dst = a @ b` in `threads` blocks of output columns (or rows, whichever dimension is
+/// larger), the calling thread taking about `share` of them and computing its block while the
+/// helpers compute theirs. Returns the share the caller took, and when its block and when the
+/// last helper's block was done, counted from the start.
+///
+/// SAFETY: as for [`kernel`].
+unsafe fn split_product<T: Float>(
+    dst: Shared<T>,
+    dst_row: usize,
+    a: Operand<T>,
+    b: Operand<T>,
+    (m, k, n): (usize, usize, usize),
+    threads: usize,
+    share: f64,
+) -> (f64, Duration, Duration) {
+    let (len, other) = if n >= m { (n, m) } else { (m, n) };
+    let cuts = split_points(len, threads, share, min_block(len, other));
+    let blocks: Vec<_> = cuts
+        .windows(2)
+        .map(|cut| {
+            let (start, end) = (cut[0], cut[1]);
             if n >= m {
-                let (c0, c1) = (n * t / threads, n * (t + 1) / threads);
                 let b = Operand {
-                    at: b.at.offset(c0 as isize * b.col_stride),
+                    at: b.at.offset(start as isize * b.col_stride),
                     ..b
                 };
-                (Shared(dst.0.add(c0)), a, b, (m, k, c1 - c0))
+                (Shared(dst.0.add(start)), a, b, (m, k, end - start))
             } else {
-                let (r0, r1) = (m * t / threads, m * (t + 1) / threads);
                 let a = Operand {
-                    at: a.at.offset(r0 as isize * a.row_stride),
+                    at: a.at.offset(start as isize * a.row_stride),
                     ..a
                 };
-                (Shared(dst.0.add(r0 * dst_row)), a, b, (r1 - r0, k, n))
+                (
+                    Shared(dst.0.add(start * dst_row)),
+                    a,
+                    b,
+                    (end - start, k, n),
+                )
             }
         })
         .collect();
+    let started = Instant::now();
+    let helpers_done = AtomicU64::new(0);
+    let mut own = Duration::ZERO;
     helpers().in_place_scope(|scope| {
         for &(dst, a, b, size) in &blocks[1..] {
-            scope.spawn(move |_| kernel(dst, dst_row, a, b, size));
+            let helpers_done = &helpers_done;
+            scope.spawn(move |_| {
+                kernel(dst, dst_row, a, b, size);
+                let done = started.elapsed().as_nanos() as u64;
+                helpers_done.fetch_max(done, Ordering::Relaxed);
+            });
         }
         let (dst, a, b, size) = blocks[0];
         kernel(dst, dst_row, a, b, size);
+        own = started.elapsed();
     });
+    let taken = cuts[1] as f64 / len as f64;
+    (taken, own, Duration::from_nanos(helpers_done.into_inner()))
 }
 
 /// One row-major matrix inside an array: where it starts and its (row, column) strides, which
@@ -312,6 +335,84 @@ mod tests {
                 a.matmul_t(true, &b, true).allclose(&want, 1e-12, 1e-12),
                 "{m}x{k}x{n}"
             );
+        }
+    }
+
+    #[test]
+    fn where_a_product_is_cut_never_changes_a_result() {
+        // The caller's share moves with the machine's load; if the cut changed the sums, runs
+        // with the same seed would differ. Training's three large products also match one
+        // thread exactly; the last shape is too narrow to move its cut (both blocks even).
+        let mut rng = crate::array::Rng::seed(5);
+        let shapes = [
+            (64, 784, 256, true),
+            (256, 64, 784, true),
+            (1000, 784, 256, true),
+            (40, 700, 100, false),
+        ];
+        for (rows, inner, cols, as_one_thread) in shapes {
+            let a = Array::<f32>::rand_uniform(&[rows, inner], -1.0, 1.0, &mut rng);
+            let b = Array::<f32>::rand_uniform(&[inner, cols], -1.0, 1.0, &mut rng);
+            let (view_a, view_b) = (
+                MatrixView::of(a.shape(), false),
+                MatrixView::of(b.shape(), false),
+            );
+            let bits = |split: Option<(usize, f64)>| -> Vec<u32> {
+                let mut out = Array::<f32>::zeros(&[rows, cols]);
+                let dst = Shared(out.data.as_mut_ptr());
+                let lhs = Operand {
+                    at: a.data.as_ptr(),
+                    ..view_a.operand()
+                };
+                let rhs = Operand {
+                    at: b.data.as_ptr(),
+                    ..view_b.operand()
+                };
+                let size = (rows, inner, cols);
+                // SAFETY: the operands and the output are whole arrays of the stated sizes.
+                unsafe {
+                    match split {
+                        None => kernel(dst, cols, lhs, rhs, size),
+                        Some((threads, share)) => {
+                            split_product(dst, cols, lhs, rhs, size, threads, share);
+                        }
+                    }
+                }
+                out.data().iter().map(|v| v.to_bits()).collect()
+            };
+            let even = bits(Some((2, 0.5)));
+            let len = rows.max(cols);
+            let edges = [
+                1,
+                2,
+                63,
+                64,
+                65,
+                66,
+                len - 66,
+                len - 65,
+                len - 64,
+                len - 2,
+                len - 1,
+            ];
+            let spread = (1..len).step_by(len / 20);
+            for cut in spread.chain(edges) {
+                let share = cut as f64 / len as f64;
+                assert!(
+                    bits(Some((2, share))) == even,
+                    "{rows}x{inner}x{cols} cut at {cut}"
+                );
+            }
+            if as_one_thread {
+                assert!(
+                    bits(None) == even,
+                    "{rows}x{inner}x{cols} against one thread"
+                );
+                assert!(
+                    bits(Some((3, 0.2))) == even,
+                    "{rows}x{inner}x{cols} in three"
+                );
+            }
         }
     }
 

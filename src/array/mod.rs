@@ -22,12 +22,13 @@ mod random;
 mod reduce;
 mod shape;
 mod shape_ops;
+mod threads;
 mod vector_math;
 
 pub use float::Float;
-pub use matmul::{num_threads, set_num_threads};
 pub use random::Rng;
 pub use shape::{broadcast_shapes, strides_of};
+pub use threads::{num_threads, set_num_threads};
 
 /// An n-dimensional array stored contiguously in row-major (C) order.
 ///
