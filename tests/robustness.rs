@@ -281,9 +281,16 @@ fn thread_counts_and_load_never_change_a_result() {
             let mut args = train_args(&dir, &["--epochs", "2"]);
             args[5] = threads;
             let out = Command::new(BIN).args(&args).output().unwrap();
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             let model = std::fs::read(dir.join("model.safetensors")).unwrap();
-            (metrics_without_times(&dir), decode_model(&model, name).unwrap().weights)
+            (
+                metrics_without_times(&dir),
+                decode_model(&model, name).unwrap().weights,
+            )
         })
         .collect();
     assert!(runs[0] == runs[1], "1 thread and 2 threads differ");

@@ -103,11 +103,11 @@ unsafe fn product<T: Float>(
     if threads <= 1 || m * n * k < THREADING_MIN_FLOPS {
         return kernel(dst, dst_row, a, b, (m, k, n));
     }
-    let Some(share) = CALLER_SHARE.for_next_product() else {
+    let Some(share) = CALLER_SHARE.for_next_product(threads) else {
         return kernel(dst, dst_row, a, b, (m, k, n));
     };
     let (taken, own, helpers) = split_product(dst, dst_row, a, b, (m, k, n), threads, share);
-    CALLER_SHARE.learn(taken, own, helpers);
+    CALLER_SHARE.learn(threads, taken, own, helpers);
 }
 
 /// `dst = a @ b` in `threads` blocks of output columns (or rows, whichever dimension is

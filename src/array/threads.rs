@@ -56,15 +56,20 @@ pub(super) fn split_points(len: usize, threads: usize, share: f64, min_block: us
 
 /// The share of a split product that the calling thread takes, learnt from the products
 /// before. Even on an idle machine a helper starts late (it must be woken); with another
-/// process busy on its core it may not run for a scheduler time slice. An even split then
-/// makes the caller wait. This gives the caller the share that would have made the last split
-/// finish on both sides at once, smoothed over products. When that share passes
-/// [`CallerShare::SPLIT_LIMIT`] splitting does not pay: products run on the calling thread
-/// alone, and now and then one is still split to notice when the helpers are back (after
-/// 16 unsplit products, then 32, ... up to 1,024 while they stay slow).
+/// process busy on its core it may not run for a whole scheduler time slice. An even split
+/// then makes the caller wait.
+///
+/// Two running averages are kept. The share: the one that would have made the last split
+/// finish on both sides at once. The cost: how long split products took against the caller
+/// doing all of it alone (0.5 is a perfect split in two, 1 no gain). While the cost stays
+/// above [`CallerShare::WORTH_IT`], products run unsplit, and now and then one is still split
+/// to see whether the helpers are back (after 16 unsplit products, then 32, ... up to 1,024
+/// while they stay slow; back to 16 when one was fast).
 pub(super) struct CallerShare {
-    /// The share's f64 bits; 0 until the first split.
+    /// The share's f64 bits; 0 before the first split.
     share: AtomicU64,
+    /// The cost's f64 bits; 0 before the first split (taken as a perfect split).
+    cost: AtomicU64,
     /// Products run unsplit since the last split.
     unsplit: AtomicUsize,
     /// How many unsplit products to run before splitting one again to measure.
@@ -74,54 +79,73 @@ pub(super) struct CallerShare {
 pub(super) static CALLER_SHARE: CallerShare = CallerShare::new();
 
 impl CallerShare {
-    const SMOOTHING: f64 = 0.2;
-    const SPLIT_LIMIT: f64 = 0.9;
+    /// How far each product moves the averages.
+    const SMOOTHING: f64 = 0.1;
+    /// Splitting goes on while split products take less than this of the time alone.
+    const WORTH_IT: f64 = 0.95;
+    /// A product's cost counts at most this much: one long stall must not stop splitting.
+    const WORST_COST: f64 = 2.0;
     const FIRST_PROBE: usize = 16;
     const LAST_PROBE: usize = 1024;
 
     const fn new() -> Self {
         CallerShare {
             share: AtomicU64::new(0),
+            cost: AtomicU64::new(0),
             unsplit: AtomicUsize::new(0),
             probe_after: AtomicUsize::new(Self::FIRST_PROBE),
         }
     }
 
-    /// The caller's share for the next product, or `None` to run it unsplit.
-    pub(super) fn for_next_product(&self) -> Option<f64> {
-        let share = match self.share.load(Ordering::Relaxed) {
-            0 => 1.0 / num_threads() as f64,
+    fn load(value: &AtomicU64, before_any: f64) -> f64 {
+        match value.load(Ordering::Relaxed) {
+            0 => before_any,
             bits => f64::from_bits(bits),
-        };
-        if share <= Self::SPLIT_LIMIT {
+        }
+    }
+
+    /// The caller's share for the next product split across `threads`, or `None` to run it
+    /// unsplit.
+    pub(super) fn for_next_product(&self, threads: usize) -> Option<f64> {
+        let share = Self::load(&self.share, 1.0 / threads as f64);
+        if Self::load(&self.cost, 0.0) <= Self::WORTH_IT {
             self.unsplit.store(0, Ordering::Relaxed);
-            self.probe_after.store(Self::FIRST_PROBE, Ordering::Relaxed);
             return Some(share);
         }
         let unsplit = self.unsplit.fetch_add(1, Ordering::Relaxed) + 1;
-        let probe_after = self.probe_after.load(Ordering::Relaxed);
-        if unsplit < probe_after {
+        if unsplit < self.probe_after.load(Ordering::Relaxed) {
             return None;
         }
-        // A probe that finds the helpers still slow costs their wake-up: probe half as often.
         self.unsplit.store(0, Ordering::Relaxed);
-        let later = (probe_after * 2).min(Self::LAST_PROBE);
-        self.probe_after.store(later, Ordering::Relaxed);
-        Some(Self::SPLIT_LIMIT)
+        Some(share)
     }
 
-    /// Updates the share after a product in which the caller took `share` and finished its
-    /// block `own` after the start, the last helper its block `helpers` after the start.
-    pub(super) fn learn(&self, share: f64, own: Duration, helpers: Duration) {
+    /// Learns from a product split across `threads` in which the caller took `share` and
+    /// finished its block `own` after the start, the last helper its block `helpers` after the
+    /// start.
+    pub(super) fn learn(&self, threads: usize, share: f64, own: Duration, helpers: Duration) {
         let (own, helpers) = (own.as_secs_f64().max(1e-9), helpers.as_secs_f64().max(1e-9));
-        // Speeds in "product per second": the caller did `share` in `own`, the helpers the
+        // Speeds in "products per second": the caller did `share` in `own`, the helpers the
         // rest in `helpers` (waking included). Balanced, each side's share is proportional to
         // its speed.
         let (caller, helper) = (share / own, (1.0 - share) / helpers);
         let balanced = caller / (caller + helper);
-        let next = share + Self::SMOOTHING * (balanced - share);
+        let old_share = Self::load(&self.share, share);
+        let new_share = old_share + Self::SMOOTHING * (balanced - old_share);
         self.share
-            .store(next.clamp(0.1, 1.0).to_bits(), Ordering::Relaxed);
+            .store(new_share.clamp(0.1, 0.9).to_bits(), Ordering::Relaxed);
+        // Alone, the caller would have taken own / share for the whole product.
+        let cost = (own.max(helpers) / (own / share)).min(Self::WORST_COST);
+        let old_cost = Self::load(&self.cost, 1.0 / threads as f64);
+        let new_cost = old_cost + Self::SMOOTHING * (cost - old_cost);
+        self.cost.store(new_cost.to_bits(), Ordering::Relaxed);
+        // Probe again soon after a split that paid, rarely after one that did not.
+        let probe_after = if cost <= Self::WORTH_IT {
+            Self::FIRST_PROBE
+        } else {
+            (self.probe_after.load(Ordering::Relaxed) * 2).min(Self::LAST_PROBE)
+        };
+        self.probe_after.store(probe_after, Ordering::Relaxed);
     }
 }
 
@@ -143,33 +167,39 @@ mod tests {
     }
 
     #[test]
-    fn the_share_follows_the_speeds_and_stops_splitting_when_helpers_stall() {
+    fn the_share_follows_the_speeds_and_splitting_stops_while_it_does_not_pay() {
         let secs = Duration::from_secs_f64;
         let share = CallerShare::new();
         // A helper half as fast as the caller: balanced, the caller takes 2/3.
-        for _ in 0..100 {
-            let s = share.for_next_product().expect("splits while it pays");
+        for _ in 0..200 {
+            let s = share.for_next_product(2).expect("splits while it pays");
             // The caller's block takes s * 10 ms, the helper's (1 - s) * 20 ms.
-            share.learn(s, secs(s * 0.010), secs((1.0 - s) * 0.020));
+            share.learn(2, s, secs(s * 0.010), secs((1.0 - s) * 0.020));
         }
-        let s = share.for_next_product().expect("splits while it pays");
+        let s = share.for_next_product(2).expect("splits while it pays");
         assert!((s - 2.0 / 3.0).abs() < 0.01, "share {s}");
-        // A helper that does not run for 50 ms: not worth splitting.
-        for _ in 0..20 {
-            if let Some(s) = share.for_next_product() {
-                share.learn(s, secs(s * 0.010), secs(0.050));
+        // One long stall does not stop splitting...
+        share.learn(2, s, secs(s * 0.010), secs(0.050));
+        assert!(share.for_next_product(2).is_some());
+        // ...helpers that keep stalling do.
+        for _ in 0..50 {
+            if let Some(s) = share.for_next_product(2) {
+                share.learn(2, s, secs(s * 0.010), secs(0.050));
             }
         }
         let unsplit = (0..15)
-            .filter(|_| share.for_next_product().is_none())
+            .filter(|_| share.for_next_product(2).is_none())
             .count();
         assert!(unsplit >= 14, "{unsplit} of 15 unsplit");
-        // The helper is back: a probe sees it and splitting resumes.
-        let probe = (0..2000)
-            .find_map(|_| share.for_next_product())
-            .expect("a probe");
-        assert_eq!(probe, CallerShare::SPLIT_LIMIT);
-        share.learn(probe, secs(probe * 0.010), secs((1.0 - probe) * 0.010));
-        assert!(share.for_next_product().is_some());
+        // The helper is back: probes see it and splitting resumes.
+        for _ in 0..5000 {
+            if let Some(s) = share.for_next_product(2) {
+                share.learn(2, s, secs(s * 0.010), secs((1.0 - s) * 0.010));
+            }
+        }
+        let split = (0..15)
+            .filter(|_| share.for_next_product(2).is_some())
+            .count();
+        assert_eq!(split, 15);
     }
 }
