@@ -142,7 +142,7 @@ impl<T: Float> Array<T> {
     }
     /// The logistic function 1 / (1 + e^-x), evaluated without overflow for large |x|.
     pub fn sigmoid(&self) -> Array<T> {
-        self.map(T::sigmoid)
+        Array::from_vec(T::sigmoid_slice(&self.data), &self.shape)
     }
     /// max(x, 0) elementwise.
     pub fn relu(&self) -> Array<T> {

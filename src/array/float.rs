@@ -67,10 +67,15 @@ pub trait Float:
     /// libm's `exp` (the reference); `f32` with a branch-free `exp` that vectorizes
     /// (`vector_math.rs`), tested against it.
     fn sigmoid(self) -> Self;
+    /// [`Float::sigmoid`] of every value (`f32`: compiled for AVX2 as well, chosen at run
+    /// time, with the same results).
+    fn sigmoid_slice(values: &[Self]) -> Vec<Self> {
+        values.iter().map(|&v| v.sigmoid()).collect()
+    }
 }
 
 macro_rules! impl_float {
-    ($t:ty, $name:literal, $sigmoid:path) => {
+    ($t:ty, $name:literal, $sigmoid:path $(, $sigmoid_slice:path)?) => {
         impl Float for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -124,9 +129,19 @@ macro_rules! impl_float {
             fn sigmoid(self) -> Self {
                 $sigmoid(self)
             }
+            $(
+                fn sigmoid_slice(values: &[Self]) -> Vec<Self> {
+                    $sigmoid_slice(values)
+                }
+            )?
         }
     };
 }
 
-impl_float!(f32, "F32", super::vector_math::sigmoid_f32);
+impl_float!(
+    f32,
+    "F32",
+    super::vector_math::sigmoid_f32,
+    super::vector_math::sigmoid_slice_f32
+);
 impl_float!(f64, "F64", super::elementwise::sigmoid);
