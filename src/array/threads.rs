@@ -38,16 +38,15 @@ pub(super) fn helpers() -> &'static rayon::ThreadPool {
     })
 }
 
-/// Where `len` rows (or columns) are cut into `threads` blocks of at least `min_block`: the
-/// first, the calling thread's, gets about `share` of them; the helpers split the rest evenly.
-/// When `len` is too short for that, the blocks are even, whatever the share.
+/// Where `len` rows (or columns) are cut into `threads` blocks of at least `min_block` (1 or
+/// more): the first, the calling thread's, gets about `share` of them; the helpers split the
+/// rest evenly. When `len` is too short for that, the blocks are even, whatever the share.
 pub(super) fn split_points(len: usize, threads: usize, share: f64, min_block: usize) -> Vec<usize> {
-    let even = || (0..=threads).map(|t| len * t / threads).collect();
-    if len < threads * min_block.max(1) {
-        return even();
+    if len < threads * min_block {
+        return (0..=threads).map(|t| len * t / threads).collect();
     }
     let largest = len - (threads - 1) * min_block;
-    let first = ((len as f64 * share).round() as usize).clamp(min_block.max(1), largest);
+    let first = ((len as f64 * share).round() as usize).clamp(min_block, largest);
     let (rest, helpers) = (len - first, threads - 1);
     std::iter::once(0)
         .chain((0..=helpers).map(|h| first + rest * h / helpers))
