@@ -1,12 +1,42 @@
-//! Writing a file in one piece.
+//! Writing a file in one piece, and never through something that is not a plain file.
 
 use std::fs;
 use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-/// Writes `bytes` to `path` atomically: into a temporary file beside it, flushed to disk, then
-/// renamed over `path`. Readers see the old file or the new one, never a mix; on any error the
-/// temporary file is removed and `path` is untouched.
+use super::read::describe_kind;
+
+/// Every temporary file this program makes starts with this and ends with [`TEMP_SUFFIX`]
+/// (with random letters between), so a folder's leftovers from a killed process can be told
+/// from the user's own files.
+pub const TEMP_PREFIX: &str = ".scratchgrad-";
+/// See [`TEMP_PREFIX`].
+pub const TEMP_SUFFIX: &str = ".tmp";
+
+fn invalid(message: String) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidInput, message)
+}
+
+/// Refuses to replace anything but a regular file (or nothing): writing "onto" a FIFO, a
+/// device, a symlink or a directory by renaming over it would silently replace that node.
+fn check_replaceable(path: &Path) -> std::io::Result<()> {
+    match fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_file() => Ok(()),
+        Ok(meta) => Err(invalid(format!(
+            "it is {}, not a regular file; give the path of a regular file to create or replace",
+            describe_kind(&meta.file_type())
+        ))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Writes `bytes` to `path` atomically: into a temporary file beside it (a new, unpredictable
+/// name, created exclusively, so nothing planted there can be followed), flushed to disk,
+/// then renamed over `path`. Readers see the old file or the new one, never a mix; on any
+/// error the temporary file is removed and `path` is untouched. Anything at `path` that is
+/// not a regular file (a FIFO, a device, a symlink, a directory) is refused, not replaced.
 ///
 /// ```
 /// let dir = std::env::temp_dir().join("scratchgrad-doc-write-atomic");
@@ -15,36 +45,131 @@ use std::path::Path;
 /// assert_eq!(std::fs::read(dir.join("hello.txt")).unwrap(), b"hello");
 /// ```
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let name = path.file_name().ok_or_else(|| {
-        std::io::Error::new(std::io::ErrorKind::InvalidInput, "the path names no file")
-    })?;
-    let mut temp_name = std::ffi::OsString::from(".");
-    temp_name.push(name);
-    temp_name.push(format!(".{}.tmp", std::process::id()));
-    let temp = path.with_file_name(temp_name);
-    let result = (|| {
-        let mut file = fs::File::create(&temp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        fs::rename(&temp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&temp);
+    if path.file_name().is_none() {
+        return Err(invalid("the path names no file".into()));
     }
-    result
+    check_replaceable(path)?;
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut temp = tempfile::Builder::new()
+        .prefix(TEMP_PREFIX)
+        .suffix(TEMP_SUFFIX)
+        // The usual 0666 less the umask, as for any file a program creates.
+        .permissions(fs::Permissions::from_mode(0o666))
+        .tempfile_in(dir)?;
+    temp.write_all(bytes)?;
+    temp.as_file().sync_all()?;
+    temp.persist(path).map_err(|e| e.error)?;
+    // The rename itself reaches the disk when the folder is flushed (best effort: some file
+    // systems cannot flush a folder).
+    if let Ok(folder) = fs::File::open(dir) {
+        let _ = folder.sync_all();
+    }
+    Ok(())
 }
 
-/// Removes the temporary files that `write_atomic` leaves behind when its process is killed
-/// mid-write (`.NAME.PID.tmp`). Returns how many were removed.
+/// Removes the temporary files that [`write_atomic`] leaves behind when its process is killed
+/// mid-write (named `.scratchgrad-*.tmp`): nothing else in `dir` is touched. Call it only
+/// while no other process writes into `dir` (a training run holds its folder's lock).
+/// Returns how many were removed.
 pub fn remove_stale_temporaries(dir: &Path) -> std::io::Result<usize> {
     let mut removed = 0;
     for entry in fs::read_dir(dir)? {
-        let name = entry?.file_name();
+        let entry = entry?;
+        let name = entry.file_name();
         let name = name.to_string_lossy();
-        if name.starts_with('.') && name.ends_with(".tmp") {
-            fs::remove_file(dir.join(&*name))?;
+        if is_temporary(&name) && entry.file_type()?.is_file() {
+            fs::remove_file(entry.path())?;
             removed += 1;
         }
     }
     Ok(removed)
+}
+
+/// True for the names of [`write_atomic`]'s temporary files.
+pub fn is_temporary(name: &str) -> bool {
+    name.starts_with(TEMP_PREFIX) && name.ends_with(TEMP_SUFFIX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    fn dir(name: &str) -> std::path::PathBuf {
+        let d =
+            std::env::temp_dir().join(format!("scratchgrad-atomic-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn special_files_and_symlinks_are_refused_not_replaced() {
+        let d = dir("special");
+        let fifo = d.join("fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let target = d.join("target.txt");
+        fs::write(&target, b"keep me").unwrap();
+        let link = d.join("link");
+        symlink(&target, &link).unwrap();
+        let cases = [
+            (fifo.as_path(), "it is a FIFO"),
+            (link.as_path(), "it is a symbolic link"),
+            (Path::new("/dev/null"), "it is a character device"),
+            (d.as_path(), "it is a directory"),
+        ];
+        for (path, want) in cases {
+            let err = write_atomic(path, b"x").unwrap_err().to_string();
+            assert!(err.starts_with(want), "{}: {err}", path.display());
+        }
+        let fifo_type = fs::symlink_metadata(&fifo).unwrap().file_type();
+        assert!(std::os::unix::fs::FileTypeExt::is_fifo(&fifo_type));
+        assert!(fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(fs::read(&target).unwrap(), b"keep me");
+        assert_eq!(fs::read_dir(&d).unwrap().count(), 3, "no temporary left");
+    }
+
+    #[test]
+    fn a_planted_symlink_cannot_redirect_the_write() {
+        // The old writer used `.NAME.PID.tmp`: a symlink planted at that name was followed.
+        let d = dir("planted");
+        let victim = d.join("victim");
+        fs::write(&victim, b"precious").unwrap();
+        let out = d.join("model.safetensors");
+        symlink(
+            &victim,
+            d.join(format!(".model.safetensors.{}.tmp", std::process::id())),
+        )
+        .unwrap();
+        write_atomic(&out, b"new").unwrap();
+        assert_eq!(fs::read(&victim).unwrap(), b"precious");
+        assert_eq!(fs::read(&out).unwrap(), b"new");
+    }
+
+    #[test]
+    fn the_longest_file_name_a_folder_accepts_can_be_written() {
+        let d = dir("long");
+        let path = d.join("m".repeat(255));
+        write_atomic(&path, b"ok").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"ok");
+    }
+
+    #[test]
+    fn only_our_own_temporaries_are_cleaned_up() {
+        let d = dir("clean");
+        fs::write(d.join(".session.tmp"), b"user's").unwrap();
+        fs::write(d.join(".scratchgrad-abc123.tmp"), b"ours").unwrap();
+        assert_eq!(remove_stale_temporaries(&d).unwrap(), 1);
+        assert!(d.join(".session.tmp").exists());
+    }
 }

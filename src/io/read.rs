@@ -1,0 +1,163 @@
+//! Reading a file a user named: only a regular file, only up to a size chosen for what it
+//! should hold, and opened once (so what is checked is what is read).
+
+use std::fmt;
+use std::fs;
+use std::io::Read;
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::path::Path;
+
+/// Why a file could not be read. Its `Display` is a phrase that follows the file's name
+/// (`"{path} {error}"`).
+#[derive(Debug)]
+pub enum ReadError {
+    /// A directory, FIFO, device or socket: `kind` says which ("a FIFO").
+    NotRegular {
+        /// What it is, with its article.
+        kind: &'static str,
+    },
+    /// Larger than anything of its kind should be.
+    TooLarge {
+        /// Its size in bytes.
+        size: u64,
+        /// The most accepted.
+        limit: u64,
+    },
+    /// Missing, unreadable, or failed while reading.
+    Io(std::io::Error),
+}
+
+impl fmt::Display for ReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReadError::NotRegular { kind } => write!(f, "is {kind}, not a regular file"),
+            ReadError::TooLarge { size, limit } => write!(
+                f,
+                "is {size} bytes, more than the {limit} that a file of this kind may have"
+            ),
+            ReadError::Io(e) => write!(f, "cannot be read ({e})"),
+        }
+    }
+}
+
+impl std::error::Error for ReadError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ReadError::Io(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl ReadError {
+    /// True when the file does not exist.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, ReadError::Io(e) if e.kind() == std::io::ErrorKind::NotFound)
+    }
+}
+
+/// What a file system node is, with its article, for messages.
+pub fn describe_kind(kind: &fs::FileType) -> &'static str {
+    if kind.is_file() {
+        "a regular file"
+    } else if kind.is_dir() {
+        "a directory"
+    } else if kind.is_symlink() {
+        "a symbolic link"
+    } else if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_char_device() {
+        "a character device"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        "a special file"
+    }
+}
+
+/// Reads the whole of `path`, which must be a regular file (symbolic links are followed to
+/// one) of at most `limit` bytes. A FIFO is refused without waiting for a writer, `/dev/zero`
+/// without reading a byte, and an oversized file before anything is allocated.
+///
+/// ```
+/// use scratchgrad::io::read_regular;
+/// let err = read_regular(std::path::Path::new("/dev/zero"), 1 << 20).unwrap_err();
+/// assert_eq!(err.to_string(), "is a character device, not a regular file");
+/// ```
+pub fn read_regular(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
+    // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer. It changes
+    // nothing for a regular file.
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(ReadError::Io)?;
+    let meta = file.metadata().map_err(ReadError::Io)?;
+    if !meta.file_type().is_file() {
+        return Err(ReadError::NotRegular {
+            kind: describe_kind(&meta.file_type()),
+        });
+    }
+    if meta.len() > limit {
+        return Err(ReadError::TooLarge {
+            size: meta.len(),
+            limit,
+        });
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(ReadError::Io)?;
+    if bytes.len() as u64 > limit {
+        // It grew while being read.
+        return Err(ReadError::TooLarge {
+            size: bytes.len() as u64,
+            limit,
+        });
+    }
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn special_files_are_refused_without_blocking_or_reading() {
+        let dir = std::env::temp_dir().join(format!("scratchgrad-read-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let fifo = dir.join("fifo");
+        assert!(std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success());
+        let zero_link = dir.join("zero");
+        std::os::unix::fs::symlink("/dev/zero", &zero_link).unwrap();
+        let big = dir.join("big");
+        fs::File::create(&big).unwrap().set_len(3 << 30).unwrap(); // sparse: 3 GB, no disk
+        let cases = [
+            (fifo.as_path(), "is a FIFO, not a regular file"),
+            (
+                zero_link.as_path(),
+                "is a character device, not a regular file",
+            ),
+            (dir.as_path(), "is a directory, not a regular file"),
+            (
+                big.as_path(),
+                "is 3221225472 bytes, more than the 1048576 that a file of this kind may have",
+            ),
+        ];
+        for (path, want) in cases {
+            assert_eq!(read_regular(path, 1 << 20).unwrap_err().to_string(), want);
+        }
+        assert!(read_regular(&dir.join("missing"), 10)
+            .unwrap_err()
+            .is_not_found());
+        fs::write(dir.join("ok"), b"fine").unwrap();
+        assert_eq!(read_regular(&dir.join("ok"), 4).unwrap(), b"fine");
+    }
+}
