@@ -26,7 +26,7 @@ fn keep_freed_memory() {}
 fn main() {
     keep_freed_memory();
     if let Err(error) = cli::run(cli::Cli::parse()) {
-        eprintln!("{error}");
+        cli::report_error(&error);
         std::process::exit(error.exit_code());
     }
 }

@@ -94,58 +94,122 @@ fn non_finite_results_name_the_sub_expression() {
 }
 
 #[test]
-fn dot_and_svg_pictures() {
+fn dot_and_svg_pictures_need_no_other_program() {
+    // PATH is emptied: the SVG is laid out and drawn in-process, no Graphviz.
     let dir = temp_dir("pictures");
     std::fs::create_dir_all(&dir).unwrap();
     let (dot, svg) = (dir.join("f.dot"), dir.join("f.svg"));
-    let out = grad(&[
-        "(x + y) * z",
-        "x=-2",
-        "y=5",
-        "z=-4",
-        "--dot",
-        dot.to_str().unwrap(),
-        "--svg",
-        svg.to_str().unwrap(),
-    ]);
+    let out = Command::new(env!("CARGO_BIN_EXE_scratchgrad"))
+        .args(["grad", "(x + y) * z", "x=-2", "y=5", "z=-4", "--dot"])
+        .arg(&dot)
+        .arg("--svg")
+        .arg(&svg)
+        .env("PATH", "")
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let dot = std::fs::read_to_string(dot).unwrap();
     assert!(dot.contains("{ (x + y) * z | data -12 | grad 1 }"), "{dot}");
     assert!(dot.contains("{ x | data -2 | grad -4 }"), "{dot}");
-    let svg =
-        std::fs::read_to_string(svg).expect("Graphviz rendered an SVG (.ci/run installs graphviz)");
+    let svg = std::fs::read_to_string(svg).unwrap();
+    for text in ["<svg", "(x + y) * z", "data -12", "grad -4", "grad 3"] {
+        assert!(svg.contains(text), "{text} missing from {svg}");
+    }
+}
+
+#[test]
+fn pictures_go_to_standard_output_with_a_dash_and_the_numbers_to_standard_error() {
+    let out = grad(&["x * y", "x=2", "y=3", "--dot", "-"]);
+    assert!(out.status.success());
+    assert!(stdout(&out).starts_with("digraph"), "{}", stdout(&out));
+    assert_eq!(stderr(&out), "f = 6\ndf/dx = 3\ndf/dy = 2\n");
+    let both = grad(&["x", "x=1", "--dot", "-", "--svg", "-"]);
+    assert_eq!(both.status.code(), Some(1));
+}
+
+#[test]
+fn a_picture_that_cannot_be_written_does_not_hide_the_numbers() {
+    // A FIFO, a device and a symlink were once replaced by a regular file (exit 0).
+    let dir = temp_dir("special-outputs");
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("fifo");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let link = dir.join("link");
+    std::os::unix::fs::symlink("/proc/self/fd/1", &link).unwrap();
+    for target in [fifo.to_str().unwrap(), link.to_str().unwrap(), "/dev/null"] {
+        let out = grad(&["x * 2", "x=1", "--dot", target]);
+        assert_eq!(out.status.code(), Some(1), "{target}");
+        assert_eq!(stdout(&out), "f = 2\ndf/dx = 2\n", "{target}");
+        let err = stderr(&out);
+        assert!(
+            err.starts_with("error: cannot write the DOT graph to ")
+                && err.contains("not a regular file")
+                && err.lines().count() == 1,
+            "{target}: {err}"
+        );
+    }
+    let kind = std::fs::symlink_metadata(&fifo).unwrap().file_type();
     assert!(
-        svg.contains("<svg") && svg.contains("data &#45;12"),
-        "{svg}"
+        std::os::unix::fs::FileTypeExt::is_fifo(&kind),
+        "the FIFO is still a FIFO"
+    );
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+}
+
+#[test]
+fn long_flat_expressions_evaluate_in_linear_memory() {
+    // 28,900 terms once overflowed the stack (exit 134); a 10,000-term sum wrote a 202 MB DOT
+    // file (each label was its whole sub-expression).
+    let long = vec!["x"; 28_900].join("+");
+    let out = grad(&[&long, "x=1", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "{\"value\": 28900.0, \"gradients\": {\"x\": 28900.0}}\n"
+    );
+    let sum = vec!["x"; 10_000].join(" + ");
+    let out = grad(&[&sum, "x=1", "--dot", "-"]);
+    assert!(out.status.success());
+    assert!(
+        out.stdout.len() < 5_000_000,
+        "DOT of {} bytes",
+        out.stdout.len()
+    );
+    let out = grad(&[&sum, "x=1", "--svg", "-"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("--dot FILE"), "{}", stderr(&out));
+}
+
+#[test]
+fn errors_on_long_expressions_show_only_the_part_around_the_column() {
+    let long = format!("{} + $", vec!["x"; 50_000].join("+"));
+    let out = grad(&[&long, "x=1"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.len() < 300, "{} bytes on stderr", err.len());
+    assert!(
+        err.starts_with("error: at column 100003: unexpected character `$`"),
+        "{err}"
     );
 }
 
 #[test]
-fn missing_graphviz_is_explained_and_writes_nothing() {
-    let dir = temp_dir("nodot");
-    std::fs::create_dir_all(&dir).unwrap();
-    let (dot, svg) = (dir.join("f.dot"), dir.join("f.svg"));
-    let out = Command::new(env!("CARGO_BIN_EXE_scratchgrad"))
-        .args([
-            "grad",
-            "x * 2",
-            "x=1",
-            "--dot",
-            dot.to_str().unwrap(),
-            "--svg",
-            svg.to_str().unwrap(),
-        ])
-        .env("PATH", dir.as_os_str())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("apt-get install graphviz"),
-        "{}",
-        stderr(&out)
-    );
-    assert!(
-        !dot.exists() && !svg.exists(),
-        "a failed run leaves no file behind"
-    );
+fn misplaced_or_impossible_input_gets_a_specific_message() {
+    let cases: [(&[&str], &str); 3] = [
+        (&["--json", "x=1"], "error: missing expression: `x=1` is a value; give the expression first, e.g. scratchgrad grad \"x * y\" x=2 y=3\n"),
+        (&["1e309 + x", "x=1"], "error: at column 1: the number `1e309` is too large for a 64-bit float (the largest is about 1.8e308)\n  1e309 + x\n  ^\n"),
+        (&["x ^ 2", "x=1"], "error: at column 3: unexpected character `^` (powers are written `**`, as in Python)\n  x ^ 2\n    ^\n"),
+    ];
+    for (args, want) in cases {
+        let out = grad(args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert_eq!(stderr(&out), want, "{args:?}");
+    }
 }

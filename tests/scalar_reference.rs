@@ -10,7 +10,7 @@ use std::process::Command;
 use std::collections::HashMap;
 
 use scratchgrad::scalar::evaluate::evaluate;
-use scratchgrad::scalar::parse::{parse, BinaryOp, Expr, ExprKind};
+use scratchgrad::scalar::parse::{parse, BinaryOp, Expr, NodeKind};
 use scratchgrad::scalar::{Tape, Var};
 use serde_json::Value as Json;
 
@@ -71,29 +71,33 @@ fn library_matches_pytorch() {
 }
 
 /// The expression recorded on a `Tape` (the fast engine), built like `evaluate` builds the
-/// graph of `Value`s: a constant exponent is a number, not an input.
+/// graph of `Value`s: a constant exponent (one without names) is a number, not an input.
 fn on_tape<'t>(expr: &Expr, tape: &'t Tape, vars: &HashMap<String, Var<'t>>) -> Var<'t> {
-    match &expr.kind {
-        ExprKind::Number(v) => tape.var(*v),
-        ExprKind::Name(n) => vars[n],
-        ExprKind::Neg(x) => -on_tape(x, tape, vars),
-        ExprKind::Call(f, x) => on_tape(x, tape, vars)
-            .call(f)
-            .unwrap_or_else(|| panic!("unknown function {f}")),
-        ExprKind::Binary(op, a, b) => {
-            let a = on_tape(a, tape, vars);
-            let constant = !format!("{b:?}").contains("Name(");
-            let b = on_tape(b, tape, vars);
-            match op {
-                BinaryOp::Pow if constant => a.powf(b.data()),
-                BinaryOp::Pow => a.pow(b),
-                BinaryOp::Add => a + b,
-                BinaryOp::Sub => a - b,
-                BinaryOp::Mul => a * b,
-                BinaryOp::Div => a / b,
+    let has_names = expr.has_names();
+    let mut done: Vec<Var<'t>> = Vec::with_capacity(expr.nodes.len());
+    for node in &expr.nodes {
+        let var = match &node.kind {
+            NodeKind::Number(v) => tape.var(*v),
+            NodeKind::Name(n) => vars[n],
+            NodeKind::Neg(x) => -done[*x],
+            NodeKind::Call(f, x) => done[*x]
+                .call(f)
+                .unwrap_or_else(|| panic!("unknown function {f}")),
+            NodeKind::Binary(op, a, b) => {
+                let (a_var, b_var) = (done[*a], done[*b]);
+                match op {
+                    BinaryOp::Pow if !has_names[*b] => a_var.powf(b_var.data()),
+                    BinaryOp::Pow => a_var.pow(b_var),
+                    BinaryOp::Add => a_var + b_var,
+                    BinaryOp::Sub => a_var - b_var,
+                    BinaryOp::Mul => a_var * b_var,
+                    BinaryOp::Div => a_var / b_var,
+                }
             }
-        }
+        };
+        done.push(var);
     }
+    *done.last().expect("a parsed expression has a node")
 }
 
 #[test]

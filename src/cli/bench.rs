@@ -14,6 +14,7 @@ use scratchgrad::data::{Dataset, DatasetName, Split};
 use scratchgrad::optim::Sgd;
 use scratchgrad::train::{evaluate, Activation, Architecture, Engine, Model};
 
+use super::output::{errln, outln};
 use super::{data, CliError};
 
 /// Time one MNIST epoch of the texts' MLP per engine, beside the GEMM-only bound and PyTorch
@@ -147,7 +148,7 @@ pub fn run(args: BenchArgs) -> Result<(), CliError> {
             Dataset::load(DatasetName::Mnist, split, &dir).map_err(|e| CliError::new(e.to_string()))
         };
         let times = run_worker(contender, &args, &load(Split::Train)?, &load(Split::Test)?)?;
-        println!(
+        outln!(
             "{}",
             serde_json::json!({ "epoch_seconds": times.epoch, "eval_seconds": times.eval })
         );
@@ -218,7 +219,7 @@ pub fn run(args: BenchArgs) -> Result<(), CliError> {
             }
         }
         if !args.json {
-            eprintln!("round {}/{} done", round + 1, args.rounds);
+            errln!("round {}/{} done", round + 1, args.rounds);
         }
     }
     let medians: Vec<f64> = times.iter().map(|t| median(t)).collect();
@@ -238,39 +239,43 @@ pub fn run(args: BenchArgs) -> Result<(), CliError> {
                 })
             })
             .collect();
-        println!(
+        outln!(
             "{}",
             serde_json::json!({"hidden": args.hidden, "batch_size": args.batch_size, "threads": threads, "rounds": args.rounds, "results": rows})
         );
         return Ok(());
     }
-    println!("one MNIST epoch (60,000 images) of 784-{}-10 sigmoid, batch {}, {} thread(s), median of {} rounds", args.hidden, args.batch_size, threads, args.rounds);
-    println!(
+    outln!("one MNIST epoch (60,000 images) of 784-{}-10 sigmoid, batch {}, {} thread(s), median of {} rounds", args.hidden, args.batch_size, threads, args.rounds);
+    outln!(
         "{:<10} {:>10} {:>19} {:>10} {:>10}",
-        "contender", "median s", "min - max s", "vs gemm", "vs torch"
+        "contender",
+        "median s",
+        "min - max s",
+        "vs gemm",
+        "vs torch"
     );
     for ((c, t), m) in contenders.iter().zip(&times).zip(&medians) {
         let (lo, hi) = t.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), &v| {
             (lo.min(v), hi.max(v))
         });
         let vs_torch = torch_median.map_or("-".to_string(), |p| format!("{:.2}x", m / p));
-        println!(
+        outln!(
             "{c:<10} {m:>10.3} {:>19} {:>9.2}x {vs_torch:>10}",
             format!("{lo:.3} - {hi:.3}"),
             m / medians[2]
         );
     }
-    println!(
+    outln!(
         "evaluating the 10,000 test images (median of {} per round, then of rounds)",
         args.eval_repeats
     );
     for (c, eval) in contenders.iter().zip(&eval_medians) {
         if let Some(eval) = eval {
-            println!("{c:<10} {:>10.1} ms", eval * 1000.0);
+            outln!("{c:<10} {:>10.1} ms", eval * 1000.0);
         }
     }
     if !torch {
-        println!(
+        outln!(
             "(PyTorch skipped: `{} -c \"import torch\"` failed; pass --python)",
             args.python
         );

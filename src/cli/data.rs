@@ -8,6 +8,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use scratchgrad::data::fetch::{data_dir, fetch, FetchEvent, Sources};
 use scratchgrad::data::{Dataset, DatasetName, Split};
 
+use super::output::{errln, outln};
 use super::CliError;
 
 /// Manage data sets.
@@ -53,10 +54,10 @@ pub fn ensure(name: DatasetName, root: &Path, quiet: bool) -> Result<PathBuf, Cl
             }
         }
         FetchEvent::Fetched { file, source } if !quiet => {
-            eprintln!("{file}: fetched from {source}")
+            errln!("{file}: fetched from {source}")
         }
         FetchEvent::SourceFailed { file, source, why } if !quiet => {
-            eprintln!("{file}: {source} failed ({why}); trying the next source")
+            errln!("{file}: {source} failed ({why}); trying the next source")
         }
         _ => {}
     };
@@ -90,12 +91,12 @@ pub fn run(args: DataArgs) -> Result<(), CliError> {
     match args.command {
         DataCommand::Fetch { dataset, dir } => {
             if !dataset.needs_files() {
-                println!("{dataset} is built into scratchgrad: nothing to fetch");
+                outln!("{dataset} is built into scratchgrad: nothing to fetch");
                 return Ok(());
             }
             let root = data_dir(dir.as_deref());
             let folder = ensure(dataset, &root, false)?;
-            println!(
+            outln!(
                 "{dataset}: all four files present and verified in {}",
                 folder.display()
             );

@@ -7,6 +7,7 @@ use scratchgrad::data::DatasetName;
 use scratchgrad::io::load_model;
 use scratchgrad::train::{evaluate, Engine, Model};
 
+use super::output::{out, outln};
 use super::{data, CliError};
 
 /// Evaluate a saved model on a test set: accuracy, loss, per-class accuracy, confusion matrix.
@@ -59,38 +60,38 @@ pub fn run(args: EvalArgs) -> Result<(), CliError> {
             "per_class_accuracy": per_class,
             "confusion": result.confusion,
         });
-        println!("{json}");
+        outln!("{json}");
         return Ok(());
     }
-    println!(
+    outln!(
         "{} on the {dataset} test set ({} images)",
         file.arch.describe(),
         test.len()
     );
-    println!(
+    outln!(
         "accuracy {:.2}%   loss {:.4}",
         result.accuracy * 100.0,
         result.loss
     );
-    println!("\nper class:");
+    outln!("\nper class:");
     for (c, acc) in per_class.iter().enumerate() {
-        println!("  {:>8}  {:6.2}%", file.class_names[c], acc * 100.0);
+        outln!("  {:>8}  {:6.2}%", file.class_names[c], acc * 100.0);
     }
-    println!("\nconfusion matrix (rows: target, columns: predicted):");
-    print!("{:>9}", "");
+    outln!("\nconfusion matrix (rows: target, columns: predicted):");
+    out!("{:>9}", "");
     for c in 0..file.arch.classes {
-        print!("{c:>6}");
+        out!("{c:>6}");
     }
-    println!();
+    outln!();
     for (t, row) in result.confusion.iter().enumerate() {
-        print!(
+        out!(
             "{:>9}",
             file.class_names[t].chars().take(8).collect::<String>()
         );
         for count in row {
-            print!("{count:>6}");
+            out!("{count:>6}");
         }
-        println!();
+        outln!();
     }
     Ok(())
 }

@@ -1,29 +1,30 @@
 //! `scratchgrad grad`: the value and gradients of an expression, and a picture of its graph.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
 
 use clap::Args;
-use scratchgrad::io::write_atomic;
+use scratchgrad::scalar::elide;
 use scratchgrad::scalar::evaluate::{evaluate, EvalError};
 
+use super::files::{is_stdout, save};
+use super::output::{errln, outln};
 use super::CliError;
 
 /// Differentiate an expression with the scalar engine: prints f and df/dNAME for every name.
 ///
-/// Example: scratchgrad grad "(x + y) * z" x=-2 y=5 z=-4
+/// Example: scratchgrad grad "(x + y) * z" x=-2 y=5 z=-4 --svg graph.svg
 #[derive(Args)]
 #[command(
     after_help = "EXPR uses Python's syntax: + - * / ** (right-associative, binds tighter than unary minus), \
-parentheses, numbers (3, 0.5, 1e-3), names, and the functions exp log sqrt tanh sigmoid relu sin cos abs."
+parentheses, numbers (3, 0.5, 1e-3), names, and the functions exp log sqrt tanh sigmoid relu sin cos abs.\n\n\
+A FILE of - means standard output; the values and gradients then go to standard error."
 )]
 pub struct GradArgs {
     /// The expression, e.g. "(x + y) * z" (quote it for the shell)
     #[arg(allow_hyphen_values = true)]
     expr: String,
     /// A value for each name in EXPR, as NAME=VALUE (e.g. x=-2)
-    #[arg(value_name = "NAME=VALUE")]
+    #[arg(value_name = "NAME=VALUE", allow_negative_numbers = true)]
     values: Vec<String>,
     /// Print one JSON object: {"value": ..., "gradients": {NAME: ...}}
     #[arg(long)]
@@ -31,38 +32,68 @@ pub struct GradArgs {
     /// Write the graph (values and gradients) as Graphviz DOT to FILE
     #[arg(long, value_name = "FILE")]
     dot: Option<PathBuf>,
-    /// Render the graph to an SVG FILE with Graphviz's `dot` program
+    /// Draw the graph (values and gradients) as an SVG picture in FILE (no Graphviz needed;
+    /// up to 150 values)
     #[arg(long, value_name = "FILE")]
     svg: Option<PathBuf>,
 }
 
-fn parse_binding(text: &str) -> Result<(String, f64), CliError> {
-    let hint = "write each value as NAME=NUMBER, e.g. x=-2";
-    let Some((name, number)) = text.split_once('=') else {
-        return Err(CliError::new(format!("`{text}` is not NAME=VALUE: {hint}")));
-    };
-    let valid_name = name
-        .chars()
+const HINT: &str = "write each value as NAME=NUMBER, e.g. x=-2";
+
+fn is_binding(text: &str) -> bool {
+    text.split_once('=').is_some_and(|(name, _)| is_name(name))
+}
+
+fn is_name(name: &str) -> bool {
+    name.chars()
         .next()
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if !valid_name {
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn parse_binding(text: &str) -> Result<(String, f64), CliError> {
+    let shown = elide(text, 40);
+    let Some((name, number)) = text.split_once('=') else {
         return Err(CliError::new(format!(
-            "`{name}` in `{text}` is not a name: {hint}"
+            "`{shown}` is not NAME=VALUE: {HINT}"
+        )));
+    };
+    if !is_name(name) {
+        return Err(CliError::new(format!(
+            "`{}` in `{shown}` is not a name: {HINT}",
+            elide(name, 40)
         )));
     }
     match number.trim().parse::<f64>() {
         Ok(v) if v.is_finite() => Ok((name.to_string(), v)),
         _ => Err(CliError::new(format!(
-            "`{number}` in `{text}` is not a finite number: {hint}"
+            "`{}` in `{shown}` is not a finite number: {HINT}",
+            elide(number, 40)
         ))),
     }
 }
 
-/// The expression with a caret under the byte `offset`.
+/// Characters of the expression shown on each side of the one an error points at.
+const CONTEXT: usize = 30;
+
+/// The expression (or, for a long one, the part around the error) with a caret under the
+/// byte `offset`. Control characters are shown as spaces so the caret stays aligned.
 fn caret(expr: &str, offset: usize) -> String {
+    let chars: Vec<char> = expr
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
     let column = expr[..offset.min(expr.len())].chars().count();
-    format!("  {expr}\n  {}^", " ".repeat(column))
+    let start = column.saturating_sub(CONTEXT);
+    let end = (column + CONTEXT + 1).min(chars.len());
+    let (before, after) = (start > 0, end < chars.len());
+    let shown: String = chars[start..end].iter().collect();
+    format!(
+        "  {}{shown}{}\n  {}^",
+        if before { "…" } else { "" },
+        if after { "…" } else { "" },
+        " ".repeat(column - start + usize::from(before))
+    )
 }
 
 fn eval_error(expr: &str, e: EvalError) -> CliError {
@@ -80,67 +111,40 @@ fn json_number(x: f64) -> String {
     serde_json::to_string(&x).expect("a finite f64 always serialises")
 }
 
-fn write_file(path: &Path, bytes: &[u8], what: &str) -> Result<(), CliError> {
-    write_atomic(path, bytes).map_err(|e| {
-        CliError::new(format!(
-            "cannot write the {what} to {}: {e}",
-            path.display()
-        ))
-    })
-}
-
-fn render_svg(dot: &str) -> Result<Vec<u8>, CliError> {
-    let child = Command::new("dot")
-        .arg("-Tsvg")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn();
-    let mut child = match child {
-        Ok(child) => child,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(CliError::new(
-                "--svg needs Graphviz's `dot` program, which is not on PATH: install it (Debian/Ubuntu: apt-get install graphviz) or write DOT with --dot FILE",
-            ))
-        }
-        Err(e) => return Err(CliError::new(format!("cannot run Graphviz's `dot`: {e}"))),
-    };
-    let mut stdin = child.stdin.take().expect("stdin was piped");
-    let written = stdin.write_all(dot.as_bytes());
-    drop(stdin);
-    let output = child
-        .wait_with_output()
-        .map_err(|e| CliError::new(format!("Graphviz's `dot` failed: {e}")))?;
-    if written.is_err() || !output.status.success() {
-        let why = String::from_utf8_lossy(&output.stderr);
-        return Err(CliError::new(format!(
-            "Graphviz's `dot` could not render the graph: {}",
-            why.trim()
-        )));
-    }
-    Ok(output.stdout)
-}
-
 /// Runs `scratchgrad grad`.
 pub fn run(args: GradArgs) -> Result<(), CliError> {
+    if is_binding(&args.expr) {
+        return Err(CliError::new(format!(
+            "missing expression: `{}` is a value; give the expression first, e.g. scratchgrad grad \"x * y\" x=2 y=3",
+            elide(&args.expr, 40)
+        )));
+    }
+    let to_stdout = [&args.dot, &args.svg]
+        .iter()
+        .filter(|p| p.as_deref().is_some_and(is_stdout))
+        .count();
+    if to_stdout > 1 {
+        return Err(CliError::new(
+            "--dot and --svg cannot both be - (standard output): write one of them to a file",
+        ));
+    }
     let bindings = args
         .values
         .iter()
         .map(|v| parse_binding(v))
         .collect::<Result<Vec<_>, _>>()?;
     let result = evaluate(&args.expr, &bindings).map_err(|e| eval_error(&args.expr, e))?;
-    // Files first: if one cannot be written, nothing has been printed as if all went well.
-    if args.dot.is_some() || args.svg.is_some() {
-        let dot = result.output.to_dot();
-        let svg = args.svg.as_ref().map(|_| render_svg(&dot)).transpose()?;
-        if let Some(path) = &args.dot {
-            write_file(path, dot.as_bytes(), "DOT graph")?;
-        }
-        if let (Some(path), Some(svg)) = (&args.svg, svg) {
-            write_file(path, &svg, "SVG picture")?;
-        }
-    }
+
+    // The results first (to standard error when a picture takes standard output), then the
+    // pictures: a picture that cannot be written does not hide the numbers.
     let value = result.output.data();
+    let say = |line: String| {
+        if to_stdout > 0 {
+            errln!("{line}");
+        } else {
+            outln!("{line}");
+        }
+    };
     if args.json {
         let gradients: Vec<String> = result
             .gradients
@@ -153,16 +157,43 @@ pub fn run(args: GradArgs) -> Result<(), CliError> {
                 )
             })
             .collect();
-        println!(
+        say(format!(
             "{{\"value\": {}, \"gradients\": {{{}}}}}",
             json_number(value),
             gradients.join(", ")
-        );
+        ));
     } else {
-        println!("f = {value}");
+        say(format!("f = {value}"));
         for (name, g) in &result.gradients {
-            println!("df/d{name} = {g}");
+            say(format!("df/d{name} = {g}"));
         }
     }
+    if let Some(path) = &args.dot {
+        save(path, result.output.to_dot().as_bytes(), "DOT graph")?;
+    }
+    if let Some(path) = &args.svg {
+        let svg = result.output.to_svg().map_err(|e| {
+            CliError::new(format!(
+                "no SVG picture: {e}; write the graph with --dot FILE and draw it with Graphviz (dot -Tsvg FILE)"
+            ))
+        })?;
+        save(path, svg.as_bytes(), "SVG picture")?;
+    }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_expression_shows_a_window_around_the_error() {
+        let expr = format!("{} + $ + {}", "x".repeat(100_000), "y".repeat(100_000));
+        let shown = caret(&expr, 100_003);
+        assert!(shown.len() < 200, "{} bytes", shown.len());
+        let lines: Vec<&str> = shown.lines().collect();
+        let at = lines[1].chars().count() - 1;
+        assert_eq!(lines[0].chars().nth(at), Some('$'));
+        assert_eq!(caret("x + $", 4), "  x + $\n      ^");
+    }
 }

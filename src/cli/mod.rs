@@ -1,8 +1,11 @@
 //! The command line: argument parsing (clap) and the subcommands. The only code that prints.
 
+mod output;
+
 mod bench;
 mod data;
 mod eval;
+mod files;
 mod grad;
 mod predict;
 mod progress;
@@ -79,6 +82,11 @@ impl fmt::Display for CliError {
         }
         Ok(())
     }
+}
+
+/// Prints an error for the user on standard error (one line, and any detail under it).
+pub fn report_error(error: &CliError) {
+    output::errln!("{error}");
 }
 
 /// Runs the command the user asked for.

@@ -8,6 +8,7 @@ use scratchgrad::data::preprocess::{decode_image, mnist_style};
 use scratchgrad::io::load_model;
 use scratchgrad::train::{Engine, Model};
 
+use super::output::outln;
 use super::CliError;
 
 /// Classify images of handwritten digits (PNG or JPEG, any size)
@@ -73,14 +74,14 @@ pub fn run(args: PredictArgs) -> Result<(), CliError> {
                 serde_json::json!({"image": path.display().to_string(), "top": top})
             })
             .collect();
-        println!("{}", serde_json::json!({ "predictions": json }));
+        outln!("{}", serde_json::json!({ "predictions": json }));
     } else {
         for (path, top) in results {
             let shown: Vec<String> = top
                 .iter()
                 .map(|&(c, p)| format!("{} ({:.1}%)", file.class_names[c], p * 100.0))
                 .collect();
-            println!("{}: {}", path.display(), shown.join(", "));
+            outln!("{}: {}", path.display(), shown.join(", "));
         }
     }
     Ok(())

@@ -8,6 +8,8 @@ use std::sync::Arc;
 use indicatif::{ProgressBar, ProgressStyle};
 use scratchgrad::train::{EpochMetrics, Observer};
 
+use super::output::outln;
+
 /// Prints training progress, and asks the run to stop when Ctrl-C was pressed.
 pub struct Progress {
     bar: Option<ProgressBar>,
@@ -79,7 +81,7 @@ impl Observer for Progress {
 
     fn on_epoch(&mut self, m: &EpochMetrics) {
         self.finish();
-        println!(
+        outln!(
             "{:5}  {:10.4}  {:8.2}%  {:9.4}  {:7.2}%  {:7.2}",
             m.epoch,
             m.train_loss,

@@ -12,6 +12,7 @@ use scratchgrad::train::{
     TrainError,
 };
 
+use super::output::outln;
 use super::progress::Progress;
 use super::{data, report_files, CliError};
 
@@ -220,7 +221,7 @@ pub fn run(args: TrainArgs) -> Result<(), CliError> {
     // A run killed while writing leaves its temporary file; it is never a good file, so it goes.
     let _ = remove_stale_temporaries(&out);
     let done = resume.as_ref().map_or(0, |(c, _)| c.epochs_done);
-    println!(
+    outln!(
         "training {} on {} ({} images, {} test) with the {} engine: {} epochs{}, batch {}, {} lr {} ({}), seed {}, {} thread(s)",
         config.arch.describe(),
         config.dataset,
@@ -236,7 +237,7 @@ pub fn run(args: TrainArgs) -> Result<(), CliError> {
         config.seed,
         config.threads
     );
-    println!("{}", Progress::heading());
+    outln!("{}", Progress::heading());
     let mut progress = Progress::new(args.quiet);
     let result = train(&config, &train_set, &test_set, &out, resume, &mut progress);
     progress.finish();
@@ -279,7 +280,7 @@ pub fn run(args: TrainArgs) -> Result<(), CliError> {
         &outcome.model.class_names,
     )?;
     let last = outcome.history.last();
-    println!(
+    outln!(
         "done in {wall:.1} s: test accuracy {:.2}%. Wrote model.safetensors, checkpoint.safetensors, metrics.jsonl, summary.json, loss.svg, accuracy.svg, confusion.png, predictions.png and mistakes.png to {}",
         last.map_or(0.0, |m| m.test_accuracy * 100.0),
         out.display()

@@ -92,6 +92,9 @@ pub(crate) use with_functions;
 
 macro_rules! function_by_name {
     ($($(#[$doc:meta])* $name:ident => $variant:ident;)*) => {
+        /// The names of the one-input functions, as expressions spell them.
+        pub(crate) const FUNCTION_NAMES: &[&str] = &[$(stringify!($name)),*];
+
         impl Op {
             /// The one-input function called `name` (`"exp"`, `"tanh"`, ...), if there is one.
             pub(crate) fn function(name: &str) -> Option<Op> {

@@ -4,8 +4,9 @@
 //!
 //! `tape.rs` is the same engine recorded on one vector (a Wengert list): the fast path.
 //!
-//! Also here: an expression parser for the `grad` command (`parse`, `evaluate`), Graphviz
-//! pictures of the graph (`Value::to_dot`), and a tiny MLP with the two-moons data set.
+//! Also here: an expression parser for the `grad` command (`parse`, `evaluate`), pictures of
+//! the graph (`Value::to_dot` for Graphviz, `Value::to_svg` drawn in-process), and a tiny MLP
+//! with the two-moons data set.
 //! Never here: printing or files.
 
 mod backward;
@@ -15,8 +16,11 @@ mod mlp;
 mod ops;
 pub mod parse;
 mod tape;
+mod text;
 mod value;
 
+pub use dot::MAX_SVG_VALUES;
 pub use mlp::{hinge_loss, hinge_loss_backward_on_tape, make_moons, Layer, Mlp, Neuron};
 pub use tape::{Gradients, Tape, Var};
+pub use text::elide;
 pub use value::Value;

@@ -1,6 +1,6 @@
 //! A parser for arithmetic expressions in Python's syntax and precedence:
 //! `+ - * / **`, unary minus and plus, parentheses, numbers (`3`, `0.5`, `1e-3`), names, and
-//! calls of `exp log sqrt tanh sigmoid relu sin cos abs`.
+//! calls of the scalar engine's functions (`exp log sqrt tanh sigmoid relu sin cos abs`).
 //!
 //! Grammar, loosest first (as Python's):
 //! ```text
@@ -10,11 +10,13 @@
 //! power   := atom ("**" unary)?          // right-associative; `-x**2` is -(x**2)
 //! atom    := number | name | name "(" sum ")" | "(" sum ")"
 //! ```
+//!
+//! The result is a flat list of nodes, each operation after its operands, so everything that
+//! walks an expression (evaluating it, finding its names, dropping it) is a loop: a sum of a
+//! hundred thousand terms is as safe as a short one. Only nesting (parentheses, unary signs,
+//! powers) recurses while parsing, and it is capped at [`MAX_DEPTH`].
 
-/// The functions an expression may call.
-pub const FUNCTIONS: [&str; 9] = [
-    "exp", "log", "sqrt", "tanh", "sigmoid", "relu", "sin", "cos", "abs",
-];
+use super::backward::FUNCTION_NAMES;
 
 /// A binary operator.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -31,28 +33,78 @@ pub enum BinaryOp {
     Pow,
 }
 
-/// One node of a parsed expression.
+/// What one node of a parsed expression is. Operands are indices of earlier nodes.
 #[derive(Debug, Clone, PartialEq)]
-pub enum ExprKind {
+pub enum NodeKind {
     /// A numeric literal.
     Number(f64),
     /// A variable.
     Name(String),
     /// `-x` (`+x` parses to `x` itself).
-    Neg(Box<Expr>),
+    Neg(usize),
     /// `a op b`.
-    Binary(BinaryOp, Box<Expr>, Box<Expr>),
-    /// `f(x)` for one of [`FUNCTIONS`].
-    Call(String, Box<Expr>),
+    Binary(BinaryOp, usize, usize),
+    /// `f(x)` for one of the engine's functions ([`function_names`]).
+    Call(String, usize),
 }
 
-/// A parsed expression and the part of the source text it came from.
+/// One node of a parsed expression and the part of the source text it came from.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Expr {
+pub struct Node {
     /// What it is.
-    pub kind: ExprKind,
+    pub kind: NodeKind,
     /// Byte range of its source text.
     pub span: (usize, usize),
+}
+
+impl Node {
+    /// The nodes this one reads, in order.
+    pub fn operands(&self) -> Vec<usize> {
+        match self.kind {
+            NodeKind::Number(_) | NodeKind::Name(_) => vec![],
+            NodeKind::Neg(x) | NodeKind::Call(_, x) => vec![x],
+            NodeKind::Binary(_, a, b) => vec![a, b],
+        }
+    }
+}
+
+/// A parsed expression: its nodes, every operation after its operands; the last is the whole
+/// expression.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expr {
+    /// The nodes in evaluation order.
+    pub nodes: Vec<Node>,
+}
+
+impl Expr {
+    /// For each node, whether its value depends on a name (a constant otherwise).
+    pub fn has_names(&self) -> Vec<bool> {
+        let mut has = Vec::with_capacity(self.nodes.len());
+        for node in &self.nodes {
+            let own = matches!(node.kind, NodeKind::Name(_));
+            has.push(own || node.operands().iter().any(|&i| has[i]));
+        }
+        has
+    }
+
+    /// Each name and the byte offset of its first use, in order of first use.
+    pub fn names(&self) -> Vec<(String, usize)> {
+        let mut names: Vec<(String, usize)> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for node in &self.nodes {
+            if let NodeKind::Name(n) = &node.kind {
+                if seen.insert(n.as_str()) {
+                    names.push((n.clone(), node.span.0));
+                }
+            }
+        }
+        names
+    }
+}
+
+/// The functions an expression may call.
+pub fn function_names() -> &'static [&'static str] {
+    FUNCTION_NAMES
 }
 
 /// A syntax error: what is wrong, and where (a byte offset into the source).
@@ -80,7 +132,7 @@ enum Token {
 }
 
 /// How deeply sub-expressions may nest: deep enough for any formula a person writes, shallow
-/// enough that the recursive parser and evaluator can never exhaust the stack.
+/// enough that the recursive parser can never exhaust the stack.
 pub const MAX_DEPTH: usize = 200;
 
 struct Parser<'a> {
@@ -88,6 +140,7 @@ struct Parser<'a> {
     tokens: Vec<(Token, usize, usize)>,
     at: usize,
     depth: usize,
+    nodes: Vec<Node>,
 }
 
 fn error<T>(message: impl Into<String>, offset: usize) -> Result<T, ParseError> {
@@ -95,6 +148,38 @@ fn error<T>(message: impl Into<String>, offset: usize) -> Result<T, ParseError> 
         message: message.into(),
         offset,
     })
+}
+
+/// A number at `bytes[start..]`: digits and dots, then an optional exponent.
+fn number_end(bytes: &[u8], start: usize) -> usize {
+    let mut i = start;
+    while i < bytes.len() && (bytes[i].is_ascii_digit() || bytes[i] == b'.') {
+        i += 1;
+    }
+    if i < bytes.len() && (bytes[i] == b'e' || bytes[i] == b'E') {
+        let mut j = i + 1;
+        if j < bytes.len() && (bytes[j] == b'+' || bytes[j] == b'-') {
+            j += 1;
+        }
+        if j < bytes.len() && bytes[j].is_ascii_digit() {
+            i = j;
+            while i < bytes.len() && bytes[i].is_ascii_digit() {
+                i += 1;
+            }
+        }
+    }
+    i
+}
+
+/// What to say about a character no token starts with.
+fn unexpected(ch: char) -> String {
+    let hint = match ch {
+        '^' => " (powers are written `**`, as in Python)",
+        '=' => " (an expression has no `=`; give values after it as NAME=VALUE)",
+        '[' | '{' => " (group with `(` and `)`)",
+        _ => "",
+    };
+    format!("unexpected character `{}`{hint}", ch.escape_debug())
 }
 
 fn tokenize(source: &str) -> Result<Vec<(Token, usize, usize)>, ParseError> {
@@ -109,24 +194,16 @@ fn tokenize(source: &str) -> Result<Vec<(Token, usize, usize)>, ParseError> {
             continue;
         }
         if c.is_ascii_digit() || (c == b'.' && bytes.get(i + 1).is_some_and(u8::is_ascii_digit)) {
-            while i < bytes.len() && (bytes[i].is_ascii_digit() || bytes[i] == b'.') {
-                i += 1;
-            }
-            if i < bytes.len() && (bytes[i] == b'e' || bytes[i] == b'E') {
-                let mut j = i + 1;
-                if j < bytes.len() && (bytes[j] == b'+' || bytes[j] == b'-') {
-                    j += 1;
-                }
-                if j < bytes.len() && bytes[j].is_ascii_digit() {
-                    i = j;
-                    while i < bytes.len() && bytes[i].is_ascii_digit() {
-                        i += 1;
-                    }
-                }
-            }
+            i = number_end(bytes, start);
             let text = &source[start..i];
             match text.parse::<f64>() {
-                Ok(v) => tokens.push((Token::Number(v), start, i)),
+                Ok(v) if v.is_finite() => tokens.push((Token::Number(v), start, i)),
+                Ok(_) => {
+                    return error(
+                        format!("the number `{text}` is too large for a 64-bit float (the largest is about 1.8e308)"),
+                        start,
+                    )
+                }
                 Err(_) => return error(format!("malformed number `{text}`"), start),
             }
         } else if c.is_ascii_alphabetic() || c == b'_' {
@@ -145,7 +222,7 @@ fn tokenize(source: &str) -> Result<Vec<(Token, usize, usize)>, ParseError> {
                 (b')', _) => ")",
                 _ => {
                     let ch = source[start..].chars().next().unwrap_or('?');
-                    return error(format!("unexpected character `{ch}`"), start);
+                    return error(unexpected(ch), start);
                 }
             };
             i += symbol.len();
@@ -156,14 +233,14 @@ fn tokenize(source: &str) -> Result<Vec<(Token, usize, usize)>, ParseError> {
     Ok(tokens)
 }
 
-/// Parses `source` into an expression tree.
+/// Parses `source` into its nodes.
 ///
 /// ```
-/// use scratchgrad::scalar::parse::{parse, BinaryOp, ExprKind};
+/// use scratchgrad::scalar::parse::{parse, BinaryOp, NodeKind};
 /// let e = parse("-x**2").unwrap();
-/// assert!(matches!(e.kind, ExprKind::Neg(_))); // -(x**2), as in Python
+/// assert!(matches!(e.nodes.last().unwrap().kind, NodeKind::Neg(_))); // -(x**2), as in Python
 /// let e = parse("2**3**2").unwrap(); // right-associative: 2**(3**2)
-/// assert!(matches!(e.kind, ExprKind::Binary(BinaryOp::Pow, _, _)));
+/// assert!(matches!(e.nodes.last().unwrap().kind, NodeKind::Binary(BinaryOp::Pow, 0, _)));
 /// assert_eq!(parse("foo(x)").unwrap_err().message, "unknown function `foo` (known: exp, log, sqrt, tanh, sigmoid, relu, sin, cos, abs)");
 /// ```
 pub fn parse(source: &str) -> Result<Expr, ParseError> {
@@ -172,13 +249,16 @@ pub fn parse(source: &str) -> Result<Expr, ParseError> {
         tokens: tokenize(source)?,
         at: 0,
         depth: 0,
+        nodes: Vec::new(),
     };
     if parser.peek() == &Token::End {
         return error("the expression is empty", 0);
     }
-    let expr = parser.sum()?;
+    parser.sum()?;
     match parser.peek() {
-        Token::End => Ok(expr),
+        Token::End => Ok(Expr {
+            nodes: parser.nodes,
+        }),
         Token::Symbol(")") => error("unmatched `)`", parser.start()),
         _ => error(
             format!("expected an operator, found {}", parser.describe()),
@@ -211,15 +291,17 @@ impl Parser<'_> {
         found
     }
 
-    fn binary(op: BinaryOp, a: Expr, b: Expr) -> Expr {
-        let span = (a.span.0, b.span.1);
-        Expr {
-            kind: ExprKind::Binary(op, Box::new(a), Box::new(b)),
-            span,
-        }
+    fn push(&mut self, kind: NodeKind, span: (usize, usize)) -> usize {
+        self.nodes.push(Node { kind, span });
+        self.nodes.len() - 1
     }
 
-    fn sum(&mut self) -> Result<Expr, ParseError> {
+    fn binary(&mut self, op: BinaryOp, a: usize, b: usize) -> usize {
+        let span = (self.nodes[a].span.0, self.nodes[b].span.1);
+        self.push(NodeKind::Binary(op, a, b), span)
+    }
+
+    fn sum(&mut self) -> Result<usize, ParseError> {
         let mut left = self.product()?;
         loop {
             let op = if self.eat("+") {
@@ -229,11 +311,12 @@ impl Parser<'_> {
             } else {
                 return Ok(left);
             };
-            left = Self::binary(op, left, self.product()?);
+            let right = self.product()?;
+            left = self.binary(op, left, right);
         }
     }
 
-    fn product(&mut self) -> Result<Expr, ParseError> {
+    fn product(&mut self) -> Result<usize, ParseError> {
         let mut left = self.unary()?;
         loop {
             let op = if self.eat("*") {
@@ -243,12 +326,13 @@ impl Parser<'_> {
             } else {
                 return Ok(left);
             };
-            left = Self::binary(op, left, self.unary()?);
+            let right = self.unary()?;
+            left = self.binary(op, left, right);
         }
     }
 
     /// Every cycle of the grammar passes through here, so this is where nesting is counted.
-    fn unary(&mut self) -> Result<Expr, ParseError> {
+    fn unary(&mut self) -> Result<usize, ParseError> {
         if self.depth == MAX_DEPTH {
             return error(
                 format!("the expression nests more than {MAX_DEPTH} levels deep"),
@@ -261,15 +345,12 @@ impl Parser<'_> {
         result
     }
 
-    fn unary_inner(&mut self) -> Result<Expr, ParseError> {
+    fn unary_inner(&mut self) -> Result<usize, ParseError> {
         let start = self.start();
         if self.eat("-") {
             let inner = self.unary()?;
-            let span = (start, inner.span.1);
-            return Ok(Expr {
-                kind: ExprKind::Neg(Box::new(inner)),
-                span,
-            });
+            let span = (start, self.nodes[inner].span.1);
+            return Ok(self.push(NodeKind::Neg(inner), span));
         }
         if self.eat("+") {
             return self.unary();
@@ -277,39 +358,34 @@ impl Parser<'_> {
         self.power()
     }
 
-    fn power(&mut self) -> Result<Expr, ParseError> {
+    fn power(&mut self) -> Result<usize, ParseError> {
         let base = self.atom()?;
         if self.eat("**") {
             let exponent = self.unary()?;
-            return Ok(Self::binary(BinaryOp::Pow, base, exponent));
+            return Ok(self.binary(BinaryOp::Pow, base, exponent));
         }
         Ok(base)
     }
 
-    fn atom(&mut self) -> Result<Expr, ParseError> {
+    fn atom(&mut self) -> Result<usize, ParseError> {
         let start = self.start();
         match self.peek().clone() {
             Token::Number(v) => {
                 self.at += 1;
-                Ok(Expr {
-                    kind: ExprKind::Number(v),
-                    span: (start, self.end_of_previous()),
-                })
+                let span = (start, self.end_of_previous());
+                Ok(self.push(NodeKind::Number(v), span))
             }
             Token::Name(name) => {
                 self.at += 1;
                 if !self.eat("(") {
                     let span = (start, self.end_of_previous());
-                    return Ok(Expr {
-                        kind: ExprKind::Name(name),
-                        span,
-                    });
+                    return Ok(self.push(NodeKind::Name(name), span));
                 }
-                if !FUNCTIONS.contains(&name.as_str()) {
+                if !FUNCTION_NAMES.contains(&name.as_str()) {
                     return error(
                         format!(
                             "unknown function `{name}` (known: {})",
-                            FUNCTIONS.join(", ")
+                            FUNCTION_NAMES.join(", ")
                         ),
                         start,
                     );
@@ -322,29 +398,24 @@ impl Parser<'_> {
                     );
                 }
                 let span = (start, self.end_of_previous());
-                Ok(Expr {
-                    kind: ExprKind::Call(name, Box::new(argument)),
-                    span,
-                })
+                Ok(self.push(NodeKind::Call(name, argument), span))
             }
             Token::Symbol("(") => {
                 self.at += 1;
                 let inner = self.sum()?;
                 if !self.eat(")") {
+                    let column = self.source[..start].chars().count() + 1;
                     return error(
                         format!(
-                            "expected `)` to close the `(` at column {}, found {}",
-                            start + 1,
+                            "expected `)` to close the `(` at column {column}, found {}",
                             self.describe()
                         ),
                         self.start(),
                     );
                 }
                 // The parentheses belong to the sub-expression's text.
-                Ok(Expr {
-                    kind: inner.kind,
-                    span: (start, self.end_of_previous()),
-                })
+                self.nodes[inner].span = (start, self.end_of_previous());
+                Ok(inner)
             }
             _ => error(
                 format!("expected a number, name or `(`, found {}", self.describe()),
@@ -359,22 +430,27 @@ mod tests {
     use super::*;
 
     fn shape(e: &Expr) -> String {
-        match &e.kind {
-            ExprKind::Number(v) => format!("{v}"),
-            ExprKind::Name(n) => n.clone(),
-            ExprKind::Neg(x) => format!("(-{})", shape(x)),
-            ExprKind::Binary(op, a, b) => {
-                let s = match op {
-                    BinaryOp::Add => "+",
-                    BinaryOp::Sub => "-",
-                    BinaryOp::Mul => "*",
-                    BinaryOp::Div => "/",
-                    BinaryOp::Pow => "**",
-                };
-                format!("({} {s} {})", shape(a), shape(b))
-            }
-            ExprKind::Call(f, x) => format!("{f}({})", shape(x)),
+        let mut shown: Vec<String> = Vec::new();
+        for node in &e.nodes {
+            let s = match &node.kind {
+                NodeKind::Number(v) => format!("{v}"),
+                NodeKind::Name(n) => n.clone(),
+                NodeKind::Neg(x) => format!("(-{})", shown[*x]),
+                NodeKind::Binary(op, a, b) => {
+                    let s = match op {
+                        BinaryOp::Add => "+",
+                        BinaryOp::Sub => "-",
+                        BinaryOp::Mul => "*",
+                        BinaryOp::Div => "/",
+                        BinaryOp::Pow => "**",
+                    };
+                    format!("({} {s} {})", shown[*a], shown[*b])
+                }
+                NodeKind::Call(f, x) => format!("{f}({})", shown[*x]),
+            };
+            shown.push(s);
         }
+        shown.pop().unwrap()
     }
 
     #[test]
@@ -402,9 +478,11 @@ mod tests {
             ("(x + y", 7, "expected `)` to close the `(` at column 1, found the end of the expression"),
             ("x y", 3, "expected an operator, found `y`"),
             ("x + 2 $", 7, "unexpected character `$`"),
+            ("x ^ 2", 3, "unexpected character `^` (powers are written `**`, as in Python)"),
             ("", 1, "the expression is empty"),
             ("x)", 2, "unmatched `)`"),
             ("1.2.3", 1, "malformed number `1.2.3`"),
+            ("2 * 1e309", 5, "the number `1e309` is too large for a 64-bit float (the largest is about 1.8e308)"),
             ("foo(x)", 1, "unknown function `foo` (known: exp, log, sqrt, tanh, sigmoid, relu, sin, cos, abs)"),
         ];
         for (source, column, message) in cases {
@@ -429,12 +507,30 @@ mod tests {
     }
 
     #[test]
+    fn long_flat_chains_parse_into_a_flat_list() {
+        // 200,000 terms: the tree is 200,000 deep, the list is not.
+        let long = vec!["x"; 200_000].join("+");
+        let e = parse(&long).unwrap();
+        assert_eq!(e.nodes.len(), 399_999);
+        assert_eq!(e.names(), vec![("x".to_string(), 0)]);
+        assert!(e.has_names().iter().all(|&h| h));
+    }
+
+    #[test]
     fn spans_cover_the_source_text() {
         let source = "(x + y) * z";
         let e = parse(source).unwrap();
-        let ExprKind::Binary(_, left, _) = &e.kind else {
+        let NodeKind::Binary(_, left, _) = e.nodes.last().unwrap().kind else {
             panic!()
         };
-        assert_eq!(&source[left.span.0..left.span.1], "(x + y)");
+        let (a, b) = e.nodes[left].span;
+        assert_eq!(&source[a..b], "(x + y)");
+    }
+
+    #[test]
+    fn the_function_list_is_the_engines() {
+        for name in function_names() {
+            assert!(super::super::Value::new(0.5).call(name).is_some(), "{name}");
+        }
     }
 }

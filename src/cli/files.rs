@@ -1,0 +1,28 @@
+//! Saving what a command produces: one way for every command, so every file is written
+//! atomically, never through a special file, and every failure reads the same.
+
+use std::path::Path;
+
+use scratchgrad::io::write_atomic;
+
+use super::{output, CliError};
+
+/// True for the path `-`, which means standard output.
+pub fn is_stdout(path: &Path) -> bool {
+    path.as_os_str() == "-"
+}
+
+/// Writes `bytes` (a `what`, for the message) to `path` atomically, or to standard output
+/// when `path` is `-`.
+pub fn save(path: &Path, bytes: &[u8], what: &str) -> Result<(), CliError> {
+    if is_stdout(path) {
+        output::print_bytes(bytes);
+        return Ok(());
+    }
+    write_atomic(path, bytes).map_err(|e| {
+        CliError::new(format!(
+            "cannot write the {what} to {}: {e}",
+            path.display()
+        ))
+    })
+}

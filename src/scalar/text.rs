@@ -1,0 +1,32 @@
+//! Keeping the text shown for a node short and on one line, however long the expression.
+
+/// The most characters a label keeps.
+pub const MAX_LABEL_CHARS: usize = 40;
+
+/// `text` on one line (runs of whitespace become one space) if it has at most `max`
+/// characters, else its start and end around a `…`, at most `max` characters in all. Reads
+/// only about `max` characters of `text`, so labelling every node of a long expression stays
+/// linear in its length.
+///
+/// ```
+/// use scratchgrad::scalar::elide;
+/// assert_eq!(elide("x +\n  y", 10), "x + y");
+/// assert_eq!(elide("abcdefghijklmnop", 9), "abcd…mnop");
+/// ```
+pub fn elide(text: &str, max: usize) -> String {
+    let text = text.trim();
+    let mut chars = text.chars();
+    let head: String = chars.by_ref().take(max).collect();
+    if chars.next().is_none() {
+        return one_line(&head);
+    }
+    let keep = max.saturating_sub(1);
+    let start: String = head.chars().take(keep / 2).collect();
+    let mut end: Vec<char> = text.chars().rev().take(keep - keep / 2).collect();
+    end.reverse();
+    one_line(&format!("{start}…{}", end.into_iter().collect::<String>()))
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
