@@ -7,12 +7,20 @@
 //! - [`autograd`]: tensors that record operations and backpropagate through them.
 //! - [`manual`]: layers whose backward passes are derived by hand, over arrays.
 //! - [`nn`] and [`optim`]: the same layers on autograd, and optimizers.
+//! - [`arch`]: what a network is (input shape and layer list), as files and commands name it.
+//! - [`data`]: MNIST-style data sets, read and fetched with every byte checked.
+//! - [`train`]: the training loop, checkpoints and evaluation.
+//! - [`io`]: safetensors model files, atomic writes, careful reads.
+//! - [`report`]: pictures of a run (curves, digits, confusion matrix).
+//! - [`init`]: weight initialisation.
 //!
 //! See `docs/ARCHITECTURE.md` for the whole picture.
 
+pub mod arch;
 pub mod array;
 pub mod autograd;
 pub mod data;
+pub mod init;
 pub mod io;
 pub mod manual;
 mod names;

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use scratchgrad::data::{Dataset, DatasetName, Split};
-use scratchgrad::io::{decode_model, ModelFile};
+use scratchgrad::io::{decode_checkpoint, decode_model, ModelFile};
 use serde_json::Value;
 
 use common::{temp_dir, train_args};
@@ -83,7 +83,8 @@ fn training_leaves_every_file_and_they_parse() {
     let summary: Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["final"]["test_accuracy"], lines[2]["test_accuracy"]);
-    assert_eq!(summary["seed"], 0);
+    assert_eq!(summary["config"]["seed"], 0);
+    assert_eq!(summary["test"]["accuracy"], lines[2]["test_accuracy"]);
     assert!(
         summary["wall_seconds"].as_f64().unwrap() > 0.0
             && summary["versions"]["scratchgrad"].is_string()
@@ -282,16 +283,38 @@ fn a_previous_run_is_never_overwritten() {
 #[test]
 fn a_diverging_run_stops_with_a_hint() {
     let out = temp_dir("nan");
-    let run = train(&out, &["--epochs", "2", "--lr", "1e38"]);
+    // Momentum at a rate of a million on whole-set batches: the weights overflow f32 in a few
+    // epochs (at epoch 5 with seed 0).
+    let flags = [
+        "--epochs",
+        "30",
+        "--lr",
+        "1e6",
+        "--activation",
+        "relu",
+        "--optimizer",
+        "momentum",
+        "--batch-size",
+        "5000",
+    ];
+    let run = train(&out, &flags);
     assert_eq!(run.status.code(), Some(1));
     let err = String::from_utf8_lossy(&run.stderr);
     assert!(
-        err.contains("the loss became") && err.contains("lower the learning rate"),
+        err.contains("loss became")
+            && err.contains("lower the learning rate")
+            && err.contains("is kept"),
         "{err}"
     );
-    assert!(
-        !out.join("model.safetensors").exists(),
-        "no model from a run that never finished an epoch"
+    let saved = decode_checkpoint(
+        &std::fs::read(out.join("checkpoint.safetensors")).unwrap(),
+        "c",
+    )
+    .expect("the last good checkpoint loads");
+    assert_eq!(
+        metrics(&out).len(),
+        saved.epochs_done,
+        "every kept epoch has its metrics"
     );
 }
 
@@ -301,55 +324,108 @@ fn bad_input_is_one_clear_line() {
     std::fs::create_dir_all(&dir).unwrap();
     let junk = dir.join("junk.safetensors");
     std::fs::write(&junk, b"not a model at all").unwrap();
-    let cases: Vec<(Vec<&str>, &str)> = vec![
+    let (junk, empty) = (junk.to_str().unwrap(), dir.to_str().unwrap());
+    let out = dir.join("never-made");
+    let out = out.to_str().unwrap();
+    let hidden_65 = vec!["1"; 65].join(",");
+    let train = |extra: &[&'static str]| -> Vec<String> {
+        let mut args = vec!["train", "--dataset", "mnist-mini", "--out", out];
+        args.extend(extra);
+        args.into_iter().map(String::from).collect()
+    };
+    let owned = |args: &[&str]| -> Vec<String> { args.iter().map(|a| a.to_string()).collect() };
+    let cases: Vec<(Vec<String>, &str)> = vec![
         (
-            vec!["eval", "--model", "/nonexistent/model.safetensors"],
-            "cannot be opened",
+            owned(&["eval", "--model", "/nonexistent/model.safetensors"]),
+            "/nonexistent/model.safetensors cannot be read (No such file",
         ),
         (
-            vec!["eval", "--model", junk.to_str().unwrap()],
+            owned(&["eval", "--model", junk]),
             "is not a valid safetensors file",
         ),
         (
-            vec!["predict", "--model", junk.to_str().unwrap(), "x.png"],
+            owned(&["predict", "--model", junk, "x.png"]),
             "is not a valid safetensors file",
         ),
+        (owned(&["train", "--resume", empty]), "cannot resume: "),
         (
-            vec!["train", "--resume", dir.to_str().unwrap()],
-            "cannot resume",
+            train(&["--hidden", "0"]),
+            "--hidden: layer 1 `linear0`: a layer has 1 to 65536 outputs",
         ),
         (
-            vec![
-                "train",
-                "--dataset",
-                "mnist-mini",
-                "--hidden",
-                "0",
-                "--out",
-                dir.to_str().unwrap(),
-            ],
-            "--hidden widths must be positive",
+            train(&["--hidden", "100000000000"]),
+            "--hidden: layer 1 `linear100000000000`: a layer has 1 to 65536 outputs",
         ),
         (
-            vec![
-                "train",
-                "--dataset",
-                "mnist-mini",
-                "--hidden",
-                "100000000000",
-                "--out",
-                dir.to_str().unwrap(),
-            ],
-            "parameters; choose smaller widths",
+            train(&["--hidden", "1,1048577"]),
+            "--hidden: layer 3 `linear1048577`: a layer has 1 to 65536 outputs",
+        ),
+        (
+            {
+                let mut a = train(&[]);
+                a.extend(["--hidden".to_string(), hidden_65.clone()]);
+                a
+            },
+            "--hidden: 131 layers: a network has 1 to 128",
+        ),
+        (
+            train(&["--layers", "linear128,relu,lineer10"]),
+            "--layers: layer 3 `lineer10` is not a layer (known: linearN",
+        ),
+        (
+            train(&["--layers", "linear128,relu,linear3"]),
+            "--layers: ends with 3 outputs but mnist-mini has 10 classes",
+        ),
+        (
+            train(&["--lr", "1e300"]),
+            "--lr: must be between 1e-10 and 1e6, not 1e300",
+        ),
+        (
+            train(&["--lr", "1e-320"]),
+            "--lr: must be between 1e-10 and 1e6, not 1e-320",
+        ),
+        (
+            train(&["--lr", "-1"]),
+            "--lr: must be between 1e-10 and 1e6, not -1",
+        ),
+        (
+            train(&["--lr", "nan"]),
+            "--lr: must be between 1e-10 and 1e6, not NaN",
+        ),
+        (
+            train(&["--threads", "10000"]),
+            "--threads: must be 1 to 256, not 10000",
+        ),
+        (
+            train(&["--threads", "18446744073709551615"]),
+            "--threads: must be 1 to 256, not 18446744073709551615",
+        ),
+        (
+            train(&["--batch-size", "0"]),
+            "--batch-size: must be 1 to 65536, not 0",
+        ),
+        (
+            train(&["--epochs", "0"]),
+            "--epochs: must be 1 to 100000, not 0",
+        ),
+        (
+            train(&["--val-split", "0.95"]),
+            "--val-split: must be a fraction from 0 to 0.9, not 0.95",
+        ),
+        (
+            owned(&["bench", "--hidden", "100000000"]),
+            "--hidden: layer 1 `linear100000000`: a layer has 1 to 65536 outputs",
         ),
     ];
     for (args, want) in cases {
-        let run = scratchgrad(&args);
+        let run = scratchgrad(&args.iter().map(String::as_str).collect::<Vec<_>>());
         let err = String::from_utf8_lossy(&run.stderr);
         assert_eq!(run.status.code(), Some(1), "{args:?}: {err}");
         assert!(
             err.starts_with("error: ") && err.contains(want) && err.lines().count() == 1,
             "{args:?}: {err}"
         );
+        assert!(run.stdout.is_empty(), "{args:?}");
     }
+    assert!(!Path::new(out).exists(), "no refused run made its folder");
 }

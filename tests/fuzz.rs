@@ -13,6 +13,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
+use scratchgrad::arch::{Activation, Architecture};
 use scratchgrad::array::Rng;
 use scratchgrad::data::idx::parse_idx;
 use scratchgrad::data::preprocess::{decode_image, mnist_style};
@@ -21,7 +22,6 @@ use scratchgrad::io::{
 };
 use scratchgrad::optim::OptimizerState;
 use scratchgrad::scalar::evaluate::evaluate;
-use scratchgrad::train::{Activation, Architecture};
 
 const INTERESTING: [u32; 9] = [
     0,
@@ -142,12 +142,7 @@ fn idx_reader() {
 
 #[test]
 fn safetensors_loader() {
-    let arch = Architecture {
-        inputs: 6,
-        hidden: vec![4],
-        classes: 3,
-        activation: Activation::Tanh,
-    };
+    let arch = Architecture::mlp(6, &[4], 3, Activation::Tanh);
     let weights = arch.init(&mut Rng::seed(1));
     let model = ModelFile {
         arch,

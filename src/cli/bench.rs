@@ -7,12 +7,13 @@ use std::process::Command;
 use std::time::Instant;
 
 use clap::Args;
+use scratchgrad::arch::{Activation, Architecture};
 use scratchgrad::array::{num_threads, set_num_threads, Array, Rng};
 use scratchgrad::data::datasets::epoch_order;
 use scratchgrad::data::fetch::data_dir;
 use scratchgrad::data::{Dataset, DatasetName, Split};
 use scratchgrad::optim::Sgd;
-use scratchgrad::train::{evaluate, Activation, Architecture, Engine, Model};
+use scratchgrad::train::{evaluate, Engine, Model, OptimizerKind, Schedule, TrainConfig};
 
 use super::output::{errln, outln};
 use super::{data, CliError};
@@ -65,12 +66,7 @@ fn run_worker(
     train: &Dataset,
     test: &Dataset,
 ) -> Result<WorkerTimes, CliError> {
-    let arch = Architecture {
-        inputs: 784,
-        hidden: vec![args.hidden],
-        classes: 10,
-        activation: Activation::Sigmoid,
-    };
+    let arch = args.arch();
     let order = epoch_order(train.len(), 0, 0);
     let batches: Vec<&[usize]> = order.chunks(args.batch_size).collect();
     if contender == "gemm" {
@@ -133,15 +129,54 @@ fn median(v: &[f64]) -> f64 {
     v[v.len() / 2]
 }
 
+impl BenchArgs {
+    /// The texts' MLP with `--hidden` units.
+    fn arch(&self) -> Architecture {
+        Architecture::mlp(784, &[self.hidden], 10, Activation::Sigmoid)
+    }
+
+    /// The same limits as `train` for the network and the batch, checked by the same code.
+    fn check(&self) -> Result<(), CliError> {
+        let config = TrainConfig {
+            dataset: DatasetName::Mnist,
+            arch: self.arch(),
+            engine: Engine::Autograd,
+            epochs: 1,
+            batch_size: self.batch_size,
+            lr: 0.1,
+            optimizer: OptimizerKind::Sgd,
+            schedule: Schedule::Constant,
+            seed: 0,
+            val_split: 0.0,
+        };
+        config.validate().map_err(|e| {
+            let flag = if e.setting == "batch_size" {
+                "--batch-size"
+            } else {
+                "--hidden"
+            };
+            CliError::new(format!("{flag}: {}", e.message))
+        })?;
+        if !(1..=1000).contains(&self.rounds) {
+            return Err(CliError::new(format!(
+                "--rounds: must be 1 to 1000, not {}",
+                self.rounds
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// Runs `scratchgrad bench`.
 pub fn run(args: BenchArgs) -> Result<(), CliError> {
-    let threads = args.threads.unwrap_or_else(num_threads).max(1);
-    set_num_threads(threads);
-    if args.batch_size == 0 || args.hidden == 0 || args.rounds == 0 {
-        return Err(CliError::new(
-            "--hidden, --batch-size and --rounds must be at least 1",
-        ));
+    let threads = args.threads.unwrap_or_else(num_threads);
+    if !(1..=256).contains(&threads) {
+        return Err(CliError::new(format!(
+            "--threads: must be 1 to 256, not {threads}"
+        )));
     }
+    args.check()?;
+    set_num_threads(threads);
     if let Some(contender) = &args.worker {
         let dir = data_dir(args.data_dir.as_deref()).join(DatasetName::Mnist.folder());
         let load = |split| {
@@ -205,13 +240,13 @@ pub fn run(args: BenchArgs) -> Result<(), CliError> {
                 .output()
                 .map_err(|e| CliError::new(format!("cannot run the {contender} contender: {e}")))?;
             let json: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|_| {
-                CliError::new(format!(
-                    "the {contender} contender failed: {}",
-                    String::from_utf8_lossy(&out.stderr)
-                        .lines()
-                        .last()
-                        .unwrap_or("no output")
-                ))
+                let stderr = String::from_utf8_lossy(&out.stderr);
+                let why = stderr
+                    .lines()
+                    .rev()
+                    .find(|l| !l.trim().is_empty() && !l.contains("RUST_BACKTRACE"))
+                    .unwrap_or("it printed nothing");
+                CliError::new(format!("the {contender} contender failed: {why}"))
             })?;
             times[i].push(json["epoch_seconds"].as_f64().unwrap_or(f64::NAN));
             if let Some(eval) = json["eval_seconds"].as_f64() {

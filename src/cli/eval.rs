@@ -29,7 +29,7 @@ pub struct EvalArgs {
 
 /// Runs `scratchgrad eval`.
 pub fn run(args: EvalArgs) -> Result<(), CliError> {
-    let file = load_model(&args.model).map_err(CliError::new)?;
+    let file = load_model(&args.model).map_err(|e| CliError::new(e.to_string()))?;
     let dataset = match args.dataset {
         Some(d) => d,
         None => file.dataset.parse().map_err(|_| {
@@ -39,16 +39,19 @@ pub fn run(args: EvalArgs) -> Result<(), CliError> {
             ))
         })?,
     };
-    if file.arch.inputs != 784 || file.arch.classes != 10 {
+    let (rows, cols) = dataset.image_size();
+    let classes = dataset.class_names().len();
+    if file.arch.input_size() != rows * cols || file.arch.classes() != classes {
         return Err(CliError::new(format!(
-            "{} is a {} network; {dataset} needs 784 inputs and 10 classes",
+            "{} is a {} network; {dataset} needs {} inputs and {classes} classes",
             args.model.display(),
-            file.arch.describe()
+            file.arch.describe(),
+            rows * cols
         )));
     }
     let (_, test) = data::load(dataset, args.data_dir.as_deref(), args.json)?;
     let mut model = Model::new(&file.arch, Engine::Manual, &file.weights);
-    let result = evaluate(&mut model, &test, file.arch.classes);
+    let result = evaluate(&mut model, &test, classes);
     let per_class = result.per_class_accuracy();
     if args.json {
         let json = serde_json::json!({
@@ -79,7 +82,7 @@ pub fn run(args: EvalArgs) -> Result<(), CliError> {
     }
     outln!("\nconfusion matrix (rows: target, columns: predicted):");
     out!("{:>9}", "");
-    for c in 0..file.arch.classes {
+    for c in 0..classes {
         out!("{c:>6}");
     }
     outln!();

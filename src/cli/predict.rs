@@ -30,8 +30,8 @@ pub struct PredictArgs {
 
 /// Runs `scratchgrad predict`.
 pub fn run(args: PredictArgs) -> Result<(), CliError> {
-    let file = load_model(&args.model).map_err(CliError::new)?;
-    if file.arch.inputs != 784 {
+    let file = load_model(&args.model).map_err(|e| CliError::new(e.to_string()))?;
+    if file.arch.input_size() != 784 {
         return Err(CliError::new(format!(
             "{} is a {} network; predict needs 784 (28x28) inputs",
             args.model.display(),
@@ -57,7 +57,7 @@ pub fn run(args: PredictArgs) -> Result<(), CliError> {
     let probabilities = model
         .logits(Array::from_vec(inputs, &[args.images.len(), 784]))
         .softmax(1);
-    let classes = file.arch.classes;
+    let classes = file.arch.classes();
     let mut results = Vec::new();
     for (i, path) in args.images.iter().enumerate() {
         let p = &probabilities.data()[i * classes..(i + 1) * classes];

@@ -1,5 +1,5 @@
 //! What people see while a model trains: a progress bar per epoch on a terminal, plain lines
-//! otherwise, and one summary line per epoch.
+//! otherwise, one summary line per epoch, and a warning when the loss runs away.
 
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -8,21 +8,30 @@ use std::sync::Arc;
 use indicatif::{ProgressBar, ProgressStyle};
 use scratchgrad::train::{EpochMetrics, Observer};
 
-use super::output::outln;
+use super::output::{errln, outln};
+
+/// An epoch whose mean training loss is this many times the first batch's has diverged.
+const DIVERGED: f64 = 2.0;
 
 /// Prints training progress, and asks the run to stop when Ctrl-C was pressed.
 pub struct Progress {
     bar: Option<ProgressBar>,
     interactive: bool,
     interrupted: Arc<AtomicBool>,
+    validation: bool,
+    /// The loss the run started from: its first batch's (or a resumed run's first epoch's).
+    first_loss: Option<f64>,
+    /// The last epoch's loss, when it is far above `first_loss`.
+    diverged: Option<f64>,
 }
 
 impl Progress {
-    /// Bars only on a terminal and without `--quiet`. The first Ctrl-C (SIGINT) or SIGTERM
-    /// sets `interrupted`: the run stops at the next step, after any checkpoint being written
-    /// has been completed. A second one ends the process at once (files are still never
+    /// Bars only on a terminal and without `--quiet`; the per-epoch columns name the
+    /// validation split when there is one. The first Ctrl-C (SIGINT) or SIGTERM sets
+    /// `interrupted`: the run stops at the next step, after any checkpoint being written has
+    /// been completed. A second one ends the process at once (files are still never
     /// half-written: every write is a rename of a complete temporary file).
-    pub fn new(quiet: bool) -> Self {
+    pub fn new(quiet: bool, validation: bool, first_loss: Option<f64>) -> Self {
         let interrupted = Arc::new(AtomicBool::new(false));
         for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
             // Registration fails only for signals that may not be caught; these may.
@@ -37,6 +46,9 @@ impl Progress {
             bar: None,
             interactive: !quiet && std::io::stdout().is_terminal(),
             interrupted,
+            validation,
+            first_loss,
+            diverged: None,
         }
     }
 
@@ -48,13 +60,34 @@ impl Progress {
     }
 
     /// The table heading printed before the first epoch line.
-    pub fn heading() -> &'static str {
-        "epoch  train_loss  train_acc  test_loss  test_acc  seconds"
+    pub fn heading(&self) -> &'static str {
+        if self.validation {
+            "epoch  train_loss  train_acc   val_loss   val_acc  seconds"
+        } else {
+            "epoch  train_loss  train_acc  test_loss  test_acc  seconds"
+        }
     }
+
+    /// Repeats, at the end, a warning that the loss ran away.
+    pub fn warn_if_diverged(&self) {
+        if let (Some(loss), Some(first)) = (self.diverged, self.first_loss) {
+            errln!(
+                "{}",
+                divergence_warning("the training loss ended at", loss, first)
+            );
+        }
+    }
+}
+
+fn divergence_warning(what: &str, loss: f64, first: f64) -> String {
+    format!("warning: {what} {loss:.4}, far above where it started ({first:.4}): the learning rate is probably too high; lower it with --lr")
 }
 
 impl Observer for Progress {
     fn on_batch(&mut self, epoch: usize, batch: usize, batches: usize, loss: f64, accuracy: f64) {
+        if batch == 1 && self.first_loss.is_none() {
+            self.first_loss = Some(loss);
+        }
         if !self.interactive {
             return;
         }
@@ -70,7 +103,7 @@ impl Observer for Progress {
             bar
         });
         bar.set_position(batch as u64);
-        if batch % 20 == 0 || batch == batches {
+        if batch.is_multiple_of(20) || batch == batches {
             bar.set_message(format!("loss {loss:.4} acc {:.2}%", accuracy * 100.0));
         }
     }
@@ -86,9 +119,16 @@ impl Observer for Progress {
             m.epoch,
             m.train_loss,
             m.train_accuracy * 100.0,
-            m.test_loss,
-            m.test_accuracy * 100.0,
+            m.loss,
+            m.accuracy * 100.0,
             m.seconds
         );
+        let first = self.first_loss.unwrap_or(m.train_loss);
+        let diverged = m.train_loss > DIVERGED * first;
+        if diverged && self.diverged.is_none() {
+            let what = format!("the training loss of epoch {} is", m.epoch);
+            errln!("{}", divergence_warning(&what, m.train_loss, first));
+        }
+        self.diverged = diverged.then_some(m.train_loss);
     }
 }

@@ -3,16 +3,11 @@
 use std::path::Path;
 
 use scratchgrad::data::Dataset;
-use scratchgrad::io::write_atomic;
 use scratchgrad::report::{confusion_png, curves_svg, digit_grid, encode_png, Tile};
-use scratchgrad::train::{EpochMetrics, Evaluation};
+use scratchgrad::train::{EpochMetrics, Evaluation, HeldOut};
 
+use super::files::save;
 use super::CliError;
-
-fn save(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
-    write_atomic(path, bytes)
-        .map_err(|e| CliError::new(format!("cannot write {}: {e}", path.display())))
-}
 
 fn picture_error(what: &str) -> impl Fn(String) -> CliError + '_ {
     move |e| CliError::new(format!("cannot draw {what}: {e}"))
@@ -32,30 +27,39 @@ pub fn report_files(
             .map(|m| (m.epoch as f64, f(m)))
             .collect::<Vec<_>>()
     };
+    let held_out = match history.first().map(|m| m.held_out) {
+        Some(HeldOut::Validation) => "validation",
+        _ => "test",
+    };
     let loss = curves_svg(
         "Cross-entropy loss",
         "loss",
         &[
             ("train", series(|m| m.train_loss)),
-            ("test", series(|m| m.test_loss)),
+            (held_out, series(|m| m.loss)),
         ],
     )
     .map_err(picture_error("loss.svg"))?;
-    save(&out.join("loss.svg"), loss.as_bytes())?;
+    save(&out.join("loss.svg"), loss.as_bytes(), "loss curves")?;
     let accuracy = curves_svg(
         "Accuracy",
         "accuracy (%)",
         &[
             ("train", series(|m| m.train_accuracy * 100.0)),
-            ("test", series(|m| m.test_accuracy * 100.0)),
+            (held_out, series(|m| m.accuracy * 100.0)),
         ],
     )
     .map_err(picture_error("accuracy.svg"))?;
-    save(&out.join("accuracy.svg"), accuracy.as_bytes())?;
+    save(
+        &out.join("accuracy.svg"),
+        accuracy.as_bytes(),
+        "accuracy curves",
+    )?;
     save(
         &out.join("confusion.png"),
         &encode_png(&confusion_png(&test.confusion, class_names))
             .map_err(picture_error("confusion.png"))?,
+        "confusion matrix",
     )?;
 
     let name = |c: usize| class_names.get(c).cloned().unwrap_or_else(|| c.to_string());
@@ -74,9 +78,12 @@ pub fn report_files(
     };
     let side = test_set.rows as u32;
     let first: Vec<Tile> = (0..test_set.len().min(20)).map(tile).collect();
+    let key = "first test images: target ok, or target->predicted (red)";
     save(
         &out.join("predictions.png"),
-        &encode_png(&digit_grid(&first, side, 10)).map_err(picture_error("predictions.png"))?,
+        &encode_png(&digit_grid(&first, side, 10, key))
+            .map_err(picture_error("predictions.png"))?,
+        "predictions picture",
     )?;
     let mut wrong: Vec<usize> = (0..test_set.len())
         .filter(|&i| test.predictions[i] != test_set.labels[i] as usize)
@@ -91,9 +98,11 @@ pub fn report_files(
             t
         })
         .collect();
+    let key = "most confident mistakes: target->predicted confidence";
     save(
         &out.join("mistakes.png"),
-        &encode_png(&digit_grid(&worst, side, 10)).map_err(picture_error("mistakes.png"))?,
+        &encode_png(&digit_grid(&worst, side, 10, key)).map_err(picture_error("mistakes.png"))?,
+        "mistakes picture",
     )?;
     Ok(())
 }

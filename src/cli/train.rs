@@ -5,58 +5,74 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use clap::Args;
+use scratchgrad::arch::{Activation, Architecture, LAYER_GRAMMAR};
 use scratchgrad::data::DatasetName;
-use scratchgrad::io::{decode_checkpoint, remove_stale_temporaries, write_atomic};
+use scratchgrad::train::run_dir::SUMMARY;
 use scratchgrad::train::{
-    train, Activation, Architecture, Engine, EpochMetrics, OptimizerKind, Schedule, TrainConfig,
-    TrainError,
+    load_resume, short_number, train, ConfigError, Engine, EpochMetrics, OptimizerKind, Resume,
+    RunDir, RunDirError, Schedule, TrainConfig, TrainError,
 };
 
+use super::files::save;
 use super::output::outln;
 use super::progress::Progress;
 use super::{data, report_files, CliError};
 
-/// Train a classifier (default: the texts' 784-256-10 sigmoid MLP on MNIST, 20 epochs).
+/// Train a classifier (default: the texts' 784-256-10 sigmoid MLP on MNIST, 20 epochs)
+///
+/// A run writes into its folder (--out, default runs/<dataset>-<time>): model.safetensors,
+/// checkpoint.safetensors and metrics.jsonl after every epoch, then pictures and
+/// summary.json. --resume DIR continues a stopped run with its own settings.
 #[derive(Args)]
+#[command(after_help = format!("--layers takes a comma-separated list of layers, input side first: {LAYER_GRAMMAR}. \
+Example: --layers linear512,relu,linear256,relu,linear10 (the last layer has one output per class)."))]
 pub struct TrainArgs {
-    /// mnist, fashion-mnist or mnist-mini (built in, no download)
-    #[arg(long, default_value = "mnist")]
-    dataset: DatasetName,
-    /// Hidden layer widths, comma-separated (e.g. 512,256)
-    #[arg(long, default_value = "256", value_delimiter = ',')]
-    hidden: Vec<usize>,
-    /// Hidden activation: sigmoid, relu or tanh
-    #[arg(long, default_value = "sigmoid")]
-    activation: Activation,
-    /// Gradient engine: autograd or manual (hand-derived)
-    #[arg(long, default_value = "autograd")]
-    engine: Engine,
-    /// Epochs to train [default: 20]
+    /// mnist, fashion-mnist or mnist-mini (built in, no download) [default: mnist]
+    #[arg(long)]
+    dataset: Option<DatasetName>,
+    /// Hidden layer widths of the MLP, comma-separated (e.g. 512,256) [default: 256]
+    #[arg(long, value_delimiter = ',', conflicts_with = "layers")]
+    hidden: Option<Vec<usize>>,
+    /// The MLP's hidden activation: sigmoid, relu or tanh [default: sigmoid]
+    #[arg(long, conflicts_with = "layers")]
+    activation: Option<Activation>,
+    /// The network as a list of layers instead of --hidden/--activation (grammar below)
+    #[arg(long, value_name = "SPEC")]
+    layers: Option<String>,
+    /// Gradient engine: autograd or manual (hand-derived) [default: autograd]
+    #[arg(long)]
+    engine: Option<Engine>,
+    /// Epochs to train (with --resume: the new total) [default: 20]
     #[arg(long)]
     epochs: Option<usize>,
-    /// Examples per step
-    #[arg(long, default_value_t = 64)]
-    batch_size: usize,
-    /// Learning rate at the first epoch [default: 1.0 for sgd, 0.05 for momentum, 0.001 for adam]
+    /// Examples per step [default: 64]
     #[arg(long)]
+    batch_size: Option<usize>,
+    /// Learning rate at the first epoch [default: 1.0 for sgd, 0.05 for momentum, 0.001 for adam]
+    #[arg(long, allow_negative_numbers = true)]
     lr: Option<f64>,
-    /// sgd, momentum (0.9) or adam
-    #[arg(long, default_value = "sgd")]
-    optimizer: OptimizerKind,
-    /// Learning-rate schedule over the epochs: cosine (down towards 0) or constant
-    #[arg(long, default_value = "cosine")]
-    schedule: Schedule,
-    /// Seed for weights and shuffling
-    #[arg(long, default_value_t = 0)]
-    seed: u64,
-    /// Threads for matrix products [default: all cores]
+    /// sgd, momentum (0.9) or adam [default: sgd]
+    #[arg(long)]
+    optimizer: Option<OptimizerKind>,
+    /// Learning-rate schedule over the epochs: cosine (down towards 0) or constant [default: cosine]
+    #[arg(long)]
+    schedule: Option<Schedule>,
+    /// Seed for weights, shuffling and the validation split [default: 0]
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Hold out this fraction of the training set to score after each epoch; the test set is
+    /// then scored once, at the end [default: 0, the texts' way: the test set every epoch]
+    #[arg(long, value_name = "FRACTION", allow_negative_numbers = true)]
+    val_split: Option<f64>,
+    /// Threads for matrix products (results do not depend on it) [default: all cores]
     #[arg(long)]
     threads: Option<usize>,
-    /// Folder for the model, metrics and pictures [default: runs/<dataset>-<time>]
+    /// Folder for the model, metrics and pictures: new, empty, or a run stopped before its
+    /// first epoch completed [default: runs/<dataset>-<time>]
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
-    /// Continue the run in DIR from its last complete epoch (its settings are reused;
-    /// --epochs may raise the total)
+    /// Continue the run in DIR from its last complete epoch with its own settings (--epochs
+    /// may raise the total; --threads, --quiet and --data-dir may change)
     #[arg(long, value_name = "DIR", conflicts_with = "out")]
     resume: Option<PathBuf>,
     /// Where data sets are kept [default: $SCRATCHGRAD_DATA, else ~/.cache/scratchgrad]
@@ -67,9 +83,8 @@ pub struct TrainArgs {
     quiet: bool,
 }
 
-/// The largest network `train` will build (2 GB of f32 weights, and as much again for their
-/// gradients and optimizer state): beyond it, allocation would fail.
-const MAX_PARAMETERS: usize = 500_000_000;
+/// The most threads `--threads` accepts.
+const MAX_THREADS: usize = 256;
 
 /// Seconds since 1970 as `YYYYMMDD-HHMMSS` (UTC), for default run folders.
 fn timestamp() -> String {
@@ -95,195 +110,330 @@ fn timestamp() -> String {
     )
 }
 
-fn config_from(args: &TrainArgs) -> Result<TrainConfig, CliError> {
-    if args.hidden.contains(&0) {
-        return Err(CliError::new(
-            "--hidden widths must be positive, e.g. --hidden 256 or --hidden 512,256",
-        ));
+impl TrainArgs {
+    /// The flag that sets a configuration's `setting`, for messages.
+    fn flag(&self, setting: &str) -> &'static str {
+        match setting {
+            "dataset" => "--dataset",
+            "architecture" if self.layers.is_some() => "--layers",
+            "architecture" => "--hidden",
+            "engine" => "--engine",
+            "epochs" => "--epochs",
+            "batch_size" => "--batch-size",
+            "lr" => "--lr",
+            "optimizer" => "--optimizer",
+            "schedule" => "--schedule",
+            "seed" => "--seed",
+            _ => "--val-split",
+        }
     }
-    let mut widths = vec![784];
-    widths.extend(&args.hidden);
-    widths.push(10);
-    let parameters = widths.windows(2).try_fold(0usize, |total, w| {
-        total.checked_add(w[0].checked_mul(w[1])?.checked_add(w[1])?)
-    });
-    if parameters.is_none_or(|p| p > MAX_PARAMETERS) {
-        return Err(CliError::new(format!(
-            "--hidden {:?} asks for more than {MAX_PARAMETERS} parameters; choose smaller widths",
-            args.hidden
-        )));
+
+    fn config_error(&self, e: ConfigError) -> CliError {
+        CliError::new(format!("{}: {}", self.flag(e.setting), e.message))
     }
-    if args.epochs == Some(0) {
-        return Err(CliError::new("--epochs must be at least 1"));
+
+    /// The network the flags describe for `dataset`.
+    fn arch(&self, dataset: DatasetName) -> Result<Architecture, CliError> {
+        let (rows, cols) = dataset.image_size();
+        let classes = dataset.class_names().len();
+        match &self.layers {
+            Some(text) => Architecture::parse(&[rows * cols], text)
+                .map_err(|e| CliError::new(format!("--layers: {e}"))),
+            None => Ok(Architecture::mlp(
+                rows * cols,
+                self.hidden.as_deref().unwrap_or(&[256]),
+                classes,
+                self.activation.unwrap_or(Activation::Sigmoid),
+            )),
+        }
     }
-    if args.batch_size == 0 {
-        return Err(CliError::new("--batch-size must be at least 1"));
+
+    /// A new run's settings: the flags, defaults for the rest, checked.
+    fn config(&self) -> Result<TrainConfig, CliError> {
+        let dataset = self.dataset.unwrap_or(DatasetName::Mnist);
+        let optimizer = self.optimizer.unwrap_or(OptimizerKind::Sgd);
+        let config = TrainConfig {
+            dataset,
+            arch: self.arch(dataset)?,
+            engine: self.engine.unwrap_or(Engine::Autograd),
+            epochs: self.epochs.unwrap_or(20),
+            batch_size: self.batch_size.unwrap_or(64),
+            lr: self.lr.unwrap_or(optimizer.default_lr()),
+            optimizer,
+            schedule: self.schedule.unwrap_or(Schedule::Cosine),
+            seed: self.seed.unwrap_or(0),
+            val_split: self.val_split.unwrap_or(0.0),
+        };
+        config.validate().map_err(|e| self.config_error(e))?;
+        Ok(config)
     }
-    let lr = args.lr.unwrap_or(args.optimizer.default_lr());
-    if !(lr.is_finite() && lr > 0.0) {
-        return Err(CliError::new(format!(
-            "--lr must be a positive number, not {lr}"
-        )));
+
+    /// A resumed run keeps its settings: any flag given must agree with them.
+    fn check_agrees(&self, run: &TrainConfig, dir: &Path) -> Result<(), CliError> {
+        let mlp = run.arch.as_mlp();
+        let given: [(&str, Option<String>, String); 11] = [
+            (
+                "--dataset",
+                self.dataset.map(|d| d.to_string()),
+                run.dataset.to_string(),
+            ),
+            (
+                "--engine",
+                self.engine.map(|e| e.to_string()),
+                run.engine.to_string(),
+            ),
+            (
+                "--batch-size",
+                self.batch_size.map(|b| b.to_string()),
+                run.batch_size.to_string(),
+            ),
+            ("--lr", self.lr.map(short_number), short_number(run.lr)),
+            (
+                "--optimizer",
+                self.optimizer.map(|o| o.to_string()),
+                run.optimizer.to_string(),
+            ),
+            (
+                "--schedule",
+                self.schedule.map(|s| s.to_string()),
+                run.schedule.to_string(),
+            ),
+            (
+                "--seed",
+                self.seed.map(|s| s.to_string()),
+                run.seed.to_string(),
+            ),
+            (
+                "--val-split",
+                self.val_split.map(short_number),
+                short_number(run.val_split),
+            ),
+            ("--layers", self.layers.clone(), run.arch.layers_text()),
+            (
+                "--hidden",
+                self.hidden.as_ref().map(|h| format!("{h:?}")),
+                mlp.as_ref()
+                    .map_or("none".into(), |(w, _)| format!("{:?}", &w[1..w.len() - 1])),
+            ),
+            (
+                "--activation",
+                self.activation.map(|a| a.to_string()),
+                mlp.map_or("none".into(), |(_, a)| a.to_string()),
+            ),
+        ];
+        for (flag, value, theirs) in given {
+            let Some(value) = value else { continue };
+            let agrees = match flag {
+                "--layers" => {
+                    Architecture::parse(&run.arch.input, &value).is_ok_and(|a| a == run.arch)
+                }
+                _ => value == theirs,
+            };
+            if !agrees {
+                return Err(CliError::new(format!(
+                    "{flag} {value} does not match the run in {} ({theirs}): a resumed run keeps its settings; only --epochs, --threads, --quiet and --data-dir may be given",
+                    dir.display()
+                )));
+            }
+        }
+        Ok(())
     }
-    let threads = args.threads.unwrap_or_else(scratchgrad::array::num_threads);
-    if threads == 0 {
-        return Err(CliError::new("--threads must be at least 1"));
-    }
-    Ok(TrainConfig {
-        dataset: args.dataset,
-        arch: Architecture {
-            inputs: 784,
-            hidden: args.hidden.clone(),
-            classes: 10,
-            activation: args.activation,
-        },
-        engine: args.engine,
-        epochs: args.epochs.unwrap_or(20),
-        batch_size: args.batch_size,
-        lr,
-        optimizer: args.optimizer,
-        schedule: args.schedule,
-        seed: args.seed,
-        threads,
+}
+
+fn run_dir_error(path: &Path, e: RunDirError, resuming: bool) -> CliError {
+    let shown = path.display();
+    let how = match &e {
+        RunDirError::HoldsRun => format!(
+            ": choose another --out, or continue it with scratchgrad train --resume {shown}"
+        ),
+        RunDirError::NotEmpty { .. } => ": choose a new or empty folder for --out".into(),
+        RunDirError::InUse { .. } => ": wait for it to finish, or choose another folder".into(),
+        RunDirError::NotAFolder { .. } => ": give a folder".into(),
+        RunDirError::NoRun => ": give the folder of a run that completed at least one epoch".into(),
+        RunDirError::NoCompleteEpoch => {
+            format!(": start it again with scratchgrad train --out {shown} and its flags")
+        }
+        RunDirError::Io(_) => String::new(),
+    };
+    let what = if resuming { "cannot resume: " } else { "" };
+    CliError::new(format!("{what}{shown} {e}{how}"))
+}
+
+/// A run's folder and where it starts from.
+struct Start {
+    config: TrainConfig,
+    dir: RunDir,
+    resume: Option<Resume>,
+}
+
+fn start_new(args: &TrainArgs) -> Result<Start, CliError> {
+    let config = args.config()?;
+    let dir = match &args.out {
+        Some(out) => RunDir::create(out).map_err(|e| run_dir_error(out, e, false))?,
+        None => {
+            let stem = format!("{}-{}", config.dataset, timestamp());
+            RunDir::create_unique(Path::new("runs"), &stem)
+                .map_err(|e| run_dir_error(Path::new("runs"), e, false))?
+        }
+    };
+    Ok(Start {
+        config,
+        dir,
+        resume: None,
     })
 }
 
-/// Reads a run folder's checkpoint and earlier metrics.
-fn load_resume(
-    dir: &Path,
-    epochs: Option<usize>,
-) -> Result<(TrainConfig, scratchgrad::io::Checkpoint, Vec<EpochMetrics>), CliError> {
-    let path = dir.join("checkpoint.safetensors");
-    let bytes = std::fs::read(&path).map_err(|e| CliError::new(format!("cannot resume: {} cannot be read ({e}); give the folder of a run that finished at least one epoch", path.display())))?;
-    let checkpoint = decode_checkpoint(&bytes, &path.display().to_string())
-        .map_err(|e| CliError::new(format!("cannot resume: {e}")))?;
-    let mut config = TrainConfig::from_json(&checkpoint.config)
-        .map_err(|e| CliError::new(format!("cannot resume: {}: {e}", path.display())))?;
-    if let Some(epochs) = epochs {
+fn start_resumed(args: &TrainArgs, path: &Path) -> Result<Start, CliError> {
+    let dir = RunDir::open(path).map_err(|e| run_dir_error(path, e, true))?;
+    let (mut config, resume) =
+        load_resume(&dir).map_err(|e| CliError::new(format!("cannot resume: {e}")))?;
+    args.check_agrees(&config, path)?;
+    if let Some(epochs) = args.epochs {
         config.epochs = epochs;
+        config.validate().map_err(|e| args.config_error(e))?;
     }
-    let metrics_path = dir.join("metrics.jsonl");
-    let text = std::fs::read_to_string(&metrics_path).unwrap_or_default();
-    let history: Vec<EpochMetrics> = text
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .filter_map(|v| EpochMetrics::from_json(&v))
-        .take(checkpoint.epochs_done)
-        .collect();
-    if history.len() != checkpoint.epochs_done {
+    if resume.epochs_done > config.epochs {
         return Err(CliError::new(format!(
-            "cannot resume: {} has {} epochs of metrics but the checkpoint has {}",
-            metrics_path.display(),
-            history.len(),
-            checkpoint.epochs_done
+            "--epochs {} is fewer than the {} epochs {} has already trained",
+            config.epochs,
+            resume.epochs_done,
+            path.display()
         )));
     }
-    Ok((config, checkpoint, history))
+    if resume.epochs_done == config.epochs && dir.file(SUMMARY).exists() {
+        return Err(CliError::new(format!(
+            "{} has already trained all {} of its epochs: pass a larger --epochs to continue",
+            path.display(),
+            config.epochs
+        )));
+    }
+    Ok(Start {
+        config,
+        dir,
+        resume: Some(resume),
+    })
+}
+
+fn plural(n: usize, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
 }
 
 /// Runs `scratchgrad train`.
 pub fn run(args: TrainArgs) -> Result<(), CliError> {
     let started = Instant::now();
-    let (config, resume, out) = match &args.resume {
-        Some(dir) => {
-            let (config, checkpoint, history) = load_resume(dir, args.epochs)?;
-            (config, Some((checkpoint, history)), dir.clone())
-        }
-        None => {
-            let config = config_from(&args)?;
-            let out = args.out.clone().unwrap_or_else(|| {
-                PathBuf::from(format!("runs/{}-{}", config.dataset, timestamp()))
-            });
-            if out.join("model.safetensors").exists() || out.join("checkpoint.safetensors").exists()
-            {
-                return Err(CliError::new(format!(
-                    "{} already holds a run: choose another --out, or continue it with --resume {}",
-                    out.display(),
-                    out.display()
-                )));
-            }
-            (config, None, out)
-        }
-    };
-    if let Some((checkpoint, _)) = &resume {
-        if checkpoint.epochs_done >= config.epochs {
-            return Err(CliError::new(format!(
-                "{} has already trained {} of {} epochs: pass a larger --epochs to continue",
-                out.display(),
-                checkpoint.epochs_done,
-                config.epochs
-            )));
-        }
+    let threads = args.threads.unwrap_or_else(scratchgrad::array::num_threads);
+    if !(1..=MAX_THREADS).contains(&threads) {
+        return Err(CliError::new(format!(
+            "--threads: must be 1 to {MAX_THREADS}, not {threads}"
+        )));
     }
+    let Start {
+        config,
+        dir,
+        resume,
+    } = match &args.resume {
+        Some(path) => start_resumed(&args, path)?,
+        None => start_new(&args)?,
+    };
+    let result = train_in(&args, &config, &dir, resume, threads, started);
+    if result.is_err() {
+        // A run that completed no epoch leaves nothing behind.
+        dir.abandon();
+    }
+    result
+}
+
+fn train_in(
+    args: &TrainArgs,
+    config: &TrainConfig,
+    dir: &RunDir,
+    resume: Option<Resume>,
+    threads: usize,
+    started: Instant,
+) -> Result<(), CliError> {
+    let out = dir.path();
     let (train_set, test_set) = data::load(config.dataset, args.data_dir.as_deref(), args.quiet)?;
-    std::fs::create_dir_all(&out)
-        .map_err(|e| CliError::new(format!("cannot create {}: {e}", out.display())))?;
-    // A run killed while writing leaves its temporary file; it is never a good file, so it goes.
-    let _ = remove_stale_temporaries(&out);
-    let done = resume.as_ref().map_or(0, |(c, _)| c.epochs_done);
+    scratchgrad::array::set_num_threads(threads);
+    let done = resume.as_ref().map_or(0, |r| r.epochs_done);
+    let first_loss = resume
+        .as_ref()
+        .and_then(|r| r.history.first())
+        .map(|m| m.train_loss);
     outln!(
-        "training {} on {} ({} images, {} test) with the {} engine: {} epochs{}, batch {}, {} lr {} ({}), seed {}, {} thread(s)",
+        "training {} on {} ({} images, {} test) with the {} engine: {}{}, batch {}, {} lr {} ({}), seed {}{}, {} thread(s)",
         config.arch.describe(),
         config.dataset,
         train_set.len(),
         test_set.len(),
         config.engine,
-        config.epochs,
+        plural(config.epochs, "epoch"),
         if done > 0 { format!(" (resuming after epoch {done})") } else { String::new() },
         config.batch_size,
         config.optimizer,
-        config.lr,
+        short_number(config.lr),
         config.schedule,
         config.seed,
-        config.threads
+        if config.val_split > 0.0 { format!(", {}% held out to validate", short_number(config.val_split * 100.0)) } else { String::new() },
+        threads
     );
-    outln!("{}", Progress::heading());
-    let mut progress = Progress::new(args.quiet);
-    let result = train(&config, &train_set, &test_set, &out, resume, &mut progress);
+    let mut progress = Progress::new(args.quiet, config.val_split > 0.0, first_loss);
+    outln!("{}", progress.heading());
+    let result = train(config, &train_set, &test_set, dir, resume, &mut progress);
     progress.finish();
     let outcome = match result {
         Ok(outcome) => outcome,
-        Err(e @ TrainError::NonFinite { .. }) => return Err(CliError::new(e.to_string())),
+        Err(e @ TrainError::NonFinite { .. }) => return Err(CliError::new(format!("{e} (--lr)"))),
         Err(TrainError::Stopped { epochs_done }) => {
-            let how = if epochs_done > 0 {
-                format!("resume with: scratchgrad train --resume {}", out.display())
+            let message = if epochs_done > 0 {
+                format!("interrupted after {}, whose checkpoint is kept in {}: resume with: scratchgrad train --resume {}", plural(epochs_done, "complete epoch"), out.display(), out.display())
             } else {
-                "no epoch was complete, so there is nothing to resume".into()
+                "interrupted before the first epoch completed, so nothing was kept".into()
             };
-            let message = format!("interrupted after {epochs_done} complete epoch(s), whose checkpoint is kept in {}: {how}", out.display());
             return Err(CliError::new(message).with_exit_code(130));
         }
         Err(e) => {
-            return Err(CliError::new(format!(
-                "{e}; resume with: scratchgrad train --resume {}",
-                out.display()
-            )))
+            let how = if dir.has_checkpoint() {
+                format!(
+                    "; resume with: scratchgrad train --resume {}",
+                    out.display()
+                )
+            } else {
+                String::new()
+            };
+            return Err(CliError::new(format!("{e}{how}")));
         }
     };
-    let wall = started.elapsed().as_secs_f64();
-    let summary = serde_json::json!({
-        "final": outcome.history.last().map(EpochMetrics::to_json),
-        "test_per_class_accuracy": outcome.test.per_class_accuracy(),
-        "config": config.to_json(),
-        "seed": config.seed,
-        "versions": { "scratchgrad": env!("CARGO_PKG_VERSION") },
-        "wall_seconds": wall,
-    });
-    let summary_path = out.join("summary.json");
-    write_atomic(&summary_path, format!("{summary:#}\n").as_bytes())
-        .map_err(|e| CliError::new(format!("cannot write {}: {e}", summary_path.display())))?;
+    // The pictures, then the summary: a summary says the run is finished.
     report_files(
-        &out,
+        out,
         &outcome.history,
         &outcome.test,
         &test_set,
         &outcome.model.class_names,
     )?;
-    let last = outcome.history.last();
+    let wall = started.elapsed().as_secs_f64();
+    let summary = serde_json::json!({
+        "final": outcome.history.last().map(EpochMetrics::to_json),
+        "test": {
+            "accuracy": outcome.test.accuracy,
+            "loss": outcome.test.loss,
+            "per_class_accuracy": outcome.test.per_class_accuracy(),
+        },
+        "config": config.to_json(),
+        "threads": threads,
+        "versions": { "scratchgrad": env!("CARGO_PKG_VERSION") },
+        "wall_seconds": wall,
+    });
+    save(
+        &dir.file(SUMMARY),
+        format!("{summary:#}\n").as_bytes(),
+        "summary",
+    )?;
     outln!(
-        "done in {wall:.1} s: test accuracy {:.2}%. Wrote model.safetensors, checkpoint.safetensors, metrics.jsonl, summary.json, loss.svg, accuracy.svg, confusion.png, predictions.png and mistakes.png to {}",
-        last.map_or(0.0, |m| m.test_accuracy * 100.0),
+        "done in {wall:.1} s: test accuracy {:.2}%. Wrote model.safetensors, checkpoint.safetensors, metrics.jsonl, loss.svg, accuracy.svg, confusion.png, predictions.png, mistakes.png and summary.json to {}",
+        outcome.test.accuracy * 100.0,
         out.display()
     );
+    progress.warn_if_diverged();
     Ok(())
 }

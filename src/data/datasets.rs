@@ -5,6 +5,7 @@ use std::path::Path;
 use super::idx::{parse_idx, Idx, MAX_IDX_BYTES};
 use super::DataError;
 use crate::array::{Array, Rng};
+use crate::io::read_regular;
 use crate::names::named_choices;
 
 /// A data set scratchgrad knows how to get and read.
@@ -105,6 +106,11 @@ impl DatasetName {
         }
     }
 
+    /// Each image's height and width.
+    pub fn image_size(self) -> (usize, usize) {
+        (28, 28)
+    }
+
     /// Whether the files must be fetched (everything but `mnist-mini`).
     pub fn needs_files(self) -> bool {
         self != DatasetName::MnistMini
@@ -134,29 +140,15 @@ pub struct Dataset {
     pub cols: usize,
 }
 
-/// Reads one file of a data set from `dir`: the raw file if present, else its `.gz`.
+/// Reads one file of a data set from `dir`: the raw file if present, else its `.gz`. Only a
+/// regular file of at most [`MAX_IDX_BYTES`] is read.
 fn read_file(dir: &Path, name: &str, rank: usize) -> Result<Idx, DataError> {
     for candidate in [dir.join(name), dir.join(format!("{name}.gz"))] {
         let shown = candidate.display().to_string();
-        match std::fs::metadata(&candidate) {
-            Ok(meta) if meta.is_dir() => {
-                return Err(DataError::new(shown, "is a directory, not an IDX file"))
-            }
-            Ok(meta) if meta.len() > MAX_IDX_BYTES => {
-                return Err(DataError::new(
-                    shown,
-                    format!(
-                        "is {} bytes, larger than any IDX file of this kind",
-                        meta.len()
-                    ),
-                ))
-            }
-            Ok(_) => {
-                let bytes = std::fs::read(&candidate)
-                    .map_err(|e| DataError::new(&shown, format!("cannot be read ({e})")))?;
-                return parse_idx(&bytes, rank, &shown);
-            }
-            Err(_) => continue,
+        match read_regular(&candidate, MAX_IDX_BYTES) {
+            Ok(bytes) => return parse_idx(&bytes, rank, &shown),
+            Err(e) if e.is_not_found() => continue,
+            Err(e) => return Err(DataError::new(shown, e.to_string())),
         }
     }
     Err(DataError::new(
@@ -226,6 +218,32 @@ impl Dataset {
         Dataset::from_idx(images, labels, &label)
     }
 
+    /// The images at `indices`, in that order, as a data set of their own.
+    pub fn subset(&self, indices: &[usize]) -> Dataset {
+        let mut images = Vec::with_capacity(indices.len() * self.pixels());
+        for &i in indices {
+            images.extend_from_slice(self.image(i));
+        }
+        Dataset {
+            images,
+            labels: indices.iter().map(|&i| self.labels[i]).collect(),
+            rows: self.rows,
+            cols: self.cols,
+        }
+    }
+
+    /// Holds out `fraction` of the images for validation, chosen by a shuffle seeded from
+    /// `seed`: (the rest for training, the held-out images). Both keep the original order.
+    pub fn split(&self, fraction: f64, seed: u64) -> (Dataset, Dataset) {
+        let held = ((self.len() as f64 * fraction).round() as usize).min(self.len());
+        let mut order: Vec<usize> = (0..self.len()).collect();
+        Rng::seed(seed ^ VALIDATION_STREAM).shuffle(&mut order);
+        let (mut validation, mut training) = (order[..held].to_vec(), order[held..].to_vec());
+        validation.sort_unstable();
+        training.sort_unstable();
+        (self.subset(&training), self.subset(&validation))
+    }
+
     /// The number of images.
     pub fn len(&self) -> usize {
         self.labels.len()
@@ -257,6 +275,9 @@ impl Dataset {
         (Array::from_vec(x, &[indices.len(), self.pixels()]), labels)
     }
 }
+
+/// Mixed into the seed of the validation split, so it is not the shuffle of any epoch.
+const VALIDATION_STREAM: u64 = 0x5EED_0F5A_11D0_u64;
 
 /// The order in which epoch `epoch` visits `n` examples: a Fisher-Yates shuffle by a
 /// generator seeded from `(seed, epoch)`, so any epoch can be replayed (for `--resume`)
@@ -296,6 +317,20 @@ mod tests {
         assert_eq!(epoch_order(100, 0, 3), epoch_order(100, 0, 3));
         assert_ne!(epoch_order(100, 0, 3), epoch_order(100, 0, 4));
         assert_ne!(epoch_order(100, 0, 3), epoch_order(100, 1, 3));
+    }
+
+    #[test]
+    fn validation_splits_are_seeded_and_disjoint() {
+        let train =
+            Dataset::load(DatasetName::MnistMini, Split::Train, Path::new("unused")).unwrap();
+        let (rest, held) = train.split(0.1, 7);
+        assert_eq!((rest.len(), held.len()), (4500, 500));
+        let (rest_again, held_again) = train.split(0.1, 7);
+        assert!(held.images == held_again.images && rest.labels == rest_again.labels);
+        assert!(train.split(0.1, 8).1.images != held.images);
+        // Every image lands on exactly one side: the pixel sums add up.
+        let sum = |d: &Dataset| d.images.iter().map(|&p| p as u64).sum::<u64>();
+        assert_eq!(sum(&rest) + sum(&held), sum(&train));
     }
 
     #[test]

@@ -8,20 +8,30 @@
 //! training configuration, so `--resume` continues exactly where a run stopped.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::path::Path;
 
 use safetensors::{Dtype, SafeTensors};
 
+use super::read::{read_regular, ReadError};
+use crate::arch::{Activation, Architecture};
 use crate::array::Array;
 use crate::optim::OptimizerState;
-use crate::train::{Activation, Architecture};
 
 /// The largest JSON header accepted (a 784-256-10 checkpoint's is under 2 kB).
 pub const MAX_HEADER_BYTES: u64 = 1 << 20;
-const MODEL_FORMAT: &str = "scratchgrad.mlp.v1";
-const CHECKPOINT_FORMAT: &str = "scratchgrad.checkpoint.v1";
-/// How an image must be prepared before it reaches the network.
-pub const PREPROCESSING: &str = "28x28 grayscale, light ink on a dark background, each pixel divided by 255 into [0, 1], flattened row by row";
+/// The largest model file read: the most parameters an architecture may have, as f32.
+pub const MAX_MODEL_BYTES: u64 = (crate::arch::MAX_PARAMETERS as u64) * 4 + MAX_HEADER_BYTES + 8;
+/// The largest checkpoint read: the weights and up to two optimizer buffers per weight.
+pub const MAX_CHECKPOINT_BYTES: u64 = 3 * MAX_MODEL_BYTES;
+const MODEL_FORMAT: &str = "scratchgrad.model.v1";
+/// The format of model files written before architectures were layer lists (MLPs only); still
+/// read.
+const LEGACY_MODEL_FORMAT: &str = "scratchgrad.mlp.v1";
+const CHECKPOINT_FORMAT: &str = "scratchgrad.checkpoint.v2";
+const LEGACY_CHECKPOINT_FORMAT: &str = "scratchgrad.checkpoint.v1";
+/// The most characters a class name may have.
+pub const MAX_CLASS_NAME_CHARS: usize = 32;
 
 /// A trained network and what is needed to use it.
 #[derive(Debug, Clone)]
@@ -30,7 +40,7 @@ pub struct ModelFile {
     pub arch: Architecture,
     /// The data set it was trained on.
     pub dataset: String,
-    /// What each output class means.
+    /// What each output class means (short printable text, one per class).
     pub class_names: Vec<String>,
     /// The weights, named as PyTorch's `nn.Sequential` state_dict.
     pub weights: Vec<(String, Array<f32>)>,
@@ -45,8 +55,56 @@ pub struct Checkpoint {
     pub optimizer: OptimizerState<f32>,
     /// Epochs completed.
     pub epochs_done: usize,
-    /// The training configuration (JSON), to continue with the same settings.
+    /// The training configuration (JSON), to continue with the same settings; the training
+    /// loop's `TrainConfig::from_json` checks it.
     pub config: serde_json::Value,
+}
+
+/// Why a model file or checkpoint cannot be used. `Display` starts with the file's name.
+#[derive(Debug)]
+pub enum LoadError {
+    /// The file could not be read (missing, not a regular file, too large...).
+    Read {
+        /// The file.
+        file: String,
+        /// Why.
+        source: ReadError,
+    },
+    /// The file was read but is not a usable scratchgrad file.
+    Invalid {
+        /// The file.
+        file: String,
+        /// What is wrong, as a phrase that follows the file's name.
+        problem: String,
+    },
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LoadError::Read { file, source } => write!(f, "{file} {source}"),
+            LoadError::Invalid { file, problem } => write!(f, "{file} {problem}"),
+        }
+    }
+}
+
+impl std::error::Error for LoadError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            LoadError::Read { source, .. } => Some(source),
+            LoadError::Invalid { .. } => None,
+        }
+    }
+}
+
+/// How an image must be prepared before it reaches a network taking `input`.
+fn preprocessing(input: &[usize]) -> String {
+    let layout = if input.len() == 1 {
+        "flattened row by row".to_string()
+    } else {
+        format!("shaped {input:?} (channels, rows, columns)")
+    };
+    format!("28x28 grayscale, light ink on a dark background, each pixel divided by 255 into [0, 1], {layout}")
 }
 
 fn bytes_of(a: &Array<f32>) -> Vec<u8> {
@@ -54,16 +112,13 @@ fn bytes_of(a: &Array<f32>) -> Vec<u8> {
 }
 
 fn model_metadata(model: &ModelFile, format: &str) -> HashMap<String, String> {
-    let arch = serde_json::json!({
-        "inputs": model.arch.inputs,
-        "hidden": model.arch.hidden,
-        "classes": model.arch.classes,
-        "activation": model.arch.activation.to_string(),
-    });
     HashMap::from([
         ("format".to_string(), format.to_string()),
-        ("architecture".to_string(), arch.to_string()),
-        ("preprocessing".to_string(), PREPROCESSING.to_string()),
+        ("architecture".to_string(), model.arch.to_json().to_string()),
+        (
+            "preprocessing".to_string(),
+            preprocessing(&model.arch.input),
+        ),
         ("dataset".to_string(), model.dataset.clone()),
         (
             "class_names".to_string(),
@@ -72,6 +127,9 @@ fn model_metadata(model: &ModelFile, format: &str) -> HashMap<String, String> {
     ])
 }
 
+/// Serializes tensors and metadata with the `safetensors` crate, then writes its JSON header
+/// again with keys in sorted order: the crate keeps metadata in a `HashMap`, whose order
+/// changes from process to process, and the same run must give the same bytes.
 fn serialize(
     tensors: &[(String, Vec<usize>, Vec<u8>)],
     metadata: HashMap<String, String>,
@@ -81,8 +139,21 @@ fn serialize(
             .expect("an f32 array's bytes fit its shape");
         (name.clone(), view)
     });
-    safetensors::serialize(views, Some(metadata))
-        .expect("in-memory safetensors serialization cannot fail")
+    let bytes = safetensors::serialize(views, Some(metadata))
+        .expect("in-memory safetensors serialization cannot fail");
+    let length = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes")) as usize;
+    let header: serde_json::Value =
+        serde_json::from_slice(&bytes[8..8 + length]).expect("the crate writes JSON");
+    // serde_json's map is ordered by key (no `preserve_order`), so this writes sorted keys.
+    let mut sorted = header.to_string().into_bytes();
+    // The data must start 8-byte aligned, as the crate pads it.
+    while !(8 + sorted.len()).is_multiple_of(8) {
+        sorted.push(b' ');
+    }
+    let mut out = (sorted.len() as u64).to_le_bytes().to_vec();
+    out.extend(sorted);
+    out.extend_from_slice(&bytes[8 + length..]);
+    out
 }
 
 /// The bytes of a `model.safetensors`.
@@ -150,12 +221,13 @@ fn parse(bytes: &[u8]) -> Result<Parsed, String> {
     let mut names: Vec<String> = file.names().into_iter().map(String::from).collect();
     names.sort();
     for name in names {
+        let shown = printable(&name, 64);
         let view = file
             .tensor(&name)
-            .map_err(|e| format!("tensor `{name}` cannot be read ({e})"))?;
+            .map_err(|e| format!("tensor `{shown}` cannot be read ({e})"))?;
         if view.dtype() != Dtype::F32 {
             return Err(format!(
-                "tensor `{name}` is {:?}; only F32 is supported",
+                "tensor `{shown}` is {:?}; only F32 is supported",
                 view.dtype()
             ));
         }
@@ -166,7 +238,7 @@ fn parse(bytes: &[u8]) -> Result<Parsed, String> {
             .collect();
         if let Some(i) = values.iter().position(|v| !v.is_finite()) {
             return Err(format!(
-                "tensor `{name}` holds a non-finite value ({}) at position {i}",
+                "tensor `{shown}` holds a non-finite value ({}) at position {i}",
                 values[i]
             ));
         }
@@ -175,45 +247,48 @@ fn parse(bytes: &[u8]) -> Result<Parsed, String> {
     Ok(Parsed { metadata, tensors })
 }
 
-fn architecture(metadata: &HashMap<String, String>) -> Result<Architecture, String> {
+/// Text from a file, made safe to print: control characters escaped, at most `max`
+/// characters kept.
+fn printable(text: &str, max: usize) -> String {
+    let escaped: String = text.chars().flat_map(char::escape_debug).collect();
+    crate::scalar::elide(&escaped, max)
+}
+
+/// The architecture in a file's metadata, in the current form or the MLP-only legacy one.
+fn architecture(metadata: &HashMap<String, String>, legacy: bool) -> Result<Architecture, String> {
     let text = metadata
         .get("architecture")
         .ok_or("has no `architecture` metadata: was it written by scratchgrad?")?;
-    let json: serde_json::Value = serde_json::from_str(text)
-        .map_err(|e| format!("has unreadable architecture metadata ({e})"))?;
-    let size = |key: &str| {
-        json[key]
-            .as_u64()
-            .filter(|&v| (1..=1 << 20).contains(&v))
+    let unusable = |e: String| format!("has an architecture it cannot use ({e})");
+    let json: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| unusable(format!("unreadable JSON: {e}")))?;
+    if !legacy {
+        return Architecture::from_json(&json).map_err(unusable);
+    }
+    let size = |v: &serde_json::Value| {
+        v.as_u64()
+            .filter(|&v| (1..=crate::arch::MAX_FEATURES as u64).contains(&v))
             .map(|v| v as usize)
     };
     let hidden: Option<Vec<usize>> = json["hidden"]
         .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|v| {
-                    v.as_u64()
-                        .filter(|&v| (1..=1 << 20).contains(&v))
-                        .map(|v| v as usize)
-                })
-                .collect()
-        })
-        .unwrap_or(None);
+        .filter(|h| h.len() < crate::arch::MAX_LAYERS / 2)
+        .and_then(|a| a.iter().map(size).collect());
     let activation = json["activation"]
         .as_str()
         .unwrap_or("")
         .parse::<Activation>();
-    match (size("inputs"), hidden, size("classes"), activation) {
-        (Some(inputs), Some(hidden), Some(classes), Ok(activation)) if hidden.len() <= 64 => {
-            Ok(Architecture {
-                inputs,
-                hidden,
-                classes,
-                activation,
-            })
-        }
-        _ => Err(format!("has an architecture it cannot use: {text}")),
-    }
+    let (Some(inputs), Some(hidden), Some(classes), Ok(activation)) = (
+        size(&json["inputs"]),
+        hidden,
+        size(&json["classes"]),
+        activation,
+    ) else {
+        return Err(unusable(printable(text, 200)));
+    };
+    let arch = Architecture::mlp(inputs, &hidden, classes, activation);
+    arch.validate().map_err(unusable)?;
+    Ok(arch)
 }
 
 /// A file's model, the tensors that are not the model's, and its metadata.
@@ -223,14 +298,31 @@ struct Unpacked {
     metadata: HashMap<String, String>,
 }
 
-/// Splits tensors into the model's weights (checked against the architecture) and the rest.
-fn model_from(parsed: Parsed, format: &str) -> Result<Unpacked, String> {
-    match parsed.metadata.get("format") {
-        Some(f) if f == format => {}
-        Some(f) => return Err(format!("is a `{f}` file, not `{format}`")),
+/// Splits tensors into the model's weights (checked against the architecture) and the rest,
+/// and checks the metadata that gets printed.
+fn model_from(parsed: Parsed, formats: &[&str]) -> Result<Unpacked, String> {
+    let wants_model = formats.contains(&MODEL_FORMAT);
+    let legacy = match parsed.metadata.get("format").map(String::as_str) {
+        Some(f) if formats.contains(&f) => f == LEGACY_MODEL_FORMAT,
+        Some(CHECKPOINT_FORMAT | LEGACY_CHECKPOINT_FORMAT) if wants_model => {
+            return Err("is a training checkpoint, not a model: use the model.safetensors beside it".into())
+        }
+        Some(LEGACY_CHECKPOINT_FORMAT) => {
+            return Err(format!("is a checkpoint of an older scratchgrad ({LEGACY_CHECKPOINT_FORMAT}), which cannot be resumed; the model.safetensors beside it still works with eval and predict"))
+        }
+        Some(MODEL_FORMAT | LEGACY_MODEL_FORMAT) => {
+            return Err("is a model file, not a training checkpoint".into())
+        }
+        Some(f) => {
+            return Err(format!(
+                "is a `{}` file, not a scratchgrad {}",
+                printable(f, 64),
+                if wants_model { "model" } else { "checkpoint" }
+            ))
+        }
         None => return Err("has no `format` metadata: was it written by scratchgrad?".into()),
-    }
-    let arch = architecture(&parsed.metadata)?;
+    };
+    let arch = architecture(&parsed.metadata, legacy)?;
     let mut rest = parsed.tensors;
     let mut weights = Vec::new();
     for (name, shape) in arch.parameter_shapes() {
@@ -248,17 +340,15 @@ fn model_from(parsed: Parsed, format: &str) -> Result<Unpacked, String> {
         }
         weights.push((name, value));
     }
-    let class_names: Vec<String> = parsed
-        .metadata
-        .get("class_names")
-        .and_then(|c| serde_json::from_str(c).ok())
-        .unwrap_or_default();
-    let class_names = if class_names.len() == arch.classes {
-        class_names
-    } else {
-        (0..arch.classes).map(|c| c.to_string()).collect()
+    let classes = arch.classes();
+    let class_names = match parsed.metadata.get("class_names") {
+        None => (0..classes).map(|c| c.to_string()).collect(),
+        Some(text) => class_names(text, classes)?,
     };
     let dataset = parsed.metadata.get("dataset").cloned().unwrap_or_default();
+    if !is_short_printable(&dataset, MAX_CLASS_NAME_CHARS) {
+        return Err("has a `dataset` name that is not short printable text".into());
+    }
     let model = ModelFile {
         arch,
         dataset,
@@ -272,33 +362,70 @@ fn model_from(parsed: Parsed, format: &str) -> Result<Unpacked, String> {
     })
 }
 
+fn is_short_printable(text: &str, max: usize) -> bool {
+    text.chars().count() <= max && !text.chars().any(char::is_control)
+}
+
+/// The `class_names` metadata: a JSON list of one short printable name per class.
+fn class_names(text: &str, classes: usize) -> Result<Vec<String>, String> {
+    let names: Vec<String> = serde_json::from_str(text)
+        .map_err(|_| "has `class_names` metadata that is not a list of text".to_string())?;
+    if names.len() != classes {
+        return Err(format!(
+            "has {} class names for {classes} classes",
+            names.len()
+        ));
+    }
+    if let Some(bad) = names
+        .iter()
+        .find(|n| n.is_empty() || !is_short_printable(n, MAX_CLASS_NAME_CHARS))
+    {
+        return Err(format!(
+            "has a class name that is not 1 to {MAX_CLASS_NAME_CHARS} printable characters (`{}`)",
+            printable(bad, 40)
+        ));
+    }
+    Ok(names)
+}
+
+fn invalid(name: &str) -> impl Fn(String) -> LoadError + '_ {
+    move |problem| LoadError::Invalid {
+        file: name.to_string(),
+        problem,
+    }
+}
+
 /// Reads a `model.safetensors` from bytes; `name` is used in errors.
-pub fn decode_model(bytes: &[u8], name: &str) -> Result<ModelFile, String> {
-    let fail = |e: String| format!("{name} {e}");
+pub fn decode_model(bytes: &[u8], name: &str) -> Result<ModelFile, LoadError> {
+    let fail = invalid(name);
+    let formats = [MODEL_FORMAT, LEGACY_MODEL_FORMAT];
     let Unpacked { model, extra, .. } =
-        model_from(parse(bytes).map_err(fail)?, MODEL_FORMAT).map_err(fail)?;
+        model_from(parse(bytes).map_err(&fail)?, &formats).map_err(&fail)?;
     if let Some((n, _)) = extra.first() {
         return Err(fail(format!(
-            "has tensor `{n}` that a {} network does not have",
+            "has tensor `{}` that a {} network does not have",
+            printable(n, 64),
             model.arch.describe()
         )));
     }
     Ok(model)
 }
 
-/// Reads a `checkpoint.safetensors` from bytes; `name` is used in errors.
-pub fn decode_checkpoint(bytes: &[u8], name: &str) -> Result<Checkpoint, String> {
-    let fail = |e: String| format!("{name} {e}");
+/// Reads a `checkpoint.safetensors` from bytes; `name` is used in errors. The optimizer's
+/// buffers are checked against the model by the optimizer when it loads them.
+pub fn decode_checkpoint(bytes: &[u8], name: &str) -> Result<Checkpoint, LoadError> {
+    let fail = invalid(name);
     let Unpacked {
         model,
         extra,
         metadata,
-    } = model_from(parse(bytes).map_err(fail)?, CHECKPOINT_FORMAT).map_err(fail)?;
+    } = model_from(parse(bytes).map_err(&fail)?, &[CHECKPOINT_FORMAT]).map_err(&fail)?;
     let mut buffers = Vec::new();
     for (n, value) in extra {
         let Some(buffer) = n.strip_prefix("optimizer.") else {
             return Err(fail(format!(
-                "has tensor `{n}` that is neither a weight nor optimizer state"
+                "has tensor `{}` that is neither a weight nor optimizer state",
+                printable(&n, 64)
             )));
         };
         buffers.push((buffer.to_string(), value));
@@ -309,7 +436,8 @@ pub fn decode_checkpoint(bytes: &[u8], name: &str) -> Result<Checkpoint, String>
             .and_then(|v| v.parse::<u64>().ok())
             .ok_or_else(|| fail(format!("has no valid `{key}` metadata")))
     };
-    let epochs_done = number("epochs_done")? as usize;
+    let epochs_done = usize::try_from(number("epochs_done")?)
+        .map_err(|_| fail("has no valid `epochs_done` metadata".into()))?;
     let steps = number("optimizer_steps")?;
     let config = metadata
         .get("config")
@@ -323,23 +451,33 @@ pub fn decode_checkpoint(bytes: &[u8], name: &str) -> Result<Checkpoint, String>
     })
 }
 
-/// Reads and checks a model file from disk, with its size checked before it is read.
-pub fn load_model(path: &Path) -> Result<ModelFile, String> {
+/// Reads and checks a model file from disk: a regular file of at most [`MAX_MODEL_BYTES`].
+pub fn load_model(path: &Path) -> Result<ModelFile, LoadError> {
     let shown = path.display().to_string();
-    let meta = std::fs::metadata(path).map_err(|e| format!("{shown} cannot be opened ({e})"))?;
-    if meta.is_dir() {
-        return Err(format!(
-            "{shown} is a directory; give the model file inside it (model.safetensors)"
-        ));
-    }
-    if meta.len() > 4 << 30 {
-        return Err(format!(
-            "{shown} is {} bytes, too large for a scratchgrad model",
-            meta.len()
-        ));
-    }
-    let bytes = std::fs::read(path).map_err(|e| format!("{shown} cannot be read ({e})"))?;
+    let bytes = read_regular(path, MAX_MODEL_BYTES).map_err(|source| match source {
+        ReadError::NotRegular {
+            kind: "a directory",
+        } => LoadError::Invalid {
+            file: shown.clone(),
+            problem: "is a directory; give the model file inside it (model.safetensors)".into(),
+        },
+        source => LoadError::Read {
+            file: shown.clone(),
+            source,
+        },
+    })?;
     decode_model(&bytes, &shown)
+}
+
+/// Reads and checks a checkpoint from disk: a regular file of at most
+/// [`MAX_CHECKPOINT_BYTES`].
+pub fn load_checkpoint(path: &Path) -> Result<Checkpoint, LoadError> {
+    let shown = path.display().to_string();
+    let bytes = read_regular(path, MAX_CHECKPOINT_BYTES).map_err(|source| LoadError::Read {
+        file: shown.clone(),
+        source,
+    })?;
+    decode_checkpoint(&bytes, &shown)
 }
 
 #[cfg(test)]
@@ -347,12 +485,7 @@ mod tests {
     use super::*;
 
     fn small() -> ModelFile {
-        let arch = Architecture {
-            inputs: 4,
-            hidden: vec![3],
-            classes: 2,
-            activation: Activation::Relu,
-        };
+        let arch = Architecture::mlp(4, &[3], 2, Activation::Relu);
         let weights = arch.init(&mut crate::array::Rng::seed(0));
         ModelFile {
             arch,
@@ -362,6 +495,10 @@ mod tests {
         }
     }
 
+    fn error(result: Result<impl fmt::Debug, LoadError>) -> String {
+        result.unwrap_err().to_string()
+    }
+
     #[test]
     fn model_round_trips() {
         let m = small();
@@ -369,6 +506,24 @@ mod tests {
         assert_eq!(back.arch, m.arch);
         assert_eq!(back.class_names, m.class_names);
         assert_eq!(back.weights, m.weights);
+    }
+
+    #[test]
+    fn the_same_model_gives_the_same_bytes() {
+        // Metadata came out in a HashMap's order, different in every process; the order
+        // inside one process can differ between maps too, so encode many times.
+        let first = encode_model(&small());
+        for _ in 0..20 {
+            assert!(encode_model(&small()) == first);
+        }
+        let header = u64::from_le_bytes(first[..8].try_into().unwrap()) as usize;
+        let text = std::str::from_utf8(&first[8..8 + header]).unwrap();
+        let at = |key: &str| text.find(key).unwrap();
+        assert!(
+            at("\"architecture\"") < at("\"class_names\"")
+                && at("\"class_names\"") < at("\"dataset\"")
+        );
+        assert_eq!((8 + header) % 8, 0);
     }
 
     #[test]
@@ -386,34 +541,47 @@ mod tests {
             (2, 7, serde_json::json!({"lr": 0.5}))
         );
         assert_eq!(back.optimizer.buffers, c.optimizer.buffers);
-        assert!(decode_model(&encode_checkpoint(&c), "c")
-            .unwrap_err()
-            .contains("is a `scratchgrad.checkpoint.v1` file"));
+        assert_eq!(
+            error(decode_model(&encode_checkpoint(&c), "c")),
+            "c is a training checkpoint, not a model: use the model.safetensors beside it"
+        );
     }
 
     #[test]
     fn bad_models_are_refused_with_a_reason() {
         let mut m = small();
         m.weights[0].1.data_mut()[0] = f32::NAN;
-        assert!(decode_model(&encode_model(&m), "m")
-            .unwrap_err()
-            .contains("non-finite"));
+        assert!(error(decode_model(&encode_model(&m), "m")).contains("non-finite"));
         let mut m = small();
         m.weights.pop();
         assert_eq!(
-            decode_model(&encode_model(&m), "m").unwrap_err(),
+            error(decode_model(&encode_model(&m), "m")),
             "m lacks tensor `2.bias` that a 4-3-2 relu network needs"
         );
         let mut m = small();
         m.weights[1].1 = Array::zeros(&[5]);
-        assert!(decode_model(&encode_model(&m), "m")
-            .unwrap_err()
-            .contains("has `0.bias` of shape [5]"));
+        assert!(error(decode_model(&encode_model(&m), "m")).contains("has `0.bias` of shape [5]"));
         let mut bytes = encode_model(&small());
         bytes[..8].copy_from_slice(&(u64::MAX).to_le_bytes());
-        assert!(decode_model(&bytes, "m").unwrap_err().contains("over the"));
-        assert!(decode_model(&bytes[..5], "m")
-            .unwrap_err()
-            .contains("too short"));
+        assert!(error(decode_model(&bytes, "m")).contains("over the"));
+        assert!(error(decode_model(&bytes[..5], "m")).contains("too short"));
+    }
+
+    #[test]
+    fn metadata_that_would_be_printed_must_be_short_printable_text() {
+        let cases = [
+            (vec!["\u{1b}[31mred".to_string(), "b".into()], "has a class name that is not 1 to 32 printable characters (`\\u{1b}[31mred`)"),
+            (vec!["a\nforged line".to_string(), "b".into()], "has a class name that is not 1 to 32 printable characters (`a\\nforged line`)"),
+            (vec!["x".repeat(100_000), "b".into()], "has a class name that is not 1 to 32 printable characters (`xxxxxxxxxxxxxxxxxxx…xxxxxxxxxxxxxxxxxxxx`)"),
+            (vec!["a".to_string()], "has 1 class names for 2 classes"),
+        ];
+        for (names, want) in cases {
+            let mut m = small();
+            m.class_names = names;
+            assert_eq!(
+                error(decode_model(&encode_model(&m), "m")),
+                format!("m {want}")
+            );
+        }
     }
 }

@@ -38,7 +38,7 @@ impl<T: Float> Linear<T> {
     /// Xavier/Glorot-normal weights (std = sqrt(2 / (in + out))) and zero bias.
     pub fn xavier_normal(inputs: usize, outputs: usize, rng: &mut Rng) -> Self {
         Self::new(
-            crate::nn::init::xavier_normal(inputs, outputs, rng),
+            crate::init::xavier_normal(inputs, outputs, rng),
             Array::zeros(&[outputs]),
         )
     }

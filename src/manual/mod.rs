@@ -22,12 +22,14 @@
 //! ```
 
 mod activations;
+mod flatten;
 mod linear;
 mod losses;
 mod network;
 mod sequential;
 
 pub use activations::{Relu, Sigmoid, Tanh};
+pub use flatten::Flatten;
 pub use linear::Linear;
 pub use losses::{Mse, SoftmaxCrossEntropyWithLogits};
 pub use network::{Gradients, OneHiddenLayerNet};

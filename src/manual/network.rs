@@ -46,9 +46,9 @@ impl<T: Float> OneHiddenLayerNet<T> {
     /// Xavier-normal weights and zero biases.
     pub fn new(inputs: usize, hidden: usize, outputs: usize, rng: &mut Rng) -> Self {
         OneHiddenLayerNet {
-            w1: crate::nn::init::xavier_normal(inputs, hidden, rng),
+            w1: crate::init::xavier_normal(inputs, hidden, rng),
             b1: Array::zeros(&[hidden]),
-            w2: crate::nn::init::xavier_normal(hidden, outputs, rng),
+            w2: crate::init::xavier_normal(hidden, outputs, rng),
             b2: Array::zeros(&[outputs]),
         }
     }

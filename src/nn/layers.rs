@@ -1,8 +1,9 @@
 //! Layers: `Linear`, the activations and `Flatten`.
 
-use super::{init, Module};
+use super::Module;
 use crate::array::{Array, Float, Rng};
 use crate::autograd::Tensor;
+use crate::init;
 
 /// y = x W^T + b, with `W` stored as PyTorch stores it: `[out, in]`.
 pub struct Linear<T: Float> {

@@ -18,11 +18,11 @@
 //! loss.backward();
 //! ```
 
-pub mod init;
 mod layers;
 mod loss;
 mod module;
 
+pub use crate::init;
 pub use layers::{Flatten, Linear, ReLU, Sigmoid, Tanh};
 pub use loss::{cross_entropy, mse, nll};
 pub use module::{Module, Sequential};

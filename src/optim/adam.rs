@@ -108,10 +108,20 @@ impl<T: Float> Optimizer<T> for Adam<T> {
         }
     }
 
-    fn load_state(&mut self, state: OptimizerState<T>) {
-        self.steps = state.steps;
-        self.m = import_buffers("m", &state.buffers);
-        self.v = import_buffers("v", &state.buffers);
+    fn load_state(
+        &mut self,
+        state: OptimizerState<T>,
+        shapes: &[Vec<usize>],
+    ) -> Result<(), String> {
+        let [m, v] = import_buffers(&state.buffers, &["m", "v"], shapes)?
+            .try_into()
+            .expect("one list per kind");
+        let (has_m, has_v) = (m.iter().any(Option::is_some), v.iter().any(Option::is_some));
+        if has_m != has_v || (has_m && state.steps == 0) {
+            return Err("has Adam state whose moments and step count do not fit together".into());
+        }
+        (self.steps, self.m, self.v) = (state.steps, m, v);
+        Ok(())
     }
 
     fn lr(&self) -> f64 {

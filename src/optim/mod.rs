@@ -44,8 +44,11 @@ pub trait Optimizer<T: Float> {
     /// Everything the optimizer remembers between steps, for checkpoints.
     fn state(&self) -> OptimizerState<T>;
 
-    /// Restores what `state` returned (resuming a run).
-    fn load_state(&mut self, state: OptimizerState<T>);
+    /// Restores what `state` returned (resuming a run), for parameters of `shapes` (in slot
+    /// order). A state that does not fit them (a buffer this optimizer does not keep, for a
+    /// slot that does not exist, of the wrong shape, or missing for some slots) is refused.
+    fn load_state(&mut self, state: OptimizerState<T>, shapes: &[Vec<usize>])
+        -> Result<(), String>;
 
     /// One step over tensor parameters: each is updated by its accumulated `grad()`
     /// (parameters without one are left alone).
@@ -93,25 +96,53 @@ pub(crate) fn export_buffers<T: Float>(
         .collect()
 }
 
-/// The buffers of one kind back into slots.
+/// The buffers of each of `kinds` back into slots, one list per kind, checked against the
+/// parameters' `shapes`: every buffer is named `{kind}.{slot}` for a kind this optimizer keeps
+/// and a slot that exists, has that parameter's shape, and each kind is there for every slot
+/// or for none (an optimizer that has not stepped yet).
 pub(crate) fn import_buffers<T: Float>(
-    kind: &str,
     buffers: &[(String, Array<T>)],
-) -> Vec<Option<Array<T>>> {
-    let mut states = Vec::new();
+    kinds: &[&str],
+    shapes: &[Vec<usize>],
+) -> Result<Vec<Vec<Option<Array<T>>>>, String> {
+    let mut states: Vec<Vec<Option<Array<T>>>> = vec![vec![None; shapes.len()]; kinds.len()];
     for (name, value) in buffers {
-        let slot = name
-            .strip_prefix(kind)
-            .and_then(|r| r.strip_prefix('.'))
-            .and_then(|n| n.parse::<usize>().ok());
-        if let Some(slot) = slot {
-            if states.len() <= slot {
-                states.resize(slot + 1, None);
-            }
-            states[slot] = Some(value.clone());
+        let shown: String = name.chars().take(64).flat_map(char::escape_debug).collect();
+        let parsed = name.rsplit_once('.').and_then(|(kind, slot)| {
+            let k = kinds.iter().position(|&known| known == kind)?;
+            Some((k, slot.parse::<usize>().ok()?))
+        });
+        let Some((k, slot)) = parsed else {
+            return Err(format!(
+                "has optimizer state `{shown}` that this optimizer does not keep"
+            ));
+        };
+        let Some(shape) = shapes.get(slot) else {
+            return Err(format!(
+                "has optimizer state `{shown}` for parameter {slot}, but the network has {}",
+                shapes.len()
+            ));
+        };
+        if value.shape() != shape.as_slice() {
+            return Err(format!(
+                "has optimizer state `{shown}` of shape {:?} for a parameter of shape {shape:?}",
+                value.shape()
+            ));
+        }
+        if states[k][slot].replace(value.clone()).is_some() {
+            return Err(format!("has optimizer state `{shown}` twice"));
         }
     }
-    states
+    for (kind, slots) in kinds.iter().zip(&states) {
+        let present = slots.iter().filter(|s| s.is_some()).count();
+        if present != 0 && present != slots.len() {
+            return Err(format!(
+                "has optimizer state `{kind}` for {present} of {} parameters",
+                slots.len()
+            ));
+        }
+    }
+    Ok(states)
 }
 
 /// Forgets the gradients of every tensor parameter (PyTorch's `optimizer.zero_grad()`).

@@ -80,8 +80,19 @@ impl<T: Float> Optimizer<T> for Sgd<T> {
         }
     }
 
-    fn load_state(&mut self, state: OptimizerState<T>) {
-        self.velocity = import_buffers("velocity", &state.buffers);
+    fn load_state(
+        &mut self,
+        state: OptimizerState<T>,
+        shapes: &[Vec<usize>],
+    ) -> Result<(), String> {
+        let kinds: &[&str] = if self.momentum == 0.0 {
+            &[]
+        } else {
+            &["velocity"]
+        };
+        let mut states = import_buffers(&state.buffers, kinds, shapes)?;
+        self.velocity = states.pop().unwrap_or_default();
+        Ok(())
     }
 
     fn lr(&self) -> f64 {

@@ -30,8 +30,18 @@ pub fn curves_svg(
             .y_label_area_size(60)
             .build_cartesian_2d(1.0..x_max.max(2.0), (y_min - pad)..(y_max + pad))
             .map_err(|e| e.to_string())?;
+        // Epochs are whole numbers: label only whole ticks, at most one per epoch.
+        let whole = |x: &f64| {
+            if x.fract() == 0.0 {
+                format!("{x:.0}")
+            } else {
+                String::new()
+            }
+        };
         chart
             .configure_mesh()
+            .x_labels((x_max as usize).clamp(2, 10))
+            .x_label_formatter(&whole)
             .x_desc("epoch")
             .y_desc(y_label)
             .draw()

@@ -99,14 +99,20 @@ pub struct Tile<'a> {
     pub mistake: bool,
 }
 
-/// Digits in a grid, each scaled up 4x and captioned; mistakes framed in red.
-pub fn digit_grid(tiles: &[Tile], side: u32, columns: u32) -> RgbImage {
+/// Digits in a grid under a line of `key` (what the captions mean), each scaled up 4x and
+/// captioned; mistakes framed in red.
+pub fn digit_grid(tiles: &[Tile], side: u32, columns: u32, key: &str) -> RgbImage {
     let scale = 4;
     let (w, h) = (side * scale + 24, side * scale + 34);
+    let top = 20;
     let rows = (tiles.len() as u32).div_ceil(columns.max(1)).max(1);
-    let mut img = RgbImage::from_pixel(columns * w, rows * h, WHITE);
+    let mut img = RgbImage::from_pixel(columns * w, top + rows * h, WHITE);
+    draw_text(&mut img, 12, 6, key, 1, BLACK);
     for (i, tile) in tiles.iter().enumerate() {
-        let (cx, cy) = ((i as u32 % columns) * w + 12, (i as u32 / columns) * h + 6);
+        let (cx, cy) = (
+            (i as u32 % columns) * w + 12,
+            top + (i as u32 / columns) * h + 6,
+        );
         let frame = if tile.mistake {
             RED
         } else {

@@ -1,14 +1,21 @@
 //! Training a classifier: the configuration, the loop (batches -> forward -> loss ->
-//! backward -> step), evaluation, and what a run leaves on disk (checkpoints, metrics).
+//! backward -> step), evaluation, and what a run leaves on disk (its folder, checkpoints,
+//! metrics).
 //!
 //! Progress is reported through an [`Observer`]; this module never prints.
 
+mod config;
 mod evaluate;
+mod metrics;
 mod model;
+mod resume;
 mod run;
+pub mod run_dir;
 
+pub use config::{short_number, ConfigError, OptimizerKind, Schedule, TrainConfig};
 pub use evaluate::{evaluate, Evaluation};
-pub use model::{correct, Activation, Architecture, Engine, Model};
-pub use run::{
-    train, EpochMetrics, Observer, OptimizerKind, Schedule, TrainConfig, TrainError, TrainOutcome,
-};
+pub use metrics::{EpochMetrics, HeldOut};
+pub use model::{correct, Engine, Model};
+pub use resume::{load_resume, Resume, ResumeError};
+pub use run::{train, Observer, TrainError, TrainOutcome};
+pub use run_dir::{RunDir, RunDirError};

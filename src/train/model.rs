@@ -1,25 +1,13 @@
-//! The classifier that `train`, `eval` and `predict` use: an MLP described by an
+//! The classifier that `train`, `eval` and `predict` use: a network described by an
 //! [`Architecture`], run by either engine.
 
-use crate::array::{Array, Rng};
+use crate::arch::{Activation, Architecture, LayerSpec};
+use crate::array::Array;
 use crate::autograd::{no_grad, Tensor};
 use crate::manual::{self, Layer};
 use crate::names::named_choices;
 use crate::nn::{self, Module};
 use crate::optim::Optimizer;
-
-/// The hidden layers' activation function.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Activation {
-    /// 1 / (1 + e^-x): the texts' choice.
-    Sigmoid,
-    /// max(x, 0).
-    Relu,
-    /// tanh(x).
-    Tanh,
-}
-
-named_choices!(Activation, "activation", [Sigmoid => "sigmoid", Relu => "relu", Tanh => "tanh"]);
 
 /// Which engine computes the gradients.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,62 +20,6 @@ pub enum Engine {
 
 named_choices!(Engine, "engine", [Autograd => "autograd", Manual => "manual"]);
 
-/// A multi-layer perceptron: `inputs`, then each hidden width with `activation`, then
-/// `classes` logits. Layer `k` of PyTorch's `nn.Sequential` equivalent is Linear for even `k`
-/// and the activation for odd `k`, which fixes the parameter names (`0.weight`, `2.bias`...).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Architecture {
-    /// Input features (784 for 28x28 images).
-    pub inputs: usize,
-    /// Hidden layer widths.
-    pub hidden: Vec<usize>,
-    /// Output classes.
-    pub classes: usize,
-    /// Activation after each hidden layer.
-    pub activation: Activation,
-}
-
-impl Architecture {
-    /// Every parameter's name and shape, in order.
-    pub fn parameter_shapes(&self) -> Vec<(String, Vec<usize>)> {
-        let mut sizes = vec![self.inputs];
-        sizes.extend(&self.hidden);
-        sizes.push(self.classes);
-        let mut shapes = Vec::new();
-        for (k, pair) in sizes.windows(2).enumerate() {
-            shapes.push((format!("{}.weight", 2 * k), vec![pair[1], pair[0]]));
-            shapes.push((format!("{}.bias", 2 * k), vec![pair[1]]));
-        }
-        shapes
-    }
-
-    /// Fresh weights: Xavier-normal weights, zero biases.
-    pub fn init(&self, rng: &mut Rng) -> Vec<(String, Array<f32>)> {
-        let shapes = self.parameter_shapes();
-        shapes
-            .into_iter()
-            .map(|(name, shape)| {
-                let value = if shape.len() == 2 {
-                    nn::init::xavier_normal(shape[1], shape[0], rng)
-                } else {
-                    Array::zeros(&shape)
-                };
-                (name, value)
-            })
-            .collect()
-    }
-
-    /// "784-256-10 sigmoid".
-    pub fn describe(&self) -> String {
-        let widths: Vec<String> = std::iter::once(self.inputs)
-            .chain(self.hidden.iter().copied())
-            .chain([self.classes])
-            .map(|w| w.to_string())
-            .collect();
-        format!("{} {}", widths.join("-"), self.activation)
-    }
-}
-
 /// The model, in one engine or the other.
 pub enum Model {
     /// On autograd, with its parameters in `named_parameters` order.
@@ -99,47 +31,68 @@ pub enum Model {
     ),
 }
 
+fn module(activation: Activation) -> Box<dyn Module<f32>> {
+    match activation {
+        Activation::Sigmoid => Box::new(nn::Sigmoid),
+        Activation::Relu => Box::new(nn::ReLU),
+        Activation::Tanh => Box::new(nn::Tanh),
+    }
+}
+
+fn layer(activation: Activation) -> Box<dyn Layer<f32>> {
+    match activation {
+        Activation::Sigmoid => Box::new(manual::Sigmoid::default()),
+        Activation::Relu => Box::new(manual::Relu::default()),
+        Activation::Tanh => Box::new(manual::Tanh::default()),
+    }
+}
+
 impl Model {
-    /// Builds the model with the given weights (named as [`Architecture::parameter_shapes`]).
+    /// Builds the model with the given weights, named and ordered as
+    /// [`Architecture::parameter_shapes`] (a model file's or a checkpoint's, already checked
+    /// against it).
     pub fn new(arch: &Architecture, engine: Engine, weights: &[(String, Array<f32>)]) -> Model {
-        let layers = weights.len() / 2;
+        let mut weights = weights.iter().map(|(_, w)| w.clone());
+        let mut next = || {
+            weights
+                .next()
+                .expect("one weight per parameter of the architecture")
+        };
         match engine {
             Engine::Autograd => {
-                let mut modules: Vec<Box<dyn Module<f32>>> = Vec::new();
-                for k in 0..layers {
-                    modules.push(Box::new(nn::Linear::from_arrays(
-                        weights[2 * k].1.clone(),
-                        weights[2 * k + 1].1.clone(),
-                    )));
-                    if k + 1 < layers {
-                        modules.push(match arch.activation {
-                            Activation::Sigmoid => Box::new(nn::Sigmoid),
-                            Activation::Relu => Box::new(nn::ReLU),
-                            Activation::Tanh => Box::new(nn::Tanh),
-                        });
-                    }
-                }
+                let modules: Vec<Box<dyn Module<f32>>> = arch
+                    .layers
+                    .iter()
+                    .map(|spec| -> Box<dyn Module<f32>> {
+                        match spec {
+                            LayerSpec::Linear { .. } => {
+                                Box::new(nn::Linear::from_arrays(next(), next()))
+                            }
+                            LayerSpec::Activation(a) => module(*a),
+                            LayerSpec::Flatten => Box::new(nn::Flatten),
+                        }
+                    })
+                    .collect();
                 let net = nn::Sequential::new(modules);
                 let params = net.parameters();
                 Model::Autograd(net, params)
             }
             Engine::Manual => {
-                let mut layers_: Vec<Box<dyn Layer<f32>>> = Vec::new();
-                for k in 0..layers {
-                    layers_.push(Box::new(manual::Linear::new(
-                        weights[2 * k].1.clone(),
-                        weights[2 * k + 1].1.clone(),
-                    )));
-                    if k + 1 < layers {
-                        layers_.push(match arch.activation {
-                            Activation::Sigmoid => Box::new(manual::Sigmoid::default()),
-                            Activation::Relu => Box::new(manual::Relu::default()),
-                            Activation::Tanh => Box::new(manual::Tanh::default()),
-                        });
-                    }
-                }
+                let layers: Vec<Box<dyn Layer<f32>>> = arch
+                    .layers
+                    .iter()
+                    .map(|spec| -> Box<dyn Layer<f32>> {
+                        match spec {
+                            LayerSpec::Linear { .. } => {
+                                Box::new(manual::Linear::new(next(), next()))
+                            }
+                            LayerSpec::Activation(a) => layer(*a),
+                            LayerSpec::Flatten => Box::new(manual::Flatten::default()),
+                        }
+                    })
+                    .collect();
                 Model::Manual(
-                    manual::Sequential::new(layers_),
+                    manual::Sequential::new(layers),
                     manual::SoftmaxCrossEntropyWithLogits::default(),
                 )
             }

@@ -1,5 +1,7 @@
-//! Weight initialisation schemes, all seeded. Each returns a weight matrix in PyTorch's
-//! layout, `[fan_out, fan_in]`.
+//! Weight initialisation schemes, all seeded, shared by the hand-derived layers (`manual`), the
+//! autograd ones (`nn`, which re-exports this as `nn::init`, as PyTorch has `torch.nn.init`) and
+//! fresh networks (`arch`). Each returns a weight matrix in PyTorch's layout, `[fan_out,
+//! fan_in]`.
 
 use crate::array::{Array, Float, Rng};
 

@@ -1,0 +1,152 @@
+//! Reading a run back to continue it: its checkpoint and earlier metrics, trusted no more than
+//! a model file or the command line. The configuration goes through the same validation as
+//! new settings, the weights through the model loader, and the optimizer's state is checked
+//! against the weights it belongs to.
+
+use std::fmt;
+
+use super::metrics::{EpochMetrics, HeldOut};
+use super::run_dir::{RunDir, CHECKPOINT, METRICS};
+use super::{ConfigError, TrainConfig};
+use crate::array::Array;
+use crate::io::{load_checkpoint, read_regular, LoadError};
+use crate::optim::OptimizerState;
+
+/// The most bytes of `metrics.jsonl` read (a line is under 200 bytes).
+const MAX_METRICS_BYTES: u64 = 64 << 20;
+
+/// A run's state after its last complete epoch, checked and ready to continue.
+pub struct Resume {
+    /// Epochs completed.
+    pub epochs_done: usize,
+    /// Their metrics, one per epoch.
+    pub history: Vec<EpochMetrics>,
+    pub(crate) weights: Vec<(String, Array<f32>)>,
+    pub(crate) optimizer: OptimizerState<f32>,
+    pub(crate) shapes: Vec<Vec<usize>>,
+}
+
+/// Why a run cannot be resumed.
+#[derive(Debug)]
+pub enum ResumeError {
+    /// The checkpoint cannot be read or is not a valid checkpoint.
+    Load(LoadError),
+    /// Its configuration is out of range or does not fit the data set.
+    Config {
+        /// The checkpoint.
+        file: String,
+        /// What is wrong.
+        source: ConfigError,
+    },
+    /// Its parts do not fit together (a phrase that follows the file's name).
+    Inconsistent {
+        /// The file.
+        file: String,
+        /// What does not fit.
+        problem: String,
+    },
+}
+
+impl fmt::Display for ResumeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ResumeError::Load(e) => e.fmt(f),
+            ResumeError::Config { file, source } => write!(f, "{file} has a config whose {source}"),
+            ResumeError::Inconsistent { file, problem } => write!(f, "{file} {problem}"),
+        }
+    }
+}
+
+impl std::error::Error for ResumeError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ResumeError::Load(e) => Some(e),
+            ResumeError::Config { source, .. } => Some(source),
+            ResumeError::Inconsistent { .. } => None,
+        }
+    }
+}
+
+/// Reads the run in `dir` (locked by the caller) for `train` to continue: its configuration
+/// and its state after the last complete epoch.
+pub fn load_resume(dir: &RunDir) -> Result<(TrainConfig, Resume), ResumeError> {
+    let path = dir.file(CHECKPOINT);
+    let file = path.display().to_string();
+    let inconsistent = |problem: String| ResumeError::Inconsistent {
+        file: file.clone(),
+        problem,
+    };
+    let checkpoint = load_checkpoint(&path).map_err(ResumeError::Load)?;
+    let config =
+        TrainConfig::from_json(&checkpoint.config).map_err(|source| ResumeError::Config {
+            file: file.clone(),
+            source,
+        })?;
+    if config.arch != checkpoint.model.arch {
+        return Err(inconsistent(format!(
+            "has a config for a {} network but weights of a {} one",
+            config.arch.describe(),
+            checkpoint.model.arch.describe()
+        )));
+    }
+    if !(1..=config.epochs).contains(&checkpoint.epochs_done) {
+        return Err(inconsistent(format!(
+            "says {} epochs are done of the {} its config asks for",
+            checkpoint.epochs_done, config.epochs
+        )));
+    }
+    let shapes: Vec<Vec<usize>> = checkpoint
+        .model
+        .weights
+        .iter()
+        .map(|(_, w)| w.shape().to_vec())
+        .collect();
+    config
+        .optimizer
+        .build(config.lr)
+        .load_state(checkpoint.optimizer.clone(), &shapes)
+        .map_err(inconsistent)?;
+
+    let metrics_path = dir.file(METRICS);
+    let shown = metrics_path.display().to_string();
+    let text =
+        read_regular(&metrics_path, MAX_METRICS_BYTES).map_err(|e| ResumeError::Inconsistent {
+            file: shown.clone(),
+            problem: e.to_string(),
+        })?;
+    let text = String::from_utf8_lossy(&text);
+    let held_out = if config.val_split > 0.0 {
+        HeldOut::Validation
+    } else {
+        HeldOut::Test
+    };
+    let history: Vec<EpochMetrics> = text
+        .lines()
+        .take(checkpoint.epochs_done)
+        .map_while(|line| serde_json::from_str(line).ok())
+        .map_while(|json| EpochMetrics::from_json(&json))
+        .enumerate()
+        .take_while(|(i, m)| m.epoch == i + 1 && m.held_out == held_out)
+        .map(|(_, m)| m)
+        .collect();
+    if history.len() != checkpoint.epochs_done {
+        return Err(ResumeError::Inconsistent {
+            file: shown,
+            problem: format!(
+                "has {} valid epoch lines where the checkpoint needs {}",
+                history.len(),
+                checkpoint.epochs_done
+            ),
+        });
+    }
+    Ok((
+        config,
+        Resume {
+            epochs_done: checkpoint.epochs_done,
+            history,
+            weights: checkpoint.model.weights,
+            optimizer: checkpoint.optimizer,
+            shapes,
+        },
+    ))
+}
