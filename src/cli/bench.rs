@@ -10,7 +10,6 @@ use clap::Args;
 use scratchgrad::arch::{Activation, Architecture};
 use scratchgrad::array::{num_threads, set_num_threads, Array, Rng};
 use scratchgrad::data::datasets::epoch_order;
-use scratchgrad::data::fetch::data_dir;
 use scratchgrad::data::{Dataset, DatasetName, Split};
 use scratchgrad::optim::Sgd;
 use scratchgrad::train::{evaluate, Engine, Model, OptimizerKind, Schedule, TrainConfig};
@@ -178,7 +177,7 @@ pub fn run(args: BenchArgs) -> Result<(), CliError> {
     args.check()?;
     set_num_threads(threads);
     if let Some(contender) = &args.worker {
-        let dir = data_dir(args.data_dir.as_deref()).join(DatasetName::Mnist.folder());
+        let dir = data::folder(DatasetName::Mnist, args.data_dir.as_deref())?;
         let load = |split| {
             Dataset::load(DatasetName::Mnist, split, &dir).map_err(|e| CliError::new(e.to_string()))
         };
@@ -189,9 +188,11 @@ pub fn run(args: BenchArgs) -> Result<(), CliError> {
         );
         return Ok(());
     }
-    let mnist = data::ensure(
+    let mnist = data::folder(DatasetName::Mnist, args.data_dir.as_deref())?;
+    data::ensure(
         DatasetName::Mnist,
-        &data_dir(args.data_dir.as_deref()),
+        &[Split::Train, Split::Test],
+        &mnist,
         args.json,
     )?;
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tools/bench_pytorch.py");

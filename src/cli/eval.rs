@@ -49,7 +49,7 @@ pub fn run(args: EvalArgs) -> Result<(), CliError> {
             rows * cols
         )));
     }
-    let (_, test) = data::load(dataset, args.data_dir.as_deref(), args.json)?;
+    let test = data::load_test(dataset, args.data_dir.as_deref(), args.json)?;
     let mut model = Model::new(&file.arch, Engine::Manual, &file.weights);
     let result = evaluate(&mut model, &test, classes);
     let per_class = result.per_class_accuracy();

@@ -7,6 +7,7 @@ mod data;
 mod eval;
 mod files;
 mod grad;
+mod interrupt;
 mod predict;
 mod progress;
 mod report;
@@ -35,6 +36,9 @@ enum Command {
     Predict(predict::PredictArgs),
     Data(data::DataArgs),
     Bench(bench::BenchArgs),
+    /// The same as `data fetch`
+    #[command(hide = true)]
+    Fetch(data::FetchArgs),
 }
 
 /// A failure to report to the user: one line saying what went wrong and how to fix it,
@@ -98,5 +102,6 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Predict(args) => predict::run(args),
         Command::Data(args) => data::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Fetch(args) => data::fetch_command(args),
     }
 }

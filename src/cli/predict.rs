@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 use scratchgrad::array::Array;
 use scratchgrad::data::preprocess::{decode_image, mnist_style};
-use scratchgrad::io::load_model;
+use scratchgrad::io::{load_model, read_regular};
 use scratchgrad::train::{Engine, Model};
 
 use super::output::outln;
@@ -28,6 +28,9 @@ pub struct PredictArgs {
     json: bool,
 }
 
+/// The largest image file read (a photo of a page is a few MB).
+const MAX_IMAGE_FILE_BYTES: u64 = 64 << 20;
+
 /// Runs `scratchgrad predict`.
 pub fn run(args: PredictArgs) -> Result<(), CliError> {
     let file = load_model(&args.model).map_err(|e| CliError::new(e.to_string()))?;
@@ -41,8 +44,8 @@ pub fn run(args: PredictArgs) -> Result<(), CliError> {
     // Read everything first: a bad image fails the command before anything is printed.
     let mut inputs = Vec::new();
     for path in &args.images {
-        let bytes = std::fs::read(path)
-            .map_err(|e| CliError::new(format!("{} cannot be read ({e})", path.display())))?;
+        let bytes = read_regular(path, MAX_IMAGE_FILE_BYTES)
+            .map_err(|e| CliError::new(format!("{} {e}", path.display())))?;
         let img = decode_image(&bytes).map_err(|e| {
             CliError::new(format!(
                 "{} cannot be read as an image ({e}); give a PNG or JPEG file",

@@ -32,16 +32,7 @@ impl Progress {
     /// been completed. A second one ends the process at once (files are still never
     /// half-written: every write is a rename of a complete temporary file).
     pub fn new(quiet: bool, validation: bool, first_loss: Option<f64>) -> Self {
-        let interrupted = Arc::new(AtomicBool::new(false));
-        for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-            // Registration fails only for signals that may not be caught; these may.
-            let _ = signal_hook::flag::register_conditional_shutdown(
-                signal,
-                130,
-                Arc::clone(&interrupted),
-            );
-            let _ = signal_hook::flag::register(signal, Arc::clone(&interrupted));
-        }
+        let interrupted = super::interrupt::flag();
         Progress {
             bar: None,
             interactive: !quiet && std::io::stdout().is_terminal(),

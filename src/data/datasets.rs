@@ -98,6 +98,15 @@ impl DatasetName {
         }
     }
 
+    /// The image and label files of one split.
+    pub fn split_files(self, split: Split) -> [FileSpec; 2] {
+        let [train_images, train_labels, test_images, test_labels] = self.files();
+        match split {
+            Split::Train => [train_images, train_labels],
+            Split::Test => [test_images, test_labels],
+        }
+    }
+
     /// What each of the ten labels means.
     pub fn class_names(self) -> [&'static str; 10] {
         match self {

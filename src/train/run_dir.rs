@@ -129,23 +129,21 @@ impl RunDir {
             Ok(_) => {}
         }
         let names = entry_names(path)?;
+        let is_run = names.iter().any(|n| n == LOCK || n == CHECKPOINT);
+        if !is_run {
+            if let Some(other) = names.first() {
+                return Err(not_empty(other));
+            }
+            return Self::claim(path, false);
+        }
+        // A run's folder: another process training in it is the first thing to report.
+        let dir = Self::claim(path, false)?;
         if names.iter().any(|n| n == CHECKPOINT) {
             return Err(RunDirError::HoldsRun);
         }
-        let unfinished = names.iter().any(|n| n == LOCK);
-        if let Some(other) = names
-            .iter()
-            .find(|n| !(unfinished && left_by_unfinished_run(n)))
-        {
-            return Err(RunDirError::NotEmpty {
-                example: other
-                    .chars()
-                    .take(64)
-                    .flat_map(char::escape_debug)
-                    .collect(),
-            });
+        if let Some(other) = names.iter().find(|n| !left_by_unfinished_run(n)) {
+            return Err(not_empty(other));
         }
-        let dir = Self::claim(path, false)?;
         // Locked: what a run that never completed an epoch left can go.
         for name in entry_names(path)? {
             if name != LOCK {
@@ -263,6 +261,16 @@ impl RunDir {
             let _ = fs::remove_dir(&self.path);
         }
         drop(self.lock);
+    }
+}
+
+fn not_empty(example: &str) -> RunDirError {
+    RunDirError::NotEmpty {
+        example: example
+            .chars()
+            .take(64)
+            .flat_map(char::escape_debug)
+            .collect(),
     }
 }
 
