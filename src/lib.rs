@@ -12,7 +12,7 @@
 //! - [`train`]: the training loop, checkpoints and evaluation.
 //! - [`io`]: safetensors model files, atomic writes, careful reads.
 //! - [`report`]: pictures of a run (curves, digits, confusion matrix).
-//! - [`init`]: weight initialisation.
+//! - [`init`]: weight initialisation; [`text`]: keeping shown text short.
 //!
 //! See `docs/ARCHITECTURE.md` for the whole picture.
 
@@ -28,4 +28,5 @@ pub mod nn;
 pub mod optim;
 pub mod report;
 pub mod scalar;
+pub mod text;
 pub mod train;

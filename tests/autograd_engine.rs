@@ -78,11 +78,33 @@ fn detach_and_no_grad_stop_gradients() {
 fn constants_get_no_gradient_and_graph_is_freed() {
     let c = Tensor::from_vec(vec![1.0, 2.0], &[2]);
     let w = Tensor::parameter_from(vec![1.0, 1.0], &[2]);
-    (&c * &w).sum_all().backward();
+    let product = &c * &w;
+    let watch = product.downgrade();
+    let loss = product.sum_all();
+    drop(product);
+    assert!(watch.is_alive(), "the loss's graph holds the product");
+    loss.backward();
     assert!(c.grad().is_none());
     assert_eq!(w.grad().unwrap().data(), &[1.0, 2.0]);
-    let no_graph = no_grad(|| &c * &w);
-    assert!(no_graph.is_leaf());
+    drop(loss);
+    assert!(!watch.is_alive(), "dropping the loss frees its graph");
+    // Under no_grad nothing is recorded: the result holds no graph at all.
+    let inside = no_grad(|| &c * &w);
+    assert!(inside.is_leaf() && !inside.requires_grad());
+}
+
+#[test]
+fn a_million_deep_graph_is_freed_when_its_last_handle_goes() {
+    let x = Tensor::parameter_from(vec![0.5], &[1]);
+    let first = x.exp();
+    let watch = first.downgrade();
+    let mut y = first;
+    for _ in 0..1_000_000 {
+        y = y.add_scalar(1.0);
+    }
+    assert!(watch.is_alive());
+    drop(y); // iterative Drop: no stack overflow
+    assert!(!watch.is_alive());
 }
 
 #[test]
@@ -96,4 +118,28 @@ fn optimizer_style_update_keeps_shape() {
         &[1.0, 2.0],
         "an earlier read is not changed under it"
     );
+}
+
+#[test]
+#[should_panic(
+    expected = "was changed in place (now version 1) after a result was computed from it (at version 0)"
+)]
+fn a_graph_over_a_changed_parameter_refuses_to_backpropagate() {
+    // d(w*w)/dw = 2w is read from w when backward runs: after an optimizer step, a kept
+    // graph would silently give 2 * (new w). PyTorch's version counter refuses; so do we.
+    let w = Tensor::parameter_from(vec![3.0], &[1]);
+    let y = (&w * &w).sum_all();
+    w.update_data(|v| v.data_mut()[0] = 5.0);
+    y.backward();
+}
+
+#[test]
+fn a_fresh_graph_after_an_update_backpropagates() {
+    let w = Tensor::parameter_from(vec![3.0], &[1]);
+    (&w * &w).sum_all().backward();
+    w.update_data(|v| v.data_mut()[0] = 5.0);
+    w.zero_grad();
+    (&w * &w).sum_all().backward();
+    assert_eq!(w.grad().unwrap().data(), &[10.0]);
+    assert_eq!(w.version(), 1);
 }

@@ -17,7 +17,7 @@ fn away_from_zero(shape: &[usize], seed: u64) -> Array<f64> {
 
 fn check(name: &str, f: impl Fn(&[Tensor<f64>]) -> Tensor<f64>, inputs: &[Array<f64>]) {
     let report = gradcheck(f, inputs);
-    assert!(report.worst() < TOLERANCE, "{name}: {report:?}");
+    assert!(report.passes(TOLERANCE), "{name}: {report:?}");
 }
 
 #[test]
@@ -179,5 +179,18 @@ fn gradcheck_catches_a_wrong_gradient() {
     // detach() hides one path from backward, so the analytic gradient is wrong: gradcheck
     // must say so.
     let report = gradcheck(|t| &t[0] * &t[0].detach(), &[uniform(&[3], 1.0, 2.0, 19)]);
-    assert!(report.worst() > 0.1, "{report:?}");
+    assert!(
+        report.worst() > 0.1 && !report.passes(TOLERANCE),
+        "{report:?}"
+    );
+}
+
+#[test]
+fn gradcheck_fails_a_rule_that_returns_nan() {
+    // sqrt(x - x) is 0 everywhere, so finite differences give 0; backward multiplies
+    // d sqrt/du = 1/(2 sqrt(0)) = inf by du/dx = 1 - 1 = 0, which is NaN. The old check took
+    // its worst error with f64::max, which drops NaN, and passed.
+    let report = gradcheck(|t| t[0].sub(&t[0]).sqrt(), &[uniform(&[3], 1.0, 2.0, 23)]);
+    assert!(report.worst().is_nan(), "{report:?}");
+    assert!(!report.passes(TOLERANCE));
 }

@@ -5,7 +5,7 @@
 mod common;
 
 use std::os::unix::fs::{symlink, FileTypeExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -40,43 +40,33 @@ fn mkfifo(path: &Path) {
     assert!(Command::new("mkfifo").arg(path).status().unwrap().success());
 }
 
-/// FIFO, link to /dev/zero, link to stdout, directory: each made at `path` in turn by `make`.
-fn specials(path: &Path) -> Vec<(&'static str, Box<dyn Fn()>)> {
-    let p = path.to_path_buf();
-    let clear = move |p: &PathBuf| {
-        let _ = std::fs::remove_file(p);
-        let _ = std::fs::remove_dir(p);
-    };
-    let (a, b, c, d) = (p.clone(), p.clone(), p.clone(), p);
-    vec![
-        (
-            "a FIFO",
-            Box::new(move || {
-                clear(&a);
-                mkfifo(&a)
-            }),
-        ),
-        (
-            "a link to /dev/zero",
-            Box::new(move || {
-                clear(&b);
-                symlink("/dev/zero", &b).unwrap()
-            }),
-        ),
-        (
-            "a link to standard output",
-            Box::new(move || {
-                clear(&c);
-                symlink("/proc/self/fd/1", &c).unwrap()
-            }),
-        ),
-        (
-            "a directory",
-            Box::new(move || {
-                clear(&d);
-                std::fs::create_dir(&d).unwrap()
-            }),
-        ),
+fn clear(path: &Path) {
+    let _ = std::fs::remove_file(path);
+    let _ = std::fs::remove_dir(path);
+}
+
+/// What a special file is, and how to make one at a path.
+type Special = (&'static str, fn(&Path));
+
+/// FIFO, link to /dev/zero, link to stdout, directory: each made at a path in turn.
+fn specials() -> [Special; 4] {
+    [
+        ("a FIFO", |p| {
+            clear(p);
+            mkfifo(p)
+        }),
+        ("a link to /dev/zero", |p| {
+            clear(p);
+            symlink("/dev/zero", p).unwrap()
+        }),
+        ("a link to standard output", |p| {
+            clear(p);
+            symlink("/proc/self/fd/1", p).unwrap()
+        }),
+        ("a directory", |p| {
+            clear(p);
+            std::fs::create_dir(p).unwrap()
+        }),
     ]
 }
 
@@ -109,8 +99,8 @@ fn readers_refuse_special_files_without_blocking() {
         .save(&image)
         .unwrap();
     let special = dir.join("special");
-    for (what, make) in specials(&special) {
-        make();
+    for (what, make) in specials() {
+        make(&special);
         let s = special.to_str().unwrap();
         refused(&["eval", "--model", s], what);
         refused(&["predict", "--model", s, image.to_str().unwrap()], what);
@@ -119,10 +109,10 @@ fn readers_refuse_special_files_without_blocking() {
     }
     // Inside a run folder: the checkpoint and the metrics a resume reads.
     for name in ["checkpoint.safetensors", "metrics.jsonl"] {
-        for (what, make) in specials(&run.join(name)) {
+        for (what, make) in specials() {
             let keep = dir.join("keep");
             std::fs::copy(run.join(name), &keep).ok();
-            make();
+            make(&run.join(name));
             refused(
                 &["train", "--resume", run.to_str().unwrap(), "--epochs", "2"],
                 what,
@@ -136,8 +126,8 @@ fn readers_refuse_special_files_without_blocking() {
     // A data file.
     let data = dir.join("data");
     std::fs::create_dir_all(data.join("mnist")).unwrap();
-    for (what, make) in specials(&data.join("mnist").join("t10k-images-idx3-ubyte")) {
-        make();
+    for (what, make) in specials() {
+        make(&data.join("mnist").join("t10k-images-idx3-ubyte"));
         refused(
             &[
                 "eval",
@@ -158,8 +148,8 @@ fn writers_refuse_to_replace_special_files() {
     let dir = temp_dir("special-writers");
     std::fs::create_dir_all(&dir).unwrap();
     let special = dir.join("special");
-    for (what, make) in specials(&special) {
-        make();
+    for (what, make) in specials() {
+        make(&special);
         let s = special.to_str().unwrap();
         refused(&["grad", "x * y", "x=1", "y=2", "--dot", s], what);
         refused(&["grad", "x * y", "x=1", "y=2", "--svg", s], what);
@@ -173,8 +163,8 @@ fn writers_refuse_to_replace_special_files() {
         .unwrap();
     assert!(trained.status.success());
     std::fs::remove_file(run.join("summary.json")).unwrap();
-    for (what, make) in specials(&run.join("loss.svg")) {
-        make();
+    for (what, make) in specials() {
+        make(&run.join("loss.svg"));
         refused(&["train", "--resume", run.to_str().unwrap()], what);
         assert!(still_special(&run.join("loss.svg")), "{what}");
     }

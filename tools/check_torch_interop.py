@@ -47,23 +47,39 @@ def test_set(dataset):
     return read_idx(pick("t10k-images-idx3-ubyte")), read_idx(pick("t10k-labels-idx1-ubyte"))
 
 
+def build(arch):
+    """The torch.nn.Sequential a scratchgrad architecture describes (its layer list, or the
+    older MLP-only form), and the shape of one input."""
+    if "layers" not in arch:  # files written before architectures were layer lists
+        hidden = ",".join(f"linear{h},{arch['activation']}" for h in arch["hidden"])
+        arch = {"input": [arch["inputs"]], "layers": f"{hidden},linear{arch['classes']}".lstrip(",")}
+    shape = list(arch["input"])
+    layers = []
+    for token in arch["layers"].split(","):
+        if token in ACTIVATIONS:
+            layers.append(ACTIVATIONS[token]())
+        elif token == "flatten":
+            layers.append(torch.nn.Flatten())
+            shape = [int(torch.tensor(shape).prod())]
+        elif token.startswith("linear"):
+            out = int(token[len("linear"):])
+            layers.append(torch.nn.Linear(shape[0], out))
+            shape = [out]
+        else:
+            raise SystemExit(f"unknown layer {token!r}")
+    return torch.nn.Sequential(*layers), list(arch["input"])
+
+
 def main():
     path = pathlib.Path(sys.argv[1])
     with safe_open(str(path), framework="pt") as f:
         meta = f.metadata()
-    arch = json.loads(meta["architecture"])
-    sizes = [arch["inputs"], *arch["hidden"], arch["classes"]]
-    layers = []
-    for i in range(len(sizes) - 1):
-        layers.append(torch.nn.Linear(sizes[i], sizes[i + 1]))
-        if i + 2 < len(sizes):
-            layers.append(ACTIVATIONS[arch["activation"]]())
-    model = torch.nn.Sequential(*layers)
+    model, input_shape = build(json.loads(meta["architecture"]))
     model.load_state_dict(load_file(str(path)), strict=True)
     print(f"loaded {path} into {model} with strict=True")
 
     images, labels = test_set(meta["dataset"])
-    x = images.reshape(len(images), -1).float() / 255.0
+    x = images.reshape(len(images), *input_shape).float() / 255.0
     with torch.no_grad():
         predictions = model(x).argmax(dim=1)
     confusion = torch.zeros(10, 10, dtype=torch.long)

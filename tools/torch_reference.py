@@ -141,6 +141,16 @@ def build_cases():
     # upstream gradient passed to y.backward.
     x, a, b = torch.rand(3, 3), torch.rand(3, 3), torch.rand(3)
     cases.append(case("texts_broadcast_example", "texts_example", [x, a, b], lambda x, a, b: (a * x + b) * a))
+
+    # Powers at a base of 0 and with an exponent of 0, where the textbook formulas give
+    # 0 * inf and PyTorch gives the limit, 0.
+    base = torch.tensor([0.0, 0.0, 0.0, 1.5, 0.0, 2.0])
+    exponent = torch.tensor([2.0, 0.0, 1.0, 0.0, 3.0, 0.0])
+    cases.append(case("pow_base_zero", "pow", [base, exponent], torch.pow))
+    with_zeros = rand(3, 4, low=0.5, high=2.0)
+    with_zeros[0, 1] = 0.0
+    with_zeros[2, 3] = 0.0
+    cases.append(case("pow_exponent_zero", "pow", [with_zeros, torch.tensor(0.0)], torch.pow))
     return cases
 
 

@@ -95,6 +95,17 @@ def main():
         cases.append({"expr": expr, "values": values, "value": value, "gradients": grads})
         if len(cases) >= 60:
             break
+    # Powers at a base of 0 and with an exponent of 0: PyTorch takes the limits (0) where the
+    # textbook formulas give 0 * inf.
+    for expr, values in [
+        ("x ** y", {"x": 0.0, "y": 2.0}),
+        ("x ** y", {"x": 0.0, "y": 0.0}),
+        ("x ** 0 + y", {"x": 0.0, "y": 1.5}),
+        ("x ** 3 * y", {"x": 0.0, "y": -1.25}),
+        ("y * x ** 0", {"x": 2.5, "y": 0.75}),
+    ]:
+        value, grads = evaluate(expr, values)
+        cases.append({"expr": expr, "values": values, "value": value, "gradients": grads})
     used = " ".join(c["expr"] for c in cases)
     missing = [f for f in FUNCTIONS + BINARY if f not in used]
     assert not missing, f"operators never used: {missing}"

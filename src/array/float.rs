@@ -8,9 +8,19 @@ use std::fmt::{Debug, Display};
 use std::iter::Sum;
 use std::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAssign};
 
-/// A floating-point element: the arithmetic and math functions the library needs.
+/// Only `f32` and `f64` may be `Float`: the matrix kernels (`gemm`) exist for those two alone,
+/// so the trait is sealed rather than open to types they would fail on.
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for f64 {}
+}
+
+/// A floating-point element: the arithmetic and math functions the library needs. Sealed:
+/// implemented for `f32` and `f64` only.
 pub trait Float:
-    Copy
+    sealed::Sealed
+    + Copy
     + Send
     + Sync
     + 'static

@@ -35,9 +35,9 @@ fn min_block(len: usize, other: usize) -> usize {
 #[derive(Clone, Copy)]
 struct Shared<T>(*mut T);
 // SAFETY: each thread writes only its own block of the output (see `product`), and the inputs
-// are only read.
-unsafe impl<T> Send for Shared<T> {}
-unsafe impl<T> Sync for Shared<T> {}
+// are only read; the elements themselves must be safe to send and share.
+unsafe impl<T: Send + Sync> Send for Shared<T> {}
+unsafe impl<T: Send + Sync> Sync for Shared<T> {}
 
 /// One operand of a product: where it starts and how to step along its rows and columns.
 #[derive(Clone, Copy)]
@@ -46,9 +46,9 @@ struct Operand<T> {
     row_stride: isize,
     col_stride: isize,
 }
-// SAFETY: operands are only read.
-unsafe impl<T> Send for Operand<T> {}
-unsafe impl<T> Sync for Operand<T> {}
+// SAFETY: operands are only read, from any thread, so their elements must be `Sync`.
+unsafe impl<T: Sync> Send for Operand<T> {}
+unsafe impl<T: Sync> Sync for Operand<T> {}
 
 /// `dst = a @ b` for an m x k `a` and a k x n `b` into a row-major `dst` whose rows are
 /// `dst_row` apart, on the calling thread.

@@ -47,14 +47,33 @@ pub(crate) fn input_grads<T: Float>(
             wanted(a, || g.div(&b.data())),
             wanted(b, || g.mul(out).div(&b.data()).neg()),
         ],
-        // d(a^b)/da = b * a^(b-1), d(a^b)/db = a^b * ln(a)
-        Pow(a, b) => vec![
-            wanted(a, || {
-                let (a, b) = (a.data(), b.data());
-                g.mul(&b.mul(&a.pow(&b.add_scalar(-one))))
-            }),
-            wanted(b, || g.mul(out).mul(&a.data().log())),
-        ],
+        // d(a^b)/da = b * a^(b-1), d(a^b)/db = a^b * ln(a); as PyTorch, 0 where b = 0 and
+        // where a = 0 <= b (the limits there, instead of 0 * inf)
+        Pow(a, b) => {
+            let (ad, bd) = (a.data(), b.data());
+            vec![
+                wanted(a, || {
+                    let local = ad.zip_with("pow backward", &bd, |a, b| {
+                        if b == T::ZERO {
+                            T::ZERO
+                        } else {
+                            b * a.powf(b - one)
+                        }
+                    });
+                    g.mul(&local)
+                }),
+                wanted(b, || {
+                    let log_a = ad.zip_with("pow backward", &bd, |a, b| {
+                        if a == T::ZERO && b >= T::ZERO {
+                            T::ZERO
+                        } else {
+                            a.ln()
+                        }
+                    });
+                    g.mul(&out.mul(&log_a))
+                }),
+            ]
+        }
         // d max(a,b)/da = 1 where a > b, 1/2 on ties (as PyTorch); d/db the rest
         Maximum(a, b) | Minimum(a, b) => {
             let (ad, bd) = (a.data(), b.data());

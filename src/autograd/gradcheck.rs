@@ -5,20 +5,35 @@ use crate::array::{Array, Rng};
 
 /// The outcome of [`gradcheck`]: for each input, the worst disagreement between the analytic
 /// gradient `a` and the finite-difference estimate `n`, measured as
-/// `|a - n| / max(1, |a|, |n|)` (relative for large gradients, absolute near zero).
+/// `|a - n| / max(1, |a|, |n|)` (relative for large gradients, absolute near zero). A
+/// gradient that is NaN or infinite on either side makes its error NaN or infinite, so the
+/// check fails ([`GradcheckReport::passes`]).
 #[derive(Debug, Clone)]
 pub struct GradcheckReport {
     /// One entry per input, in the order given.
     pub worst_relative_error: Vec<f64>,
 }
 
+/// The larger of two errors, NaN if either is: `f64::max` would drop a NaN, and a backward
+/// rule that returns NaN must fail the check, not pass it.
+fn worse(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.max(b)
+    }
+}
+
 impl GradcheckReport {
-    /// The worst error over all inputs.
+    /// The worst error over all inputs (NaN if any gradient was not a number).
     pub fn worst(&self) -> f64 {
-        self.worst_relative_error
-            .iter()
-            .copied()
-            .fold(0.0, f64::max)
+        self.worst_relative_error.iter().copied().fold(0.0, worse)
+    }
+
+    /// True when every error is a finite number below `tolerance`.
+    pub fn passes(&self, tolerance: f64) -> bool {
+        let worst = self.worst();
+        worst.is_finite() && worst < tolerance
     }
 }
 
@@ -33,7 +48,7 @@ impl GradcheckReport {
 /// use scratchgrad::autograd::gradcheck;
 /// let x = Array::from_vec(vec![0.3, -1.2, 2.0], &[3]);
 /// let report = gradcheck(|t| t[0].tanh().mul(&t[0]), &[x]);
-/// assert!(report.worst() < 1e-8, "{report:?}");
+/// assert!(report.passes(1e-8), "{report:?}");
 /// ```
 pub fn gradcheck(
     f: impl Fn(&[Tensor<f64>]) -> Tensor<f64>,
@@ -70,9 +85,12 @@ pub fn gradcheck(
                     values[i].data_mut()[j] = x;
                     let numeric = (plus - minus) / (2.0 * H);
                     let a = analytic.data()[j];
+                    if !(a.is_finite() && numeric.is_finite()) {
+                        return f64::NAN;
+                    }
                     (a - numeric).abs() / 1f64.max(a.abs()).max(numeric.abs())
                 })
-                .fold(0.0, f64::max)
+                .fold(0.0, worse)
         })
         .collect();
     GradcheckReport {

@@ -29,7 +29,7 @@ mod tensor;
 use std::cell::Cell;
 
 pub use gradcheck::{gradcheck, GradcheckReport};
-pub use tensor::Tensor;
+pub use tensor::{Tensor, WeakTensor};
 
 thread_local! {
     static GRAD_ENABLED: Cell<bool> = const { Cell::new(true) };

@@ -1,8 +1,8 @@
 //! `Tensor<T>`: an [`Array`] plus its place in the computation graph, and `backward()`.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 
 use super::backward::input_grads;
 use super::grad_enabled;
@@ -10,13 +10,18 @@ use super::op::Op;
 use crate::array::{Array, Float};
 
 /// A node of the graph. Its value never changes after creation, except a parameter's value
-/// during an optimizer step (under the write lock).
+/// during an optimizer step (under the write lock), which bumps its version.
 pub(crate) struct Node<T: Float> {
     id: usize,
     data: RwLock<Arc<Array<T>>>,
     op: Op<T>,
     requires_grad: bool,
     grad: Mutex<Option<Array<T>>>,
+    /// How many times the value was changed in place (as PyTorch's version counter).
+    version: AtomicU64,
+    /// Each input's version when this node was computed from it: backward rules read inputs'
+    /// current values, so a changed input would silently give wrong gradients.
+    input_versions: Vec<u64>,
 }
 
 /// A cheap handle (an `Arc`) to a node of the computation graph. Cloning shares the node.
@@ -36,6 +41,16 @@ impl<T: Float> Clone for Tensor<T> {
     }
 }
 
+/// A handle that does not keep its node alive: for seeing whether a graph has been freed.
+pub struct WeakTensor<T: Float>(Weak<Node<T>>);
+
+impl<T: Float> WeakTensor<T> {
+    /// True while some [`Tensor`] (or a graph node built from it) still holds the node.
+    pub fn is_alive(&self) -> bool {
+        self.0.strong_count() > 0
+    }
+}
+
 static NEXT_ID: AtomicUsize = AtomicUsize::new(0);
 
 fn lock_poisoned() -> ! {
@@ -44,12 +59,15 @@ fn lock_poisoned() -> ! {
 
 impl<T: Float> Tensor<T> {
     fn with(data: Array<T>, op: Op<T>, requires_grad: bool) -> Self {
+        let input_versions = op.inputs().iter().map(|t| t.version()).collect();
         Tensor(Arc::new(Node {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             data: RwLock::new(Arc::new(data)),
             op,
             requires_grad,
             grad: Mutex::new(None),
+            version: AtomicU64::new(0),
+            input_versions,
         }))
     }
 
@@ -84,6 +102,11 @@ impl<T: Float> Tensor<T> {
         }
     }
 
+    /// A handle to this node that does not keep it alive.
+    pub fn downgrade(&self) -> WeakTensor<T> {
+        WeakTensor(Arc::downgrade(&self.0))
+    }
+
     /// A unique number for this node (stable while the tensor lives).
     pub fn id(&self) -> usize {
         self.0.id
@@ -105,9 +128,25 @@ impl<T: Float> Tensor<T> {
         Arc::clone(&self.0.data.read().unwrap_or_else(|_| lock_poisoned()))
     }
 
+    /// How many times the value has been changed in place by [`Tensor::update_data`].
+    pub fn version(&self) -> u64 {
+        self.0.version.load(Ordering::Relaxed)
+    }
+
     /// Changes the value in place: for optimizers updating parameters. Panics if `f` changes
-    /// the shape, since the graph's recorded shapes would then be wrong.
+    /// the shape, since the graph's recorded shapes would then be wrong. Bumps the version,
+    /// so a graph computed from the old value refuses to backpropagate (its rules would read
+    /// the new value and give wrong gradients).
+    ///
+    /// ```should_panic
+    /// use scratchgrad::autograd::Tensor;
+    /// let w = Tensor::parameter_from(vec![3.0], &[1]);
+    /// let y = (&w * &w).sum_all(); // dy/dw = 2w, read from w at backward time
+    /// w.update_data(|v| v.data_mut()[0] = 5.0);
+    /// y.backward(); // panics: w was changed in place after y was computed from it
+    /// ```
     pub fn update_data(&self, f: impl FnOnce(&mut Array<T>)) {
+        self.0.version.fetch_add(1, Ordering::Relaxed);
         let mut guard = self.0.data.write().unwrap_or_else(|_| lock_poisoned());
         let value = Arc::make_mut(&mut guard);
         let shape = value.shape().to_vec();
@@ -206,6 +245,7 @@ impl<T: Float> Tensor<T> {
                 }
                 continue;
             }
+            node.check_inputs_unchanged();
             let grads = input_grads(&node.0.op, &node.data(), &g);
             for (input, grad) in node.0.op.inputs().into_iter().zip(grads) {
                 let Some(grad) = grad else { continue };
@@ -219,6 +259,21 @@ impl<T: Float> Tensor<T> {
                     }
                 }
             }
+        }
+    }
+
+    /// Panics, naming the input, if an input was changed in place after this node was
+    /// computed from it.
+    fn check_inputs_unchanged(&self) {
+        let inputs = self.0.op.inputs();
+        for (input, &then) in inputs.iter().zip(&self.0.input_versions) {
+            let now = input.version();
+            assert!(
+                now == then,
+                "backward: tensor #{} (shape {:?}) was changed in place (now version {now}) after a result was computed from it (at version {then}); compute the result again after changing it",
+                input.id(),
+                input.shape()
+            );
         }
     }
 

@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use scratchgrad::scalar::elide;
 use scratchgrad::scalar::evaluate::{evaluate, EvalError};
+use scratchgrad::text::elide;
 
 use super::files::{is_stdout, save};
 use super::output::{errln, outln};

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use scratchgrad::array::Array;
-use scratchgrad::data::preprocess::{decode_image, mnist_style};
+use scratchgrad::data::preprocess::{decode_image, mnist_style, SIDE};
 use scratchgrad::io::{load_model, read_regular};
 use scratchgrad::train::{Engine, Model};
 
@@ -34,9 +34,10 @@ const MAX_IMAGE_FILE_BYTES: u64 = 64 << 20;
 /// Runs `scratchgrad predict`.
 pub fn run(args: PredictArgs) -> Result<(), CliError> {
     let file = load_model(&args.model).map_err(|e| CliError::new(e.to_string()))?;
-    if file.arch.input_size() != 784 {
+    let pixels = SIDE * SIDE;
+    if file.arch.input_size() != pixels {
         return Err(CliError::new(format!(
-            "{} is a {} network; predict needs 784 (28x28) inputs",
+            "{} is a {} network; predict needs {pixels} ({SIDE}x{SIDE}) inputs",
             args.model.display(),
             file.arch.describe()
         )));
@@ -58,7 +59,7 @@ pub fn run(args: PredictArgs) -> Result<(), CliError> {
     }
     let mut model = Model::new(&file.arch, Engine::Manual, &file.weights);
     let probabilities = model
-        .logits(Array::from_vec(inputs, &[args.images.len(), 784]))
+        .logits(Array::from_vec(inputs, &[args.images.len(), pixels]))
         .softmax(1);
     let classes = file.arch.classes();
     let mut results = Vec::new();

@@ -5,6 +5,9 @@
 use image::imageops::{resize, FilterType};
 use image::{DynamicImage, GrayImage, ImageReader, Limits, Luma};
 
+/// The side of the images this makes, as MNIST's.
+pub const SIDE: usize = 28;
+
 /// Pixels brighter than this (after inversion) count as ink when cropping.
 const INK: u8 = 40;
 
@@ -96,11 +99,12 @@ pub fn mnist_style(img: &DynamicImage) -> Result<Vec<u8>, String> {
     } else {
         (nw as f64 / 2.0, nh as f64 / 2.0)
     };
-    let left = ((14.0 - cx).round() as i64).clamp(0, 28 - nw as i64);
-    let top = ((14.0 - cy).round() as i64).clamp(0, 28 - nh as i64);
-    let mut out = vec![0u8; 784];
+    let (side, centre) = (SIDE as i64, SIDE as f64 / 2.0);
+    let left = ((centre - cx).round() as i64).clamp(0, side - nw as i64);
+    let top = ((centre - cy).round() as i64).clamp(0, side - nh as i64);
+    let mut out = vec![0u8; SIDE * SIDE];
     for (x, y, p) in small.enumerate_pixels() {
-        out[((top + y as i64) * 28 + left + x as i64) as usize] = p.0[0];
+        out[((top + y as i64) * side + left + x as i64) as usize] = p.0[0];
     }
     Ok(out)
 }

@@ -257,7 +257,7 @@ fn parse(bytes: &[u8]) -> Result<Parsed, String> {
 /// characters kept.
 fn printable(text: &str, max: usize) -> String {
     let escaped: String = text.chars().flat_map(char::escape_debug).collect();
-    crate::scalar::elide(&escaped, max)
+    crate::text::elide(&escaped, max)
 }
 
 /// The architecture in a file's metadata, in the current form or the MLP-only legacy one.

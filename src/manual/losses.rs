@@ -3,6 +3,31 @@
 
 use crate::array::{Array, Float};
 
+/// The mean over rows of -log_p[row, label]: the cross-entropy of log-probabilities
+/// (`[batch, classes]`). Panics on a label that is not a class, which would otherwise read
+/// the next row's numbers.
+pub(crate) fn mean_cross_entropy<T: Float>(log_p: &Array<T>, labels: &[usize]) -> T {
+    assert!(
+        log_p.ndim() == 2 && log_p.shape()[0] == labels.len(),
+        "cross-entropy: log-probabilities {:?} do not fit {} labels",
+        log_p.shape(),
+        labels.len()
+    );
+    let classes = log_p.shape()[1];
+    let picked: T = labels
+        .iter()
+        .enumerate()
+        .map(|(row, &y)| {
+            assert!(
+                y < classes,
+                "cross-entropy: label {y} out of range for {classes} classes"
+            );
+            log_p.data()[row * classes + y]
+        })
+        .sum();
+    -picked / T::from_usize(labels.len())
+}
+
 /// Softmax followed by cross-entropy, on logits and integer labels:
 /// loss = mean over rows of -log softmax(z)[label].
 ///
@@ -24,21 +49,10 @@ impl<T: Float> SoftmaxCrossEntropyWithLogits<T> {
             labels.len()
         );
         let log_p = logits.log_softmax(1);
-        let classes = logits.shape()[1];
-        let picked: T = labels
-            .iter()
-            .enumerate()
-            .map(|(row, &y)| {
-                assert!(
-                    y < classes,
-                    "SoftmaxCrossEntropyWithLogits: label {y} out of range for {classes} classes"
-                );
-                log_p.data()[row * classes + y]
-            })
-            .sum();
+        let loss = mean_cross_entropy(&log_p, labels);
         self.softmax = Some(log_p.exp());
         self.labels = labels.to_vec();
-        -picked / T::from_usize(labels.len())
+        loss
     }
 
     /// d(loss)/d(logits) for the last `forward`: (softmax(z) - onehot(y)) / batch.

@@ -32,7 +32,7 @@ pub use activations::{Relu, Sigmoid, Tanh};
 pub use flatten::Flatten;
 pub use linear::Linear;
 pub use losses::{Mse, SoftmaxCrossEntropyWithLogits};
-pub use network::{Gradients, OneHiddenLayerNet};
+pub use network::{Activations, NetworkGradients, OneHiddenLayerNet};
 pub use sequential::Sequential;
 
 use crate::array::{Array, Float};

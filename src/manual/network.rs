@@ -4,6 +4,7 @@
 //! Weights are stored as PyTorch stores them (`W1: [hidden, in]`, `W2: [out, hidden]`), so
 //! the texts' `X W1` is `X W1^T` here and their `dW1 = X^T dZ1` is its transpose, `dZ1^T X`.
 
+use super::losses::mean_cross_entropy;
 use crate::array::{Array, Float, Rng};
 
 /// One hidden layer: Y_hat = softmax(sigmoid(X W1^T + b1) W2^T + b2).
@@ -31,7 +32,7 @@ pub struct Activations<T: Float> {
 }
 
 /// d(loss)/d(parameter) for each parameter of [`OneHiddenLayerNet`].
-pub struct Gradients<T: Float> {
+pub struct NetworkGradients<T: Float> {
     /// dL/dW1.
     pub w1: Array<T>,
     /// dL/db1.
@@ -63,21 +64,19 @@ impl<T: Float> OneHiddenLayerNet<T> {
     }
 
     /// The mean cross-entropy of the forward pass's predictions against `labels`, from the
-    /// logits' log-softmax so that it stays finite.
+    /// logits' log-softmax so that it stays finite. Panics on a label that is not a class.
     pub fn loss(&self, a: &Activations<T>, labels: &[usize]) -> T {
-        let log_p = a.z2.log_softmax(1);
-        let classes = log_p.shape()[1];
-        let picked: T = labels
-            .iter()
-            .enumerate()
-            .map(|(row, &y)| log_p.data()[row * classes + y])
-            .sum();
-        -picked / T::from_usize(labels.len())
+        mean_cross_entropy(&a.z2.log_softmax(1), labels)
     }
 
     /// Every gradient of the mean cross-entropy, by the chain rule (n = batch size, Y the
     /// one-hot labels):
-    pub fn compute_grad(&self, x: &Array<T>, labels: &[usize], a: &Activations<T>) -> Gradients<T> {
+    pub fn compute_grad(
+        &self,
+        x: &Array<T>,
+        labels: &[usize],
+        a: &Activations<T>,
+    ) -> NetworkGradients<T> {
         let n = T::from_usize(labels.len());
         let y = Array::one_hot(labels, a.y_hat.shape()[1]);
         // dZ2 = (Y_hat - Y) / n          softmax + cross-entropy, averaged over the batch
@@ -94,14 +93,29 @@ impl<T: Float> OneHiddenLayerNet<T> {
         let w1 = dz1.matmul_t(true, x, false);
         // db1 = sum of dZ1 over the batch
         let b1 = dz1.sum(&[0], false);
-        Gradients { w1, b1, w2, b2 }
+        NetworkGradients { w1, b1, w2, b2 }
     }
 
     /// Gradient descent: each parameter P -= lr * dL/dP.
-    pub fn update(&mut self, grads: &Gradients<T>, lr: T) {
+    pub fn update(&mut self, grads: &NetworkGradients<T>, lr: T) {
         self.w1.add_assign(&grads.w1.mul_scalar(-lr));
         self.b1.add_assign(&grads.b1.mul_scalar(-lr));
         self.w2.add_assign(&grads.w2.mul_scalar(-lr));
         self.b2.add_assign(&grads.b2.mul_scalar(-lr));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[should_panic(expected = "cross-entropy: label 3 out of range for 3 classes")]
+    fn a_label_that_is_not_a_class_is_refused() {
+        // Once read as row * classes + label: the first number of the next row.
+        let net = OneHiddenLayerNet::<f64>::new(2, 4, 3, &mut Rng::seed(0));
+        let x = Array::from_vec(vec![0.1, 0.2, 0.3, 0.4], &[2, 2]);
+        let a = net.forward(&x);
+        net.loss(&a, &[3, 0]);
     }
 }

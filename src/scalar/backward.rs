@@ -145,10 +145,18 @@ pub(crate) fn local_grads(op: Op, a: f64, b: f64, out: f64) -> [f64; 2] {
         Mul => [b, a],
         // d(a/b)/da = 1/b, d(a/b)/db = -a/b^2
         Div => [1.0 / b, -a / (b * b)],
-        // d(a^b)/da = b a^(b-1), d(a^b)/db = a^b ln(a)
-        Pow => [b * a.powf(b - 1.0), out * a.ln()],
-        // d(a^e)/da = e a^(e-1)
-        Powf(e) => [e * a.powf(e - 1.0), 0.0],
+        // d(a^b)/da = b a^(b-1), d(a^b)/db = a^b ln(a); as PyTorch, 0 where b = 0 and where
+        // a = 0 <= b (the limits there, instead of 0 * inf)
+        Pow => [
+            pow_base_grad(a, b),
+            if a == 0.0 && b >= 0.0 {
+                0.0
+            } else {
+                out * a.ln()
+            },
+        ],
+        // d(a^e)/da = e a^(e-1) (0 where e = 0)
+        Powf(e) => [pow_base_grad(a, e), 0.0],
         // d(-a)/da = -1
         Neg => [-1.0, 0.0],
         // d e^a/da = e^a
@@ -169,6 +177,15 @@ pub(crate) fn local_grads(op: Op, a: f64, b: f64, out: f64) -> [f64; 2] {
         Cos => [-a.sin(), 0.0],
         // d|a|/da = sign(a), 0 at 0 (as PyTorch)
         Abs => [sign(a), 0.0],
+    }
+}
+
+/// d(a^b)/da = b a^(b-1), taken as 0 where b = 0 (a^0 is 1 everywhere), as PyTorch does.
+fn pow_base_grad(a: f64, b: f64) -> f64 {
+    if b == 0.0 {
+        0.0
+    } else {
+        b * a.powf(b - 1.0)
     }
 }
 

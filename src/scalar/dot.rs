@@ -16,8 +16,8 @@ use layout::std_shapes::render::get_shape_size;
 use layout::std_shapes::shapes::{Arrow, Element, RecordDef, ShapeKind};
 use layout::topo::layout::VisualGraph;
 
-use super::text::{elide, MAX_LABEL_CHARS};
 use super::Value;
+use crate::text::{elide, MAX_LABEL_CHARS};
 
 /// The most values [`Value::to_svg`] lays out: the layout's time grows quickly with the
 /// graph (about 0.1 s for 150 values here; tens of seconds for 600).

@@ -8,8 +8,8 @@
 use std::collections::{HashMap, HashSet};
 
 use super::parse::{parse, BinaryOp, Expr, NodeKind, ParseError};
-use super::text::{elide, MAX_LABEL_CHARS};
 use super::Value;
+use crate::text::{elide, MAX_LABEL_CHARS};
 
 /// The value of an expression and its gradient with respect to each name.
 pub struct Evaluation {

@@ -16,11 +16,9 @@ mod mlp;
 mod ops;
 pub mod parse;
 mod tape;
-mod text;
 mod value;
 
 pub use dot::MAX_SVG_VALUES;
 pub use mlp::{hinge_loss, hinge_loss_backward_on_tape, make_moons, Layer, Mlp, Neuron};
 pub use tape::{Gradients, Tape, Var};
-pub use text::elide;
 pub use value::Value;

@@ -1,4 +1,5 @@
-//! Keeping the text shown for a node short and on one line, however long the expression.
+//! Keeping text from users and files short and on one line wherever it is shown: a node's
+//! label in a picture of the graph, a sub-expression or a name in a message.
 
 /// The most characters a label keeps.
 pub const MAX_LABEL_CHARS: usize = 40;
@@ -9,7 +10,7 @@ pub const MAX_LABEL_CHARS: usize = 40;
 /// linear in its length.
 ///
 /// ```
-/// use scratchgrad::scalar::elide;
+/// use scratchgrad::text::elide;
 /// assert_eq!(elide("x +\n  y", 10), "x + y");
 /// assert_eq!(elide("abcdefghijklmnop", 9), "abcd…mnop");
 /// ```
