@@ -270,3 +270,119 @@ fn whole_networks_agree() {
         &numeric_grad(b2, |p| loss_with(w1, b1, w2, p)),
     );
 }
+
+/// A small CNN with every kind of layer, on both engines from the same weights.
+fn small_cnn() -> (manual::Sequential<f64>, nn::Sequential<f64>) {
+    use scratchgrad::array::Window;
+    let conv = Window {
+        kh: 3,
+        kw: 3,
+        stride: 1,
+        padding: 1,
+    };
+    let pool = Window {
+        kh: 2,
+        kw: 2,
+        stride: 2,
+        padding: 0,
+    };
+    let (w1, b1) = (random(&[4, 2, 3, 3], 40), random(&[4], 41));
+    let (gamma, beta) = (random(&[4], 42).add_scalar(1.5), random(&[4], 43));
+    let (w2, b2) = (random(&[3, 64], 44), random(&[3], 45));
+    let stats = || (Array::zeros(&[4]), Array::ones(&[4]));
+    let by_hand = manual::Sequential::new(vec![
+        Box::new(manual::Conv2d::new(w1.clone(), b1.clone(), conv)),
+        Box::new(manual::BatchNorm::new(
+            gamma.clone(),
+            beta.clone(),
+            stats().0,
+            stats().1,
+            0,
+        )),
+        Box::new(manual::Relu::default()),
+        Box::new(manual::MaxPool2d::new(pool)),
+        Box::new(manual::Dropout::new(0.3)),
+        Box::new(manual::Flatten::default()),
+        Box::new(manual::Linear::new(w2.clone(), b2.clone())),
+    ]);
+    let on_autograd = nn::Sequential::new(vec![
+        Box::new(nn::Conv2d::from_arrays(w1, b1, conv)),
+        Box::new(nn::BatchNorm::from_arrays(
+            gamma,
+            beta,
+            stats().0,
+            stats().1,
+            0,
+        )),
+        Box::new(nn::ReLU),
+        Box::new(nn::MaxPool2d(pool)),
+        Box::new(nn::Dropout::new(0.3)),
+        Box::new(nn::Flatten),
+        Box::new(nn::Linear::from_arrays(w2, b2)),
+    ]);
+    (by_hand, on_autograd)
+}
+
+#[test]
+fn a_whole_cnn_step_agrees_and_matches_finite_differences() {
+    let x = random(&[4, 2, 8, 8], 46);
+    let labels = [0, 2, 1, 2];
+    let seed = 99;
+    let (mut by_hand, on_autograd) = small_cnn();
+    by_hand.reseed(seed);
+    on_autograd.reseed_all(seed);
+    let mut loss_fn = manual::SoftmaxCrossEntropyWithLogits::default();
+    let loss = loss_fn.forward(&by_hand.forward(&x), &labels);
+    by_hand.backward(&loss_fn.backward());
+    let tensor_loss = nn::cross_entropy(&on_autograd.forward(&Tensor::new(x.clone())), &labels);
+    tensor_loss.backward();
+    assert!(
+        (loss - tensor_loss.item()).abs() < 1e-12,
+        "{loss} vs {}",
+        tensor_loss.item()
+    );
+    let params = on_autograd.named_parameters();
+    let manual_params = by_hand.parameters_mut();
+    assert_eq!(params.len(), manual_params.len());
+    for ((name, t), (manual_name, _, grad)) in params.iter().zip(&manual_params) {
+        assert_eq!(name, manual_name);
+        // The convolution's bias has a gradient of exactly 0 in exact arithmetic (batch norm
+        // subtracts every channel's mean), so its rounding noise is compared absolutely.
+        agree_within(
+            &format!("cnn d/d{name}"),
+            grad,
+            &t.grad().unwrap(),
+            1e-10,
+            1e-2,
+        );
+    }
+    // Finite differences of the whole network's loss for the first convolution's weights,
+    // with the same dropout mask every time.
+    let analytic = manual_params[0].2.clone();
+    drop(manual_params);
+    let w1 = by_hand.parameters_mut()[0].1.clone();
+    let numeric = numeric_grad(&w1, |w| {
+        let (mut net, _) = small_cnn();
+        *net.parameters_mut()[0].1 = w.clone();
+        net.reseed(seed);
+        manual::SoftmaxCrossEntropyWithLogits::default().forward(&net.forward(&x), &labels)
+    });
+    assert_numeric("cnn d/d0.weight vs finite differences", &analytic, &numeric);
+}
+
+#[test]
+fn dropout_drops_about_p_and_keeps_the_expected_value() {
+    let x = Array::<f64>::ones(&[200, 100]);
+    let mut dropout = manual::Dropout::new(0.3);
+    dropout.reseed(Rng::stream(5, 0));
+    let y = dropout.forward(&x);
+    let dropped = y.data().iter().filter(|&&v| v == 0.0).count() as f64 / y.len() as f64;
+    assert!((dropped - 0.3).abs() < 0.01, "{dropped}");
+    assert!((y.sum_all() / y.len() as f64 - 1.0).abs() < 0.02);
+    dropout.set_training(false);
+    assert_eq!(
+        dropout.forward(&x),
+        x,
+        "evaluation passes the input through"
+    );
+}

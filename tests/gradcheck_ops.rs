@@ -194,3 +194,77 @@ fn gradcheck_fails_a_rule_that_returns_nan() {
     assert!(report.worst().is_nan(), "{report:?}");
     assert!(!report.passes(TOLERANCE));
 }
+
+#[test]
+fn convolution_pooling_batch_norm_and_dropout() {
+    use scratchgrad::array::Window;
+    use scratchgrad::nn::{self, Module};
+    let x = uniform(&[2, 3, 6, 5], -1.0, 1.0, 30);
+    let w = uniform(&[4, 3, 3, 2], -1.0, 1.0, 31);
+    let b = uniform(&[4], -1.0, 1.0, 32);
+    let strided = Window {
+        kh: 3,
+        kw: 2,
+        stride: 2,
+        padding: 1,
+    };
+    check(
+        "conv2d",
+        |t| t[0].conv2d(&t[1], Some(&t[2]), strided),
+        &[x.clone(), w, b],
+    );
+    // Distinct values a finite step cannot reorder: max pooling's gradient is well defined.
+    let distinct = Array::from_vec(
+        (0..2 * 3 * 6 * 6)
+            .map(|i| ((i * 37) % 101) as f64 * 0.01)
+            .collect(),
+        &[2, 3, 6, 6],
+    );
+    check(
+        "max_pool2d",
+        |t| {
+            t[0].max_pool2d(Window {
+                kh: 2,
+                kw: 2,
+                stride: 2,
+                padding: 0,
+            })
+        },
+        &[distinct],
+    );
+    check(
+        "avg_pool2d",
+        |t| {
+            t[0].avg_pool2d(Window {
+                kh: 3,
+                kw: 3,
+                stride: 2,
+                padding: 0,
+            })
+        },
+        std::slice::from_ref(&x),
+    );
+    check(
+        "batch norm (training)",
+        |t| {
+            nn::BatchNorm::from_arrays(
+                Array::ones(&[3]),
+                Array::zeros(&[3]),
+                Array::zeros(&[3]),
+                Array::ones(&[3]),
+                0,
+            )
+            .forward(&t[0])
+        },
+        std::slice::from_ref(&x),
+    );
+    check(
+        "dropout (one mask)",
+        |t| {
+            let dropout = nn::Dropout::new(0.5);
+            Module::<f64>::reseed(&dropout, Rng::stream(7, 0));
+            dropout.forward(&t[0])
+        },
+        std::slice::from_ref(&x),
+    );
+}

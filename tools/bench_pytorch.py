@@ -1,17 +1,21 @@
 #!/usr/bin/env python3
-"""The PyTorch side of `scratchgrad bench`: one epoch of the texts' MLP, data preloaded.
+"""The PyTorch side of `scratchgrad bench`: one epoch of a network, data preloaded.
 
 Usage: python3 tools/bench_pytorch.py --data DIR --hidden 256 --batch-size 64 --threads 2
+       python3 tools/bench_pytorch.py --data DIR --arch '{"input": [1, 28, 28], "layers": "..."}' --optimizer adam
 
-Reads MNIST's raw IDX files from DIR (as `scratchgrad data fetch` leaves them), builds
-torch.nn.Sequential(Linear(784, H), Sigmoid(), Linear(H, 10)), and times one epoch of
-mini-batch SGD (lr 0.1, cross-entropy, a fresh permutation per epoch) after a 50-step warm-up.
-Prints one JSON object: {"epoch_seconds": ..., "steps": ...}.
+Reads MNIST's raw IDX files from DIR (as `scratchgrad data fetch` leaves them), builds the
+texts' torch.nn.Sequential(Linear(784, H), Sigmoid(), Linear(H, 10)) or the network an
+architecture (scratchgrad's JSON form) describes, and times one epoch of mini-batch SGD (lr
+0.1) or Adam (lr 0.001) with cross-entropy and a fresh permutation, after a 50-step warm-up.
+Then times evaluating the test set. Prints one JSON object: {"epoch_seconds": ..., "steps":
+..., "eval_seconds": ...}.
 """
 import argparse
 import json
 import os
 import pathlib
+import sys
 import time
 
 
@@ -28,6 +32,8 @@ def main():
     parser.add_argument("--hidden", type=int, default=256)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--arch", help="an architecture as scratchgrad's JSON form")
+    parser.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
     args = parser.parse_args()
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(args.threads)
@@ -38,10 +44,20 @@ def main():
     folder = pathlib.Path(args.data)
     pixels, dims = read_idx(folder / "train-images-idx3-ubyte")
     labels, _ = read_idx(folder / "train-labels-idx1-ubyte")
-    x_all = torch.frombuffer(bytearray(pixels), dtype=torch.uint8).reshape(dims[0], -1).float() / 255.0
+    if args.arch:
+        sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+        from scratchgrad_torch import build
+
+        model, input_shape = build(json.loads(args.arch))
+    else:
+        model = torch.nn.Sequential(torch.nn.Linear(784, args.hidden), torch.nn.Sigmoid(), torch.nn.Linear(args.hidden, 10))
+        input_shape = [784]
+    x_all = torch.frombuffer(bytearray(pixels), dtype=torch.uint8).reshape(dims[0], *input_shape).float() / 255.0
     y_all = torch.frombuffer(bytearray(labels), dtype=torch.uint8).long()
-    model = torch.nn.Sequential(torch.nn.Linear(784, args.hidden), torch.nn.Sigmoid(), torch.nn.Linear(args.hidden, 10))
-    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    if args.optimizer == "adam":
+        opt = torch.optim.Adam(model.parameters(), lr=0.001)
+    else:
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
     loss_fn = torch.nn.CrossEntropyLoss()
 
     def steps(order):
@@ -58,7 +74,8 @@ def main():
     seconds = time.perf_counter() - t
     test_pixels, test_dims = read_idx(folder / "t10k-images-idx3-ubyte")
     test_labels, _ = read_idx(folder / "t10k-labels-idx1-ubyte")
-    x_test = torch.frombuffer(bytearray(test_pixels), dtype=torch.uint8).reshape(test_dims[0], -1)
+    x_test = torch.frombuffer(bytearray(test_pixels), dtype=torch.uint8).reshape(test_dims[0], *input_shape)
+    model.eval()
     y_test = torch.frombuffer(bytearray(test_labels), dtype=torch.uint8).long()
     evals = []
     with torch.no_grad():

@@ -25,7 +25,8 @@ from safetensors import safe_open
 from safetensors.torch import load_file
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-ACTIVATIONS = {"sigmoid": torch.nn.Sigmoid, "relu": torch.nn.ReLU, "tanh": torch.nn.Tanh}
+sys.path.insert(0, str(ROOT / "tools"))
+from scratchgrad_torch import build  # noqa: E402
 
 
 def read_idx(path):
@@ -47,35 +48,13 @@ def test_set(dataset):
     return read_idx(pick("t10k-images-idx3-ubyte")), read_idx(pick("t10k-labels-idx1-ubyte"))
 
 
-def build(arch):
-    """The torch.nn.Sequential a scratchgrad architecture describes (its layer list, or the
-    older MLP-only form), and the shape of one input."""
-    if "layers" not in arch:  # files written before architectures were layer lists
-        hidden = ",".join(f"linear{h},{arch['activation']}" for h in arch["hidden"])
-        arch = {"input": [arch["inputs"]], "layers": f"{hidden},linear{arch['classes']}".lstrip(",")}
-    shape = list(arch["input"])
-    layers = []
-    for token in arch["layers"].split(","):
-        if token in ACTIVATIONS:
-            layers.append(ACTIVATIONS[token]())
-        elif token == "flatten":
-            layers.append(torch.nn.Flatten())
-            shape = [int(torch.tensor(shape).prod())]
-        elif token.startswith("linear"):
-            out = int(token[len("linear"):])
-            layers.append(torch.nn.Linear(shape[0], out))
-            shape = [out]
-        else:
-            raise SystemExit(f"unknown layer {token!r}")
-    return torch.nn.Sequential(*layers), list(arch["input"])
-
-
 def main():
     path = pathlib.Path(sys.argv[1])
     with safe_open(str(path), framework="pt") as f:
         meta = f.metadata()
     model, input_shape = build(json.loads(meta["architecture"]))
     model.load_state_dict(load_file(str(path)), strict=True)
+    model.eval()
     print(f"loaded {path} into {model} with strict=True")
 
     images, labels = test_set(meta["dataset"])

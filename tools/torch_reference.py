@@ -8,8 +8,12 @@ Usage (needs PyTorch, which the tests themselves never need):
 
 Writes tests/fixtures/tensor_ops.json: for every tensor operation, inputs, a random upstream
 gradient, and PyTorch's float64 output and input gradients (from `out.backward(upstream)`).
+Writes tests/fixtures/conv_layers.json the same way for the layers of convolutional networks
+(conv2d, max and average pooling with strides, padding, odd sizes, batch 1 and several
+channels; batch normalization in training and evaluation, with its running statistics).
 Floats are written with Python's repr, which round-trips float64 exactly.
 """
+import torch.nn.functional as F
 import json
 import pathlib
 
@@ -154,13 +158,68 @@ def build_cases():
     return cases
 
 
+def conv_cases():
+    torch.manual_seed(20261130)
+    cases = []
+    for name, x_shape, w_shape, stride, padding in (
+        ("conv_basic", (2, 3, 7, 6), (4, 3, 3, 2), 1, 0),
+        ("conv_batch1_stride2_pad2", (1, 1, 9, 9), (5, 1, 5, 5), 2, 2),
+        ("conv_rect_odd_stride3_pad1", (3, 2, 5, 8), (2, 2, 1, 3), 3, 1),
+        ("conv_cnn_second_layer", (2, 16, 14, 14), (32, 16, 5, 5), 1, 2),
+    ):
+        x, w, b = rand(*x_shape), rand(*w_shape), rand(w_shape[0])
+        args = {"stride": stride, "padding": padding, "kh": w_shape[2], "kw": w_shape[3]}
+        cases.append(case(name, "conv2d", [x, w, b], lambda x, w, b: F.conv2d(x, w, b, stride=stride, padding=padding), args))
+    # Integers in a small range make equal values in the same window: ties, which PyTorch
+    # breaks by taking the first.
+    ties = torch.randint(0, 4, (1, 2, 5, 7)).double()
+    for name, x, k, stride in (
+        ("max_pool_2_2", rand(2, 3, 6, 6), 2, 2),
+        ("max_pool_ties_3_2", ties, 3, 2),
+        ("max_pool_overlap_2_1", rand(1, 1, 5, 5), 2, 1),
+    ):
+        args = {"kh": k, "kw": k, "stride": stride, "padding": 0}
+        cases.append(case(name, "max_pool2d", [x], lambda t: F.max_pool2d(t, k, stride), args))
+    for name, x, k, stride in (
+        ("avg_pool_3_2", rand(2, 3, 7, 6), 3, 2),
+        ("avg_pool_2_2_batch1", rand(1, 4, 4, 4), 2, 2),
+    ):
+        args = {"kh": k, "kw": k, "stride": stride, "padding": 0}
+        cases.append(case(name, "avg_pool2d", [x], lambda t: F.avg_pool2d(t, k, stride), args))
+    for name, x_shape, training in (
+        ("batch_norm_2d_train", (4, 3, 5, 5), True),
+        ("batch_norm_1d_train", (6, 5), True),
+        ("batch_norm_2d_eval", (3, 4, 2, 2), False),
+    ):
+        x = rand(*x_shape)
+        c = x_shape[1]
+        weight, bias = rand(c, low=0.5, high=1.5), rand(c)
+        mean0, var0 = rand(c), rand(c, low=0.5, high=2.0)
+        running = [mean0.clone(), var0.clone()]
+        fn = lambda x, w, b: F.batch_norm(x, running[0], running[1], w, b, training=training, momentum=0.1, eps=1e-5)
+        entry = case(name, "batch_norm", [x, weight, bias], fn, {"training": training})
+        entry["running_before"] = [encode(mean0), encode(var0)]
+        entry["running_after"] = [encode(running[0]), encode(running[1])]
+        cases.append(entry)
+    return cases
+
+
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
+    ops = build_cases()  # first: it draws from the seed set at the top
+    layers = {
+        "generated_by": "tools/torch_reference.py",
+        "torch_version": torch.__version__,
+        "dtype": "float64",
+        "cases": conv_cases(),
+    }
+    (OUT / "conv_layers.json").write_text(json.dumps(layers, indent=1) + "\n")
+    print(f"wrote {len(layers['cases'])} cases to {OUT / 'conv_layers.json'}")
     doc = {
         "generated_by": "tools/torch_reference.py",
         "torch_version": torch.__version__,
         "dtype": "float64",
-        "cases": build_cases(),
+        "cases": ops,
     }
     path = OUT / "tensor_ops.json"
     path.write_text(json.dumps(doc, indent=1) + "\n")

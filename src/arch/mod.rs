@@ -24,10 +24,25 @@ use crate::array::{Array, Rng};
 
 /// The most layers a network may have.
 pub const MAX_LAYERS: usize = 128;
-/// The most features (outputs) any layer may have.
+/// The most features (outputs) a linear layer, or channels a convolution, may have.
 pub const MAX_FEATURES: usize = 1 << 16;
+/// The most values any layer may give for one example (a 64-channel 128x128 feature map).
+pub const MAX_VALUES_PER_EXAMPLE: usize = 1 << 20;
+/// The largest kernel side a convolution or pooling window may have.
+pub const MAX_KERNEL: usize = 64;
 /// The most parameters a network may have (400 MB of f32 weights).
 pub const MAX_PARAMETERS: usize = 100_000_000;
+
+/// One tensor of a network's state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StateTensor {
+    /// Its name in PyTorch's state_dict (`0.weight`, `3.running_var`).
+    pub name: String,
+    /// Its shape (`[]` for a count).
+    pub shape: Vec<usize>,
+    /// True for parameters an optimizer updates; false for running statistics.
+    pub learnt: bool,
+}
 
 /// A network: the shape of one example (`[784]` for flattened 28x28 images) and its layers,
 /// applied in order. The last layer's outputs are the classes' scores (logits).
@@ -77,6 +92,23 @@ impl Architecture {
         Ok(arch)
     }
 
+    /// Reads a layer list for one-channel `rows x cols` images: as `[1, rows, cols]` when
+    /// some layer works on images (a convolution or a pooling), else flattened to
+    /// `[rows * cols]`, so an MLP needs no `flatten` first.
+    pub fn parse_for_images(text: &str, rows: usize, cols: usize) -> Result<Self, String> {
+        let spatial = text.split(',').map(str::trim).any(|t| {
+            matches!(
+                t.parse(),
+                Ok(LayerSpec::Conv2d { .. } | LayerSpec::MaxPool2d(_) | LayerSpec::AvgPool2d(_))
+            )
+        });
+        if spatial {
+            Architecture::parse(&[1, rows, cols], text)
+        } else {
+            Architecture::parse(&[rows * cols], text)
+        }
+    }
+
     /// The layers in the written form [`Architecture::parse`] reads.
     pub fn layers_text(&self) -> String {
         let tokens: Vec<String> = self.layers.iter().map(ToString::to_string).collect();
@@ -89,17 +121,43 @@ impl Architecture {
         let mut shape = self.input.clone();
         let mut shapes = Vec::with_capacity(self.layers.len());
         for (i, layer) in self.layers.iter().enumerate() {
+            let at = |problem: String| format!("layer {} `{layer}` {problem}", i + 1);
             shape = match layer {
                 LayerSpec::Linear { outputs } => {
                     if shape.len() != 1 {
-                        return Err(format!(
-                            "layer {} `{layer}` needs a flat input but gets {shape:?}: put flatten before it",
-                            i + 1
-                        ));
+                        return Err(at(format!(
+                            "needs a flat input but gets {shape:?}: put flatten before it"
+                        )));
                     }
                     vec![*outputs]
                 }
-                LayerSpec::Activation(_) => shape,
+                LayerSpec::Conv2d { window, .. }
+                | LayerSpec::MaxPool2d(window)
+                | LayerSpec::AvgPool2d(window) => {
+                    let [c, h, w] = shape[..] else {
+                        return Err(at(format!(
+                            "needs [channels, height, width] per example but gets {shape:?}"
+                        )));
+                    };
+                    let (oh, ow) = window.output_size(h, w).ok_or_else(|| {
+                        at(format!(
+                            "has a {}x{} window (padding {}) that does not fit {h}x{w}",
+                            window.kh, window.kw, window.padding
+                        ))
+                    })?;
+                    let channels = match layer {
+                        LayerSpec::Conv2d { outputs, .. } => *outputs,
+                        _ => c,
+                    };
+                    vec![channels, oh, ow]
+                }
+                LayerSpec::BatchNorm => {
+                    if !matches!(shape.len(), 1 | 3) {
+                        return Err(at(format!("needs [features] or [channels, height, width] per example but gets {shape:?}")));
+                    }
+                    shape
+                }
+                LayerSpec::Dropout { .. } | LayerSpec::Activation(_) => shape,
                 LayerSpec::Flatten => vec![shape.iter().product()],
             };
             shapes.push(shape.clone());
@@ -124,28 +182,44 @@ impl Architecture {
             ));
         }
         for (i, layer) in self.layers.iter().enumerate() {
-            if let LayerSpec::Linear { outputs } = layer {
-                if *outputs == 0 || *outputs > MAX_FEATURES {
-                    return Err(format!(
-                        "layer {} `{layer}`: a layer has 1 to {MAX_FEATURES} outputs",
-                        i + 1
-                    ));
-                }
+            let (outputs, window) = match layer {
+                LayerSpec::Linear { outputs } => (Some(*outputs), None),
+                LayerSpec::Conv2d { outputs, window } => (Some(*outputs), Some(window)),
+                LayerSpec::MaxPool2d(window) | LayerSpec::AvgPool2d(window) => (None, Some(window)),
+                _ => (None, None),
+            };
+            if outputs.is_some_and(|o| o == 0 || o > MAX_FEATURES) {
+                return Err(format!(
+                    "layer {} `{layer}`: a layer has 1 to {MAX_FEATURES} outputs",
+                    i + 1
+                ));
+            }
+            if window.is_some_and(|w| {
+                w.kh > MAX_KERNEL
+                    || w.kw > MAX_KERNEL
+                    || w.stride > MAX_KERNEL
+                    || w.padding > MAX_KERNEL
+            }) {
+                return Err(format!(
+                    "layer {} `{layer}`: kernels, strides and padding go up to {MAX_KERNEL}",
+                    i + 1
+                ));
             }
         }
         let inputs: usize = self.input.iter().product();
-        if inputs > MAX_FEATURES {
+        if inputs > MAX_VALUES_PER_EXAMPLE {
             return Err(format!(
-                "inputs of {inputs} features: at most {MAX_FEATURES}"
+                "inputs of {inputs} values: at most {MAX_VALUES_PER_EXAMPLE}"
             ));
         }
         let shapes = self.shapes()?;
-        if shapes
-            .iter()
-            .any(|s| s.iter().product::<usize>() > MAX_FEATURES)
-        {
+        let too_big = |s: &Vec<usize>| s.iter().product::<usize>() > MAX_VALUES_PER_EXAMPLE;
+        if let Some(i) = shapes.iter().position(too_big) {
             return Err(format!(
-                "a layer has more than {MAX_FEATURES} outputs per example"
+                "layer {} `{}` gives {:?} per example: more than {MAX_VALUES_PER_EXAMPLE} values",
+                i + 1,
+                self.layers[i],
+                shapes[i]
             ));
         }
         let output = shapes.last().expect("at least one layer");
@@ -154,12 +228,12 @@ impl Architecture {
                 "the last layer gives {output:?} per example; end with a linear layer with one output per class"
             ));
         }
-        if !self
-            .layers
-            .iter()
-            .any(|l| matches!(l, LayerSpec::Linear { .. }))
-        {
-            return Err("a network needs at least one layer that learns (linearN)".into());
+        let learns =
+            |l: &LayerSpec| matches!(l, LayerSpec::Linear { .. } | LayerSpec::Conv2d { .. });
+        if !self.layers.iter().any(learns) {
+            return Err(
+                "a network needs at least one layer that learns (linearN or convNkK)".into(),
+            );
         }
         let parameters = self.parameter_count();
         if parameters > MAX_PARAMETERS {
@@ -183,24 +257,63 @@ impl Architecture {
         self.input.iter().product()
     }
 
-    /// Every parameter's name and shape, in order, named as PyTorch's `nn.Sequential`
-    /// state_dict names them (`{layer index}.weight`, `{layer index}.bias`).
-    pub fn parameter_shapes(&self) -> Vec<(String, Vec<usize>)> {
+    /// Every tensor of the network's state, in order, named as PyTorch's `nn.Sequential`
+    /// state_dict names them (`{layer index}.weight`, `{layer index}.running_mean`, ...):
+    /// the learnt parameters and, for batch normalization, its running statistics.
+    pub fn state(&self) -> Vec<StateTensor> {
         let mut shape = self.input.clone();
-        let mut params = Vec::new();
+        let mut state = Vec::new();
+        let mut push = |name: String, shape: Vec<usize>, learnt: bool| {
+            state.push(StateTensor {
+                name,
+                shape,
+                learnt,
+            })
+        };
+        let shapes = self.shapes().unwrap_or_default();
         for (i, layer) in self.layers.iter().enumerate() {
             match layer {
                 LayerSpec::Linear { outputs } => {
-                    let inputs = shape.iter().product();
-                    params.push((format!("{i}.weight"), vec![*outputs, inputs]));
-                    params.push((format!("{i}.bias"), vec![*outputs]));
-                    shape = vec![*outputs];
+                    push(
+                        format!("{i}.weight"),
+                        vec![*outputs, shape.iter().product()],
+                        true,
+                    );
+                    push(format!("{i}.bias"), vec![*outputs], true);
                 }
-                LayerSpec::Activation(_) => {}
-                LayerSpec::Flatten => shape = vec![shape.iter().product()],
+                LayerSpec::Conv2d { outputs, window } => {
+                    let channels = shape.first().copied().unwrap_or(0);
+                    push(
+                        format!("{i}.weight"),
+                        vec![*outputs, channels, window.kh, window.kw],
+                        true,
+                    );
+                    push(format!("{i}.bias"), vec![*outputs], true);
+                }
+                LayerSpec::BatchNorm => {
+                    let channels = shape.first().copied().unwrap_or(0);
+                    push(format!("{i}.weight"), vec![channels], true);
+                    push(format!("{i}.bias"), vec![channels], true);
+                    push(format!("{i}.running_mean"), vec![channels], false);
+                    push(format!("{i}.running_var"), vec![channels], false);
+                    push(format!("{i}.num_batches_tracked"), vec![], false);
+                }
+                _ => {}
+            }
+            if let Some(next) = shapes.get(i) {
+                shape = next.clone();
             }
         }
-        params
+        state
+    }
+
+    /// Every learnt parameter's name and shape, in order (what an optimizer updates).
+    pub fn parameter_shapes(&self) -> Vec<(String, Vec<usize>)> {
+        self.state()
+            .into_iter()
+            .filter(|t| t.learnt)
+            .map(|t| (t.name, t.shape))
+            .collect()
     }
 
     /// How many numbers the parameters hold (saturating, for absurd descriptions).
@@ -212,20 +325,49 @@ impl Architecture {
             })
     }
 
-    /// Fresh weights: Xavier-normal weights, zero biases, drawn in parameter order.
+    /// A fresh state, drawn in order: Xavier-normal linear weights (the texts' choice),
+    /// He-normal convolution weights (std sqrt(2 / fan_in), for the ReLUs that follow them),
+    /// zero biases; batch normalization starts as the identity (scale 1, shift 0, running
+    /// mean 0 and variance 1).
     pub fn init(&self, rng: &mut Rng) -> Vec<(String, Array<f32>)> {
-        let shapes = self.parameter_shapes();
-        shapes
+        self.state()
             .into_iter()
-            .map(|(name, shape)| {
-                let value = if shape.len() == 2 {
-                    crate::init::xavier_normal(shape[1], shape[0], rng)
-                } else {
-                    Array::zeros(&shape)
+            .map(|t| {
+                let value = match (t.shape.len(), t.name.rsplit('.').next()) {
+                    (2, _) => crate::init::xavier_normal(t.shape[1], t.shape[0], rng),
+                    (4, _) => {
+                        let fan_in = t.shape[1..].iter().product::<usize>();
+                        let std = (2.0 / fan_in as f64).sqrt();
+                        Array::rand_normal(&t.shape, 0.0, std, rng)
+                    }
+                    (_, Some("running_var")) => Array::ones(&t.shape),
+                    (_, Some("weight")) => Array::ones(&t.shape), // batch norm's scale
+                    _ => Array::zeros(&t.shape),
                 };
-                (name, value)
+                (t.name, value)
             })
             .collect()
+    }
+
+    /// The convolutional network of issue 13, `cnn`: two 5x5 convolutions (16 and 32
+    /// filters, padding 2) each followed by ReLU and 2x2 max pooling, then one linear layer
+    /// from the 32x7x7 maps to the classes.
+    pub fn cnn(classes: usize) -> Self {
+        let layers =
+            format!("conv16k5p2,relu,maxpool2,conv32k5p2,relu,maxpool2,flatten,linear{classes}");
+        Architecture::parse(&[1, 28, 28], &layers).expect("a valid preset")
+    }
+
+    /// LeNet-5 as it is usually built today: 6 and 16 5x5 convolutions with ReLU and 2x2 max
+    /// pooling, then 120, 84 and the classes.
+    pub fn lenet5(classes: usize) -> Self {
+        let layers = format!("conv6k5p2,relu,maxpool2,conv16k5,relu,maxpool2,flatten,linear120,relu,linear84,relu,linear{classes}");
+        Architecture::parse(&[1, 28, 28], &layers).expect("a valid preset")
+    }
+
+    /// True when some layer works on images (`[channels, height, width]` per example).
+    pub fn is_spatial(&self) -> bool {
+        self.input.len() == 3
     }
 
     /// The widths and activation when this is a plain MLP (linear layers with one activation
@@ -298,13 +440,31 @@ mod tests {
     #[test]
     fn layer_lists_are_checked_and_bad_tokens_named() {
         let cases = [
-            ("linear128,relu,lineer10", "layer 3 `lineer10` is not a layer (known: linearN (N outputs), relu, sigmoid, tanh, flatten)"),
-            ("linear0", "layer 1 `linear0` needs a positive whole number after its name"),
-            ("linear99999999999999999999", "layer 1 `linear99999999999999999999` needs a positive whole number after its name"),
-            ("linear70000,linear10", "layer 1 `linear70000`: a layer has 1 to 65536 outputs"),
-            ("relu", "a network needs at least one layer that learns (linearN)"),
+            (
+                "linear128,relu,lineer10",
+                "layer 3 `lineer10` is not a layer (known: linearN (N outputs), convNkK",
+            ),
+            (
+                "linear0",
+                "layer 1 `linear0` needs a positive whole number after its name",
+            ),
+            (
+                "linear99999999999999999999",
+                "layer 1 `linear99999999999999999999` needs a positive whole number after its name",
+            ),
+            (
+                "linear70000,linear10",
+                "layer 1 `linear70000`: a layer has 1 to 65536 outputs",
+            ),
+            (
+                "relu",
+                "a network needs at least one layer that learns (linearN or convNkK)",
+            ),
             ("flatten,relu", "a network needs"),
-            ("linear60000,linear60000,linear10", "3647760010 parameters: at most 100000000"),
+            (
+                "linear60000,linear60000,linear10",
+                "3647760010 parameters: at most 100000000",
+            ),
         ];
         for (text, want) in cases {
             let err = Architecture::parse(&[784], text).unwrap_err();
@@ -318,6 +478,70 @@ mod tests {
         let err = Architecture::parse(&[1, 28, 28], "linear10").unwrap_err();
         assert!(err.contains("put flatten before it"), "{err}");
         assert!(Architecture::parse(&[1, 28, 28], "flatten,linear10").is_ok());
+        let image_cases = [
+            (
+                "conv8k3,linear10",
+                "layer 2 `linear10` needs a flat input but gets [8, 26, 26]: put flatten before it",
+            ),
+            (
+                "conv8k30,flatten,linear10",
+                "layer 1 `conv8k30` has a 30x30 window (padding 0) that does not fit 28x28",
+            ),
+            (
+                "maxpool2,maxpool2,maxpool2,maxpool2,maxpool2,flatten,linear10",
+                "layer 5 `maxpool2` has a 2x2 window (padding 0) that does not fit 1x1",
+            ),
+            (
+                "conv8k65,flatten,linear10",
+                "layer 1 `conv8k65`: kernels, strides and padding go up to 64",
+            ),
+            (
+                "conv2048k3p1,flatten,linear10",
+                "layer 1 `conv2048k3p1` gives [2048, 28, 28] per example: more than 1048576 values",
+            ),
+        ];
+        for (text, want) in image_cases {
+            let err = Architecture::parse(&[1, 28, 28], text).unwrap_err();
+            assert!(err.starts_with(want), "{text}: {err}");
+        }
+        let err = Architecture::parse(&[784], "conv8k3,flatten,linear10").unwrap_err();
+        assert!(
+            err.contains("needs [channels, height, width] per example but gets [784]"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn presets_have_pytorchs_names_and_shapes() {
+        let cnn = Architecture::cnn(10);
+        let state: Vec<(String, Vec<usize>)> =
+            cnn.state().into_iter().map(|t| (t.name, t.shape)).collect();
+        assert_eq!(state[0], ("0.weight".to_string(), vec![16, 1, 5, 5]));
+        assert_eq!(state[2], ("3.weight".to_string(), vec![32, 16, 5, 5]));
+        assert_eq!(state[4], ("7.weight".to_string(), vec![10, 1568]));
+        let lenet = Architecture::lenet5(10);
+        assert_eq!(lenet.state()[4].shape, vec![120, 400]);
+        let bn = Architecture::parse(&[1, 28, 28], "conv4k3,bn,relu,flatten,linear10").unwrap();
+        let names: Vec<String> = bn.state().into_iter().map(|t| t.name).collect();
+        assert_eq!(
+            names,
+            [
+                "0.weight",
+                "0.bias",
+                "1.weight",
+                "1.bias",
+                "1.running_mean",
+                "1.running_var",
+                "1.num_batches_tracked",
+                "4.weight",
+                "4.bias"
+            ]
+        );
+        assert_eq!(
+            bn.parameter_shapes().len(),
+            6,
+            "running statistics are not learnt"
+        );
     }
 
     #[test]

@@ -73,6 +73,8 @@ pub trait Float:
     fn min(self, other: Self) -> Self;
     /// Neither infinite nor NaN.
     fn is_finite(self) -> bool;
+    /// Not a number.
+    fn is_nan(self) -> bool;
     /// The logistic function 1 / (1 + e^-self), without overflow. `f64` computes it with
     /// libm's `exp` (the reference); `f32` with a branch-free `exp` that vectorizes
     /// (`vector_math.rs`), tested against it.
@@ -134,6 +136,10 @@ macro_rules! impl_float {
             #[inline]
             fn is_finite(self) -> bool {
                 <$t>::is_finite(self)
+            }
+            #[inline]
+            fn is_nan(self) -> bool {
+                <$t>::is_nan(self)
             }
             #[inline]
             fn sigmoid(self) -> Self {

@@ -14,6 +14,7 @@
 //! assert_eq!(b.sum(&[0], false).data(), &[25.0, 47.0, 69.0]);
 //! ```
 
+mod conv;
 mod display;
 mod elementwise;
 mod float;
@@ -25,6 +26,7 @@ mod shape_ops;
 mod threads;
 mod vector_math;
 
+pub use conv::Window;
 pub use float::Float;
 pub use random::Rng;
 pub use shape::{broadcast_shapes, strides_of};

@@ -27,6 +27,14 @@ impl Rng {
         Rng(ChaCha8Rng::seed_from_u64(seed))
     }
 
+    /// Generator number `stream` of the family seeded by `seed` (ChaCha's stream counter):
+    /// independent streams from one seed, e.g. one per layer and training step.
+    pub fn stream(seed: u64, stream: u64) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        rng.set_stream(stream);
+        Rng(rng)
+    }
+
     /// A uniform number in [0, 1): the top 53 bits of a u64, scaled by 2^-53.
     pub fn uniform(&mut self) -> f64 {
         (self.0.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
@@ -61,6 +69,17 @@ impl Rng {
 }
 
 impl<T: Float> Array<T> {
+    /// A dropout mask: each element 0 with probability `p`, else `1 / (1 - p)` (so that the
+    /// expected value of `x * mask` is `x`).
+    pub fn dropout_mask(shape: &[usize], p: f64, rng: &mut Rng) -> Self {
+        let keep = T::from_f64(1.0 / (1.0 - p));
+        let n = shape.iter().product();
+        let data = (0..n)
+            .map(|_| if rng.uniform() < p { T::ZERO } else { keep })
+            .collect();
+        Array::from_vec(data, shape)
+    }
+
     /// Uniform numbers in [low, high).
     pub fn rand_uniform(shape: &[usize], low: f64, high: f64, rng: &mut Rng) -> Self {
         let n = shape.iter().product();

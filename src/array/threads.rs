@@ -38,6 +38,43 @@ pub(super) fn helpers() -> &'static rayon::ThreadPool {
     })
 }
 
+/// Runs `work(start, part)` over `data` cut into one part per thread at multiples of `unit`
+/// elements, the first part on the calling thread and the others on the helpers; on one thread
+/// (or for less than `min_len` elements), once over everything. Each part sees the offset of
+/// its first element, so every element is computed exactly as in the one-call case.
+pub(super) fn for_each_part<T: Send>(
+    data: &mut [T],
+    unit: usize,
+    min_len: usize,
+    work: impl Fn(usize, &mut [T]) + Sync,
+) {
+    let threads = num_threads();
+    let units = data.len() / unit.max(1);
+    if threads <= 1 || data.len() < min_len || units < threads {
+        return work(0, data);
+    }
+    let mut parts = Vec::with_capacity(threads);
+    let mut rest = data;
+    let mut start = 0;
+    for t in 0..threads {
+        let take = (units * (t + 1) / threads - units * t / threads) * unit;
+        let take = if t + 1 == threads { rest.len() } else { take };
+        let (part, tail) = rest.split_at_mut(take);
+        parts.push((start, part));
+        start += take;
+        rest = tail;
+    }
+    let work = &work;
+    helpers().in_place_scope(|scope| {
+        let mut parts = parts.into_iter();
+        let (first_start, first) = parts.next().expect("at least one part");
+        for (start, part) in parts {
+            scope.spawn(move |_| work(start, part));
+        }
+        work(first_start, first);
+    });
+}
+
 /// Where `len` rows (or columns) are cut into `threads` blocks of at least `min_block` (1 or
 /// more): the first, the calling thread's, gets about `share` of them; the helpers split the
 /// rest evenly. When `len` is too short for that, the blocks are even, whatever the share.

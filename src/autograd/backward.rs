@@ -192,6 +192,47 @@ pub(crate) fn input_grads<T: Float>(
             let after = Array::zeros(&with_axis(&shape, *axis, shape[*axis] - start - len));
             Array::concat(&[&before, g, &after], *axis)
         })],
+        // y = conv(x, W) + b is Y = W X_cols (+ b) with X_cols = im2col(x), so with G the
+        // gradient as [out, positions]: dW = G X_cols^T, dX_cols = W^T G, dx = col2im(dX_cols),
+        // db = G summed over every position
+        Conv2d {
+            input,
+            weight,
+            bias,
+            window,
+            cols,
+        } => {
+            let g_channels = g.nchw_to_channels();
+            let w = weight.data();
+            let filters = w.reshape(&[w.shape()[0], cols.shape()[0]]);
+            let mut grads = vec![
+                wanted(input, || {
+                    filters
+                        .matmul_t(true, &g_channels, false)
+                        .col2im(&input.shape(), window)
+                }),
+                wanted(weight, || {
+                    // computed as dW^T = X_cols G^T, the kernel's faster orientation
+                    cols.matmul(&g.nchw_to_rows())
+                        .transpose()
+                        .reshape(w.shape())
+                }),
+            ];
+            if let Some(bias) = bias {
+                grads.push(wanted(bias, || g_channels.sum(&[1], false)));
+            }
+            grads
+        }
+        // max pooling passes each output's gradient to the one input it took
+        MaxPool2d { input, argmax } => {
+            vec![wanted(input, || g.scatter_to(argmax, &input.shape()))]
+        }
+        // average pooling spreads each output's gradient evenly over its window
+        AvgPool2d { input, window } => {
+            vec![wanted(input, || {
+                g.avg_pool2d_backward(&input.shape(), window)
+            })]
+        }
         // concat places blocks side by side: each input gets its block of the gradient back
         Concat { inputs, axis } => {
             let mut start = 0;

@@ -2,7 +2,7 @@
 //! holding its inputs (and anything else its backward rule needs).
 
 use super::Tensor;
-use crate::array::{Array, Float};
+use crate::array::{Array, Float, Window};
 
 /// The operation that produced a tensor. Leaves (inputs, parameters, constants) are `Leaf`.
 pub(crate) enum Op<T: Float> {
@@ -72,6 +72,23 @@ pub(crate) enum Op<T: Float> {
         inputs: Vec<Tensor<T>>,
         axis: usize,
     },
+    /// A 2-D convolution; `cols` are the input's patches (`Array::im2col`), kept for backward.
+    Conv2d {
+        input: Tensor<T>,
+        weight: Tensor<T>,
+        bias: Option<Tensor<T>>,
+        window: Window,
+        cols: Array<T>,
+    },
+    /// Max pooling; `argmax` holds the flat index of the input element each output took.
+    MaxPool2d {
+        input: Tensor<T>,
+        argmax: Array<usize>,
+    },
+    AvgPool2d {
+        input: Tensor<T>,
+        window: Window,
+    },
 }
 
 impl<T: Float> Op<T> {
@@ -99,6 +116,16 @@ impl<T: Float> Op<T> {
             | Gather { input, .. }
             | Narrow { input, .. } => vec![input],
             Concat { inputs, .. } => inputs.iter().collect(),
+            Conv2d {
+                input,
+                weight,
+                bias,
+                ..
+            } => [Some(input), Some(weight), bias.as_ref()]
+                .into_iter()
+                .flatten()
+                .collect(),
+            MaxPool2d { input, .. } | AvgPool2d { input, .. } => vec![input],
         }
     }
 

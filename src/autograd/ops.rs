@@ -5,7 +5,7 @@ use std::ops;
 
 use super::op::Op;
 use super::Tensor;
-use crate::array::{Array, Float};
+use crate::array::{Array, Float, Window};
 
 macro_rules! binary {
     ($($(#[$doc:meta])* $name:ident => $variant:ident;)*) => {$(
@@ -239,6 +239,52 @@ impl<T: Float> Tensor<T> {
     pub fn slice_rows(&self, start: usize, end: usize) -> Tensor<T> {
         assert!(start <= end, "slice_rows: start {start} is after end {end}");
         self.narrow(0, start, end - start)
+    }
+
+    /// 2-D convolution of an NCHW input with `weight` `[out, in, kh, kw]` and an optional
+    /// `bias` `[out]`, as PyTorch's `conv2d`.
+    pub fn conv2d(
+        &self,
+        weight: &Tensor<T>,
+        bias: Option<&Tensor<T>>,
+        window: Window,
+    ) -> Tensor<T> {
+        let bias_data = bias.map(Tensor::data);
+        let (value, cols) = self
+            .data()
+            .conv2d(&weight.data(), bias_data.as_deref(), &window);
+        let op = Op::Conv2d {
+            input: self.clone(),
+            weight: weight.clone(),
+            bias: bias.cloned(),
+            window,
+            cols,
+        };
+        Tensor::from_op(value, op)
+    }
+
+    /// Max pooling of an NCHW input over `window` (no padding).
+    pub fn max_pool2d(&self, window: Window) -> Tensor<T> {
+        let (value, argmax) = self.data().max_pool2d(&window);
+        Tensor::from_op(
+            value,
+            Op::MaxPool2d {
+                input: self.clone(),
+                argmax,
+            },
+        )
+    }
+
+    /// Average pooling of an NCHW input over `window` (no padding).
+    pub fn avg_pool2d(&self, window: Window) -> Tensor<T> {
+        let value = self.data().avg_pool2d(&window);
+        Tensor::from_op(
+            value,
+            Op::AvgPool2d {
+                input: self.clone(),
+                window,
+            },
+        )
     }
 
     /// Joins tensors along `axis`.

@@ -101,12 +101,12 @@ fn run_worker(
     let mut sgd = Sgd::new(0.1);
     for chunk in batches.iter().take(WARM_UP_STEPS) {
         let (x, y) = train.batch(chunk);
-        model.train_step(x, &y, &mut sgd);
+        model.train_step(x, &y, &mut sgd, 0);
     }
     let t = Instant::now();
     for chunk in &batches {
         let (x, y) = train.batch(chunk);
-        model.train_step(x, &y, &mut sgd);
+        model.train_step(x, &y, &mut sgd, 0);
     }
     let epoch = t.elapsed().as_secs_f64();
     let evals: Vec<f64> = (0..args.eval_repeats)

@@ -9,8 +9,8 @@ use scratchgrad::arch::{Activation, Architecture, LAYER_GRAMMAR};
 use scratchgrad::data::DatasetName;
 use scratchgrad::train::run_dir::SUMMARY;
 use scratchgrad::train::{
-    load_resume, short_number, train, ConfigError, Engine, EpochMetrics, OptimizerKind, Resume,
-    RunDir, RunDirError, Schedule, TrainConfig, TrainError,
+    load_resume, short_number, train, ConfigError, Engine, EpochMetrics, OptimizerKind, Preset,
+    Resume, RunDir, RunDirError, Schedule, TrainConfig, TrainError,
 };
 
 use super::files::save;
@@ -24,37 +24,45 @@ use super::{data, report_files, CliError};
 /// checkpoint.safetensors and metrics.jsonl after every epoch, then pictures and
 /// summary.json. --resume DIR continues a stopped run with its own settings.
 #[derive(Args)]
-#[command(after_help = format!("--layers takes a comma-separated list of layers, input side first: {LAYER_GRAMMAR}. \
-Example: --layers linear512,relu,linear256,relu,linear10 (the last layer has one output per class)."))]
+#[command(after_help = format!("Defaults by --arch: mlp: sgd, lr 1, cosine, 20 epochs; cnn and lenet5 (and --layers): adam, lr 0.001, cosine, 10 epochs.\n\n\
+--layers takes a comma-separated list of layers, input side first: {LAYER_GRAMMAR}. \
+Images are [1, 28, 28] when the list has a convolution or pooling (put flatten before the first linear layer), else flat [784]. \
+Examples: --layers linear512,relu,linear256,relu,linear10; --layers conv32k3,relu,conv64k3,relu,maxpool2,flatten,linear128,relu,linear10 \
+(the last layer has one output per class)."))]
 pub struct TrainArgs {
     /// mnist, fashion-mnist or mnist-mini (built in, no download) [default: mnist]
     #[arg(long)]
     dataset: Option<DatasetName>,
+    /// The network: mlp (the texts'), cnn or lenet5; each has its own default optimizer,
+    /// learning rate, schedule and epochs (see below) [default: mlp]
+    #[arg(long, conflicts_with = "layers")]
+    arch: Option<Preset>,
     /// Hidden layer widths of the MLP, comma-separated (e.g. 512,256) [default: 256]
     #[arg(long, value_delimiter = ',', conflicts_with = "layers")]
     hidden: Option<Vec<usize>>,
     /// The MLP's hidden activation: sigmoid, relu or tanh [default: sigmoid]
     #[arg(long, conflicts_with = "layers")]
     activation: Option<Activation>,
-    /// The network as a list of layers instead of --hidden/--activation (grammar below)
+    /// The network as a list of layers instead of --arch (grammar below)
     #[arg(long, value_name = "SPEC")]
     layers: Option<String>,
     /// Gradient engine: autograd or manual (hand-derived) [default: autograd]
     #[arg(long)]
     engine: Option<Engine>,
-    /// Epochs to train (with --resume: the new total) [default: 20]
+    /// Epochs to train (with --resume: the new total) [default: by --arch]
     #[arg(long)]
     epochs: Option<usize>,
     /// Examples per step [default: 64]
     #[arg(long)]
     batch_size: Option<usize>,
-    /// Learning rate at the first epoch [default: 1.0 for sgd, 0.05 for momentum, 0.001 for adam]
+    /// Learning rate at the first epoch [default: by --arch; with another --optimizer, 1.0 for
+    /// sgd, 0.05 for momentum, 0.001 for adam]
     #[arg(long, allow_negative_numbers = true)]
     lr: Option<f64>,
-    /// sgd, momentum (0.9) or adam [default: sgd]
+    /// sgd, momentum (0.9) or adam [default: by --arch]
     #[arg(long)]
     optimizer: Option<OptimizerKind>,
-    /// Learning-rate schedule over the epochs: cosine (down towards 0) or constant [default: cosine]
+    /// Learning-rate schedule over the epochs: cosine (down towards 0) or constant [default: by --arch]
     #[arg(long)]
     schedule: Option<Schedule>,
     /// Seed for weights, shuffling and the validation split [default: 0]
@@ -116,6 +124,7 @@ impl TrainArgs {
         match setting {
             "dataset" => "--dataset",
             "architecture" if self.layers.is_some() => "--layers",
+            "architecture" if self.arch.is_some_and(|a| a != Preset::Mlp) => "--arch",
             "architecture" => "--hidden",
             "engine" => "--engine",
             "epochs" => "--epochs",
@@ -132,35 +141,50 @@ impl TrainArgs {
         CliError::new(format!("{}: {}", self.flag(e.setting), e.message))
     }
 
-    /// The network the flags describe for `dataset`.
-    fn arch(&self, dataset: DatasetName) -> Result<Architecture, CliError> {
-        let (rows, cols) = dataset.image_size();
-        let classes = dataset.class_names().len();
-        match &self.layers {
-            Some(text) => Architecture::parse(&[rows * cols], text)
-                .map_err(|e| CliError::new(format!("--layers: {e}"))),
-            None => Ok(Architecture::mlp(
-                rows * cols,
-                self.hidden.as_deref().unwrap_or(&[256]),
-                classes,
-                self.activation.unwrap_or(Activation::Sigmoid),
-            )),
+    /// The preset whose defaults apply: the named one, `cnn`'s for a `--layers` list with
+    /// convolutions, the MLP's otherwise.
+    fn preset(&self) -> Preset {
+        match (&self.arch, &self.layers) {
+            (Some(preset), _) => *preset,
+            (None, Some(_)) => Preset::Cnn,
+            (None, None) => Preset::Mlp,
         }
     }
 
-    /// A new run's settings: the flags, defaults for the rest, checked.
+    /// The network the flags describe for `dataset`.
+    fn arch(&self, dataset: DatasetName) -> Result<Architecture, CliError> {
+        let (rows, cols) = dataset.image_size();
+        if let Some(text) = &self.layers {
+            return Architecture::parse_for_images(text, rows, cols)
+                .map_err(|e| CliError::new(format!("--layers: {e}")));
+        }
+        let preset = self.preset();
+        if preset != Preset::Mlp && (self.hidden.is_some() || self.activation.is_some()) {
+            return Err(CliError::new(format!(
+                "--hidden and --activation shape the MLP; --arch {preset} has its own layers (use --layers for another network)"
+            )));
+        }
+        Ok(preset.arch(dataset, self.hidden.as_deref(), self.activation))
+    }
+
+    /// A new run's settings: the flags, the preset's defaults for the rest, checked.
     fn config(&self) -> Result<TrainConfig, CliError> {
         let dataset = self.dataset.unwrap_or(DatasetName::Mnist);
-        let optimizer = self.optimizer.unwrap_or(OptimizerKind::Sgd);
+        let defaults = self.preset().defaults();
+        let optimizer = self.optimizer.unwrap_or(defaults.optimizer);
+        let lr = match self.optimizer {
+            Some(o) if o != defaults.optimizer => o.default_lr(),
+            _ => defaults.lr,
+        };
         let config = TrainConfig {
             dataset,
             arch: self.arch(dataset)?,
             engine: self.engine.unwrap_or(Engine::Autograd),
-            epochs: self.epochs.unwrap_or(20),
+            epochs: self.epochs.unwrap_or(defaults.epochs),
             batch_size: self.batch_size.unwrap_or(64),
-            lr: self.lr.unwrap_or(optimizer.default_lr()),
+            lr: self.lr.unwrap_or(lr),
             optimizer,
-            schedule: self.schedule.unwrap_or(Schedule::Cosine),
+            schedule: self.schedule.unwrap_or(defaults.schedule),
             seed: self.seed.unwrap_or(0),
             val_split: self.val_split.unwrap_or(0.0),
         };
@@ -171,7 +195,12 @@ impl TrainArgs {
     /// A resumed run keeps its settings: any flag given must agree with them.
     fn check_agrees(&self, run: &TrainConfig, dir: &Path) -> Result<(), CliError> {
         let mlp = run.arch.as_mlp();
-        let given: [(&str, Option<String>, String); 11] = [
+        let given: [(&str, Option<String>, String); 12] = [
+            (
+                "--arch",
+                self.arch.map(|a| a.to_string()),
+                run.arch.layers_text(),
+            ),
             (
                 "--dataset",
                 self.dataset.map(|d| d.to_string()),

@@ -14,7 +14,7 @@ use std::path::Path;
 use safetensors::{Dtype, SafeTensors};
 
 use super::read::{read_regular, ReadError};
-use crate::arch::{Activation, Architecture};
+use crate::arch::{Activation, Architecture, StateTensor};
 use crate::array::Array;
 use crate::optim::OptimizerState;
 
@@ -107,8 +107,20 @@ fn preprocessing(input: &[usize]) -> String {
     format!("28x28 grayscale, light ink on a dark background, each pixel divided by 255 into [0, 1], {layout}")
 }
 
-fn bytes_of(a: &Array<f32>) -> Vec<u8> {
-    a.data().iter().flat_map(|v| v.to_le_bytes()).collect()
+/// Batch norm's count of training batches, which PyTorch keeps as an int64 tensor: the one
+/// kind of tensor stored other than as f32, so that PyTorch loads the file strictly.
+const COUNT_SUFFIX: &str = ".num_batches_tracked";
+
+/// A tensor's dtype and bytes as the file stores them.
+fn stored(name: &str, a: &Array<f32>) -> (Dtype, Vec<u8>) {
+    if name.ends_with(COUNT_SUFFIX) {
+        let count = a.data().first().map_or(0, |v| v.max(0.0) as i64);
+        return (Dtype::I64, count.to_le_bytes().to_vec());
+    }
+    (
+        Dtype::F32,
+        a.data().iter().flat_map(|v| v.to_le_bytes()).collect(),
+    )
 }
 
 fn model_metadata(model: &ModelFile, format: &str) -> HashMap<String, String> {
@@ -131,18 +143,18 @@ fn model_metadata(model: &ModelFile, format: &str) -> HashMap<String, String> {
 /// again with keys in sorted order: the crate keeps metadata in a `HashMap`, whose order
 /// changes from process to process, and the same run must give the same bytes.
 fn serialize(
-    tensors: &[(String, Vec<usize>, Vec<u8>)],
+    tensors: &[(String, Vec<usize>, Dtype, Vec<u8>)],
     metadata: HashMap<String, String>,
 ) -> Vec<u8> {
-    let mut names: Vec<&str> = tensors.iter().map(|(n, _, _)| n.as_str()).collect();
+    let mut names: Vec<&str> = tensors.iter().map(|(n, _, _, _)| n.as_str()).collect();
     names.sort_unstable();
     if let Some(pair) = names.windows(2).find(|pair| pair[0] == pair[1]) {
         // The safetensors crate indexes out of bounds on a repeated name; say what is wrong.
         panic!("encode: tensor name `{}` appears twice", pair[0]);
     }
-    let views = tensors.iter().map(|(name, shape, bytes)| {
-        let view = safetensors::tensor::TensorView::new(Dtype::F32, shape.clone(), bytes)
-            .expect("an f32 array's bytes fit its shape");
+    let views = tensors.iter().map(|(name, shape, dtype, bytes)| {
+        let view = safetensors::tensor::TensorView::new(*dtype, shape.clone(), bytes)
+            .expect("an array's bytes fit its shape");
         (name.clone(), view)
     });
     let bytes = safetensors::serialize(views, Some(metadata))
@@ -167,7 +179,10 @@ pub fn encode_model(model: &ModelFile) -> Vec<u8> {
     let tensors: Vec<_> = model
         .weights
         .iter()
-        .map(|(n, a)| (n.clone(), a.shape().to_vec(), bytes_of(a)))
+        .map(|(n, a)| {
+            let (dtype, bytes) = stored(n, a);
+            (n.clone(), a.shape().to_vec(), dtype, bytes)
+        })
         .collect();
     serialize(&tensors, model_metadata(model, MODEL_FORMAT))
 }
@@ -178,10 +193,15 @@ pub fn encode_checkpoint(checkpoint: &Checkpoint) -> Vec<u8> {
         .model
         .weights
         .iter()
-        .map(|(n, a)| (n.clone(), a.shape().to_vec(), bytes_of(a)))
+        .map(|(n, a)| {
+            let (dtype, bytes) = stored(n, a);
+            (n.clone(), a.shape().to_vec(), dtype, bytes)
+        })
         .collect();
     for (name, a) in &checkpoint.optimizer.buffers {
-        tensors.push((format!("optimizer.{name}"), a.shape().to_vec(), bytes_of(a)));
+        let name = format!("optimizer.{name}");
+        let (dtype, bytes) = stored(&name, a);
+        tensors.push((name, a.shape().to_vec(), dtype, bytes));
     }
     let mut metadata = model_metadata(&checkpoint.model, CHECKPOINT_FORMAT);
     metadata.insert("epochs_done".into(), checkpoint.epochs_done.to_string());
@@ -231,9 +251,19 @@ fn parse(bytes: &[u8]) -> Result<Parsed, String> {
         let view = file
             .tensor(&name)
             .map_err(|e| format!("tensor `{shown}` cannot be read ({e})"))?;
+        if name.ends_with(COUNT_SUFFIX) && view.dtype() == Dtype::I64 && view.shape().is_empty() {
+            let count = i64::from_le_bytes(view.data().try_into().expect("8 bytes for one int64"));
+            if !(0..=1 << 52).contains(&count) {
+                return Err(format!(
+                    "tensor `{shown}` holds an impossible count ({count})"
+                ));
+            }
+            tensors.push((name, Array::scalar(count as f32)));
+            continue;
+        }
         if view.dtype() != Dtype::F32 {
             return Err(format!(
-                "tensor `{shown}` is {:?}; only F32 is supported",
+                "tensor `{shown}` is {:?}; only F32 is supported (and int64 batch counts)",
                 view.dtype()
             ));
         }
@@ -331,7 +361,7 @@ fn model_from(parsed: Parsed, formats: &[&str]) -> Result<Unpacked, String> {
     let arch = architecture(&parsed.metadata, legacy)?;
     let mut rest = parsed.tensors;
     let mut weights = Vec::new();
-    for (name, shape) in arch.parameter_shapes() {
+    for StateTensor { name, shape, .. } in arch.state() {
         let i = rest.iter().position(|(n, _)| *n == name).ok_or(format!(
             "lacks tensor `{name}` that a {} network needs",
             arch.describe()

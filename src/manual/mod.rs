@@ -22,20 +22,29 @@
 //! ```
 
 mod activations;
+mod batchnorm;
+mod conv;
+mod dropout;
 mod flatten;
 mod linear;
 mod losses;
 mod network;
+mod pool;
 mod sequential;
 
 pub use activations::{Relu, Sigmoid, Tanh};
+pub use batchnorm::BatchNorm;
+pub(crate) use batchnorm::{EPS as BATCHNORM_EPS, MOMENTUM as BATCHNORM_MOMENTUM};
+pub use conv::Conv2d;
+pub use dropout::Dropout;
 pub use flatten::Flatten;
 pub use linear::Linear;
 pub use losses::{Mse, SoftmaxCrossEntropyWithLogits};
 pub use network::{Activations, NetworkGradients, OneHiddenLayerNet};
+pub use pool::{AvgPool2d, MaxPool2d};
 pub use sequential::Sequential;
 
-use crate::array::{Array, Float};
+use crate::array::{Array, Float, Rng};
 
 /// A layer that knows its own derivative: `forward` remembers what `backward` will need;
 /// `backward` takes d(loss)/d(output) and returns d(loss)/d(input), keeping the gradients of
@@ -58,4 +67,16 @@ pub trait Layer<T: Float> {
     fn parameters_mut(&mut self) -> Vec<(&'static str, &mut Array<T>, &Array<T>)> {
         Vec::new()
     }
+
+    /// State that is not learnt by gradients but belongs in a model file (batch norm's
+    /// running statistics), named as PyTorch would.
+    fn buffers(&self) -> Vec<(&'static str, Array<T>)> {
+        Vec::new()
+    }
+
+    /// Switches between training and evaluation behaviour (dropout, batch norm).
+    fn set_training(&mut self, _training: bool) {}
+
+    /// Gives the layer its random numbers for the next step (dropout's masks).
+    fn reseed(&mut self, _rng: Rng) {}
 }

@@ -1,7 +1,7 @@
 //! Layers run one after another: forward in order, backward in reverse.
 
 use super::Layer;
-use crate::array::{Array, Float};
+use crate::array::{Array, Float, Rng};
 
 /// A stack of layers.
 pub struct Sequential<T: Float> {
@@ -56,6 +56,31 @@ impl<T: Float> Sequential<T> {
             }
         }
         all
+    }
+
+    /// Every buffer (state that is not learnt), named as PyTorch's `nn.Sequential` would.
+    pub fn buffers(&self) -> Vec<(String, Array<T>)> {
+        let mut all = Vec::new();
+        for (i, layer) in self.layers.iter().enumerate() {
+            for (name, value) in layer.buffers() {
+                all.push((format!("{i}.{name}"), value));
+            }
+        }
+        all
+    }
+
+    /// Training or evaluation behaviour for every layer.
+    pub fn set_training(&mut self, training: bool) {
+        self.layers
+            .iter_mut()
+            .for_each(|l| l.set_training(training));
+    }
+
+    /// Random numbers for the next step: layer `i` gets stream `i` of the family `seed`.
+    pub fn reseed(&mut self, seed: u64) {
+        for (i, layer) in self.layers.iter_mut().enumerate() {
+            layer.reseed(Rng::stream(seed, i as u64));
+        }
     }
 
     /// Plain gradient descent: every parameter p -= lr * dL/dp.

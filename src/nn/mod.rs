@@ -18,11 +18,17 @@
 //! loss.backward();
 //! ```
 
+mod batchnorm;
+mod conv;
+mod dropout;
 mod layers;
 mod loss;
 mod module;
 
 pub use crate::init;
+pub use batchnorm::BatchNorm;
+pub use conv::{AvgPool2d, Conv2d, MaxPool2d};
+pub use dropout::Dropout;
 pub use layers::{Flatten, Linear, ReLU, Sigmoid, Tanh};
 pub use loss::{cross_entropy, mse, nll};
 pub use module::{Module, Sequential};

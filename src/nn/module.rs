@@ -1,6 +1,6 @@
 //! The `Module` trait and `Sequential`.
 
-use crate::array::Float;
+use crate::array::{Array, Float, Rng};
 use crate::autograd::Tensor;
 
 /// A piece of a model: a forward computation and the parameters it learns.
@@ -21,9 +21,17 @@ pub trait Module<T: Float> {
             .collect()
     }
 
-    /// Switches between training and evaluation behaviour (for layers such as dropout;
-    /// the layers here behave the same in both).
+    /// State that is not learnt by gradients but belongs in a model file (batch norm's
+    /// running statistics), as PyTorch's buffers; copies.
+    fn named_buffers(&self) -> Vec<(String, Array<T>)> {
+        Vec::new()
+    }
+
+    /// Switches between training and evaluation behaviour (dropout, batch norm).
     fn set_training(&mut self, _training: bool) {}
+
+    /// Gives the module its random numbers for the next step (dropout's masks).
+    fn reseed(&self, _rng: Rng) {}
 }
 
 /// Modules applied one after another; parameter names are prefixed with the module's index
@@ -57,9 +65,31 @@ impl<T: Float> Module<T> for Sequential<T> {
         all
     }
 
+    fn named_buffers(&self) -> Vec<(String, Array<T>)> {
+        let mut all = Vec::new();
+        for (i, m) in self.modules.iter().enumerate() {
+            all.extend(
+                m.named_buffers()
+                    .into_iter()
+                    .map(|(name, b)| (format!("{i}.{name}"), b)),
+            );
+        }
+        all
+    }
+
     fn set_training(&mut self, training: bool) {
         self.modules
             .iter_mut()
             .for_each(|m| m.set_training(training));
+    }
+}
+
+impl<T: Float> Sequential<T> {
+    /// Random numbers for the next step: module `i` gets stream `i` of the family `seed`, as
+    /// `manual::Sequential::reseed` gives its layers.
+    pub fn reseed_all(&self, seed: u64) {
+        for (i, m) in self.modules.iter().enumerate() {
+            m.reseed(Rng::stream(seed, i as u64));
+        }
     }
 }

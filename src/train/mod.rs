@@ -8,6 +8,7 @@ mod config;
 mod evaluate;
 mod metrics;
 mod model;
+mod preset;
 mod resume;
 mod run;
 pub mod run_dir;
@@ -16,6 +17,7 @@ pub use config::{short_number, ConfigError, OptimizerKind, Schedule, TrainConfig
 pub use evaluate::{evaluate, Evaluation};
 pub use metrics::{EpochMetrics, HeldOut};
 pub use model::{correct, Engine, Model};
+pub use preset::{Defaults, Preset};
 pub use resume::{load_resume, Resume, ResumeError};
 pub use run::{train, Observer, TrainError, TrainOutcome};
 pub use run_dir::{RunDir, RunDirError};

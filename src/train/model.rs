@@ -1,6 +1,8 @@
 //! The classifier that `train`, `eval` and `predict` use: a network described by an
 //! [`Architecture`], run by either engine.
 
+use std::collections::HashMap;
+
 use crate::arch::{Activation, Architecture, LayerSpec};
 use crate::array::Array;
 use crate::autograd::{no_grad, Tensor};
@@ -20,15 +22,26 @@ pub enum Engine {
 
 named_choices!(Engine, "engine", [Autograd => "autograd", Manual => "manual"]);
 
-/// The model, in one engine or the other.
+/// The model, in one engine or the other, with the shape of one input example.
 pub enum Model {
     /// On autograd, with its parameters in `named_parameters` order.
-    Autograd(nn::Sequential<f32>, Vec<Tensor<f32>>),
+    Autograd {
+        /// The modules.
+        net: nn::Sequential<f32>,
+        /// Its parameters, in the optimizer's slot order.
+        params: Vec<Tensor<f32>>,
+        /// One example's shape.
+        input: Vec<usize>,
+    },
     /// Hand-derived layers, with the softmax cross-entropy used for training.
-    Manual(
-        manual::Sequential<f32>,
-        manual::SoftmaxCrossEntropyWithLogits<f32>,
-    ),
+    Manual {
+        /// The layers.
+        net: manual::Sequential<f32>,
+        /// The loss.
+        loss: manual::SoftmaxCrossEntropyWithLogits<f32>,
+        /// One example's shape.
+        input: Vec<usize>,
+    },
 }
 
 fn module(activation: Activation) -> Box<dyn Module<f32>> {
@@ -47,76 +60,157 @@ fn layer(activation: Activation) -> Box<dyn Layer<f32>> {
     }
 }
 
+/// A network's state by name, taken out as layers are built.
+struct State(HashMap<String, Array<f32>>);
+
+impl State {
+    fn take(&mut self, layer: usize, name: &str) -> Array<f32> {
+        self.0
+            .remove(&format!("{layer}.{name}"))
+            .unwrap_or_else(|| {
+                panic!("the state lacks {layer}.{name}, which the architecture needs")
+            })
+    }
+
+    fn count(&mut self, layer: usize) -> u64 {
+        self.take(layer, "num_batches_tracked").item().max(0.0) as u64
+    }
+}
+
 impl Model {
-    /// Builds the model with the given weights, named and ordered as
-    /// [`Architecture::parameter_shapes`] (a model file's or a checkpoint's, already checked
-    /// against it).
+    /// Builds the model with the given state (named as [`Architecture::state`]: a model
+    /// file's or a checkpoint's, already checked against it).
     pub fn new(arch: &Architecture, engine: Engine, weights: &[(String, Array<f32>)]) -> Model {
-        let mut weights = weights.iter().map(|(_, w)| w.clone());
-        let mut next = || {
-            weights
-                .next()
-                .expect("one weight per parameter of the architecture")
-        };
+        let mut state = State(weights.iter().cloned().collect());
+        let input = arch.input.clone();
         match engine {
             Engine::Autograd => {
                 let modules: Vec<Box<dyn Module<f32>>> = arch
                     .layers
                     .iter()
-                    .map(|spec| -> Box<dyn Module<f32>> {
-                        match spec {
-                            LayerSpec::Linear { .. } => {
-                                Box::new(nn::Linear::from_arrays(next(), next()))
-                            }
-                            LayerSpec::Activation(a) => module(*a),
+                    .enumerate()
+                    .map(|(i, spec)| -> Box<dyn Module<f32>> {
+                        match *spec {
+                            LayerSpec::Linear { .. } => Box::new(nn::Linear::from_arrays(
+                                state.take(i, "weight"),
+                                state.take(i, "bias"),
+                            )),
+                            LayerSpec::Conv2d { window, .. } => Box::new(nn::Conv2d::from_arrays(
+                                state.take(i, "weight"),
+                                state.take(i, "bias"),
+                                window,
+                            )),
+                            LayerSpec::MaxPool2d(window) => Box::new(nn::MaxPool2d(window)),
+                            LayerSpec::AvgPool2d(window) => Box::new(nn::AvgPool2d(window)),
+                            LayerSpec::BatchNorm => Box::new(nn::BatchNorm::from_arrays(
+                                state.take(i, "weight"),
+                                state.take(i, "bias"),
+                                state.take(i, "running_mean"),
+                                state.take(i, "running_var"),
+                                state.count(i),
+                            )),
+                            LayerSpec::Dropout { p } => Box::new(nn::Dropout::new(p)),
+                            LayerSpec::Activation(a) => module(a),
                             LayerSpec::Flatten => Box::new(nn::Flatten),
                         }
                     })
                     .collect();
                 let net = nn::Sequential::new(modules);
                 let params = net.parameters();
-                Model::Autograd(net, params)
+                Model::Autograd { net, params, input }
             }
             Engine::Manual => {
                 let layers: Vec<Box<dyn Layer<f32>>> = arch
                     .layers
                     .iter()
-                    .map(|spec| -> Box<dyn Layer<f32>> {
-                        match spec {
-                            LayerSpec::Linear { .. } => {
-                                Box::new(manual::Linear::new(next(), next()))
+                    .enumerate()
+                    .map(|(i, spec)| -> Box<dyn Layer<f32>> {
+                        match *spec {
+                            LayerSpec::Linear { .. } => Box::new(manual::Linear::new(
+                                state.take(i, "weight"),
+                                state.take(i, "bias"),
+                            )),
+                            LayerSpec::Conv2d { window, .. } => Box::new(manual::Conv2d::new(
+                                state.take(i, "weight"),
+                                state.take(i, "bias"),
+                                window,
+                            )),
+                            LayerSpec::MaxPool2d(window) => {
+                                Box::new(manual::MaxPool2d::new(window))
                             }
-                            LayerSpec::Activation(a) => layer(*a),
+                            LayerSpec::AvgPool2d(window) => {
+                                Box::new(manual::AvgPool2d::new(window))
+                            }
+                            LayerSpec::BatchNorm => Box::new(manual::BatchNorm::new(
+                                state.take(i, "weight"),
+                                state.take(i, "bias"),
+                                state.take(i, "running_mean"),
+                                state.take(i, "running_var"),
+                                state.count(i),
+                            )),
+                            LayerSpec::Dropout { p } => Box::new(manual::Dropout::new(p)),
+                            LayerSpec::Activation(a) => layer(a),
                             LayerSpec::Flatten => Box::new(manual::Flatten::default()),
                         }
                     })
                     .collect();
-                Model::Manual(
-                    manual::Sequential::new(layers),
-                    manual::SoftmaxCrossEntropyWithLogits::default(),
-                )
+                Model::Manual {
+                    net: manual::Sequential::new(layers),
+                    loss: manual::SoftmaxCrossEntropyWithLogits::default(),
+                    input,
+                }
             }
         }
     }
 
-    /// The logits for a batch, without recording anything for backward.
-    pub fn logits(&mut self, x: Array<f32>) -> Array<f32> {
+    /// A batch of flat examples (`[n, pixels]`, as data sets give them) in the shape the
+    /// network takes (`[n, 1, 28, 28]` for a convolutional one).
+    fn shaped(&self, x: Array<f32>) -> Array<f32> {
+        let input = match self {
+            Model::Autograd { input, .. } | Model::Manual { input, .. } => input,
+        };
+        if input.len() == 1 {
+            return x;
+        }
+        let mut shape = vec![x.shape()[0]];
+        shape.extend(input);
+        x.reshape(&shape)
+    }
+
+    /// Training or evaluation behaviour for every layer (dropout, batch norm).
+    fn set_training(&mut self, training: bool) {
         match self {
-            Model::Autograd(net, _) => no_grad(|| net.forward(&Tensor::new(x)).to_array()),
-            Model::Manual(net, _) => net.forward(&x),
+            Model::Autograd { net, .. } => net.set_training(training),
+            Model::Manual { net, .. } => net.set_training(training),
         }
     }
 
-    /// One training step on a batch: forward, loss, backward, optimizer update. Returns the
-    /// batch's mean loss and how many it classified correctly (before the update).
+    /// The logits for a batch of flat examples, in evaluation mode, without recording
+    /// anything for backward.
+    pub fn logits(&mut self, x: Array<f32>) -> Array<f32> {
+        let x = self.shaped(x);
+        self.set_training(false);
+        match self {
+            Model::Autograd { net, .. } => no_grad(|| net.forward(&Tensor::new(x)).to_array()),
+            Model::Manual { net, .. } => net.forward(&x),
+        }
+    }
+
+    /// One training step on a batch of flat examples: forward, loss, backward, optimizer
+    /// update, with dropout's masks drawn from `step_seed`. Returns the batch's mean loss and
+    /// how many it classified correctly (before the update).
     pub fn train_step(
         &mut self,
         x: Array<f32>,
         labels: &[usize],
         optimizer: &mut dyn Optimizer<f32>,
+        step_seed: u64,
     ) -> (f32, usize) {
+        let x = self.shaped(x);
+        self.set_training(true);
         match self {
-            Model::Autograd(net, params) => {
+            Model::Autograd { net, params, .. } => {
+                net.reseed_all(step_seed);
                 let logits = net.forward(&Tensor::new(x));
                 let loss = nn::cross_entropy(&logits, labels);
                 crate::optim::zero_grad(params);
@@ -124,7 +218,10 @@ impl Model {
                 optimizer.step(params);
                 (loss.item(), correct(&logits.data(), labels))
             }
-            Model::Manual(net, loss_fn) => {
+            Model::Manual {
+                net, loss: loss_fn, ..
+            } => {
+                net.reseed(step_seed);
                 let logits = net.forward(&x);
                 let loss = loss_fn.forward(&logits, labels);
                 net.backward_parameters(&loss_fn.backward());
@@ -139,20 +236,34 @@ impl Model {
         }
     }
 
-    /// The current weights, named as PyTorch's `nn.Sequential` state_dict.
-    pub fn weights(&mut self) -> Vec<(String, Array<f32>)> {
-        match self {
-            Model::Autograd(net, _) => net
+    /// The current state (parameters and buffers), named as PyTorch's `nn.Sequential`
+    /// state_dict, in the order of [`Architecture::state`].
+    pub fn weights(&mut self, arch: &Architecture) -> Vec<(String, Array<f32>)> {
+        let mut all: HashMap<String, Array<f32>> = match self {
+            Model::Autograd { net, .. } => net
                 .named_parameters()
                 .into_iter()
                 .map(|(n, p)| (n, p.to_array()))
+                .chain(net.named_buffers())
                 .collect(),
-            Model::Manual(net, _) => net
-                .parameters_mut()
-                .into_iter()
-                .map(|(n, p, _)| (n, p.clone()))
-                .collect(),
-        }
+            Model::Manual { net, .. } => {
+                let buffers = net.buffers();
+                net.parameters_mut()
+                    .into_iter()
+                    .map(|(n, p, _)| (n, p.clone()))
+                    .chain(buffers)
+                    .collect()
+            }
+        };
+        arch.state()
+            .into_iter()
+            .map(|t| {
+                let value = all.remove(&t.name).unwrap_or_else(|| {
+                    panic!("the model lacks {}, which its architecture has", t.name)
+                });
+                (t.name, value)
+            })
+            .collect()
     }
 }
 

@@ -95,11 +95,12 @@ pub fn load_resume(dir: &RunDir) -> Result<(TrainConfig, Resume), ResumeError> {
             checkpoint.epochs_done, config.epochs
         )));
     }
-    let shapes: Vec<Vec<usize>> = checkpoint
-        .model
-        .weights
-        .iter()
-        .map(|(_, w)| w.shape().to_vec())
+    // The optimizer keeps state for the learnt parameters only, in their order.
+    let shapes: Vec<Vec<usize>> = config
+        .arch
+        .parameter_shapes()
+        .into_iter()
+        .map(|(_, shape)| shape)
         .collect();
     config
         .optimizer

@@ -116,6 +116,12 @@ pub struct TrainOutcome {
     pub test: Evaluation,
 }
 
+/// The seed of one training step's random numbers (dropout's masks): a function of the run's
+/// seed, the epoch and the batch alone, so a resumed run replays exactly.
+pub fn step_seed(seed: u64, epoch: usize, batch: usize) -> u64 {
+    seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ ((epoch as u64) << 32 | batch as u64)
+}
+
 fn write(dir: &RunDir, name: &str, bytes: &[u8]) -> Result<(), TrainError> {
     let path = dir.file(name);
     write_atomic(&path, bytes).map_err(|source| TrainError::Write { path, source })
@@ -164,7 +170,7 @@ pub fn train(
         arch: config.arch.clone(),
         dataset: config.dataset.to_string(),
         class_names: class_names.clone(),
-        weights: model.weights(),
+        weights: model.weights(&config.arch),
     };
     let mut last_test = None;
     for epoch in start..config.epochs {
@@ -181,7 +187,8 @@ pub fn train(
                 return Err(TrainError::Stopped { epochs_done: epoch });
             }
             let (x, labels) = training.batch(chunk);
-            let (loss, correct) = model.train_step(x, &labels, optimizer.as_mut());
+            let step_seed = step_seed(config.seed, epoch, b);
+            let (loss, correct) = model.train_step(x, &labels, optimizer.as_mut(), step_seed);
             if !loss.is_finite() {
                 return Err(TrainError::NonFinite {
                     epoch: epoch + 1,

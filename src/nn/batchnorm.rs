@@ -1,0 +1,124 @@
+//! Batch normalization on autograd: written as the formula, from operations the engine
+//! already differentiates (mean, subtraction, square root, division, broadcasting), so its
+//! backward pass comes out of the chain rule with no rule of its own; `manual::BatchNorm` is the
+//! same layer with its backward derived by hand.
+
+use std::cell::{Cell, RefCell};
+
+use super::Module;
+use crate::array::{Array, Float};
+use crate::autograd::{no_grad, Tensor};
+
+/// Batch normalization over axis 1 of `[batch, features]` or `[batch, channels, h, w]`, with
+/// PyTorch's momentum (0.1) and eps (1e-5).
+pub struct BatchNorm<T: Float> {
+    /// gamma, `[channels]`.
+    pub weight: Tensor<T>,
+    /// beta, `[channels]`.
+    pub bias: Tensor<T>,
+    running_mean: RefCell<Array<T>>,
+    running_var: RefCell<Array<T>>,
+    batches: Cell<u64>,
+    training: bool,
+}
+
+impl<T: Float> BatchNorm<T> {
+    /// A layer with the given scale, shift and running statistics (all `[channels]`).
+    pub fn from_arrays(
+        weight: Array<T>,
+        bias: Array<T>,
+        running_mean: Array<T>,
+        running_var: Array<T>,
+        batches: u64,
+    ) -> Self {
+        let c = weight.len();
+        assert!(
+            [&bias, &running_mean, &running_var].iter().all(|a| a.shape() == [c]) && weight.shape() == [c],
+            "BatchNorm: weight {:?}, bias {:?}, running mean {:?} and variance {:?} must all be [channels]",
+            weight.shape(),
+            bias.shape(),
+            running_mean.shape(),
+            running_var.shape()
+        );
+        BatchNorm {
+            weight: Tensor::parameter(weight),
+            bias: Tensor::parameter(bias),
+            running_mean: RefCell::new(running_mean),
+            running_var: RefCell::new(running_var),
+            batches: Cell::new(batches),
+            training: true,
+        }
+    }
+}
+
+impl<T: Float> Module<T> for BatchNorm<T> {
+    fn forward(&self, x: &Tensor<T>) -> Tensor<T> {
+        let shape = x.shape();
+        let c = self.weight.shape()[0];
+        assert!(
+            shape.len() >= 2 && shape[1] == c,
+            "BatchNorm: input {shape:?} does not have {c} channels on axis 1"
+        );
+        // Every axis but the channels', and the per-channel shape that broadcasts against x.
+        let axes: Vec<usize> = (0..shape.len()).filter(|&a| a != 1).collect();
+        let mut channel_shape = vec![1; shape.len()];
+        channel_shape[1] = c;
+        let eps = Tensor::new(Array::scalar(T::from_f64(crate::manual::BATCHNORM_EPS)));
+        let xhat = if self.training {
+            let mean = x.mean(&axes, true);
+            let centered = x - &mean;
+            let var = (&centered * &centered).mean(&axes, true);
+            no_grad(|| self.track(&mean.data(), &var.data(), x.data().len() / c));
+            &centered / &(&var + &eps).sqrt()
+        } else {
+            let mean = Tensor::new(self.running_mean.borrow().reshape(&channel_shape));
+            let var = Tensor::new(self.running_var.borrow().reshape(&channel_shape));
+            &(x - &mean) / &(&var + &eps).sqrt()
+        };
+        &xhat * &self.weight.reshape(&channel_shape) + self.bias.reshape(&channel_shape)
+    }
+
+    fn named_parameters(&self) -> Vec<(String, Tensor<T>)> {
+        vec![
+            ("weight".into(), self.weight.clone()),
+            ("bias".into(), self.bias.clone()),
+        ]
+    }
+
+    fn named_buffers(&self) -> Vec<(String, Array<T>)> {
+        vec![
+            ("running_mean".into(), self.running_mean.borrow().clone()),
+            ("running_var".into(), self.running_var.borrow().clone()),
+            (
+                "num_batches_tracked".into(),
+                Array::scalar(T::from_f64(self.batches.get() as f64)),
+            ),
+        ]
+    }
+
+    fn set_training(&mut self, training: bool) {
+        self.training = training;
+    }
+}
+
+impl<T: Float> BatchNorm<T> {
+    /// running = (1 - momentum) running + momentum batch, the variance made unbiased
+    /// (times m / (m - 1) for m values per channel).
+    fn track(&self, mean: &Array<T>, var: &Array<T>, m: usize) {
+        let k = crate::manual::BATCHNORM_MOMENTUM;
+        let unbiased = if m > 1 {
+            m as f64 / (m as f64 - 1.0)
+        } else {
+            1.0
+        };
+        let mut rm = self.running_mean.borrow_mut();
+        let mut rv = self.running_var.borrow_mut();
+        for ch in 0..rm.len() {
+            let (r, b) = (rm.data()[ch].to_f64(), mean.data()[ch].to_f64());
+            rm.data_mut()[ch] = T::from_f64((1.0 - k) * r + k * b);
+            let (r, b) = (rv.data()[ch].to_f64(), var.data()[ch].to_f64());
+            rv.data_mut()[ch] = T::from_f64((1.0 - k) * r + k * b * unbiased);
+        }
+        self.batches.set(self.batches.get() + 1);
+    }
+}

@@ -1,0 +1,68 @@
+//! Convolution and pooling modules: the operations' backward rules live in
+//! `autograd/backward.rs`; nothing here differentiates.
+
+use super::Module;
+use crate::array::{Array, Float, Window};
+use crate::autograd::Tensor;
+
+/// A 2-D convolution over NCHW input: weight `[out, in, kh, kw]`, bias `[out]`, as PyTorch.
+pub struct Conv2d<T: Float> {
+    /// `[out, in, kh, kw]`.
+    pub weight: Tensor<T>,
+    /// `[out]`.
+    pub bias: Tensor<T>,
+    window: Window,
+}
+
+impl<T: Float> Conv2d<T> {
+    /// A layer with the given filters and bias, sliding with `window`'s stride and padding.
+    pub fn from_arrays(weight: Array<T>, bias: Array<T>, window: Window) -> Self {
+        let fits = weight.ndim() == 4
+            && bias.shape() == [weight.shape()[0]]
+            && weight.shape()[2..] == [window.kh, window.kw];
+        assert!(
+            fits,
+            "Conv2d: weight {:?} and bias {:?} do not fit a {}x{} kernel ([out, in, kh, kw] and [out])",
+            weight.shape(),
+            bias.shape(),
+            window.kh,
+            window.kw
+        );
+        Conv2d {
+            weight: Tensor::parameter(weight),
+            bias: Tensor::parameter(bias),
+            window,
+        }
+    }
+}
+
+impl<T: Float> Module<T> for Conv2d<T> {
+    fn forward(&self, x: &Tensor<T>) -> Tensor<T> {
+        x.conv2d(&self.weight, Some(&self.bias), self.window)
+    }
+
+    fn named_parameters(&self) -> Vec<(String, Tensor<T>)> {
+        vec![
+            ("weight".into(), self.weight.clone()),
+            ("bias".into(), self.bias.clone()),
+        ]
+    }
+}
+
+/// The largest value of each window (no padding).
+pub struct MaxPool2d(pub Window);
+
+impl<T: Float> Module<T> for MaxPool2d {
+    fn forward(&self, x: &Tensor<T>) -> Tensor<T> {
+        x.max_pool2d(self.0)
+    }
+}
+
+/// The mean of each window (no padding).
+pub struct AvgPool2d(pub Window);
+
+impl<T: Float> Module<T> for AvgPool2d {
+    fn forward(&self, x: &Tensor<T>) -> Tensor<T> {
+        x.avg_pool2d(self.0)
+    }
+}
