@@ -11,6 +11,7 @@
 //! - [`data`]: MNIST-style data sets, read and fetched with every byte checked.
 //! - [`train`]: the training loop, checkpoints and evaluation.
 //! - [`io`]: safetensors model files, atomic writes, careful reads.
+//! - [`export`]: models as ONNX, for ONNX Runtime and other tools.
 //! - [`report`]: pictures of a run (curves, digits, confusion matrix).
 //! - [`init`]: weight initialisation; [`text`]: keeping shown text short.
 //!
@@ -20,6 +21,7 @@ pub mod arch;
 pub mod array;
 pub mod autograd;
 pub mod data;
+pub mod export;
 pub mod init;
 pub mod io;
 pub mod manual;

@@ -1,26 +1,30 @@
-//! `scratchgrad bench`: epoch time of the texts' network through each engine, against the
-//! matrix products alone and against PyTorch, each contender in its own process, rounds
-//! alternating between them.
+//! `scratchgrad bench`: epoch time of a network (the texts' MLP by default, or `--arch cnn`,
+//! `lenet5`) through each engine, against the matrix products alone and against PyTorch, each
+//! contender in its own process, rounds alternating between them.
 
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
 
 use clap::Args;
-use scratchgrad::arch::{Activation, Architecture};
+use scratchgrad::arch::{Activation, Architecture, LayerSpec};
 use scratchgrad::array::{num_threads, set_num_threads, Array, Rng};
 use scratchgrad::data::datasets::epoch_order;
 use scratchgrad::data::{Dataset, DatasetName, Split};
-use scratchgrad::optim::Sgd;
-use scratchgrad::train::{evaluate, Engine, Model, OptimizerKind, Schedule, TrainConfig};
+use scratchgrad::train::{evaluate, Engine, Model, OptimizerKind, Preset, Schedule, TrainConfig};
 
 use super::output::{errln, outln};
 use super::{data, CliError};
 
-/// Time one MNIST epoch of the texts' MLP per engine, beside the GEMM-only bound and PyTorch
+/// Time one MNIST epoch per engine, beside the GEMM-only bound and PyTorch
+///
+/// The MLP trains with SGD (lr 0.1), the CNNs with Adam (lr 0.001), as in PyTorch's column.
 #[derive(Args)]
 pub struct BenchArgs {
-    /// Hidden layer width
+    /// The network: mlp (the texts', --hidden wide), cnn or lenet5
+    #[arg(long, default_value = "mlp")]
+    arch: Preset,
+    /// Hidden layer width of the MLP
     #[arg(long, default_value_t = 256)]
     hidden: usize,
     /// Examples per step
@@ -69,28 +73,11 @@ fn run_worker(
     let order = epoch_order(train.len(), 0, 0);
     let batches: Vec<&[usize]> = order.chunks(args.batch_size).collect();
     if contender == "gemm" {
-        // The step's five products and nothing else: the floor for any trainer.
-        let mut rng = Rng::seed(0);
-        let (b, h) = (args.batch_size, args.hidden);
-        let x = Array::<f32>::rand_uniform(&[b, 784], 0.0, 1.0, &mut rng);
-        let (w1, w2) = (
-            Array::<f32>::rand_uniform(&[h, 784], -0.1, 0.1, &mut rng),
-            Array::<f32>::rand_uniform(&[10, h], -0.1, 0.1, &mut rng),
-        );
-        let (hid, dz2) = (
-            Array::<f32>::rand_uniform(&[b, h], 0.0, 1.0, &mut rng),
-            Array::<f32>::rand_uniform(&[b, 10], -0.1, 0.1, &mut rng),
-        );
-        let products = || {
-            let _ = x.matmul_t(false, &w1, true); // X W1^T
-            let _ = hid.matmul_t(false, &w2, true); // H W2^T
-            let _ = dz2.matmul(&w2); // dZ2 W2
-            let _ = dz2.matmul_t(true, &hid, false); // dZ2^T H
-            let _ = hid.matmul_t(true, &x, false); // dZ1^T X
-        };
-        (0..WARM_UP_STEPS).for_each(|_| products());
+        // The step's matrix products and nothing else: the floor for any trainer.
+        let products = products_of_a_step(&arch, args.batch_size);
+        (0..WARM_UP_STEPS).for_each(|_| products.iter().for_each(|p| p()));
         let t = Instant::now();
-        (0..batches.len()).for_each(|_| products());
+        (0..batches.len()).for_each(|_| products.iter().for_each(|p| p()));
         return Ok(WorkerTimes {
             epoch: t.elapsed().as_secs_f64(),
             eval: None,
@@ -98,15 +85,15 @@ fn run_worker(
     }
     let engine: Engine = contender.parse().map_err(CliError::new)?;
     let mut model = Model::new(&arch, engine, &arch.init(&mut Rng::seed(0)));
-    let mut sgd = Sgd::new(0.1);
+    let mut optimizer = args.optimizer().build(args.lr());
     for chunk in batches.iter().take(WARM_UP_STEPS) {
         let (x, y) = train.batch(chunk);
-        model.train_step(x, &y, &mut sgd, 0);
+        model.train_step(x, &y, optimizer.as_mut(), 0);
     }
     let t = Instant::now();
-    for chunk in &batches {
+    for (b, chunk) in batches.iter().enumerate() {
         let (x, y) = train.batch(chunk);
-        model.train_step(x, &y, &mut sgd, 0);
+        model.train_step(x, &y, optimizer.as_mut(), b as u64);
     }
     let epoch = t.elapsed().as_secs_f64();
     let evals: Vec<f64> = (0..args.eval_repeats)
@@ -122,6 +109,62 @@ fn run_worker(
     })
 }
 
+/// The matrix products of one training step of `arch` on batches of `batch`, on random
+/// operands of the right shapes, in the orientations the engines use: for each linear or
+/// convolution layer the forward product and the weight gradient's, and the input gradient's
+/// for every layer but the first.
+fn products_of_a_step(arch: &Architecture, batch: usize) -> Vec<Box<dyn Fn()>> {
+    let mut rng = Rng::seed(0);
+    let mut random = |shape: &[usize]| Array::<f32>::rand_uniform(shape, -0.1, 0.1, &mut rng);
+    let shapes = arch.shapes().expect("a validated architecture");
+    let mut input = arch.input.clone();
+    let mut products: Vec<Box<dyn Fn()>> = Vec::new();
+    let mut first = true;
+    for (layer, output) in arch.layers.iter().zip(&shapes) {
+        match layer {
+            LayerSpec::Linear { outputs } => {
+                let (x, w, g) = (
+                    random(&[batch, input[0]]),
+                    random(&[*outputs, input[0]]),
+                    random(&[batch, *outputs]),
+                );
+                let needs_dx = !first;
+                products.push(Box::new(move || {
+                    std::hint::black_box(x.matmul_t(false, &w, true)); // x W^T
+                    std::hint::black_box(g.matmul_t(true, &x, false)); // dW = g^T x
+                    if needs_dx {
+                        std::hint::black_box(g.matmul(&w)); // dx = g W
+                    }
+                }));
+                first = false;
+            }
+            LayerSpec::Conv2d { outputs, window } => {
+                let patch = input[0] * window.kh * window.kw;
+                let positions = batch * output[1] * output[2];
+                let cols = random(&[patch, positions]);
+                let (w, g_rows, g_channels) = (
+                    random(&[*outputs, patch]),
+                    random(&[positions, *outputs]),
+                    random(&[*outputs, positions]),
+                );
+                let needs_dx = !first;
+                products.push(Box::new(move || {
+                    std::hint::black_box(cols.matmul_t(true, &w, true)); // Y^T = X^T W^T
+                    std::hint::black_box(cols.matmul(&g_rows)); // dW^T = X G^T
+                    if needs_dx {
+                        std::hint::black_box(w.matmul_t(true, &g_channels, false));
+                        // dX = W^T G
+                    }
+                }));
+                first = false;
+            }
+            _ => {}
+        }
+        input = output.clone();
+    }
+    products
+}
+
 fn median(v: &[f64]) -> f64 {
     let mut v = v.to_vec();
     v.sort_by(f64::total_cmp);
@@ -129,9 +172,28 @@ fn median(v: &[f64]) -> f64 {
 }
 
 impl BenchArgs {
-    /// The texts' MLP with `--hidden` units.
+    /// The network: the texts' MLP with `--hidden` units, or the named CNN.
     fn arch(&self) -> Architecture {
-        Architecture::mlp(784, &[self.hidden], 10, Activation::Sigmoid)
+        match self.arch {
+            Preset::Mlp => Architecture::mlp(784, &[self.hidden], 10, Activation::Sigmoid),
+            preset => preset.arch(DatasetName::Mnist, None, None),
+        }
+    }
+
+    /// SGD for the MLP (as the first benchmarks), Adam for the CNNs (as the PyTorch
+    /// reference).
+    fn optimizer(&self) -> OptimizerKind {
+        match self.arch {
+            Preset::Mlp => OptimizerKind::Sgd,
+            _ => OptimizerKind::Adam,
+        }
+    }
+
+    fn lr(&self) -> f64 {
+        match self.optimizer() {
+            OptimizerKind::Adam => 0.001,
+            _ => 0.1,
+        }
     }
 
     /// The same limits as `train` for the network and the batch, checked by the same code.
@@ -143,7 +205,7 @@ impl BenchArgs {
             epochs: 1,
             batch_size: self.batch_size,
             lr: 0.1,
-            optimizer: OptimizerKind::Sgd,
+            optimizer: self.optimizer(),
             schedule: Schedule::Constant,
             seed: 0,
             val_split: 0.0,
@@ -207,6 +269,7 @@ pub fn run(args: BenchArgs) -> Result<(), CliError> {
     if torch {
         contenders.push("pytorch");
     }
+    let arch_json = args.arch().to_json().to_string();
     let (hidden, batch, threads_s) = (
         args.hidden.to_string(),
         args.batch_size.to_string(),
@@ -219,10 +282,22 @@ pub fn run(args: BenchArgs) -> Result<(), CliError> {
             let mut command = if *contender == "pytorch" {
                 let mut c = Command::new(&args.python);
                 c.arg(&script).arg("--data").arg(&mnist);
+                c.args([
+                    "--arch",
+                    &arch_json,
+                    "--optimizer",
+                    &args.optimizer().to_string(),
+                ]);
                 c
             } else {
                 let mut c = Command::new(&me);
-                c.args(["bench", "--worker", contender]);
+                c.args([
+                    "bench",
+                    "--worker",
+                    contender,
+                    "--arch",
+                    &args.arch.to_string(),
+                ]);
                 c.args(["--eval-repeats", &args.eval_repeats.to_string()]);
                 if let Some(dir) = &args.data_dir {
                     c.arg("--data-dir").arg(dir);
@@ -277,11 +352,18 @@ pub fn run(args: BenchArgs) -> Result<(), CliError> {
             .collect();
         outln!(
             "{}",
-            serde_json::json!({"hidden": args.hidden, "batch_size": args.batch_size, "threads": threads, "rounds": args.rounds, "results": rows})
+            serde_json::json!({"arch": args.arch().to_json(), "hidden": args.hidden, "batch_size": args.batch_size, "threads": threads, "rounds": args.rounds, "results": rows})
         );
         return Ok(());
     }
-    outln!("one MNIST epoch (60,000 images) of 784-{}-10 sigmoid, batch {}, {} thread(s), median of {} rounds", args.hidden, args.batch_size, threads, args.rounds);
+    outln!(
+        "one MNIST epoch (60,000 images) of {} ({}), batch {}, {} thread(s), median of {} rounds",
+        args.arch().describe(),
+        args.optimizer(),
+        args.batch_size,
+        threads,
+        args.rounds
+    );
     outln!(
         "{:<10} {:>10} {:>19} {:>10} {:>10}",
         "contender",

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use scratchgrad::data::DatasetName;
+use scratchgrad::data::{Dataset, DatasetName};
 use scratchgrad::io::load_model;
 use scratchgrad::train::{evaluate, Engine, Model};
 
@@ -22,9 +22,25 @@ pub struct EvalArgs {
     /// Print one JSON object instead of a table
     #[arg(long)]
     json: bool,
+    /// With --json: also every image's predicted class and class probabilities
+    #[arg(long, requires = "json")]
+    per_image: bool,
     /// Where data sets are kept [default: $SCRATCHGRAD_DATA, else ~/.cache/scratchgrad]
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
+}
+
+/// Every test image's class probabilities (softmax of the logits), in batches of 1,000.
+fn probabilities(model: &mut Model, test: &Dataset) -> Vec<Vec<f32>> {
+    let indices: Vec<usize> = (0..test.len()).collect();
+    let mut all = Vec::with_capacity(test.len());
+    for chunk in indices.chunks(1000) {
+        let (x, _) = test.batch(chunk);
+        let p = model.logits(x).softmax(1);
+        let classes = p.shape()[1];
+        all.extend(p.data().chunks(classes).map(<[f32]>::to_vec));
+    }
+    all
 }
 
 /// Runs `scratchgrad eval`.
@@ -54,7 +70,7 @@ pub fn run(args: EvalArgs) -> Result<(), CliError> {
     let result = evaluate(&mut model, &test, classes);
     let per_class = result.per_class_accuracy();
     if args.json {
-        let json = serde_json::json!({
+        let mut json = serde_json::json!({
             "model": args.model.display().to_string(),
             "dataset": dataset.to_string(),
             "images": test.len(),
@@ -63,6 +79,10 @@ pub fn run(args: EvalArgs) -> Result<(), CliError> {
             "per_class_accuracy": per_class,
             "confusion": result.confusion,
         });
+        if args.per_image {
+            json["predictions"] = result.predictions.clone().into();
+            json["probabilities"] = probabilities(&mut model, &test).into();
+        }
         outln!("{json}");
         return Ok(());
     }

@@ -5,6 +5,7 @@ mod output;
 mod bench;
 mod data;
 mod eval;
+mod export;
 mod files;
 mod grad;
 mod interrupt;
@@ -36,6 +37,7 @@ enum Command {
     Predict(predict::PredictArgs),
     Data(data::DataArgs),
     Bench(bench::BenchArgs),
+    Export(export::ExportArgs),
     /// The same as `data fetch`
     #[command(hide = true)]
     Fetch(data::FetchArgs),
@@ -102,6 +104,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Predict(args) => predict::run(args),
         Command::Data(args) => data::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Export(args) => export::run(args),
         Command::Fetch(args) => data::fetch_command(args),
     }
 }

@@ -2,9 +2,13 @@
 
 use std::path::Path;
 
+use scratchgrad::arch::LayerSpec;
 use scratchgrad::data::Dataset;
-use scratchgrad::report::{confusion_png, curves_svg, digit_grid, encode_png, Tile};
-use scratchgrad::train::{EpochMetrics, Evaluation, HeldOut};
+use scratchgrad::io::ModelFile;
+use scratchgrad::report::{
+    confusion_png, curves_svg, digit_grid, encode_png, feature_maps_png, filters_png, Tile,
+};
+use scratchgrad::train::{Engine, EpochMetrics, Evaluation, HeldOut, Model};
 
 use super::files::save;
 use super::CliError;
@@ -13,14 +17,16 @@ fn picture_error(what: &str) -> impl Fn(String) -> CliError + '_ {
     move |e| CliError::new(format!("cannot draw {what}: {e}"))
 }
 
-/// Writes loss.svg, accuracy.svg, confusion.png, predictions.png and mistakes.png to `out`.
+/// Writes loss.svg, accuracy.svg, confusion.png, predictions.png and mistakes.png to `out`,
+/// and for a convolutional network filters.png and feature-maps.png; returns their names.
 pub fn report_files(
     out: &Path,
     history: &[EpochMetrics],
     test: &Evaluation,
     test_set: &Dataset,
-    class_names: &[String],
-) -> Result<(), CliError> {
+    model: &ModelFile,
+) -> Result<Vec<&'static str>, CliError> {
+    let class_names = &model.class_names;
     let series = |f: fn(&EpochMetrics) -> f64| {
         history
             .iter()
@@ -104,5 +110,60 @@ pub fn report_files(
         &encode_png(&digit_grid(&worst, side, 10, key)).map_err(picture_error("mistakes.png"))?,
         "mistakes picture",
     )?;
-    Ok(())
+    let mut written = vec![
+        "loss.svg",
+        "accuracy.svg",
+        "confusion.png",
+        "predictions.png",
+        "mistakes.png",
+    ];
+    if model.arch.is_spatial() {
+        convolution_pictures(out, model, test_set)?;
+        written.extend(["filters.png", "feature-maps.png"]);
+    }
+    Ok(written)
+}
+
+/// filters.png (the first convolution's kernels) and feature-maps.png (the first test image
+/// through each convolution and the activation after it).
+fn convolution_pictures(out: &Path, model: &ModelFile, test_set: &Dataset) -> Result<(), CliError> {
+    let layers = &model.arch.layers;
+    let first = layers
+        .iter()
+        .position(|l| matches!(l, LayerSpec::Conv2d { .. }));
+    let Some(first) = first else { return Ok(()) };
+    let weight_name = format!("{first}.weight");
+    let (_, weight) = model
+        .weights
+        .iter()
+        .find(|(n, _)| *n == weight_name)
+        .expect("a convolution has a weight");
+    save(
+        &out.join("filters.png"),
+        &encode_png(&filters_png(weight.data(), weight.shape()))
+            .map_err(picture_error("filters.png"))?,
+        "filters picture",
+    )?;
+    let mut net = Model::new(&model.arch, Engine::Manual, &model.weights);
+    let (x, _) = test_set.batch(&[0]);
+    let outputs = net.layer_outputs(x);
+    let mut maps = Vec::new();
+    for (i, layer) in layers.iter().enumerate() {
+        if !matches!(layer, LayerSpec::Conv2d { .. }) {
+            continue;
+        }
+        // Show the map after the activation that follows the convolution, if one does.
+        let (shown, name) = match layers.get(i + 1) {
+            Some(LayerSpec::Activation(a)) => (i + 1, format!("layer {} {layer} + {a}", i + 1)),
+            _ => (i, format!("layer {} {layer}", i + 1)),
+        };
+        let map = &outputs[shown];
+        maps.push((name, map.shape()[1..].to_vec(), map.data().to_vec()));
+    }
+    let picture = feature_maps_png(test_set.image(0), test_set.rows, &maps);
+    save(
+        &out.join("feature-maps.png"),
+        &encode_png(&picture).map_err(picture_error("feature-maps.png"))?,
+        "feature maps picture",
+    )
 }

@@ -433,12 +433,12 @@ fn train_in(
         }
     };
     // The pictures, then the summary: a summary says the run is finished.
-    report_files(
+    let pictures = report_files(
         out,
         &outcome.history,
         &outcome.test,
         &test_set,
-        &outcome.model.class_names,
+        &outcome.model,
     )?;
     let wall = started.elapsed().as_secs_f64();
     let summary = serde_json::json!({
@@ -459,8 +459,9 @@ fn train_in(
         "summary",
     )?;
     outln!(
-        "done in {wall:.1} s: test accuracy {:.2}%. Wrote model.safetensors, checkpoint.safetensors, metrics.jsonl, loss.svg, accuracy.svg, confusion.png, predictions.png, mistakes.png and summary.json to {}",
+        "done in {wall:.1} s: test accuracy {:.2}%. Wrote model.safetensors, checkpoint.safetensors, metrics.jsonl, {}, summary.json to {}",
         outcome.test.accuracy * 100.0,
+        pictures.join(", "),
         out.display()
     );
     progress.warn_if_diverged();

@@ -98,7 +98,7 @@ impl std::error::Error for LoadError {
 }
 
 /// How an image must be prepared before it reaches a network taking `input`.
-fn preprocessing(input: &[usize]) -> String {
+pub fn preprocessing(input: &[usize]) -> String {
     let layout = if input.len() == 1 {
         "flattened row by row".to_string()
     } else {

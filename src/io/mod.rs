@@ -12,7 +12,7 @@ mod read;
 pub use atomic::{is_temporary, remove_stale_temporaries, write_atomic, TEMP_PREFIX, TEMP_SUFFIX};
 pub use checkpoint::{
     decode_checkpoint, decode_model, encode_checkpoint, encode_model, load_checkpoint, load_model,
-    Checkpoint, LoadError, ModelFile, MAX_CHECKPOINT_BYTES, MAX_CLASS_NAME_CHARS, MAX_HEADER_BYTES,
-    MAX_MODEL_BYTES,
+    preprocessing, Checkpoint, LoadError, ModelFile, MAX_CHECKPOINT_BYTES, MAX_CLASS_NAME_CHARS,
+    MAX_HEADER_BYTES, MAX_MODEL_BYTES,
 };
 pub use read::{describe_kind, read_regular, ReadError};

@@ -196,6 +196,29 @@ impl Model {
         }
     }
 
+    /// Every layer's output for a batch of flat examples, in evaluation mode (for pictures of
+    /// what the network makes of an image).
+    pub fn layer_outputs(&mut self, x: Array<f32>) -> Vec<Array<f32>> {
+        let mut h = self.shaped(x);
+        self.set_training(false);
+        let mut outputs = Vec::new();
+        match self {
+            Model::Autograd { net, .. } => no_grad(|| {
+                for module in &net.modules {
+                    h = module.forward(&Tensor::new(h.clone())).to_array();
+                    outputs.push(h.clone());
+                }
+            }),
+            Model::Manual { net, .. } => {
+                for layer in &mut net.layers {
+                    h = layer.forward(&h);
+                    outputs.push(h.clone());
+                }
+            }
+        }
+        outputs
+    }
+
     /// One training step on a batch of flat examples: forward, loss, backward, optimizer
     /// update, with dropout's masks drawn from `step_seed`. Returns the batch's mean loss and
     /// how many it classified correctly (before the update).
