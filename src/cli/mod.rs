@@ -12,6 +12,7 @@ mod interrupt;
 mod predict;
 mod progress;
 mod report;
+mod serve;
 mod train;
 
 pub use report::report_files;
@@ -38,6 +39,7 @@ enum Command {
     Data(data::DataArgs),
     Bench(bench::BenchArgs),
     Export(export::ExportArgs),
+    Serve(serve::ServeArgs),
     /// The same as `data fetch`
     #[command(hide = true)]
     Fetch(data::FetchArgs),
@@ -105,6 +107,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Data(args) => data::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Export(args) => export::run(args),
+        Command::Serve(args) => serve::run(args),
         Command::Fetch(args) => data::fetch_command(args),
     }
 }

@@ -49,7 +49,7 @@ use crate::array::{Array, Float, Rng};
 /// A layer that knows its own derivative: `forward` remembers what `backward` will need;
 /// `backward` takes d(loss)/d(output) and returns d(loss)/d(input), keeping the gradients of
 /// the layer's own parameters.
-pub trait Layer<T: Float> {
+pub trait Layer<T: Float>: Send {
     /// The layer's output; remembers its input (or output) for `backward`.
     fn forward(&mut self, x: &Array<T>) -> Array<T>;
 

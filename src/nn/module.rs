@@ -4,7 +4,7 @@ use crate::array::{Array, Float, Rng};
 use crate::autograd::Tensor;
 
 /// A piece of a model: a forward computation and the parameters it learns.
-pub trait Module<T: Float> {
+pub trait Module<T: Float>: Send {
     /// The output for input `x`; the autograd engine records how to differentiate it.
     fn forward(&self, x: &Tensor<T>) -> Tensor<T>;
 

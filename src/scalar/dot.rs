@@ -137,10 +137,16 @@ impl Value {
     /// assert!(svg.contains("<svg") && svg.contains("data -2") && svg.contains("grad 1"));
     /// ```
     pub fn to_svg(&self) -> Result<String, String> {
+        Ok(self.picture()?.svg)
+    }
+
+    /// The graph laid out: the SVG of [`Value::to_svg`], and every value with the box it is
+    /// drawn in and the circle of the operation that made it (for pages that animate it).
+    pub fn picture(&self) -> Result<Picture, String> {
         let shown = self.shown();
         if shown.len() > MAX_SVG_VALUES {
             return Err(format!(
-                "the graph has {} values and an SVG picture is drawn for at most {MAX_SVG_VALUES}",
+                "the graph has {} values and a picture is drawn for at most {MAX_SVG_VALUES}",
                 shown.len()
             ));
         }
@@ -150,6 +156,7 @@ impl Value {
         let across = flow.flip();
         let mut graph = VisualGraph::new(flow);
         let mut handles = Vec::with_capacity(shown.len());
+        let mut op_handles = Vec::with_capacity(shown.len());
         for v in &shown {
             let fields = [&v.label, &v.data, &v.grad].map(|t| RecordDef::new_text(t));
             let record = ShapeKind::Record(RecordDef::Array(fields.to_vec()));
@@ -157,7 +164,7 @@ impl Value {
             let look = StyleAttr::new(Color::fast("black"), 1, Some(Color::fast("white")), 0, 14);
             let value = graph.add_node(Element::create(record, look, across, size));
             handles.push(value);
-            if let Some((symbol, inputs)) = &v.op {
+            let op = v.op.as_ref().map(|(symbol, inputs)| {
                 let circle = ShapeKind::new_circle(symbol);
                 let size = get_shape_size(across, &circle, 11, true);
                 let look =
@@ -167,7 +174,9 @@ impl Value {
                 for &input in inputs {
                     graph.add_edge(Arrow::simple(""), handles[input], op);
                 }
-            }
+                op
+            });
+            op_handles.push(op);
         }
         let mut svg = SVGWriter::new();
         let uncross = shown.len() <= UNCROSS_UP_TO;
@@ -177,8 +186,110 @@ impl Value {
             graph.do_it(false, !uncross, false, &mut svg);
         }))
         .map_err(|_| "the graph could not be laid out".to_string())?;
-        Ok(svg.finalize())
+        let place = |h| {
+            let pos = graph.pos(h);
+            let (c, size) = (pos.center(), pos.size(false));
+            Place {
+                x: c.x,
+                y: c.y,
+                width: size.x,
+                height: size.y,
+            }
+        };
+        let values = self.placed_values(&shown, &handles, &op_handles, place);
+        let (width, height) = values.iter().fold((0.0f64, 0.0f64), |(w, h), v| {
+            (
+                w.max(v.at.x + v.at.width / 2.0),
+                h.max(v.at.y + v.at.height / 2.0),
+            )
+        });
+        Ok(Picture {
+            svg: svg.finalize(),
+            width: width + 20.0,
+            height: height + 20.0,
+            values,
+        })
     }
+
+    /// Every value of the graph with its place, its operation's place and local derivatives.
+    fn placed_values<H: Copy>(
+        &self,
+        shown: &[Shown],
+        handles: &[H],
+        ops: &[Option<H>],
+        place: impl Fn(H) -> Place,
+    ) -> Vec<PlacedValue> {
+        let order = self.topological_order();
+        shown
+            .iter()
+            .zip(&order)
+            .enumerate()
+            .map(|(i, (v, value))| PlacedValue {
+                label: v.label.clone(),
+                data: value.data(),
+                grad: value.grad(),
+                op: v.op.as_ref().map(|(symbol, _)| symbol.clone()),
+                inputs: v
+                    .op
+                    .as_ref()
+                    .map_or(Vec::new(), |(_, inputs)| inputs.clone()),
+                local_grads: value
+                    .local_gradients()
+                    .into_iter()
+                    .map(|(_, g)| g)
+                    .collect(),
+                at: place(handles[i]),
+                op_at: ops[i].map(&place),
+            })
+            .collect()
+    }
+}
+
+/// Where a shape is drawn: its centre and size, in the SVG's coordinates.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Place {
+    /// Centre, x.
+    pub x: f64,
+    /// Centre, y.
+    pub y: f64,
+    /// Width.
+    pub width: f64,
+    /// Height.
+    pub height: f64,
+}
+
+/// One value of a laid-out graph, inputs first (a value's inputs come before it).
+#[derive(Debug, Clone)]
+pub struct PlacedValue {
+    /// Its label (the sub-expression).
+    pub label: String,
+    /// Its value.
+    pub data: f64,
+    /// d(output)/d(it).
+    pub grad: f64,
+    /// The operation that made it (`None` for an input or constant).
+    pub op: Option<String>,
+    /// The positions of its operation's inputs in the same list.
+    pub inputs: Vec<usize>,
+    /// d(it)/d(input) for each input, the factors the chain rule multiplies.
+    pub local_grads: Vec<f64>,
+    /// Its box.
+    pub at: Place,
+    /// Its operation's circle.
+    pub op_at: Option<Place>,
+}
+
+/// A laid-out graph: the SVG and where each value is.
+#[derive(Debug, Clone)]
+pub struct Picture {
+    /// The drawing, as `to_svg` gives it.
+    pub svg: String,
+    /// The drawing's width.
+    pub width: f64,
+    /// The drawing's height.
+    pub height: f64,
+    /// Every value, inputs first.
+    pub values: Vec<PlacedValue>,
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ pub mod parse;
 mod tape;
 mod value;
 
-pub use dot::MAX_SVG_VALUES;
+pub use dot::{Picture, Place, PlacedValue, MAX_SVG_VALUES};
 pub use mlp::{hinge_loss, hinge_loss_backward_on_tape, make_moons, Layer, Mlp, Neuron};
 pub use tape::{Gradients, Tape, Var};
 pub use value::Value;

@@ -1,0 +1,357 @@
+//! The JSON API the pages use (and scripts can): an expression's graph, the models in
+//! `--runs`, a prediction for a drawn image. Every answer is JSON; every error is
+//! `{"error": "..."}` with a 4xx status. CPU work runs on blocking threads, within limits on
+//! every size a request controls.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use image::{DynamicImage, GrayImage};
+use scratchgrad::arch::LayerSpec;
+use scratchgrad::array::Array;
+use scratchgrad::data::preprocess::{mnist_style, SIDE};
+use scratchgrad::io::{load_model, ModelFile};
+use scratchgrad::scalar::evaluate::evaluate;
+use scratchgrad::train::{Engine, Model};
+use serde_json::{json, Value};
+
+use super::AppState;
+
+/// The largest request body accepted.
+pub const MAX_BODY_BYTES: usize = 4 << 20;
+/// The longest expression `/api/grad` evaluates.
+pub const MAX_EXPRESSION_CHARS: usize = 10_000;
+/// The most names an expression's values may give.
+pub const MAX_NAMES: usize = 200;
+/// The largest side of a drawn image.
+pub const MAX_IMAGE_SIDE: usize = 1024;
+/// How many loaded models are kept.
+const CACHED_MODELS: usize = 4;
+
+/// An error answer: a status and `{"error": message, ...}`.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    body: Value,
+}
+
+impl ApiError {
+    /// An error with a message.
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            body: json!({ "error": message.into() }),
+        }
+    }
+
+    fn bad(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::BAD_REQUEST, message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(self.body)).into_response()
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(e: JsonRejection) -> Self {
+        ApiError::new(
+            e.status(),
+            format!("the request is not the JSON expected: {}", e.body_text()),
+        )
+    }
+}
+
+/// Any path that is not a page, an asset or an API call.
+pub async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "no such page or API call")
+}
+
+/// Runs `work` on a blocking thread; a panic there becomes a 500, never a dropped connection.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work).await.unwrap_or_else(|_| {
+        Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the server failed on this request",
+        ))
+    })
+}
+
+fn text<'a>(body: &'a Value, key: &str) -> Result<&'a str, ApiError> {
+    body[key]
+        .as_str()
+        .ok_or_else(|| ApiError::bad(format!("`{key}` is missing or not text")))
+}
+
+/// `POST /api/grad {"expr": "(x + y) * z", "values": {"x": -2, "y": 5, "z": -4}}`: the value,
+/// the gradients, and the graph laid out (every value's data, grad, operation, inputs, local
+/// derivatives and box; the backward order; the SVG).
+pub async fn grad(payload: Result<Json<Value>, JsonRejection>) -> Result<Json<Value>, ApiError> {
+    let Json(body) = payload?;
+    let expr = text(&body, "expr")?.to_string();
+    if expr.chars().count() > MAX_EXPRESSION_CHARS {
+        return Err(ApiError::bad(format!(
+            "the expression is longer than {MAX_EXPRESSION_CHARS} characters"
+        )));
+    }
+    let values: BTreeMap<String, Value> = match &body["values"] {
+        Value::Null => BTreeMap::new(),
+        Value::Object(map) => map.clone().into_iter().collect(),
+        _ => {
+            return Err(ApiError::bad(
+                "`values` must be an object of numbers, e.g. {\"x\": -2}",
+            ))
+        }
+    };
+    if values.len() > MAX_NAMES {
+        return Err(ApiError::bad(format!("more than {MAX_NAMES} values")));
+    }
+    let mut bindings = Vec::with_capacity(values.len());
+    for (name, value) in values {
+        let number = value.as_f64().filter(|v| v.is_finite()).ok_or_else(|| {
+            ApiError::bad(format!(
+                "the value of `{}` is not a finite number",
+                scratchgrad::text::elide(&name, 40)
+            ))
+        })?;
+        bindings.push((name, number));
+    }
+    blocking(move || graph_of(&expr, &bindings)).await.map(Json)
+}
+
+fn graph_of(expr: &str, bindings: &[(String, f64)]) -> Result<Value, ApiError> {
+    let result = evaluate(expr, bindings).map_err(|e| {
+        let column = e
+            .offset
+            .map(|o| expr[..o.min(expr.len())].chars().count() + 1);
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            body: json!({ "error": e.message, "column": column }),
+        }
+    })?;
+    let picture = result.output.picture().map_err(ApiError::bad)?;
+    let place = |p: &scratchgrad::scalar::Place| json!({"x": p.x, "y": p.y, "width": p.width, "height": p.height});
+    let nodes: Vec<Value> = picture
+        .values
+        .iter()
+        .enumerate()
+        .map(|(id, v)| {
+            json!({
+                "id": id, "label": v.label, "data": v.data, "grad": v.grad, "op": v.op,
+                "inputs": v.inputs, "local_grads": v.local_grads,
+                "box": place(&v.at), "op_box": v.op_at.as_ref().map(place),
+            })
+        })
+        .collect();
+    // Backward visits operations from the output towards the inputs: reverse topological
+    // order, the output first.
+    let order: Vec<usize> = (0..picture.values.len())
+        .rev()
+        .filter(|&i| picture.values[i].op.is_some())
+        .collect();
+    let gradients: serde_json::Map<String, Value> = result
+        .gradients
+        .iter()
+        .map(|(n, g)| (n.clone(), json!(g)))
+        .collect();
+    Ok(json!({
+        "value": result.output.data(),
+        "gradients": gradients,
+        "nodes": nodes,
+        "backward_order": order,
+        "width": picture.width,
+        "height": picture.height,
+        "svg": picture.svg,
+    }))
+}
+
+/// Loaded models by run name, the oldest dropped when full.
+#[derive(Default)]
+pub struct ModelCache(Mutex<Vec<(String, SystemTime, Arc<Mutex<(ModelFile, Model)>>)>>);
+
+/// A run's name as the API takes it: a folder directly inside `--runs` (letters, digits,
+/// `-`, `_`, `.`, not starting with `.`), never a path.
+fn run_folder(runs: &Path, name: &str) -> Result<PathBuf, ApiError> {
+    let valid = !name.is_empty()
+        && name.len() <= 200
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if !valid {
+        return Err(ApiError::bad(
+            "`model` must be the name of a run in the runs folder, as /api/models lists them",
+        ));
+    }
+    let folder = runs.join(name);
+    if !std::fs::symlink_metadata(&folder).is_ok_and(|m| m.is_dir()) {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("there is no run `{name}` in the runs folder"),
+        ));
+    }
+    Ok(folder)
+}
+
+impl ModelCache {
+    /// The run's model, loaded (or from the cache when its file has not changed).
+    fn get(&self, runs: &Path, name: &str) -> Result<Arc<Mutex<(ModelFile, Model)>>, ApiError> {
+        let path = run_folder(runs, name)?.join("model.safetensors");
+        let modified = std::fs::metadata(&path)
+            .and_then(|m| m.modified())
+            .map_err(|_| {
+                ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    format!("the run `{name}` has no model yet"),
+                )
+            })?;
+        let mut cache = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, _, model)) = cache.iter().find(|(n, m, _)| n == name && *m == modified) {
+            return Ok(Arc::clone(model));
+        }
+        let file = load_model(&path)
+            .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
+        if file.arch.input_size() != SIDE * SIDE {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("the model of `{name}` does not take {SIDE}x{SIDE} images"),
+            ));
+        }
+        let model = Model::new(&file.arch, Engine::Manual, &file.weights);
+        let entry = Arc::new(Mutex::new((file, model)));
+        cache.retain(|(n, _, _)| n != name);
+        if cache.len() == CACHED_MODELS {
+            cache.remove(0);
+        }
+        cache.push((name.to_string(), modified, Arc::clone(&entry)));
+        Ok(entry)
+    }
+}
+
+/// `GET /api/models`: the runs in `--runs` that have a model, newest first, with what each is.
+pub async fn models(State(state): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
+    let runs = state.runs.clone();
+    blocking(move || Ok(Json(list_models(&runs)))).await
+}
+
+fn list_models(runs: &Path) -> Value {
+    let mut found = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(runs) {
+        for entry in entries.flatten().take(10_000) {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Ok(folder) = run_folder(runs, &name) else {
+                continue;
+            };
+            if !folder.join("model.safetensors").is_file() {
+                continue;
+            }
+            let summary: Value =
+                scratchgrad::io::read_regular(&folder.join("summary.json"), 1 << 20)
+                    .ok()
+                    .and_then(|b| serde_json::from_slice(&b).ok())
+                    .unwrap_or(Value::Null);
+            let config = &summary["config"];
+            let arch = scratchgrad::arch::Architecture::from_json(&config["architecture"]).ok();
+            found.push(json!({
+                "name": name,
+                "finished": !summary.is_null(),
+                "dataset": config["dataset"],
+                "architecture": arch.as_ref().map(|a| a.describe()),
+                "convolutional": arch.as_ref().map(|a| a.is_spatial()),
+                "test_accuracy": summary["test"]["accuracy"],
+            }));
+        }
+    }
+    found.sort_by(|a, b| b["name"].as_str().cmp(&a["name"].as_str()));
+    json!({ "runs": runs.display().to_string(), "models": found })
+}
+
+/// `POST /api/predict {"model": RUN, "width": W, "height": H, "pixels": [W * H gray values]}`:
+/// the image prepared as `predict` prepares files (MNIST-style 28x28), the class
+/// probabilities, and what the first hidden layer (or each convolution) makes of it.
+pub async fn predict(
+    State(state): State<Arc<AppState>>,
+    payload: Result<Json<Value>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Json(body) = payload?;
+    let name = text(&body, "model")?.to_string();
+    let size = |key: &str| {
+        body[key]
+            .as_u64()
+            .filter(|&v| (1..=MAX_IMAGE_SIDE as u64).contains(&v))
+            .map(|v| v as u32)
+            .ok_or_else(|| ApiError::bad(format!("`{key}` must be 1 to {MAX_IMAGE_SIDE}")))
+    };
+    let (width, height) = (size("width")?, size("height")?);
+    let pixels = body["pixels"]
+        .as_array()
+        .ok_or_else(|| ApiError::bad("`pixels` must be a list of gray values"))?;
+    if pixels.len() != (width * height) as usize {
+        return Err(ApiError::bad(format!(
+            "`pixels` has {} values for a {width}x{height} image",
+            pixels.len()
+        )));
+    }
+    let gray: Vec<u8> = pixels
+        .iter()
+        .map(|p| p.as_u64().filter(|&v| v <= 255).map(|v| v as u8))
+        .collect::<Option<_>>()
+        .ok_or_else(|| ApiError::bad("`pixels` must hold whole numbers from 0 to 255"))?;
+    let entry = state.models.get(&state.runs, &name)?;
+    blocking(move || {
+        let image = GrayImage::from_raw(width, height, gray).expect("the size was checked");
+        let prepared = mnist_style(&DynamicImage::ImageLuma8(image)).map_err(ApiError::bad)?;
+        let mut guard = entry.lock().unwrap_or_else(|e| e.into_inner());
+        let (file, model) = &mut *guard;
+        let x = Array::from_vec(prepared.iter().map(|&p| p as f32 / 255.0).collect(), &[1, SIDE * SIDE]);
+        let outputs = model.layer_outputs(x);
+        let logits = outputs.last().expect("a network has layers");
+        let probabilities = logits.softmax(1).into_vec();
+        let best = (0..probabilities.len()).fold(0, |b, c| if probabilities[c] > probabilities[b] { c } else { b });
+        Ok(Json(json!({
+            "input": prepared,
+            "probabilities": probabilities,
+            "classes": file.class_names,
+            "prediction": { "class": best, "name": file.class_names[best], "probability": probabilities[best] },
+            "layers": inside(file, &outputs),
+        })))
+    })
+    .await
+}
+
+/// What the network makes of the image: for an MLP, the first hidden layer's activations;
+/// for a CNN, each convolution's maps (after its activation).
+fn inside(file: &ModelFile, outputs: &[Array<f32>]) -> Vec<Value> {
+    let layers = &file.arch.layers;
+    let mut shown = Vec::new();
+    for (i, layer) in layers.iter().enumerate() {
+        let is_conv = matches!(layer, LayerSpec::Conv2d { .. });
+        let is_hidden = !file.arch.is_spatial()
+            && matches!(layer, LayerSpec::Linear { .. })
+            && i + 1 < layers.len();
+        if !(is_conv || is_hidden) {
+            continue;
+        }
+        let at = match layers.get(i + 1) {
+            Some(LayerSpec::Activation(_)) => i + 1,
+            _ => i,
+        };
+        let out = &outputs[at];
+        shown.push(json!({ "name": format!("layer {} {}", i + 1, layers[i]), "shape": &out.shape()[1..], "values": out.data() }));
+        if is_hidden {
+            break; // the first hidden layer is enough to look at
+        }
+    }
+    shown
+}

@@ -1,0 +1,156 @@
+//! `scratchgrad serve`: a local web app over the same library calls the commands make, with
+//! the pages inside the binary (no build step, no network at run time). This module owns HTTP
+//! only: who may call (security.rs), the JSON API (api.rs), the pages (assets.rs).
+
+mod api;
+mod assets;
+mod security;
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::routing::{get, post};
+use axum::Router;
+use clap::Args;
+
+use super::output::{errln, outln};
+use super::CliError;
+
+/// Serve the interactive pages on this machine: watch backpropagation step by step, draw
+/// digits for a trained model
+///
+/// Pages: /graph (an expression's graph, its backward pass step by step), /digits (draw a
+/// digit, see what a model in --runs makes of it). The JSON API they use is documented in the
+/// README.
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Port to listen on (0: any free port)
+    #[arg(long, default_value_t = 8000)]
+    port: u16,
+    /// Address to listen on; anything but this machine's loopback makes the pages reachable
+    /// from the network
+    #[arg(long, default_value = "127.0.0.1")]
+    host: IpAddr,
+    /// The folder of training runs whose models the digits page offers
+    #[arg(long, value_name = "DIR", default_value = "runs")]
+    runs: PathBuf,
+    /// Open the pages in the system's browser
+    #[arg(long)]
+    open: bool,
+}
+
+/// What every request handler can reach.
+pub struct AppState {
+    /// The folder of runs (`--runs`).
+    pub runs: PathBuf,
+    /// The `Host` header values this server answers to.
+    pub hosts: Vec<String>,
+    /// Loaded models, by run name.
+    pub models: api::ModelCache,
+}
+
+/// The routes: pages, assets, API; everything behind the host and origin checks.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/", get(assets::index))
+        .route("/graph", get(assets::graph_page))
+        .route("/digits", get(assets::digits_page))
+        .route("/assets/{name}", get(assets::asset))
+        .route("/favicon.ico", get(assets::no_icon))
+        .route("/api/grad", post(api::grad))
+        .route("/api/models", get(api::models))
+        .route("/api/predict", post(api::predict))
+        .fallback(api::not_found)
+        .layer(axum::extract::DefaultBodyLimit::max(api::MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            security::check_host_and_origin,
+        ))
+        .with_state(state)
+}
+
+/// The `Host` header values a server bound to `addr` answers to: its own address, and the
+/// loopback names when it listens on loopback (DNS rebinding sends any other name).
+fn allowed_hosts(addr: SocketAddr) -> Vec<String> {
+    let port = addr.port();
+    let mut hosts = vec![match addr.ip() {
+        IpAddr::V6(ip) => format!("[{ip}]:{port}"),
+        IpAddr::V4(ip) => format!("{ip}:{port}"),
+    }];
+    if addr.ip().is_loopback() {
+        hosts.extend([
+            format!("localhost:{port}"),
+            format!("127.0.0.1:{port}"),
+            format!("[::1]:{port}"),
+        ]);
+    }
+    hosts
+}
+
+/// Runs `scratchgrad serve` until Ctrl-C.
+pub fn run(args: ServeArgs) -> Result<(), CliError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::new(format!("cannot start the server: {e}")))?;
+    runtime.block_on(serve(args))
+}
+
+async fn serve(args: ServeArgs) -> Result<(), CliError> {
+    let listener = tokio::net::TcpListener::bind((args.host, args.port))
+        .await
+        .map_err(|e| {
+            CliError::new(format!(
+                "cannot listen on {}:{} ({e}): choose another --port (0 picks a free one)",
+                args.host, args.port
+            ))
+        })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| CliError::new(format!("cannot read the address listened on: {e}")))?;
+    if !args.host.is_loopback() {
+        errln!("warning: listening on {} makes these pages reachable from other machines; they are meant for this one (the default, --host 127.0.0.1)", args.host);
+    }
+    let state = Arc::new(AppState {
+        runs: args.runs.clone(),
+        hosts: allowed_hosts(addr),
+        models: api::ModelCache::default(),
+    });
+    let url = format!("http://{}/", state.hosts[0]);
+    outln!(
+        "serving on {url} (pages: {url}graph, {url}digits; models from {}); Ctrl-C stops",
+        args.runs.display()
+    );
+    if args.open {
+        open_browser(&url);
+    }
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .map_err(|e| CliError::new(format!("the server stopped: {e}")))?;
+    outln!("stopped");
+    Ok(())
+}
+
+/// Asks the desktop to open `url`, saying so when it cannot.
+fn open_browser(url: &str) {
+    let opener = if cfg!(target_os = "macos") {
+        "open"
+    } else {
+        "xdg-open"
+    };
+    let started = std::process::Command::new(opener)
+        .arg(url)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    if started.is_err() {
+        errln!(
+            "--open: no browser could be started ({opener} is not available); open {url} yourself"
+        );
+    }
+}

@@ -1,0 +1,54 @@
+//! Who may call: a request must name this server in its `Host` header (a page on another site
+//! that resolves its own name to 127.0.0.1, DNS rebinding, is refused), and a request that
+//! changes anything (any method but GET and HEAD) from a browser must come from these pages'
+//! own origin (a cross-site form or script is refused).
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{header, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::Response;
+
+use super::api::ApiError;
+use super::AppState;
+
+/// Refuses requests for another host and cross-origin requests that change state.
+pub async fn check_host_and_origin(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    if !state
+        .hosts
+        .iter()
+        .any(|allowed| allowed.eq_ignore_ascii_case(host))
+    {
+        return Err(ApiError::new(
+            StatusCode::MISDIRECTED_REQUEST,
+            "this server answers only to its own address (the Host header names another)",
+        ));
+    }
+    let changes = !matches!(*request.method(), Method::GET | Method::HEAD);
+    if changes {
+        if let Some(origin) = request.headers().get(header::ORIGIN) {
+            let origin = origin.to_str().unwrap_or("");
+            let ours = state
+                .hosts
+                .iter()
+                .any(|h| origin.eq_ignore_ascii_case(&format!("http://{h}")));
+            if !ours {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "cross-origin request refused: only these pages may change anything",
+                ));
+            }
+        }
+    }
+    Ok(next.run(request).await)
+}

@@ -1,0 +1,447 @@
+//! `scratchgrad serve`'s JSON API by HTTP: good requests, every class of bad request, requests
+//! for another host or from another origin, and attempts to reach files outside `--runs`.
+//! Each gets JSON and the right status, and none stops the server.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use common::{temp_dir, train_args};
+
+/// A running server, stopped when dropped.
+pub struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start(runs: &Path) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_scratchgrad"))
+            .args(["serve", "--port", "0", "--runs"])
+            .arg(runs)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .expect("the URL is printed")
+            .to_string();
+        Server { child, url }
+    }
+
+    fn host(&self) -> String {
+        self.url
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into()
+}
+
+/// Status and JSON body of a request with `headers`.
+fn call(
+    server: &Server,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> (u16, Value) {
+    let url = format!("{}{}", server.url, path.trim_start_matches('/'));
+    let agent = agent();
+    let response = match (method, body) {
+        ("GET", _) => {
+            let mut request = agent.get(&url);
+            for (k, v) in headers {
+                request = request.header(*k, *v);
+            }
+            request.call()
+        }
+        (_, body) => {
+            let mut request = agent.post(&url);
+            for (k, v) in headers {
+                request = request.header(*k, *v);
+            }
+            request.send(body.unwrap_or(""))
+        }
+    };
+    let mut response = response.unwrap();
+    let status = response.status().as_u16();
+    let text = response.body_mut().read_to_string().unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+fn post(server: &Server, path: &str, body: &Value) -> (u16, Value) {
+    call(
+        server,
+        "POST",
+        path,
+        &[("Content-Type", "application/json")],
+        Some(&body.to_string()),
+    )
+}
+
+fn runs_with_a_model(name: &str) -> std::path::PathBuf {
+    let runs = temp_dir(name);
+    let run = runs.join("mini");
+    let out = Command::new(env!("CARGO_BIN_EXE_scratchgrad"))
+        .args(train_args(&run, &["--epochs", "2"]))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    runs
+}
+
+#[test]
+fn the_graph_of_the_texts_example() {
+    let server = Server::start(&temp_dir("serve-empty"));
+    let (status, body) = post(
+        &server,
+        "/api/grad",
+        &json!({"expr": "(x + y) * z", "values": {"x": -2, "y": 5, "z": -4}}),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["value"], -12.0);
+    assert_eq!(body["gradients"], json!({"x": -4.0, "y": -4.0, "z": 3.0}));
+    let nodes = body["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 5);
+    let output = &nodes[4];
+    assert_eq!(
+        (output["label"].as_str(), output["op"].as_str()),
+        (Some("(x + y) * z"), Some("*"))
+    );
+    // d((x+y) z)/d(x+y) = z = -4 and d/dz = x + y = 3, in the order of `inputs`.
+    let locals: Vec<f64> = output["local_grads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    let inputs: Vec<&str> = output["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            nodes[i.as_u64().unwrap() as usize]["label"]
+                .as_str()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(inputs, ["(x + y)", "z"]);
+    assert_eq!(locals, [-4.0, 3.0]);
+    assert_eq!(body["backward_order"], json!([4, 3]));
+    assert!(body["svg"].as_str().unwrap().starts_with("<?xml"));
+    assert!(output["box"]["width"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn bad_requests_get_clear_json_errors_and_the_server_keeps_serving() {
+    let runs = runs_with_a_model("serve-bad");
+    let server = Server::start(&runs);
+    let long = "x+".repeat(6000) + "x";
+    let good_pixels = vec![255u8; 28 * 28];
+    let cases: Vec<(&str, Value, u16, &str)> = vec![
+        (
+            "/api/grad",
+            json!({"values": {"x": 1}}),
+            400,
+            "`expr` is missing",
+        ),
+        (
+            "/api/grad",
+            json!({"expr": long, "values": {"x": 1}}),
+            400,
+            "longer than 10000 characters",
+        ),
+        (
+            "/api/grad",
+            json!({"expr": "x + * y", "values": {"x": 1, "y": 2}}),
+            400,
+            "expected a number, name or `(`",
+        ),
+        (
+            "/api/grad",
+            json!({"expr": "x", "values": {"x": "one"}}),
+            400,
+            "is not a finite number",
+        ),
+        (
+            "/api/grad",
+            json!({"expr": "x", "values": [1]}),
+            400,
+            "`values` must be an object",
+        ),
+        (
+            "/api/grad",
+            json!({"expr": vec!["x"; 200].join("+"), "values": {"x": 1}}),
+            400,
+            "a picture is drawn for at most 150",
+        ),
+        (
+            "/api/predict",
+            json!({"model": "../../etc", "width": 28, "height": 28, "pixels": good_pixels}),
+            400,
+            "must be the name of a run",
+        ),
+        (
+            "/api/predict",
+            json!({"model": ".hidden", "width": 28, "height": 28, "pixels": good_pixels}),
+            400,
+            "must be the name of a run",
+        ),
+        (
+            "/api/predict",
+            json!({"model": "nonexistent", "width": 28, "height": 28, "pixels": good_pixels}),
+            404,
+            "there is no run `nonexistent`",
+        ),
+        (
+            "/api/predict",
+            json!({"model": "mini", "width": 28, "height": 28, "pixels": [1, 2, 3]}),
+            400,
+            "has 3 values for a 28x28 image",
+        ),
+        (
+            "/api/predict",
+            json!({"model": "mini", "width": 5000, "height": 28, "pixels": []}),
+            400,
+            "`width` must be 1 to 1024",
+        ),
+        (
+            "/api/predict",
+            json!({"model": "mini", "width": 2, "height": 1, "pixels": [0, 300]}),
+            400,
+            "whole numbers from 0 to 255",
+        ),
+        (
+            "/api/predict",
+            json!({"model": "mini", "width": 2, "height": 2, "pixels": [255, 255, 255, 255]}),
+            400,
+            "no ink found",
+        ),
+    ];
+    for (path, body, want_status, want) in cases {
+        let (status, answer) = post(&server, path, &body);
+        let error = answer["error"].as_str().unwrap_or_default();
+        assert_eq!(status, want_status, "{path} {want}: {answer}");
+        assert!(error.contains(want), "{path}: {error}");
+    }
+    // Not JSON, not declared as JSON, too large, no such route.
+    let (status, answer) = call(
+        &server,
+        "POST",
+        "/api/grad",
+        &[("Content-Type", "application/json")],
+        Some("{not json"),
+    );
+    assert_eq!(status, 400, "{answer}");
+    assert!(answer["error"]
+        .as_str()
+        .unwrap()
+        .starts_with("the request is not the JSON expected"));
+    let (status, _) = call(
+        &server,
+        "POST",
+        "/api/grad",
+        &[("Content-Type", "text/plain")],
+        Some("{}"),
+    );
+    assert_eq!(status, 415);
+    let huge = format!("{{\"expr\": \"{}\"}}", "x".repeat(5 << 20));
+    let (status, _) = call(
+        &server,
+        "POST",
+        "/api/grad",
+        &[("Content-Type", "application/json")],
+        Some(&huge),
+    );
+    assert_eq!(status, 413);
+    let (status, answer) = call(&server, "GET", "/api/nothing", &[], None);
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (404, Some("no such page or API call"))
+    );
+    // Still serving.
+    let (status, answer) = call(&server, "GET", "/api/models", &[], None);
+    assert_eq!(status, 200);
+    assert_eq!(answer["models"][0]["name"], "mini");
+}
+
+#[test]
+fn another_host_or_a_cross_site_request_is_refused() {
+    let server = Server::start(&temp_dir("serve-hosts"));
+    let body = json!({"expr": "x", "values": {"x": 1}}).to_string();
+    let ours = format!("http://{}", server.host());
+    let cases: [(&str, Vec<(&str, &str)>, u16); 6] = [
+        ("GET", vec![("Host", "evil.example:80")], 421),
+        ("POST", vec![("Host", "rebound.example")], 421),
+        ("POST", vec![("Origin", "http://evil.example")], 403),
+        ("POST", vec![("Origin", "null")], 403),
+        ("POST", vec![("Origin", ours.as_str())], 200),
+        ("GET", vec![("Origin", "http://evil.example")], 200), // reading is harmless; the browser hides the answer
+    ];
+    for (method, mut headers, want) in cases {
+        headers.push(("Content-Type", "application/json"));
+        let path = if method == "GET" {
+            "/api/models"
+        } else {
+            "/api/grad"
+        };
+        let (status, answer) = call(&server, method, path, &headers, Some(&body));
+        assert_eq!(status, want, "{method} {headers:?}: {answer}");
+        if want != 200 {
+            assert!(answer["error"].is_string());
+        }
+    }
+}
+
+#[test]
+fn nothing_outside_the_runs_folder_is_reachable() {
+    let runs = runs_with_a_model("serve-traversal");
+    let secret = runs.parent().unwrap().join("secret-model");
+    std::fs::create_dir_all(&secret).unwrap();
+    std::fs::copy(
+        runs.join("mini/model.safetensors"),
+        secret.join("model.safetensors"),
+    )
+    .unwrap();
+    // A link inside runs/ to a folder outside it is not a run.
+    std::os::unix::fs::symlink(&secret, runs.join("linked")).unwrap();
+    let server = Server::start(&runs);
+    for path in [
+        "/assets/../Cargo.toml",
+        "/assets/%2e%2e%2fCargo.toml",
+        "/../../etc/passwd",
+        "/assets/graph.js%00.html",
+        "/runs/mini/model.safetensors",
+    ] {
+        let (status, _) = call(&server, "GET", path, &[], None);
+        assert_eq!(status, 404, "{path}");
+    }
+    let pixels = vec![0u8; 28 * 28];
+    for model in [
+        "../secret-model",
+        "linked",
+        "mini/../../secret-model",
+        "/etc",
+    ] {
+        let (status, answer) = post(
+            &server,
+            "/api/predict",
+            &json!({"model": model, "width": 28, "height": 28, "pixels": pixels}),
+        );
+        assert!(status == 400 || status == 404, "{model}: {status} {answer}");
+    }
+    let (_, list) = call(&server, "GET", "/api/models", &[], None);
+    let names: Vec<&str> = list["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["mini"]);
+}
+
+#[test]
+fn a_drawn_digit_is_predicted_as_predict_would() {
+    let runs = runs_with_a_model("serve-predict");
+    let server = Server::start(&runs);
+    // A test digit as a drawing would be: dark ink on white, four times larger.
+    let test = scratchgrad::data::Dataset::load(
+        scratchgrad::data::DatasetName::MnistMini,
+        scratchgrad::data::Split::Test,
+        Path::new(""),
+    )
+    .unwrap();
+    let digit = test.image(0);
+    let pixels: Vec<u8> = (0..112 * 112)
+        .map(|i| 255 - digit[(i / 112 / 4) * 28 + (i % 112) / 4])
+        .collect();
+    let (status, answer) = post(
+        &server,
+        "/api/predict",
+        &json!({"model": "mini", "width": 112, "height": 112, "pixels": pixels}),
+    );
+    assert_eq!(status, 200, "{answer}");
+    let p: Vec<f64> = answer["probabilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert_eq!(p.len(), 10);
+    assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-4);
+    assert_eq!(answer["input"].as_array().unwrap().len(), 784);
+    assert_eq!(
+        answer["layers"][0]["shape"],
+        json!([256]),
+        "the MLP's hidden layer"
+    );
+    // The same image through `scratchgrad predict` gives the same class.
+    let file = runs.join("digit.png");
+    image::GrayImage::from_raw(112, 112, pixels)
+        .unwrap()
+        .save(&file)
+        .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_scratchgrad"))
+        .args(["predict", "--json", "--model"])
+        .arg(runs.join("mini/model.safetensors"))
+        .arg(&file)
+        .output()
+        .unwrap();
+    let predicted: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        predicted["predictions"][0]["top"][0]["class"],
+        answer["prediction"]["class"]
+    );
+}
+
+#[test]
+fn a_slow_or_broken_client_does_not_hold_the_server() {
+    let server = Server::start(&temp_dir("serve-slow"));
+    // Half a request, never finished, and a connection that sends garbage.
+    let mut idle = TcpStream::connect(server.host()).unwrap();
+    idle.write_all(b"POST /api/grad HTTP/1.1\r\nHost: ")
+        .unwrap();
+    let mut garbage = TcpStream::connect(server.host()).unwrap();
+    garbage
+        .write_all(b"\x00\x01\x02 not http at all\r\n\r\n")
+        .unwrap();
+    let mut reply = Vec::new();
+    garbage
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let _ = garbage.read_to_end(&mut reply);
+    let (status, _) = call(&server, "GET", "/api/models", &[], None);
+    assert_eq!(status, 200, "others are still served");
+    drop(idle);
+}
