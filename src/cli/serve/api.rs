@@ -176,9 +176,12 @@ fn graph_of(expr: &str, bindings: &[(String, f64)]) -> Result<Value, ApiError> {
     }))
 }
 
-/// Loaded models by run name, the oldest dropped when full.
+/// A loaded model, ready to run (the engine keeps state, so one request at a time).
+type Loaded = Arc<Mutex<(ModelFile, Model)>>;
+
+/// Loaded models by run name and file time, the oldest dropped when full.
 #[derive(Default)]
-pub struct ModelCache(Mutex<Vec<(String, SystemTime, Arc<Mutex<(ModelFile, Model)>>)>>);
+pub struct ModelCache(Mutex<Vec<(String, SystemTime, Loaded)>>);
 
 /// A run's name as the API takes it: a folder directly inside `--runs` (letters, digits,
 /// `-`, `_`, `.`, not starting with `.`), never a path.
@@ -206,7 +209,7 @@ fn run_folder(runs: &Path, name: &str) -> Result<PathBuf, ApiError> {
 
 impl ModelCache {
     /// The run's model, loaded (or from the cache when its file has not changed).
-    fn get(&self, runs: &Path, name: &str) -> Result<Arc<Mutex<(ModelFile, Model)>>, ApiError> {
+    fn get(&self, runs: &Path, name: &str) -> Result<Loaded, ApiError> {
         let path = run_folder(runs, name)?.join("model.safetensors");
         let modified = std::fs::metadata(&path)
             .and_then(|m| m.modified())
