@@ -296,12 +296,15 @@ fn bad_requests_get_clear_json_errors_and_the_server_keeps_serving() {
     assert_eq!(answer["models"][0]["name"], "mini");
 }
 
+/// A method, extra request headers and the status the server must answer.
+type HostCase<'a> = (&'a str, Vec<(&'a str, &'a str)>, u16);
+
 #[test]
 fn another_host_or_a_cross_site_request_is_refused() {
     let server = Server::start(&temp_dir("serve-hosts"));
     let body = json!({"expr": "x", "values": {"x": 1}}).to_string();
     let ours = format!("http://{}", server.host());
-    let cases: [(&str, Vec<(&str, &str)>, u16); 6] = [
+    let cases: [HostCase; 6] = [
         ("GET", vec![("Host", "evil.example:80")], 421),
         ("POST", vec![("Host", "rebound.example")], 421),
         ("POST", vec![("Origin", "http://evil.example")], 403),
