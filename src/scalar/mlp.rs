@@ -1,5 +1,5 @@
-//! A tiny neural network on the scalar engine (micrograd's `Neuron`, `Layer`, `MLP`), and the
-//! two-moons data set it is classically trained on.
+//! A tiny neural network on the scalar engine (micrograd's `Neuron`, `Layer`, `MLP`), with the
+//! max-margin loss it is classically trained with on the two moons (`toy::make_moons`).
 
 use super::{Tape, Value, Var};
 use crate::array::Rng;
@@ -178,29 +178,4 @@ fn forward_on_tape<'t>(mlp: &Mlp, parameters: &[Var<'t>], x: Vec<Var<'t>>) -> Ve
         h = out;
     }
     h
-}
-
-/// Two interleaving half circles (scikit-learn's `make_moons`): `n` points, half labelled -1
-/// (upper moon) and half +1 (lower moon), with Gaussian noise of standard deviation `noise`.
-pub fn make_moons(n: usize, noise: f64, rng: &mut Rng) -> Vec<([f64; 2], f64)> {
-    let upper = n / 2;
-    (0..n)
-        .map(|i| {
-            let (point, label) = if i < upper {
-                let t = std::f64::consts::PI * i as f64 / (upper.max(2) - 1) as f64;
-                ([t.cos(), t.sin()], -1.0)
-            } else {
-                let lower = n - upper;
-                let t = std::f64::consts::PI * (i - upper) as f64 / (lower.max(2) - 1) as f64;
-                ([1.0 - t.cos(), 0.5 - t.sin()], 1.0)
-            };
-            (
-                [
-                    point[0] + noise * rng.normal(),
-                    point[1] + noise * rng.normal(),
-                ],
-                label,
-            )
-        })
-        .collect()
 }

@@ -15,10 +15,14 @@ pub mod evaluate;
 mod mlp;
 mod ops;
 pub mod parse;
+mod plane;
 mod tape;
+mod toy;
 mod value;
 
 pub use dot::{Picture, Place, PlacedValue, MAX_SVG_VALUES};
-pub use mlp::{hinge_loss, hinge_loss_backward_on_tape, make_moons, Layer, Mlp, Neuron};
+pub use mlp::{hinge_loss, hinge_loss_backward_on_tape, Layer, Mlp, Neuron};
+pub use plane::{PlaneActivation, PlaneClassifier, PlaneLoss};
 pub use tape::{Gradients, Tape, Var};
+pub use toy::{make_moons, LabelledPoint, ToyData};
 pub use value::Value;
