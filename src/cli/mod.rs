@@ -70,6 +70,11 @@ impl CliError {
         self
     }
 
+    /// The one-line message, without `error: ` before it.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
     /// The process exit code for this error.
     pub fn exit_code(&self) -> i32 {
         self.exit_code

@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use image::RgbImage;
 use scratchgrad::arch::LayerSpec;
 use scratchgrad::data::Dataset;
 use scratchgrad::io::ModelFile;
@@ -68,26 +69,9 @@ pub fn report_files(
         "confusion matrix",
     )?;
 
-    let name = |c: usize| class_names.get(c).cloned().unwrap_or_else(|| c.to_string());
-    let tile = |i: usize| {
-        let (target, predicted) = (test_set.labels[i] as usize, test.predictions[i]);
-        let caption = if target == predicted {
-            format!("{} ok", name(target))
-        } else {
-            format!("{}->{}", name(target), name(predicted))
-        };
-        Tile {
-            pixels: test_set.image(i),
-            caption,
-            mistake: target != predicted,
-        }
-    };
-    let side = test_set.rows as u32;
-    let first: Vec<Tile> = (0..test_set.len().min(20)).map(tile).collect();
-    let key = "first test images: target ok, or target->predicted (red)";
     save(
         &out.join("predictions.png"),
-        &encode_png(&digit_grid(&first, side, 10, key))
+        &encode_png(&predictions_picture(test, test_set, class_names, "test"))
             .map_err(picture_error("predictions.png"))?,
         "predictions picture",
     )?;
@@ -99,11 +83,12 @@ pub fn report_files(
         .iter()
         .take(20)
         .map(|&i| {
-            let mut t = tile(i);
+            let mut t = tile(test, test_set, class_names, i);
             t.caption = format!("{} {:.0}%", t.caption, test.confidence[i] * 100.0);
             t
         })
         .collect();
+    let side = test_set.rows as u32;
     let key = "most confident mistakes: target->predicted confidence";
     save(
         &out.join("mistakes.png"),
@@ -122,6 +107,59 @@ pub fn report_files(
         written.extend(["filters.png", "feature-maps.png"]);
     }
     Ok(written)
+}
+
+/// Image `i` of `set` with its target and the prediction in `scored` as its caption.
+fn tile<'a>(scored: &Evaluation, set: &'a Dataset, class_names: &[String], i: usize) -> Tile<'a> {
+    let name = |c: usize| class_names.get(c).cloned().unwrap_or_else(|| c.to_string());
+    let (target, predicted) = (set.labels[i] as usize, scored.predictions[i]);
+    let caption = if target == predicted {
+        format!("{} ok", name(target))
+    } else {
+        format!("{}->{}", name(target), name(predicted))
+    };
+    Tile {
+        pixels: set.image(i),
+        caption,
+        mistake: target != predicted,
+    }
+}
+
+/// The first 20 images of `set` (the `which` images: test or validation) with target and
+/// prediction (predictions.png).
+pub fn predictions_picture(
+    scored: &Evaluation,
+    set: &Dataset,
+    class_names: &[String],
+    which: &str,
+) -> RgbImage {
+    let first: Vec<Tile> = (0..set.len().min(20))
+        .map(|i| tile(scored, set, class_names, i))
+        .collect();
+    let key = format!("first {which} images: target ok, or target->predicted (red)");
+    digit_grid(&first, set.rows as u32, 10, &key)
+}
+
+/// The first layer's weights as pictures: a convolution's kernels, or for a fully connected
+/// first layer on square images, the weights of its first 32 units, each as an image.
+pub fn first_layer_picture(model: &ModelFile) -> Option<RgbImage> {
+    let first = model.weights.iter().find(|(n, _)| n.ends_with(".weight"))?;
+    let shape = first.1.shape();
+    match shape.len() {
+        4 => Some(filters_png(first.1.data(), shape)),
+        2 => {
+            let side = (shape[1] as f64).sqrt() as usize;
+            if side * side != shape[1] {
+                return None;
+            }
+            let units = shape[0].min(32);
+            Some(filters_png(
+                &first.1.data()[..units * shape[1]],
+                &[units, 1, side, side],
+            ))
+        }
+        _ => None,
+    }
 }
 
 /// filters.png (the first convolution's kernels) and feature-maps.png (the first test image

@@ -9,8 +9,8 @@ use scratchgrad::arch::{Activation, Architecture, LAYER_GRAMMAR};
 use scratchgrad::data::DatasetName;
 use scratchgrad::train::run_dir::SUMMARY;
 use scratchgrad::train::{
-    load_resume, short_number, train, ConfigError, Engine, EpochMetrics, OptimizerKind, Preset,
-    Resume, RunDir, RunDirError, Schedule, TrainConfig, TrainError,
+    load_resume, short_number, train, ConfigError, Engine, EpochMetrics, Observer, OptimizerKind,
+    Preset, Resume, RunDir, RunDirError, Schedule, TrainConfig, TrainError,
 };
 
 use super::files::save;
@@ -295,14 +295,13 @@ struct Start {
     resume: Option<Resume>,
 }
 
-fn start_new(args: &TrainArgs) -> Result<Start, CliError> {
+fn start_new(args: &TrainArgs, runs: &Path) -> Result<Start, CliError> {
     let config = args.config()?;
     let dir = match &args.out {
         Some(out) => RunDir::create(out).map_err(|e| run_dir_error(out, e, false))?,
         None => {
             let stem = format!("{}-{}", config.dataset, timestamp());
-            RunDir::create_unique(Path::new("runs"), &stem)
-                .map_err(|e| run_dir_error(Path::new("runs"), e, false))?
+            RunDir::create_unique(runs, &stem).map_err(|e| run_dir_error(runs, e, false))?
         }
     };
     Ok(Start {
@@ -347,8 +346,50 @@ fn plural(n: usize, what: &str) -> String {
     format!("{n} {what}{}", if n == 1 { "" } else { "s" })
 }
 
+/// Hears about a run beyond its steps and epochs: where it trains (the dashboard).
+pub trait Listener: Observer {
+    /// The run's folder is ready and training is about to start (after `epochs_done`
+    /// epochs, when it resumes); `heading` is the line `train` prints.
+    fn started(&mut self, folder: &Path, heading: &str, config: &TrainConfig, epochs_done: usize);
+}
+
+/// The flags of `scratchgrad train`, for the dashboard's runs.
+#[derive(clap::Parser)]
+#[command(name = "scratchgrad train", no_binary_name = true)]
+struct TrainCommand {
+    #[command(flatten)]
+    args: TrainArgs,
+}
+
+/// Parses `train`'s flags (`["--epochs=3", ...]`) as the command line would, and checks a
+/// new run's settings; a mistake is one line, as `train` prints it.
+pub fn parse_flags(flags: &[String]) -> Result<TrainArgs, CliError> {
+    use clap::Parser;
+    let args = TrainCommand::try_parse_from(flags)
+        .map(|c| c.args)
+        .map_err(|e| {
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or("bad flags");
+            CliError::new(first.trim_start_matches("error: ").to_string())
+        })?;
+    if args.resume.is_none() {
+        args.config()?;
+    }
+    Ok(args)
+}
+
 /// Runs `scratchgrad train`.
 pub fn run(args: TrainArgs) -> Result<(), CliError> {
+    run_with(args, Path::new("runs"), None)
+}
+
+/// Runs `scratchgrad train` with new runs' default folders in `runs`, telling `listener`
+/// too (the dashboard's runs).
+pub fn run_with(
+    args: TrainArgs,
+    runs: &Path,
+    listener: Option<Box<dyn Listener>>,
+) -> Result<(), CliError> {
     let started = Instant::now();
     let threads = args.threads.unwrap_or_else(scratchgrad::array::num_threads);
     if !(1..=MAX_THREADS).contains(&threads) {
@@ -362,9 +403,9 @@ pub fn run(args: TrainArgs) -> Result<(), CliError> {
         resume,
     } = match &args.resume {
         Some(path) => start_resumed(&args, path)?,
-        None => start_new(&args)?,
+        None => start_new(&args, runs)?,
     };
-    let result = train_in(&args, &config, &dir, resume, threads, started);
+    let result = train_in(&args, &config, &dir, resume, threads, started, listener);
     if result.is_err() {
         // A run that completed no epoch leaves nothing behind.
         dir.abandon();
@@ -379,6 +420,7 @@ fn train_in(
     resume: Option<Resume>,
     threads: usize,
     started: Instant,
+    mut listener: Option<Box<dyn Listener>>,
 ) -> Result<(), CliError> {
     let out = dir.path();
     let (train_set, test_set) = data::load(config.dataset, args.data_dir.as_deref(), args.quiet)?;
@@ -388,7 +430,7 @@ fn train_in(
         .as_ref()
         .and_then(|r| r.history.first())
         .map(|m| m.train_loss);
-    outln!(
+    let heading = format!(
         "training {} on {} ({} images, {} test) with the {} engine: {}{}, batch {}, {} lr {} ({}), seed {}{}, {} thread(s)",
         config.arch.describe(),
         config.dataset,
@@ -405,7 +447,12 @@ fn train_in(
         if config.val_split > 0.0 { format!(", {}% held out to validate", short_number(config.val_split * 100.0)) } else { String::new() },
         threads
     );
-    let mut progress = Progress::new(args.quiet, config.val_split > 0.0, first_loss);
+    outln!("{heading}");
+    if let Some(listener) = listener.as_mut() {
+        listener.started(out, &heading, config, done);
+    }
+    let also = listener.map(|l| l as Box<dyn Observer>);
+    let mut progress = Progress::new(args.quiet, config.val_split > 0.0, first_loss).also(also);
     outln!("{}", progress.heading());
     let result = train(config, &train_set, &test_set, dir, resume, &mut progress);
     progress.finish();

@@ -19,5 +19,5 @@ pub use metrics::{EpochMetrics, HeldOut};
 pub use model::{correct, Engine, Model};
 pub use preset::{Defaults, Preset};
 pub use resume::{load_resume, Resume, ResumeError};
-pub use run::{train, Observer, TrainError, TrainOutcome};
+pub use run::{train, EpochReport, Observer, TrainError, TrainOutcome};
 pub use run_dir::{RunDir, RunDirError};

@@ -27,11 +27,24 @@ pub trait Observer {
     ) {
     }
     /// After each epoch, once its checkpoint is safely on disk.
-    fn on_epoch(&mut self, _metrics: &EpochMetrics) {}
+    fn on_epoch(&mut self, _epoch: &EpochReport<'_>) {}
     /// Checked between steps: true stops the run after the last complete checkpoint.
     fn should_stop(&self) -> bool {
         false
     }
+}
+
+/// What an epoch left: its metrics, how the model did on the held-out images (test or
+/// validation), those images, and the model as saved.
+pub struct EpochReport<'a> {
+    /// The epoch's line of `metrics.jsonl`.
+    pub metrics: &'a EpochMetrics,
+    /// The held-out images' predictions and confusion matrix.
+    pub held_out: &'a Evaluation,
+    /// The held-out images themselves.
+    pub held_set: &'a Dataset,
+    /// The model after the epoch, as in `model.safetensors`.
+    pub model: &'a ModelFile,
 }
 
 /// Why a run ended early.
@@ -228,9 +241,6 @@ pub fn train(
             accuracy: scored.accuracy,
             seconds,
         };
-        if held_out == HeldOut::Test {
-            last_test = Some(scored);
-        }
         history.push(metrics.clone());
         let checkpoint = Checkpoint {
             model: model_file(&mut model),
@@ -246,7 +256,15 @@ pub fn train(
         write(dir, METRICS, lines.as_bytes())?;
         write(dir, MODEL, &encode_model(&checkpoint.model))?;
         write(dir, CHECKPOINT, &encode_checkpoint(&checkpoint))?;
-        observer.on_epoch(&metrics);
+        observer.on_epoch(&EpochReport {
+            metrics: &metrics,
+            held_out: &scored,
+            held_set,
+            model: &checkpoint.model,
+        });
+        if held_out == HeldOut::Test {
+            last_test = Some(scored);
+        }
     }
     let test = match last_test {
         Some(test) => test,
