@@ -114,15 +114,16 @@ async fn screenshot(client: &Client, name: &str) {
 }
 
 async fn wait_until(client: &Client, what: &str, script: &str) {
+    wait_at_most(client, what, script, Duration::from_secs(20)).await
+}
+
+async fn wait_at_most(client: &Client, what: &str, script: &str, limit: Duration) {
     let start = Instant::now();
     loop {
         if client.execute(script, vec![]).await.unwrap() == Value::Bool(true) {
             return;
         }
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "timed out waiting for {what}"
-        );
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -309,6 +310,204 @@ async fn digits_page(client: &Client, url: &str) {
     screenshot(client, "digits.png").await;
 }
 
+/// Runs the playground on the moons until it classifies over 90% of them, then adds a point
+/// with a click and finds it in the data the server holds.
+async fn playground_page(client: &Client, url: &str) {
+    client.goto(&format!("{url}playground")).await.unwrap();
+    wait_until(
+        client,
+        "a playground session",
+        "return typeof session !== 'undefined' && session !== null",
+    )
+    .await;
+    client
+        .find(Locator::Id("run"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_until(
+        client,
+        "the accuracy to pass 90%",
+        "return session.accuracy > 0.9 && document.getElementById('accuracy').textContent !== '-'",
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(2500)).await; // a steady rate to read
+    let rate = text(client, "#rate").await;
+    let timings = client
+        .execute("return window.scratchgradTimings", vec![])
+        .await
+        .unwrap();
+    eprintln!(
+        "playground page: {rate} (2-16-16-1 on 100 moons, 5 steps per update; mean per update: {:.1} ms for the request, {:.1} ms drawing)",
+        timings["request"].as_f64().unwrap_or(f64::NAN),
+        timings["draw"].as_f64().unwrap_or(f64::NAN)
+    );
+    let shown = text(client, "#accuracy").await;
+    let percent: f64 = shown.trim_end_matches('%').parse().unwrap();
+    assert!(percent > 90.0, "the page shows accuracy {shown}");
+    screenshot(client, "playground.png").await;
+    client
+        .find(Locator::Id("pause"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let count = "return fetch('/api/playground/' + session.id).then(r => r.json()).then(s => s.points.length)";
+    let before = client.execute(count, vec![]).await.unwrap();
+    // The middle of the moons' view, between the two moons: no point there to remove.
+    client
+        .find(Locator::Id("plane"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let added = "return fetch('/api/playground/' + session.id).then(r => r.json()).then(s => s.points[s.points.length - 1])";
+    wait_until(
+        client,
+        "the clicked point",
+        &format!("return fetch('/api/playground/' + session.id).then(r => r.json()).then(s => s.points.length === {before} + 1)"),
+    )
+    .await;
+    let point = client.execute(added, vec![]).await.unwrap();
+    let (x, y, label) = (
+        point[0].as_f64().unwrap(),
+        point[1].as_f64().unwrap(),
+        point[2].as_f64().unwrap(),
+    );
+    assert!(
+        (x - 0.5).abs() < 0.05 && (y - 0.25).abs() < 0.05 && label == 1.0,
+        "the clicked point is {point}"
+    );
+}
+
+/// Starts a 3-epoch CNN run on mnist-mini from the dashboard, sees its curve receive points,
+/// reloads the page mid-run and sees the history again, stops it after an epoch, resumes it
+/// to the end, and finds its files in the runs folder.
+async fn dashboard_page(client: &Client, url: &str, runs: &Path) {
+    client.goto(&format!("{url}dashboard")).await.unwrap();
+    wait_until(
+        client,
+        "the list of runs",
+        "return document.getElementById('runs-folder').textContent !== ''",
+    )
+    .await;
+    client
+        .execute(
+            "document.getElementById('dataset').value = 'mnist-mini';
+             document.getElementById('arch').value = 'cnn';
+             document.getElementById('epochs').value = '3';",
+            vec![],
+        )
+        .await
+        .unwrap();
+    client
+        .find(Locator::Id("start"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let points = "return live && live.batches.length";
+    wait_until(
+        client,
+        "points on the curve",
+        "return live !== null && live.batches.length >= 3",
+    )
+    .await;
+    let before = client
+        .execute(points, vec![])
+        .await
+        .unwrap()
+        .as_u64()
+        .unwrap();
+    client.refresh().await.unwrap();
+    wait_until(
+        client,
+        "the history after a reload",
+        &format!("return live !== null && live.batches.length >= {before}"),
+    )
+    .await;
+    let long = Duration::from_secs(120);
+    wait_at_most(
+        client,
+        "a complete epoch",
+        "return live.history.length >= 1",
+        long,
+    )
+    .await;
+    screenshot(client, "dashboard.png").await;
+    client
+        .find(Locator::Id("stop"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_at_most(
+        client,
+        "the run to stop",
+        "return live.status === 'stopped'",
+        long,
+    )
+    .await;
+    let run = client.execute("return live.run", vec![]).await.unwrap();
+    let run = run.as_str().unwrap().to_string();
+    let message = text(client, "#message").await;
+    assert!(message.contains("resume with"), "after Stop: {message}");
+    client
+        .find(Locator::Id("resume"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_at_most(
+        client,
+        "the resumed run to finish",
+        "return live.status === 'finished'",
+        long,
+    )
+    .await;
+    let message = text(client, "#message").await;
+    assert!(message.starts_with("finished: test accuracy"), "{message}");
+    let folder = runs.join(&run);
+    for file in [
+        "model.safetensors",
+        "metrics.jsonl",
+        "summary.json",
+        "filters.png",
+    ] {
+        assert!(folder.join(file).is_file(), "{run}/{file} is missing");
+    }
+    let epochs = std::fs::read_to_string(folder.join("metrics.jsonl")).unwrap();
+    assert_eq!(epochs.lines().count(), 3);
+    // The run is listed; opening it draws its curves and shows its pictures.
+    wait_until(
+        client,
+        "the run in the list",
+        &format!("return [...document.querySelectorAll('#runs td')].some(td => td.textContent === '{run}')"),
+    )
+    .await;
+    client
+        .find(Locator::Css("#runs tr"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_until(
+        client,
+        "the opened run's pictures",
+        "return document.querySelectorAll('#opened-pictures img').length >= 3",
+    )
+    .await;
+    screenshot(client, "dashboard-finished.png").await;
+}
+
 #[test]
 fn the_pages_work_in_chromium() {
     let Some((chromium, chromedriver)) = browser() else {
@@ -382,6 +581,8 @@ fn the_pages_work_in_chromium() {
         };
         graph_page(&client, &url).await;
         digits_page(&client, &url).await;
+        playground_page(&client, &url).await;
+        dashboard_page(&client, &url, &runs).await;
         let errors = console_errors(&client).await;
         graph_page_error(&client, &url).await;
         client.close().await.unwrap();

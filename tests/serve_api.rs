@@ -4,107 +4,16 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use common::server::{call, post, Server};
 use common::{temp_dir, train_args};
-
-/// A running server, stopped when dropped.
-pub struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Server {
-    fn start(runs: &Path) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_scratchgrad"))
-            .args(["serve", "--port", "0", "--runs"])
-            .arg(runs)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .expect("the URL is printed")
-            .to_string();
-        Server { child, url }
-    }
-
-    fn host(&self) -> String {
-        self.url
-            .trim_start_matches("http://")
-            .trim_end_matches('/')
-            .to_string()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .into()
-}
-
-/// Status and JSON body of a request with `headers`.
-fn call(
-    server: &Server,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: Option<&str>,
-) -> (u16, Value) {
-    let url = format!("{}{}", server.url, path.trim_start_matches('/'));
-    let agent = agent();
-    let response = match (method, body) {
-        ("GET", _) => {
-            let mut request = agent.get(&url);
-            for (k, v) in headers {
-                request = request.header(*k, *v);
-            }
-            request.call()
-        }
-        (_, body) => {
-            let mut request = agent.post(&url);
-            for (k, v) in headers {
-                request = request.header(*k, *v);
-            }
-            request.send(body.unwrap_or(""))
-        }
-    };
-    let mut response = response.unwrap();
-    let status = response.status().as_u16();
-    let text = response.body_mut().read_to_string().unwrap_or_default();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
-fn post(server: &Server, path: &str, body: &Value) -> (u16, Value) {
-    call(
-        server,
-        "POST",
-        path,
-        &[("Content-Type", "application/json")],
-        Some(&body.to_string()),
-    )
-}
 
 fn runs_with_a_model(name: &str) -> std::path::PathBuf {
     let runs = temp_dir(name);
@@ -210,13 +119,13 @@ fn bad_requests_get_clear_json_errors_and_the_server_keeps_serving() {
             "/api/predict",
             json!({"model": "../../etc", "width": 28, "height": 28, "pixels": good_pixels}),
             400,
-            "must be the name of a run",
+            "is not the name of a run in the runs folder",
         ),
         (
             "/api/predict",
             json!({"model": ".hidden", "width": 28, "height": 28, "pixels": good_pixels}),
             400,
-            "must be the name of a run",
+            "is not the name of a run in the runs folder",
         ),
         (
             "/api/predict",

@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod server;
+
 /// A fresh, empty-to-start folder under the system's temporary directory, unique to this test
 /// process and `name`.
 pub fn temp_dir(name: &str) -> PathBuf {

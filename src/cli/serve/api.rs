@@ -51,7 +51,8 @@ impl ApiError {
         }
     }
 
-    fn bad(message: impl Into<String>) -> Self {
+    /// A 400: the request asked for something wrong.
+    pub fn bad(message: impl Into<String>) -> Self {
         ApiError::new(StatusCode::BAD_REQUEST, message)
     }
 }
@@ -77,7 +78,7 @@ pub async fn not_found() -> ApiError {
 }
 
 /// Runs `work` on a blocking thread; a panic there becomes a 500, never a dropped connection.
-async fn blocking<T: Send + 'static>(
+pub async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(work).await.unwrap_or_else(|_| {
@@ -185,7 +186,7 @@ pub struct ModelCache(Mutex<Vec<(String, SystemTime, Loaded)>>);
 
 /// A run's name as the API takes it: a folder directly inside `--runs` (letters, digits,
 /// `-`, `_`, `.`, not starting with `.`), never a path.
-fn run_folder(runs: &Path, name: &str) -> Result<PathBuf, ApiError> {
+pub fn run_folder(runs: &Path, name: &str) -> Result<PathBuf, ApiError> {
     let valid = !name.is_empty()
         && name.len() <= 200
         && !name.starts_with('.')
@@ -193,9 +194,10 @@ fn run_folder(runs: &Path, name: &str) -> Result<PathBuf, ApiError> {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
     if !valid {
-        return Err(ApiError::bad(
-            "`model` must be the name of a run in the runs folder, as /api/models lists them",
-        ));
+        return Err(ApiError::bad(format!(
+            "`{}` is not the name of a run in the runs folder (as /api/runs lists them)",
+            scratchgrad::text::elide(name, 40)
+        )));
     }
     let folder = runs.join(name);
     if !std::fs::symlink_metadata(&folder).is_ok_and(|m| m.is_dir()) {

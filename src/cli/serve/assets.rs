@@ -10,9 +10,11 @@ use super::api::ApiError;
 const INDEX: &str = include_str!("assets/index.html");
 const GRAPH: &str = include_str!("assets/graph.html");
 const DIGITS: &str = include_str!("assets/digits.html");
+const PLAYGROUND: &str = include_str!("assets/playground.html");
+const DASHBOARD: &str = include_str!("assets/dashboard.html");
 
 /// The scripts and the style sheet, by name.
-const ASSETS: [(&str, &str, &str); 4] = [
+const ASSETS: [(&str, &str, &str); 6] = [
     (
         "style.css",
         "text/css; charset=utf-8",
@@ -32,6 +34,16 @@ const ASSETS: [(&str, &str, &str); 4] = [
         "digits.js",
         "text/javascript; charset=utf-8",
         include_str!("assets/digits.js"),
+    ),
+    (
+        "playground.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/playground.js"),
+    ),
+    (
+        "dashboard.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/dashboard.js"),
     ),
 ];
 
@@ -64,6 +76,16 @@ pub async fn graph_page() -> Response {
 /// `GET /digits`.
 pub async fn digits_page() -> Response {
     page(DIGITS)
+}
+
+/// `GET /playground`.
+pub async fn playground_page() -> Response {
+    page(PLAYGROUND)
+}
+
+/// `GET /dashboard`.
+pub async fn dashboard_page() -> Response {
+    page(DASHBOARD)
 }
 
 /// `GET /favicon.ico`: none (and no error in the browser's console for asking).

@@ -4,6 +4,9 @@
 
 mod api;
 mod assets;
+mod dashboard;
+mod playground;
+mod runs;
 mod security;
 
 use std::net::{IpAddr, SocketAddr};
@@ -48,6 +51,12 @@ pub struct AppState {
     pub hosts: Vec<String>,
     /// Loaded models, by run name.
     pub models: api::ModelCache,
+    /// The playground's sessions.
+    pub playgrounds: playground::Sessions,
+    /// The training dashboard's run.
+    pub dashboard: dashboard::Dashboard,
+    /// Set when the server is closing: live event streams end.
+    pub closing: tokio::sync::watch::Sender<bool>,
 }
 
 /// The routes: pages, assets, API; everything behind the host and origin checks.
@@ -61,6 +70,27 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/grad", post(api::grad))
         .route("/api/models", get(api::models))
         .route("/api/predict", post(api::predict))
+        .route("/playground", get(assets::playground_page))
+        .route("/api/playground", post(playground::create))
+        .route(
+            "/api/playground/{id}",
+            get(playground::show).delete(playground::close),
+        )
+        .route("/api/playground/{id}/train", post(playground::train))
+        .route("/api/playground/{id}/settings", post(playground::settings))
+        .route("/api/playground/{id}/reset", post(playground::reset))
+        .route("/api/playground/{id}/points", post(playground::points))
+        .route("/api/playground/{id}/close", post(playground::close))
+        .route("/dashboard", get(assets::dashboard_page))
+        .route("/api/dashboard", get(dashboard::current))
+        .route("/api/dashboard/start", post(dashboard::start))
+        .route("/api/dashboard/stop", post(dashboard::stop))
+        .route("/api/dashboard/resume", post(dashboard::resume))
+        .route("/api/dashboard/events", get(dashboard::events))
+        .route("/api/dashboard/pictures/{name}", get(dashboard::picture))
+        .route("/api/runs", get(runs::list))
+        .route("/api/runs/{name}", get(runs::show))
+        .route("/api/runs/{name}/files/{file}", get(runs::file))
         .fallback(api::not_found)
         .layer(axum::extract::DefaultBodyLimit::max(api::MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(
@@ -116,6 +146,9 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         runs: args.runs.clone(),
         hosts: allowed_hosts(addr),
         models: api::ModelCache::default(),
+        playgrounds: playground::Sessions::default(),
+        dashboard: dashboard::Dashboard::default(),
+        closing: tokio::sync::watch::Sender::new(false),
     });
     let url = format!("http://{}/", state.hosts[0]);
     outln!(
@@ -125,14 +158,34 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     if args.open {
         open_browser(&url);
     }
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
+    let closing = Arc::clone(&state);
+    axum::serve(listener, router(Arc::clone(&state)))
+        .with_graceful_shutdown(async move {
+            stop_requested().await;
+            closing.closing.send_replace(true);
         })
         .await
         .map_err(|e| CliError::new(format!("the server stopped: {e}")))?;
+    // A run from the dashboard stops as Ctrl-C stops `train`: its last epoch is kept.
+    state.dashboard.stop_and_wait();
     outln!("stopped");
     Ok(())
+}
+
+/// Waits for Ctrl-C (SIGINT) or SIGTERM.
+async fn stop_requested() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut terminate) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
 }
 
 /// Asks the desktop to open `url`, saying so when it cannot.

@@ -32,3 +32,59 @@ function short(x) {
   if (x !== 0 && (Math.abs(x) >= 1e9 || Math.abs(x) < 1e-4)) return x.toExponential(3);
   return String(Number(x.toFixed(4)));
 }
+
+// A line chart on a canvas: series = [{name, color, points: [[x, y], ...]}]; options.ymin,
+// options.ymax fix the vertical range (else it fits the data), options.title heads it.
+function lineChart(canvas, series, options = {}) {
+  const ctx = canvas.getContext("2d");
+  const w = canvas.width, h = canvas.height;
+  const pad = { left: 46, right: 10, top: 22, bottom: 22 };
+  ctx.clearRect(0, 0, w, h);
+  ctx.fillStyle = "#fff";
+  ctx.fillRect(0, 0, w, h);
+  const all = series.flatMap(s => s.points).filter(p => Number.isFinite(p[1]));
+  let [x0, x1] = [Infinity, -Infinity], [y0, y1] = [options.ymin ?? Infinity, options.ymax ?? -Infinity];
+  for (const [x, y] of all) {
+    x0 = Math.min(x0, x); x1 = Math.max(x1, x);
+    if (options.ymin === undefined) y0 = Math.min(y0, y);
+    if (options.ymax === undefined) y1 = Math.max(y1, y);
+  }
+  ctx.font = "12px system-ui, sans-serif";
+  ctx.fillStyle = "#222";
+  if (options.title) ctx.fillText(options.title, pad.left, 14);
+  if (!all.length) return;
+  if (x1 === x0) x1 = x0 + 1;
+  if (y1 === y0) { y1 = y0 + 1; }
+  const px = x => pad.left + (x - x0) / (x1 - x0) * (w - pad.left - pad.right);
+  const py = y => h - pad.bottom - (y - y0) / (y1 - y0) * (h - pad.top - pad.bottom);
+  ctx.strokeStyle = "#ccc";
+  ctx.fillStyle = "#666";
+  for (let i = 0; i <= 4; i++) {
+    const y = y0 + (y1 - y0) * i / 4;
+    ctx.beginPath(); ctx.moveTo(pad.left, py(y)); ctx.lineTo(w - pad.right, py(y)); ctx.stroke();
+    ctx.fillText(short(Number(y.toPrecision(3))), 2, py(y) + 4);
+  }
+  ctx.fillText(short(x0), pad.left, h - 6);
+  const right = short(x1);
+  ctx.fillText(right, w - pad.right - ctx.measureText(right).width, h - 6);
+  let legend = pad.left + (options.title ? ctx.measureText(options.title).width + 16 : 0);
+  for (const s of series) {
+    ctx.strokeStyle = s.color;
+    ctx.lineWidth = 2;
+    ctx.beginPath();
+    let started = false;
+    for (const [x, y] of s.points) {
+      if (!Number.isFinite(y)) continue;
+      if (started) ctx.lineTo(px(x), py(y)); else ctx.moveTo(px(x), py(y));
+      started = true;
+    }
+    if (s.points.length === 1) ctx.arc(px(s.points[0][0]), py(s.points[0][1]), 2, 0, 7);
+    ctx.stroke();
+    ctx.lineWidth = 1;
+    ctx.fillStyle = s.color;
+    ctx.fillRect(legend, 6, 10, 10);
+    ctx.fillStyle = "#222";
+    ctx.fillText(s.name, legend + 14, 15);
+    legend += ctx.measureText(s.name).width + 30;
+  }
+}

@@ -1,0 +1,482 @@
+//! The training dashboard's live run: started from the page with `train`'s own flags and
+//! code (`cli::train::run_with`, so it writes the same files into `--runs`), one at a time,
+//! on its own thread; every few steps and every epoch become events that any number of
+//! pages follow (server-sent events, replayed from the start for a page that reloads);
+//! Stop is Ctrl-C for that run, and Resume is `train --resume`.
+
+use std::convert::Infallible;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path as UrlPath, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use futures_util::stream::{self, Stream};
+use scratchgrad::report::{confusion_png, encode_png};
+use scratchgrad::train::{EpochReport, HeldOut, Observer, TrainConfig};
+use serde_json::{json, Value};
+use tokio::sync::watch;
+
+use super::super::report::{first_layer_picture, predictions_picture};
+use super::super::train::{parse_flags, run_with, Listener};
+use super::api::{run_folder, ApiError};
+use super::AppState;
+
+/// The settings a page may give, and the `train` flag each becomes.
+const SETTINGS: [(&str, &str); 13] = [
+    ("dataset", "--dataset"),
+    ("arch", "--arch"),
+    ("layers", "--layers"),
+    ("hidden", "--hidden"),
+    ("activation", "--activation"),
+    ("engine", "--engine"),
+    ("epochs", "--epochs"),
+    ("batch_size", "--batch-size"),
+    ("lr", "--lr"),
+    ("optimizer", "--optimizer"),
+    ("schedule", "--schedule"),
+    ("seed", "--seed"),
+    ("val_split", "--val-split"),
+];
+/// Progress events per epoch (besides the epoch's own).
+const BATCH_EVENTS_PER_EPOCH: usize = 10;
+/// Beyond this many events, every other progress event is forgotten (epochs are kept).
+const MAX_EVENTS: usize = 5_000;
+
+/// Where a run is.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Status {
+    /// Loading data (fetching it, the first time), making the folder.
+    Starting,
+    Training,
+    Finished,
+    Stopped,
+    Failed,
+}
+
+impl Status {
+    fn name(self) -> &'static str {
+        match self {
+            Status::Starting => "starting",
+            Status::Training => "training",
+            Status::Finished => "finished",
+            Status::Stopped => "stopped",
+            Status::Failed => "failed",
+        }
+    }
+
+    fn active(self) -> bool {
+        matches!(self, Status::Starting | Status::Training)
+    }
+}
+
+/// What the dashboard knows of its run, shared by the training thread and the pages.
+struct LiveRun {
+    /// The command line the run is equivalent to.
+    command: String,
+    stop: AtomicBool,
+    inner: Mutex<Inner>,
+    /// Bumped after every event, so that waiting pages wake.
+    changed: watch::Sender<u64>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+struct Inner {
+    status: Status,
+    /// The run's folder name in `--runs`, once made.
+    name: Option<String>,
+    /// `(sequence number, event)`, oldest first.
+    events: Vec<(u64, Value)>,
+    next: u64,
+    /// The latest live pictures, PNG.
+    pictures: Vec<(&'static str, Vec<u8>)>,
+}
+
+impl LiveRun {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn push(&self, event: Value) {
+        let mut inner = self.lock();
+        let seq = inner.next;
+        inner.next += 1;
+        inner.events.push((seq, event));
+        if inner.events.len() > MAX_EVENTS {
+            let mut odd = false;
+            inner.events.retain(|(_, e)| {
+                odd = !odd;
+                e["type"] != "batch" || odd
+            });
+        }
+        drop(inner);
+        self.changed.send_replace(seq);
+    }
+
+    fn summary(&self) -> Value {
+        let inner = self.lock();
+        json!({
+            "run": inner.name,
+            "status": inner.status.name(),
+            "command": self.command,
+            "pictures": inner.pictures.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
+        })
+    }
+
+    /// The first event after sequence number `after`, if there is one yet.
+    fn event_after(&self, after: Option<u64>) -> Option<(u64, Value)> {
+        let inner = self.lock();
+        inner
+            .events
+            .iter()
+            .find(|(seq, _)| after.is_none_or(|a| *seq > a))
+            .cloned()
+    }
+}
+
+/// The dashboard's one run (the last one started, kept after it ends so pages can see how).
+#[derive(Default)]
+pub struct Dashboard(Mutex<Option<Arc<LiveRun>>>);
+
+impl Dashboard {
+    fn current(&self) -> Option<Arc<LiveRun>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// True while the run named `name` trains here.
+    pub fn is_training(&self, name: &str) -> bool {
+        self.current().is_some_and(|run| {
+            let inner = run.lock();
+            inner.status.active() && inner.name.as_deref() == Some(name)
+        })
+    }
+
+    /// Starts `train` with `flags` on a thread of its own, unless a run is under way.
+    fn launch(&self, runs: PathBuf, flags: Vec<String>) -> Result<Arc<LiveRun>, ApiError> {
+        let args = parse_flags(&flags).map_err(|e| ApiError::bad(e.message()))?;
+        let mut current = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(run) = current.as_ref() {
+            let inner = run.lock();
+            if inner.status.active() {
+                let which = match &inner.name {
+                    Some(name) => format!("the run {name} is training"),
+                    None => "a run is starting (loading its data)".to_string(),
+                };
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    format!("{which}: stop it (or wait for it) before starting another"),
+                ));
+            }
+        }
+        let command = format!("scratchgrad train {}", flags.join(" "));
+        let run = Arc::new(LiveRun {
+            command,
+            stop: AtomicBool::new(false),
+            inner: Mutex::new(Inner {
+                status: Status::Starting,
+                name: None,
+                events: Vec::new(),
+                next: 0,
+                pictures: Vec::new(),
+            }),
+            changed: watch::Sender::new(0),
+            thread: Mutex::new(None),
+        });
+        let for_thread = Arc::clone(&run);
+        let thread = std::thread::Builder::new()
+            .name("dashboard-run".into())
+            .spawn(move || {
+                let watcher = Watcher {
+                    run: Arc::clone(&for_thread),
+                    started: Instant::now(),
+                };
+                let result = catch_unwind(AssertUnwindSafe(|| {
+                    run_with(args, &runs, Some(Box::new(watcher)))
+                }));
+                finish(&for_thread, &runs, result);
+            })
+            .map_err(|e| {
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("cannot start a thread: {e}"),
+                )
+            })?;
+        *run.thread.lock().unwrap_or_else(|e| e.into_inner()) = Some(thread);
+        *current = Some(Arc::clone(&run));
+        Ok(run)
+    }
+
+    /// Stops a run under way and waits for it (the server is closing).
+    pub fn stop_and_wait(&self) {
+        if let Some(run) = self.current() {
+            run.stop.store(true, Ordering::Relaxed);
+            let thread = run.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
+            if let Some(thread) = thread {
+                let _ = thread.join();
+            }
+        }
+    }
+}
+
+/// Records how the run ended.
+fn finish(
+    run: &LiveRun,
+    runs: &Path,
+    result: std::thread::Result<Result<(), super::super::CliError>>,
+) {
+    let (status, message) = match result {
+        Ok(Ok(())) => {
+            let name = run.lock().name.clone().unwrap_or_default();
+            let accuracy =
+                scratchgrad::io::read_regular(&runs.join(&name).join("summary.json"), 1 << 20)
+                    .ok()
+                    .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+                    .and_then(|s| s["test"]["accuracy"].as_f64());
+            let message = match accuracy {
+                Some(a) => format!("finished: test accuracy {:.2}%", a * 100.0),
+                None => "finished".to_string(),
+            };
+            (Status::Finished, message)
+        }
+        Ok(Err(e)) if e.exit_code() == 130 => (Status::Stopped, e.message().to_string()),
+        Ok(Err(e)) => (Status::Failed, e.message().to_string()),
+        Err(_) => (
+            Status::Failed,
+            "the run failed unexpectedly (a bug in scratchgrad): see the server's output"
+                .to_string(),
+        ),
+    };
+    super::super::output::errln!("dashboard run: {message}");
+    // The event first: a page that sees the run has ended has had its last event.
+    run.push(json!({ "type": "end", "status": status.name(), "message": message }));
+    run.lock().status = status;
+}
+
+/// The training thread's observer: turns progress into events and pictures.
+struct Watcher {
+    run: Arc<LiveRun>,
+    started: Instant,
+}
+
+impl Observer for Watcher {
+    fn on_batch(&mut self, epoch: usize, batch: usize, batches: usize, loss: f64, accuracy: f64) {
+        let every = batches.div_ceil(BATCH_EVENTS_PER_EPOCH).max(1);
+        if batch.is_multiple_of(every) || batch == batches {
+            self.run.push(json!({
+                "type": "batch", "epoch": epoch, "batch": batch, "batches": batches,
+                "loss": loss, "accuracy": accuracy,
+                "seconds": self.started.elapsed().as_secs_f64(),
+            }));
+        }
+    }
+
+    fn on_epoch(&mut self, epoch: &EpochReport<'_>) {
+        let which = match epoch.metrics.held_out {
+            HeldOut::Test => "test",
+            HeldOut::Validation => "validation",
+        };
+        let names = &epoch.model.class_names;
+        let mut pictures = Vec::new();
+        if let Some(weights) = first_layer_picture(epoch.model) {
+            pictures.push(("weights.png", weights));
+        }
+        pictures.push((
+            "predictions.png",
+            predictions_picture(epoch.held_out, epoch.held_set, names, which),
+        ));
+        pictures.push((
+            "confusion.png",
+            confusion_png(&epoch.held_out.confusion, names),
+        ));
+        let encoded: Vec<(&'static str, Vec<u8>)> = pictures
+            .into_iter()
+            .filter_map(|(name, img)| encode_png(&img).ok().map(|png| (name, png)))
+            .collect();
+        self.run.lock().pictures = encoded;
+        let mut event = epoch.metrics.to_json();
+        event["type"] = json!("epoch");
+        event["held_out"] = json!(which);
+        event["seconds_total"] = json!(self.started.elapsed().as_secs_f64());
+        self.run.push(event);
+    }
+
+    fn should_stop(&self) -> bool {
+        self.run.stop.load(Ordering::Relaxed)
+    }
+}
+
+impl Listener for Watcher {
+    fn started(&mut self, folder: &Path, heading: &str, config: &TrainConfig, epochs_done: usize) {
+        let name = folder.file_name().map(|n| n.to_string_lossy().into_owned());
+        {
+            let mut inner = self.run.lock();
+            inner.name = name.clone();
+            inner.status = Status::Training;
+        }
+        self.run.push(json!({
+            "type": "start", "run": name, "heading": heading, "command": self.run.command,
+            "epochs": config.epochs, "epochs_done": epochs_done, "dataset": config.dataset.to_string(),
+            "architecture": config.arch.describe(),
+        }));
+    }
+}
+
+type Body = Result<Json<Value>, JsonRejection>;
+
+/// `train`'s flags for the settings a page sent, each checked for its form (the values
+/// themselves are checked by `train`, as on the command line).
+fn flags_from(body: &Value) -> Result<Vec<String>, ApiError> {
+    let object = body
+        .as_object()
+        .ok_or_else(|| ApiError::bad("the settings must be a JSON object"))?;
+    let mut flags = Vec::new();
+    for (key, value) in object {
+        let (_, flag) = SETTINGS.iter().find(|(k, _)| k == key).ok_or_else(|| {
+            let known: Vec<&str> = SETTINGS.iter().map(|(k, _)| *k).collect();
+            ApiError::bad(format!(
+                "unknown setting `{}` (known: {})",
+                scratchgrad::text::elide(key, 40),
+                known.join(", ")
+            ))
+        })?;
+        let text = match value {
+            Value::Null => continue,
+            Value::String(s) if s.trim().is_empty() => continue,
+            Value::String(s) if s.len() <= 1000 && !s.chars().any(char::is_control) => {
+                s.trim().to_string()
+            }
+            Value::Number(n) => n.to_string(),
+            _ => {
+                return Err(ApiError::bad(format!(
+                    "`{key}` must be a number or a short line of text"
+                )))
+            }
+        };
+        flags.push(format!("{flag}={text}"));
+    }
+    flags.push("--quiet".into());
+    Ok(flags)
+}
+
+/// `GET /api/dashboard`: the current (or last) run, if any.
+pub async fn current(State(state): State<Arc<AppState>>) -> Json<Value> {
+    Json(json!({ "current": state.dashboard.current().map(|r| r.summary()) }))
+}
+
+/// `POST /api/dashboard/start {dataset, arch, engine, epochs, optimizer, lr, seed, ...}`.
+pub async fn start(
+    State(state): State<Arc<AppState>>,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    let Json(body) = body?;
+    let flags = flags_from(&body)?;
+    let run = state.dashboard.launch(state.runs.clone(), flags)?;
+    Ok(Json(run.summary()))
+}
+
+/// `POST /api/dashboard/resume {"run": NAME, "epochs": N}`: `train --resume` (with a new
+/// total of epochs, if given).
+pub async fn resume(
+    State(state): State<Arc<AppState>>,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    let Json(body) = body?;
+    let name = body["run"]
+        .as_str()
+        .ok_or_else(|| ApiError::bad("`run` must name the run to resume"))?;
+    let folder = run_folder(&state.runs, name)?;
+    let mut flags = vec![format!("--resume={}", folder.display()), "--quiet".into()];
+    match &body["epochs"] {
+        Value::Null => {}
+        Value::Number(n) => flags.push(format!("--epochs={n}")),
+        _ => return Err(ApiError::bad("`epochs` must be a number")),
+    }
+    let run = state.dashboard.launch(state.runs.clone(), flags)?;
+    Ok(Json(run.summary()))
+}
+
+/// `POST /api/dashboard/stop`: Ctrl-C for the run under way (it finishes its step and keeps
+/// its last complete epoch's checkpoint).
+pub async fn stop(State(state): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
+    let run = state
+        .dashboard
+        .current()
+        .filter(|r| r.lock().status.active())
+        .ok_or_else(|| ApiError::new(StatusCode::CONFLICT, "no run is training"))?;
+    run.stop.store(true, Ordering::Relaxed);
+    Ok(Json(run.summary()))
+}
+
+/// `GET /api/dashboard/pictures/{name}`: the current run's latest live picture.
+pub async fn picture(
+    State(state): State<Arc<AppState>>,
+    UrlPath(name): UrlPath<String>,
+) -> Result<Response, ApiError> {
+    let missing = || ApiError::new(StatusCode::NOT_FOUND, "no such picture yet");
+    let run = state.dashboard.current().ok_or_else(missing)?;
+    let png = run
+        .lock()
+        .pictures
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, png)| png.clone())
+        .ok_or_else(missing)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/png"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        png,
+    )
+        .into_response())
+}
+
+/// `GET /api/dashboard/events`: the current run's events as server-sent events, from the
+/// first (or after `Last-Event-ID`, when a browser reconnects), then live until the run ends.
+pub async fn events(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let run = state.dashboard.current().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no run has started since the server did",
+        )
+    })?;
+    let after = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let changes = run.changed.subscribe();
+    let closing = state.closing.subscribe();
+    let events = stream::unfold(
+        (run, changes, closing, after, false),
+        |(run, mut changes, mut closing, after, ended)| async move {
+            if ended {
+                return None;
+            }
+            loop {
+                if let Some((seq, event)) = run.event_after(after) {
+                    let ended = event["type"] == "end";
+                    let sse = Event::default().id(seq.to_string()).data(event.to_string());
+                    return Some((Ok(sse), (run, changes, closing, Some(seq), ended)));
+                }
+                if !run.lock().status.active() || *closing.borrow() {
+                    return None;
+                }
+                tokio::select! {
+                    changed = changes.changed() => if changed.is_err() { return None },
+                    _ = closing.changed() => {}
+                }
+            }
+        },
+    );
+    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+}

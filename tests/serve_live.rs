@@ -1,0 +1,432 @@
+//! The playground's sessions and the training dashboard by HTTP: a session learns the moons
+//! and holds the points it is given; a dashboard run trains, stops, resumes and writes the
+//! same files as `train`, and its event stream replays it all; bad requests, a second run
+//! and one session too many get clear JSON errors, and none stops the server.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use common::server::{agent, call, get, post, Server};
+use common::temp_dir;
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_playground_learns_the_moons_and_holds_its_points() {
+    let server = Server::start(&temp_dir("serve-playground"));
+    let (status, state) = post(
+        &server,
+        "/api/playground",
+        &json!({"data": "moons", "seed": 1}),
+    );
+    assert_eq!(status, 200, "{state}");
+    let id = state["id"].as_str().unwrap().to_string();
+    assert_eq!(state["points"].as_array().unwrap().len(), 100);
+    assert_eq!(state["settings"]["hidden"], json!([16, 16]));
+    assert_eq!(state["parameters"], 2 * 16 + 16 + 16 * 16 + 16 + 16 + 1);
+    let side = state["boundary"]["side"].as_u64().unwrap() as usize;
+    assert_eq!(
+        state["boundary"]["values"].as_array().unwrap().len(),
+        side * side
+    );
+    assert_eq!(state["neurons"]["values"].as_array().unwrap().len(), 32);
+    let mut last = state;
+    for _ in 0..10 {
+        let (status, state) = post(
+            &server,
+            &format!("/api/playground/{id}/train"),
+            &json!({"steps": 50}),
+        );
+        assert_eq!(status, 200, "{state}");
+        last = state;
+    }
+    assert_eq!(last["step"], 500);
+    assert!(
+        last["accuracy"].as_f64().unwrap() > 0.9,
+        "accuracy {}",
+        last["accuracy"]
+    );
+    // `since` sends only the newer points of the curves.
+    let (_, state) = post(
+        &server,
+        &format!("/api/playground/{id}/train"),
+        &json!({"steps": 2, "since": 500}),
+    );
+    let steps: Vec<f64> = state["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h[0].as_f64().unwrap())
+        .collect();
+    assert_eq!(steps, [501.0, 502.0]);
+
+    let (status, state) = post(
+        &server,
+        &format!("/api/playground/{id}/points"),
+        &json!({"add": [0.25, 0.5, -1]}),
+    );
+    assert_eq!(status, 200, "{state}");
+    let (_, state) = get(&server, &format!("/api/playground/{id}"));
+    let points = state["points"].as_array().unwrap();
+    assert_eq!(points.len(), 101);
+    assert_eq!(points[100], json!([0.25, 0.5, -1.0]));
+    let (status, _) = post(
+        &server,
+        &format!("/api/playground/{id}/points"),
+        &json!({"remove": 0}),
+    );
+    assert_eq!(status, 200);
+    let (_, state) = get(&server, &format!("/api/playground/{id}"));
+    assert_eq!(state["points"].as_array().unwrap().len(), 100);
+
+    // A learning rate changes without a new network; the network changes only with reset.
+    let (status, state) = post(
+        &server,
+        &format!("/api/playground/{id}/settings"),
+        &json!({"lr": 0.05}),
+    );
+    assert_eq!((status, state["step"].as_u64()), (200, Some(502)));
+    let (status, state) = post(
+        &server,
+        &format!("/api/playground/{id}/settings"),
+        &json!({"hidden": [4]}),
+    );
+    assert_eq!(status, 400);
+    assert!(state["error"].as_str().unwrap().contains("only with reset"));
+    let (status, state) = post(
+        &server,
+        &format!("/api/playground/{id}/reset"),
+        &json!({"hidden": [4], "activation": "relu"}),
+    );
+    assert_eq!((status, state["step"].as_u64()), (200, Some(0)));
+    assert_eq!(
+        state["points"].as_array().unwrap().len(),
+        100,
+        "clicked points stay over a reset"
+    );
+    assert_eq!(state["neurons"]["values"].as_array().unwrap().len(), 4);
+
+    let (status, _) = call(
+        &server,
+        "DELETE",
+        &format!("/api/playground/{id}"),
+        &[],
+        None,
+    );
+    assert_eq!(status, 204);
+    let (status, body) = get(&server, &format!("/api/playground/{id}"));
+    assert_eq!(status, 404);
+    assert!(body["error"].as_str().unwrap().contains("reload the page"));
+}
+
+#[test]
+fn bad_playground_requests_and_too_many_sessions_get_clear_errors() {
+    let server = Server::start(&temp_dir("serve-playground-bad"));
+    let cases = [
+        (
+            json!({"hidden": [100000]}),
+            "`hidden` must list at most 6 widths, each 1 to 32",
+        ),
+        (json!({"hidden": [8, 8, 8, 8, 8, 8, 8]}), "at most 6 widths"),
+        (json!({"hidden": "16,16"}), "`hidden` must be a list"),
+        (
+            json!({"data": "cifar"}),
+            "unknown data set `cifar` (known: moons, circles, xor, spiral)",
+        ),
+        (json!({"activation": "swish"}), "unknown activation `swish`"),
+        (
+            json!({"points": 1e9}),
+            "`points` must be a number from 2 to 500",
+        ),
+        (json!({"lr": -1}), "`lr` must be a number from"),
+        (json!([1, 2]), "must be a JSON object"),
+    ];
+    for (body, expected) in cases {
+        let (status, answer) = post(&server, "/api/playground", &body);
+        assert_eq!(status, 400, "{body}: {answer}");
+        let message = answer["error"].as_str().unwrap();
+        assert!(message.contains(expected), "{body}: {message}");
+    }
+    let (_, state) = post(&server, "/api/playground", &json!({}));
+    let id = state["id"].as_str().unwrap();
+    for (path, body, expected) in [
+        ("train", json!({"steps": 0}), "`steps` must be 1 to 100"),
+        ("train", json!({"steps": 1e12}), "`steps` must be 1 to 100"),
+        ("points", json!({"add": [99, 0, 1]}), "inside the view"),
+        ("points", json!({"add": [0, 0, 2]}), "label 1 or -1"),
+        ("points", json!({"remove": 1000}), "there is no point 1000"),
+        ("points", json!({}), "give `add`"),
+    ] {
+        let (status, answer) = post(&server, &format!("/api/playground/{id}/{path}"), &body);
+        assert_eq!(status, 400, "{path} {body}: {answer}");
+        assert!(
+            answer["error"].as_str().unwrap().contains(expected),
+            "{answer}"
+        );
+    }
+    let (status, _) = post(&server, "/api/playground/0123/train", &json!({"steps": 1}));
+    assert_eq!(status, 404);
+    // 16 sessions at most: this one and 15 more, then a clear refusal.
+    for _ in 0..15 {
+        assert_eq!(post(&server, "/api/playground", &json!({})).0, 200);
+    }
+    let (status, answer) = post(&server, "/api/playground", &json!({}));
+    assert_eq!(status, 429);
+    assert!(answer["error"]
+        .as_str()
+        .unwrap()
+        .contains("16 playgrounds are open: close another tab"));
+    // A closed tab's beacon frees a place.
+    assert_eq!(
+        call(
+            &server,
+            "POST",
+            &format!("/api/playground/{id}/close"),
+            &[],
+            None
+        )
+        .0,
+        204
+    );
+    assert_eq!(post(&server, "/api/playground", &json!({})).0, 200);
+}
+
+/// The event stream's events, read until it closes.
+fn read_events(server: &Server) -> Vec<Value> {
+    let mut response = agent()
+        .get(&format!("{}api/dashboard/events", server.url))
+        .call()
+        .unwrap();
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let reader = BufReader::new(response.body_mut().as_reader());
+    reader
+        .lines()
+        .map_while(Result::ok)
+        .filter_map(|line| {
+            line.strip_prefix("data: ")
+                .map(|d| serde_json::from_str(d).unwrap())
+        })
+        .collect()
+}
+
+fn run_status(server: &Server) -> String {
+    let (_, answer) = get(server, "/api/dashboard");
+    answer["current"]["status"]
+        .as_str()
+        .unwrap_or("none")
+        .to_string()
+}
+
+#[test]
+fn a_dashboard_run_trains_stops_resumes_and_leaves_trains_files() {
+    let runs = temp_dir("serve-dashboard");
+    let server = Server::start(&runs);
+    assert_eq!(get(&server, "/api/dashboard").1, json!({"current": null}));
+    let (status, answer) = get(&server, "/api/dashboard/events");
+    assert_eq!(status, 404, "{answer}");
+
+    let settings =
+        json!({"dataset": "mnist-mini", "hidden": "32", "epochs": 200, "seed": 3, "lr": 0.5});
+    let (status, run) = post(&server, "/api/dashboard/start", &settings);
+    assert_eq!(status, 200, "{run}");
+    assert_eq!(
+        run["command"],
+        "scratchgrad train --dataset=mnist-mini --epochs=200 --hidden=32 --lr=0.5 --seed=3 --quiet"
+    );
+    // One run at a time.
+    let (status, answer) = post(
+        &server,
+        "/api/dashboard/start",
+        &json!({"dataset": "mnist-mini"}),
+    );
+    assert_eq!(status, 409, "{answer}");
+    assert!(answer["error"]
+        .as_str()
+        .unwrap()
+        .contains("stop it (or wait for it) before starting another"));
+
+    let name = {
+        let mut name = None;
+        wait_for("the run's folder", || {
+            name = get(&server, "/api/dashboard").1["current"]["run"]
+                .as_str()
+                .map(String::from);
+            name.is_some()
+        });
+        name.unwrap()
+    };
+    let folder = runs.join(&name);
+    wait_for("a complete epoch", || {
+        folder.join("checkpoint.safetensors").is_file()
+    });
+    let (status, _) = post(&server, "/api/dashboard/stop", &json!({}));
+    assert_eq!(status, 200);
+    wait_for("the run to stop", || run_status(&server) == "stopped");
+    let events = read_events(&server);
+    let kinds: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds[0], "start");
+    assert_eq!(*kinds.last().unwrap(), "end");
+    assert!(
+        kinds.contains(&"batch") && kinds.contains(&"epoch"),
+        "{kinds:?}"
+    );
+    let end = events.last().unwrap();
+    assert_eq!(end["status"], "stopped");
+    assert!(
+        end["message"].as_str().unwrap().contains("resume with"),
+        "{end}"
+    );
+    let epochs_done = events.iter().filter(|e| e["type"] == "epoch").count();
+    assert!((1..200).contains(&epochs_done));
+    let (_, listed) = get(&server, "/api/runs");
+    assert_eq!(listed["runs"][0]["name"], name.as_str());
+    assert_eq!(listed["runs"][0]["status"], "stopped");
+    assert_eq!(listed["runs"][0]["epochs"], epochs_done);
+
+    // Resume to two more epochs than were done: `train --resume` with a new total.
+    let total = epochs_done + 2;
+    let (status, run) = post(
+        &server,
+        "/api/dashboard/resume",
+        &json!({"run": name, "epochs": total}),
+    );
+    assert_eq!(status, 200, "{run}");
+    wait_for("the resumed run to finish", || {
+        run_status(&server) == "finished"
+    });
+    let events = read_events(&server);
+    assert_eq!(events[0]["epochs_done"], epochs_done);
+    assert!(events.last().unwrap()["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("finished: test accuracy"));
+    for file in [
+        "model.safetensors",
+        "checkpoint.safetensors",
+        "metrics.jsonl",
+        "summary.json",
+        "loss.svg",
+        "confusion.png",
+    ] {
+        assert!(folder.join(file).is_file(), "{file} is missing");
+    }
+    let (_, opened) = get(&server, &format!("/api/runs/{name}"));
+    assert_eq!(opened["status"], "finished");
+    assert_eq!(opened["metrics"].as_array().unwrap().len(), total);
+    assert!(opened["pictures"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("predictions.png")));
+    let (status, _) = call(
+        &server,
+        "GET",
+        &format!("/api/runs/{name}/files/loss.svg"),
+        &[],
+        None,
+    );
+    assert_eq!(status, 200);
+    for picture in ["weights.png", "predictions.png", "confusion.png"] {
+        let (status, _) = call(
+            &server,
+            "GET",
+            &format!("/api/dashboard/pictures/{picture}"),
+            &[],
+            None,
+        );
+        assert_eq!(status, 200, "{picture}");
+    }
+    // Resuming a finished run without more epochs is `train`'s own refusal, as one line.
+    let (status, _) = post(&server, "/api/dashboard/resume", &json!({"run": name}));
+    assert_eq!(status, 200);
+    wait_for("the refused resume", || run_status(&server) == "failed");
+    let end = read_events(&server).pop().unwrap();
+    assert!(
+        end["message"]
+            .as_str()
+            .unwrap()
+            .contains("has already trained all"),
+        "{end}"
+    );
+}
+
+#[test]
+fn bad_dashboard_requests_get_train_s_own_messages() {
+    let runs = temp_dir("serve-dashboard-bad");
+    let server = Server::start(&runs);
+    let cases = [
+        (
+            json!({"dataset": "cifar"}),
+            "invalid value 'cifar' for '--dataset <DATASET>'",
+        ),
+        (
+            json!({"hidden": "99999999"}),
+            "--hidden: layer 1 `linear99999999`: a layer has 1 to 65536 outputs",
+        ),
+        (
+            json!({"layers": "conv3k99,flatten,linear10"}),
+            "--layers: layer 1 `conv3k99`",
+        ),
+        (json!({"epochs": 0}), "--epochs: must be 1 to 100000, not 0"),
+        (
+            json!({"lr": "--out=/etc"}),
+            "invalid value '--out=/etc' for '--lr <LR>'",
+        ),
+        (json!({"out": "/etc"}), "unknown setting `out`"),
+        (
+            json!({"dataset": ["mnist"]}),
+            "must be a number or a short line of text",
+        ),
+        (json!("mnist"), "must be a JSON object"),
+    ];
+    for (body, expected) in cases {
+        let (status, answer) = post(&server, "/api/dashboard/start", &body);
+        assert_eq!(status, 400, "{body}: {answer}");
+        let message = answer["error"].as_str().unwrap();
+        assert!(message.contains(expected), "{body}: {message}");
+    }
+    for (body, expected) in [
+        (json!({"run": "../etc"}), "is not the name of a run"),
+        (
+            json!({"run": "nothing-here"}),
+            "there is no run `nothing-here`",
+        ),
+        (json!({}), "`run` must name the run"),
+    ] {
+        let (status, answer) = post(&server, "/api/dashboard/resume", &body);
+        assert!(status == 400 || status == 404, "{body}: {answer}");
+        assert!(
+            answer["error"].as_str().unwrap().contains(expected),
+            "{answer}"
+        );
+    }
+    let (status, answer) = post(&server, "/api/dashboard/stop", &json!({}));
+    assert_eq!(status, 409);
+    assert_eq!(answer["error"], "no run is training");
+    for path in [
+        "/api/runs/..%2F..%2Fetc/files/loss.svg",
+        "/api/runs/x/files/..%2Fsecret",
+        "/api/dashboard/pictures/passwd",
+    ] {
+        let (status, answer) = get(&server, path);
+        assert!(status == 400 || status == 404, "{path}: {status} {answer}");
+        assert!(answer["error"].is_string());
+    }
+    assert_eq!(get(&server, "/api/runs").0, 200);
+    assert!(
+        !runs.exists() || std::fs::read_dir(&runs).unwrap().next().is_none(),
+        "nothing was written"
+    );
+}
