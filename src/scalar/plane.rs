@@ -3,12 +3,10 @@
 //! Gradients come from `Tape` alone; the plain `f64` forward pass here is only for drawing.
 //! Never here: sessions, pictures, HTTP.
 
-use std::fmt;
-use std::str::FromStr;
-
 use super::toy::LabelledPoint;
 use super::{Tape, Var};
 use crate::array::Rng;
+use crate::names::named_choices;
 
 /// The hidden layers' nonlinearity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -235,26 +233,8 @@ impl PlaneLoss {
     }
 }
 
-macro_rules! named {
-    ($type:ident, $what:literal, $($variant:ident => $name:literal),*) => {
-        impl fmt::Display for $type {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(match self { $($type::$variant => $name),* })
-            }
-        }
-        impl FromStr for $type {
-            type Err = String;
-            fn from_str(s: &str) -> Result<Self, String> {
-                match s {
-                    $($name => Ok($type::$variant),)*
-                    _ => Err(format!(concat!("unknown ", $what, " `{}` (known: {})"), s, [$($name),*].join(", "))),
-                }
-            }
-        }
-    };
-}
-named!(PlaneActivation, "activation", Relu => "relu", Tanh => "tanh", Sigmoid => "sigmoid");
-named!(PlaneLoss, "loss", MaxMargin => "max-margin", CrossEntropy => "cross-entropy");
+named_choices!(PlaneActivation, "activation", [Relu => "relu", Tanh => "tanh", Sigmoid => "sigmoid"]);
+named_choices!(PlaneLoss, "loss", [MaxMargin => "max-margin", CrossEntropy => "cross-entropy"]);
 
 #[cfg(test)]
 mod tests {

@@ -2,10 +2,8 @@
 //! micrograd's demo use): points in the plane labelled +1 or -1.
 //! Never here: training, pictures.
 
-use std::fmt;
-use std::str::FromStr;
-
 use crate::array::Rng;
+use crate::names::named_choices;
 
 /// A point in the plane and its label, +1 or -1.
 pub type LabelledPoint = ([f64; 2], f64);
@@ -127,26 +125,7 @@ pub fn make_moons(n: usize, noise: f64, rng: &mut Rng) -> Vec<LabelledPoint> {
         .collect()
 }
 
-impl fmt::Display for ToyData {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ToyData::Moons => "moons",
-            ToyData::Circles => "circles",
-            ToyData::Xor => "xor",
-            ToyData::Spiral => "spiral",
-        })
-    }
-}
-
-impl FromStr for ToyData {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        ToyData::ALL
-            .into_iter()
-            .find(|d| d.to_string() == s)
-            .ok_or_else(|| format!("unknown data set `{s}` (known: moons, circles, xor, spiral)"))
-    }
-}
+named_choices!(ToyData, "data set", [Moons => "moons", Circles => "circles", Xor => "xor", Spiral => "spiral"]);
 
 #[cfg(test)]
 mod tests {
