@@ -430,3 +430,67 @@ fn bad_dashboard_requests_get_train_s_own_messages() {
         "nothing was written"
     );
 }
+
+#[test]
+fn sigterm_during_a_dashboard_run_keeps_its_last_epoch_and_ends_the_server() {
+    let runs = temp_dir("serve-sigterm");
+    let mut server = Server::start(&runs);
+    let settings = json!({"dataset": "mnist-mini", "hidden": "32", "epochs": 5000, "lr": 0.5});
+    assert_eq!(post(&server, "/api/dashboard/start", &settings).0, 200);
+    let mut name = None;
+    wait_for("the run's folder", || {
+        name = get(&server, "/api/dashboard").1["current"]["run"]
+            .as_str()
+            .map(String::from);
+        name.is_some()
+    });
+    let folder = runs.join(name.unwrap());
+    wait_for("a complete epoch", || {
+        folder.join("checkpoint.safetensors").is_file()
+    });
+    // A page following the run: its stream must not keep the server from closing.
+    let url = format!("{}api/dashboard/events", server.url);
+    let follower = std::thread::spawn(move || {
+        agent()
+            .get(&url)
+            .call()
+            .map(|mut r| r.body_mut().read_to_string().map(|t| t.len()))
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    let (status, took) = server.terminate();
+    assert!(
+        took < Duration::from_secs(20),
+        "the server took {took:?} to stop"
+    );
+    assert!(
+        status.code().is_some(),
+        "ended by a signal, not by closing: {status:?}"
+    );
+    follower.join().unwrap().unwrap().unwrap();
+    assert!(
+        !folder.join("summary.json").exists(),
+        "the run did not finish"
+    );
+    // The stopped run resumes from the command line, as after Ctrl-C.
+    let done = std::fs::read_to_string(folder.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .count();
+    let resumed = std::process::Command::new(env!("CARGO_BIN_EXE_scratchgrad"))
+        .args([
+            "train",
+            "--quiet",
+            "--epochs",
+            &(done + 1).to_string(),
+            "--resume",
+        ])
+        .arg(&folder)
+        .output()
+        .unwrap();
+    assert!(
+        resumed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
+    assert!(folder.join("summary.json").is_file());
+}

@@ -36,6 +36,15 @@ impl Server {
         Server { child, url }
     }
 
+    /// Sends SIGTERM and waits for the process to end: its exit status and how long it took.
+    pub fn terminate(&mut self) -> (std::process::ExitStatus, Duration) {
+        let started = std::time::Instant::now();
+        // SAFETY: kill only sends a signal to our own child process.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let status = self.child.wait().unwrap();
+        (status, started.elapsed())
+    }
+
     /// `127.0.0.1:PORT`.
     pub fn host(&self) -> String {
         self.url

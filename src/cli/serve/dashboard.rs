@@ -6,7 +6,7 @@
 
 use std::convert::Infallible;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -159,7 +159,12 @@ impl Dashboard {
     }
 
     /// Starts `train` with `flags` on a thread of its own, unless a run is under way.
-    fn launch(&self, runs: PathBuf, flags: Vec<String>) -> Result<Arc<LiveRun>, ApiError> {
+    fn launch(&self, state: &AppState, mut flags: Vec<String>) -> Result<Arc<LiveRun>, ApiError> {
+        let runs = state.runs.clone();
+        let command = format!("scratchgrad train {}", flags.join(" "));
+        if let Some(dir) = &state.data_dir {
+            flags.push(format!("--data-dir={}", dir.display()));
+        }
         let args = parse_flags(&flags).map_err(|e| ApiError::bad(e.message()))?;
         let mut current = self.0.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(run) = current.as_ref() {
@@ -175,7 +180,6 @@ impl Dashboard {
                 ));
             }
         }
-        let command = format!("scratchgrad train {}", flags.join(" "));
         let run = Arc::new(LiveRun {
             command,
             stop: AtomicBool::new(false),
@@ -377,7 +381,7 @@ pub async fn start(
 ) -> Result<Json<Value>, ApiError> {
     let Json(body) = body?;
     let flags = flags_from(&body)?;
-    let run = state.dashboard.launch(state.runs.clone(), flags)?;
+    let run = state.dashboard.launch(&state, flags)?;
     Ok(Json(run.summary()))
 }
 
@@ -398,7 +402,7 @@ pub async fn resume(
         Value::Number(n) => flags.push(format!("--epochs={n}")),
         _ => return Err(ApiError::bad("`epochs` must be a number")),
     }
-    let run = state.dashboard.launch(state.runs.clone(), flags)?;
+    let run = state.dashboard.launch(&state, flags)?;
     Ok(Json(run.summary()))
 }
 

@@ -38,6 +38,10 @@ pub struct ServeArgs {
     /// The folder of training runs whose models the digits page offers
     #[arg(long, value_name = "DIR", default_value = "runs")]
     runs: PathBuf,
+    /// Where the dashboard's runs find data sets [default: $SCRATCHGRAD_DATA, else
+    /// ~/.cache/scratchgrad]
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
     /// Open the pages in the system's browser
     #[arg(long)]
     open: bool,
@@ -47,6 +51,8 @@ pub struct ServeArgs {
 pub struct AppState {
     /// The folder of runs (`--runs`).
     pub runs: PathBuf,
+    /// Where the dashboard's runs find data sets (`--data-dir`), if given.
+    pub data_dir: Option<PathBuf>,
     /// The `Host` header values this server answers to.
     pub hosts: Vec<String>,
     /// Loaded models, by run name.
@@ -144,6 +150,7 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     }
     let state = Arc::new(AppState {
         runs: args.runs.clone(),
+        data_dir: args.data_dir.clone(),
         hosts: allowed_hosts(addr),
         models: api::ModelCache::default(),
         playgrounds: playground::Sessions::default(),
