@@ -183,14 +183,18 @@ impl RunDir {
             });
         }
         let names = entry_names(path)?;
-        if !names.iter().any(|n| n == CHECKPOINT) {
-            return Err(if names.iter().any(|n| n == LOCK || n == METRICS) {
-                RunDirError::NoCompleteEpoch
-            } else {
-                RunDirError::NoRun
-            });
+        let is_run = names
+            .iter()
+            .any(|n| n == LOCK || n == METRICS || n == CHECKPOINT);
+        if !is_run {
+            return Err(RunDirError::NoRun);
         }
+        // Another process training in it is the first thing to report: its first epoch may
+        // simply not have ended yet.
         let dir = Self::claim(path, false)?;
+        if !entry_names(path)?.iter().any(|n| n == CHECKPOINT) {
+            return Err(RunDirError::NoCompleteEpoch);
+        }
         remove_stale_temporaries(path)?;
         Ok(dir)
     }
@@ -299,6 +303,12 @@ mod tests {
         let first = RunDir::create(&path).unwrap();
         // The lock is per open file, so a second claim from this process is refused too.
         match RunDir::create(&path) {
+            Err(RunDirError::InUse { pid }) => assert_eq!(pid, Some(std::process::id())),
+            other => panic!("{other:?}"),
+        }
+        // Resuming it before its first epoch ends names the process, not "nothing to resume"
+        // (CI once saw the latter when the first epoch was slow).
+        match RunDir::open(&path) {
             Err(RunDirError::InUse { pid }) => assert_eq!(pid, Some(std::process::id())),
             other => panic!("{other:?}"),
         }
