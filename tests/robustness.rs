@@ -277,35 +277,51 @@ fn thread_counts_and_load_never_change_a_result() {
     // How a product is cut between threads moves with the machine's load (src/array/
     // threads.rs) but never changes a sum, so 1 and 2 threads, and two 2-thread runs, agree
     // exactly.
-    let runs: Vec<_> = [("1", "threads-1"), ("2", "threads-2a"), ("2", "threads-2b")]
-        .into_iter()
-        .map(|(threads, name)| {
-            let dir = temp_dir(name);
-            let args = [
-                "train",
-                "--dataset",
-                "mnist-mini",
-                "--quiet",
-                "--epochs",
-                "2",
-                "--threads",
-                threads,
-                "--out",
-                dir.to_str().unwrap(),
-            ];
-            let out = Command::new(BIN).args(args).output().unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            let model = std::fs::read(dir.join("model.safetensors")).unwrap();
-            (
-                metrics_without_times(&dir),
-                decode_model(&model, name).unwrap().weights,
-            )
-        })
-        .collect();
+    // The MLP, and a CNN (whose im2col and col2im split images across threads too).
+    let cnn = [
+        "--layers",
+        "conv8k5p2,relu,maxpool2,conv8k3,relu,maxpool2,flatten,linear10",
+    ];
+    let runs: Vec<_> = [
+        ("1", "threads-1", &[][..]),
+        ("2", "threads-2a", &[][..]),
+        ("2", "threads-2b", &[][..]),
+        ("1", "threads-cnn-1", &cnn[..]),
+        ("2", "threads-cnn-2", &cnn[..]),
+    ]
+    .into_iter()
+    .map(|(threads, name, extra)| {
+        let dir = temp_dir(name);
+        let mut args = vec![
+            "train",
+            "--dataset",
+            "mnist-mini",
+            "--quiet",
+            "--epochs",
+            "2",
+            "--threads",
+            threads,
+            "--out",
+            dir.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let out = Command::new(BIN).args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let model = std::fs::read(dir.join("model.safetensors")).unwrap();
+        (
+            metrics_without_times(&dir),
+            decode_model(&model, name).unwrap().weights,
+        )
+    })
+    .collect();
     assert!(runs[0] == runs[1], "1 thread and 2 threads differ");
     assert!(runs[1] == runs[2], "two 2-thread runs differ");
+    assert!(
+        runs[3] == runs[4],
+        "the CNN on 1 thread and 2 threads differs"
+    );
 }

@@ -165,6 +165,45 @@ impl Architecture {
         Ok(shapes)
     }
 
+    /// Per layer: the values one example's input, im2col columns (convolutions only) and
+    /// output take, or `None` when the layers do not fit together.
+    fn values_per_layer(&self) -> Option<Vec<(usize, usize, usize)>> {
+        let shapes = self.shapes().ok()?;
+        let mut before = &self.input;
+        let mut sizes = Vec::with_capacity(shapes.len());
+        for (layer, shape) in self.layers.iter().zip(&shapes) {
+            let columns = match layer {
+                // [c kh kw, oh ow] per example
+                LayerSpec::Conv2d { window, .. } => {
+                    before[0] * window.kh * window.kw * shape[1] * shape[2]
+                }
+                _ => 0,
+            };
+            let (input, output) = (before.iter().product(), shape.iter().product());
+            sizes.push((input, columns, output));
+            before = shape;
+        }
+        Some(sizes)
+    }
+
+    /// The most values one example holds at once while any one layer runs forward: the
+    /// layer's input and output and, for a convolution, the columns im2col makes of its input
+    /// (by far the largest buffer of a CNN: 78,400 values per example for `cnn`'s second
+    /// convolution). Evaluation sizes its batches by this.
+    pub fn values_in_flight_per_example(&self) -> usize {
+        self.values_per_layer().map_or(usize::MAX, |sizes| {
+            sizes.iter().map(|(i, c, o)| i + c + o).max().unwrap_or(0)
+        })
+    }
+
+    /// The values one example keeps for the backward pass: the input, every layer's output
+    /// and every convolution's columns.
+    pub fn values_kept_per_example(&self) -> usize {
+        self.values_per_layer().map_or(usize::MAX, |sizes| {
+            self.input_size() + sizes.iter().map(|(_, c, o)| c + o).sum::<usize>()
+        })
+    }
+
     /// Checks the description against the limits every part of scratchgrad shares: at least
     /// one and at most [`MAX_LAYERS`] layers that fit together, at most [`MAX_FEATURES`]
     /// features anywhere, at most [`MAX_PARAMETERS`] parameters, and a flat output.
@@ -542,6 +581,21 @@ mod tests {
             6,
             "running statistics are not learnt"
         );
+    }
+
+    #[test]
+    fn a_cnns_largest_buffer_is_its_second_convolutions_columns() {
+        let cnn = Architecture::cnn(10);
+        // conv 16 -> 32, 5x5, on 14x14: input 16*14*14, columns (16*5*5) x (14*14), output
+        // 32*14*14.
+        let second = 16 * 14 * 14 + 16 * 25 * 14 * 14 + 32 * 14 * 14;
+        assert_eq!(cnn.values_in_flight_per_example(), second);
+        // Kept for backward: the input, each layer's output, both convolutions' columns.
+        let outputs = 16 * 28 * 28 * 2 + 16 * 14 * 14 + 32 * 14 * 14 * 2 + 32 * 7 * 7 * 2 + 10;
+        let columns = 25 * 28 * 28 + 16 * 25 * 14 * 14;
+        assert_eq!(cnn.values_kept_per_example(), 784 + outputs + columns);
+        let mlp = Architecture::mlp(784, &[256], 10, Activation::Sigmoid);
+        assert_eq!(mlp.values_in_flight_per_example(), 784 + 256);
     }
 
     #[test]

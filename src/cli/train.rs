@@ -24,7 +24,7 @@ use super::{data, report_files, CliError};
 /// checkpoint.safetensors and metrics.jsonl after every epoch, then pictures and
 /// summary.json. --resume DIR continues a stopped run with its own settings.
 #[derive(Args)]
-#[command(after_help = format!("Defaults by --arch: mlp: sgd, lr 1, cosine, 20 epochs; cnn and lenet5 (and --layers): adam, lr 0.001, cosine, 10 epochs.\n\n\
+#[command(after_help = format!("Defaults by --arch: mlp: sgd, lr 1, cosine, 20 epochs; cnn and lenet5 (and --layers): adam, lr 0.002, cosine, 10 epochs.\n\n\
 --layers takes a comma-separated list of layers, input side first: {LAYER_GRAMMAR}. \
 Images are [1, 28, 28] when the list has a convolution or pooling (put flatten before the first linear layer), else flat [784]. \
 Examples: --layers linear512,relu,linear256,relu,linear10; --layers conv32k3,relu,conv64k3,relu,maxpool2,flatten,linear128,relu,linear10 \

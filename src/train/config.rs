@@ -203,21 +203,11 @@ impl TrainConfig {
     }
 
     /// Bytes for the weights, their gradients and up to two optimizer buffers each, plus a
-    /// batch's activations kept for backward (input and output of every layer, and a
-    /// gradient of each).
+    /// batch's values kept for backward (input, every layer's output, every convolution's
+    /// im2col columns) and a gradient of each, and room for one more.
     pub fn memory_estimate(&self) -> u64 {
         let parameters = self.arch.parameter_count() as u64;
-        let per_example: u64 = self
-            .arch
-            .shapes()
-            .map(|shapes| {
-                let outputs: u64 = shapes
-                    .iter()
-                    .map(|s| s.iter().product::<usize>() as u64)
-                    .sum();
-                outputs + self.arch.input_size() as u64
-            })
-            .unwrap_or(u64::MAX);
+        let per_example = self.arch.values_kept_per_example() as u64;
         let activations = per_example.saturating_mul(self.batch_size as u64);
         4u64.saturating_mul(
             parameters

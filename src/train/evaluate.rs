@@ -1,6 +1,7 @@
 //! Loss, accuracy, confusion matrix and per-image predictions on a data set.
 
 use super::Model;
+use crate::arch::Architecture;
 use crate::data::Dataset;
 
 /// How a model does on a data set.
@@ -29,8 +30,18 @@ impl Evaluation {
     }
 }
 
-/// Runs the model over `data` in batches of 1,000.
-pub fn evaluate(model: &mut Model, data: &Dataset, classes: usize) -> Evaluation {
+/// The values evaluation may hold at once in one layer (64 MB of `f32`).
+const VALUES_IN_FLIGHT: usize = 16 << 20;
+
+/// How many examples of `arch` evaluation runs at once: up to 1,000, fewer when one layer
+/// would hold more than 64 MB for them (a CNN's im2col columns: 1,000 images through `cnn`'s
+/// second convolution would be 313 MB).
+pub fn evaluation_batch(arch: &Architecture) -> usize {
+    (VALUES_IN_FLIGHT / arch.values_in_flight_per_example().max(1)).clamp(1, 1000)
+}
+
+/// Runs the model over `data` in batches of `batch` (see [`evaluation_batch`]).
+pub fn evaluate(model: &mut Model, data: &Dataset, classes: usize, batch: usize) -> Evaluation {
     let mut confusion = vec![vec![0; classes]; classes];
     let (mut predictions, mut confidence) = (
         Vec::with_capacity(data.len()),
@@ -38,7 +49,7 @@ pub fn evaluate(model: &mut Model, data: &Dataset, classes: usize) -> Evaluation
     );
     let mut total_loss = 0.0;
     let indices: Vec<usize> = (0..data.len()).collect();
-    for chunk in indices.chunks(1000) {
+    for chunk in indices.chunks(batch.max(1)) {
         let (x, labels) = data.batch(chunk);
         let log_p = model.logits(x).log_softmax(1);
         for (row, &label) in labels.iter().enumerate() {

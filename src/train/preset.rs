@@ -67,7 +67,7 @@ impl Preset {
             },
             Preset::Cnn | Preset::Lenet5 => Defaults {
                 optimizer: OptimizerKind::Adam,
-                lr: 0.001,
+                lr: 0.002,
                 schedule: Schedule::Cosine,
                 epochs: 10,
             },
