@@ -209,7 +209,8 @@ async fn graph_page(client: &Client, url: &str) {
         .execute("return window.scratchgradRenderMs", vec![])
         .await
         .unwrap();
-    eprintln!("graph page: a 101-value graph drawn in {ms} ms after the answer");
+    let ms = ms.as_f64().unwrap_or(f64::NAN);
+    eprintln!("graph page: a 101-value graph drawn in {ms:.1} ms after the answer");
 }
 
 /// A syntax error is pointed at under the box (last: the API's 400 answer is logged by the
@@ -299,7 +300,8 @@ async fn digits_page(client: &Client, url: &str) {
         .execute("return window.scratchgradPredictMs", vec![])
         .await
         .unwrap();
-    eprintln!("digits page: prediction round trip {ms} ms (the last stroke's)");
+    let ms = ms.as_f64().unwrap_or(f64::NAN);
+    eprintln!("digits page: prediction round trip {ms:.1} ms (the last stroke's)");
     let predicted = text(client, "#prediction").await;
     assert_eq!(
         predicted,

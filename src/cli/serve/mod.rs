@@ -159,7 +159,7 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     });
     let url = format!("http://{}/", state.hosts[0]);
     outln!(
-        "serving on {url} (pages: {url}graph, {url}digits; models from {}); Ctrl-C stops",
+        "serving on {url} (pages: graph, digits, playground, dashboard; runs in {}); Ctrl-C stops",
         args.runs.display()
     );
     if args.open {

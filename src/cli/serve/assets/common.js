@@ -64,8 +64,8 @@ function lineChart(canvas, series, options = {}) {
     ctx.beginPath(); ctx.moveTo(pad.left, py(y)); ctx.lineTo(w - pad.right, py(y)); ctx.stroke();
     ctx.fillText(short(Number(y.toPrecision(3))), 2, py(y) + 4);
   }
-  ctx.fillText(short(x0), pad.left, h - 6);
-  const right = short(x1);
+  ctx.fillText(short(Number(x0.toPrecision(3))), pad.left, h - 6);
+  const right = short(Number(x1.toPrecision(3)));
   ctx.fillText(right, w - pad.right - ctx.measureText(right).width, h - 6);
   let legend = pad.left + (options.title ? ctx.measureText(options.title).width + 16 : 0);
   for (const s of series) {
