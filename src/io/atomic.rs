@@ -28,6 +28,8 @@ fn check_replaceable(path: &Path) -> std::io::Result<()> {
             describe_kind(&meta.file_type())
         ))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        // A file where a folder of the path should be: said of that folder, below.
+        Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => Ok(()),
         Err(e) => Err(e),
     }
 }
@@ -58,7 +60,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .suffix(TEMP_SUFFIX)
         // The usual 0666 less the umask, as for any file a program creates.
         .permissions(fs::Permissions::from_mode(0o666))
-        .tempfile_in(dir)?;
+        .tempfile_in(dir)
+        .map_err(|e| folder_error(dir, e))?;
     temp.write_all(bytes)?;
     temp.as_file().sync_all()?;
     temp.persist(path).map_err(|e| e.error)?;
@@ -68,6 +71,19 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         let _ = folder.sync_all();
     }
     Ok(())
+}
+
+/// Why no file could be created in `dir`, said of the folder: the error from creating the
+/// temporary names the temporary, a file the user never chose and will not find.
+fn folder_error(dir: &Path, e: std::io::Error) -> std::io::Error {
+    let dir = dir.display();
+    let message = match e.kind() {
+        std::io::ErrorKind::NotFound => format!("the folder {dir} does not exist"),
+        std::io::ErrorKind::NotADirectory => format!("{dir} is not a folder"),
+        std::io::ErrorKind::PermissionDenied => format!("the folder {dir} is not writable"),
+        kind => format!("no file can be created in the folder {dir} ({kind})"),
+    };
+    std::io::Error::new(e.kind(), message)
 }
 
 /// Removes the temporary files that [`write_atomic`] leaves behind when its process is killed
@@ -104,6 +120,23 @@ mod tests {
         let _ = fs::remove_dir_all(&d);
         fs::create_dir_all(&d).unwrap();
         d
+    }
+
+    #[test]
+    fn a_missing_folder_is_named_not_the_temporary() {
+        // Once: "No such file or directory (os error 2) at path \"D/.scratchgrad-3kdJaH.tmp\"".
+        let d = dir("missing");
+        for (path, want) in [
+            (d.join("absent/x.onnx"), "absent does not exist"),
+            (d.join("file/x.onnx"), "file is not a folder"),
+        ] {
+            fs::write(d.join("file"), b"a file").unwrap();
+            let message = write_atomic(&path, b"x").unwrap_err().to_string();
+            assert!(
+                message.contains(want) && !message.contains(TEMP_PREFIX),
+                "{message}"
+            );
+        }
     }
 
     #[test]
