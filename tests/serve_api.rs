@@ -357,3 +357,28 @@ fn a_slow_or_broken_client_does_not_hold_the_server() {
     assert_eq!(status, 200, "others are still served");
     drop(idle);
 }
+
+#[test]
+fn a_runs_folder_that_is_not_a_folder_is_refused_at_start() {
+    // Once: `serve --runs /dev/zero` started and listed nothing, and a dashboard run failed later.
+    let file = temp_dir("serve-runs-file");
+    std::fs::create_dir_all(&file).unwrap();
+    let file = file.join("a-file");
+    std::fs::write(&file, b"not a folder").unwrap();
+    for runs in [Path::new("/dev/null"), file.as_path()] {
+        let out = Command::new(env!("CARGO_BIN_EXE_scratchgrad"))
+            .args(["serve", "--port", "0", "--runs"])
+            .arg(runs)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(
+            err.starts_with("error: --runs ")
+                && err.contains("not a folder")
+                && err.lines().count() == 1,
+            "{err}"
+        );
+        assert!(out.stdout.is_empty());
+    }
+}
