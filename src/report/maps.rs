@@ -113,7 +113,17 @@ pub fn feature_maps_png(
             &mut img,
             4,
             (y + 8) as i64,
-            &format!("{name}: {} maps of {}x{}", shape[0], shape[1], shape[2]),
+            &format!(
+                "{name}: {} maps of {}x{}{}",
+                shape[0],
+                shape[1],
+                shape[2],
+                if shape[0] > per_row as usize {
+                    format!(" (the first {per_row})")
+                } else {
+                    String::new()
+                }
+            ),
             1,
             BLACK,
         );
