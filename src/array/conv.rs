@@ -48,6 +48,23 @@ impl Window {
         }
     }
 
+    /// Panics, naming both shapes, unless `weight` is `[out, in, kh, kw]` with this window's
+    /// kernel and `bias` is `[out]`: the check both engines' `Conv2d` make of their parameters.
+    ///
+    /// ```
+    /// use scratchgrad::array::Window;
+    /// Window::square(5).assert_filters_fit(&[16, 1, 5, 5], &[16]);
+    /// ```
+    pub fn assert_filters_fit(&self, weight: &[usize], bias: &[usize]) {
+        let fits = weight.len() == 4 && bias == [weight[0]] && weight[2..] == [self.kh, self.kw];
+        assert!(
+            fits,
+            "Conv2d: weight {weight:?} and bias {bias:?} do not fit a {}x{} kernel ([out, in, kh, kw] and [out])",
+            self.kh,
+            self.kw
+        );
+    }
+
     /// The output height and width for an `h x w` input, or `None` when the window does not
     /// fit (or a size is 0).
     pub fn output_size(&self, h: usize, w: usize) -> Option<(usize, usize)> {
@@ -456,6 +473,12 @@ impl<T: Float> Array<T> {
 mod tests {
     use super::*;
     use crate::array::Rng;
+
+    #[test]
+    #[should_panic(expected = "weight [16, 1, 3, 3] and bias [16] do not fit a 5x5 kernel")]
+    fn filters_of_another_size_are_refused_naming_both_shapes() {
+        Window::square(5).assert_filters_fit(&[16, 1, 3, 3], &[16]);
+    }
 
     /// The textbook six nested loops, as the reference.
     fn direct(x: &Array<f64>, wt: &Array<f64>, window: &Window) -> Array<f64> {

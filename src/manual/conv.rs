@@ -33,17 +33,7 @@ impl<T: Float> Conv2d<T> {
     /// A layer with the given filters and bias, sliding with `window`'s stride and padding
     /// (its kernel size must be the filters').
     pub fn new(weight: Array<T>, bias: Array<T>, window: Window) -> Self {
-        let fits = weight.ndim() == 4
-            && bias.shape() == [weight.shape()[0]]
-            && weight.shape()[2..] == [window.kh, window.kw];
-        assert!(
-            fits,
-            "Conv2d: weight {:?} and bias {:?} do not fit a {}x{} kernel ([out, in, kh, kw] and [out])",
-            weight.shape(),
-            bias.shape(),
-            window.kh,
-            window.kw
-        );
+        window.assert_filters_fit(weight.shape(), bias.shape());
         let (weight_grad, bias_grad) = (Array::zeros(weight.shape()), Array::zeros(bias.shape()));
         Conv2d {
             weight,

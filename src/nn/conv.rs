@@ -17,17 +17,7 @@ pub struct Conv2d<T: Float> {
 impl<T: Float> Conv2d<T> {
     /// A layer with the given filters and bias, sliding with `window`'s stride and padding.
     pub fn from_arrays(weight: Array<T>, bias: Array<T>, window: Window) -> Self {
-        let fits = weight.ndim() == 4
-            && bias.shape() == [weight.shape()[0]]
-            && weight.shape()[2..] == [window.kh, window.kw];
-        assert!(
-            fits,
-            "Conv2d: weight {:?} and bias {:?} do not fit a {}x{} kernel ([out, in, kh, kw] and [out])",
-            weight.shape(),
-            bias.shape(),
-            window.kh,
-            window.kw
-        );
+        window.assert_filters_fit(weight.shape(), bias.shape());
         Conv2d {
             weight: Tensor::parameter(weight),
             bias: Tensor::parameter(bias),
