@@ -1,7 +1,8 @@
 //! Who may call: a request must name this server in its `Host` header (a page on another site
 //! that resolves its own name to 127.0.0.1, DNS rebinding, is refused), and a request that
 //! changes anything (any method but GET and HEAD) from a browser must come from these pages'
-//! own origin (a cross-site form or script is refused).
+//! own origin (a cross-site form or script is refused). And how much: a body declared larger
+//! than the limit is refused before any of it is read.
 
 use std::sync::Arc;
 
@@ -10,7 +11,7 @@ use axum::http::{header, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use super::api::ApiError;
+use super::api::{ApiError, MAX_BODY_BYTES};
 use super::AppState;
 
 /// Refuses requests for another host and cross-origin requests that change state.
@@ -49,6 +50,24 @@ pub async fn check_host_and_origin(
                 ));
             }
         }
+    }
+    Ok(next.run(request).await)
+}
+
+/// Refuses a request whose `Content-Length` is over [`MAX_BODY_BYTES`] at once, before reading
+/// its body, so the client hears why instead of uploading megabytes for nothing (a body sent
+/// without a length is cut off at the limit by the router's `DefaultBodyLimit`).
+pub async fn check_declared_size(request: Request, next: Next) -> Result<Response, ApiError> {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if let Some(bytes) = declared.filter(|&n| n > MAX_BODY_BYTES as u64) {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the request body is {bytes} bytes; the limit is {MAX_BODY_BYTES}"),
+        ));
     }
     Ok(next.run(request).await)
 }
