@@ -2,7 +2,7 @@
 //!
 //! Backpropagation from first principles, in layers that each build on the one below:
 //!
-//! - [`array`]: n-dimensional arrays with broadcasting (numpy's role; no gradients).
+//! - [`array`](mod@array): n-dimensional arrays with broadcasting (numpy's role; no gradients).
 //! - [`scalar`]: micrograd-style autograd on single numbers, with pictures of the graph.
 //! - [`autograd`]: tensors that record operations and backpropagate through them.
 //! - [`manual`]: layers whose backward passes are derived by hand, over arrays.

@@ -29,7 +29,7 @@ pub(crate) fn mean_cross_entropy<T: Float>(log_p: &Array<T>, labels: &[usize]) -
 }
 
 /// Softmax followed by cross-entropy, on logits and integer labels:
-/// loss = mean over rows of -log softmax(z)[label].
+/// loss = mean over rows of -log softmax(z)\[label\].
 ///
 /// Computed as `log_softmax`, i.e. (z - max) - log(sum(e^(z - max))), so logits of any size
 /// give a finite loss (the texts' version exponentiates raw logits and overflows above ~710).
