@@ -76,6 +76,9 @@ impl fmt::Display for RunDirError {
             RunDirError::NoCompleteEpoch => f.write_str(
                 "holds a run that never completed an epoch, so there is nothing to resume",
             ),
+            RunDirError::Io(e) if e.kind() == std::io::ErrorKind::NotADirectory => {
+                f.write_str("cannot be used: a part of its path is a file, not a folder")
+            }
             RunDirError::Io(e) => write!(f, "cannot be used ({e})"),
         }
     }
@@ -354,6 +357,20 @@ mod tests {
         let fresh_path = fresh("restart-new");
         RunDir::create(&fresh_path).unwrap().abandon();
         assert!(!fresh_path.exists(), "nor the folder it made");
+    }
+
+    #[test]
+    fn a_path_through_a_file_says_so() {
+        let path = fresh("through-a-file");
+        fs::create_dir_all(&path).unwrap();
+        fs::write(path.join("file"), b"not a folder").unwrap();
+        let message = RunDir::create(&path.join("file/run"))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            message,
+            "cannot be used: a part of its path is a file, not a folder"
+        );
     }
 
     #[test]
