@@ -107,6 +107,17 @@ async fn text(client: &Client, css: &str) -> String {
         .unwrap()
 }
 
+/// Clicks the element with this `id`.
+async fn click(client: &Client, id: &str) {
+    client
+        .find(Locator::Id(id))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
 async fn screenshot(client: &Client, name: &str) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/browser-screenshots");
     std::fs::create_dir_all(&dir).unwrap();
@@ -142,13 +153,7 @@ async fn graph_page(client: &Client, url: &str) {
         if text(client, "#status").await == "backward pass complete" {
             break;
         }
-        client
-            .find(Locator::Id("step"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click(client, "step").await;
     }
     assert_eq!(text(client, "#status").await, "backward pass complete");
     let grads = [
@@ -173,13 +178,7 @@ async fn graph_page(client: &Client, url: &str) {
         "return document.querySelector('#graph svg') !== null",
     )
     .await;
-    client
-        .find(Locator::Id("play"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(client, "play").await;
     wait_until(
         client,
         "playing to the end",
@@ -322,13 +321,7 @@ async fn playground_page(client: &Client, url: &str) {
         "return typeof session !== 'undefined' && session !== null",
     )
     .await;
-    client
-        .find(Locator::Id("run"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(client, "run").await;
     wait_until(
         client,
         "the accuracy to pass 90%",
@@ -350,23 +343,11 @@ async fn playground_page(client: &Client, url: &str) {
     let percent: f64 = shown.trim_end_matches('%').parse().unwrap();
     assert!(percent > 90.0, "the page shows accuracy {shown}");
     screenshot(client, "playground.png").await;
-    client
-        .find(Locator::Id("pause"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(client, "pause").await;
     let count = "return fetch('/api/playground/' + session.id).then(r => r.json()).then(s => s.points.length)";
     let before = client.execute(count, vec![]).await.unwrap();
     // The middle of the moons' view, between the two moons: no point there to remove.
-    client
-        .find(Locator::Id("plane"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(client, "plane").await;
     let added = "return fetch('/api/playground/' + session.id).then(r => r.json()).then(s => s.points[s.points.length - 1])";
     wait_until(
         client,
@@ -406,13 +387,7 @@ async fn dashboard_page(client: &Client, url: &str, runs: &Path) {
         )
         .await
         .unwrap();
-    client
-        .find(Locator::Id("start"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(client, "start").await;
     let points = "return live && live.batches.length";
     wait_until(
         client,
@@ -442,13 +417,7 @@ async fn dashboard_page(client: &Client, url: &str, runs: &Path) {
     )
     .await;
     screenshot(client, "dashboard.png").await;
-    client
-        .find(Locator::Id("stop"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(client, "stop").await;
     wait_at_most(
         client,
         "the run to stop",
@@ -460,13 +429,7 @@ async fn dashboard_page(client: &Client, url: &str, runs: &Path) {
     let run = run.as_str().unwrap().to_string();
     let message = text(client, "#message").await;
     assert!(message.contains("resume with"), "after Stop: {message}");
-    client
-        .find(Locator::Id("resume"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(client, "resume").await;
     wait_at_most(
         client,
         "the resumed run to finish",

@@ -222,6 +222,18 @@ fn read_events(server: &Server) -> Vec<Value> {
         .collect()
 }
 
+/// The folder name of the dashboard's current run, once it has one.
+fn current_run(server: &Server) -> String {
+    let mut name = None;
+    wait_for("the run's folder", || {
+        name = get(server, "/api/dashboard").1["current"]["run"]
+            .as_str()
+            .map(String::from);
+        name.is_some()
+    });
+    name.unwrap()
+}
+
 fn run_status(server: &Server) -> String {
     let (_, answer) = get(server, "/api/dashboard");
     answer["current"]["status"]
@@ -258,16 +270,7 @@ fn a_dashboard_run_trains_stops_resumes_and_leaves_trains_files() {
         .unwrap()
         .contains("stop it (or wait for it) before starting another"));
 
-    let name = {
-        let mut name = None;
-        wait_for("the run's folder", || {
-            name = get(&server, "/api/dashboard").1["current"]["run"]
-                .as_str()
-                .map(String::from);
-            name.is_some()
-        });
-        name.unwrap()
-    };
+    let name = current_run(&server);
     let folder = runs.join(&name);
     wait_for("a complete epoch", || {
         folder.join("checkpoint.safetensors").is_file()
@@ -437,14 +440,7 @@ fn sigterm_during_a_dashboard_run_keeps_its_last_epoch_and_ends_the_server() {
     let mut server = Server::start(&runs);
     let settings = json!({"dataset": "mnist-mini", "hidden": "32", "epochs": 5000, "lr": 0.5});
     assert_eq!(post(&server, "/api/dashboard/start", &settings).0, 200);
-    let mut name = None;
-    wait_for("the run's folder", || {
-        name = get(&server, "/api/dashboard").1["current"]["run"]
-            .as_str()
-            .map(String::from);
-        name.is_some()
-    });
-    let folder = runs.join(name.unwrap());
+    let folder = runs.join(current_run(&server));
     wait_for("a complete epoch", || {
         folder.join("checkpoint.safetensors").is_file()
     });
