@@ -11,9 +11,7 @@ use scratchgrad::arch::{Activation, Architecture, LayerSpec};
 use scratchgrad::array::{num_threads, set_num_threads, Array, Rng};
 use scratchgrad::data::datasets::epoch_order;
 use scratchgrad::data::{Dataset, DatasetName, Split};
-use scratchgrad::train::{
-    evaluate, evaluation_batch, Engine, Model, OptimizerKind, Preset, Schedule, TrainConfig,
-};
+use scratchgrad::train::{evaluate, Engine, Model, OptimizerKind, Preset, Schedule, TrainConfig};
 
 use super::output::{errln, outln};
 use super::{data, CliError};
@@ -98,11 +96,10 @@ fn run_worker(
         model.train_step(x, &y, optimizer.as_mut(), b as u64);
     }
     let epoch = t.elapsed().as_secs_f64();
-    let eval_batch = evaluation_batch(&arch);
     let evals: Vec<f64> = (0..args.eval_repeats)
         .map(|_| {
             let t = Instant::now();
-            std::hint::black_box(evaluate(&mut model, test, 10, eval_batch));
+            std::hint::black_box(evaluate(&mut model, &arch, test, 10));
             t.elapsed().as_secs_f64()
         })
         .collect();

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 use scratchgrad::data::{Dataset, DatasetName};
 use scratchgrad::io::load_model;
-use scratchgrad::train::{evaluate, evaluation_batch, Engine, Model};
+use scratchgrad::train::{evaluate, Engine, Model};
 
 use super::output::{out, outln};
 use super::{data, CliError};
@@ -67,7 +67,7 @@ pub fn run(args: EvalArgs) -> Result<(), CliError> {
     }
     let test = data::load_test(dataset, args.data_dir.as_deref(), args.json)?;
     let mut model = Model::new(&file.arch, Engine::Manual, &file.weights);
-    let result = evaluate(&mut model, &test, classes, evaluation_batch(&file.arch));
+    let result = evaluate(&mut model, &file.arch, &test, classes);
     let per_class = result.per_class_accuracy();
     if args.json {
         let mut json = serde_json::json!({

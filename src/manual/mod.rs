@@ -34,7 +34,9 @@ mod sequential;
 
 pub use activations::{Relu, Sigmoid, Tanh};
 pub use batchnorm::BatchNorm;
-pub(crate) use batchnorm::{EPS as BATCHNORM_EPS, MOMENTUM as BATCHNORM_MOMENTUM};
+pub(crate) use batchnorm::{
+    channels_of as batchnorm_channels, track_running_statistics, EPS as BATCHNORM_EPS,
+};
 pub use conv::Conv2d;
 pub use dropout::Dropout;
 pub use flatten::Flatten;

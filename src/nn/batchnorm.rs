@@ -31,15 +31,7 @@ impl<T: Float> BatchNorm<T> {
         running_var: Array<T>,
         batches: u64,
     ) -> Self {
-        let c = weight.len();
-        assert!(
-            [&bias, &running_mean, &running_var].iter().all(|a| a.shape() == [c]) && weight.shape() == [c],
-            "BatchNorm: weight {:?}, bias {:?}, running mean {:?} and variance {:?} must all be [channels]",
-            weight.shape(),
-            bias.shape(),
-            running_mean.shape(),
-            running_var.shape()
-        );
+        crate::manual::batchnorm_channels(&weight, &bias, &running_mean, &running_var);
         BatchNorm {
             weight: Tensor::parameter(weight),
             bias: Tensor::parameter(bias),
@@ -102,23 +94,16 @@ impl<T: Float> Module<T> for BatchNorm<T> {
 }
 
 impl<T: Float> BatchNorm<T> {
-    /// running = (1 - momentum) running + momentum batch, the variance made unbiased
-    /// (times m / (m - 1) for m values per channel).
+    /// Moves the running statistics towards this batch's (see
+    /// [`crate::manual::track_running_statistics`]).
     fn track(&self, mean: &Array<T>, var: &Array<T>, m: usize) {
-        let k = crate::manual::BATCHNORM_MOMENTUM;
-        let unbiased = if m > 1 {
-            m as f64 / (m as f64 - 1.0)
-        } else {
-            1.0
-        };
-        let mut rm = self.running_mean.borrow_mut();
-        let mut rv = self.running_var.borrow_mut();
-        for ch in 0..rm.len() {
-            let (r, b) = (rm.data()[ch].to_f64(), mean.data()[ch].to_f64());
-            rm.data_mut()[ch] = T::from_f64((1.0 - k) * r + k * b);
-            let (r, b) = (rv.data()[ch].to_f64(), var.data()[ch].to_f64());
-            rv.data_mut()[ch] = T::from_f64((1.0 - k) * r + k * b * unbiased);
-        }
+        let to_f64 = |a: &Array<T>| a.data().iter().map(|v| v.to_f64()).collect::<Vec<f64>>();
+        crate::manual::track_running_statistics(
+            &mut self.running_mean.borrow_mut(),
+            &mut self.running_var.borrow_mut(),
+            (&to_f64(mean), &to_f64(var)),
+            m,
+        );
         self.batches.set(self.batches.get() + 1);
     }
 }

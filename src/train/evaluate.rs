@@ -36,12 +36,19 @@ const VALUES_IN_FLIGHT: usize = 16 << 20;
 /// How many examples of `arch` evaluation runs at once: up to 1,000, fewer when one layer
 /// would hold more than 64 MB for them (a CNN's im2col columns: 1,000 images through `cnn`'s
 /// second convolution would be 313 MB).
-pub fn evaluation_batch(arch: &Architecture) -> usize {
+fn evaluation_batch(arch: &Architecture) -> usize {
     (VALUES_IN_FLIGHT / arch.values_in_flight_per_example().max(1)).clamp(1, 1000)
 }
 
-/// Runs the model over `data` in batches of `batch` (see [`evaluation_batch`]).
-pub fn evaluate(model: &mut Model, data: &Dataset, classes: usize, batch: usize) -> Evaluation {
+/// Runs the model (whose network is `arch`) over `data`, in batches sized by
+/// [`evaluation_batch`].
+pub fn evaluate(
+    model: &mut Model,
+    arch: &Architecture,
+    data: &Dataset,
+    classes: usize,
+) -> Evaluation {
+    let batch = evaluation_batch(arch);
     let mut confusion = vec![vec![0; classes]; classes];
     let (mut predictions, mut confidence) = (
         Vec::with_capacity(data.len()),
@@ -49,7 +56,7 @@ pub fn evaluate(model: &mut Model, data: &Dataset, classes: usize, batch: usize)
     );
     let mut total_loss = 0.0;
     let indices: Vec<usize> = (0..data.len()).collect();
-    for chunk in indices.chunks(batch.max(1)) {
+    for chunk in indices.chunks(batch) {
         let (x, labels) = data.batch(chunk);
         let log_p = model.logits(x).log_softmax(1);
         for (row, &label) in labels.iter().enumerate() {

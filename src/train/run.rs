@@ -7,7 +7,7 @@ use std::time::Instant;
 use super::metrics::{EpochMetrics, HeldOut};
 use super::resume::Resume;
 use super::run_dir::{RunDir, CHECKPOINT, METRICS, MODEL};
-use super::{evaluate, evaluation_batch, Evaluation, Model, Schedule, TrainConfig};
+use super::{evaluate, Evaluation, Model, Schedule, TrainConfig};
 use crate::array::Rng;
 use crate::data::datasets::epoch_order;
 use crate::data::Dataset;
@@ -179,7 +179,6 @@ pub fn train(
         None => (config.arch.init(&mut Rng::seed(config.seed)), 0, Vec::new()),
     };
     let mut model = Model::new(&config.arch, config.engine, &weights);
-    let eval_batch = evaluation_batch(&config.arch);
     let model_file = |model: &mut Model| ModelFile {
         arch: config.arch.clone(),
         dataset: config.dataset.to_string(),
@@ -223,7 +222,7 @@ pub fn train(
             );
         }
         let seconds = started.elapsed().as_secs_f64();
-        let scored = evaluate(&mut model, held_set, classes, eval_batch);
+        let scored = evaluate(&mut model, &config.arch, held_set, classes);
         if !scored.loss.is_finite() {
             // Weights this far gone are not worth a checkpoint: the last one stays.
             return Err(TrainError::NonFinite {
@@ -269,7 +268,7 @@ pub fn train(
     }
     let test = match last_test {
         Some(test) => test,
-        None => evaluate(&mut model, test_set, classes, eval_batch),
+        None => evaluate(&mut model, &config.arch, test_set, classes),
     };
     Ok(TrainOutcome {
         history,
