@@ -173,21 +173,29 @@ fn when_every_source_fails_nothing_is_written_and_the_error_says_what_was_tried(
 }
 
 /// A stand-in for `npm` that records its folder and process id, then hangs.
+///
+/// The script is written by a `sh` child, not by this process: a file this process held open
+/// for writing would be inherited by any child another test thread forks meanwhile, and
+/// executing it would then fail with "Text file busy" (ETXTBSY), as it once did in CI.
 fn hanging_npm(dir: &std::path::Path) -> std::path::PathBuf {
     std::fs::create_dir_all(dir).unwrap();
     let script = dir.join("npm");
     let record = dir.join("record");
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\npwd > '{0}.dir'\necho $$ > '{0}.pid'\nexec sleep 1000\n",
-            record.display()
-        ),
-    )
-    .unwrap();
-    let mut permissions = std::fs::metadata(&script).unwrap().permissions();
-    std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
-    std::fs::set_permissions(&script, permissions).unwrap();
+    let body = format!(
+        "#!/bin/sh\npwd > '{0}.dir'\necho $$ > '{0}.pid'\nexec sleep 1000\n",
+        record.display()
+    );
+    let written = std::process::Command::new("sh")
+        .args([
+            "-c",
+            "printf '%s' \"$1\" > \"$2\" && chmod 755 \"$2\"",
+            "sh",
+        ])
+        .arg(body)
+        .arg(&script)
+        .status()
+        .unwrap();
+    assert!(written.success(), "could not write {}", script.display());
     script
 }
 
