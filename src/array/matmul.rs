@@ -251,7 +251,13 @@ impl<T: Float> Array<T> {
         let batch = broadcast_shapes("matmul", a_batch, b_batch);
         let mut shape = batch.clone();
         shape.extend([m, n]);
-        let mut out = Array::<T>::zeros(&shape);
+        let len: usize = shape.iter().product();
+        if k == 0 {
+            return Array::zeros(&shape); // an empty sum
+        }
+        // Not zero-filled first: gemm overwrites every element (it is told not to read the
+        // output), and the fill was serial work on the calling thread before every product.
+        let mut out: Vec<T> = Vec::with_capacity(len);
         let a_step: Vec<usize> = broadcast_strides(a_batch, &batch)
             .iter()
             .map(|s| s * m * k)
@@ -260,7 +266,7 @@ impl<T: Float> Array<T> {
             .iter()
             .map(|s| s * k * n)
             .collect();
-        let dst = Shared(out.data.as_mut_ptr());
+        let dst = Shared(out.as_mut_ptr());
         let (lhs, rhs) = (self.data.as_ptr(), other.data.as_ptr());
         for_each_offset(&batch, [&a_step, &b_step], |i, [ia, ib]| {
             // SAFETY: every offset stays inside its array: `ia`/`ib` index whole matrices of
@@ -279,7 +285,10 @@ impl<T: Float> Array<T> {
                 product(Shared(dst.0.add(i * m * n)), n, a, b, (m, k, n));
             }
         });
-        out
+        // SAFETY: the loop above ran one product per output matrix, and each wrote all of its
+        // m x n elements (with k > 0 gemm stores `a @ b` without reading the destination).
+        unsafe { out.set_len(len) };
+        Array::from_vec(out, &shape)
     }
 }
 
@@ -414,6 +423,16 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn an_empty_inner_dimension_gives_zeros() {
+        // The output is not zero-filled before gemm writes it, so this case must be.
+        let a = Array::<f32>::zeros(&[2, 3, 0]);
+        let b = Array::<f32>::zeros(&[0, 4]);
+        let out = a.matmul(&b);
+        assert_eq!(out.shape(), &[2, 3, 4]);
+        assert!(out.data().iter().all(|&v| v == 0.0));
     }
 
     #[test]
