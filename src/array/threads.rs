@@ -42,7 +42,7 @@ pub(super) fn helpers() -> &'static rayon::ThreadPool {
 /// elements, the first part on the calling thread and the others on the helpers; on one thread
 /// (or for less than `min_len` elements), once over everything. Each part sees the offset of
 /// its first element, so every element is computed exactly as in the one-call case.
-pub(super) fn for_each_part<T: Send>(
+pub(crate) fn for_each_part<T: Send>(
     data: &mut [T],
     unit: usize,
     min_len: usize,
