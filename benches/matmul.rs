@@ -25,9 +25,14 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Median seconds of `reps` calls of `f`.
+/// Calls before timing: after the Python round the cores have idled, and a helper thread's
+/// first products after an idle spell take milliseconds (measured: 1-2.4 ms for the first
+/// of a 400 µs product), which the threading learns from before it splits again.
+const WARM_UP: usize = 100;
+
+/// Median seconds of `reps` calls of `f`, after [`WARM_UP`] calls.
 fn time(reps: usize, mut f: impl FnMut()) -> f64 {
-    f();
+    (0..WARM_UP).for_each(|_| f());
     median(
         (0..reps)
             .map(|_| {
