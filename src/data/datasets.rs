@@ -307,7 +307,7 @@ impl Dataset {
         // SAFETY: the parts cover all `len` values, and every row was written in full.
         unsafe { x.set_len(len) };
         let labels = indices.iter().map(|&i| self.labels[i] as usize).collect();
-        (Array::from_vec(x, &[indices.len(), self.pixels()]), labels)
+        (Array::from_vec(x, &[indices.len(), pixels]), labels)
     }
 }
 

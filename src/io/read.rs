@@ -77,6 +77,19 @@ pub fn describe_kind(kind: &fs::FileType) -> &'static str {
     }
 }
 
+/// What `path` is when it exists but is not a folder (following symbolic links), for a
+/// message; `None` when it is a folder or does not exist yet (a folder that will be made).
+///
+/// ```
+/// use scratchgrad::io::not_a_folder;
+/// assert_eq!(not_a_folder(std::path::Path::new("/dev/null")), Some("a character device"));
+/// assert_eq!(not_a_folder(std::path::Path::new("/tmp")), None);
+/// ```
+pub fn not_a_folder(path: &Path) -> Option<&'static str> {
+    let meta = fs::metadata(path).ok()?;
+    (!meta.is_dir()).then(|| describe_kind(&meta.file_type()))
+}
+
 /// Reads the whole of `path`, which must be a regular file (symbolic links are followed to
 /// one) of at most `limit` bytes. A FIFO is refused without waiting for a writer, `/dev/zero`
 /// without reading a byte, and an oversized file before anything is allocated.

@@ -136,14 +136,11 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
 
 async fn serve(args: ServeArgs) -> Result<(), CliError> {
     // A missing folder is fine (the dashboard's first run makes it); anything else is not.
-    if let Ok(meta) = std::fs::metadata(&args.runs) {
-        if !meta.is_dir() {
-            return Err(CliError::new(format!(
-                "--runs {} is {}, not a folder: give the folder that holds (or will hold) your runs",
-                args.runs.display(),
-                scratchgrad::io::describe_kind(&meta.file_type())
-            )));
-        }
+    if let Some(kind) = scratchgrad::io::not_a_folder(&args.runs) {
+        return Err(CliError::new(format!(
+            "--runs {} is {kind}, not a folder: give the folder that holds (or will hold) your runs",
+            args.runs.display(),
+        )));
     }
     let listener = tokio::net::TcpListener::bind((args.host, args.port))
         .await
