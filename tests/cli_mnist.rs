@@ -287,6 +287,33 @@ fn a_previous_run_is_never_overwritten() {
 }
 
 #[test]
+fn pictures_of_any_shape_never_fail_a_run() {
+    // A 1x1 convolution with padding 35 makes 98x98 maps, larger than a picture's cell; the
+    // feature-map picture panicked on them (exit 101, no summary.json), and so did every
+    // --resume of the run.
+    let out = temp_dir("odd-pictures");
+    let run = train(
+        &out,
+        &[
+            "--layers",
+            "conv1k1p35,maxpool64,flatten,linear10",
+            "--epochs",
+            "1",
+        ],
+    );
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    for file in ["summary.json", "filters.png", "feature-maps.png"] {
+        assert!(out.join(file).is_file(), "{file}");
+    }
+    let maps = image::open(out.join("feature-maps.png")).unwrap();
+    assert!(maps.width() < 2000 && maps.height() < 1000);
+}
+
+#[test]
 fn a_diverging_run_stops_with_a_hint() {
     let out = temp_dir("nan");
     // Momentum at a rate of a million on whole-set batches: the weights overflow f32 in a few

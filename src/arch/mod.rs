@@ -32,6 +32,11 @@ pub const MAX_VALUES_PER_EXAMPLE: usize = 1 << 20;
 pub const MAX_KERNEL: usize = 64;
 /// The most parameters a network may have (400 MB of f32 weights).
 pub const MAX_PARAMETERS: usize = 100_000_000;
+/// The most values one layer may hold at once for one example while it runs forward: its
+/// input, its output and a convolution's im2col columns (256 MiB of f32). Every loader checks
+/// this before anything is allocated, so no model file can ask for more memory than a
+/// machine has.
+pub const MAX_WORKING_VALUES_PER_EXAMPLE: usize = 1 << 26;
 
 /// One tensor of a network's state.
 #[derive(Debug, Clone, PartialEq)]
@@ -175,7 +180,9 @@ impl Architecture {
             let columns = match layer {
                 // [c kh kw, oh ow] per example
                 LayerSpec::Conv2d { window, .. } => {
-                    before[0] * window.kh * window.kw * shape[1] * shape[2]
+                    [before[0], window.kh, window.kw, shape[1], shape[2]]
+                        .iter()
+                        .fold(1usize, |n, &d| n.saturating_mul(d))
                 }
                 _ => 0,
             };
@@ -192,7 +199,11 @@ impl Architecture {
     /// convolution). Evaluation sizes its batches by this.
     pub fn values_in_flight_per_example(&self) -> usize {
         self.values_per_layer().map_or(usize::MAX, |sizes| {
-            sizes.iter().map(|(i, c, o)| i + c + o).max().unwrap_or(0)
+            sizes
+                .iter()
+                .map(|(i, c, o)| i.saturating_add(*c).saturating_add(*o))
+                .max()
+                .unwrap_or(0)
         })
     }
 
@@ -200,7 +211,9 @@ impl Architecture {
     /// and every convolution's columns.
     pub fn values_kept_per_example(&self) -> usize {
         self.values_per_layer().map_or(usize::MAX, |sizes| {
-            self.input_size() + sizes.iter().map(|(_, c, o)| c + o).sum::<usize>()
+            sizes.iter().fold(self.input_size(), |n, (_, c, o)| {
+                n.saturating_add(*c).saturating_add(*o)
+            })
         })
     }
 
@@ -259,6 +272,21 @@ impl Architecture {
                 i + 1,
                 self.layers[i],
                 shapes[i]
+            ));
+        }
+        let working = self.values_per_layer().expect("the shapes fit");
+        let in_flight = |(i, c, o): &(usize, usize, usize)| i.saturating_add(*c).saturating_add(*o);
+        if let Some(i) = working
+            .iter()
+            .position(|sizes| in_flight(sizes) > MAX_WORKING_VALUES_PER_EXAMPLE)
+        {
+            return Err(format!(
+                "layer {} `{}` needs {} for one example (its input, output{}): at most {}; choose a smaller kernel, fewer channels or less padding",
+                i + 1,
+                self.layers[i],
+                bytes_text(4 * in_flight(&working[i]) as u64),
+                if working[i].1 > 0 { " and im2col columns" } else { "" },
+                bytes_text(4 * MAX_WORKING_VALUES_PER_EXAMPLE as u64),
             ));
         }
         let output = shapes.last().expect("at least one layer");
@@ -472,6 +500,23 @@ impl Architecture {
     }
 }
 
+/// A number of bytes as people read it: `145.1 GB`, `256 MB`, `12 kB`.
+pub fn bytes_text(bytes: u64) -> String {
+    let units = [(1e12, "TB"), (1e9, "GB"), (1e6, "MB"), (1e3, "kB")];
+    let b = bytes as f64;
+    match units.iter().find(|(size, _)| b >= *size) {
+        Some((size, unit)) => {
+            let x = b / size;
+            if x >= 100.0 || x.fract() == 0.0 {
+                format!("{x:.0} {unit}")
+            } else {
+                format!("{x:.1} {unit}")
+            }
+        }
+        None => format!("{bytes} bytes"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -533,6 +578,12 @@ mod tests {
             (
                 "conv8k65,flatten,linear10",
                 "layer 1 `conv8k65`: kernels, strides and padding go up to 64",
+            ),
+            (
+                // 17 MB of weights, but 145 GB of im2col columns for one image: refused by
+                // every loader before anything is allocated (issue 21).
+                "conv1024k1,conv1k64p64,flatten,linear10",
+                "layer 2 `conv1k64p64` needs 145 GB for one example (its input, output and im2col columns): at most 268 MB;",
             ),
             (
                 "conv2048k3p1,flatten,linear10",

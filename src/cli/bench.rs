@@ -99,7 +99,7 @@ fn run_worker(
     let evals: Vec<f64> = (0..args.eval_repeats)
         .map(|_| {
             let t = Instant::now();
-            std::hint::black_box(evaluate(&mut model, &arch, test, 10));
+            let _ = std::hint::black_box(evaluate(&mut model, &arch, test, 10));
             t.elapsed().as_secs_f64()
         })
         .collect();

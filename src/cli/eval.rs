@@ -67,7 +67,13 @@ pub fn run(args: EvalArgs) -> Result<(), CliError> {
     }
     let test = data::load_test(dataset, args.data_dir.as_deref(), args.json)?;
     let mut model = Model::new(&file.arch, Engine::Manual, &file.weights);
-    let result = evaluate(&mut model, &file.arch, &test, classes);
+    let result = evaluate(&mut model, &file.arch, &test, classes).map_err(|e| {
+        CliError::new(format!(
+            "{} {e} (test image {}); it cannot be evaluated",
+            args.model.display(),
+            e.example
+        ))
+    })?;
     let per_class = result.per_class_accuracy();
     if args.json {
         let mut json = serde_json::json!({

@@ -6,7 +6,7 @@ use clap::Args;
 use scratchgrad::array::Array;
 use scratchgrad::data::preprocess::{decode_image, mnist_style, SIDE};
 use scratchgrad::io::{load_model, read_regular};
-use scratchgrad::train::{Engine, Model};
+use scratchgrad::train::{check_finite, Engine, Model};
 
 use super::output::outln;
 use super::CliError;
@@ -58,9 +58,15 @@ pub fn run(args: PredictArgs) -> Result<(), CliError> {
         inputs.extend(pixels.iter().map(|&p| p as f32 / 255.0));
     }
     let mut model = Model::new(&file.arch, Engine::Manual, &file.weights);
-    let probabilities = model
-        .logits(Array::from_vec(inputs, &[args.images.len(), pixels]))
-        .softmax(1);
+    let logits = model.logits(Array::from_vec(inputs, &[args.images.len(), pixels]));
+    check_finite(&logits, 0).map_err(|e| {
+        CliError::new(format!(
+            "{} {e} ({}); it cannot be used",
+            args.model.display(),
+            args.images[e.example].display()
+        ))
+    })?;
+    let probabilities = logits.softmax(1);
     let classes = file.arch.classes();
     let mut results = Vec::new();
     for (i, path) in args.images.iter().enumerate() {

@@ -12,21 +12,48 @@ use scratchgrad::report::{
 use scratchgrad::train::{Engine, EpochMetrics, Evaluation, HeldOut, Model};
 
 use super::files::save;
-use super::CliError;
 
-fn picture_error(what: &str) -> impl Fn(String) -> CliError + '_ {
-    move |e| CliError::new(format!("cannot draw {what}: {e}"))
+/// What drawing a run's pictures gave: the files written, and a warning for each picture
+/// that could not be drawn or saved (pictures are a report: a run never fails for one).
+#[derive(Default)]
+pub struct Pictures {
+    /// The files written, in order.
+    pub written: Vec<&'static str>,
+    /// One line per picture that is missing, and why.
+    pub warnings: Vec<String>,
 }
 
-/// Writes loss.svg, accuracy.svg, confusion.png, predictions.png and mistakes.png to `out`,
-/// and for a convolutional network filters.png and feature-maps.png; returns their names.
+impl Pictures {
+    /// Draws `name` with `draw` and saves it in `out`; a failure, or a panic while drawing,
+    /// becomes a warning.
+    fn add(
+        &mut self,
+        out: &Path,
+        name: &'static str,
+        draw: impl FnOnce() -> Result<Vec<u8>, String>,
+    ) {
+        let drawn = std::panic::catch_unwind(std::panic::AssertUnwindSafe(draw))
+            .unwrap_or_else(|_| Err("the drawing code failed (a bug in scratchgrad)".into()));
+        let saved = drawn.and_then(|bytes| {
+            save(&out.join(name), &bytes, name).map_err(|e| e.message().to_string())
+        });
+        match saved {
+            Ok(()) => self.written.push(name),
+            Err(e) => self.warnings.push(format!("{name} was not drawn: {e}")),
+        }
+    }
+}
+
+/// Draws loss.svg, accuracy.svg, confusion.png, predictions.png and mistakes.png into `out`,
+/// and for a convolutional network filters.png and feature-maps.png.
 pub fn report_files(
     out: &Path,
     history: &[EpochMetrics],
     test: &Evaluation,
     test_set: &Dataset,
     model: &ModelFile,
-) -> Result<Vec<&'static str>, CliError> {
+) -> Pictures {
+    let mut pictures = Pictures::default();
     let class_names = &model.class_names;
     let series = |f: fn(&EpochMetrics) -> f64| {
         history
@@ -38,75 +65,71 @@ pub fn report_files(
         Some(HeldOut::Validation) => "validation",
         _ => "test",
     };
-    let loss = curves_svg(
-        "Cross-entropy loss",
-        "loss",
-        &[
-            ("train", series(|m| m.train_loss)),
-            (held_out, series(|m| m.loss)),
-        ],
-    )
-    .map_err(picture_error("loss.svg"))?;
-    save(&out.join("loss.svg"), loss.as_bytes(), "loss curves")?;
-    let accuracy = curves_svg(
-        "Accuracy",
-        "accuracy (%)",
-        &[
-            ("train", series(|m| m.train_accuracy * 100.0)),
-            (held_out, series(|m| m.accuracy * 100.0)),
-        ],
-    )
-    .map_err(picture_error("accuracy.svg"))?;
-    save(
-        &out.join("accuracy.svg"),
-        accuracy.as_bytes(),
-        "accuracy curves",
-    )?;
-    save(
-        &out.join("confusion.png"),
-        &encode_png(&confusion_png(&test.confusion, class_names))
-            .map_err(picture_error("confusion.png"))?,
-        "confusion matrix",
-    )?;
-
-    save(
-        &out.join("predictions.png"),
-        &encode_png(&predictions_picture(test, test_set, class_names, "test"))
-            .map_err(picture_error("predictions.png"))?,
-        "predictions picture",
-    )?;
-    let mut wrong: Vec<usize> = (0..test_set.len())
-        .filter(|&i| test.predictions[i] != test_set.labels[i] as usize)
-        .collect();
-    wrong.sort_by(|&a, &b| test.confidence[b].total_cmp(&test.confidence[a]));
-    let worst: Vec<Tile> = wrong
+    pictures.add(out, "loss.svg", || {
+        curves_svg(
+            "Cross-entropy loss",
+            "loss",
+            &[
+                ("train", series(|m| m.train_loss)),
+                (held_out, series(|m| m.loss)),
+            ],
+        )
+        .map(String::into_bytes)
+    });
+    pictures.add(out, "accuracy.svg", || {
+        curves_svg(
+            "Accuracy",
+            "accuracy (%)",
+            &[
+                ("train", series(|m| m.train_accuracy * 100.0)),
+                (held_out, series(|m| m.accuracy * 100.0)),
+            ],
+        )
+        .map(String::into_bytes)
+    });
+    pictures.add(out, "confusion.png", || {
+        encode_png(&confusion_png(&test.confusion, class_names))
+    });
+    pictures.add(out, "predictions.png", || {
+        encode_png(&predictions_picture(test, test_set, class_names, "test"))
+    });
+    pictures.add(out, "mistakes.png", || {
+        let mut wrong: Vec<usize> = (0..test_set.len())
+            .filter(|&i| test.predictions[i] != test_set.labels[i] as usize)
+            .collect();
+        wrong.sort_by(|&a, &b| test.confidence[b].total_cmp(&test.confidence[a]));
+        let worst: Vec<Tile> = wrong
+            .iter()
+            .take(20)
+            .map(|&i| {
+                let mut t = tile(test, test_set, class_names, i);
+                t.caption = format!("{} {:.0}%", t.caption, test.confidence[i] * 100.0);
+                t
+            })
+            .collect();
+        let key = "most confident mistakes: target->predicted confidence";
+        encode_png(&digit_grid(&worst, test_set.rows as u32, 10, key))
+    });
+    let first_conv = model
+        .arch
+        .layers
         .iter()
-        .take(20)
-        .map(|&i| {
-            let mut t = tile(test, test_set, class_names, i);
-            t.caption = format!("{} {:.0}%", t.caption, test.confidence[i] * 100.0);
-            t
-        })
-        .collect();
-    let side = test_set.rows as u32;
-    let key = "most confident mistakes: target->predicted confidence";
-    save(
-        &out.join("mistakes.png"),
-        &encode_png(&digit_grid(&worst, side, 10, key)).map_err(picture_error("mistakes.png"))?,
-        "mistakes picture",
-    )?;
-    let mut written = vec![
-        "loss.svg",
-        "accuracy.svg",
-        "confusion.png",
-        "predictions.png",
-        "mistakes.png",
-    ];
-    if model.arch.is_spatial() {
-        convolution_pictures(out, model, test_set)?;
-        written.extend(["filters.png", "feature-maps.png"]);
+        .position(|l| matches!(l, LayerSpec::Conv2d { .. }));
+    if let Some(first) = first_conv {
+        pictures.add(out, "filters.png", || {
+            let name = format!("{first}.weight");
+            let (_, weight) = model
+                .weights
+                .iter()
+                .find(|(n, _)| *n == name)
+                .ok_or("the first convolution has no weight")?;
+            encode_png(&filters_png(weight.data(), weight.shape()))
+        });
+        pictures.add(out, "feature-maps.png", || {
+            encode_png(&feature_maps_picture(model, test_set))
+        });
     }
-    Ok(written)
+    pictures
 }
 
 /// Image `i` of `set` with its target and the prediction in `scored` as its caption.
@@ -162,26 +185,10 @@ pub fn first_layer_picture(model: &ModelFile) -> Option<RgbImage> {
     }
 }
 
-/// filters.png (the first convolution's kernels) and feature-maps.png (the first test image
-/// through each convolution and the activation after it).
-fn convolution_pictures(out: &Path, model: &ModelFile, test_set: &Dataset) -> Result<(), CliError> {
+/// feature-maps.png: the first test image through each convolution and the activation
+/// after it.
+fn feature_maps_picture(model: &ModelFile, test_set: &Dataset) -> RgbImage {
     let layers = &model.arch.layers;
-    let first = layers
-        .iter()
-        .position(|l| matches!(l, LayerSpec::Conv2d { .. }));
-    let Some(first) = first else { return Ok(()) };
-    let weight_name = format!("{first}.weight");
-    let (_, weight) = model
-        .weights
-        .iter()
-        .find(|(n, _)| *n == weight_name)
-        .expect("a convolution has a weight");
-    save(
-        &out.join("filters.png"),
-        &encode_png(&filters_png(weight.data(), weight.shape()))
-            .map_err(picture_error("filters.png"))?,
-        "filters picture",
-    )?;
     let mut net = Model::new(&model.arch, Engine::Manual, &model.weights);
     let (x, _) = test_set.batch(&[0]);
     let outputs = net.layer_outputs(x);
@@ -198,10 +205,5 @@ fn convolution_pictures(out: &Path, model: &ModelFile, test_set: &Dataset) -> Re
         let map = &outputs[shown];
         maps.push((name, map.shape()[1..].to_vec(), map.data().to_vec()));
     }
-    let picture = feature_maps_png(test_set.image(0), test_set.rows, &maps);
-    save(
-        &out.join("feature-maps.png"),
-        &encode_png(&picture).map_err(picture_error("feature-maps.png"))?,
-        "feature maps picture",
-    )
+    feature_maps_png(test_set.image(0), test_set.rows, &maps)
 }

@@ -14,7 +14,7 @@ use scratchgrad::train::{
 };
 
 use super::files::save;
-use super::output::outln;
+use super::output::{errln, outln};
 use super::progress::Progress;
 use super::{data, report_files, CliError};
 
@@ -486,7 +486,10 @@ fn train_in(
         &outcome.test,
         &test_set,
         &outcome.model,
-    )?;
+    );
+    for warning in &pictures.warnings {
+        errln!("warning: {warning}");
+    }
     let wall = started.elapsed().as_secs_f64();
     let summary = serde_json::json!({
         "final": outcome.history.last().map(EpochMetrics::to_json),
@@ -505,10 +508,17 @@ fn train_in(
         format!("{summary:#}\n").as_bytes(),
         "summary",
     )?;
+    let mut files = vec![
+        "model.safetensors",
+        "checkpoint.safetensors",
+        "metrics.jsonl",
+    ];
+    files.extend(&pictures.written);
+    files.push("summary.json");
     outln!(
-        "done in {wall:.1} s: test accuracy {:.2}%. Wrote model.safetensors, checkpoint.safetensors, metrics.jsonl, {}, summary.json to {}",
+        "done in {wall:.1} s: test accuracy {:.2}%. Wrote {} to {}",
         outcome.test.accuracy * 100.0,
-        pictures.join(", "),
+        files.join(", "),
         out.display()
     );
     progress.warn_if_diverged();

@@ -30,6 +30,38 @@ impl Evaluation {
     }
 }
 
+/// A model whose outputs are not numbers for some example: NaN or infinite logits, which no
+/// probability or loss can be made of (weights that are finite but huge, 3e38 say, give them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotFinite {
+    /// The example (0-based, in the order given) whose outputs are not finite.
+    pub example: usize,
+}
+
+impl std::fmt::Display for NotFinite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "gives outputs that are not finite numbers (inf or NaN) for example {}: its weights are too large to compute with",
+            self.example
+        )
+    }
+}
+
+impl std::error::Error for NotFinite {}
+
+/// Checks that every one of a batch's outputs (`[n, classes]`, the batch starting at example
+/// `first`) is a finite number.
+pub fn check_finite(outputs: &crate::array::Array<f32>, first: usize) -> Result<(), NotFinite> {
+    let classes = outputs.shape().last().copied().unwrap_or(1).max(1);
+    match outputs.data().iter().position(|v| !v.is_finite()) {
+        Some(i) => Err(NotFinite {
+            example: first + i / classes,
+        }),
+        None => Ok(()),
+    }
+}
+
 /// The values evaluation may hold at once in one layer (64 MB of `f32`).
 const VALUES_IN_FLIGHT: usize = 16 << 20;
 
@@ -41,13 +73,13 @@ fn evaluation_batch(arch: &Architecture) -> usize {
 }
 
 /// Runs the model (whose network is `arch`) over `data`, in batches sized by
-/// [`evaluation_batch`].
+/// [`evaluation_batch`]; refuses outputs that are not finite.
 pub fn evaluate(
     model: &mut Model,
     arch: &Architecture,
     data: &Dataset,
     classes: usize,
-) -> Evaluation {
+) -> Result<Evaluation, NotFinite> {
     let batch = evaluation_batch(arch);
     let mut confusion = vec![vec![0; classes]; classes];
     let (mut predictions, mut confidence) = (
@@ -58,7 +90,9 @@ pub fn evaluate(
     let indices: Vec<usize> = (0..data.len()).collect();
     for chunk in indices.chunks(batch) {
         let (x, labels) = data.batch(chunk);
-        let log_p = model.logits(x).log_softmax(1);
+        let logits = model.logits(x);
+        check_finite(&logits, chunk[0])?;
+        let log_p = logits.log_softmax(1);
         for (row, &label) in labels.iter().enumerate() {
             let scores = &log_p.data()[row * classes..(row + 1) * classes];
             let best = (0..classes).fold(0, |b, c| if scores[c] > scores[b] { c } else { b });
@@ -70,11 +104,11 @@ pub fn evaluate(
     }
     let n = data.len().max(1) as f64;
     let right: usize = (0..classes).map(|c| confusion[c][c]).sum();
-    Evaluation {
+    Ok(Evaluation {
         loss: total_loss / n,
         accuracy: right as f64 / n,
         confusion,
         predictions,
         confidence,
-    }
+    })
 }

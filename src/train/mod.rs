@@ -14,7 +14,7 @@ mod run;
 pub mod run_dir;
 
 pub use config::{short_number, ConfigError, OptimizerKind, Schedule, TrainConfig};
-pub use evaluate::{evaluate, Evaluation};
+pub use evaluate::{check_finite, evaluate, Evaluation, NotFinite};
 pub use metrics::{EpochMetrics, HeldOut};
 pub use model::{correct, Engine, Model};
 pub use preset::{Defaults, Preset};

@@ -222,15 +222,17 @@ pub fn train(
             );
         }
         let seconds = started.elapsed().as_secs_f64();
-        let scored = evaluate(&mut model, &config.arch, held_set, classes);
+        // Weights this far gone are not worth a checkpoint: the last one stays.
+        let gone = |loss: f64| TrainError::NonFinite {
+            epoch: epoch + 1,
+            batch: None,
+            loss: loss as f32,
+            epochs_done: epoch,
+        };
+        let scored =
+            evaluate(&mut model, &config.arch, held_set, classes).map_err(|_| gone(f64::NAN))?;
         if !scored.loss.is_finite() {
-            // Weights this far gone are not worth a checkpoint: the last one stays.
-            return Err(TrainError::NonFinite {
-                epoch: epoch + 1,
-                batch: None,
-                loss: scored.loss as f32,
-                epochs_done: epoch,
-            });
+            return Err(gone(scored.loss));
         }
         let metrics = EpochMetrics {
             epoch: epoch + 1,
@@ -268,7 +270,14 @@ pub fn train(
     }
     let test = match last_test {
         Some(test) => test,
-        None => evaluate(&mut model, &config.arch, test_set, classes),
+        None => evaluate(&mut model, &config.arch, test_set, classes).map_err(|_| {
+            TrainError::NonFinite {
+                epoch: config.epochs,
+                batch: None,
+                loss: f32::NAN,
+                epochs_done: config.epochs,
+            }
+        })?,
     };
     Ok(TrainOutcome {
         history,

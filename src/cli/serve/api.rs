@@ -19,7 +19,7 @@ use scratchgrad::array::Array;
 use scratchgrad::data::preprocess::{mnist_style, SIDE};
 use scratchgrad::io::{load_model, ModelFile};
 use scratchgrad::scalar::evaluate::evaluate;
-use scratchgrad::train::{Engine, Model};
+use scratchgrad::train::{check_finite, Engine, Model};
 use serde_json::{json, Value};
 
 use super::AppState;
@@ -322,6 +322,12 @@ pub async fn predict(
         let x = Array::from_vec(prepared.iter().map(|&p| p as f32 / 255.0).collect(), &[1, SIDE * SIDE]);
         let outputs = model.layer_outputs(x);
         let logits = outputs.last().expect("a network has layers");
+        check_finite(logits, 0).map_err(|e| {
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("the model of `{name}` {e}; it cannot be used"),
+            )
+        })?;
         let probabilities = logits.softmax(1).into_vec();
         let best = (0..probabilities.len()).fold(0, |b, c| if probabilities[c] > probabilities[b] { c } else { b });
         Ok(Json(json!({

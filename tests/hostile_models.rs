@@ -1,0 +1,117 @@
+//! Model files crafted within every size limit of the loaders, as an attacker (or a broken
+//! tool) could write them: each is refused in one line by `eval`, `predict` and the server's
+//! `/api/predict`, with a non-zero exit or a 4xx answer, and the server keeps serving.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use scratchgrad::arch::{Architecture, LayerSpec};
+use scratchgrad::array::Array;
+use scratchgrad::io::{encode_model, ModelFile};
+use serde_json::json;
+
+use common::server::{get, post, Server};
+use common::temp_dir;
+
+/// A model file for `layers` on `input` whose every weight is `fill`, written without the
+/// checks `Architecture::parse` makes (as a hand-made file would be).
+fn forged(input: &[usize], layers: &str, fill: f32) -> Vec<u8> {
+    let arch = Architecture {
+        input: input.to_vec(),
+        layers: layers
+            .split(',')
+            .map(|t| t.parse::<LayerSpec>().unwrap())
+            .collect(),
+    };
+    let weights = arch
+        .state()
+        .into_iter()
+        .map(|t| (t.name, Array::full(&t.shape, fill)))
+        .collect();
+    let classes = arch.classes();
+    encode_model(&ModelFile {
+        arch,
+        dataset: "mnist-mini".into(),
+        class_names: (0..classes).map(|c| c.to_string()).collect(),
+        weights,
+    })
+}
+
+/// `scratchgrad ARGS`: exit code, stdout, stderr.
+fn scratchgrad(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_scratchgrad"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Runs `eval` and `predict` on `model` and checks each fails with one line containing `want`.
+fn refused_by_the_commands(model: &Path, want: &str) {
+    let model = model.to_str().unwrap();
+    let digit = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/img/digit-seven.png");
+    for args in [
+        vec!["eval", "--model", model, "--dataset", "mnist-mini"],
+        vec!["predict", "--model", model, digit],
+    ] {
+        let (code, _, stderr) = scratchgrad(&args);
+        assert_eq!(code, 1, "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.contains(want), "{args:?}: {stderr}");
+    }
+}
+
+/// Asks a server for a prediction by `run` and checks the answer is a 422 containing `want`,
+/// and that the server still answers afterwards.
+fn refused_by_the_server(server: &Server, run: &str, want: &str) {
+    let pixels: Vec<u8> = (0..28 * 28)
+        .map(|i| if i % 28 == 14 { 0 } else { 255 })
+        .collect();
+    let (status, answer) = post(
+        server,
+        "/api/predict",
+        &json!({"model": run, "width": 28, "height": 28, "pixels": pixels}),
+    );
+    assert_eq!(status, 422, "{answer}");
+    assert!(answer["error"].as_str().unwrap().contains(want), "{answer}");
+    let (status, _) = get(server, "/api/models");
+    assert_eq!(status, 200, "the server still answers");
+}
+
+#[test]
+fn a_model_that_needs_more_memory_than_any_machine_has_is_refused_before_allocating() {
+    // 4.3 million parameters (17 MB, within every file limit), but 145 GB of im2col columns
+    // for a single image in its second layer: this aborted eval, predict and the server.
+    let runs = temp_dir("memory-bomb");
+    std::fs::create_dir_all(runs.join("bomb")).unwrap();
+    let model = runs.join("bomb/model.safetensors");
+    std::fs::write(
+        &model,
+        forged(&[1, 28, 28], "conv1024k1,conv1k64p64,flatten,linear10", 0.0),
+    )
+    .unwrap();
+    let want = "layer 2 `conv1k64p64` needs 145 GB for one example";
+    refused_by_the_commands(&model, want);
+    let server = Server::start(&runs);
+    refused_by_the_server(&server, "bomb", want);
+}
+
+#[test]
+fn weights_that_overflow_give_an_error_not_nan() {
+    // Finite weights (3e38) whose products overflow: predict printed `0 (NaN%)` and eval
+    // `loss NaN`, both with exit 0.
+    let runs = temp_dir("overflow");
+    std::fs::create_dir_all(runs.join("huge")).unwrap();
+    let model = runs.join("huge/model.safetensors");
+    std::fs::write(&model, forged(&[784], "linear10", 3e38)).unwrap();
+    let want = "gives outputs that are not finite numbers (inf or NaN)";
+    refused_by_the_commands(&model, want);
+    let server = Server::start(&runs);
+    refused_by_the_server(&server, "huge", want);
+}
