@@ -270,9 +270,45 @@ fn a_checkpoint_edited_by_hand_is_checked_like_a_model_and_like_flags() {
         (Box::new(|c| c.optimizer.buffers[0].1 = scratchgrad::array::Array::zeros(&[3])), "has optimizer state `velocity.0` of shape [3] for a parameter of shape [256, 784]"),
         (Box::new(|c| { c.optimizer.buffers.pop(); }), "has optimizer state `velocity` for 3 of 4 parameters"),
         (Box::new(|c| c.epochs_done = 1_000_000), "says 1000000 epochs are done of the 1 its config asks for"),
+        // Issue 21: fields trusted until then. A config naming another data set resumed on
+        // it; a step count of 2^64-1 wrapped to 0.
+        (config("dataset", "mnist".into()), "has a config for mnist but a model trained on `mnist-mini`"),
+        (Box::new(|c| c.optimizer.steps = u64::MAX), "says the optimizer took 18446744073709551615 steps, but 1 epoch(s) of 79 batches make 79"),
+        (Box::new(|c| c.optimizer.steps = 15), "says the optimizer took 15 steps, but 1 epoch(s) of 79 batches make 79"),
+        (Box::new(|c| c.model.class_names[3] = "three".into()), "has class names that are not mnist-mini's"),
+    ];
+    let adam = temp_dir("edited-adam");
+    train(&adam, &["--epochs", "1", "--optimizer", "adam"]);
+    let adam_cases: Vec<(Edit, &str)> = vec![
+        // A negative second moment made every update NaN, and the run blamed the rate.
+        (
+            Box::new(|c| {
+                let (_, v) = c
+                    .optimizer
+                    .buffers
+                    .iter_mut()
+                    .find(|(n, _)| n == "v.2")
+                    .unwrap();
+                v.data_mut()[5] = -1.0;
+            }),
+            "has Adam second moments below zero (`v.2`)",
+        ),
+        (
+            Box::new(|c| c.optimizer.buffers.clear()),
+            "has Adam state whose moments and step count do not fit together",
+        ),
     ];
     let model_before = weights(&good);
-    for (i, (edit, want)) in cases.into_iter().enumerate() {
+    let adam_before = weights(&adam);
+    let all = cases
+        .into_iter()
+        .map(|(e, w)| (&good, &model_before, e, w))
+        .chain(
+            adam_cases
+                .into_iter()
+                .map(|(e, w)| (&adam, &adam_before, e, w)),
+        );
+    for (i, (good, model_before, edit, want)) in all.enumerate() {
         let dir = temp_dir(&format!("edited-{i}"));
         std::fs::create_dir_all(&dir).unwrap();
         for name in file_names(&good) {
@@ -287,7 +323,7 @@ fn a_checkpoint_edited_by_hand_is_checked_like_a_model_and_like_flags() {
             stderr(&run)
         );
         assert_eq!(
-            weights(&dir),
+            &weights(&dir),
             model_before,
             "case {i}: the good model is untouched"
         );

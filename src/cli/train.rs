@@ -7,7 +7,7 @@ use std::time::Instant;
 use clap::Args;
 use scratchgrad::arch::{Activation, Architecture, LAYER_GRAMMAR};
 use scratchgrad::data::DatasetName;
-use scratchgrad::train::run_dir::SUMMARY;
+use scratchgrad::train::run_dir::{CHECKPOINT, SUMMARY};
 use scratchgrad::train::{
     load_resume, short_number, train, ConfigError, Engine, EpochMetrics, Observer, OptimizerKind,
     Preset, Resume, RunDir, RunDirError, Schedule, TrainConfig, TrainError,
@@ -459,6 +459,12 @@ fn train_in(
     let outcome = match result {
         Ok(outcome) => outcome,
         Err(e @ TrainError::NonFinite { .. }) => return Err(CliError::new(format!("{e} (--lr)"))),
+        Err(TrainError::Resume(problem)) => {
+            return Err(CliError::new(format!(
+                "cannot resume: {} {problem}",
+                dir.file(CHECKPOINT).display()
+            )))
+        }
         Err(TrainError::Stopped { epochs_done }) => {
             let message = if epochs_done > 0 {
                 format!("interrupted after {}, whose checkpoint is kept in {}: resume with: scratchgrad train --resume {}", plural(epochs_done, "complete epoch"), out.display(), out.display())

@@ -54,7 +54,7 @@ impl<T: Float> Adam<T> {
 
 impl<T: Float> Optimizer<T> for Adam<T> {
     fn begin_step(&mut self) {
-        self.steps += 1;
+        self.steps = self.steps.saturating_add(1);
     }
 
     fn update(&mut self, slot: usize, param: &mut Array<T>, grad: &Array<T>) {
@@ -117,8 +117,19 @@ impl<T: Float> Optimizer<T> for Adam<T> {
             .try_into()
             .expect("one list per kind");
         let (has_m, has_v) = (m.iter().any(Option::is_some), v.iter().any(Option::is_some));
-        if has_m != has_v || (has_m && state.steps == 0) {
+        if has_m != has_v || has_m != (state.steps > 0) {
             return Err("has Adam state whose moments and step count do not fit together".into());
+        }
+        // v is a running mean of squares: below zero it can only come from a damaged file,
+        // and its square root would make every update NaN.
+        let negative = v.iter().enumerate().find_map(|(slot, v)| {
+            let v = v.as_ref()?;
+            v.data().iter().any(|x| *x < T::ZERO).then_some(slot)
+        });
+        if let Some(slot) = negative {
+            return Err(format!(
+                "has Adam second moments below zero (`v.{slot}`), which no run can make"
+            ));
         }
         (self.steps, self.m, self.v) = (state.steps, m, v);
         Ok(())

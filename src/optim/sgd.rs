@@ -13,6 +13,7 @@ pub struct Sgd<T: Float> {
     nesterov: bool,
     weight_decay: f64,
     velocity: Vec<Option<Array<T>>>,
+    steps: u64,
 }
 
 impl<T: Float> Sgd<T> {
@@ -24,6 +25,7 @@ impl<T: Float> Sgd<T> {
             nesterov: false,
             weight_decay: 0.0,
             velocity: Vec::new(),
+            steps: 0,
         }
     }
 
@@ -47,6 +49,10 @@ impl<T: Float> Sgd<T> {
 }
 
 impl<T: Float> Optimizer<T> for Sgd<T> {
+    fn begin_step(&mut self) {
+        self.steps = self.steps.saturating_add(1);
+    }
+
     fn update(&mut self, slot: usize, param: &mut Array<T>, grad: &Array<T>) {
         let (lr, m, wd) = (
             T::from_f64(self.lr),
@@ -75,7 +81,7 @@ impl<T: Float> Optimizer<T> for Sgd<T> {
 
     fn state(&self) -> OptimizerState<T> {
         OptimizerState {
-            steps: 0,
+            steps: self.steps,
             buffers: export_buffers("velocity", &self.velocity),
         }
     }
@@ -91,7 +97,15 @@ impl<T: Float> Optimizer<T> for Sgd<T> {
             &["velocity"]
         };
         let mut states = import_buffers(&state.buffers, kinds, shapes)?;
-        self.velocity = states.pop().unwrap_or_default();
+        let velocity = states.pop().unwrap_or_default();
+        let has_velocity = velocity.iter().any(Option::is_some);
+        if self.momentum != 0.0 && has_velocity != (state.steps > 0) {
+            return Err(format!(
+                "has momentum buffers that do not fit its step count ({})",
+                state.steps
+            ));
+        }
+        (self.steps, self.velocity) = (state.steps, velocity);
         Ok(())
     }
 

@@ -67,6 +67,31 @@ impl std::error::Error for ResumeError {
     }
 }
 
+impl Resume {
+    /// Checks the counts the run kept against the data it trains on: `training` examples in
+    /// batches of `batch_size` make a known number of optimizer steps per epoch, and every
+    /// batch norm layer has seen one batch per step.
+    pub(crate) fn check_steps(&self, training: usize, batch_size: usize) -> Result<(), String> {
+        let batches = training.div_ceil(batch_size.max(1)) as u64;
+        let steps = (self.epochs_done as u64).saturating_mul(batches);
+        if self.optimizer.steps != steps {
+            return Err(format!(
+                "says the optimizer took {} steps, but {} epoch(s) of {batches} batches make {steps}",
+                self.optimizer.steps, self.epochs_done
+            ));
+        }
+        for (name, count) in &self.weights {
+            if name.ends_with(".num_batches_tracked") && count.item() as u64 != steps {
+                return Err(format!(
+                    "says `{name}` saw {} batches, but the run took {steps} steps",
+                    count.item()
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Reads the run in `dir` (locked by the caller) for `train` to continue: its configuration
 /// and its state after the last complete epoch.
 pub fn load_resume(dir: &RunDir) -> Result<(TrainConfig, Resume), ResumeError> {
@@ -87,6 +112,18 @@ pub fn load_resume(dir: &RunDir) -> Result<(TrainConfig, Resume), ResumeError> {
             "has a config for a {} network but weights of a {} one",
             config.arch.describe(),
             checkpoint.model.arch.describe()
+        )));
+    }
+    if checkpoint.model.dataset != config.dataset.to_string() {
+        return Err(inconsistent(format!(
+            "has a config for {} but a model trained on `{}`",
+            config.dataset, checkpoint.model.dataset
+        )));
+    }
+    if checkpoint.model.class_names != config.dataset.class_names() {
+        return Err(inconsistent(format!(
+            "has class names that are not {}'s",
+            config.dataset
         )));
     }
     if !(1..=config.epochs).contains(&checkpoint.epochs_done) {

@@ -67,6 +67,9 @@ pub enum TrainError {
         /// Epochs safely saved.
         epochs_done: usize,
     },
+    /// The run to resume does not fit the data it trains on (a phrase that follows the
+    /// checkpoint's name).
+    Resume(String),
     /// A file could not be written.
     Write {
         /// The file.
@@ -103,6 +106,7 @@ impl fmt::Display for TrainError {
             TrainError::Stopped { epochs_done } => {
                 write!(f, "stopped after {epochs_done} complete epoch(s)")
             }
+            TrainError::Resume(problem) => write!(f, "the checkpoint {problem}"),
             TrainError::Write { path, source } => {
                 write!(f, "cannot write {}: {source}", path.display())
             }
@@ -171,6 +175,9 @@ pub fn train(
     let mut optimizer = config.optimizer.build(config.lr);
     let (weights, start, mut history) = match resume {
         Some(resume) => {
+            resume
+                .check_steps(training.len(), config.batch_size)
+                .map_err(TrainError::Resume)?;
             optimizer
                 .load_state(resume.optimizer, &resume.shapes)
                 .expect("a Resume's optimizer state was checked against its model");
