@@ -206,6 +206,30 @@ fn every_state_a_kill_can_leave_is_restartable_or_resumable() {
         assert!(!file_names(&dir).iter().any(|n| n.ends_with(".tmp")));
     }
 
+    // Killed in epoch 2 while appending its metrics line (each epoch appends one line, so a
+    // kill or a full disk can tear the last): the torn line is dropped on resume.
+    let whole_lines = std::fs::read_to_string(whole.join("metrics.jsonl")).unwrap();
+    let second = whole_lines.lines().nth(1).unwrap();
+    for cut in [1, second.len() / 2, second.len()] {
+        let dir = temp_dir(&format!("kill-torn-{cut}"));
+        state(
+            &one,
+            &dir,
+            &[lock, "checkpoint.safetensors", "model.safetensors", "metrics.jsonl"],
+        );
+        let mut torn = std::fs::read(dir.join("metrics.jsonl")).unwrap();
+        torn.extend_from_slice(&second.as_bytes()[..cut]);
+        std::fs::write(dir.join("metrics.jsonl"), torn).unwrap();
+        let run = resume(&dir, &["--epochs", "2"]);
+        assert!(run.status.success(), "{}", stderr(&run));
+        assert_eq!(
+            metrics_without_times(&dir),
+            metrics_without_times(&whole),
+            "torn at {cut}"
+        );
+        assert_eq!(weights(&dir), weights(&whole), "torn at {cut}");
+    }
+
     // Killed after the last checkpoint, before or during the pictures: resuming finishes them.
     let dir = temp_dir("kill-reports");
     state(
@@ -516,4 +540,46 @@ fn a_reader_that_stops_early_does_not_stop_the_run() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn each_epoch_appends_its_metrics_instead_of_rewriting_them() {
+    // Rewriting metrics.jsonl whole every epoch (a new file renamed over the old, with three
+    // fsyncs) slowed a 100,000-epoch run from 30 to 8 epochs/s. An append keeps the file, so
+    // its inode stays the same from the first epoch to the last.
+    use scratchgrad::arch::{Activation, Architecture};
+    use scratchgrad::data::{Dataset, DatasetName, Split};
+    use scratchgrad::train::{
+        train, Engine, EpochReport, Observer, OptimizerKind, RunDir, Schedule, TrainConfig,
+    };
+    use std::os::unix::fs::MetadataExt;
+
+    struct Inodes(std::path::PathBuf, Vec<u64>);
+    impl Observer for Inodes {
+        fn on_epoch(&mut self, _: &EpochReport<'_>) {
+            let meta = std::fs::metadata(self.0.join("metrics.jsonl")).unwrap();
+            self.1.push(meta.ino());
+        }
+    }
+    let data = |split| Dataset::load(DatasetName::MnistMini, split, Path::new("")).unwrap();
+    let (train_set, test_set) = (data(Split::Train), data(Split::Test));
+    let config = TrainConfig {
+        dataset: DatasetName::MnistMini,
+        arch: Architecture::mlp(784, &[8], 10, Activation::Relu),
+        engine: Engine::Autograd,
+        epochs: 4,
+        batch_size: 1000,
+        lr: 0.1,
+        optimizer: OptimizerKind::Sgd,
+        schedule: Schedule::Constant,
+        seed: 0,
+        val_split: 0.0,
+    };
+    let out = temp_dir("append");
+    let dir = RunDir::create(&out).unwrap();
+    let mut inodes = Inodes(out.clone(), Vec::new());
+    train(&config, &train_set, &test_set, &dir, None, &mut inodes).unwrap();
+    assert_eq!(inodes.1.len(), 4);
+    assert!(inodes.1.iter().all(|&i| i == inodes.1[0]), "{:?}", inodes.1);
+    assert_eq!(metrics_without_times(&out).len(), 4);
 }

@@ -86,6 +86,55 @@ fn folder_error(dir: &Path, e: std::io::Error) -> std::io::Error {
     std::io::Error::new(e.kind(), message)
 }
 
+/// Appends `bytes` to the regular file at `path` (created if missing) and flushes them to
+/// disk before returning: the cost does not grow with the file, unlike rewriting it. A kill
+/// or a full disk mid-write can leave a torn end, which readers must detect (a line that does
+/// not end in a newline, or does not parse). Anything at `path` that is not a regular file
+/// (a symlink, a FIFO, a device) is refused, never followed or written through.
+///
+/// ```
+/// let dir = std::env::temp_dir().join("scratchgrad-doc-append");
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let log = dir.join("log.jsonl");
+/// let _ = std::fs::remove_file(&log);
+/// scratchgrad::io::append_durably(&log, b"one\n").unwrap();
+/// scratchgrad::io::append_durably(&log, b"two\n").unwrap();
+/// assert_eq!(std::fs::read(&log).unwrap(), b"one\ntwo\n");
+/// ```
+pub fn append_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    check_replaceable(path)?;
+    let existed = fs::symlink_metadata(path).is_ok();
+    // Checked again on what was opened, in case it changed in between. O_NOFOLLOW: a symlink
+    // is an error, not a way to write elsewhere; O_NONBLOCK: a FIFO never blocks the open.
+    let mut file = fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o666)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => invalid("it is a symbolic link, not a regular file".into()),
+            _ => e,
+        })?;
+    let kind = file.metadata()?.file_type();
+    if !kind.is_file() {
+        return Err(invalid(format!(
+            "it is {}, not a regular file",
+            describe_kind(&kind)
+        )));
+    }
+    file.write_all(bytes)?;
+    file.sync_data()?;
+    if !existed {
+        let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
+        if let Ok(folder) = fs::File::open(dir.unwrap_or(Path::new("."))) {
+            let _ = folder.sync_all();
+        }
+    }
+    Ok(())
+}
+
 /// Removes the temporary files that [`write_atomic`] leaves behind when its process is killed
 /// mid-write (named `.scratchgrad-*.tmp`): nothing else in `dir` is touched. Call it only
 /// while no other process writes into `dir` (a training run holds its folder's lock).
@@ -195,6 +244,30 @@ mod tests {
         let path = d.join("m".repeat(255));
         write_atomic(&path, b"ok").unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"ok");
+    }
+
+    #[test]
+    fn appending_refuses_what_is_not_a_regular_file() {
+        let d = dir("append");
+        let target = d.join("target.txt");
+        fs::write(&target, b"keep me").unwrap();
+        let link = d.join("link");
+        symlink(&target, &link).unwrap();
+        let fifo = d.join("fifo");
+        assert!(std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success());
+        for (path, want) in [
+            (link.as_path(), "it is a symbolic link"),
+            (fifo.as_path(), "it is a FIFO"),
+            (d.as_path(), "it is a directory"),
+        ] {
+            let err = append_durably(path, b"x\n").unwrap_err().to_string();
+            assert!(err.contains(want), "{}: {err}", path.display());
+        }
+        assert_eq!(fs::read(&target).unwrap(), b"keep me");
     }
 
     #[test]

@@ -11,7 +11,9 @@ use super::{evaluate, Evaluation, Model, Schedule, TrainConfig};
 use crate::array::Rng;
 use crate::data::datasets::epoch_order;
 use crate::data::Dataset;
-use crate::io::{encode_checkpoint, encode_model, write_atomic, Checkpoint, ModelFile};
+use crate::io::{
+    append_durably, encode_checkpoint, encode_model, write_atomic, Checkpoint, ModelFile,
+};
 use crate::optim::cosine_lr;
 
 /// Hears about progress (for a progress bar) and may ask the run to stop.
@@ -139,6 +141,11 @@ pub fn step_seed(seed: u64, epoch: usize, batch: usize) -> u64 {
     seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ ((epoch as u64) << 32 | batch as u64)
 }
 
+/// `metrics.jsonl`'s lines for `history`.
+fn history_lines(history: &[EpochMetrics]) -> String {
+    history.iter().map(|m| format!("{}\n", m.to_json())).collect()
+}
+
 fn write(dir: &RunDir, name: &str, bytes: &[u8]) -> Result<(), TrainError> {
     let path = dir.file(name);
     write_atomic(&path, bytes).map_err(|source| TrainError::Write { path, source })
@@ -185,6 +192,11 @@ pub fn train(
         }
         None => (config.arch.init(&mut Rng::seed(config.seed)), 0, Vec::new()),
     };
+    if start > 0 {
+        // The metrics file may hold a line past the checkpoint (an epoch killed before its
+        // commit point) or a torn last line: keep exactly the epochs the checkpoint has.
+        write(dir, METRICS, history_lines(&history).as_bytes())?;
+    }
     let mut model = Model::new(&config.arch, config.engine, &weights);
     let model_file = |model: &mut Model| ModelFile {
         arch: config.arch.clone(),
@@ -257,12 +269,12 @@ pub fn train(
             epochs_done: epoch + 1,
             config: config.to_json(),
         };
-        // The checkpoint is written last: it is the commit point (see `run_dir`).
-        let lines: String = history
-            .iter()
-            .map(|m| format!("{}\n", m.to_json()))
-            .collect();
-        write(dir, METRICS, lines.as_bytes())?;
+        // The checkpoint is written last: it is the commit point (see `run_dir`). The
+        // epoch's metrics are appended, at a cost that does not grow with the run.
+        let line = format!("{}\n", metrics.to_json());
+        let path = dir.file(METRICS);
+        append_durably(&path, line.as_bytes())
+            .map_err(|source| TrainError::Write { path, source })?;
         write(dir, MODEL, &encode_model(&checkpoint.model))?;
         write(dir, CHECKPOINT, &encode_checkpoint(&checkpoint))?;
         observer.on_epoch(&EpochReport {

@@ -2,14 +2,14 @@
 //! never one that holds anything but a run's own files, and left restartable or resumable by
 //! a kill at any moment.
 //!
-//! Commit protocol, per epoch: `metrics.jsonl`, then `model.safetensors`, then
-//! `checkpoint.safetensors` (the commit point), each written atomically. After the last
-//! epoch: the pictures, then `summary.json` (a finished run). So a killed run's folder is one
-//! of:
+//! Commit protocol, per epoch: a line appended to `metrics.jsonl` (flushed to disk), then
+//! `model.safetensors`, then `checkpoint.safetensors` (the commit point), each of the two
+//! written atomically. After the last epoch: the pictures, then `summary.json` (a finished
+//! run). So a killed run's folder is one of:
 //! - no checkpoint: a run that never completed an epoch. A new run may take the folder over
 //!   (its leftover files, all ones a run writes, are removed first);
-//! - a checkpoint: resumable from it (`metrics.jsonl` may hold one epoch more, which is
-//!   ignored and written again, as is the model);
+//! - a checkpoint: resumable from it (`metrics.jsonl` may hold one epoch more, or a torn last
+//!   line, which resuming drops; the model is written again);
 //! - every epoch's checkpoint but no `summary.json`: resuming finishes the summary and
 //!   pictures.
 
