@@ -213,3 +213,24 @@ fn misplaced_or_impossible_input_gets_a_specific_message() {
         assert_eq!(stderr(&out), want, "{args:?}");
     }
 }
+
+#[test]
+fn a_picture_that_cannot_reach_standard_output_is_an_error() {
+    // `--svg -` and `--dot -` into a full disk reported success while writing nothing.
+    for (flag, what) in [("--svg", "SVG picture"), ("--dot", "DOT graph")] {
+        let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+        let run = Command::new(env!("CARGO_BIN_EXE_scratchgrad"))
+            .args(["grad", "x * y", "x=1", "y=2", flag, "-"])
+            .stdout(full)
+            .output()
+            .unwrap();
+        assert_eq!(run.status.code(), Some(1), "{flag}");
+        assert!(
+            stderr(&run).ends_with(&format!(
+                "error: cannot write the {what} to standard output: No space left on device (os error 28)\n"
+            )),
+            "{flag}: {}",
+            stderr(&run)
+        );
+    }
+}

@@ -179,4 +179,18 @@ fn the_command_writes_atomically_and_refuses_what_it_cannot_do() {
             "{args:?}: {err}"
         );
     }
+    // `-` is standard output; a write that fails there (a full disk) is an error, not a
+    // success that wrote nothing.
+    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+    let run = Command::new(bin)
+        .args(["export", path.to_str().unwrap(), "--onnx", "-"])
+        .stdout(full)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{err}");
+    assert_eq!(
+        err,
+        "error: cannot write the ONNX model to standard output: No space left on device (os error 28)\n"
+    );
 }

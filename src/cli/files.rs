@@ -16,8 +16,9 @@ pub fn is_stdout(path: &Path) -> bool {
 /// when `path` is `-`.
 pub fn save(path: &Path, bytes: &[u8], what: &str) -> Result<(), CliError> {
     if is_stdout(path) {
-        output::print_bytes(bytes);
-        return Ok(());
+        return output::write_content(bytes).map_err(|e| {
+            CliError::new(format!("cannot write the {what} to standard output: {e}"))
+        });
     }
     write_atomic(path, bytes).map_err(|e| {
         CliError::new(format!(

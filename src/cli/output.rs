@@ -20,15 +20,11 @@ pub fn print(args: fmt::Arguments) {
     }
 }
 
-/// Writes bytes (a picture) to standard output, as `print` does text.
-pub fn print_bytes(bytes: &[u8]) {
-    if STDOUT_CLOSED.load(Ordering::Relaxed) {
-        return;
-    }
+/// Writes a file's content (`--svg -`) to standard output. Unlike progress, content that
+/// does not arrive is a failure: the error is returned, for the command to exit with.
+pub fn write_content(bytes: &[u8]) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
-    if out.write_all(bytes).and_then(|()| out.flush()).is_err() {
-        STDOUT_CLOSED.store(true, Ordering::Relaxed);
-    }
+    out.write_all(bytes).and_then(|()| out.flush())
 }
 
 /// Writes to standard error, ignoring failure (there is nowhere left to report it).
