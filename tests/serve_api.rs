@@ -299,6 +299,45 @@ fn nothing_outside_the_runs_folder_is_reachable() {
 }
 
 #[test]
+fn links_inside_a_run_folder_are_not_followed() {
+    // `ln -s /etc/passwd runs/evil/loss.svg` beside a metrics.jsonl served /etc/passwd.
+    let runs = runs_with_a_model("serve-links");
+    let evil = runs.join("evil");
+    std::fs::create_dir_all(&evil).unwrap();
+    std::fs::copy(runs.join("mini/metrics.jsonl"), evil.join("metrics.jsonl")).unwrap();
+    let secret = runs.parent().unwrap().join("serve-links-secret.txt");
+    std::fs::write(&secret, "root:x:0:0:the secret\n").unwrap();
+    for name in ["loss.svg", "summary.json", "model.safetensors", "confusion.png"] {
+        std::os::unix::fs::symlink(&secret, evil.join(name)).unwrap();
+    }
+    let server = Server::start(&runs);
+    let agent = common::server::agent();
+    for file in ["loss.svg", "confusion.png"] {
+        let url = format!("{}api/runs/evil/files/{file}", server.url);
+        let mut response = agent.get(&url).call().unwrap();
+        let body = response.body_mut().read_to_string().unwrap();
+        assert_eq!(response.status().as_u16(), 404, "{file}: {body}");
+        assert!(!body.contains("the secret"), "{file}: {body}");
+        assert!(body.contains("is a symbolic link"), "{file}: {body}");
+    }
+    let (status, run) = call(&server, "GET", "/api/runs/evil", &[], None);
+    assert_eq!(status, 200);
+    assert_eq!(run["summary"], Value::Null, "{run}");
+    assert_eq!(run["pictures"], json!([]), "{run}");
+    let pixels = vec![0u8; 28 * 28];
+    let (status, answer) = post(
+        &server,
+        "/api/predict",
+        &json!({"model": "evil", "width": 28, "height": 28, "pixels": pixels}),
+    );
+    assert!(
+        status == 404 || status == 422,
+        "{status} {answer}"
+    );
+    assert!(!answer.to_string().contains("the secret"), "{answer}");
+}
+
+#[test]
 fn a_drawn_digit_is_predicted_as_predict_would() {
     let runs = runs_with_a_model("serve-predict");
     let server = Server::start(&runs);

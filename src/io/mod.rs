@@ -15,4 +15,4 @@ pub use checkpoint::{
     preprocessing, Checkpoint, LoadError, ModelFile, MAX_CHECKPOINT_BYTES, MAX_CLASS_NAME_CHARS,
     MAX_HEADER_BYTES, MAX_MODEL_BYTES,
 };
-pub use read::{describe_kind, not_a_folder, read_regular, ReadError};
+pub use read::{describe_kind, not_a_folder, read_in_folder, read_regular, ReadError};

@@ -107,6 +107,49 @@ pub fn read_regular(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
         .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
         .open(path)
         .map_err(ReadError::Io)?;
+    read_opened(file, limit)
+}
+
+/// Reads the file `name` directly inside `folder`, as [`read_regular`] does, but following no
+/// symbolic link on the way: neither `folder`'s last part nor `name` may be one (a link is
+/// refused as "a symbolic link"), and the file is opened relative to the folder that was
+/// checked, so nothing can be swapped in between. For folders that others may write into,
+/// such as the runs a server shows.
+///
+/// ```
+/// use scratchgrad::io::read_in_folder;
+/// let dir = std::env::temp_dir().join("scratchgrad-doc-read-in-folder");
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let _ = std::fs::remove_file(dir.join("link"));
+/// std::os::unix::fs::symlink("/etc/passwd", dir.join("link")).unwrap();
+/// let err = read_in_folder(&dir, "link", 1 << 20).unwrap_err();
+/// assert_eq!(err.to_string(), "is a symbolic link, not a regular file");
+/// ```
+pub fn read_in_folder(folder: &Path, name: &str, limit: u64) -> Result<Vec<u8>, ReadError> {
+    use rustix::fs::{openat, Mode, OFlags, CWD};
+    let link = || ReadError::NotRegular {
+        kind: "a symbolic link",
+    };
+    let refuse_links = |e: rustix::io::Errno| match e {
+        rustix::io::Errno::LOOP => link(),
+        e => ReadError::Io(e.into()),
+    };
+    if name.is_empty() || name.contains('/') || name == "." || name == ".." {
+        return Err(ReadError::Io(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a plain file name",
+        )));
+    }
+    let common = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let dir =
+        openat(CWD, folder, common | OFlags::DIRECTORY, Mode::empty()).map_err(refuse_links)?;
+    let file = openat(&dir, name, common | OFlags::NONBLOCK | OFlags::NOCTTY, Mode::empty())
+        .map_err(refuse_links)?;
+    read_opened(fs::File::from(file), limit)
+}
+
+/// The checks and the read shared by [`read_regular`] and [`read_in_folder`].
+fn read_opened(file: fs::File, limit: u64) -> Result<Vec<u8>, ReadError> {
     let meta = file.metadata().map_err(ReadError::Io)?;
     if !meta.file_type().is_file() {
         return Err(ReadError::NotRegular {

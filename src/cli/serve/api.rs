@@ -17,7 +17,8 @@ use image::{DynamicImage, GrayImage};
 use scratchgrad::arch::LayerSpec;
 use scratchgrad::array::Array;
 use scratchgrad::data::preprocess::{mnist_style, SIDE};
-use scratchgrad::io::{load_model, ModelFile};
+use scratchgrad::io::{decode_model, read_in_folder, ModelFile, MAX_MODEL_BYTES};
+use scratchgrad::train::run_dir::{MODEL, SUMMARY};
 use scratchgrad::scalar::evaluate::evaluate;
 use scratchgrad::train::{check_finite, Engine, Model};
 use serde_json::{json, Value};
@@ -209,11 +210,17 @@ pub fn run_folder(runs: &Path, name: &str) -> Result<PathBuf, ApiError> {
     Ok(folder)
 }
 
+/// True when `name` in `folder` is a regular file (a symbolic link is not followed).
+pub fn has_file(folder: &Path, name: &str) -> bool {
+    std::fs::symlink_metadata(folder.join(name)).is_ok_and(|m| m.is_file())
+}
+
 impl ModelCache {
     /// The run's model, loaded (or from the cache when its file has not changed).
     fn get(&self, runs: &Path, name: &str) -> Result<Loaded, ApiError> {
-        let path = run_folder(runs, name)?.join("model.safetensors");
-        let modified = std::fs::metadata(&path)
+        let folder = run_folder(runs, name)?;
+        let path = folder.join(MODEL);
+        let modified = std::fs::symlink_metadata(&path)
             .and_then(|m| m.modified())
             .map_err(|_| {
                 ApiError::new(
@@ -225,8 +232,11 @@ impl ModelCache {
         if let Some((_, _, model)) = cache.iter().find(|(n, m, _)| n == name && *m == modified) {
             return Ok(Arc::clone(model));
         }
-        let file = load_model(&path)
-            .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
+        let shown = format!("{name}/{MODEL}");
+        let unusable = |e: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e);
+        let bytes = read_in_folder(&folder, MODEL, MAX_MODEL_BYTES)
+            .map_err(|e| unusable(format!("{shown} {e}")))?;
+        let file = decode_model(&bytes, &shown).map_err(|e| unusable(e.to_string()))?;
         if file.arch.input_size() != SIDE * SIDE {
             return Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -258,11 +268,10 @@ fn list_models(runs: &Path) -> Value {
             let Ok(folder) = run_folder(runs, &name) else {
                 continue;
             };
-            if !folder.join("model.safetensors").is_file() {
+            if !has_file(&folder, MODEL) {
                 continue;
             }
-            let summary: Value =
-                scratchgrad::io::read_regular(&folder.join("summary.json"), 1 << 20)
+            let summary: Value = read_in_folder(&folder, SUMMARY, 1 << 20)
                     .ok()
                     .and_then(|b| serde_json::from_slice(&b).ok())
                     .unwrap_or(Value::Null);

@@ -9,12 +9,12 @@ use axum::extract::{Path as UrlPath, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use scratchgrad::io::read_regular;
+use scratchgrad::io::read_in_folder;
 use scratchgrad::train::run_dir::{CHECKPOINT, METRICS, SUMMARY};
 use scratchgrad::train::EpochMetrics;
 use serde_json::{json, Value};
 
-use super::api::{blocking, run_folder, ApiError};
+use super::api::{blocking, has_file, run_folder, ApiError};
 use super::AppState;
 
 /// The pictures a run may have, and their types.
@@ -35,7 +35,7 @@ const MAX_PICTURE_BYTES: u64 = 32 << 20;
 
 /// Every epoch's metrics of the run in `folder` (lines that do not parse are skipped).
 fn metrics(folder: &Path) -> Vec<EpochMetrics> {
-    let Ok(bytes) = read_regular(&folder.join(METRICS), MAX_METRICS_BYTES) else {
+    let Ok(bytes) = read_in_folder(folder, METRICS, MAX_METRICS_BYTES) else {
         return Vec::new();
     };
     String::from_utf8_lossy(&bytes)
@@ -46,7 +46,7 @@ fn metrics(folder: &Path) -> Vec<EpochMetrics> {
 }
 
 fn summary(folder: &Path) -> Option<Value> {
-    let bytes = read_regular(&folder.join(SUMMARY), 1 << 20).ok()?;
+    let bytes = read_in_folder(folder, SUMMARY, 1 << 20).ok()?;
     serde_json::from_slice(&bytes).ok()
 }
 
@@ -55,9 +55,9 @@ fn summary(folder: &Path) -> Option<Value> {
 fn status(state: &AppState, name: &str, folder: &Path) -> &'static str {
     if state.dashboard.is_training(name) {
         "training"
-    } else if folder.join(SUMMARY).is_file() {
+    } else if has_file(folder, SUMMARY) {
         "finished"
-    } else if folder.join(CHECKPOINT).is_file() {
+    } else if has_file(folder, CHECKPOINT) {
         "stopped"
     } else {
         "empty"
@@ -99,7 +99,7 @@ pub async fn list(State(state): State<Arc<AppState>>) -> Result<Json<Value>, Api
         let runs: Vec<Value> = names
             .iter()
             .filter_map(|name| run_folder(&state.runs, name).ok().map(|f| (name, f)))
-            .filter(|(_, folder)| folder.join(METRICS).is_file())
+            .filter(|(_, folder)| has_file(folder, METRICS))
             .take(MAX_LISTED)
             .map(|(name, folder)| describe(&state, name, &folder))
             .collect();
@@ -122,7 +122,7 @@ pub async fn show(
         run["summary"] = summary(&folder).unwrap_or(Value::Null);
         run["pictures"] = PICTURES
             .iter()
-            .filter(|(file, _)| folder.join(file).is_file())
+            .filter(|(file, _)| has_file(&folder, file))
             .map(|(file, _)| json!(file))
             .collect();
         Ok(Json(run))
@@ -141,7 +141,7 @@ pub async fn file(
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no such picture"))?;
     blocking(move || {
         let folder = run_folder(&state.runs, &name)?;
-        let bytes = read_regular(&folder.join(file), MAX_PICTURE_BYTES)
+        let bytes = read_in_folder(&folder, file, MAX_PICTURE_BYTES)
             .map_err(|e| ApiError::new(StatusCode::NOT_FOUND, format!("{name}/{file}: {e}")))?;
         Ok((
             [
