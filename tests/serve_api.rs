@@ -436,3 +436,35 @@ fn a_runs_folder_that_is_not_a_folder_is_refused_at_start() {
         assert!(out.stdout.is_empty());
     }
 }
+
+/// Sends `request` (a whole HTTP/1.1 request) on a new connection and returns the answer's
+/// status line, headers and body as text.
+fn raw(server: &Server, request: &str) -> String {
+    let mut stream = TcpStream::connect(server.host()).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer
+}
+
+#[test]
+fn every_error_is_json_with_one_message() {
+    // A wrong method got a 405 with an empty body, a path that is not UTF-8 plain text.
+    let runs = temp_dir("serve-json-errors");
+    let server = Server::start(&runs);
+    let host = server.host();
+    for (request, status) in [
+        (format!("PUT /api/grad HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"), "405"),
+        (format!("DELETE / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"), "405"),
+        (format!("GET /api/runs/%ff/files/loss.svg HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"), "400"),
+        (format!("GET /api/runs/%ff HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"), "400"),
+    ] {
+        let answer = raw(&server, &request);
+        let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with(&format!("HTTP/1.1 {status}")), "{request}: {head}");
+        assert!(head.to_ascii_lowercase().contains("content-type: application/json"), "{head}");
+        let json: Value = serde_json::from_str(body).unwrap_or_else(|_| panic!("{request}: {body}"));
+        assert!(json["error"].as_str().is_some_and(|e| !e.is_empty()), "{body}");
+    }
+}

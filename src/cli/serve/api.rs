@@ -73,6 +73,41 @@ impl From<JsonRejection> for ApiError {
     }
 }
 
+/// Makes every error answer JSON, whoever made it: axum's own (a path that is not UTF-8
+/// gets plain text) become `{"error": "..."}` with the same status, keeping their text.
+pub async fn json_errors(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|t| t.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let text = axum::body::to_bytes(response.into_body(), 4096)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default();
+    let message = if text.is_empty() {
+        status.canonical_reason().unwrap_or("the request failed").to_string()
+    } else {
+        scratchgrad::text::elide(&text, 300)
+    };
+    ApiError::new(status, message).into_response()
+}
+
+/// A method that the path does not take (axum adds the `Allow` header naming those it does).
+pub async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!(
+            "{method} is not allowed on {}: the Allow header names the methods it takes",
+            scratchgrad::text::elide(uri.path(), 100)
+        ),
+    )
+}
+
 /// Any path that is not a page, an asset or an API call.
 pub async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "no such page or API call")

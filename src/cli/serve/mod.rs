@@ -98,12 +98,14 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/runs/{name}", get(runs::show))
         .route("/api/runs/{name}/files/{file}", get(runs::file))
         .fallback(api::not_found)
+        .method_not_allowed_fallback(api::method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(api::MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(security::check_declared_size))
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state),
             security::check_host_and_origin,
         ))
+        .layer(axum::middleware::from_fn(api::json_errors))
         .with_state(state)
 }
 
