@@ -218,7 +218,10 @@ fn misplaced_or_impossible_input_gets_a_specific_message() {
 fn a_picture_that_cannot_reach_standard_output_is_an_error() {
     // `--svg -` and `--dot -` into a full disk reported success while writing nothing.
     for (flag, what) in [("--svg", "SVG picture"), ("--dot", "DOT graph")] {
-        let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
         let run = Command::new(env!("CARGO_BIN_EXE_scratchgrad"))
             .args(["grad", "x * y", "x=1", "y=2", flag, "-"])
             .stdout(full)

@@ -181,7 +181,10 @@ fn the_command_writes_atomically_and_refuses_what_it_cannot_do() {
     }
     // `-` is standard output; a write that fails there (a full disk) is an error, not a
     // success that wrote nothing.
-    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
     let run = Command::new(bin)
         .args(["export", path.to_str().unwrap(), "--onnx", "-"])
         .stdout(full)

@@ -215,7 +215,12 @@ fn every_state_a_kill_can_leave_is_restartable_or_resumable() {
         state(
             &one,
             &dir,
-            &[lock, "checkpoint.safetensors", "model.safetensors", "metrics.jsonl"],
+            &[
+                lock,
+                "checkpoint.safetensors",
+                "model.safetensors",
+                "metrics.jsonl",
+            ],
         );
         let mut torn = std::fs::read(dir.join("metrics.jsonl")).unwrap();
         torn.extend_from_slice(&second.as_bytes()[..cut]);

@@ -252,6 +252,55 @@ fn another_host_or_a_cross_site_request_is_refused() {
 }
 
 #[test]
+fn a_server_on_every_address_answers_to_addresses_and_its_names_only() {
+    // On 0.0.0.0, `Host: 127.0.0.1:P` and `localhost:P` got 421 (the documented remote use
+    // did not work), while `0.0.0.0:P` passed, which stopped nobody.
+    let server = Server::start_with(
+        &temp_dir("serve-every-address"),
+        &["--host", "0.0.0.0", "--allow-host", "pages.lan"],
+    );
+    let port = server.host().rsplit_once(':').unwrap().1.to_string();
+    let at = |name: &str| format!("{name}:{port}");
+    let body = json!({"expr": "x", "values": {"x": 1}}).to_string();
+    for (host, want) in [
+        (at("127.0.0.1"), 200),
+        (at("localhost"), 200),
+        (at("192.168.1.20"), 200),
+        (at("[::1]"), 200),
+        (at("pages.lan"), 200),
+        (at("evil.example"), 421),
+        (at("127.0.0.1.evil.example"), 421),
+        ("127.0.0.1:1".to_string(), 421),
+    ] {
+        let (status, answer) = call(&server, "GET", "/api/models", &[("Host", &host)], None);
+        assert_eq!(status, want, "{host}: {answer}");
+        let origin = format!("http://{host}");
+        let headers = [
+            ("Host", host.as_str()),
+            ("Origin", origin.as_str()),
+            ("Content-Type", "application/json"),
+        ];
+        let (status, answer) = call(&server, "POST", "/api/grad", &headers, Some(&body));
+        assert_eq!(status, want, "POST from {origin}: {answer}");
+    }
+    // A page of another of our names is another origin.
+    let headers = [
+        ("Host", &*at("localhost")),
+        ("Origin", &*format!("http://{}", at("127.0.0.1"))),
+        ("Content-Type", "application/json"),
+    ];
+    let (status, _) = call(&server, "POST", "/api/grad", &headers, Some(&body));
+    assert_eq!(status, 403);
+    let out = Command::new(env!("CARGO_BIN_EXE_scratchgrad"))
+        .args(["serve", "--port", "0", "--allow-host", "evil.example:80"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("--allow-host evil.example:80: give a host name"));
+}
+
+#[test]
 fn nothing_outside_the_runs_folder_is_reachable() {
     let runs = runs_with_a_model("serve-traversal");
     let secret = runs.parent().unwrap().join("secret-model");
@@ -307,7 +356,12 @@ fn links_inside_a_run_folder_are_not_followed() {
     std::fs::copy(runs.join("mini/metrics.jsonl"), evil.join("metrics.jsonl")).unwrap();
     let secret = runs.parent().unwrap().join("serve-links-secret.txt");
     std::fs::write(&secret, "root:x:0:0:the secret\n").unwrap();
-    for name in ["loss.svg", "summary.json", "model.safetensors", "confusion.png"] {
+    for name in [
+        "loss.svg",
+        "summary.json",
+        "model.safetensors",
+        "confusion.png",
+    ] {
         std::os::unix::fs::symlink(&secret, evil.join(name)).unwrap();
     }
     let server = Server::start(&runs);
@@ -330,10 +384,7 @@ fn links_inside_a_run_folder_are_not_followed() {
         "/api/predict",
         &json!({"model": "evil", "width": 28, "height": 28, "pixels": pixels}),
     );
-    assert!(
-        status == 404 || status == 422,
-        "{status} {answer}"
-    );
+    assert!(status == 404 || status == 422, "{status} {answer}");
     assert!(!answer.to_string().contains("the secret"), "{answer}");
 }
 
@@ -441,7 +492,9 @@ fn a_runs_folder_that_is_not_a_folder_is_refused_at_start() {
 /// status line, headers and body as text.
 fn raw(server: &Server, request: &str) -> String {
     let mut stream = TcpStream::connect(server.host()).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
     stream.write_all(request.as_bytes()).unwrap();
     let mut answer = String::new();
     stream.read_to_string(&mut answer).unwrap();

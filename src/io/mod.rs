@@ -9,7 +9,9 @@ mod atomic;
 mod checkpoint;
 mod read;
 
-pub use atomic::{append_durably, is_temporary, remove_stale_temporaries, write_atomic, TEMP_PREFIX, TEMP_SUFFIX};
+pub use atomic::{
+    append_durably, is_temporary, remove_stale_temporaries, write_atomic, TEMP_PREFIX, TEMP_SUFFIX,
+};
 pub use checkpoint::{
     decode_checkpoint, decode_model, encode_checkpoint, encode_model, load_checkpoint, load_model,
     preprocessing, Checkpoint, LoadError, ModelFile, MAX_CHECKPOINT_BYTES, MAX_CLASS_NAME_CHARS,

@@ -143,8 +143,13 @@ pub fn read_in_folder(folder: &Path, name: &str, limit: u64) -> Result<Vec<u8>, 
     let common = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     let dir =
         openat(CWD, folder, common | OFlags::DIRECTORY, Mode::empty()).map_err(refuse_links)?;
-    let file = openat(&dir, name, common | OFlags::NONBLOCK | OFlags::NOCTTY, Mode::empty())
-        .map_err(refuse_links)?;
+    let file = openat(
+        &dir,
+        name,
+        common | OFlags::NONBLOCK | OFlags::NOCTTY,
+        Mode::empty(),
+    )
+    .map_err(refuse_links)?;
     read_opened(fs::File::from(file), limit)
 }
 

@@ -143,7 +143,10 @@ pub fn step_seed(seed: u64, epoch: usize, batch: usize) -> u64 {
 
 /// `metrics.jsonl`'s lines for `history`.
 fn history_lines(history: &[EpochMetrics]) -> String {
-    history.iter().map(|m| format!("{}\n", m.to_json())).collect()
+    history
+        .iter()
+        .map(|m| format!("{}\n", m.to_json()))
+        .collect()
 }
 
 fn write(dir: &RunDir, name: &str, bytes: &[u8]) -> Result<(), TrainError> {

@@ -17,9 +17,15 @@ pub struct Server {
 impl Server {
     /// `serve --port 0 --runs RUNS`, once it has printed its address.
     pub fn start(runs: &Path) -> Server {
+        Server::start_with(runs, &[])
+    }
+
+    /// `serve --port 0 --runs RUNS ARGS`, once it has printed its address.
+    pub fn start_with(runs: &Path, args: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_scratchgrad"))
             .args(["serve", "--port", "0", "--runs"])
             .arg(runs)
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

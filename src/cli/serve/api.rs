@@ -18,8 +18,8 @@ use scratchgrad::arch::LayerSpec;
 use scratchgrad::array::Array;
 use scratchgrad::data::preprocess::{mnist_style, SIDE};
 use scratchgrad::io::{decode_model, read_in_folder, ModelFile, MAX_MODEL_BYTES};
-use scratchgrad::train::run_dir::{MODEL, SUMMARY};
 use scratchgrad::scalar::evaluate::evaluate;
+use scratchgrad::train::run_dir::{MODEL, SUMMARY};
 use scratchgrad::train::{check_finite, Engine, Model};
 use serde_json::{json, Value};
 
@@ -75,7 +75,10 @@ impl From<JsonRejection> for ApiError {
 
 /// Makes every error answer JSON, whoever made it: axum's own (a path that is not UTF-8
 /// gets plain text) become `{"error": "..."}` with the same status, keeping their text.
-pub async fn json_errors(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+pub async fn json_errors(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
     let response = next.run(request).await;
     let status = response.status();
     let is_json = response
@@ -90,7 +93,10 @@ pub async fn json_errors(request: axum::extract::Request, next: axum::middleware
         .map(|b| String::from_utf8_lossy(&b).trim().to_string())
         .unwrap_or_default();
     let message = if text.is_empty() {
-        status.canonical_reason().unwrap_or("the request failed").to_string()
+        status
+            .canonical_reason()
+            .unwrap_or("the request failed")
+            .to_string()
     } else {
         scratchgrad::text::elide(&text, 300)
     };
@@ -307,9 +313,9 @@ fn list_models(runs: &Path) -> Value {
                 continue;
             }
             let summary: Value = read_in_folder(&folder, SUMMARY, 1 << 20)
-                    .ok()
-                    .and_then(|b| serde_json::from_slice(&b).ok())
-                    .unwrap_or(Value::Null);
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok())
+                .unwrap_or(Value::Null);
             let config = &summary["config"];
             let arch = scratchgrad::arch::Architecture::from_json(&config["architecture"]).ok();
             found.push(json!({

@@ -9,7 +9,7 @@ mod playground;
 mod runs;
 mod security;
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -35,6 +35,10 @@ pub struct ServeArgs {
     /// from the network
     #[arg(long, default_value = "127.0.0.1")]
     host: IpAddr,
+    /// Another name the pages may be reached by when --host is not loopback (a name in your
+    /// network's DNS); may be repeated
+    #[arg(long, value_name = "NAME")]
+    allow_host: Vec<String>,
     /// The folder of training runs whose models the digits page offers
     #[arg(long, value_name = "DIR", default_value = "runs")]
     runs: PathBuf,
@@ -54,7 +58,7 @@ pub struct AppState {
     /// Where the dashboard's runs find data sets (`--data-dir`), if given.
     pub data_dir: Option<PathBuf>,
     /// The `Host` header values this server answers to.
-    pub hosts: Vec<String>,
+    pub hosts: security::AllowedHosts,
     /// Loaded models, by run name.
     pub models: api::ModelCache,
     /// The playground's sessions.
@@ -109,24 +113,6 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-/// The `Host` header values a server bound to `addr` answers to: its own address, and the
-/// loopback names when it listens on loopback (DNS rebinding sends any other name).
-fn allowed_hosts(addr: SocketAddr) -> Vec<String> {
-    let port = addr.port();
-    let mut hosts = vec![match addr.ip() {
-        IpAddr::V6(ip) => format!("[{ip}]:{port}"),
-        IpAddr::V4(ip) => format!("{ip}:{port}"),
-    }];
-    if addr.ip().is_loopback() {
-        hosts.extend([
-            format!("localhost:{port}"),
-            format!("127.0.0.1:{port}"),
-            format!("[::1]:{port}"),
-        ]);
-    }
-    hosts
-}
-
 /// Runs `scratchgrad serve` until Ctrl-C.
 pub fn run(args: ServeArgs) -> Result<(), CliError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -142,6 +128,12 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         return Err(CliError::new(format!(
             "--runs {} is {kind}, not a folder: give the folder that holds (or will hold) your runs",
             args.runs.display(),
+        )));
+    }
+    if let Some(bad) = args.allow_host.iter().find(|n| !security::is_host_name(n)) {
+        return Err(CliError::new(format!(
+            "--allow-host {}: give a host name (letters, digits, dots and dashes), without a port",
+            scratchgrad::text::elide(bad, 60)
         )));
     }
     let listener = tokio::net::TcpListener::bind((args.host, args.port))
@@ -161,13 +153,13 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     let state = Arc::new(AppState {
         runs: args.runs.clone(),
         data_dir: args.data_dir.clone(),
-        hosts: allowed_hosts(addr),
+        hosts: security::AllowedHosts::new(addr, &args.allow_host, machine_name().as_deref()),
         models: api::ModelCache::default(),
         playgrounds: playground::Sessions::default(),
         dashboard: dashboard::Dashboard::default(),
         closing: tokio::sync::watch::Sender::new(false),
     });
-    let url = format!("http://{}/", state.hosts[0]);
+    let url = state.hosts.url();
     outln!(
         "serving on {url} (pages: graph, digits, playground, dashboard; runs in {}); Ctrl-C stops",
         args.runs.display()
@@ -187,6 +179,13 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     state.dashboard.stop_and_wait();
     outln!("stopped");
     Ok(())
+}
+
+/// This machine's host name, if it has one.
+fn machine_name() -> Option<String> {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname").ok()?;
+    let name = name.trim();
+    (!name.is_empty()).then(|| name.to_string())
 }
 
 /// Waits for Ctrl-C (SIGINT) or SIGTERM.
