@@ -464,6 +464,84 @@ fn a_slow_or_broken_client_does_not_hold_the_server() {
 }
 
 #[test]
+fn stalled_clients_are_dropped_and_never_starve_the_others() {
+    // Sockets that sent half a request, dripped a byte at a time or stayed silent were kept
+    // forever: with the descriptor limit at 256, 300 of them made every request time out.
+    // Now each waits at most --timeout for its request's head, and at most
+    // --max-connections are open at once (the others wait in the kernel's queue).
+    let server = Server::start_with(
+        &temp_dir("serve-stalled"),
+        &["--max-connections", "4", "--timeout", "1"],
+    );
+    let host = server.host();
+    let mut stalled = Vec::new();
+    for i in 0..12 {
+        let mut socket = TcpStream::connect(&host).unwrap();
+        match i % 3 {
+            0 => socket
+                .write_all(b"GET /api/models HTTP/1.1\r\nHost: ")
+                .unwrap(),
+            1 => {} // silent
+            _ => {
+                // Drips a header line a byte at a time, for longer than the timeout.
+                let mut dripper = socket.try_clone().unwrap();
+                std::thread::spawn(move || {
+                    for byte in b"GET /api/models HTTP/1.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaa" {
+                        if dripper.write_all(&[*byte]).is_err() {
+                            return;
+                        }
+                        std::thread::sleep(Duration::from_millis(200));
+                    }
+                });
+            }
+        }
+        stalled.push(socket);
+    }
+    // A normal request waits its turn and is answered.
+    let (status, _) = call(&server, "GET", "/api/models", &[], None);
+    assert_eq!(status, 200, "others are still served");
+    // Every stalled socket is closed by the server, not kept.
+    for (i, mut socket) in stalled.into_iter().enumerate() {
+        socket
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .unwrap();
+        let mut rest = Vec::new();
+        match socket.read_to_end(&mut rest) {
+            Ok(_) => {}
+            Err(e) => assert!(
+                matches!(
+                    e.kind(),
+                    std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
+                ),
+                "socket {i}: {e}"
+            ),
+        }
+    }
+    // A body that drips is cut off with a 408 after three times the timeout.
+    let mut slow = TcpStream::connect(&host).unwrap();
+    slow.write_all(format!("POST /api/grad HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{").as_bytes()).unwrap();
+    let dripper = slow.try_clone().unwrap();
+    std::thread::spawn(move || {
+        let mut dripper = dripper;
+        for _ in 0..60 {
+            if dripper.write_all(b" ").is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    });
+    slow.set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let mut answer = String::new();
+    let _ = slow.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(
+        answer.contains("did not arrive within 3 seconds"),
+        "{answer}"
+    );
+}
+
+#[test]
 fn a_runs_folder_that_is_not_a_folder_is_refused_at_start() {
     // Once: `serve --runs /dev/zero` started and listed nothing, and a dashboard run failed later.
     let file = temp_dir("serve-runs-file");

@@ -4,6 +4,7 @@
 
 mod api;
 mod assets;
+mod connections;
 mod dashboard;
 mod playground;
 mod runs;
@@ -49,6 +50,14 @@ pub struct ServeArgs {
     /// Open the pages in the system's browser
     #[arg(long)]
     open: bool,
+    /// The most connections open at once (more wait their turn) [default: from the
+    /// process's file-descriptor limit, 8 to 512]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    max_connections: Option<u16>,
+    /// Seconds a client may take to send a request's head, or stay idle between requests; a
+    /// body, or reading an answer, may take three times as long
+    #[arg(long, value_name = "SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    timeout: u64,
 }
 
 /// What every request handler can reach.
@@ -67,6 +76,8 @@ pub struct AppState {
     pub dashboard: dashboard::Dashboard,
     /// Set when the server is closing: live event streams end.
     pub closing: tokio::sync::watch::Sender<bool>,
+    /// Connections' limits.
+    pub limits: connections::Limits,
 }
 
 /// The routes: pages, assets, API; everything behind the host and origin checks.
@@ -104,6 +115,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(api::MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            connections::body_deadline,
+        ))
         .layer(axum::middleware::from_fn(security::check_declared_size))
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state),
@@ -158,6 +173,14 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         playgrounds: playground::Sessions::default(),
         dashboard: dashboard::Dashboard::default(),
         closing: tokio::sync::watch::Sender::new(false),
+        limits: connections::Limits {
+            connections: args.max_connections.map_or_else(
+                connections::Limits::connections_for_this_process,
+                usize::from,
+            ),
+            idle: std::time::Duration::from_secs(args.timeout),
+            transfer: std::time::Duration::from_secs(args.timeout * 3),
+        },
     });
     let url = state.hosts.url();
     outln!(
@@ -168,13 +191,16 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
         open_browser(&url);
     }
     let closing = Arc::clone(&state);
-    axum::serve(listener, router(Arc::clone(&state)))
-        .with_graceful_shutdown(async move {
+    connections::serve(
+        listener,
+        router(Arc::clone(&state)),
+        state.limits,
+        async move {
             stop_requested().await;
             closing.closing.send_replace(true);
-        })
-        .await
-        .map_err(|e| CliError::new(format!("the server stopped: {e}")))?;
+        },
+    )
+    .await;
     // A run from the dashboard stops as Ctrl-C stops `train`: its last epoch is kept.
     state.dashboard.stop_and_wait();
     outln!("stopped");
