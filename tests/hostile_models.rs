@@ -115,3 +115,45 @@ fn weights_that_overflow_give_an_error_not_nan() {
     let server = Server::start(&runs);
     refused_by_the_server(&server, "huge", want);
 }
+
+#[test]
+fn loading_a_large_model_does_not_stop_the_server_answering() {
+    // A 97M-parameter model was loaded on the server's one async thread: every other request,
+    // live event streams included, waited 1.5 s per load. Loading is now a blocking job: other
+    // requests are answered while it runs.
+    let runs = temp_dir("large-model");
+    std::fs::create_dir_all(runs.join("large")).unwrap();
+    std::fs::write(
+        runs.join("large/model.safetensors"),
+        forged(&[784], "linear25000,relu,linear10", 0.0),
+    )
+    .unwrap();
+    let server = Server::start(&runs);
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let predicting = {
+        let (done, url) = (std::sync::Arc::clone(&done), server.url.clone());
+        std::thread::spawn(move || {
+            let pixels: Vec<u8> = (0..28 * 28).map(|i| (i % 255) as u8).collect();
+            let body = json!({"model": "large", "width": 28, "height": 28, "pixels": pixels});
+            let answer = common::server::agent()
+                .post(&format!("{url}api/predict"))
+                .header("Content-Type", "application/json")
+                .send(body.to_string())
+                .unwrap()
+                .status()
+                .as_u16();
+            done.store(true, std::sync::atomic::Ordering::SeqCst);
+            answer
+        })
+    };
+    let mut answered_meanwhile = 0;
+    while !done.load(std::sync::atomic::Ordering::SeqCst) {
+        let (status, _) = get(&server, "/api/runs");
+        if !done.load(std::sync::atomic::Ordering::SeqCst) {
+            assert_eq!(status, 200);
+            answered_meanwhile += 1;
+        }
+    }
+    assert_eq!(predicting.join().unwrap(), 200);
+    assert!(answered_meanwhile >= 3, "{answered_meanwhile} answers during the load");
+}

@@ -16,12 +16,16 @@ use layout::std_shapes::render::get_shape_size;
 use layout::std_shapes::shapes::{Arrow, Element, RecordDef, ShapeKind};
 use layout::topo::layout::VisualGraph;
 
+use super::layered;
 use super::Value;
 use crate::text::{elide, MAX_LABEL_CHARS};
 
 /// The most values [`Value::to_svg`] lays out: the layout's time grows quickly with the
 /// graph (about 0.1 s for 150 values here; tens of seconds for 600).
 pub const MAX_SVG_VALUES: usize = 150;
+/// The most work (shapes, plus a stand-in per layer an edge skips) the full layout is given;
+/// about 0.25 s here. A larger graph is placed by the plain layered layout instead.
+pub const FULL_LAYOUT_BUDGET: usize = 6000;
 /// Up to this many values, the layout also reorders nodes to uncross edges (slower, tidier).
 const UNCROSS_UP_TO: usize = 40;
 
@@ -137,18 +141,53 @@ impl Value {
     /// assert!(svg.contains("<svg") && svg.contains("data -2") && svg.contains("grad 1"));
     /// ```
     pub fn to_svg(&self) -> Result<String, String> {
-        Ok(self.picture()?.svg)
+        let picture = self.picture()?;
+        picture.svg.ok_or_else(|| {
+            format!(
+                "the graph has {} values and a picture is drawn for at most {MAX_SVG_VALUES} (and a layout of at most {FULL_LAYOUT_BUDGET} shapes and edge bends)",
+                picture.values.len()
+            )
+        })
     }
 
-    /// The graph laid out: the SVG of [`Value::to_svg`], and every value with the box it is
-    /// drawn in and the circle of the operation that made it (for pages that animate it).
+    /// The graph laid out: every value with the box it is drawn in and the circle of the
+    /// operation that made it (for pages that animate it), and the SVG of [`Value::to_svg`]
+    /// when the graph is small enough for the full layout ([`MAX_SVG_VALUES`] values and a
+    /// cost of [`FULL_LAYOUT_BUDGET`]); a larger graph is placed by a plain layered layout,
+    /// in time that grows with its size only, and has no SVG.
     pub fn picture(&self) -> Result<Picture, String> {
         let shown = self.shown();
-        if shown.len() > MAX_SVG_VALUES {
-            return Err(format!(
-                "the graph has {} values and a picture is drawn for at most {MAX_SVG_VALUES}",
-                shown.len()
-            ));
+        let nodes: Vec<layered::Node> = shown
+            .iter()
+            .map(|v| layered::Node {
+                chars: [&v.label, &v.data, &v.grad]
+                    .iter()
+                    .map(|t| t.chars().count())
+                    .max()
+                    .unwrap_or(0),
+                inputs: v.op.as_ref().map(|(_, inputs)| inputs.as_slice()),
+            })
+            .collect();
+        if shown.len() > MAX_SVG_VALUES || layered::layout_cost(&nodes) > FULL_LAYOUT_BUDGET {
+            let places = layered::place(&nodes);
+            let handles: Vec<usize> = (0..shown.len()).collect();
+            let ops: Vec<Option<usize>> = places
+                .iter()
+                .enumerate()
+                .map(|(i, (_, op))| op.map(|_| i + shown.len()))
+                .collect();
+            let place = |h: usize| match h.checked_sub(shown.len()) {
+                Some(op) => places[op].1.expect("an operation was placed"),
+                None => places[h].0,
+            };
+            let values = self.placed_values(&shown, &handles, &ops, place);
+            let (width, height) = extent(&values);
+            return Ok(Picture {
+                svg: None,
+                width: width + 20.0,
+                height: height + 20.0,
+                values,
+            });
         }
         let flow = Orientation::LeftToRight;
         // Records are drawn across the flow: fields side by side when the graph runs left
@@ -197,14 +236,9 @@ impl Value {
             }
         };
         let values = self.placed_values(&shown, &handles, &op_handles, place);
-        let (width, height) = values.iter().fold((0.0f64, 0.0f64), |(w, h), v| {
-            (
-                w.max(v.at.x + v.at.width / 2.0),
-                h.max(v.at.y + v.at.height / 2.0),
-            )
-        });
+        let (width, height) = extent(&values);
         Ok(Picture {
-            svg: svg.finalize(),
+            svg: Some(sorted_styles(svg.finalize())),
             width: width + 20.0,
             height: height + 20.0,
             values,
@@ -245,6 +279,39 @@ impl Value {
     }
 }
 
+/// The right and bottom edges of the boxes of `values`.
+fn extent(values: &[PlacedValue]) -> (f64, f64) {
+    values.iter().fold((0.0f64, 0.0f64), |(w, h), v| {
+        (
+            w.max(v.at.x + v.at.width / 2.0),
+            h.max(v.at.y + v.at.height / 2.0),
+        )
+    })
+}
+
+/// The SVG with the lines of its `<style>` block in sorted order: the layout crate keeps its
+/// font styles in a `HashMap`, whose order changes from run to run, and the same graph must
+/// give the same bytes.
+fn sorted_styles(svg: String) -> String {
+    let (Some(start), Some(end)) = (svg.find("<style>\n"), svg.find("</style>")) else {
+        return svg;
+    };
+    let start = start + "<style>\n".len();
+    if end < start {
+        return svg;
+    }
+    let mut lines: Vec<&str> = svg[start..end].lines().collect();
+    lines.sort_unstable();
+    let mut sorted = String::with_capacity(svg.len());
+    sorted.push_str(&svg[..start]);
+    for line in lines {
+        sorted.push_str(line);
+        sorted.push('\n');
+    }
+    sorted.push_str(&svg[end..]);
+    sorted
+}
+
 /// Where a shape is drawn: its centre and size, in the SVG's coordinates.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Place {
@@ -282,8 +349,9 @@ pub struct PlacedValue {
 /// A laid-out graph: the SVG and where each value is.
 #[derive(Debug, Clone)]
 pub struct Picture {
-    /// The drawing, as `to_svg` gives it.
-    pub svg: String,
+    /// The drawing, as `to_svg` gives it, when the graph was small enough for the full
+    /// layout.
+    pub svg: Option<String>,
     /// The drawing's width.
     pub width: f64,
     /// The drawing's height.
@@ -320,6 +388,39 @@ mod tests {
         assert!(dot.len() < 1_000, "{} bytes", dot.len());
         assert!(dot.contains(&format!("{}…{}", "y".repeat(19), "y".repeat(20))));
         assert!(y.to_svg().unwrap().len() < 20_000);
+    }
+
+    #[test]
+    fn the_same_graph_gives_the_same_svg_bytes() {
+        // The layout crate wrote its font styles in a HashMap's order, different every run.
+        let picture = |_| {
+            let (x, y) = (Value::new(-2.0).with_label("x"), Value::new(5.0).with_label("y"));
+            let f = (&(&x + &y) * &x).tanh();
+            f.backward();
+            f.to_svg().unwrap()
+        };
+        let first = picture(0);
+        let styles = &first[first.find("<style>").unwrap()..first.find("</style>").unwrap()];
+        let lines: Vec<&str> = styles.lines().skip(1).collect();
+        assert!(lines.len() >= 2 && lines.windows(2).all(|w| w[0] <= w[1]), "{styles}");
+        assert!((1..20).all(|i| picture(i) == first));
+    }
+
+    #[test]
+    fn graphs_beyond_the_layout_budget_are_placed_quickly_without_svg() {
+        // x used 150 times along a chain: its edges skip ever more layers, the costliest
+        // shape for the full layout. Placed by the plain layout, every box still has a place.
+        let x = Value::new(0.5);
+        let mut f = x.clone();
+        for i in 0..150 {
+            f = if i % 2 == 0 { &f + &x } else { &f * &x };
+        }
+        f.backward();
+        let picture = f.picture().unwrap();
+        assert!(picture.svg.is_none());
+        assert_eq!(picture.values.len(), 151);
+        assert!(picture.values.iter().all(|v| v.at.width > 0.0 && v.at.x > 0.0));
+        assert!(f.to_svg().unwrap_err().contains("at most 150"));
     }
 
     #[test]

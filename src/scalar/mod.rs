@@ -11,6 +11,7 @@
 
 mod backward;
 mod dot;
+mod layered;
 pub mod evaluate;
 mod mlp;
 mod ops;
@@ -20,7 +21,7 @@ mod tape;
 mod toy;
 mod value;
 
-pub use dot::{Picture, Place, PlacedValue, MAX_SVG_VALUES};
+pub use dot::{Picture, Place, PlacedValue, FULL_LAYOUT_BUDGET, MAX_SVG_VALUES};
 pub use mlp::{hinge_loss, hinge_loss_backward_on_tape, Layer, Mlp, Neuron};
 pub use plane::{PlaneActivation, PlaneClassifier, PlaneLoss};
 pub use tape::{Gradients, Tape, Var};

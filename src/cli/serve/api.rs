@@ -17,7 +17,7 @@ use image::{DynamicImage, GrayImage};
 use scratchgrad::arch::LayerSpec;
 use scratchgrad::array::Array;
 use scratchgrad::data::preprocess::{mnist_style, SIDE};
-use scratchgrad::io::{decode_model, read_in_folder, ModelFile, MAX_MODEL_BYTES};
+use scratchgrad::io::{decode_model, read_in_folder, MAX_MODEL_BYTES};
 use scratchgrad::scalar::evaluate::evaluate;
 use scratchgrad::train::run_dir::{MODEL, SUMMARY};
 use scratchgrad::train::{check_finite, Engine, Model};
@@ -33,8 +33,9 @@ pub const MAX_EXPRESSION_CHARS: usize = 10_000;
 pub const MAX_NAMES: usize = 200;
 /// The largest side of a drawn image.
 pub const MAX_IMAGE_SIDE: usize = 1024;
-/// How many loaded models are kept.
-const CACHED_MODELS: usize = 4;
+/// The most bytes of weights the loaded models kept in memory may hold together (a model
+/// larger than this is loaded for its request and not kept).
+const CACHED_MODEL_BYTES: usize = 256 << 20;
 
 /// An error answer: a status and `{"error": message, ...}`.
 #[derive(Debug)]
@@ -119,10 +120,17 @@ pub async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "no such page or API call")
 }
 
-/// Runs `work` on a blocking thread; a panic there becomes a 500, never a dropped connection.
+/// Runs `work` on a blocking thread, at most one per core at a time (the others wait their
+/// turn without holding a thread); a panic there becomes a 500, never a dropped connection.
 pub async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
+    static CORES: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    let cores = CORES.get_or_init(|| {
+        let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+        tokio::sync::Semaphore::new(n)
+    });
+    let _turn = cores.acquire().await.expect("the semaphore is never closed");
     tokio::task::spawn_blocking(work).await.unwrap_or_else(|_| {
         Err(ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -219,12 +227,18 @@ fn graph_of(expr: &str, bindings: &[(String, f64)]) -> Result<Value, ApiError> {
     }))
 }
 
-/// A loaded model, ready to run (the engine keeps state, so one request at a time).
-type Loaded = Arc<Mutex<(ModelFile, Model)>>;
+/// A loaded model, ready to run (the engine keeps state, so one request at a time): its
+/// architecture, class names and the network.
+struct Loaded {
+    arch: scratchgrad::arch::Architecture,
+    class_names: Vec<String>,
+    model: Mutex<Model>,
+}
 
-/// Loaded models by run name and file time, the oldest dropped when full.
+/// Loaded models by run name and file time, most recently used last; the least recently used
+/// are dropped when the weights kept would exceed [`CACHED_MODEL_BYTES`].
 #[derive(Default)]
-pub struct ModelCache(Mutex<Vec<(String, SystemTime, Loaded)>>);
+pub struct ModelCache(Mutex<Vec<(String, SystemTime, usize, Arc<Loaded>)>>);
 
 /// A run's name as the API takes it: a folder directly inside `--runs` (letters, digits,
 /// `-`, `_`, `.`, not starting with `.`), never a path.
@@ -257,11 +271,11 @@ pub fn has_file(folder: &Path, name: &str) -> bool {
 }
 
 impl ModelCache {
-    /// The run's model, loaded (or from the cache when its file has not changed).
-    fn get(&self, runs: &Path, name: &str) -> Result<Loaded, ApiError> {
+    /// The run's model, loaded (or from the cache when its file has not changed). Reads and
+    /// decodes files: call it on a blocking thread.
+    fn get(&self, runs: &Path, name: &str) -> Result<Arc<Loaded>, ApiError> {
         let folder = run_folder(runs, name)?;
-        let path = folder.join(MODEL);
-        let modified = std::fs::symlink_metadata(&path)
+        let modified = std::fs::symlink_metadata(folder.join(MODEL))
             .and_then(|m| m.modified())
             .map_err(|_| {
                 ApiError::new(
@@ -269,29 +283,42 @@ impl ModelCache {
                     format!("the run `{name}` has no model yet"),
                 )
             })?;
-        let mut cache = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((_, _, model)) = cache.iter().find(|(n, m, _)| n == name && *m == modified) {
-            return Ok(Arc::clone(model));
+        let lock = || self.0.lock().unwrap_or_else(|e| e.into_inner());
+        {
+            let mut cache = lock();
+            if let Some(i) = cache.iter().position(|(n, m, _, _)| n == name && *m == modified) {
+                let entry = cache.remove(i);
+                let loaded = Arc::clone(&entry.3);
+                cache.push(entry);
+                return Ok(loaded);
+            }
         }
         let shown = format!("{name}/{MODEL}");
         let unusable = |e: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e);
         let bytes = read_in_folder(&folder, MODEL, MAX_MODEL_BYTES)
             .map_err(|e| unusable(format!("{shown} {e}")))?;
         let file = decode_model(&bytes, &shown).map_err(|e| unusable(e.to_string()))?;
+        drop(bytes);
         if file.arch.input_size() != SIDE * SIDE {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                format!("the model of `{name}` does not take {SIDE}x{SIDE} images"),
-            ));
+            return Err(unusable(format!(
+                "the model of `{name}` does not take {SIDE}x{SIDE} images"
+            )));
         }
-        let model = Model::new(&file.arch, Engine::Manual, &file.weights);
-        let entry = Arc::new(Mutex::new((file, model)));
-        cache.retain(|(n, _, _)| n != name);
-        if cache.len() == CACHED_MODELS {
-            cache.remove(0);
+        let size = 4 * file.arch.parameter_count();
+        let loaded = Arc::new(Loaded {
+            model: Mutex::new(Model::new(&file.arch, Engine::Manual, &file.weights)),
+            arch: file.arch,
+            class_names: file.class_names,
+        });
+        let mut cache = lock();
+        cache.retain(|(n, _, _, _)| n != name);
+        if size <= CACHED_MODEL_BYTES {
+            while cache.iter().map(|e| e.2).sum::<usize>() + size > CACHED_MODEL_BYTES {
+                cache.remove(0);
+            }
+            cache.push((name.to_string(), modified, size, Arc::clone(&loaded)));
         }
-        cache.push((name.to_string(), modified, Arc::clone(&entry)));
-        Ok(entry)
+        Ok(loaded)
     }
 }
 
@@ -363,14 +390,12 @@ pub async fn predict(
         .map(|p| p.as_u64().filter(|&v| v <= 255).map(|v| v as u8))
         .collect::<Option<_>>()
         .ok_or_else(|| ApiError::bad("`pixels` must hold whole numbers from 0 to 255"))?;
-    let entry = state.models.get(&state.runs, &name)?;
     blocking(move || {
+        let loaded = state.models.get(&state.runs, &name)?;
         let image = GrayImage::from_raw(width, height, gray).expect("the size was checked");
         let prepared = mnist_style(&DynamicImage::ImageLuma8(image)).map_err(ApiError::bad)?;
-        let mut guard = entry.lock().unwrap_or_else(|e| e.into_inner());
-        let (file, model) = &mut *guard;
         let x = Array::from_vec(prepared.iter().map(|&p| p as f32 / 255.0).collect(), &[1, SIDE * SIDE]);
-        let outputs = model.layer_outputs(x);
+        let outputs = loaded.model.lock().unwrap_or_else(|e| e.into_inner()).layer_outputs(x);
         let logits = outputs.last().expect("a network has layers");
         check_finite(logits, 0).map_err(|e| {
             ApiError::new(
@@ -380,12 +405,13 @@ pub async fn predict(
         })?;
         let probabilities = logits.softmax(1).into_vec();
         let best = (0..probabilities.len()).fold(0, |b, c| if probabilities[c] > probabilities[b] { c } else { b });
+        let names = &loaded.class_names;
         Ok(Json(json!({
             "input": prepared,
             "probabilities": probabilities,
-            "classes": file.class_names,
-            "prediction": { "class": best, "name": file.class_names[best], "probability": probabilities[best] },
-            "layers": inside(file, &outputs),
+            "classes": names,
+            "prediction": { "class": best, "name": names[best], "probability": probabilities[best] },
+            "layers": inside(&loaded.arch, &outputs),
         })))
     })
     .await
@@ -393,12 +419,12 @@ pub async fn predict(
 
 /// What the network makes of the image: for an MLP, the first hidden layer's activations;
 /// for a CNN, each convolution's maps (after its activation).
-fn inside(file: &ModelFile, outputs: &[Array<f32>]) -> Vec<Value> {
-    let layers = &file.arch.layers;
+fn inside(arch: &scratchgrad::arch::Architecture, outputs: &[Array<f32>]) -> Vec<Value> {
+    let layers = &arch.layers;
     let mut shown = Vec::new();
     for (i, layer) in layers.iter().enumerate() {
         let is_conv = matches!(layer, LayerSpec::Conv2d { .. });
-        let is_hidden = !file.arch.is_spatial()
+        let is_hidden = !arch.is_spatial()
             && matches!(layer, LayerSpec::Linear { .. })
             && i + 1 < layers.len();
         if !(is_conv || is_hidden) {

@@ -190,6 +190,15 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     if args.open {
         open_browser(&url);
     }
+    // Idle playgrounds are dropped on time, whether or not another is opened.
+    let sweeping = Arc::clone(&state);
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(playground::Sessions::SWEEP_EVERY);
+        loop {
+            every.tick().await;
+            sweeping.playgrounds.drop_idle(std::time::Instant::now());
+        }
+    });
     let closing = Arc::clone(&state);
     connections::serve(
         listener,

@@ -304,10 +304,24 @@ impl Session {
 pub struct Sessions(Mutex<HashMap<String, Arc<Mutex<Session>>>>);
 
 impl Sessions {
-    fn insert(&self, session: Session) -> Result<String, ApiError> {
+    /// How often idle sessions are looked for (by [`Sessions::drop_idle`], from a task the
+    /// server starts).
+    pub const SWEEP_EVERY: Duration = Duration::from_secs(30);
+
+    /// Drops the sessions unused for longer than `IDLE` at `now`; returns how many are left.
+    pub fn drop_idle(&self, now: Instant) -> usize {
         let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
         // A session busy with a request is in use, not idle.
-        map.retain(|_, s| s.try_lock().map_or(true, |s| s.last_used.elapsed() < IDLE));
+        map.retain(|_, s| {
+            s.try_lock()
+                .map_or(true, |s| now.saturating_duration_since(s.last_used) < IDLE)
+        });
+        map.len()
+    }
+
+    fn insert(&self, session: Session) -> Result<String, ApiError> {
+        self.drop_idle(Instant::now());
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
         if map.len() >= MAX_SESSIONS {
             return Err(ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
@@ -502,4 +516,25 @@ pub async fn points(
 pub async fn close(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> StatusCode {
     state.playgrounds.remove(&id);
     StatusCode::NO_CONTENT
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idle_sessions_are_dropped_without_waiting_for_a_new_one() {
+        // Once, idle sessions were dropped only when another was created: an abandoned tab
+        // kept its network in memory for as long as nobody opened a playground.
+        let sessions = Sessions::default();
+        let settings = Settings::from_json(&json!({}), None).unwrap();
+        let kept = sessions.insert(Session::new(settings.clone())).unwrap();
+        let idle = sessions.insert(Session::new(settings)).unwrap();
+        // Eleven minutes from now, the kept one having been used then.
+        let later = Instant::now() + IDLE + Duration::from_secs(60);
+        sessions.get(&kept).unwrap().lock().unwrap().last_used = later;
+        assert_eq!(sessions.drop_idle(later), 1);
+        assert!(sessions.get(&kept).is_ok());
+        assert!(sessions.get(&idle).is_err());
+    }
 }
