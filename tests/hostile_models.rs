@@ -155,5 +155,8 @@ fn loading_a_large_model_does_not_stop_the_server_answering() {
         }
     }
     assert_eq!(predicting.join().unwrap(), 200);
-    assert!(answered_meanwhile >= 3, "{answered_meanwhile} answers during the load");
+    assert!(
+        answered_meanwhile >= 3,
+        "{answered_meanwhile} answers during the load"
+    );
 }

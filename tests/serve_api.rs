@@ -588,7 +588,9 @@ fn a_graph_too_large_for_the_full_layout_is_placed_by_the_plain_one() {
     assert_eq!(answer["gradients"]["x"], json!(200.0));
     let nodes = answer["nodes"].as_array().unwrap();
     assert_eq!(nodes.len(), 200);
-    assert!(nodes.iter().all(|n| n["box"]["width"].as_f64().unwrap() > 0.0));
+    assert!(nodes
+        .iter()
+        .all(|n| n["box"]["width"].as_f64().unwrap() > 0.0));
 }
 
 #[test]

@@ -394,7 +394,10 @@ mod tests {
     fn the_same_graph_gives_the_same_svg_bytes() {
         // The layout crate wrote its font styles in a HashMap's order, different every run.
         let picture = |_| {
-            let (x, y) = (Value::new(-2.0).with_label("x"), Value::new(5.0).with_label("y"));
+            let (x, y) = (
+                Value::new(-2.0).with_label("x"),
+                Value::new(5.0).with_label("y"),
+            );
             let f = (&(&x + &y) * &x).tanh();
             f.backward();
             f.to_svg().unwrap()
@@ -402,7 +405,10 @@ mod tests {
         let first = picture(0);
         let styles = &first[first.find("<style>").unwrap()..first.find("</style>").unwrap()];
         let lines: Vec<&str> = styles.lines().skip(1).collect();
-        assert!(lines.len() >= 2 && lines.windows(2).all(|w| w[0] <= w[1]), "{styles}");
+        assert!(
+            lines.len() >= 2 && lines.windows(2).all(|w| w[0] <= w[1]),
+            "{styles}"
+        );
         assert!((1..20).all(|i| picture(i) == first));
     }
 
@@ -419,7 +425,10 @@ mod tests {
         let picture = f.picture().unwrap();
         assert!(picture.svg.is_none());
         assert_eq!(picture.values.len(), 151);
-        assert!(picture.values.iter().all(|v| v.at.width > 0.0 && v.at.x > 0.0));
+        assert!(picture
+            .values
+            .iter()
+            .all(|v| v.at.width > 0.0 && v.at.x > 0.0));
         assert!(f.to_svg().unwrap_err().contains("at most 150"));
     }
 

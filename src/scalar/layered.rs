@@ -51,10 +51,7 @@ pub fn layout_cost(nodes: &[Node<'_>]) -> usize {
     let mut cost = nodes.len() + op_col.iter().flatten().count();
     for (node, op) in nodes.iter().zip(&op_col) {
         if let (Some(inputs), Some(op)) = (node.inputs, op) {
-            cost += inputs
-                .iter()
-                .map(|&i| op - value_col[i] - 1)
-                .sum::<usize>();
+            cost += inputs.iter().map(|&i| op - value_col[i] - 1).sum::<usize>();
         }
     }
     cost
@@ -128,12 +125,27 @@ mod tests {
         let add = [0, 1];
         let mul = [2, 0];
         let nodes = [
-            Node { chars: 1, inputs: None },
-            Node { chars: 1, inputs: None },
-            Node { chars: 5, inputs: Some(&add) },
-            Node { chars: 9, inputs: Some(&mul) },
+            Node {
+                chars: 1,
+                inputs: None,
+            },
+            Node {
+                chars: 1,
+                inputs: None,
+            },
+            Node {
+                chars: 5,
+                inputs: Some(&add),
+            },
+            Node {
+                chars: 9,
+                inputs: Some(&mul),
+            },
         ];
-        assert_eq!(columns(&nodes), (vec![0, 0, 2, 4], vec![None, None, Some(1), Some(3)]));
+        assert_eq!(
+            columns(&nodes),
+            (vec![0, 0, 2, 4], vec![None, None, Some(1), Some(3)])
+        );
         assert_eq!(layout_cost(&nodes), 4 + 2 + 2);
         let places = place(&nodes);
         // Every operation lies between its inputs and its value; no two boxes overlap.

@@ -11,8 +11,8 @@
 
 mod backward;
 mod dot;
-mod layered;
 pub mod evaluate;
+mod layered;
 mod mlp;
 mod ops;
 pub mod parse;

@@ -130,7 +130,10 @@ pub async fn blocking<T: Send + 'static>(
         let n = std::thread::available_parallelism().map_or(1, |n| n.get());
         tokio::sync::Semaphore::new(n)
     });
-    let _turn = cores.acquire().await.expect("the semaphore is never closed");
+    let _turn = cores
+        .acquire()
+        .await
+        .expect("the semaphore is never closed");
     tokio::task::spawn_blocking(work).await.unwrap_or_else(|_| {
         Err(ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -286,7 +289,10 @@ impl ModelCache {
         let lock = || self.0.lock().unwrap_or_else(|e| e.into_inner());
         {
             let mut cache = lock();
-            if let Some(i) = cache.iter().position(|(n, m, _, _)| n == name && *m == modified) {
+            if let Some(i) = cache
+                .iter()
+                .position(|(n, m, _, _)| n == name && *m == modified)
+            {
                 let entry = cache.remove(i);
                 let loaded = Arc::clone(&entry.3);
                 cache.push(entry);
@@ -424,9 +430,8 @@ fn inside(arch: &scratchgrad::arch::Architecture, outputs: &[Array<f32>]) -> Vec
     let mut shown = Vec::new();
     for (i, layer) in layers.iter().enumerate() {
         let is_conv = matches!(layer, LayerSpec::Conv2d { .. });
-        let is_hidden = !arch.is_spatial()
-            && matches!(layer, LayerSpec::Linear { .. })
-            && i + 1 < layers.len();
+        let is_hidden =
+            !arch.is_spatial() && matches!(layer, LayerSpec::Linear { .. }) && i + 1 < layers.len();
         if !(is_conv || is_hidden) {
             continue;
         }

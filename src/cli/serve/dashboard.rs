@@ -4,6 +4,7 @@
 //! pages follow (server-sent events, replayed from the start for a page that reloads);
 //! Stop is Ctrl-C for that run, and Resume is `train --resume`.
 
+use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
@@ -19,8 +20,10 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures_util::stream::{self, Stream};
+use scratchgrad::io::read_in_folder;
 use scratchgrad::report::{confusion_png, encode_png};
-use scratchgrad::train::{EpochReport, HeldOut, Observer, TrainConfig};
+use scratchgrad::train::run_dir::METRICS;
+use scratchgrad::train::{EpochMetrics, EpochReport, HeldOut, Observer, TrainConfig};
 use serde_json::{json, Value};
 use tokio::sync::watch;
 
@@ -47,8 +50,11 @@ const SETTINGS: [(&str, &str); 13] = [
 ];
 /// Progress events per epoch (besides the epoch's own).
 const BATCH_EVENTS_PER_EPOCH: usize = 10;
-/// Beyond this many events, every other progress event is forgotten (epochs are kept).
-const MAX_EVENTS: usize = 5_000;
+/// The latest events kept for a page that reconnects (one that missed more gets a snapshot).
+const RECENT_EVENTS: usize = 1_000;
+/// The most epochs a snapshot holds; beyond, every other one is forgotten (the whole history
+/// stays in the run's metrics.jsonl).
+const MAX_EPOCH_POINTS: usize = 2_000;
 
 /// Where a run is.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -92,11 +98,57 @@ struct Inner {
     status: Status,
     /// The run's folder name in `--runs`, once made.
     name: Option<String>,
-    /// `(sequence number, event)`, oldest first.
-    events: Vec<(u64, Value)>,
+    /// What a page that connects needs to draw the run so far (the snapshot): its start
+    /// event, its epochs (a resumed run's earlier ones included; at most
+    /// [`MAX_EPOCH_POINTS`]), its latest progress and its end.
+    start: Option<Value>,
+    epochs: Vec<Value>,
+    last_batch: Option<Value>,
+    end: Option<Value>,
+    /// The latest events, `(sequence number, event)` oldest first, for a page that
+    /// reconnects after missing a few.
+    recent: VecDeque<(u64, Value)>,
+    /// The next event's sequence number (the first is 1).
     next: u64,
     /// The latest live pictures, PNG.
     pictures: Vec<(&'static str, Vec<u8>)>,
+}
+
+impl Inner {
+    fn new() -> Inner {
+        Inner {
+            status: Status::Starting,
+            name: None,
+            start: None,
+            epochs: Vec::new(),
+            last_batch: None,
+            end: None,
+            recent: VecDeque::new(),
+            next: 1,
+            pictures: Vec::new(),
+        }
+    }
+
+    /// Adds an epoch to the snapshot, thinning to every other one when there are too many.
+    fn add_epoch(&mut self, event: Value) {
+        self.epochs.push(event);
+        if self.epochs.len() > MAX_EPOCH_POINTS {
+            let mut odd = false;
+            self.epochs.retain(|_| {
+                odd = !odd;
+                odd
+            });
+        }
+    }
+
+    /// Everything so far as one event: what a page that connects (or missed more than the
+    /// recent events) starts from.
+    fn snapshot(&self) -> Value {
+        json!({
+            "type": "snapshot", "start": self.start, "epochs": self.epochs,
+            "batch": self.last_batch, "end": self.end,
+        })
+    }
 }
 
 impl LiveRun {
@@ -108,13 +160,16 @@ impl LiveRun {
         let mut inner = self.lock();
         let seq = inner.next;
         inner.next += 1;
-        inner.events.push((seq, event));
-        if inner.events.len() > MAX_EVENTS {
-            let mut odd = false;
-            inner.events.retain(|(_, e)| {
-                odd = !odd;
-                e["type"] != "batch" || odd
-            });
+        match event["type"].as_str() {
+            Some("start") => inner.start = Some(event.clone()),
+            Some("epoch") => inner.add_epoch(event.clone()),
+            Some("batch") => inner.last_batch = Some(event.clone()),
+            Some("end") => inner.end = Some(event.clone()),
+            _ => {}
+        }
+        inner.recent.push_back((seq, event));
+        if inner.recent.len() > RECENT_EVENTS {
+            inner.recent.pop_front();
         }
         drop(inner);
         self.changed.send_replace(seq);
@@ -130,14 +185,19 @@ impl LiveRun {
         })
     }
 
-    /// The first event after sequence number `after`, if there is one yet.
-    fn event_after(&self, after: Option<u64>) -> Option<(u64, Value)> {
+    /// What a page that has seen the events up to `after` gets next: the first later event
+    /// (found by binary search), or, when it has seen nothing yet or missed events no longer
+    /// kept, a snapshot of everything so far. `None` when there is nothing new yet.
+    fn next_for(&self, after: Option<u64>) -> Option<(u64, Value)> {
         let inner = self.lock();
-        inner
-            .events
-            .iter()
-            .find(|(seq, _)| after.is_none_or(|a| *seq > a))
-            .cloned()
+        let oldest_kept = inner.recent.front().map_or(inner.next, |(seq, _)| *seq);
+        match after {
+            Some(seen) if seen + 1 >= oldest_kept => {
+                let i = inner.recent.partition_point(|(seq, _)| *seq <= seen);
+                inner.recent.get(i).cloned()
+            }
+            _ => Some((inner.next - 1, inner.snapshot())),
+        }
     }
 }
 
@@ -183,13 +243,7 @@ impl Dashboard {
         let run = Arc::new(LiveRun {
             command,
             stop: AtomicBool::new(false),
-            inner: Mutex::new(Inner {
-                status: Status::Starting,
-                name: None,
-                events: Vec::new(),
-                next: 0,
-                pictures: Vec::new(),
-            }),
+            inner: Mutex::new(Inner::new()),
             changed: watch::Sender::new(0),
             thread: Mutex::new(None),
         });
@@ -263,6 +317,17 @@ fn finish(
     run.lock().status = status;
 }
 
+/// An epoch's event: its `metrics.jsonl` line, and which images were held out.
+fn epoch_event(metrics: &EpochMetrics) -> Value {
+    let mut event = metrics.to_json();
+    event["type"] = json!("epoch");
+    event["held_out"] = json!(match metrics.held_out {
+        HeldOut::Test => "test",
+        HeldOut::Validation => "validation",
+    });
+    event
+}
+
 /// The training thread's observer: turns progress into events and pictures.
 struct Watcher {
     run: Arc<LiveRun>,
@@ -304,9 +369,7 @@ impl Observer for Watcher {
             .filter_map(|(name, img)| encode_png(&img).ok().map(|png| (name, png)))
             .collect();
         self.run.lock().pictures = encoded;
-        let mut event = epoch.metrics.to_json();
-        event["type"] = json!("epoch");
-        event["held_out"] = json!(which);
+        let mut event = epoch_event(epoch.metrics);
         event["seconds_total"] = json!(self.started.elapsed().as_secs_f64());
         self.run.push(event);
     }
@@ -319,10 +382,25 @@ impl Observer for Watcher {
 impl Listener for Watcher {
     fn started(&mut self, folder: &Path, heading: &str, config: &TrainConfig, epochs_done: usize) {
         let name = folder.file_name().map(|n| n.to_string_lossy().into_owned());
+        // A resumed run's earlier epochs, so that the snapshot draws the whole curve.
+        let earlier: Vec<Value> = read_in_folder(folder, METRICS, 64 << 20)
+            .map(|bytes| {
+                String::from_utf8_lossy(&bytes)
+                    .lines()
+                    .take(epochs_done)
+                    .filter_map(|line| serde_json::from_str(line).ok())
+                    .filter_map(|v: Value| EpochMetrics::from_json(&v))
+                    .map(|m| epoch_event(&m))
+                    .collect()
+            })
+            .unwrap_or_default();
         {
             let mut inner = self.run.lock();
             inner.name = name.clone();
             inner.status = Status::Training;
+            for event in earlier {
+                inner.add_epoch(event);
+            }
         }
         self.run.push(json!({
             "type": "start", "run": name, "heading": heading, "command": self.run.command,
@@ -442,8 +520,9 @@ pub async fn picture(
         .into_response())
 }
 
-/// `GET /api/dashboard/events`: the current run's events as server-sent events, from the
-/// first (or after `Last-Event-ID`, when a browser reconnects), then live until the run ends.
+/// `GET /api/dashboard/events`: the current run as server-sent events: a snapshot of
+/// everything so far (or, for a browser that reconnects with a recent `Last-Event-ID`, the
+/// events it missed), then each event live until the run ends.
 pub async fn events(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
@@ -467,8 +546,8 @@ pub async fn events(
                 return None;
             }
             loop {
-                if let Some((seq, event)) = run.event_after(after) {
-                    let ended = event["type"] == "end";
+                if let Some((seq, event)) = run.next_for(after) {
+                    let ended = event["type"] == "end" || !event["end"].is_null();
                     let sse = Event::default().id(seq.to_string()).data(event.to_string());
                     return Some((Ok(sse), (run, changes, closing, Some(seq), ended)));
                 }
@@ -483,4 +562,62 @@ pub async fn events(
         },
     );
     Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run() -> LiveRun {
+        LiveRun {
+            command: "scratchgrad train".into(),
+            stop: AtomicBool::new(false),
+            inner: Mutex::new(Inner::new()),
+            changed: watch::Sender::new(0),
+            thread: Mutex::new(None),
+        }
+    }
+
+    #[test]
+    fn a_page_starts_from_a_snapshot_then_follows_event_by_event() {
+        let live = run();
+        live.push(json!({"type": "start", "epochs": 3}));
+        for epoch in 1..=3 {
+            for batch in 0..600 {
+                live.push(json!({"type": "batch", "epoch": epoch, "batch": batch}));
+            }
+            live.push(json!({"type": "epoch", "epoch": epoch}));
+        }
+        // A new page: everything so far in one event, whose id is the latest.
+        let (seq, snapshot) = live.next_for(None).unwrap();
+        assert_eq!(seq, 1 + 3 * 601);
+        assert_eq!(snapshot["type"], "snapshot");
+        assert_eq!(snapshot["start"]["epochs"], 3);
+        assert_eq!(snapshot["epochs"].as_array().unwrap().len(), 3);
+        assert_eq!(snapshot["batch"]["batch"], 599);
+        assert!(live.next_for(Some(seq)).is_none(), "nothing new yet");
+        // A page that missed a few recent events gets exactly those, in order.
+        let (next, event) = live.next_for(Some(seq - 5)).unwrap();
+        assert_eq!((next, &event["batch"]), (seq - 4, &json!(596)));
+        // One that missed events no longer kept gets a snapshot again.
+        let (_, event) = live.next_for(Some(10)).unwrap();
+        assert_eq!(event["type"], "snapshot");
+        live.push(json!({"type": "end", "status": "finished"}));
+        assert_eq!(live.next_for(Some(seq)).unwrap().1["type"], "end");
+        assert_eq!(live.next_for(None).unwrap().1["end"]["status"], "finished");
+    }
+
+    #[test]
+    fn a_long_runs_snapshot_stays_bounded() {
+        // Epoch events were never pruned: 100,000 of them were replayed to every new page.
+        let live = run();
+        for epoch in 1..=10 * MAX_EPOCH_POINTS {
+            live.push(json!({"type": "epoch", "epoch": epoch}));
+        }
+        let (_, snapshot) = live.next_for(None).unwrap();
+        let epochs = snapshot["epochs"].as_array().unwrap();
+        assert!(epochs.len() <= MAX_EPOCH_POINTS && epochs.len() >= MAX_EPOCH_POINTS / 2);
+        assert_eq!(epochs[0]["epoch"], 1, "the curve keeps its start");
+        assert!(live.lock().recent.len() <= RECENT_EVENTS);
+    }
 }

@@ -70,18 +70,22 @@ function setStatus(status) {
   $("start").disabled = active;
 }
 
-async function handle(event) {
-  if (event.type === "start") {
+// One event from the server. The first is a snapshot of the run so far (its start, every
+// epoch, a resumed run's earlier ones included, its latest progress, its end); then each
+// event as it happens.
+function handle(event) {
+  if (event.type === "snapshot") {
+    live.history = [];
+    live.batches = [];
+    if (event.start) handle(event.start);
+    for (const epoch of event.epochs) live.history.push(epoch);
+    if (event.epochs.length) { live.pictures = event.epochs[event.epochs.length - 1].epoch; showLivePictures(); }
+    if (event.batch) handle(event.batch);
+    if (event.end) handle(event.end);
+  } else if (event.type === "start") {
     Object.assign(live, { run: event.run, epochs: event.epochs, done: event.epochs_done });
     $("command").textContent = `${event.command}    (folder: ${event.run})`;
     setStatus("training");
-    if (event.epochs_done > 0) {
-      // A resumed run: its earlier epochs, from its metrics.jsonl.
-      try {
-        const past = await api(`/api/runs/${encodeURIComponent(event.run)}`);
-        live.history = past.metrics.filter(m => m.epoch <= event.epochs_done);
-      } catch (e) { /* the curves start here instead */ }
-    }
   } else if (event.type === "batch") {
     live.batches.push(event);
     if (!live.first) live.first = event;
