@@ -325,3 +325,55 @@ fn thread_counts_and_load_never_change_a_result() {
         "the CNN on 1 thread and 2 threads differs"
     );
 }
+
+#[test]
+fn a_width_too_narrow_to_cut_evenly_gives_the_same_bytes_on_any_thread_count_under_load() {
+    // 100 hidden units: x @ W^T is 64 x 784 x 100, too short to cut into two blocks that
+    // keep gemm's summation order; it was cut evenly anyway whenever the measured timings
+    // said splitting paid, so results changed with the machine's load. One core is kept busy
+    // here while each run trains.
+    let busy = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let spinner = {
+        let busy = std::sync::Arc::clone(&busy);
+        std::thread::spawn(move || {
+            let mut x = 0u64;
+            while busy.load(std::sync::atomic::Ordering::Relaxed) {
+                x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+            }
+        })
+    };
+    let files: Vec<_> = ["1", "2", "2"]
+        .iter()
+        .enumerate()
+        .map(|(i, threads)| {
+            let dir = temp_dir(&format!("narrow-{i}"));
+            let out = Command::new(BIN)
+                .args([
+                    "train",
+                    "--dataset",
+                    "mnist-mini",
+                    "--quiet",
+                    "--epochs",
+                    "3",
+                ])
+                .args(["--hidden", "100", "--threads", threads, "--out"])
+                .arg(&dir)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            (
+                std::fs::read(dir.join("model.safetensors")).unwrap(),
+                std::fs::read(dir.join("checkpoint.safetensors")).unwrap(),
+                metrics_without_times(&dir),
+            )
+        })
+        .collect();
+    busy.store(false, std::sync::atomic::Ordering::Relaxed);
+    spinner.join().unwrap();
+    assert!(files[0] == files[1], "1 thread and 2 threads differ");
+    assert!(files[1] == files[2], "two 2-thread runs differ");
+}

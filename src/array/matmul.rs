@@ -18,16 +18,120 @@ use super::{Array, Float};
 /// Products with fewer multiply-adds than this run single-threaded.
 const THREADING_MIN_FLOPS: usize = 1 << 20;
 
-/// The smallest block (along the split dimension, `len` long; the other is `other`) that
-/// gemm 0.19 computes in the same order as the whole product, so that moving the cut never
-/// changes a result: it sums the inner dimension in chunks sized from the shape when both
-/// sides are 64 or less, and takes another path for a single row or column. Checked by
-/// `where_a_product_is_cut_never_changes_a_result`.
-fn min_block(len: usize, other: usize) -> usize {
-    if other <= 64 && len > 64 {
-        65
-    } else {
-        2
+/// How gemm 0.19 sums a product's inner dimension, which decides its rounding: a block of a
+/// product gives the whole product's bits only when both take the same order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SumOrder {
+    /// A path of its own: a matrix-vector product (a side of 1), an outer product (k of 1 or
+    /// 2), or the horizontal kernel that small `x @ W^T` products (at most 256 outputs, `a`
+    /// by rows and `b` by columns) take. Never split.
+    Special,
+    /// The blocked kernels, summing the inner dimension chunk by chunk: in chunks of 512 (and
+    /// a remainder) when both sides of the output are 64 or less (`small`), else in even
+    /// chunks sized from k. The two agree when k is 512 or less (one chunk).
+    Chunked {
+        /// Both output sides 64 or less, with k over 512.
+        small: bool,
+    },
+}
+
+/// The order gemm 0.19 sums an `m x k` by `k x n` product with these operands in.
+fn sum_order<T>(a: &Operand<T>, b: &Operand<T>, (m, k, n): (usize, usize, usize)) -> SumOrder {
+    if m <= 1 || n <= 1 || k <= 2 || (horizontal(a, b) && m * n <= 256) {
+        return SumOrder::Special;
+    }
+    SumOrder::Chunked {
+        small: k > 512 && m <= 64 && n <= 64,
+    }
+}
+
+/// True when gemm would take its horizontal (dot-product) kernel for a small product of these
+/// operands: `a` stored by rows and `b` by columns, as in `x @ W^T`.
+fn horizontal<T>(a: &Operand<T>, b: &Operand<T>) -> bool {
+    a.col_stride == 1 && b.row_stride == 1
+}
+
+/// How a product may be cut into blocks that each sum exactly as the whole does: along its
+/// longer output side, into blocks of at least `min_block`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct SplitPlan {
+    /// Cut the output's columns (else its rows).
+    by_columns: bool,
+    /// The length of the side that is cut.
+    len: usize,
+    /// The shortest block that keeps the whole's sum order.
+    min_block: usize,
+}
+
+impl SplitPlan {
+    /// The plan for a product across `threads`, or `None` when it cannot be cut without
+    /// changing a result (a special path, or a side too short for blocks of the needed
+    /// length): then it runs unsplit, so results never depend on the thread count or load.
+    fn new<T>(
+        a: &Operand<T>,
+        b: &Operand<T>,
+        (m, k, n): (usize, usize, usize),
+        threads: usize,
+    ) -> Option<SplitPlan> {
+        let whole = sum_order(a, b, (m, k, n));
+        if whole == SumOrder::Special || threads < 2 {
+            return None;
+        }
+        let (by_columns, len, other) = if n >= m { (true, n, m) } else { (false, m, n) };
+        let mut min_block = 2;
+        if k > 512 && other <= 64 {
+            // The whole sums in chunks sized from k (its long side is over 64): each block
+            // must keep a side over 64 too.
+            min_block = min_block.max(65);
+        }
+        if horizontal(a, b) {
+            // Each block must stay over 256 outputs, away from the horizontal kernel.
+            min_block = min_block.max(256 / other + 1);
+        }
+        if len < threads * min_block {
+            return None;
+        }
+        Some(SplitPlan {
+            by_columns,
+            len,
+            min_block,
+        })
+    }
+
+    /// The block of `a @ b` from `start` to `end` along the cut side: its operands, its place
+    /// in the output, and its size.
+    ///
+    /// SAFETY: `start..end` must lie within the cut side, the pointers describe the whole.
+    unsafe fn block<T>(
+        &self,
+        dst: Shared<T>,
+        dst_row: usize,
+        a: Operand<T>,
+        b: Operand<T>,
+        (m, k, n): (usize, usize, usize),
+        (start, end): (usize, usize),
+    ) -> (Shared<T>, Operand<T>, Operand<T>, (usize, usize, usize)) {
+        // SAFETY: the offsets stay within the whole matrices (the caller's promise).
+        unsafe {
+            if self.by_columns {
+                let b = Operand {
+                    at: b.at.offset(start as isize * b.col_stride),
+                    ..b
+                };
+                (Shared(dst.0.add(start)), a, b, (m, k, end - start))
+            } else {
+                let a = Operand {
+                    at: a.at.offset(start as isize * a.row_stride),
+                    ..a
+                };
+                (
+                    Shared(dst.0.add(start * dst_row)),
+                    a,
+                    b,
+                    (end - start, k, n),
+                )
+            }
+        }
     }
 }
 
@@ -84,12 +188,13 @@ unsafe fn kernel<T: Float>(
     );
 }
 
-/// `dst = a @ b`, split into one block of output columns (or rows, whichever dimension is
-/// larger) per thread when the product is large enough to gain from it. Each block is an
-/// independent product over the whole inner dimension, so the threads never wait on each
-/// other until the end, and every output element is summed in the same order whatever the
-/// thread count or the blocks' sizes. The calling thread's block is sized by
-/// [`CallerShare`] so that it and the helpers tend to finish together.
+/// `dst = a @ b`, split into one block of output columns (or rows, whichever side is longer)
+/// per thread when the product is large enough to gain from it and can be cut without
+/// changing a result ([`SplitPlan`]). Each block is an independent product over the whole
+/// inner dimension, summed in the same order as the whole product, so the threads never wait
+/// on each other until the end and every output element has the same bits whatever the
+/// thread count or the blocks' sizes. The calling thread's block is sized by [`CallerShare`]
+/// so that it and the helpers tend to finish together.
 ///
 /// SAFETY: as for [`kernel`].
 unsafe fn product<T: Float>(
@@ -100,56 +205,41 @@ unsafe fn product<T: Float>(
     (m, k, n): (usize, usize, usize),
 ) {
     let threads = num_threads().min(m.max(n));
-    if threads <= 1 || m * n * k < THREADING_MIN_FLOPS {
-        return kernel(dst, dst_row, a, b, (m, k, n));
+    let plan = (m * n * k >= THREADING_MIN_FLOPS)
+        .then(|| SplitPlan::new(&a, &b, (m, k, n), threads))
+        .flatten();
+    let share = plan.and_then(|_| CALLER_SHARE.for_next_product(threads));
+    // SAFETY: the caller's promise, passed on.
+    unsafe {
+        match (plan, share) {
+            (Some(plan), Some(share)) => {
+                let cuts = split_points(plan.len, threads, share, plan.min_block);
+                let (own, helpers) = split_product(dst, dst_row, a, b, (m, k, n), plan, &cuts);
+                CALLER_SHARE.learn(threads, cuts[1] as f64 / plan.len as f64, own, helpers);
+            }
+            _ => kernel(dst, dst_row, a, b, (m, k, n)),
+        }
     }
-    let Some(share) = CALLER_SHARE.for_next_product(threads) else {
-        return kernel(dst, dst_row, a, b, (m, k, n));
-    };
-    let (taken, own, helpers) = split_product(dst, dst_row, a, b, (m, k, n), threads, share);
-    CALLER_SHARE.learn(threads, taken, own, helpers);
 }
 
-/// `dst = a @ b` in `threads` blocks of output columns (or rows, whichever dimension is
-/// larger), the calling thread taking about `share` of them and computing its block while the
-/// helpers compute theirs. Returns the share the caller took, and when its block and when the
-/// last helper's block was done, counted from the start.
+/// `dst = a @ b` in the blocks between `cuts` (along the side `plan` cuts), the calling
+/// thread computing the first while the helpers compute the others. Returns when the
+/// caller's block and when the last helper's block was done, counted from the start.
 ///
-/// SAFETY: as for [`kernel`].
+/// SAFETY: as for [`kernel`]; `cuts` must run from 0 to the cut side's length, increasing.
 unsafe fn split_product<T: Float>(
     dst: Shared<T>,
     dst_row: usize,
     a: Operand<T>,
     b: Operand<T>,
-    (m, k, n): (usize, usize, usize),
-    threads: usize,
-    share: f64,
-) -> (f64, Duration, Duration) {
-    let (len, other) = if n >= m { (n, m) } else { (m, n) };
-    let cuts = split_points(len, threads, share, min_block(len, other));
+    size: (usize, usize, usize),
+    plan: SplitPlan,
+    cuts: &[usize],
+) -> (Duration, Duration) {
     let blocks: Vec<_> = cuts
         .windows(2)
-        .map(|cut| {
-            let (start, end) = (cut[0], cut[1]);
-            if n >= m {
-                let b = Operand {
-                    at: b.at.offset(start as isize * b.col_stride),
-                    ..b
-                };
-                (Shared(dst.0.add(start)), a, b, (m, k, end - start))
-            } else {
-                let a = Operand {
-                    at: a.at.offset(start as isize * a.row_stride),
-                    ..a
-                };
-                (
-                    Shared(dst.0.add(start * dst_row)),
-                    a,
-                    b,
-                    (end - start, k, n),
-                )
-            }
-        })
+        // SAFETY: the cuts lie within the cut side (the caller's promise).
+        .map(|cut| unsafe { plan.block(dst, dst_row, a, b, size, (cut[0], cut[1])) })
         .collect();
     let started = Instant::now();
     let helpers_done = AtomicU64::new(0);
@@ -158,17 +248,18 @@ unsafe fn split_product<T: Float>(
         for &(dst, a, b, size) in &blocks[1..] {
             let helpers_done = &helpers_done;
             scope.spawn(move |_| {
-                kernel(dst, dst_row, a, b, size);
+                // SAFETY: each block writes only its own part of the output.
+                unsafe { kernel(dst, dst_row, a, b, size) };
                 let done = started.elapsed().as_nanos() as u64;
                 helpers_done.fetch_max(done, Ordering::Relaxed);
             });
         }
         let (dst, a, b, size) = blocks[0];
-        kernel(dst, dst_row, a, b, size);
+        // SAFETY: as above.
+        unsafe { kernel(dst, dst_row, a, b, size) };
         own = started.elapsed();
     });
-    let taken = cuts[1] as f64 / len as f64;
-    (taken, own, Duration::from_nanos(helpers_done.into_inner()))
+    (own, Duration::from_nanos(helpers_done.into_inner()))
 }
 
 /// One row-major matrix inside an array: where it starts and its (row, column) strides, which
@@ -323,105 +414,155 @@ mod tests {
     }
 
     #[test]
-    fn large_threaded_product_matches_single_thread() {
+    fn a_large_product_agrees_with_the_triple_loop() {
         let mut rng = crate::array::Rng::seed(1);
         let a = Array::<f32>::rand_uniform(&[64, 784], -1.0, 1.0, &mut rng);
         let b = Array::<f32>::rand_uniform(&[784, 256], -1.0, 1.0, &mut rng);
-        let threaded = a.matmul(&b);
         let want = naive(&a.cast(), &b.cast());
-        assert!(threaded.cast::<f64>().allclose(&want, 1e-4, 1e-3));
+        assert!(a.matmul(&b).cast::<f64>().allclose(&want, 1e-4, 1e-3));
     }
 
     #[test]
-    fn products_split_by_rows_or_columns_agree_with_one_thread() {
+    fn products_split_by_rows_or_columns_agree_with_the_triple_loop() {
         let mut rng = crate::array::Rng::seed(3);
-        // Tall (split by rows) and wide (split by columns), transposed operands included.
-        for (m, k, n) in [(300, 200, 40), (40, 200, 300)] {
+        // Tall (split by rows) and wide (split by columns), transposed operands, cut
+        // explicitly into two blocks (whether `matmul` splits depends on measured timings).
+        for (m, k, n, by_columns) in [(300, 200, 40, false), (40, 200, 300, true)] {
             let a = Array::<f64>::rand_uniform(&[k, m], -1.0, 1.0, &mut rng);
             let b = Array::<f64>::rand_uniform(&[n, k], -1.0, 1.0, &mut rng);
-            let want = naive(&a.transpose(), &b.transpose());
-            assert!(
-                a.matmul_t(true, &b, true).allclose(&want, 1e-12, 1e-12),
-                "{m}x{k}x{n}"
+            let (va, vb) = (
+                MatrixView::of(a.shape(), true),
+                MatrixView::of(b.shape(), true),
             );
+            let mut out = Array::<f64>::zeros(&[m, n]);
+            let lhs = Operand {
+                at: a.data.as_ptr(),
+                ..va.operand()
+            };
+            let rhs = Operand {
+                at: b.data.as_ptr(),
+                ..vb.operand()
+            };
+            let plan = SplitPlan::new(&lhs, &rhs, (m, k, n), 2).expect("these can be cut");
+            assert_eq!(plan.by_columns, by_columns);
+            let cuts = split_points(plan.len, 2, 0.3, plan.min_block);
+            // SAFETY: whole arrays of the stated sizes; the cuts span the cut side.
+            unsafe {
+                split_product(
+                    Shared(out.data.as_mut_ptr()),
+                    n,
+                    lhs,
+                    rhs,
+                    (m, k, n),
+                    plan,
+                    &cuts,
+                );
+            }
+            let want = naive(&a.transpose(), &b.transpose());
+            assert!(out.allclose(&want, 1e-12, 1e-12), "{m}x{k}x{n}");
         }
     }
 
+    /// `a @ b` (each read transposed when its flag says) as output bits: unsplit, or cut at
+    /// `cuts` along the side `plan` cuts.
+    fn product_bits(
+        a: &Array<f32>,
+        trans_a: bool,
+        b: &Array<f32>,
+        trans_b: bool,
+        split: Option<(SplitPlan, &[usize])>,
+    ) -> Vec<u32> {
+        let (va, vb) = (
+            MatrixView::of(a.shape(), trans_a),
+            MatrixView::of(b.shape(), trans_b),
+        );
+        let size = (va.rows, va.cols, vb.cols);
+        let mut out = Array::<f32>::zeros(&[va.rows, vb.cols]);
+        let dst = Shared(out.data.as_mut_ptr());
+        let lhs = Operand {
+            at: a.data.as_ptr(),
+            ..va.operand()
+        };
+        let rhs = Operand {
+            at: b.data.as_ptr(),
+            ..vb.operand()
+        };
+        // SAFETY: the operands and the output are whole arrays of the stated sizes, and the
+        // cuts run from 0 to the cut side's length.
+        unsafe {
+            match split {
+                None => kernel(dst, vb.cols, lhs, rhs, size),
+                Some((plan, cuts)) => {
+                    split_product(dst, vb.cols, lhs, rhs, size, plan, cuts);
+                }
+            }
+        }
+        out.data().iter().map(|v| v.to_bits()).collect()
+    }
+
     #[test]
-    fn where_a_product_is_cut_never_changes_a_result() {
-        // The caller's share moves with the machine's load; if the cut changed the sums, runs
-        // with the same seed would differ. Training's three large products also match one
-        // thread exactly; the last shape is too narrow to move its cut (both blocks even).
+    fn every_cut_the_planner_allows_gives_the_unsplit_bits() {
+        // Whether a product is split depends on measured timings, so on the machine's load:
+        // a cut that changed the sums made runs with the same seed differ. Once a side too
+        // short for blocks of the needed length was still cut evenly (gemm then summed
+        // k = 700 as 512 + 188 instead of 350 + 350), and `x @ W^T` blocks fell into gemm's
+        // horizontal kernel. Every shape of this grid, with every transpose, is cut by the
+        // planner at shares from 0.1 to 0.9 into 2 and 3 blocks, and must match unsplit.
         let mut rng = crate::array::Rng::seed(5);
-        let shapes = [
-            (64, 784, 256, true),
-            (256, 64, 784, true),
-            (1000, 784, 256, true),
-            (40, 700, 100, false),
-        ];
-        for (rows, inner, cols, as_one_thread) in shapes {
-            let a = Array::<f32>::rand_uniform(&[rows, inner], -1.0, 1.0, &mut rng);
-            let b = Array::<f32>::rand_uniform(&[inner, cols], -1.0, 1.0, &mut rng);
-            let (view_a, view_b) = (
-                MatrixView::of(a.shape(), false),
-                MatrixView::of(b.shape(), false),
-            );
-            let bits = |split: Option<(usize, f64)>| -> Vec<u32> {
-                let mut out = Array::<f32>::zeros(&[rows, cols]);
-                let dst = Shared(out.data.as_mut_ptr());
-                let lhs = Operand {
-                    at: a.data.as_ptr(),
-                    ..view_a.operand()
-                };
-                let rhs = Operand {
-                    at: b.data.as_ptr(),
-                    ..view_b.operand()
-                };
-                let size = (rows, inner, cols);
-                // SAFETY: the operands and the output are whole arrays of the stated sizes.
-                unsafe {
-                    match split {
-                        None => kernel(dst, cols, lhs, rhs, size),
-                        Some((threads, share)) => {
-                            split_product(dst, cols, lhs, rhs, size, threads, share);
+        let sides = [2, 3, 17, 64, 65, 100, 130, 200];
+        let inners = [3, 100, 512, 513, 700, 784];
+        let (mut products, mut split) = (0, 0);
+        for &m in &sides {
+            for &n in &sides {
+                for &k in &inners {
+                    for (trans_a, trans_b) in
+                        [(false, false), (false, true), (true, false), (true, true)]
+                    {
+                        let a_shape = if trans_a { [k, m] } else { [m, k] };
+                        let b_shape = if trans_b { [n, k] } else { [k, n] };
+                        let a = Array::<f32>::rand_uniform(&a_shape, -1.0, 1.0, &mut rng);
+                        let b = Array::<f32>::rand_uniform(&b_shape, -1.0, 1.0, &mut rng);
+                        let whole = product_bits(&a, trans_a, &b, trans_b, None);
+                        products += 1;
+                        let (va, vb) = (
+                            MatrixView::of(&a_shape, trans_a),
+                            MatrixView::of(&b_shape, trans_b),
+                        );
+                        let (lhs, rhs) = (va.operand::<f32>(), vb.operand::<f32>());
+                        for threads in [2, 3] {
+                            let Some(plan) = SplitPlan::new(&lhs, &rhs, (m, k, n), threads) else {
+                                continue;
+                            };
+                            split += 1;
+                            for share in [0.1, 0.3, 0.5, 0.7, 0.9] {
+                                let cuts = split_points(plan.len, threads, share, plan.min_block);
+                                let bits =
+                                    product_bits(&a, trans_a, &b, trans_b, Some((plan, &cuts)));
+                                assert!(
+                                    bits == whole,
+                                    "{m}x{k}x{n} (transposes {trans_a}, {trans_b}) cut at {cuts:?}"
+                                );
+                            }
                         }
                     }
                 }
-                out.data().iter().map(|v| v.to_bits()).collect()
-            };
-            let even = bits(Some((2, 0.5)));
-            let len = rows.max(cols);
-            let edges = [
-                1,
-                2,
-                63,
-                64,
-                65,
-                66,
-                len - 66,
-                len - 65,
-                len - 64,
-                len - 2,
-                len - 1,
-            ];
-            let spread = (1..len).step_by(len / 20);
-            for cut in spread.chain(edges) {
-                let share = cut as f64 / len as f64;
-                assert!(
-                    bits(Some((2, share))) == even,
-                    "{rows}x{inner}x{cols} cut at {cut}"
-                );
             }
-            if as_one_thread {
-                assert!(
-                    bits(None) == even,
-                    "{rows}x{inner}x{cols} against one thread"
-                );
-                assert!(
-                    bits(Some((3, 0.2))) == even,
-                    "{rows}x{inner}x{cols} in three"
-                );
-            }
+        }
+        // The planner splits most of them (the test is not vacuous), training's products among
+        // them.
+        assert!(split > products, "{split} plans for {products} products");
+        for (m, k, n, trans_b) in [
+            (64, 784, 256, true),
+            (64, 256, 784, false),
+            (784, 64, 256, false),
+        ] {
+            let b =
+                MatrixView::of(&if trans_b { [n, k] } else { [k, n] }, trans_b).operand::<f32>();
+            let a = MatrixView::of(&[m, k], false).operand::<f32>();
+            assert!(
+                SplitPlan::new(&a, &b, (m, k, n), 2).is_some(),
+                "{m}x{k}x{n}"
+            );
         }
     }
 

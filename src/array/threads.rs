@@ -76,12 +76,13 @@ pub(crate) fn for_each_part<T: Send>(
 }
 
 /// Where `len` rows (or columns) are cut into `threads` blocks of at least `min_block` (1 or
-/// more): the first, the calling thread's, gets about `share` of them; the helpers split the
-/// rest evenly. When `len` is too short for that, the blocks are even, whatever the share.
+/// more; `len` must hold `threads` of them): the first, the calling thread's, gets about
+/// `share` of them; the helpers split the rest evenly.
 pub(super) fn split_points(len: usize, threads: usize, share: f64, min_block: usize) -> Vec<usize> {
-    if len < threads * min_block {
-        return (0..=threads).map(|t| len * t / threads).collect();
-    }
+    assert!(
+        len >= threads * min_block,
+        "split_points: {len} cannot hold {threads} blocks of {min_block}"
+    );
     let largest = len - (threads - 1) * min_block;
     let first = ((len as f64 * share).round() as usize).clamp(min_block, largest);
     let (rest, helpers) = (len - first, threads - 1);
@@ -205,8 +206,6 @@ mod tests {
         assert_eq!(split_points(256, 2, 0.1, 65), vec![0, 65, 256]);
         assert_eq!(split_points(256, 2, 0.9, 65), vec![0, 191, 256]);
         assert_eq!(split_points(3, 2, 0.0, 1), vec![0, 1, 3]);
-        // ...and when there is not room for that, the blocks are even.
-        assert_eq!(split_points(100, 2, 0.9, 65), vec![0, 50, 100]);
     }
 
     #[test]
