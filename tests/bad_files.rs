@@ -87,6 +87,7 @@ fn model() -> ModelFile {
         dataset: "mnist".into(),
         class_names: vec!["a".into(), "b".into()],
         weights,
+        counts: Vec::new(),
     }
 }
 

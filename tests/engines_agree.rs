@@ -386,3 +386,16 @@ fn dropout_drops_about_p_and_keeps_the_expected_value() {
         "evaluation passes the input through"
     );
 }
+
+#[test]
+fn both_engines_keep_batch_norms_count_exactly() {
+    // The count went through an f32 on its way out of the engines: exact only up to 2^24.
+    use scratchgrad::train::{Engine, Model};
+    let arch = scratchgrad::arch::Architecture::parse(&[4], "linear3,bn,linear2").unwrap();
+    let weights = arch.init(&mut scratchgrad::array::Rng::seed(0));
+    let counts = vec![("1.num_batches_tracked".to_string(), (1u64 << 24) + 1)];
+    for engine in [Engine::Autograd, Engine::Manual] {
+        let model = Model::new(&arch, engine, &weights, &counts);
+        assert_eq!(model.counts(), counts, "{engine}");
+    }
+}

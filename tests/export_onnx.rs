@@ -17,11 +17,13 @@ use common::temp_dir;
 
 fn model(arch: Architecture) -> ModelFile {
     let weights = arch.init(&mut Rng::seed(3));
+    let counts = arch.count_names().into_iter().map(|n| (n, 7)).collect();
     ModelFile {
         arch,
         dataset: "mnist".into(),
         class_names: (0..10).map(|c| format!("digit {c}")).collect(),
         weights,
+        counts,
     }
 }
 
@@ -46,11 +48,7 @@ fn check(m: &ModelFile, want_ops: &[&str]) {
     let ops: Vec<&str> = graph.node.iter().map(|n| n.op_type()).collect();
     assert_eq!(ops, want_ops, "{}", m.arch.describe());
     // Every weight is an initializer, bit for bit, and none is a graph input.
-    let learnt: Vec<_> = m
-        .weights
-        .iter()
-        .filter(|(n, _)| !n.ends_with("num_batches_tracked"))
-        .collect();
+    let learnt: Vec<_> = m.weights.iter().collect();
     assert_eq!(graph.initializer.len(), learnt.len());
     for (name, value) in learnt {
         let init = graph

@@ -151,6 +151,7 @@ fn safetensors_loader() {
         dataset: "mnist".into(),
         class_names: vec!["a".into(), "b".into(), "c".into()],
         weights,
+        counts: Vec::new(),
     };
     let checkpoint = Checkpoint {
         model: model.clone(),

@@ -28,14 +28,17 @@ fn forged(input: &[usize], layers: &str, fill: f32) -> Vec<u8> {
     let weights = arch
         .state()
         .into_iter()
+        .filter(|t| t.kind != scratchgrad::arch::StateKind::Count)
         .map(|t| (t.name, Array::full(&t.shape, fill)))
         .collect();
+    let counts = arch.count_names().into_iter().map(|n| (n, 0)).collect();
     let classes = arch.classes();
     encode_model(&ModelFile {
         arch,
         dataset: "mnist-mini".into(),
         class_names: (0..classes).map(|c| c.to_string()).collect(),
         weights,
+        counts,
     })
 }
 

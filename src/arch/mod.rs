@@ -38,6 +38,18 @@ pub const MAX_PARAMETERS: usize = 100_000_000;
 /// machine has.
 pub const MAX_WORKING_VALUES_PER_EXAMPLE: usize = 1 << 26;
 
+/// What a tensor of a network's state holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateKind {
+    /// A parameter the optimizer updates (`weight`, `bias`).
+    Parameter,
+    /// A statistic kept while training, used in evaluation (`running_mean`, `running_var`).
+    Statistic,
+    /// A whole number (`num_batches_tracked`): an int64 in PyTorch, kept as `u64` here, never
+    /// as a float (which stops counting exactly at 2^24).
+    Count,
+}
+
 /// One tensor of a network's state.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StateTensor {
@@ -45,8 +57,8 @@ pub struct StateTensor {
     pub name: String,
     /// Its shape (`[]` for a count).
     pub shape: Vec<usize>,
-    /// True for parameters an optimizer updates; false for running statistics.
-    pub learnt: bool,
+    /// What it holds.
+    pub kind: StateKind,
 }
 
 /// A network: the shape of one example (`[784]` for flattened 28x28 images) and its layers,
@@ -326,16 +338,13 @@ impl Architecture {
 
     /// Every tensor of the network's state, in order, named as PyTorch's `nn.Sequential`
     /// state_dict names them (`{layer index}.weight`, `{layer index}.running_mean`, ...):
-    /// the learnt parameters and, for batch normalization, its running statistics.
+    /// the learnt parameters and, for batch normalization, its running statistics and count.
     pub fn state(&self) -> Vec<StateTensor> {
+        use StateKind::{Count, Parameter, Statistic};
         let mut shape = self.input.clone();
         let mut state = Vec::new();
-        let mut push = |name: String, shape: Vec<usize>, learnt: bool| {
-            state.push(StateTensor {
-                name,
-                shape,
-                learnt,
-            })
+        let mut push = |name: String, shape: Vec<usize>, kind: StateKind| {
+            state.push(StateTensor { name, shape, kind })
         };
         let shapes = self.shapes().unwrap_or_default();
         for (i, layer) in self.layers.iter().enumerate() {
@@ -344,26 +353,26 @@ impl Architecture {
                     push(
                         format!("{i}.weight"),
                         vec![*outputs, shape.iter().product()],
-                        true,
+                        Parameter,
                     );
-                    push(format!("{i}.bias"), vec![*outputs], true);
+                    push(format!("{i}.bias"), vec![*outputs], Parameter);
                 }
                 LayerSpec::Conv2d { outputs, window } => {
                     let channels = shape.first().copied().unwrap_or(0);
                     push(
                         format!("{i}.weight"),
                         vec![*outputs, channels, window.kh, window.kw],
-                        true,
+                        Parameter,
                     );
-                    push(format!("{i}.bias"), vec![*outputs], true);
+                    push(format!("{i}.bias"), vec![*outputs], Parameter);
                 }
                 LayerSpec::BatchNorm => {
                     let channels = shape.first().copied().unwrap_or(0);
-                    push(format!("{i}.weight"), vec![channels], true);
-                    push(format!("{i}.bias"), vec![channels], true);
-                    push(format!("{i}.running_mean"), vec![channels], false);
-                    push(format!("{i}.running_var"), vec![channels], false);
-                    push(format!("{i}.num_batches_tracked"), vec![], false);
+                    push(format!("{i}.weight"), vec![channels], Parameter);
+                    push(format!("{i}.bias"), vec![channels], Parameter);
+                    push(format!("{i}.running_mean"), vec![channels], Statistic);
+                    push(format!("{i}.running_var"), vec![channels], Statistic);
+                    push(format!("{i}.num_batches_tracked"), vec![], Count);
                 }
                 _ => {}
             }
@@ -378,7 +387,7 @@ impl Architecture {
     pub fn parameter_shapes(&self) -> Vec<(String, Vec<usize>)> {
         self.state()
             .into_iter()
-            .filter(|t| t.learnt)
+            .filter(|t| t.kind == StateKind::Parameter)
             .map(|t| (t.name, t.shape))
             .collect()
     }
@@ -392,13 +401,23 @@ impl Architecture {
             })
     }
 
-    /// A fresh state, drawn in order: Xavier-normal linear weights (the texts' choice),
-    /// He-normal convolution weights (std sqrt(2 / fan_in), for the ReLUs that follow them),
-    /// zero biases; batch normalization starts as the identity (scale 1, shift 0, running
-    /// mean 0 and variance 1).
+    /// The names of the counts in the state (batch norm's `num_batches_tracked`), in order.
+    pub fn count_names(&self) -> Vec<String> {
+        self.state()
+            .into_iter()
+            .filter(|t| t.kind == StateKind::Count)
+            .map(|t| t.name)
+            .collect()
+    }
+
+    /// A fresh state's tensors (its counts start at 0), drawn in order: Xavier-normal linear
+    /// weights (the texts' choice), He-normal convolution weights (std sqrt(2 / fan_in), for
+    /// the ReLUs that follow them), zero biases; batch normalization starts as the identity
+    /// (scale 1, shift 0, running mean 0 and variance 1).
     pub fn init(&self, rng: &mut Rng) -> Vec<(String, Array<f32>)> {
         self.state()
             .into_iter()
+            .filter(|t| t.kind != StateKind::Count)
             .map(|t| {
                 let value = match (t.shape.len(), t.name.rsplit('.').next()) {
                     (2, _) => crate::init::xavier_normal(t.shape[1], t.shape[0], rng),

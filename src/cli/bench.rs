@@ -84,7 +84,7 @@ fn run_worker(
         });
     }
     let engine: Engine = contender.parse().map_err(CliError::new)?;
-    let mut model = Model::new(&arch, engine, &arch.init(&mut Rng::seed(0)));
+    let mut model = Model::fresh(&arch, engine, 0);
     let mut optimizer = args.optimizer().build(args.lr());
     for chunk in batches.iter().take(WARM_UP_STEPS) {
         let (x, y) = train.batch(chunk);

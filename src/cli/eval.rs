@@ -66,7 +66,7 @@ pub fn run(args: EvalArgs) -> Result<(), CliError> {
         )));
     }
     let test = data::load_test(dataset, args.data_dir.as_deref(), args.json)?;
-    let mut model = Model::new(&file.arch, Engine::Manual, &file.weights);
+    let mut model = Model::from_file(&file, Engine::Manual);
     let result = evaluate(&mut model, &file.arch, &test, classes).map_err(|e| {
         CliError::new(format!(
             "{} {e} (test image {}); it cannot be evaluated",

@@ -57,7 +57,7 @@ pub fn run(args: PredictArgs) -> Result<(), CliError> {
             mnist_style(&img).map_err(|e| CliError::new(format!("{}: {e}", path.display())))?;
         inputs.extend(pixels.iter().map(|&p| p as f32 / 255.0));
     }
-    let mut model = Model::new(&file.arch, Engine::Manual, &file.weights);
+    let mut model = Model::from_file(&file, Engine::Manual);
     let logits = model.logits(Array::from_vec(inputs, &[args.images.len(), pixels]));
     check_finite(&logits, 0).map_err(|e| {
         CliError::new(format!(

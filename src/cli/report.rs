@@ -189,7 +189,7 @@ pub fn first_layer_picture(model: &ModelFile) -> Option<RgbImage> {
 /// after it.
 fn feature_maps_picture(model: &ModelFile, test_set: &Dataset) -> RgbImage {
     let layers = &model.arch.layers;
-    let mut net = Model::new(&model.arch, Engine::Manual, &model.weights);
+    let mut net = Model::from_file(model, Engine::Manual);
     let (x, _) = test_set.batch(&[0]);
     let outputs = net.layer_outputs(x);
     let mut maps = Vec::new();

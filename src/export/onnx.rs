@@ -152,7 +152,7 @@ fn window_attributes(w: &Window, with_padding: bool) -> Vec<AttributeProto> {
 /// let arch = Architecture::mlp(784, &[32], 10, Activation::Relu);
 /// let weights = arch.init(&mut Rng::seed(0));
 /// let class_names = (0..10).map(|c| c.to_string()).collect();
-/// let model = ModelFile { arch, dataset: "mnist".into(), class_names, weights };
+/// let model = ModelFile { arch, dataset: "mnist".into(), class_names, weights, counts: vec![] };
 /// let bytes = to_onnx(&model).unwrap();
 /// assert!(bytes.len() > 4 * (784 * 32 + 32 * 10)); // the weights are inside
 /// ```

@@ -14,7 +14,7 @@ use std::path::Path;
 use safetensors::{Dtype, SafeTensors};
 
 use super::read::{read_regular, ReadError};
-use crate::arch::{Activation, Architecture, StateTensor};
+use crate::arch::{Activation, Architecture, StateKind, StateTensor};
 use crate::array::Array;
 use crate::optim::OptimizerState;
 
@@ -42,8 +42,12 @@ pub struct ModelFile {
     pub dataset: String,
     /// What each output class means (short printable text, one per class).
     pub class_names: Vec<String>,
-    /// The weights, named as PyTorch's `nn.Sequential` state_dict.
+    /// The weights (parameters and running statistics), named as PyTorch's `nn.Sequential`
+    /// state_dict, in the architecture's order.
     pub weights: Vec<(String, Array<f32>)>,
+    /// The counts (batch norm's `num_batches_tracked`), stored as int64 as PyTorch keeps
+    /// them.
+    pub counts: Vec<(String, u64)>,
 }
 
 /// A training run's state after a completed epoch.
@@ -107,20 +111,35 @@ pub fn preprocessing(input: &[usize]) -> String {
     format!("28x28 grayscale, light ink on a dark background, each pixel divided by 255 into [0, 1], {layout}")
 }
 
-/// Batch norm's count of training batches, which PyTorch keeps as an int64 tensor: the one
-/// kind of tensor stored other than as f32, so that PyTorch loads the file strictly.
-const COUNT_SUFFIX: &str = ".num_batches_tracked";
-
-/// A tensor's dtype and bytes as the file stores them.
-fn stored(name: &str, a: &Array<f32>) -> (Dtype, Vec<u8>) {
-    if name.ends_with(COUNT_SUFFIX) {
-        let count = a.data().first().map_or(0, |v| v.max(0.0) as i64);
-        return (Dtype::I64, count.to_le_bytes().to_vec());
-    }
+/// A tensor's dtype and bytes as the file stores them (f32).
+fn stored(a: &Array<f32>) -> (Dtype, Vec<u8>) {
     (
         Dtype::F32,
         a.data().iter().flat_map(|v| v.to_le_bytes()).collect(),
     )
+}
+
+/// A model's tensors and counts as the file stores them: f32 tensors, and each count as a
+/// scalar int64 (as PyTorch keeps batch norm's count, so that it loads the file strictly).
+fn stored_state(model: &ModelFile) -> Vec<(String, Vec<usize>, Dtype, Vec<u8>)> {
+    let mut tensors: Vec<_> = model
+        .weights
+        .iter()
+        .map(|(n, a)| {
+            let (dtype, bytes) = stored(a);
+            (n.clone(), a.shape().to_vec(), dtype, bytes)
+        })
+        .collect();
+    for (name, count) in &model.counts {
+        let count = i64::try_from(*count).unwrap_or(i64::MAX);
+        tensors.push((
+            name.clone(),
+            vec![],
+            Dtype::I64,
+            count.to_le_bytes().to_vec(),
+        ));
+    }
+    tensors
 }
 
 fn model_metadata(model: &ModelFile, format: &str) -> HashMap<String, String> {
@@ -176,32 +195,20 @@ fn serialize(
 
 /// The bytes of a `model.safetensors`.
 pub fn encode_model(model: &ModelFile) -> Vec<u8> {
-    let tensors: Vec<_> = model
-        .weights
-        .iter()
-        .map(|(n, a)| {
-            let (dtype, bytes) = stored(n, a);
-            (n.clone(), a.shape().to_vec(), dtype, bytes)
-        })
-        .collect();
-    serialize(&tensors, model_metadata(model, MODEL_FORMAT))
+    serialize(&stored_state(model), model_metadata(model, MODEL_FORMAT))
 }
 
 /// The bytes of a `checkpoint.safetensors`.
 pub fn encode_checkpoint(checkpoint: &Checkpoint) -> Vec<u8> {
-    let mut tensors: Vec<_> = checkpoint
-        .model
-        .weights
-        .iter()
-        .map(|(n, a)| {
-            let (dtype, bytes) = stored(n, a);
-            (n.clone(), a.shape().to_vec(), dtype, bytes)
-        })
-        .collect();
+    let mut tensors = stored_state(&checkpoint.model);
     for (name, a) in &checkpoint.optimizer.buffers {
-        let name = format!("optimizer.{name}");
-        let (dtype, bytes) = stored(&name, a);
-        tensors.push((name, a.shape().to_vec(), dtype, bytes));
+        let (dtype, bytes) = stored(a);
+        tensors.push((
+            format!("optimizer.{name}"),
+            a.shape().to_vec(),
+            dtype,
+            bytes,
+        ));
     }
     let mut metadata = model_metadata(&checkpoint.model, CHECKPOINT_FORMAT);
     metadata.insert("epochs_done".into(), checkpoint.epochs_done.to_string());
@@ -213,10 +220,11 @@ pub fn encode_checkpoint(checkpoint: &Checkpoint) -> Vec<u8> {
     serialize(&tensors, metadata)
 }
 
-/// Everything read from a safetensors file: metadata and f32 tensors.
+/// Everything read from a safetensors file: metadata, f32 tensors and int64 counts.
 struct Parsed {
     metadata: HashMap<String, String>,
     tensors: Vec<(String, Array<f32>)>,
+    counts: Vec<(String, u64)>,
 }
 
 fn parse(bytes: &[u8]) -> Result<Parsed, String> {
@@ -243,7 +251,7 @@ fn parse(bytes: &[u8]) -> Result<Parsed, String> {
     let file = SafeTensors::deserialize(bytes)
         .map_err(|e| format!("is not a valid safetensors file ({e})"))?;
     let metadata = meta.metadata().clone().unwrap_or_default();
-    let mut tensors = Vec::new();
+    let (mut tensors, mut counts) = (Vec::new(), Vec::new());
     let mut names: Vec<String> = file.names().into_iter().map(String::from).collect();
     names.sort();
     for name in names {
@@ -251,19 +259,16 @@ fn parse(bytes: &[u8]) -> Result<Parsed, String> {
         let view = file
             .tensor(&name)
             .map_err(|e| format!("tensor `{shown}` cannot be read ({e})"))?;
-        if name.ends_with(COUNT_SUFFIX) && view.dtype() == Dtype::I64 && view.shape().is_empty() {
+        if view.dtype() == Dtype::I64 && view.shape().is_empty() {
             let count = i64::from_le_bytes(view.data().try_into().expect("8 bytes for one int64"));
-            if !(0..=1 << 52).contains(&count) {
-                return Err(format!(
-                    "tensor `{shown}` holds an impossible count ({count})"
-                ));
-            }
-            tensors.push((name, Array::scalar(count as f32)));
+            let count = u64::try_from(count)
+                .map_err(|_| format!("tensor `{shown}` holds a negative count ({count})"))?;
+            counts.push((name, count));
             continue;
         }
         if view.dtype() != Dtype::F32 {
             return Err(format!(
-                "tensor `{shown}` is {:?}; only F32 is supported (and int64 batch counts)",
+                "tensor `{shown}` is {:?}; only F32 is supported (and int64 counts)",
                 view.dtype()
             ));
         }
@@ -280,7 +285,11 @@ fn parse(bytes: &[u8]) -> Result<Parsed, String> {
         }
         tensors.push((name, Array::from_vec(values, view.shape())));
     }
-    Ok(Parsed { metadata, tensors })
+    Ok(Parsed {
+        metadata,
+        tensors,
+        counts,
+    })
 }
 
 /// Text from a file, made safe to print: control characters escaped, at most `max`
@@ -359,13 +368,27 @@ fn model_from(parsed: Parsed, formats: &[&str]) -> Result<Unpacked, String> {
         None => return Err("has no `format` metadata: was it written by scratchgrad?".into()),
     };
     let arch = architecture(&parsed.metadata, legacy)?;
-    let mut rest = parsed.tensors;
-    let mut weights = Vec::new();
-    for StateTensor { name, shape, .. } in arch.state() {
-        let i = rest.iter().position(|(n, _)| *n == name).ok_or(format!(
-            "lacks tensor `{name}` that a {} network needs",
-            arch.describe()
-        ))?;
+    let (mut rest, mut other_counts) = (parsed.tensors, parsed.counts);
+    let (mut weights, mut counts) = (Vec::new(), Vec::new());
+    for StateTensor { name, shape, kind } in arch.state() {
+        let lacks = || {
+            format!(
+                "lacks tensor `{name}` that a {} network needs",
+                arch.describe()
+            )
+        };
+        if kind == StateKind::Count {
+            let i = other_counts
+                .iter()
+                .position(|(n, _)| *n == name)
+                .ok_or_else(lacks)?;
+            counts.push(other_counts.remove(i));
+            continue;
+        }
+        let i = rest
+            .iter()
+            .position(|(n, _)| *n == name)
+            .ok_or_else(lacks)?;
         let (name, value) = rest.remove(i);
         if value.shape() != shape {
             return Err(format!(
@@ -385,11 +408,19 @@ fn model_from(parsed: Parsed, formats: &[&str]) -> Result<Unpacked, String> {
     if !is_short_printable(&dataset, MAX_CLASS_NAME_CHARS) {
         return Err("has a `dataset` name that is not short printable text".into());
     }
+    if let Some((name, _)) = other_counts.first() {
+        return Err(format!(
+            "has count `{}` that a {} network does not have",
+            printable(name, 64),
+            arch.describe()
+        ));
+    }
     let model = ModelFile {
         arch,
         dataset,
         class_names,
         weights,
+        counts,
     };
     Ok(Unpacked {
         model,
@@ -528,6 +559,7 @@ mod tests {
             dataset: "test".into(),
             class_names: vec!["a".into(), "b".into()],
             weights,
+            counts: Vec::new(),
         }
     }
 
@@ -542,6 +574,27 @@ mod tests {
         assert_eq!(back.arch, m.arch);
         assert_eq!(back.class_names, m.class_names);
         assert_eq!(back.weights, m.weights);
+    }
+
+    #[test]
+    fn counts_round_trip_exactly_as_int64() {
+        // num_batches_tracked was an f32 on its way to the file, exact only up to 2^24.
+        let arch = Architecture::parse(&[4], "linear3,bn,linear2").unwrap();
+        let weights = arch.init(&mut crate::array::Rng::seed(0));
+        let counts = vec![("1.num_batches_tracked".to_string(), (1u64 << 24) + 1)];
+        let m = ModelFile {
+            arch,
+            dataset: "test".into(),
+            class_names: vec!["a".into(), "b".into()],
+            weights,
+            counts: counts.clone(),
+        };
+        let back = decode_model(&encode_model(&m), "m").unwrap();
+        assert_eq!(back.counts, counts);
+        let mut missing = m.clone();
+        missing.counts.clear();
+        assert!(error(decode_model(&encode_model(&missing), "m"))
+            .contains("lacks tensor `1.num_batches_tracked`"));
     }
 
     #[test]

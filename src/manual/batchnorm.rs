@@ -251,11 +251,11 @@ impl<T: Float> Layer<T> for BatchNorm<T> {
         vec![
             ("running_mean", self.running_mean.clone()),
             ("running_var", self.running_var.clone()),
-            (
-                "num_batches_tracked",
-                Array::scalar(T::from_f64(self.batches as f64)),
-            ),
         ]
+    }
+
+    fn counts(&self) -> Vec<(&'static str, u64)> {
+        vec![("num_batches_tracked", self.batches)]
     }
 
     fn set_training(&mut self, training: bool) {

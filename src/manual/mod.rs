@@ -76,6 +76,11 @@ pub trait Layer<T: Float>: Send {
         Vec::new()
     }
 
+    /// Whole numbers that belong in a model file (batch norm's `num_batches_tracked`).
+    fn counts(&self) -> Vec<(&'static str, u64)> {
+        Vec::new()
+    }
+
     /// Switches between training and evaluation behaviour (dropout, batch norm).
     fn set_training(&mut self, _training: bool) {}
 

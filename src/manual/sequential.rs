@@ -69,6 +69,18 @@ impl<T: Float> Sequential<T> {
         all
     }
 
+    /// Every count (batch norm's `num_batches_tracked`), named as PyTorch's `nn.Sequential`
+    /// would.
+    pub fn counts(&self) -> Vec<(String, u64)> {
+        let mut all = Vec::new();
+        for (i, layer) in self.layers.iter().enumerate() {
+            for (name, n) in layer.counts() {
+                all.push((format!("{i}.{name}"), n));
+            }
+        }
+        all
+    }
+
     /// Training or evaluation behaviour for every layer.
     pub fn set_training(&mut self, training: bool) {
         self.layers

@@ -81,11 +81,11 @@ impl<T: Float> Module<T> for BatchNorm<T> {
         vec![
             ("running_mean".into(), self.running_mean.borrow().clone()),
             ("running_var".into(), self.running_var.borrow().clone()),
-            (
-                "num_batches_tracked".into(),
-                Array::scalar(T::from_f64(self.batches.get() as f64)),
-            ),
         ]
+    }
+
+    fn named_counts(&self) -> Vec<(String, u64)> {
+        vec![("num_batches_tracked".into(), self.batches.get())]
     }
 
     fn set_training(&mut self, training: bool) {

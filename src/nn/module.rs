@@ -27,6 +27,12 @@ pub trait Module<T: Float>: Send {
         Vec::new()
     }
 
+    /// Whole numbers that belong in a model file (batch norm's `num_batches_tracked`, an int64
+    /// in PyTorch).
+    fn named_counts(&self) -> Vec<(String, u64)> {
+        Vec::new()
+    }
+
     /// Switches between training and evaluation behaviour (dropout, batch norm).
     fn set_training(&mut self, _training: bool) {}
 
@@ -72,6 +78,18 @@ impl<T: Float> Module<T> for Sequential<T> {
                 m.named_buffers()
                     .into_iter()
                     .map(|(name, b)| (format!("{i}.{name}"), b)),
+            );
+        }
+        all
+    }
+
+    fn named_counts(&self) -> Vec<(String, u64)> {
+        let mut all = Vec::new();
+        for (i, m) in self.modules.iter().enumerate() {
+            all.extend(
+                m.named_counts()
+                    .into_iter()
+                    .map(|(name, n)| (format!("{i}.{name}"), n)),
             );
         }
         all

@@ -61,7 +61,7 @@ fn layer(activation: Activation) -> Box<dyn Layer<f32>> {
 }
 
 /// A network's state by name, taken out as layers are built.
-struct State(HashMap<String, Array<f32>>);
+struct State(HashMap<String, Array<f32>>, HashMap<String, u64>);
 
 impl State {
     fn take(&mut self, layer: usize, name: &str) -> Array<f32> {
@@ -73,15 +73,25 @@ impl State {
     }
 
     fn count(&mut self, layer: usize) -> u64 {
-        self.take(layer, "num_batches_tracked").item().max(0.0) as u64
+        self.1
+            .remove(&format!("{layer}.num_batches_tracked"))
+            .unwrap_or_else(|| panic!("the state lacks {layer}.num_batches_tracked"))
     }
 }
 
 impl Model {
     /// Builds the model with the given state (named as [`Architecture::state`]: a model
-    /// file's or a checkpoint's, already checked against it).
-    pub fn new(arch: &Architecture, engine: Engine, weights: &[(String, Array<f32>)]) -> Model {
-        let mut state = State(weights.iter().cloned().collect());
+    /// file's or a checkpoint's, already checked against it): its tensors and its counts.
+    pub fn new(
+        arch: &Architecture,
+        engine: Engine,
+        weights: &[(String, Array<f32>)],
+        counts: &[(String, u64)],
+    ) -> Model {
+        let mut state = State(
+            weights.iter().cloned().collect(),
+            counts.iter().cloned().collect(),
+        );
         let input = arch.input.clone();
         match engine {
             Engine::Autograd => {
@@ -161,6 +171,18 @@ impl Model {
                 }
             }
         }
+    }
+
+    /// The model a model file holds, run by `engine`.
+    pub fn from_file(file: &crate::io::ModelFile, engine: Engine) -> Model {
+        Model::new(&file.arch, engine, &file.weights, &file.counts)
+    }
+
+    /// A fresh model of `arch` (weights drawn from `seed`, counts at 0).
+    pub fn fresh(arch: &Architecture, engine: Engine, seed: u64) -> Model {
+        let weights = arch.init(&mut crate::array::Rng::seed(seed));
+        let counts: Vec<(String, u64)> = arch.count_names().into_iter().map(|n| (n, 0)).collect();
+        Model::new(arch, engine, &weights, &counts)
     }
 
     /// A batch of flat examples (`[n, pixels]`, as data sets give them) in the shape the
@@ -259,7 +281,16 @@ impl Model {
         }
     }
 
-    /// The current state (parameters and buffers), named as PyTorch's `nn.Sequential`
+    /// The current counts (batch norm's `num_batches_tracked`), in the order of
+    /// [`Architecture::state`].
+    pub fn counts(&self) -> Vec<(String, u64)> {
+        match self {
+            Model::Autograd { net, .. } => net.named_counts(),
+            Model::Manual { net, .. } => net.counts(),
+        }
+    }
+
+    /// The current tensors (parameters and buffers), named as PyTorch's `nn.Sequential`
     /// state_dict, in the order of [`Architecture::state`].
     pub fn weights(&mut self, arch: &Architecture) -> Vec<(String, Array<f32>)> {
         let mut all: HashMap<String, Array<f32>> = match self {
@@ -280,6 +311,7 @@ impl Model {
         };
         arch.state()
             .into_iter()
+            .filter(|t| t.kind != crate::arch::StateKind::Count)
             .map(|t| {
                 let value = all.remove(&t.name).unwrap_or_else(|| {
                     panic!("the model lacks {}, which its architecture has", t.name)

@@ -22,6 +22,7 @@ pub struct Resume {
     /// Their metrics, one per epoch.
     pub history: Vec<EpochMetrics>,
     pub(crate) weights: Vec<(String, Array<f32>)>,
+    pub(crate) counts: Vec<(String, u64)>,
     pub(crate) optimizer: OptimizerState<f32>,
     pub(crate) shapes: Vec<Vec<usize>>,
 }
@@ -80,13 +81,10 @@ impl Resume {
                 self.optimizer.steps, self.epochs_done
             ));
         }
-        for (name, count) in &self.weights {
-            if name.ends_with(".num_batches_tracked") && count.item() as u64 != steps {
-                return Err(format!(
-                    "says `{name}` saw {} batches, but the run took {steps} steps",
-                    count.item()
-                ));
-            }
+        if let Some((name, count)) = self.counts.iter().find(|(_, n)| *n != steps) {
+            return Err(format!(
+                "says `{name}` saw {count} batches, but the run took {steps} steps"
+            ));
         }
         Ok(())
     }
@@ -183,6 +181,7 @@ pub fn load_resume(dir: &RunDir) -> Result<(TrainConfig, Resume), ResumeError> {
             epochs_done: checkpoint.epochs_done,
             history,
             weights: checkpoint.model.weights,
+            counts: checkpoint.model.counts,
             optimizer: checkpoint.optimizer,
             shapes,
         },

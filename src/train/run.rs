@@ -183,7 +183,7 @@ pub fn train(
         (train_set, HeldOut::Test, test_set)
     };
     let mut optimizer = config.optimizer.build(config.lr);
-    let (weights, start, mut history) = match resume {
+    let ((weights, counts), start, mut history) = match resume {
         Some(resume) => {
             resume
                 .check_steps(training.len(), config.batch_size)
@@ -191,21 +191,32 @@ pub fn train(
             optimizer
                 .load_state(resume.optimizer, &resume.shapes)
                 .expect("a Resume's optimizer state was checked against its model");
-            (resume.weights, resume.epochs_done, resume.history)
+            let state = (resume.weights, resume.counts);
+            (state, resume.epochs_done, resume.history)
         }
-        None => (config.arch.init(&mut Rng::seed(config.seed)), 0, Vec::new()),
+        None => {
+            let weights = config.arch.init(&mut Rng::seed(config.seed));
+            let counts = config
+                .arch
+                .count_names()
+                .into_iter()
+                .map(|n| (n, 0))
+                .collect();
+            ((weights, counts), 0, Vec::new())
+        }
     };
     if start > 0 {
         // The metrics file may hold a line past the checkpoint (an epoch killed before its
         // commit point) or a torn last line: keep exactly the epochs the checkpoint has.
         write(dir, METRICS, history_lines(&history).as_bytes())?;
     }
-    let mut model = Model::new(&config.arch, config.engine, &weights);
+    let mut model = Model::new(&config.arch, config.engine, &weights, &counts);
     let model_file = |model: &mut Model| ModelFile {
         arch: config.arch.clone(),
         dataset: config.dataset.to_string(),
         class_names: class_names.clone(),
         weights: model.weights(&config.arch),
+        counts: model.counts(),
     };
     let mut last_test = None;
     for epoch in start..config.epochs {

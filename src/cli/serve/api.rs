@@ -312,7 +312,7 @@ impl ModelCache {
         }
         let size = 4 * file.arch.parameter_count();
         let loaded = Arc::new(Loaded {
-            model: Mutex::new(Model::new(&file.arch, Engine::Manual, &file.weights)),
+            model: Mutex::new(Model::from_file(&file, Engine::Manual)),
             arch: file.arch,
             class_names: file.class_names,
         });
