@@ -399,3 +399,36 @@ fn both_engines_keep_batch_norms_count_exactly() {
         assert_eq!(model.counts(), counts, "{engine}");
     }
 }
+
+#[test]
+fn both_engines_track_the_same_running_statistics_in_f32() {
+    // The autograd engine took its batch statistics from f32 tensors, the hand-derived layer
+    // from f64 sums: their running statistics drifted apart. Both now take the batch's
+    // moments in f64 from one function.
+    use scratchgrad::optim::Sgd;
+    use scratchgrad::train::{Engine, Model};
+    let arch = scratchgrad::arch::Architecture::parse(&[784], "bn,linear10").unwrap();
+    let weights = arch.init(&mut scratchgrad::array::Rng::seed(0));
+    let counts = vec![("0.num_batches_tracked".to_string(), 0)];
+    let mut rng = scratchgrad::array::Rng::seed(1);
+    let x = scratchgrad::array::Array::<f32>::rand_uniform(&[64, 784], 0.0, 1.0, &mut rng);
+    let labels: Vec<usize> = (0..64).map(|i| i % 10).collect();
+    let statistics: Vec<Vec<(String, Vec<u32>)>> = [Engine::Autograd, Engine::Manual]
+        .into_iter()
+        .map(|engine| {
+            let mut model = Model::new(&arch, engine, &weights, &counts);
+            model.train_step(x.clone(), &labels, &mut Sgd::new(0.1), 0);
+            model
+                .weights(&arch)
+                .into_iter()
+                .filter(|(n, _)| n.contains("running"))
+                .map(|(n, a)| (n, a.data().iter().map(|v| v.to_bits()).collect()))
+                .collect()
+        })
+        .collect();
+    assert_eq!(statistics[0].len(), 2);
+    assert!(
+        statistics[0] == statistics[1],
+        "the engines' running statistics differ"
+    );
+}

@@ -340,7 +340,7 @@ fn a_checkpoint_edited_by_hand_is_checked_like_a_model_and_like_flags() {
     for (i, (good, model_before, edit, want)) in all.enumerate() {
         let dir = temp_dir(&format!("edited-{i}"));
         std::fs::create_dir_all(&dir).unwrap();
-        for name in file_names(&good) {
+        for name in file_names(good) {
             std::fs::copy(good.join(&name), dir.join(&name)).unwrap();
         }
         edit_checkpoint(&dir, edit);

@@ -98,6 +98,16 @@ fn out_size(op: &str, window: &Window, shape: &[usize]) -> (usize, usize) {
     })
 }
 
+/// Pooling reads its windows without padding (the layer grammar gives it none): a window
+/// with padding would read outside the input, so it is refused with the operation's name.
+fn no_padding(op: &str, window: &Window) {
+    assert!(
+        window.padding == 0,
+        "{op}: pooling takes no padding, but the window has padding {}",
+        window.padding
+    );
+}
+
 /// The output columns `lo..hi` whose input column `x * stride + j - padding` falls inside a
 /// row of `w` pixels (the others read padding).
 fn valid_range(j: usize, ow: usize, w: usize, window: &Window) -> (usize, usize) {
@@ -360,6 +370,7 @@ impl<T: Float> Array<T> {
     /// output, the flat index into `self` of the element it took. Among equal elements the
     /// first in the window (row by row) is taken, as PyTorch does; a NaN is always taken.
     pub fn max_pool2d(&self, window: &Window) -> (Array<T>, Array<usize>) {
+        no_padding("max_pool2d", window);
         let (n, c, h, w) = nchw("max_pool2d", &self.shape);
         let (oh, ow) = out_size("max_pool2d", window, &self.shape);
         let mut out = vec![(T::ZERO, 0usize); n * c * oh * ow];
@@ -402,6 +413,7 @@ impl<T: Float> Array<T> {
 
     /// Average pooling over each window of an NCHW array (no padding).
     pub fn avg_pool2d(&self, window: &Window) -> Array<T> {
+        no_padding("avg_pool2d", window);
         let (n, c, h, w) = nchw("avg_pool2d", &self.shape);
         let (oh, ow) = out_size("avg_pool2d", window, &self.shape);
         let scale = T::ONE / T::from_usize(window.kh * window.kw);
@@ -426,6 +438,7 @@ impl<T: Float> Array<T> {
     /// The gradient of [`Array::avg_pool2d`]: each output's gradient spread evenly over its
     /// window, giving an array of `shape` (the input's).
     pub fn avg_pool2d_backward(&self, shape: &[usize], window: &Window) -> Array<T> {
+        no_padding("avg_pool2d backward", window);
         let (n, c, h, w) = nchw("avg_pool2d backward", shape);
         let (oh, ow) = out_size("avg_pool2d backward", window, shape);
         assert!(
@@ -535,6 +548,17 @@ mod tests {
                 "{shape:?}"
             );
         }
+    }
+
+    #[test]
+    #[should_panic(expected = "max_pool2d: pooling takes no padding, but the window has padding 1")]
+    fn pooling_refuses_a_padded_window() {
+        // It ignored the padding and indexed past the input's end.
+        let window = Window {
+            padding: 1,
+            ..Window::square_pool(3)
+        };
+        Array::<f32>::zeros(&[1, 1, 4, 4]).max_pool2d(&window);
     }
 
     #[test]

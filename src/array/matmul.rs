@@ -51,6 +51,9 @@ fn horizontal<T>(a: &Operand<T>, b: &Operand<T>) -> bool {
     a.col_stride == 1 && b.row_stride == 1
 }
 
+/// One block of a split product: where it writes, its operands and its size.
+type Block<T> = (Shared<T>, Operand<T>, Operand<T>, (usize, usize, usize));
+
 /// How a product may be cut into blocks that each sum exactly as the whole does: along its
 /// longer output side, into blocks of at least `min_block`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,7 +113,7 @@ impl SplitPlan {
         b: Operand<T>,
         (m, k, n): (usize, usize, usize),
         (start, end): (usize, usize),
-    ) -> (Shared<T>, Operand<T>, Operand<T>, (usize, usize, usize)) {
+    ) -> Block<T> {
         // SAFETY: the offsets stay within the whole matrices (the caller's promise).
         unsafe {
             if self.by_columns {
@@ -165,27 +168,31 @@ unsafe fn kernel<T: Float>(
     b: Operand<T>,
     (m, k, n): (usize, usize, usize),
 ) {
-    gemm::gemm(
-        m,
-        n,
-        k,
-        dst.0,
-        1,
-        dst_row as isize,
-        false,
-        a.at,
-        a.col_stride,
-        a.row_stride,
-        b.at,
-        b.col_stride,
-        b.row_stride,
-        T::ZERO,
-        T::ONE,
-        false,
-        false,
-        false,
-        Parallelism::None,
-    );
+    // SAFETY: the caller's promise: valid matrices of these sizes and strides, and a
+    // destination no other thread writes.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.0,
+            1,
+            dst_row as isize,
+            false,
+            a.at,
+            a.col_stride,
+            a.row_stride,
+            b.at,
+            b.col_stride,
+            b.row_stride,
+            T::ZERO,
+            T::ONE,
+            false,
+            false,
+            false,
+            Parallelism::None,
+        );
+    }
 }
 
 /// `dst = a @ b`, split into one block of output columns (or rows, whichever side is longer)

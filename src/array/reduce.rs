@@ -110,6 +110,39 @@ impl<T: Float> Array<T> {
         })
     }
 
+    /// The mean and (biased) variance of each channel (axis 1) over every other axis of a
+    /// `[batch, channels, ...]` array, accumulated in f64 whatever the element type: batch
+    /// normalization's statistics, computed once here for both engines.
+    ///
+    /// ```
+    /// use scratchgrad::array::Array;
+    /// let x = Array::from_vec(vec![1.0f32, 10.0, 3.0, 30.0], &[2, 2]);
+    /// let (mean, var) = x.channel_moments();
+    /// assert_eq!((mean, var), (vec![2.0, 20.0], vec![1.0, 100.0]));
+    /// ```
+    pub fn channel_moments(&self) -> (Vec<f64>, Vec<f64>) {
+        assert!(
+            self.ndim() >= 2,
+            "channel_moments: needs [batch, channels, ...], got {:?}",
+            self.shape
+        );
+        let (n, c) = (self.shape[0], self.shape[1]);
+        let s: usize = self.shape[2..].iter().product();
+        let m = (n * s).max(1) as f64;
+        let mut mean = vec![0.0f64; c];
+        for (k, part) in self.data.chunks_exact(s.max(1)).enumerate() {
+            mean[k % c] += part.iter().map(|v| v.to_f64()).sum::<f64>();
+        }
+        mean.iter_mut().for_each(|v| *v /= m);
+        let mut var = vec![0.0f64; c];
+        for (k, part) in self.data.chunks_exact(s.max(1)).enumerate() {
+            let mu = mean[k % c];
+            var[k % c] += part.iter().map(|v| (v.to_f64() - mu).powi(2)).sum::<f64>();
+        }
+        var.iter_mut().for_each(|v| *v /= m);
+        (mean, var)
+    }
+
     /// The sum of every element.
     pub fn sum_all(&self) -> T {
         self.data.iter().copied().sum()

@@ -152,26 +152,10 @@ impl<T: Float> Layer<T> for BatchNorm<T> {
             x.shape(),
             self.weight.len()
         );
-        let m = (n * s) as f64;
         let eps = T::from_f64(EPS);
         // This batch's statistics (training) or the running ones (evaluation).
         let (mean, var): (Vec<T>, Vec<T>) = if self.training {
-            let mut sum = vec![0.0f64; c];
-            Self::per_channel(x.data(), dims, |ch, at, len| {
-                sum[ch] += x.data()[at..at + len]
-                    .iter()
-                    .map(|v| v.to_f64())
-                    .sum::<f64>()
-            });
-            let mean: Vec<f64> = sum.iter().map(|v| v / m).collect();
-            let mut squares = vec![0.0f64; c];
-            Self::per_channel(x.data(), dims, |ch, at, len| {
-                squares[ch] += x.data()[at..at + len]
-                    .iter()
-                    .map(|v| (v.to_f64() - mean[ch]).powi(2))
-                    .sum::<f64>()
-            });
-            let var: Vec<f64> = squares.iter().map(|v| v / m).collect();
+            let (mean, var) = x.channel_moments();
             track_running_statistics(
                 &mut self.running_mean,
                 &mut self.running_var,

@@ -7,7 +7,7 @@ use std::cell::{Cell, RefCell};
 
 use super::Module;
 use crate::array::{Array, Float};
-use crate::autograd::{no_grad, Tensor};
+use crate::autograd::Tensor;
 
 /// Batch normalization over axis 1 of `[batch, features]` or `[batch, channels, h, w]`, with
 /// PyTorch's momentum (0.1) and eps (1e-5).
@@ -60,7 +60,9 @@ impl<T: Float> Module<T> for BatchNorm<T> {
             let mean = x.mean(&axes, true);
             let centered = x - &mean;
             let var = (&centered * &centered).mean(&axes, true);
-            no_grad(|| self.track(&mean.data(), &var.data(), x.data().len() / c));
+            // The running statistics take the batch's moments in f64, as the hand-derived
+            // layer's do, so that both engines keep the same ones.
+            self.track(&x.data().channel_moments(), x.data().len() / c);
             &centered / &(&var + &eps).sqrt()
         } else {
             let mean = Tensor::new(self.running_mean.borrow().reshape(&channel_shape));
@@ -96,12 +98,11 @@ impl<T: Float> Module<T> for BatchNorm<T> {
 impl<T: Float> BatchNorm<T> {
     /// Moves the running statistics towards this batch's (see
     /// [`crate::manual::track_running_statistics`]).
-    fn track(&self, mean: &Array<T>, var: &Array<T>, m: usize) {
-        let to_f64 = |a: &Array<T>| a.data().iter().map(|v| v.to_f64()).collect::<Vec<f64>>();
+    fn track(&self, (mean, var): &(Vec<f64>, Vec<f64>), m: usize) {
         crate::manual::track_running_statistics(
             &mut self.running_mean.borrow_mut(),
             &mut self.running_var.borrow_mut(),
-            (&to_f64(mean), &to_f64(var)),
+            (mean, var),
             m,
         );
         self.batches.set(self.batches.get() + 1);

@@ -241,7 +241,15 @@ struct Loaded {
 /// Loaded models by run name and file time, most recently used last; the least recently used
 /// are dropped when the weights kept would exceed [`CACHED_MODEL_BYTES`].
 #[derive(Default)]
-pub struct ModelCache(Mutex<Vec<(String, SystemTime, usize, Arc<Loaded>)>>);
+pub struct ModelCache(Mutex<Vec<Cached>>);
+
+/// A cached model: its run's name, its file's time, its weights' bytes, the model.
+struct Cached {
+    run: String,
+    modified: SystemTime,
+    bytes: usize,
+    loaded: Arc<Loaded>,
+}
 
 /// A run's name as the API takes it: a folder directly inside `--runs` (letters, digits,
 /// `-`, `_`, `.`, not starting with `.`), never a path.
@@ -291,10 +299,10 @@ impl ModelCache {
             let mut cache = lock();
             if let Some(i) = cache
                 .iter()
-                .position(|(n, m, _, _)| n == name && *m == modified)
+                .position(|c| c.run == name && c.modified == modified)
             {
                 let entry = cache.remove(i);
-                let loaded = Arc::clone(&entry.3);
+                let loaded = Arc::clone(&entry.loaded);
                 cache.push(entry);
                 return Ok(loaded);
             }
@@ -317,12 +325,17 @@ impl ModelCache {
             class_names: file.class_names,
         });
         let mut cache = lock();
-        cache.retain(|(n, _, _, _)| n != name);
+        cache.retain(|c| c.run != name);
         if size <= CACHED_MODEL_BYTES {
-            while cache.iter().map(|e| e.2).sum::<usize>() + size > CACHED_MODEL_BYTES {
+            while cache.iter().map(|c| c.bytes).sum::<usize>() + size > CACHED_MODEL_BYTES {
                 cache.remove(0);
             }
-            cache.push((name.to_string(), modified, size, Arc::clone(&loaded)));
+            cache.push(Cached {
+                run: name.to_string(),
+                modified,
+                bytes: size,
+                loaded: Arc::clone(&loaded),
+            });
         }
         Ok(loaded)
     }
