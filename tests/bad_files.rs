@@ -1,5 +1,7 @@
 //! Every kind of bad file in docs/RELIABILITY.md's table, and the one-line reason each gets.
 
+mod common;
+
 use std::path::Path;
 
 use scratchgrad::arch::{Activation, Architecture};
@@ -52,7 +54,7 @@ fn images_and_labels_that_disagree() {
 
 #[test]
 fn directories_and_missing_files() {
-    let dir = std::env::temp_dir().join(format!("scratchgrad-bad-{}", std::process::id()));
+    let dir = common::temp_dir("bad");
     std::fs::create_dir_all(dir.join("train-images-idx3-ubyte")).unwrap();
     let err = Dataset::load(DatasetName::Mnist, Split::Train, &dir)
         .err()

@@ -12,6 +12,8 @@
 //! A crashing input is written to `target/fuzz-crashes/` and the test fails; each crash found
 //! becomes a regression test (none so far: docs/RELIABILITY.md has the long runs' counts).
 
+mod common;
+
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
@@ -252,8 +254,7 @@ fn resuming_from_edited_checkpoints() {
     use scratchgrad::train::{load_resume, train, Observer, RunDir};
     struct Quiet;
     impl Observer for Quiet {}
-    let base = std::env::temp_dir().join(format!("scratchgrad-fuzz-resume-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&base);
+    let base = common::temp_dir("fuzz-resume");
     let good = base.join("good");
     small_run(&good);
     let checkpoint = decode_checkpoint(

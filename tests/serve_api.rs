@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use common::server::{call, post, Server};
 use common::{temp_dir, train_args};
 
-fn runs_with_a_model(name: &str) -> std::path::PathBuf {
+fn runs_with_a_model(name: &str) -> common::TestDir {
     let runs = temp_dir(name);
     let run = runs.join("mini");
     let out = Command::new(env!("CARGO_BIN_EXE_scratchgrad"))

@@ -41,10 +41,10 @@ fn check_replaceable(path: &Path) -> std::io::Result<()> {
 /// not a regular file (a FIFO, a device, a symlink, a directory) is refused, not replaced.
 ///
 /// ```
-/// let dir = std::env::temp_dir().join("scratchgrad-doc-write-atomic");
-/// std::fs::create_dir_all(&dir).unwrap();
-/// scratchgrad::io::write_atomic(&dir.join("hello.txt"), b"hello").unwrap();
-/// assert_eq!(std::fs::read(dir.join("hello.txt")).unwrap(), b"hello");
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("hello.txt");
+/// scratchgrad::io::write_atomic(&path, b"hello").unwrap();
+/// assert_eq!(std::fs::read(&path).unwrap(), b"hello");
 /// ```
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     if path.file_name().is_none() {
@@ -93,10 +93,8 @@ fn folder_error(dir: &Path, e: std::io::Error) -> std::io::Error {
 /// (a symlink, a FIFO, a device) is refused, never followed or written through.
 ///
 /// ```
-/// let dir = std::env::temp_dir().join("scratchgrad-doc-append");
-/// std::fs::create_dir_all(&dir).unwrap();
-/// let log = dir.join("log.jsonl");
-/// let _ = std::fs::remove_file(&log);
+/// let dir = tempfile::tempdir().unwrap();
+/// let log = dir.path().join("log.jsonl");
 /// scratchgrad::io::append_durably(&log, b"one\n").unwrap();
 /// scratchgrad::io::append_durably(&log, b"two\n").unwrap();
 /// assert_eq!(std::fs::read(&log).unwrap(), b"one\ntwo\n");
@@ -163,18 +161,18 @@ mod tests {
     use super::*;
     use std::os::unix::fs::symlink;
 
-    fn dir(name: &str) -> std::path::PathBuf {
-        let d =
-            std::env::temp_dir().join(format!("scratchgrad-atomic-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&d);
+    /// A fresh folder named `name` inside a temporary one (removed when the guard drops).
+    fn dir(name: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+        let guard = tempfile::tempdir().unwrap();
+        let d = guard.path().join(name);
         fs::create_dir_all(&d).unwrap();
-        d
+        (guard, d)
     }
 
     #[test]
     fn a_missing_folder_is_named_not_the_temporary() {
         // Once: "No such file or directory (os error 2) at path \"D/.scratchgrad-3kdJaH.tmp\"".
-        let d = dir("missing");
+        let (_guard, d) = dir("missing");
         for (path, want) in [
             (d.join("absent/x.onnx"), "absent does not exist"),
             (d.join("file/x.onnx"), "file is not a folder"),
@@ -190,7 +188,7 @@ mod tests {
 
     #[test]
     fn special_files_and_symlinks_are_refused_not_replaced() {
-        let d = dir("special");
+        let (_guard, d) = dir("special");
         let fifo = d.join("fifo");
         let made = std::process::Command::new("mkfifo")
             .arg(&fifo)
@@ -224,7 +222,7 @@ mod tests {
     #[test]
     fn a_planted_symlink_cannot_redirect_the_write() {
         // The old writer used `.NAME.PID.tmp`: a symlink planted at that name was followed.
-        let d = dir("planted");
+        let (_guard, d) = dir("planted");
         let victim = d.join("victim");
         fs::write(&victim, b"precious").unwrap();
         let out = d.join("model.safetensors");
@@ -240,7 +238,7 @@ mod tests {
 
     #[test]
     fn the_longest_file_name_a_folder_accepts_can_be_written() {
-        let d = dir("long");
+        let (_guard, d) = dir("long");
         let path = d.join("m".repeat(255));
         write_atomic(&path, b"ok").unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"ok");
@@ -248,7 +246,7 @@ mod tests {
 
     #[test]
     fn appending_refuses_what_is_not_a_regular_file() {
-        let d = dir("append");
+        let (_guard, d) = dir("append");
         let target = d.join("target.txt");
         fs::write(&target, b"keep me").unwrap();
         let link = d.join("link");
@@ -272,7 +270,7 @@ mod tests {
 
     #[test]
     fn only_our_own_temporaries_are_cleaned_up() {
-        let d = dir("clean");
+        let (_guard, d) = dir("clean");
         fs::write(d.join(".session.tmp"), b"user's").unwrap();
         fs::write(d.join(".scratchgrad-abc123.tmp"), b"ours").unwrap();
         assert_eq!(remove_stale_temporaries(&d).unwrap(), 1);

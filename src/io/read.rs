@@ -118,11 +118,9 @@ pub fn read_regular(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
 ///
 /// ```
 /// use scratchgrad::io::read_in_folder;
-/// let dir = std::env::temp_dir().join("scratchgrad-doc-read-in-folder");
-/// std::fs::create_dir_all(&dir).unwrap();
-/// let _ = std::fs::remove_file(dir.join("link"));
-/// std::os::unix::fs::symlink("/etc/passwd", dir.join("link")).unwrap();
-/// let err = read_in_folder(&dir, "link", 1 << 20).unwrap_err();
+/// let dir = tempfile::tempdir().unwrap();
+/// std::os::unix::fs::symlink("/etc/passwd", dir.path().join("link")).unwrap();
+/// let err = read_in_folder(dir.path(), "link", 1 << 20).unwrap_err();
 /// assert_eq!(err.to_string(), "is a symbolic link, not a regular file");
 /// ```
 pub fn read_in_folder(folder: &Path, name: &str, limit: u64) -> Result<Vec<u8>, ReadError> {
@@ -187,9 +185,8 @@ mod tests {
 
     #[test]
     fn special_files_are_refused_without_blocking_or_reading() {
-        let dir = std::env::temp_dir().join(format!("scratchgrad-read-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
+        let guard = tempfile::tempdir().unwrap();
+        let dir = guard.path().to_path_buf();
         let fifo = dir.join("fifo");
         assert!(std::process::Command::new("mkfifo")
             .arg(&fifo)

@@ -28,7 +28,8 @@ pub const MODEL: &str = "model.safetensors";
 pub const METRICS: &str = "metrics.jsonl";
 /// Written last, when the run is finished.
 pub const SUMMARY: &str = "summary.json";
-/// The lock file, which also marks a folder as a run's.
+/// The lock file: held while a process trains in the folder, and what marks the folder of a
+/// run that has no checkpoint yet (it is removed when a run with a checkpoint ends).
 pub const LOCK: &str = ".scratchgrad.lock";
 
 /// Why a folder cannot be used for a run.
@@ -203,30 +204,41 @@ impl RunDir {
     }
 
     /// Takes the folder's lock, or says who holds it, and writes this process's id into it.
+    ///
+    /// The lock file is removed when the run ends, so a process may lock a file that another
+    /// has just removed (it opened it before the removal): after locking, the file must still
+    /// be the one at the path, else it is opened again.
     fn claim(path: &Path, created: bool) -> Result<RunDir, RunDirError> {
         let lock_path = path.join(LOCK);
-        if fs::symlink_metadata(&lock_path).is_ok_and(|m| !m.file_type().is_file()) {
-            return Err(RunDirError::NotEmpty {
-                example: format!("{LOCK} that is not a regular file"),
-            });
-        }
-        let mut lock = fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&lock_path)?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(fs::TryLockError::WouldBlock) => {
-                let mut text = String::new();
-                let _ = (&lock).take(32).read_to_string(&mut text);
-                return Err(RunDirError::InUse {
-                    pid: text.trim().parse().ok(),
+        let mut attempts = 0;
+        let mut lock = loop {
+            if fs::symlink_metadata(&lock_path).is_ok_and(|m| !m.file_type().is_file()) {
+                return Err(RunDirError::NotEmpty {
+                    example: format!("{LOCK} that is not a regular file"),
                 });
             }
-            Err(fs::TryLockError::Error(e)) => return Err(e.into()),
-        }
+            let lock = fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&lock_path)?;
+            match lock.try_lock() {
+                Ok(()) => {}
+                Err(fs::TryLockError::WouldBlock) => {
+                    let mut text = String::new();
+                    let _ = (&lock).take(32).read_to_string(&mut text);
+                    return Err(RunDirError::InUse {
+                        pid: text.trim().parse().ok(),
+                    });
+                }
+                Err(fs::TryLockError::Error(e)) => return Err(e.into()),
+            }
+            attempts += 1;
+            if is_at(&lock, &lock_path) || attempts == 10 {
+                break lock;
+            }
+        };
         lock.set_len(0)?;
         lock.rewind()?;
         write!(lock, "{}", std::process::id())?;
@@ -252,6 +264,17 @@ impl RunDir {
         self.file(CHECKPOINT).exists()
     }
 
+    /// Releases the folder: once it holds a checkpoint (which marks it as a run's), the lock
+    /// file goes, when it is still this process's; then the lock. A finished or stopped run's
+    /// folder keeps only its own files. Without a checkpoint the lock file stays: it is what
+    /// marks the folder of a run killed before its first epoch.
+    fn release(&self) {
+        let lock_path = self.file(LOCK);
+        if self.has_checkpoint() && is_at(&self.lock, &lock_path) {
+            let _ = fs::remove_file(lock_path);
+        }
+    }
+
     /// Gives up a run that completed no epoch: removes what it wrote (and the folder, if this
     /// process made it and nothing else is in it), so nothing half-made is left behind. A run
     /// with a checkpoint is left as it is.
@@ -259,15 +282,32 @@ impl RunDir {
         if self.has_checkpoint() {
             return;
         }
-        for name in [METRICS, MODEL, LOCK] {
+        for name in [METRICS, MODEL] {
             let _ = fs::remove_file(self.file(name));
         }
         let _ = remove_stale_temporaries(&self.path);
+        if is_at(&self.lock, &self.file(LOCK)) {
+            let _ = fs::remove_file(self.file(LOCK));
+        }
         if self.created {
             // Fails, harmlessly, when the folder is not empty.
             let _ = fs::remove_dir(&self.path);
         }
-        drop(self.lock);
+    }
+}
+
+impl Drop for RunDir {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
+/// True when `file` (open) is the file at `path` now: same device and inode.
+fn is_at(file: &fs::File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), fs::symlink_metadata(path)) {
+        (Ok(open), Ok(there)) => open.dev() == there.dev() && open.ino() == there.ino(),
+        _ => false,
     }
 }
 
@@ -293,16 +333,17 @@ fn entry_names(path: &Path) -> std::io::Result<Vec<String>> {
 mod tests {
     use super::*;
 
-    fn fresh(name: &str) -> PathBuf {
-        let dir =
-            std::env::temp_dir().join(format!("scratchgrad-rundir-{name}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        dir
+    /// A path inside a fresh temporary folder (removed when the guard is dropped); the path
+    /// itself does not exist yet.
+    fn fresh(name: &str) -> (tempfile::TempDir, PathBuf) {
+        let guard = tempfile::tempdir().unwrap();
+        let path = guard.path().join(name);
+        (guard, path)
     }
 
     #[test]
     fn one_process_at_a_time() {
-        let path = fresh("lock");
+        let (_guard_path, path) = fresh("lock");
         let first = RunDir::create(&path).unwrap();
         // The lock is per open file, so a second claim from this process is refused too.
         match RunDir::create(&path) {
@@ -321,7 +362,7 @@ mod tests {
 
     #[test]
     fn folders_with_other_files_are_refused_untouched() {
-        let path = fresh("foreign");
+        let (_guard_path, path) = fresh("foreign");
         fs::create_dir_all(&path).unwrap();
         for name in ["loss.svg", ".session.tmp", "summary.json"] {
             fs::write(path.join(name), b"mine").unwrap();
@@ -337,7 +378,7 @@ mod tests {
 
     #[test]
     fn a_run_killed_before_its_first_checkpoint_can_be_started_again() {
-        let path = fresh("restart");
+        let (_guard_path, path) = fresh("restart");
         let dir = RunDir::create(&path).unwrap();
         for name in [METRICS, MODEL, ".scratchgrad-x1y2.tmp"] {
             fs::write(dir.file(name), b"left").unwrap();
@@ -354,14 +395,38 @@ mod tests {
             entry_names(&path).unwrap().is_empty(),
             "an abandoned run leaves nothing"
         );
-        let fresh_path = fresh("restart-new");
+        let (_guard_fresh_path, fresh_path) = fresh("restart-new");
         RunDir::create(&fresh_path).unwrap().abandon();
         assert!(!fresh_path.exists(), "nor the folder it made");
     }
 
     #[test]
+    fn a_finished_run_leaves_no_lock_file_and_a_removed_one_is_not_trusted() {
+        // `.scratchgrad.lock` stayed in every finished run's folder.
+        let (_guard, path) = fresh("release");
+        let dir = RunDir::create(&path).unwrap();
+        fs::write(dir.file(CHECKPOINT), b"epoch 1").unwrap();
+        drop(dir);
+        assert_eq!(entry_names(&path).unwrap(), vec![CHECKPOINT.to_string()]);
+        // A process that opened the lock file just before its owner removed it locks a file
+        // that is no longer there: it must open the one at the path instead, or two
+        // processes would train in one folder.
+        let first = RunDir::open(&path).unwrap();
+        let stale = fs::File::open(first.file(LOCK)).unwrap();
+        drop(first);
+        stale.try_lock().unwrap();
+        assert!(!is_at(&stale, &path.join(LOCK)));
+        let second = RunDir::open(&path).unwrap();
+        assert!(is_at(&second.lock, &path.join(LOCK)));
+        assert!(matches!(
+            RunDir::open(&path),
+            Err(RunDirError::InUse { .. })
+        ));
+    }
+
+    #[test]
     fn a_path_through_a_file_says_so() {
-        let path = fresh("through-a-file");
+        let (_guard_path, path) = fresh("through-a-file");
         fs::create_dir_all(&path).unwrap();
         fs::write(path.join("file"), b"not a folder").unwrap();
         let message = RunDir::create(&path.join("file/run"))
@@ -375,7 +440,7 @@ mod tests {
 
     #[test]
     fn default_folders_never_collide() {
-        let parent = fresh("unique");
+        let (_guard_parent, parent) = fresh("unique");
         let a = RunDir::create_unique(&parent, "mnist-20261130-120000").unwrap();
         let b = RunDir::create_unique(&parent, "mnist-20261130-120000").unwrap();
         assert_ne!(a.path(), b.path());
