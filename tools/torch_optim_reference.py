@@ -3,7 +3,7 @@
 
 Usage: ~/torchvenv/bin/python tools/torch_optim_reference.py
 
-Writes tests/fixtures/optim.json: two float64 parameters, five steps of fixed random
+Writes crates/scratchgrad/tests/fixtures/optim.json: two float64 parameters, five steps of fixed random
 gradients, and the parameters after each step for SGD (plain, momentum, Nesterov with weight
 decay), Adam (with and without weight decay) and AdamW; plus the learning rates that
 CosineAnnealingLR and StepLR give epoch by epoch.
@@ -15,7 +15,7 @@ import torch
 
 torch.manual_seed(7)
 torch.set_default_dtype(torch.float64)
-OUT = pathlib.Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "optim.json"
+OUT = pathlib.Path(__file__).resolve().parent.parent / "crates" / "scratchgrad" / "tests" / "fixtures" / "optim.json"
 STEPS = 5
 
 CONFIGS = {

@@ -6,9 +6,9 @@ Usage (needs PyTorch, which the tests themselves never need):
     python3 -m venv ~/torchvenv && ~/torchvenv/bin/pip install torch
     ~/torchvenv/bin/python tools/torch_reference.py
 
-Writes tests/fixtures/tensor_ops.json: for every tensor operation, inputs, a random upstream
+Writes crates/scratchgrad/tests/fixtures/tensor_ops.json: for every tensor operation, inputs, a random upstream
 gradient, and PyTorch's float64 output and input gradients (from `out.backward(upstream)`).
-Writes tests/fixtures/conv_layers.json the same way for the layers of convolutional networks
+Writes crates/scratchgrad/tests/fixtures/conv_layers.json the same way for the layers of convolutional networks
 (conv2d, max and average pooling with strides, padding, odd sizes, batch 1 and several
 channels; batch normalization in training and evaluation, with its running statistics).
 Floats are written with Python's repr, which round-trips float64 exactly.
@@ -21,7 +21,7 @@ import torch
 
 torch.manual_seed(20261123)
 torch.set_default_dtype(torch.float64)
-OUT = pathlib.Path(__file__).resolve().parent.parent / "tests" / "fixtures"
+OUT = pathlib.Path(__file__).resolve().parent.parent / "crates" / "scratchgrad" / "tests" / "fixtures"
 
 
 def rand(*shape, low=-2.0, high=2.0):

@@ -5,7 +5,7 @@ Usage (needs PyTorch; the tests never do):
 
     ~/torchvenv/bin/python tools/torch_scalar_reference.py
 
-Writes tests/fixtures/scalar_expressions.json: random expressions in Python syntax (every
+Writes crates/scratchgrad/tests/fixtures/scalar_expressions.json: random expressions in Python syntax (every
 operator and function of `scratchgrad grad` appears), values for their names, and PyTorch's
 float64 value and gradients. Python's own parser decides what each string means, so the
 fixture also checks that scratchgrad's parser follows Python's precedence.
@@ -17,7 +17,7 @@ import random
 
 import torch
 
-OUT = pathlib.Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "scalar_expressions.json"
+OUT = pathlib.Path(__file__).resolve().parent.parent / "crates" / "scratchgrad" / "tests" / "fixtures" / "scalar_expressions.json"
 NAMES = ["x", "y", "z", "w", "rate_2"]
 FUNCTIONS = ["exp", "log", "sqrt", "tanh", "sigmoid", "relu", "sin", "cos", "abs"]
 BINARY = ["+", "-", "*", "/", "**"]

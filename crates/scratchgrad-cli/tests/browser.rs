@@ -119,7 +119,7 @@ async fn click(client: &Client, id: &str) {
 }
 
 async fn screenshot(client: &Client, name: &str) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/browser-screenshots");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/browser-screenshots");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join(name), client.screenshot().await.unwrap()).unwrap();
 }

@@ -257,7 +257,7 @@ pub fn run(args: BenchArgs) -> Result<(), CliError> {
         &mnist,
         args.json,
     )?;
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tools/bench_pytorch.py");
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tools/bench_pytorch.py");
     let torch = Command::new(&args.python)
         .args(["-c", "import torch"])
         .output()

@@ -1,6 +1,6 @@
 //! The scalar engine and the `grad` command against PyTorch float64.
 //!
-//! `tests/fixtures/scalar_expressions.json` was written by `tools/torch_scalar_reference.py`:
+//! `crates/scratchgrad/tests/fixtures/scalar_expressions.json` was written by `tools/torch_scalar_reference.py`:
 //! 60 random expressions in Python syntax covering every operator and function, their
 //! values, and PyTorch's value and gradients. Required agreement: 1e-12 relative, for both
 //! scalar engines (the graph of `Value`s and the `Tape`) and for the CLI.
@@ -16,7 +16,7 @@ use serde_json::Value as Json;
 
 fn cases() -> Vec<Json> {
     let text =
-        std::fs::read_to_string("tests/fixtures/scalar_expressions.json").expect("fixture present");
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../scratchgrad/tests/fixtures/scalar_expressions.json")).expect("fixture present");
     let doc: Json = serde_json::from_str(&text).expect("fixture is JSON");
     let cases = doc["cases"].as_array().expect("cases").clone();
     assert!(

@@ -1,7 +1,5 @@
 //! Every kind of bad file in docs/RELIABILITY.md's table, and the one-line reason each gets.
 
-mod common;
-
 use std::path::Path;
 
 use scratchgrad::arch::{Activation, Architecture};
@@ -54,9 +52,10 @@ fn images_and_labels_that_disagree() {
 
 #[test]
 fn directories_and_missing_files() {
-    let dir = common::temp_dir("bad");
+    let guard = tempfile::tempdir().unwrap();
+    let dir = guard.path();
     std::fs::create_dir_all(dir.join("train-images-idx3-ubyte")).unwrap();
-    let err = Dataset::load(DatasetName::Mnist, Split::Train, &dir)
+    let err = Dataset::load(DatasetName::Mnist, Split::Train, dir)
         .err()
         .unwrap()
         .to_string();
@@ -64,7 +63,7 @@ fn directories_and_missing_files() {
         err.ends_with("train-images-idx3-ubyte: is a directory, not a regular file"),
         "{err}"
     );
-    let err = Dataset::load(DatasetName::Mnist, Split::Test, &dir)
+    let err = Dataset::load(DatasetName::Mnist, Split::Test, dir)
         .err()
         .unwrap()
         .to_string();
@@ -73,7 +72,7 @@ fn directories_and_missing_files() {
             && err.contains("scratchgrad data fetch"),
         "{err}"
     );
-    let err = load_model(&dir).unwrap_err().to_string();
+    let err = load_model(dir).unwrap_err().to_string();
     assert!(err.contains("is a directory"), "{err}");
     let err = load_model(Path::new("/nonexistent/model.safetensors"))
         .unwrap_err()

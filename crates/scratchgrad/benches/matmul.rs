@@ -89,7 +89,7 @@ fn python_round(threads: usize) -> Option<serde_json::Value> {
     let out = Command::new(python)
         .arg(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/tools/bench_matmul.py"
+            "/../../tools/bench_matmul.py"
         ))
         .args(["--threads", &threads.to_string()])
         .args(specs)
