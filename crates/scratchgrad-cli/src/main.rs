@@ -1,8 +1,38 @@
-//! The `scratchgrad` command line (see `src/cli/`).
+//! The `scratchgrad` binary: the command line (`cli/`, one file per command) and the local
+//! web app (`web/`), two front ends over the library that never call each other.
 
 mod cli;
+mod failure;
+mod output;
+mod web;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
+
+pub use failure::{report_error, Failure};
+
+/// Backpropagation from first principles: scalar and tensor autograd, hand-derived layers,
+/// and an MNIST trainer.
+#[derive(Parser)]
+#[command(name = "scratchgrad", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    Grad(cli::GradArgs),
+    Train(cli::TrainArgs),
+    Eval(cli::EvalArgs),
+    Predict(cli::PredictArgs),
+    Data(cli::DataArgs),
+    Bench(cli::BenchArgs),
+    Export(cli::ExportArgs),
+    Serve(web::ServeArgs),
+    /// The same as `data fetch`
+    #[command(hide = true)]
+    Fetch(cli::FetchArgs),
+}
 
 /// A training step allocates and frees the same few arrays of a few hundred kB every step.
 /// glibc's defaults hand such blocks back to the kernel on free (mmap above a threshold, and
@@ -25,8 +55,19 @@ fn keep_freed_memory() {}
 
 fn main() {
     keep_freed_memory();
-    if let Err(error) = cli::run(cli::Cli::parse()) {
-        cli::report_error(&error);
+    let result = match Cli::parse().command {
+        Command::Grad(args) => cli::grad(args),
+        Command::Train(args) => cli::train(args),
+        Command::Eval(args) => cli::eval(args),
+        Command::Predict(args) => cli::predict(args),
+        Command::Data(args) => cli::data(args),
+        Command::Bench(args) => cli::bench(args),
+        Command::Export(args) => cli::export(args),
+        Command::Serve(args) => web::run(args),
+        Command::Fetch(args) => cli::fetch_command(args),
+    };
+    if let Err(error) = result {
+        report_error(&error);
         std::process::exit(error.exit_code());
     }
 }

@@ -110,7 +110,8 @@ fn fuzz(name: &str, seeds: &[Vec<u8>], default_inputs: usize, target: impl Fn(&[
         let seed = &seeds[rng.below(seeds.len())];
         let input = mutate(seed, &mut rng);
         if catch_unwind(AssertUnwindSafe(|| target(&input))).is_err() {
-            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/fuzz-crashes");
+            let dir =
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/fuzz-crashes");
             std::fs::create_dir_all(&dir).unwrap();
             let path = dir.join(format!("{name}-{count}.bin"));
             std::fs::write(&path, &input).unwrap();
@@ -173,7 +174,11 @@ fn safetensors_loader() {
 
 #[test]
 fn expression_parser() {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../scratchgrad/tests/fixtures/scalar_expressions.json")).unwrap();
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scratchgrad/tests/fixtures/scalar_expressions.json"
+    ))
+    .unwrap();
     let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
     let mut seeds: Vec<Vec<u8>> = doc["cases"]
         .as_array()

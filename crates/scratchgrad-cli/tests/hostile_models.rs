@@ -58,7 +58,10 @@ fn scratchgrad(args: &[&str]) -> (i32, String, String) {
 /// Runs `eval` and `predict` on `model` and checks each fails with one line containing `want`.
 fn refused_by_the_commands(model: &Path, want: &str) {
     let model = model.to_str().unwrap();
-    let digit = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/img/digit-seven.png");
+    let digit = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/img/digit-seven.png"
+    );
     for args in [
         vec!["eval", "--model", model, "--dataset", "mnist-mini"],
         vec!["predict", "--model", model, digit],

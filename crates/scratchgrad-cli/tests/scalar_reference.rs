@@ -15,8 +15,11 @@ use scratchgrad::scalar::{Tape, Var};
 use serde_json::Value as Json;
 
 fn cases() -> Vec<Json> {
-    let text =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../scratchgrad/tests/fixtures/scalar_expressions.json")).expect("fixture present");
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scratchgrad/tests/fixtures/scalar_expressions.json"
+    ))
+    .expect("fixture present");
     let doc: Json = serde_json::from_str(&text).expect("fixture is JSON");
     let cases = doc["cases"].as_array().expect("cases").clone();
     assert!(

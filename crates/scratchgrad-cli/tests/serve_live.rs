@@ -381,26 +381,25 @@ fn a_dashboard_run_trains_stops_resumes_and_leaves_trains_files() {
 }
 
 #[test]
-fn bad_dashboard_requests_get_train_s_own_messages() {
+fn bad_dashboard_requests_name_the_setting() {
+    // The page's settings are the library's `train::Settings`, checked as the command line's
+    // flags are (the same limits and words), each message naming the setting.
     let runs = temp_dir("serve-dashboard-bad");
     let server = Server::start(&runs);
     let cases = [
-        (
-            json!({"dataset": "cifar"}),
-            "invalid value 'cifar' for '--dataset <DATASET>'",
-        ),
+        (json!({"dataset": "cifar"}), "`dataset`: unknown data set `cifar`"),
         (
             json!({"hidden": "99999999"}),
-            "--hidden: layer 1 `linear99999999`: a layer has 1 to 65536 outputs",
+            "`architecture`: layer 1 `linear99999999`: a layer has 1 to 65536 outputs",
         ),
         (
             json!({"layers": "conv3k99,flatten,linear10"}),
-            "--layers: layer 1 `conv3k99`",
+            "`layers`: layer 1 `conv3k99`",
         ),
-        (json!({"epochs": 0}), "--epochs: must be 1 to 100000, not 0"),
+        (json!({"epochs": 0}), "`epochs`: must be 1 to 100000, not 0"),
         (
             json!({"lr": "--out=/etc"}),
-            "invalid value '--out=/etc' for '--lr <LR>'",
+            "`lr`: must be a number, not `--out=/etc`",
         ),
         (json!({"out": "/etc"}), "unknown setting `out`"),
         (

@@ -50,7 +50,10 @@ fn chain_on_tape(tape: &Tape) {
 
 fn micrograd() -> Option<serde_json::Value> {
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tools/bench_micrograd.py");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tools/bench_micrograd.py"
+    );
     let out = Command::new(python)
         .args([script, "--chain", &CHAIN.to_string()])
         .output()

@@ -13,8 +13,9 @@ use scratchgrad::data::datasets::epoch_order;
 use scratchgrad::data::{Dataset, DatasetName, Split};
 use scratchgrad::train::{evaluate, Engine, Model, OptimizerKind, Preset, Schedule, TrainConfig};
 
-use super::output::{errln, outln};
-use super::{data, CliError};
+use super::data;
+use crate::output::{errln, outln};
+use crate::Failure;
 
 /// Time one MNIST epoch per engine, beside the GEMM-only bound and PyTorch
 ///
@@ -68,7 +69,7 @@ fn run_worker(
     args: &BenchArgs,
     train: &Dataset,
     test: &Dataset,
-) -> Result<WorkerTimes, CliError> {
+) -> Result<WorkerTimes, Failure> {
     let arch = args.arch();
     let order = epoch_order(train.len(), 0, 0);
     let batches: Vec<&[usize]> = order.chunks(args.batch_size).collect();
@@ -83,7 +84,7 @@ fn run_worker(
             eval: None,
         });
     }
-    let engine: Engine = contender.parse().map_err(CliError::new)?;
+    let engine: Engine = contender.parse().map_err(Failure::new)?;
     let mut model = Model::fresh(&arch, engine, 0);
     let mut optimizer = args.optimizer().build(args.lr());
     for chunk in batches.iter().take(WARM_UP_STEPS) {
@@ -197,7 +198,7 @@ impl BenchArgs {
     }
 
     /// The same limits as `train` for the network and the batch, checked by the same code.
-    fn check(&self) -> Result<(), CliError> {
+    fn check(&self) -> Result<(), Failure> {
         let config = TrainConfig {
             dataset: DatasetName::Mnist,
             arch: self.arch(),
@@ -216,10 +217,10 @@ impl BenchArgs {
             } else {
                 "--hidden"
             };
-            CliError::new(format!("{flag}: {}", e.message))
+            Failure::new(format!("{flag}: {}", e.message))
         })?;
         if !(1..=1000).contains(&self.rounds) {
-            return Err(CliError::new(format!(
+            return Err(Failure::new(format!(
                 "--rounds: must be 1 to 1000, not {}",
                 self.rounds
             )));
@@ -229,10 +230,10 @@ impl BenchArgs {
 }
 
 /// Runs `scratchgrad bench`.
-pub fn run(args: BenchArgs) -> Result<(), CliError> {
+pub fn run(args: BenchArgs) -> Result<(), Failure> {
     let threads = args.threads.unwrap_or_else(num_threads);
     if !(1..=256).contains(&threads) {
-        return Err(CliError::new(format!(
+        return Err(Failure::new(format!(
             "--threads: must be 1 to 256, not {threads}"
         )));
     }
@@ -241,7 +242,7 @@ pub fn run(args: BenchArgs) -> Result<(), CliError> {
     if let Some(contender) = &args.worker {
         let dir = data::folder(DatasetName::Mnist, args.data_dir.as_deref())?;
         let load = |split| {
-            Dataset::load(DatasetName::Mnist, split, &dir).map_err(|e| CliError::new(e.to_string()))
+            Dataset::load(DatasetName::Mnist, split, &dir).map_err(|e| Failure::new(e.to_string()))
         };
         let times = run_worker(contender, &args, &load(Split::Train)?, &load(Split::Test)?)?;
         outln!(
@@ -264,7 +265,7 @@ pub fn run(args: BenchArgs) -> Result<(), CliError> {
         .is_ok_and(|o| o.status.success())
         && script.exists();
     let me = std::env::current_exe()
-        .map_err(|e| CliError::new(format!("cannot find this program's path: {e}")))?;
+        .map_err(|e| Failure::new(format!("cannot find this program's path: {e}")))?;
     let mut contenders = vec!["autograd", "manual", "gemm"];
     if torch {
         contenders.push("pytorch");
@@ -314,7 +315,7 @@ pub fn run(args: BenchArgs) -> Result<(), CliError> {
             ]);
             let out = command
                 .output()
-                .map_err(|e| CliError::new(format!("cannot run the {contender} contender: {e}")))?;
+                .map_err(|e| Failure::new(format!("cannot run the {contender} contender: {e}")))?;
             let json: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|_| {
                 let stderr = String::from_utf8_lossy(&out.stderr);
                 let why = stderr
@@ -322,7 +323,7 @@ pub fn run(args: BenchArgs) -> Result<(), CliError> {
                     .rev()
                     .find(|l| !l.trim().is_empty() && !l.contains("RUST_BACKTRACE"))
                     .unwrap_or("it printed nothing");
-                CliError::new(format!("the {contender} contender failed: {why}"))
+                Failure::new(format!("the {contender} contender failed: {why}"))
             })?;
             times[i].push(json["epoch_seconds"].as_f64().unwrap_or(f64::NAN));
             if let Some(eval) = json["eval_seconds"].as_f64() {

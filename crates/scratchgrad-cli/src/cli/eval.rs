@@ -3,12 +3,13 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use scratchgrad::data::{Dataset, DatasetName};
+use scratchgrad::data::{Dataset, DatasetName, Split};
 use scratchgrad::io::load_model;
 use scratchgrad::train::{evaluate, Engine, Model};
 
-use super::output::{out, outln};
-use super::{data, CliError};
+use super::data;
+use crate::output::{out, outln};
+use crate::Failure;
 
 /// Evaluate a saved model on a test set: accuracy, loss, per-class accuracy, confusion matrix.
 #[derive(Args)]
@@ -44,12 +45,12 @@ fn probabilities(model: &mut Model, test: &Dataset) -> Vec<Vec<f32>> {
 }
 
 /// Runs `scratchgrad eval`.
-pub fn run(args: EvalArgs) -> Result<(), CliError> {
-    let file = load_model(&args.model).map_err(|e| CliError::new(e.to_string()))?;
+pub fn run(args: EvalArgs) -> Result<(), Failure> {
+    let file = load_model(&args.model).map_err(|e| Failure::new(e.to_string()))?;
     let dataset = match args.dataset {
         Some(d) => d,
         None => file.dataset.parse().map_err(|_| {
-            CliError::new(format!(
+            Failure::new(format!(
                 "{} does not say which data set it was trained on: pass --dataset",
                 args.model.display()
             ))
@@ -58,17 +59,17 @@ pub fn run(args: EvalArgs) -> Result<(), CliError> {
     let (rows, cols) = dataset.image_size();
     let classes = dataset.class_names().len();
     if file.arch.input_size() != rows * cols || file.arch.classes() != classes {
-        return Err(CliError::new(format!(
+        return Err(Failure::new(format!(
             "{} is a {} network; {dataset} needs {} inputs and {classes} classes",
             args.model.display(),
             file.arch.describe(),
             rows * cols
         )));
     }
-    let test = data::load_test(dataset, args.data_dir.as_deref(), args.json)?;
+    let test = data::load(dataset, &[Split::Test], args.data_dir.as_deref(), args.json)?.remove(0);
     let mut model = Model::from_file(&file, Engine::Manual);
     let result = evaluate(&mut model, &file.arch, &test, classes).map_err(|e| {
-        CliError::new(format!(
+        Failure::new(format!(
             "{} {e} (test image {}); it cannot be evaluated",
             args.model.display(),
             e.example

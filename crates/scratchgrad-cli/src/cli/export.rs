@@ -7,8 +7,8 @@ use scratchgrad::export::{to_onnx, INPUT, OPSET, OUTPUT};
 use scratchgrad::io::load_model;
 
 use super::files::{is_stdout, save};
-use super::output::outln;
-use super::CliError;
+use crate::output::outln;
+use crate::Failure;
 
 /// Export a model.safetensors to ONNX (for ONNX Runtime, browsers, Netron)
 ///
@@ -26,10 +26,10 @@ pub struct ExportArgs {
 }
 
 /// Runs `scratchgrad export`.
-pub fn run(args: ExportArgs) -> Result<(), CliError> {
-    let model = load_model(&args.model).map_err(|e| CliError::new(e.to_string()))?;
+pub fn run(args: ExportArgs) -> Result<(), Failure> {
+    let model = load_model(&args.model).map_err(|e| Failure::new(e.to_string()))?;
     let bytes = to_onnx(&model)
-        .map_err(|e| CliError::new(format!("{} cannot be exported: {e}", args.model.display())))?;
+        .map_err(|e| Failure::new(format!("{} cannot be exported: {e}", args.model.display())))?;
     save(&args.onnx, &bytes, "ONNX model")?;
     if !is_stdout(&args.onnx) {
         outln!(

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use scratchgrad::io::write_atomic;
 
-use super::{output, CliError};
+use crate::{output, Failure};
 
 /// True for the path `-`, which means standard output.
 pub fn is_stdout(path: &Path) -> bool {
@@ -14,14 +14,13 @@ pub fn is_stdout(path: &Path) -> bool {
 
 /// Writes `bytes` (a `what`, for the message) to `path` atomically, or to standard output
 /// when `path` is `-`.
-pub fn save(path: &Path, bytes: &[u8], what: &str) -> Result<(), CliError> {
+pub fn save(path: &Path, bytes: &[u8], what: &str) -> Result<(), Failure> {
     if is_stdout(path) {
-        return output::write_content(bytes).map_err(|e| {
-            CliError::new(format!("cannot write the {what} to standard output: {e}"))
-        });
+        return output::write_content(bytes)
+            .map_err(|e| Failure::new(format!("cannot write the {what} to standard output: {e}")));
     }
     write_atomic(path, bytes).map_err(|e| {
-        CliError::new(format!(
+        Failure::new(format!(
             "cannot write the {what} to {}: {e}",
             path.display()
         ))

@@ -7,8 +7,8 @@ use scratchgrad::scalar::evaluate::{evaluate, EvalError};
 use scratchgrad::text::elide;
 
 use super::files::{is_stdout, save};
-use super::output::{errln, outln};
-use super::CliError;
+use crate::output::{errln, outln};
+use crate::Failure;
 
 /// Differentiate an expression with the scalar engine: prints f and df/dNAME for every name.
 ///
@@ -51,22 +51,20 @@ fn is_name(name: &str) -> bool {
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-fn parse_binding(text: &str) -> Result<(String, f64), CliError> {
+fn parse_binding(text: &str) -> Result<(String, f64), Failure> {
     let shown = elide(text, 40);
     let Some((name, number)) = text.split_once('=') else {
-        return Err(CliError::new(format!(
-            "`{shown}` is not NAME=VALUE: {HINT}"
-        )));
+        return Err(Failure::new(format!("`{shown}` is not NAME=VALUE: {HINT}")));
     };
     if !is_name(name) {
-        return Err(CliError::new(format!(
+        return Err(Failure::new(format!(
             "`{}` in `{shown}` is not a name: {HINT}",
             elide(name, 40)
         )));
     }
     match number.trim().parse::<f64>() {
         Ok(v) if v.is_finite() => Ok((name.to_string(), v)),
-        _ => Err(CliError::new(format!(
+        _ => Err(Failure::new(format!(
             "`{}` in `{shown}` is not a finite number: {HINT}",
             elide(number, 40)
         ))),
@@ -96,14 +94,14 @@ fn caret(expr: &str, offset: usize) -> String {
     )
 }
 
-fn eval_error(expr: &str, e: EvalError) -> CliError {
+fn eval_error(expr: &str, e: EvalError) -> Failure {
     match e.offset {
         Some(offset) => {
             let column = expr[..offset.min(expr.len())].chars().count() + 1;
-            CliError::new(format!("at column {column}: {}", e.message))
+            Failure::new(format!("at column {column}: {}", e.message))
                 .with_detail(caret(expr, offset))
         }
-        None => CliError::new(e.message),
+        None => Failure::new(e.message),
     }
 }
 
@@ -112,9 +110,9 @@ fn json_number(x: f64) -> String {
 }
 
 /// Runs `scratchgrad grad`.
-pub fn run(args: GradArgs) -> Result<(), CliError> {
+pub fn run(args: GradArgs) -> Result<(), Failure> {
     if is_binding(&args.expr) {
-        return Err(CliError::new(format!(
+        return Err(Failure::new(format!(
             "missing expression: `{}` is a value; give the expression first, e.g. scratchgrad grad \"x * y\" x=2 y=3",
             elide(&args.expr, 40)
         )));
@@ -124,7 +122,7 @@ pub fn run(args: GradArgs) -> Result<(), CliError> {
         .filter(|p| p.as_deref().is_some_and(is_stdout))
         .count();
     if to_stdout > 1 {
-        return Err(CliError::new(
+        return Err(Failure::new(
             "--dot and --svg cannot both be - (standard output): write one of them to a file",
         ));
     }
@@ -173,7 +171,7 @@ pub fn run(args: GradArgs) -> Result<(), CliError> {
     }
     if let Some(path) = &args.svg {
         let svg = result.output.to_svg().map_err(|e| {
-            CliError::new(format!(
+            Failure::new(format!(
                 "no SVG picture: {e}; write the graph with --dot FILE and draw it with Graphviz (dot -Tsvg FILE)"
             ))
         })?;

@@ -8,8 +8,8 @@ use scratchgrad::data::preprocess::{decode_image, mnist_style, SIDE};
 use scratchgrad::io::{load_model, read_regular};
 use scratchgrad::train::{check_finite, Engine, Model};
 
-use super::output::outln;
-use super::CliError;
+use crate::output::outln;
+use crate::Failure;
 
 /// Classify images of handwritten digits (PNG or JPEG, any size)
 ///
@@ -32,11 +32,11 @@ pub struct PredictArgs {
 const MAX_IMAGE_FILE_BYTES: u64 = 64 << 20;
 
 /// Runs `scratchgrad predict`.
-pub fn run(args: PredictArgs) -> Result<(), CliError> {
-    let file = load_model(&args.model).map_err(|e| CliError::new(e.to_string()))?;
+pub fn run(args: PredictArgs) -> Result<(), Failure> {
+    let file = load_model(&args.model).map_err(|e| Failure::new(e.to_string()))?;
     let pixels = SIDE * SIDE;
     if file.arch.input_size() != pixels {
-        return Err(CliError::new(format!(
+        return Err(Failure::new(format!(
             "{} is a {} network; predict needs {pixels} ({SIDE}x{SIDE}) inputs",
             args.model.display(),
             file.arch.describe()
@@ -46,21 +46,21 @@ pub fn run(args: PredictArgs) -> Result<(), CliError> {
     let mut inputs = Vec::new();
     for path in &args.images {
         let bytes = read_regular(path, MAX_IMAGE_FILE_BYTES)
-            .map_err(|e| CliError::new(format!("{} {e}", path.display())))?;
+            .map_err(|e| Failure::new(format!("{} {e}", path.display())))?;
         let img = decode_image(&bytes).map_err(|e| {
-            CliError::new(format!(
+            Failure::new(format!(
                 "{} cannot be read as an image ({e}); give a PNG or JPEG file",
                 path.display()
             ))
         })?;
         let pixels =
-            mnist_style(&img).map_err(|e| CliError::new(format!("{}: {e}", path.display())))?;
+            mnist_style(&img).map_err(|e| Failure::new(format!("{}: {e}", path.display())))?;
         inputs.extend(pixels.iter().map(|&p| p as f32 / 255.0));
     }
     let mut model = Model::from_file(&file, Engine::Manual);
     let logits = model.logits(Array::from_vec(inputs, &[args.images.len(), pixels]));
     check_finite(&logits, 0).map_err(|e| {
-        CliError::new(format!(
+        Failure::new(format!(
             "{} {e} ({}); it cannot be used",
             args.model.display(),
             args.images[e.example].display()

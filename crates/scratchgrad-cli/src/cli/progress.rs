@@ -8,7 +8,7 @@ use std::sync::Arc;
 use indicatif::{ProgressBar, ProgressStyle};
 use scratchgrad::train::{EpochReport, Observer};
 
-use super::output::{errln, outln};
+use crate::output::{errln, outln};
 
 /// An epoch whose mean training loss is this many times the first batch's has diverged.
 const DIVERGED: f64 = 2.0;
@@ -23,8 +23,6 @@ pub struct Progress {
     first_loss: Option<f64>,
     /// The last epoch's loss, when it is far above `first_loss`.
     diverged: Option<f64>,
-    /// Another observer told everything this one is (the dashboard's).
-    also: Option<Box<dyn Observer>>,
 }
 
 impl Progress {
@@ -42,14 +40,7 @@ impl Progress {
             validation,
             first_loss,
             diverged: None,
-            also: None,
         }
-    }
-
-    /// Tells `observer` too about every step and epoch; it may also stop the run.
-    pub fn also(mut self, observer: Option<Box<dyn Observer>>) -> Self {
-        self.also = observer;
-        self
     }
 
     /// Clears a half-drawn bar (before an error message or the next line).
@@ -85,9 +76,6 @@ fn divergence_warning(what: &str, loss: f64, first: f64) -> String {
 
 impl Observer for Progress {
     fn on_batch(&mut self, epoch: usize, batch: usize, batches: usize, loss: f64, accuracy: f64) {
-        if let Some(also) = self.also.as_mut() {
-            also.on_batch(epoch, batch, batches, loss, accuracy);
-        }
         if batch == 1 && self.first_loss.is_none() {
             self.first_loss = Some(loss);
         }
@@ -113,13 +101,9 @@ impl Observer for Progress {
 
     fn should_stop(&self) -> bool {
         self.interrupted.load(Ordering::Relaxed)
-            || self.also.as_ref().is_some_and(|a| a.should_stop())
     }
 
     fn on_epoch(&mut self, epoch: &EpochReport<'_>) {
-        if let Some(also) = self.also.as_mut() {
-            also.on_epoch(epoch);
-        }
         let m = epoch.metrics;
         self.finish();
         outln!(

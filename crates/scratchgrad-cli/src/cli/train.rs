@@ -1,22 +1,22 @@
 //! `scratchgrad train`: the texts' MNIST network by default, with everything a run leaves
-//! behind.
+//! behind. The flags become the library's `train::Settings`; the run itself (its folder,
+//! epochs, pictures and summary) is `train::Session`'s. This file renders it on a terminal.
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use clap::Args;
 use scratchgrad::arch::{Activation, Architecture, LAYER_GRAMMAR};
-use scratchgrad::data::DatasetName;
-use scratchgrad::train::run_dir::{CHECKPOINT, SUMMARY};
+use scratchgrad::data::{DatasetName, Split};
+use scratchgrad::train::run_dir::CHECKPOINT;
 use scratchgrad::train::{
-    load_resume, short_number, train, ConfigError, Engine, EpochMetrics, Observer, OptimizerKind,
-    Preset, Resume, RunDir, RunDirError, Schedule, TrainConfig, TrainError,
+    short_number, ConfigError, Engine, Folder, OptimizerKind, Preset, RunDirError, Schedule,
+    Session, SessionError, Settings, TrainConfig, TrainError,
 };
 
-use super::files::save;
-use super::output::{errln, outln};
+use super::data;
 use super::progress::Progress;
-use super::{data, report_files, CliError};
+use crate::output::{errln, outln};
+use crate::Failure;
 
 /// Train a classifier (default: the texts' 784-256-10 sigmoid MLP on MNIST, 20 epochs)
 ///
@@ -94,38 +94,16 @@ pub struct TrainArgs {
 /// The most threads `--threads` accepts.
 const MAX_THREADS: usize = 256;
 
-/// Seconds since 1970 as `YYYYMMDD-HHMMSS` (UTC), for default run folders.
-fn timestamp() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let (days, rest) = ((secs / 86_400) as i64, secs % 86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}{month:02}{day:02}-{:02}{:02}{:02}",
-        rest / 3600,
-        rest / 60 % 60,
-        rest % 60
-    )
-}
-
 impl TrainArgs {
-    /// The flag that sets a configuration's `setting`, for messages.
+    /// The flag that sets a setting (its name in `train::Settings` or `TrainConfig`), for
+    /// messages.
     fn flag(&self, setting: &str) -> &'static str {
         match setting {
             "dataset" => "--dataset",
             "architecture" if self.layers.is_some() => "--layers",
             "architecture" if self.arch.is_some_and(|a| a != Preset::Mlp) => "--arch",
-            "architecture" => "--hidden",
+            "architecture" | "hidden" => "--hidden",
+            "layers" => "--layers",
             "engine" => "--engine",
             "epochs" => "--epochs",
             "batch_size" => "--batch-size",
@@ -137,63 +115,31 @@ impl TrainArgs {
         }
     }
 
-    fn config_error(&self, e: ConfigError) -> CliError {
-        CliError::new(format!("{}: {}", self.flag(e.setting), e.message))
+    fn config_error(&self, e: ConfigError) -> Failure {
+        Failure::new(format!("{}: {}", self.flag(e.setting), e.message))
     }
 
-    /// The preset whose defaults apply: the named one, `cnn`'s for a `--layers` list with
-    /// convolutions, the MLP's otherwise.
-    fn preset(&self) -> Preset {
-        match (&self.arch, &self.layers) {
-            (Some(preset), _) => *preset,
-            (None, Some(_)) => Preset::Cnn,
-            (None, None) => Preset::Mlp,
+    /// The settings the flags give (the library fills in the preset's defaults).
+    fn settings(&self) -> Settings {
+        Settings {
+            dataset: self.dataset,
+            preset: self.arch,
+            hidden: self.hidden.clone(),
+            activation: self.activation,
+            layers: self.layers.clone(),
+            engine: self.engine,
+            epochs: self.epochs,
+            batch_size: self.batch_size,
+            lr: self.lr,
+            optimizer: self.optimizer,
+            schedule: self.schedule,
+            seed: self.seed,
+            val_split: self.val_split,
         }
-    }
-
-    /// The network the flags describe for `dataset`.
-    fn arch(&self, dataset: DatasetName) -> Result<Architecture, CliError> {
-        let (rows, cols) = dataset.image_size();
-        if let Some(text) = &self.layers {
-            return Architecture::parse_for_images(text, rows, cols)
-                .map_err(|e| CliError::new(format!("--layers: {e}")));
-        }
-        let preset = self.preset();
-        if preset != Preset::Mlp && (self.hidden.is_some() || self.activation.is_some()) {
-            return Err(CliError::new(format!(
-                "--hidden and --activation shape the MLP; --arch {preset} has its own layers (use --layers for another network)"
-            )));
-        }
-        Ok(preset.arch(dataset, self.hidden.as_deref(), self.activation))
-    }
-
-    /// A new run's settings: the flags, the preset's defaults for the rest, checked.
-    fn config(&self) -> Result<TrainConfig, CliError> {
-        let dataset = self.dataset.unwrap_or(DatasetName::Mnist);
-        let defaults = self.preset().defaults();
-        let optimizer = self.optimizer.unwrap_or(defaults.optimizer);
-        let lr = match self.optimizer {
-            Some(o) if o != defaults.optimizer => o.default_lr(),
-            _ => defaults.lr,
-        };
-        let config = TrainConfig {
-            dataset,
-            arch: self.arch(dataset)?,
-            engine: self.engine.unwrap_or(Engine::Autograd),
-            epochs: self.epochs.unwrap_or(defaults.epochs),
-            batch_size: self.batch_size.unwrap_or(64),
-            lr: self.lr.unwrap_or(lr),
-            optimizer,
-            schedule: self.schedule.unwrap_or(defaults.schedule),
-            seed: self.seed.unwrap_or(0),
-            val_split: self.val_split.unwrap_or(0.0),
-        };
-        config.validate().map_err(|e| self.config_error(e))?;
-        Ok(config)
     }
 
     /// A resumed run keeps its settings: any flag given must agree with them.
-    fn check_agrees(&self, run: &TrainConfig, dir: &Path) -> Result<(), CliError> {
+    fn check_agrees(&self, run: &TrainConfig, dir: &Path) -> Result<(), Failure> {
         let mlp = run.arch.as_mlp();
         let given: [(&str, Option<String>, String); 12] = [
             (
@@ -259,7 +205,7 @@ impl TrainArgs {
                 _ => value == theirs,
             };
             if !agrees {
-                return Err(CliError::new(format!(
+                return Err(Failure::new(format!(
                     "{flag} {value} does not match the run in {} ({theirs}): a resumed run keeps its settings; only --epochs, --threads, --quiet and --data-dir may be given",
                     dir.display()
                 )));
@@ -269,9 +215,10 @@ impl TrainArgs {
     }
 }
 
-fn run_dir_error(path: &Path, e: RunDirError, resuming: bool) -> CliError {
+/// A folder error in the words of the command line: which flag to change.
+fn folder_error(path: &Path, e: &RunDirError, resuming: bool) -> Failure {
     let shown = path.display();
-    let how = match &e {
+    let how = match e {
         RunDirError::HoldsRun => format!(
             ": choose another --out, or continue it with scratchgrad train --resume {shown}"
         ),
@@ -285,247 +232,133 @@ fn run_dir_error(path: &Path, e: RunDirError, resuming: bool) -> CliError {
         RunDirError::Io(_) => String::new(),
     };
     let what = if resuming { "cannot resume: " } else { "" };
-    CliError::new(format!("{what}{shown} {e}{how}"))
+    Failure::new(format!("{what}{shown} {e}{how}"))
 }
 
-/// A run's folder and where it starts from.
-struct Start {
-    config: TrainConfig,
-    dir: RunDir,
-    resume: Option<Resume>,
-}
-
-fn start_new(args: &TrainArgs, runs: &Path) -> Result<Start, CliError> {
-    let config = args.config()?;
-    let dir = match &args.out {
-        Some(out) => RunDir::create(out).map_err(|e| run_dir_error(out, e, false))?,
-        None => {
-            let stem = format!("{}-{}", config.dataset, timestamp());
-            RunDir::create_unique(runs, &stem).map_err(|e| run_dir_error(runs, e, false))?
-        }
+/// A session error in the words of the command line.
+fn session_error(args: &TrainArgs, session: Option<&Path>, e: SessionError) -> Failure {
+    let folder = || {
+        session
+            .map(Path::display)
+            .map(|d| d.to_string())
+            .unwrap_or_default()
     };
-    Ok(Start {
-        config,
-        dir,
-        resume: None,
-    })
-}
-
-fn start_resumed(args: &TrainArgs, path: &Path) -> Result<Start, CliError> {
-    let dir = RunDir::open(path).map_err(|e| run_dir_error(path, e, true))?;
-    let (mut config, resume) =
-        load_resume(&dir).map_err(|e| CliError::new(format!("cannot resume: {e}")))?;
-    args.check_agrees(&config, path)?;
-    if let Some(epochs) = args.epochs {
-        config.epochs = epochs;
-        config.validate().map_err(|e| args.config_error(e))?;
-    }
-    if resume.epochs_done > config.epochs {
-        return Err(CliError::new(format!(
-            "--epochs {} is fewer than the {} epochs {} has already trained",
-            config.epochs,
-            resume.epochs_done,
-            path.display()
-        )));
-    }
-    if resume.epochs_done == config.epochs && dir.file(SUMMARY).exists() {
-        return Err(CliError::new(format!(
-            "{} has already trained all {} of its epochs: pass a larger --epochs to continue",
-            path.display(),
-            config.epochs
-        )));
-    }
-    Ok(Start {
-        config,
-        dir,
-        resume: Some(resume),
-    })
-}
-
-fn plural(n: usize, what: &str) -> String {
-    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
-}
-
-/// Hears about a run beyond its steps and epochs: where it trains (the dashboard).
-pub trait Listener: Observer {
-    /// The run's folder is ready and training is about to start (after `epochs_done`
-    /// epochs, when it resumes); `heading` is the line `train` prints.
-    fn started(&mut self, folder: &Path, heading: &str, config: &TrainConfig, epochs_done: usize);
-}
-
-/// The flags of `scratchgrad train`, for the dashboard's runs.
-#[derive(clap::Parser)]
-#[command(name = "scratchgrad train", no_binary_name = true)]
-struct TrainCommand {
-    #[command(flatten)]
-    args: TrainArgs,
-}
-
-/// Parses `train`'s flags (`["--epochs=3", ...]`) as the command line would, and checks a
-/// new run's settings; a mistake is one line, as `train` prints it.
-pub fn parse_flags(flags: &[String]) -> Result<TrainArgs, CliError> {
-    use clap::Parser;
-    let args = TrainCommand::try_parse_from(flags)
-        .map(|c| c.args)
-        .map_err(|e| {
-            let text = e.to_string();
-            let first = text.lines().next().unwrap_or("bad flags");
-            CliError::new(first.trim_start_matches("error: ").to_string())
-        })?;
-    if args.resume.is_none() {
-        args.config()?;
-    }
-    Ok(args)
-}
-
-/// Runs `scratchgrad train`.
-pub fn run(args: TrainArgs) -> Result<(), CliError> {
-    run_with(args, Path::new("runs"), None)
-}
-
-/// Runs `scratchgrad train` with new runs' default folders in `runs`, telling `listener`
-/// too (the dashboard's runs).
-pub fn run_with(
-    args: TrainArgs,
-    runs: &Path,
-    listener: Option<Box<dyn Listener>>,
-) -> Result<(), CliError> {
-    let started = Instant::now();
-    let threads = args.threads.unwrap_or_else(scratchgrad::array::num_threads);
-    if !(1..=MAX_THREADS).contains(&threads) {
-        return Err(CliError::new(format!(
-            "--threads: must be 1 to {MAX_THREADS}, not {threads}"
-        )));
-    }
-    let Start {
-        config,
-        dir,
-        resume,
-    } = match &args.resume {
-        Some(path) => start_resumed(&args, path)?,
-        None => start_new(&args, runs)?,
-    };
-    let result = train_in(&args, &config, &dir, resume, threads, started, listener);
-    if result.is_err() {
-        // A run that completed no epoch leaves nothing behind.
-        dir.abandon();
-    }
-    result
-}
-
-fn train_in(
-    args: &TrainArgs,
-    config: &TrainConfig,
-    dir: &RunDir,
-    resume: Option<Resume>,
-    threads: usize,
-    started: Instant,
-    mut listener: Option<Box<dyn Listener>>,
-) -> Result<(), CliError> {
-    let out = dir.path();
-    let (train_set, test_set) = data::load(config.dataset, args.data_dir.as_deref(), args.quiet)?;
-    scratchgrad::array::set_num_threads(threads);
-    let done = resume.as_ref().map_or(0, |r| r.epochs_done);
-    let first_loss = resume
-        .as_ref()
-        .and_then(|r| r.history.first())
-        .map(|m| m.train_loss);
-    let heading = format!(
-        "training {} on {} ({} images, {} test) with the {} engine: {}{}, batch {}, {} lr {} ({}), seed {}{}, {} thread(s)",
-        config.arch.describe(),
-        config.dataset,
-        train_set.len(),
-        test_set.len(),
-        config.engine,
-        plural(config.epochs, "epoch"),
-        if done > 0 { format!(" (resuming after epoch {done})") } else { String::new() },
-        config.batch_size,
-        config.optimizer,
-        short_number(config.lr),
-        config.schedule,
-        config.seed,
-        if config.val_split > 0.0 { format!(", {}% held out to validate", short_number(config.val_split * 100.0)) } else { String::new() },
-        threads
-    );
-    outln!("{heading}");
-    if let Some(listener) = listener.as_mut() {
-        listener.started(out, &heading, config, done);
-    }
-    let also = listener.map(|l| l as Box<dyn Observer>);
-    let mut progress = Progress::new(args.quiet, config.val_split > 0.0, first_loss).also(also);
-    outln!("{}", progress.heading());
-    let result = train(config, &train_set, &test_set, dir, resume, &mut progress);
-    progress.finish();
-    let outcome = match result {
-        Ok(outcome) => outcome,
-        Err(e @ TrainError::NonFinite { .. }) => return Err(CliError::new(format!("{e} (--lr)"))),
-        Err(TrainError::Resume(problem)) => {
-            return Err(CliError::new(format!(
-                "cannot resume: {} {problem}",
-                dir.file(CHECKPOINT).display()
-            )))
+    match e {
+        SessionError::Folder {
+            path,
+            error,
+            resuming,
+        } => folder_error(&path, &error, resuming),
+        SessionError::Resume(e) => Failure::new(format!("cannot resume: {e}")),
+        SessionError::Config(e) => args.config_error(e),
+        SessionError::FewerEpochs { asked, done } => Failure::new(format!(
+            "--epochs {asked} is fewer than the {done} epochs {} has already trained",
+            folder()
+        )),
+        SessionError::Finished { epochs } => Failure::new(format!(
+            "{} has already trained all {epochs} of its epochs: pass a larger --epochs to continue",
+            folder()
+        )),
+        SessionError::Train(e @ TrainError::NonFinite { .. }) => {
+            Failure::new(format!("{e} (--lr)"))
         }
-        Err(TrainError::Stopped { epochs_done }) => {
+        SessionError::Train(TrainError::Resume(problem)) => Failure::new(format!(
+            "cannot resume: {}/{CHECKPOINT} {problem}",
+            folder()
+        )),
+        SessionError::Train(TrainError::Stopped { epochs_done }) => {
             let message = if epochs_done > 0 {
-                format!("interrupted after {}, whose checkpoint is kept in {}: resume with: scratchgrad train --resume {}", plural(epochs_done, "complete epoch"), out.display(), out.display())
+                let plural = if epochs_done == 1 { "" } else { "s" };
+                format!("interrupted after {epochs_done} complete epoch{plural}, whose checkpoint is kept in {0}: resume with: scratchgrad train --resume {0}", folder())
             } else {
                 "interrupted before the first epoch completed, so nothing was kept".into()
             };
-            return Err(CliError::new(message).with_exit_code(130));
+            Failure::new(message).with_exit_code(130)
         }
-        Err(e) => {
-            let how = if dir.has_checkpoint() {
-                format!(
-                    "; resume with: scratchgrad train --resume {}",
-                    out.display()
-                )
+        SessionError::Train(e) => {
+            let kept = session.is_some_and(|dir| dir.join(CHECKPOINT).exists());
+            let how = if kept {
+                format!("; resume with: scratchgrad train --resume {}", folder())
             } else {
                 String::new()
             };
-            return Err(CliError::new(format!("{e}{how}")));
+            Failure::new(format!("{e}{how}"))
         }
+        SessionError::Summary(e) => {
+            Failure::new(format!("cannot write the summary in {}: {e}", folder()))
+        }
+    }
+}
+
+/// The session the flags ask for: a new run, or the one to resume (checked against them).
+fn session(args: &TrainArgs) -> Result<Session, Failure> {
+    let Some(path) = &args.resume else {
+        let config: TrainConfig = args.settings().config().map_err(|e| args.config_error(e))?;
+        let folder = match &args.out {
+            Some(out) => Folder::At(out),
+            None => Folder::In(Path::new("runs")),
+        };
+        return Session::start(config, folder).map_err(|e| session_error(args, None, e));
     };
-    // The pictures, then the summary: a summary says the run is finished.
-    let pictures = report_files(
-        out,
-        &outcome.history,
-        &outcome.test,
-        &test_set,
-        &outcome.model,
-    );
-    for warning in &pictures.warnings {
+    let mut session = Session::resume(path).map_err(|e| session_error(args, Some(path), e))?;
+    args.check_agrees(session.config(), path)?;
+    if let Some(epochs) = args.epochs {
+        session
+            .set_epochs(epochs)
+            .map_err(|e| session_error(args, Some(path), e))?;
+    }
+    if session.is_finished() {
+        let epochs = session.config().epochs;
+        return Err(session_error(
+            args,
+            Some(path),
+            SessionError::Finished { epochs },
+        ));
+    }
+    Ok(session)
+}
+
+/// Runs `scratchgrad train`.
+pub fn run(args: TrainArgs) -> Result<(), Failure> {
+    let threads = args.threads.unwrap_or_else(scratchgrad::array::num_threads);
+    if !(1..=MAX_THREADS).contains(&threads) {
+        return Err(Failure::new(format!(
+            "--threads: must be 1 to {MAX_THREADS}, not {threads}"
+        )));
+    }
+    let session = session(&args)?;
+    let folder = session.folder().to_path_buf();
+    let config = session.config().clone();
+    let splits = data::load(
+        config.dataset,
+        &[Split::Train, Split::Test],
+        args.data_dir.as_deref(),
+        args.quiet,
+    )?;
+    let (train_set, test_set) = (&splits[0], &splits[1]);
+    outln!("{}", session.heading(train_set, test_set, threads));
+    let first_loss = session.history().first().map(|m| m.train_loss);
+    let mut progress = Progress::new(args.quiet, config.val_split > 0.0, first_loss);
+    outln!("{}", progress.heading());
+    let result = session.train(train_set, test_set, threads, &mut progress);
+    progress.finish();
+    let finished = result.map_err(|e| session_error(&args, Some(&folder), e))?;
+    for warning in &finished.pictures.warnings {
         errln!("warning: {warning}");
     }
-    let wall = started.elapsed().as_secs_f64();
-    let summary = serde_json::json!({
-        "final": outcome.history.last().map(EpochMetrics::to_json),
-        "test": {
-            "accuracy": outcome.test.accuracy,
-            "loss": outcome.test.loss,
-            "per_class_accuracy": outcome.test.per_class_accuracy(),
-        },
-        "config": config.to_json(),
-        "threads": threads,
-        "versions": { "scratchgrad": env!("CARGO_PKG_VERSION") },
-        "wall_seconds": wall,
-    });
-    save(
-        &dir.file(SUMMARY),
-        format!("{summary:#}\n").as_bytes(),
-        "summary",
-    )?;
     let mut files = vec![
         "model.safetensors",
         "checkpoint.safetensors",
         "metrics.jsonl",
     ];
-    files.extend(&pictures.written);
+    files.extend(&finished.pictures.written);
     files.push("summary.json");
     outln!(
-        "done in {wall:.1} s: test accuracy {:.2}%. Wrote {} to {}",
-        outcome.test.accuracy * 100.0,
+        "done in {:.1} s: test accuracy {:.2}%. Wrote {} to {}",
+        finished.wall_seconds,
+        finished.test_accuracy * 100.0,
         files.join(", "),
-        out.display()
+        folder.display()
     );
     progress.warn_if_diverged();
     Ok(())

@@ -9,17 +9,47 @@ use std::time::Duration;
 /// 0 means "not set": use every core the machine reports.
 static NUM_THREADS: AtomicUsize = AtomicUsize::new(0);
 
-/// Sets how many threads a large matrix product may use (1 = never spawn).
+thread_local! {
+    /// This thread's own count, set by [`with_threads`] (0: the process's).
+    static SCOPED_THREADS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Sets how many threads a large matrix product may use by default, in the whole process
+/// (1 = never spawn). A training run sets its own with [`with_threads`] instead.
 pub fn set_num_threads(n: usize) {
     NUM_THREADS.store(n.max(1), Ordering::Relaxed);
 }
 
-/// How many threads a large matrix product may use.
+/// How many threads a large matrix product may use: the count [`with_threads`] set for
+/// this thread, else the process's.
 pub fn num_threads() -> usize {
-    match NUM_THREADS.load(Ordering::Relaxed) {
-        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    match SCOPED_THREADS.with(|t| t.get()) {
+        0 => match NUM_THREADS.load(Ordering::Relaxed) {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        },
         n => n,
     }
+}
+
+/// Runs `work` with products computed on this thread using at most `threads` threads (at
+/// least 1), whatever other threads use: a training run's own setting, not the process's.
+///
+/// ```
+/// use scratchgrad::array::{num_threads, with_threads};
+/// assert_eq!(with_threads(1, num_threads), 1);
+/// ```
+pub fn with_threads<R>(threads: usize, work: impl FnOnce() -> R) -> R {
+    let before = SCOPED_THREADS.with(|t| t.replace(threads.max(1)));
+    // Put back on every way out, a panic included.
+    struct Restore(usize);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            SCOPED_THREADS.with(|t| t.set(self.0));
+        }
+    }
+    let _restore = Restore(before);
+    work()
 }
 
 /// The threads that compute the other blocks of a split product while the calling thread

@@ -12,6 +12,9 @@ pub mod preprocess;
 pub use datasets::{Dataset, DatasetName, Split};
 
 use std::fmt;
+use std::path::Path;
+
+use fetch::{data_dir, dataset_dir, FetchEvent, Sources};
 
 /// A problem with a data file: which file, and what is wrong with it.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,3 +42,27 @@ impl fmt::Display for DataError {
 }
 
 impl std::error::Error for DataError {}
+
+/// The splits of `name` asked for, loaded from the data folder (`data_dir`, else the
+/// default: see [`fetch::data_dir`]); missing files are fetched first from the public
+/// sources, reporting to `on_event`, for as long as `stop()` stays false. The built-in data
+/// set needs no files.
+pub fn load_splits(
+    name: DatasetName,
+    splits: &[Split],
+    data_dir_given: Option<&Path>,
+    on_event: &mut dyn FnMut(FetchEvent),
+    stop: &dyn Fn() -> bool,
+) -> Result<Vec<Dataset>, DataError> {
+    let dir = if name.needs_files() {
+        let dir = dataset_dir(&data_dir(data_dir_given)?, name);
+        fetch::fetch(name, splits, &dir, &Sources::public(name), on_event, stop)?;
+        dir
+    } else {
+        std::path::PathBuf::new()
+    };
+    splits
+        .iter()
+        .map(|&split| Dataset::load(name, split, &dir))
+        .collect()
+}

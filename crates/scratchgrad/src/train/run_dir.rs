@@ -278,7 +278,7 @@ impl RunDir {
     /// Gives up a run that completed no epoch: removes what it wrote (and the folder, if this
     /// process made it and nothing else is in it), so nothing half-made is left behind. A run
     /// with a checkpoint is left as it is.
-    pub fn abandon(self) {
+    pub fn abandon(&self) {
         if self.has_checkpoint() {
             return;
         }

@@ -1,17 +1,18 @@
-//! The pictures a training run leaves in its folder.
+//! The pictures a training run leaves in its folder (drawn by `report`), and the live ones
+//! the web dashboard shows after each epoch. Pictures are a report: one that cannot be drawn
+//! or saved is a warning, never a failed run.
 
 use std::path::Path;
 
 use image::RgbImage;
-use scratchgrad::arch::LayerSpec;
-use scratchgrad::data::Dataset;
-use scratchgrad::io::ModelFile;
-use scratchgrad::report::{
+
+use super::{Engine, EpochMetrics, Evaluation, HeldOut, Model};
+use crate::arch::LayerSpec;
+use crate::data::Dataset;
+use crate::io::{write_atomic, ModelFile};
+use crate::report::{
     confusion_png, curves_svg, digit_grid, encode_png, feature_maps_png, filters_png, Tile,
 };
-use scratchgrad::train::{Engine, EpochMetrics, Evaluation, HeldOut, Model};
-
-use super::files::save;
 
 /// What drawing a run's pictures gave: the files written, and a warning for each picture
 /// that could not be drawn or saved (pictures are a report: a run never fails for one).
@@ -35,7 +36,8 @@ impl Pictures {
         let drawn = std::panic::catch_unwind(std::panic::AssertUnwindSafe(draw))
             .unwrap_or_else(|_| Err("the drawing code failed (a bug in scratchgrad)".into()));
         let saved = drawn.and_then(|bytes| {
-            save(&out.join(name), &bytes, name).map_err(|e| e.message().to_string())
+            write_atomic(&out.join(name), &bytes)
+                .map_err(|e| format!("cannot write {}: {e}", out.join(name).display()))
         });
         match saved {
             Ok(()) => self.written.push(name),
@@ -46,7 +48,7 @@ impl Pictures {
 
 /// Draws loss.svg, accuracy.svg, confusion.png, predictions.png and mistakes.png into `out`,
 /// and for a convolutional network filters.png and feature-maps.png.
-pub fn report_files(
+pub fn draw_pictures(
     out: &Path,
     history: &[EpochMetrics],
     test: &Evaluation,

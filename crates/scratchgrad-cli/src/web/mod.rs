@@ -18,8 +18,8 @@ use axum::routing::{get, post};
 use axum::Router;
 use clap::Args;
 
-use super::output::{errln, outln};
-use super::CliError;
+use crate::output::{errln, outln};
+use crate::Failure;
 
 /// Serve the interactive pages on this machine: watch backpropagation step by step, draw
 /// digits for a trained model
@@ -129,24 +129,24 @@ pub fn router(state: Arc<AppState>) -> Router {
 }
 
 /// Runs `scratchgrad serve` until Ctrl-C.
-pub fn run(args: ServeArgs) -> Result<(), CliError> {
+pub fn run(args: ServeArgs) -> Result<(), Failure> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| CliError::new(format!("cannot start the server: {e}")))?;
+        .map_err(|e| Failure::new(format!("cannot start the server: {e}")))?;
     runtime.block_on(serve(args))
 }
 
-async fn serve(args: ServeArgs) -> Result<(), CliError> {
+async fn serve(args: ServeArgs) -> Result<(), Failure> {
     // A missing folder is fine (the dashboard's first run makes it); anything else is not.
     if let Some(kind) = scratchgrad::io::not_a_folder(&args.runs) {
-        return Err(CliError::new(format!(
+        return Err(Failure::new(format!(
             "--runs {} is {kind}, not a folder: give the folder that holds (or will hold) your runs",
             args.runs.display(),
         )));
     }
     if let Some(bad) = args.allow_host.iter().find(|n| !security::is_host_name(n)) {
-        return Err(CliError::new(format!(
+        return Err(Failure::new(format!(
             "--allow-host {}: give a host name (letters, digits, dots and dashes), without a port",
             scratchgrad::text::elide(bad, 60)
         )));
@@ -154,14 +154,14 @@ async fn serve(args: ServeArgs) -> Result<(), CliError> {
     let listener = tokio::net::TcpListener::bind((args.host, args.port))
         .await
         .map_err(|e| {
-            CliError::new(format!(
+            Failure::new(format!(
                 "cannot listen on {}:{} ({e}): choose another --port (0 picks a free one)",
                 args.host, args.port
             ))
         })?;
     let addr = listener
         .local_addr()
-        .map_err(|e| CliError::new(format!("cannot read the address listened on: {e}")))?;
+        .map_err(|e| Failure::new(format!("cannot read the address listened on: {e}")))?;
     if !args.host.is_loopback() {
         errln!("warning: listening on {} makes these pages reachable from other machines; they are meant for this one (the default, --host 127.0.0.1)", args.host);
     }

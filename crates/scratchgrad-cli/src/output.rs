@@ -34,21 +34,21 @@ pub fn print_error(args: fmt::Arguments) {
 
 /// `println!` that survives a closed standard output.
 macro_rules! outln {
-    () => { $crate::cli::output::print(format_args!("\n")) };
+    () => { $crate::output::print(format_args!("\n")) };
     ($($arg:tt)*) => {
-        $crate::cli::output::print(format_args!("{}\n", format_args!($($arg)*)))
+        $crate::output::print(format_args!("{}\n", format_args!($($arg)*)))
     };
 }
 
 /// `print!` that survives a closed standard output.
 macro_rules! out {
-    ($($arg:tt)*) => { $crate::cli::output::print(format_args!($($arg)*)) };
+    ($($arg:tt)*) => { $crate::output::print(format_args!($($arg)*)) };
 }
 
 /// `eprintln!` that survives a closed standard error.
 macro_rules! errln {
     ($($arg:tt)*) => {
-        $crate::cli::output::print_error(format_args!("{}\n", format_args!($($arg)*)))
+        $crate::output::print_error(format_args!("{}\n", format_args!($($arg)*)))
     };
 }
 

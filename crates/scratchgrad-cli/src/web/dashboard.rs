@@ -1,8 +1,9 @@
-//! The training dashboard's live run: started from the page with `train`'s own flags and
-//! code (`cli::train::run_with`, so it writes the same files into `--runs`), one at a time,
-//! on its own thread; every few steps and every epoch become events that any number of
-//! pages follow (server-sent events, replayed from the start for a page that reloads);
-//! Stop is Ctrl-C for that run, and Resume is `train --resume`.
+//! The training dashboard's live run: the page's settings become the library's
+//! `train::Settings`, and the run is a `train::Session` (so it writes the same files into
+//! `--runs` as `train` does), one at a time, on its own thread; every few steps and every
+//! epoch become events that any number of pages follow (server-sent events: a snapshot for a
+//! page that opens or reloads, then live); Stop stops the run after its step (and a download
+//! under way), and Resume continues a run from its last complete epoch.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -20,34 +21,19 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures_util::stream::{self, Stream};
+use scratchgrad::data::{load_splits, Split};
 use scratchgrad::io::read_in_folder;
 use scratchgrad::report::{confusion_png, encode_png};
-use scratchgrad::train::run_dir::METRICS;
-use scratchgrad::train::{EpochMetrics, EpochReport, HeldOut, Observer, TrainConfig};
+use scratchgrad::train::run_dir::{CHECKPOINT, METRICS};
+use scratchgrad::train::{
+    first_layer_picture, predictions_picture, EpochMetrics, EpochReport, Finished, Folder, HeldOut,
+    Observer, Session, SessionError, Settings, TrainConfig, TrainError,
+};
 use serde_json::{json, Value};
 use tokio::sync::watch;
 
-use super::super::report::{first_layer_picture, predictions_picture};
-use super::super::train::{parse_flags, run_with, Listener};
 use super::api::{run_folder, ApiError};
 use super::AppState;
-
-/// The settings a page may give, and the `train` flag each becomes.
-const SETTINGS: [(&str, &str); 13] = [
-    ("dataset", "--dataset"),
-    ("arch", "--arch"),
-    ("layers", "--layers"),
-    ("hidden", "--hidden"),
-    ("activation", "--activation"),
-    ("engine", "--engine"),
-    ("epochs", "--epochs"),
-    ("batch_size", "--batch-size"),
-    ("lr", "--lr"),
-    ("optimizer", "--optimizer"),
-    ("schedule", "--schedule"),
-    ("seed", "--seed"),
-    ("val_split", "--val-split"),
-];
 /// Progress events per epoch (besides the epoch's own).
 const BATCH_EVENTS_PER_EPOCH: usize = 10;
 /// The latest events kept for a page that reconnects (one that missed more gets a snapshot).
@@ -218,14 +204,8 @@ impl Dashboard {
         })
     }
 
-    /// Starts `train` with `flags` on a thread of its own, unless a run is under way.
-    fn launch(&self, state: &AppState, mut flags: Vec<String>) -> Result<Arc<LiveRun>, ApiError> {
-        let runs = state.runs.clone();
-        let command = format!("scratchgrad train {}", flags.join(" "));
-        if let Some(dir) = &state.data_dir {
-            flags.push(format!("--data-dir={}", dir.display()));
-        }
-        let args = parse_flags(&flags).map_err(|e| ApiError::bad(e.message()))?;
+    /// Starts `what` on a thread of its own, unless a run is under way.
+    fn launch(&self, state: &AppState, what: Launch) -> Result<Arc<LiveRun>, ApiError> {
         let mut current = self.0.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(run) = current.as_ref() {
             let inner = run.lock();
@@ -241,24 +221,21 @@ impl Dashboard {
             }
         }
         let run = Arc::new(LiveRun {
-            command,
+            command: what.command(),
             stop: AtomicBool::new(false),
             inner: Mutex::new(Inner::new()),
             changed: watch::Sender::new(0),
             thread: Mutex::new(None),
         });
         let for_thread = Arc::clone(&run);
+        let (runs, data_dir) = (state.runs.clone(), state.data_dir.clone());
         let thread = std::thread::Builder::new()
             .name("dashboard-run".into())
             .spawn(move || {
-                let watcher = Watcher {
-                    run: Arc::clone(&for_thread),
-                    started: Instant::now(),
-                };
                 let result = catch_unwind(AssertUnwindSafe(|| {
-                    run_with(args, &runs, Some(Box::new(watcher)))
+                    run_session(&for_thread, what, &runs, data_dir.as_deref())
                 }));
-                finish(&for_thread, &runs, result);
+                finish(&for_thread, result);
             })
             .map_err(|e| {
                 ApiError::new(
@@ -283,35 +260,140 @@ impl Dashboard {
     }
 }
 
-/// Records how the run ended.
-fn finish(
-    run: &LiveRun,
+/// What the dashboard was asked to run.
+enum Launch {
+    /// A new run: its settings (the config they make, already checked).
+    New(Settings, TrainConfig),
+    /// The run in this folder, continued (to a new total of epochs, if given).
+    Resume(std::path::PathBuf, Option<usize>),
+}
+
+impl Launch {
+    /// The `train` command line that would do the same, for the page to show.
+    fn command(&self) -> String {
+        let mut flags: Vec<String> = match self {
+            Launch::New(settings, _) => {
+                let mut given = settings.given();
+                given.sort_by_key(|(key, _)| *key);
+                given
+                    .into_iter()
+                    .map(|(key, value)| format!("--{}={value}", key.replace('_', "-")))
+                    .collect()
+            }
+            Launch::Resume(folder, epochs) => {
+                let mut flags = vec![format!("--resume={}", folder.display())];
+                flags.extend(epochs.map(|e| format!("--epochs={e}")));
+                flags
+            }
+        };
+        flags.push("--quiet".into());
+        format!("scratchgrad train {}", flags.join(" "))
+    }
+}
+
+/// Runs what the dashboard was asked to: the session started or resumed, its data loaded
+/// (fetched if missing, for as long as the run is not stopped), then trained.
+fn run_session(
+    run: &Arc<LiveRun>,
+    what: Launch,
     runs: &Path,
-    result: std::thread::Result<Result<(), super::super::CliError>>,
-) {
-    let (status, message) = match result {
-        Ok(Ok(())) => {
-            let name = run.lock().name.clone().unwrap_or_default();
-            let accuracy =
-                scratchgrad::io::read_regular(&runs.join(&name).join("summary.json"), 1 << 20)
-                    .ok()
-                    .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
-                    .and_then(|s| s["test"]["accuracy"].as_f64());
-            let message = match accuracy {
-                Some(a) => format!("finished: test accuracy {:.2}%", a * 100.0),
-                None => "finished".to_string(),
-            };
-            (Status::Finished, message)
+    data_dir: Option<&Path>,
+) -> Result<Finished, String> {
+    let shown = |e: SessionError, folder: Option<&Path>| describe(&e, folder);
+    let session = match what {
+        Launch::New(_, config) => {
+            Session::start(config, Folder::In(runs)).map_err(|e| shown(e, None))?
         }
-        Ok(Err(e)) if e.exit_code() == 130 => (Status::Stopped, e.message().to_string()),
-        Ok(Err(e)) => (Status::Failed, e.message().to_string()),
+        Launch::Resume(folder, epochs) => {
+            let mut session = Session::resume(&folder).map_err(|e| shown(e, Some(&folder)))?;
+            if let Some(epochs) = epochs {
+                session
+                    .set_epochs(epochs)
+                    .map_err(|e| shown(e, Some(&folder)))?;
+            }
+            if session.is_finished() {
+                let epochs = session.config().epochs;
+                return Err(shown(SessionError::Finished { epochs }, Some(&folder)));
+            }
+            session
+        }
+    };
+    let folder = session.folder().to_path_buf();
+    let config = session.config().clone();
+    let stop = || run.stop.load(Ordering::Relaxed);
+    let splits = load_splits(
+        config.dataset,
+        &[Split::Train, Split::Test],
+        data_dir,
+        &mut |_| {},
+        &stop,
+    )
+    .map_err(|e| {
+        if stop() {
+            format!(
+                "stopped while fetching {}: nothing half-written was kept",
+                config.dataset
+            )
+        } else {
+            e.to_string()
+        }
+    })?;
+    let (train_set, test_set) = (&splits[0], &splits[1]);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let heading = session.heading(train_set, test_set, threads);
+    let mut watcher = Watcher {
+        run: Arc::clone(run),
+        started: Instant::now(),
+    };
+    watcher.started(&session, &heading);
+    session
+        .train(train_set, test_set, threads, &mut watcher)
+        .map_err(|e| shown(e, Some(&folder)))
+}
+
+/// A session's failure as the page shows it (the command line's words, since the page shows
+/// the equivalent command).
+fn describe(e: &SessionError, folder: Option<&Path>) -> String {
+    let shown = folder.map(|f| f.display().to_string()).unwrap_or_default();
+    match e {
+        SessionError::Train(TrainError::Stopped { epochs_done }) if *epochs_done > 0 => {
+            let plural = if *epochs_done == 1 { "" } else { "s" };
+            format!("stopped after {epochs_done} complete epoch{plural}, whose checkpoint is kept in {shown}: resume with: scratchgrad train --resume {shown}")
+        }
+        SessionError::Train(TrainError::Stopped { .. }) => {
+            "stopped before the first epoch completed, so nothing was kept".into()
+        }
+        SessionError::Train(TrainError::Resume(problem)) => {
+            format!("cannot resume: {shown}/{CHECKPOINT} {problem}")
+        }
+        SessionError::Resume(e) => format!("cannot resume: {e}"),
+        SessionError::Folder { resuming: true, .. } => format!("cannot resume: {e}"),
+        SessionError::Finished { .. } | SessionError::FewerEpochs { .. } => {
+            format!("{shown}: {e}")
+        }
+        e => e.to_string(),
+    }
+}
+
+/// Records how the run ended.
+fn finish(run: &LiveRun, result: std::thread::Result<Result<Finished, String>>) {
+    let (status, message) = match result {
+        Ok(Ok(finished)) => (
+            Status::Finished,
+            format!(
+                "finished: test accuracy {:.2}%",
+                finished.test_accuracy * 100.0
+            ),
+        ),
+        Ok(Err(message)) if message.starts_with("stopped") => (Status::Stopped, message),
+        Ok(Err(message)) => (Status::Failed, message),
         Err(_) => (
             Status::Failed,
             "the run failed unexpectedly (a bug in scratchgrad): see the server's output"
                 .to_string(),
         ),
     };
-    super::super::output::errln!("dashboard run: {message}");
+    crate::output::errln!("dashboard run: {message}");
     // The event first: a page that sees the run has ended has had its last event.
     run.push(json!({ "type": "end", "status": status.name(), "message": message }));
     run.lock().status = status;
@@ -379,8 +461,11 @@ impl Observer for Watcher {
     }
 }
 
-impl Listener for Watcher {
-    fn started(&mut self, folder: &Path, heading: &str, config: &TrainConfig, epochs_done: usize) {
+impl Watcher {
+    /// The session's data is loaded and training is about to start.
+    fn started(&mut self, session: &Session, heading: &str) {
+        let (folder, config) = (session.folder(), session.config());
+        let epochs_done = session.epochs_done();
         let name = folder.file_name().map(|n| n.to_string_lossy().into_owned());
         // A resumed run's earlier epochs, so that the snapshot draws the whole curve.
         let earlier: Vec<Value> = read_in_folder(folder, METRICS, 64 << 20)
@@ -412,59 +497,30 @@ impl Listener for Watcher {
 
 type Body = Result<Json<Value>, JsonRejection>;
 
-/// `train`'s flags for the settings a page sent, each checked for its form (the values
-/// themselves are checked by `train`, as on the command line).
-fn flags_from(body: &Value) -> Result<Vec<String>, ApiError> {
-    let object = body
-        .as_object()
-        .ok_or_else(|| ApiError::bad("the settings must be a JSON object"))?;
-    let mut flags = Vec::new();
-    for (key, value) in object {
-        let (_, flag) = SETTINGS.iter().find(|(k, _)| k == key).ok_or_else(|| {
-            let known: Vec<&str> = SETTINGS.iter().map(|(k, _)| *k).collect();
-            ApiError::bad(format!(
-                "unknown setting `{}` (known: {})",
-                scratchgrad::text::elide(key, 40),
-                known.join(", ")
-            ))
-        })?;
-        let text = match value {
-            Value::Null => continue,
-            Value::String(s) if s.trim().is_empty() => continue,
-            Value::String(s) if s.len() <= 1000 && !s.chars().any(char::is_control) => {
-                s.trim().to_string()
-            }
-            Value::Number(n) => n.to_string(),
-            _ => {
-                return Err(ApiError::bad(format!(
-                    "`{key}` must be a number or a short line of text"
-                )))
-            }
-        };
-        flags.push(format!("{flag}={text}"));
-    }
-    flags.push("--quiet".into());
-    Ok(flags)
-}
-
 /// `GET /api/dashboard`: the current (or last) run, if any.
 pub async fn current(State(state): State<Arc<AppState>>) -> Json<Value> {
     Json(json!({ "current": state.dashboard.current().map(|r| r.summary()) }))
 }
 
-/// `POST /api/dashboard/start {dataset, arch, engine, epochs, optimizer, lr, seed, ...}`.
+/// `POST /api/dashboard/start {dataset, arch, layers, hidden, engine, epochs, lr, ...}`: a new
+/// run with these settings (`train::Settings`, the preset's defaults for the rest).
 pub async fn start(
     State(state): State<Arc<AppState>>,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
     let Json(body) = body?;
-    let flags = flags_from(&body)?;
-    let run = state.dashboard.launch(&state, flags)?;
+    let settings = Settings::from_json(&body).map_err(|e| ApiError::bad(e.to_string()))?;
+    let config = settings
+        .config()
+        .map_err(|e| ApiError::bad(e.to_string()))?;
+    let run = state
+        .dashboard
+        .launch(&state, Launch::New(settings, config))?;
     Ok(Json(run.summary()))
 }
 
-/// `POST /api/dashboard/resume {"run": NAME, "epochs": N}`: `train --resume` (with a new
-/// total of epochs, if given).
+/// `POST /api/dashboard/resume {"run": NAME, "epochs": N}`: the run continued from its last
+/// complete epoch (to a new total of epochs, if given).
 pub async fn resume(
     State(state): State<Arc<AppState>>,
     body: Body,
@@ -474,13 +530,17 @@ pub async fn resume(
         .as_str()
         .ok_or_else(|| ApiError::bad("`run` must name the run to resume"))?;
     let folder = run_folder(&state.runs, name)?;
-    let mut flags = vec![format!("--resume={}", folder.display()), "--quiet".into()];
-    match &body["epochs"] {
-        Value::Null => {}
-        Value::Number(n) => flags.push(format!("--epochs={n}")),
-        _ => return Err(ApiError::bad("`epochs` must be a number")),
-    }
-    let run = state.dashboard.launch(&state, flags)?;
+    let epochs = match &body["epochs"] {
+        Value::Null => None,
+        v => Some(
+            v.as_u64()
+                .and_then(|e| usize::try_from(e).ok())
+                .ok_or_else(|| ApiError::bad("`epochs` must be a whole number"))?,
+        ),
+    };
+    let run = state
+        .dashboard
+        .launch(&state, Launch::Resume(folder, epochs))?;
     Ok(Json(run.summary()))
 }
 
