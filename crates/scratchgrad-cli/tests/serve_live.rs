@@ -387,7 +387,10 @@ fn bad_dashboard_requests_name_the_setting() {
     let runs = temp_dir("serve-dashboard-bad");
     let server = Server::start(&runs);
     let cases = [
-        (json!({"dataset": "cifar"}), "`dataset`: unknown data set `cifar`"),
+        (
+            json!({"dataset": "cifar"}),
+            "`dataset`: unknown data set `cifar`",
+        ),
         (
             json!({"hidden": "99999999"}),
             "`architecture`: layer 1 `linear99999999`: a layer has 1 to 65536 outputs",

@@ -192,18 +192,18 @@ pub async fn body_deadline(
     use axum::response::IntoResponse;
     let limit = state.limits.transfer;
     let (parts, body) = request.into_parts();
-    let max = super::api::MAX_BODY_BYTES;
+    let max = super::http::MAX_BODY_BYTES;
     let bytes = match tokio::time::timeout(limit, axum::body::to_bytes(body, max)).await {
         Ok(Ok(bytes)) => bytes,
         Ok(Err(_)) => {
-            return super::api::ApiError::new(
+            return super::http::ApiError::new(
                 axum::http::StatusCode::PAYLOAD_TOO_LARGE,
                 format!("the request body is larger than {max} bytes, or broken"),
             )
             .into_response()
         }
         Err(_) => {
-            return super::api::ApiError::new(
+            return super::http::ApiError::new(
                 axum::http::StatusCode::REQUEST_TIMEOUT,
                 format!(
                     "the request body did not arrive within {} seconds",

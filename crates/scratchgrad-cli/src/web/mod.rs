@@ -2,10 +2,13 @@
 //! the pages inside the binary (no build step, no network at run time). This module owns HTTP
 //! only: who may call (security.rs), the JSON API (api.rs), the pages (assets.rs).
 
-mod api;
-mod assets;
 mod connections;
 mod dashboard;
+mod digits;
+mod graph;
+mod http;
+mod live;
+mod pages;
 mod playground;
 mod runs;
 mod security;
@@ -69,7 +72,7 @@ pub struct AppState {
     /// The `Host` header values this server answers to.
     pub hosts: security::AllowedHosts,
     /// Loaded models, by run name.
-    pub models: api::ModelCache,
+    pub models: digits::ModelCache,
     /// The playground's sessions.
     pub playgrounds: playground::Sessions,
     /// The training dashboard's run.
@@ -83,15 +86,15 @@ pub struct AppState {
 /// The routes: pages, assets, API; everything behind the host and origin checks.
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
-        .route("/", get(assets::index))
-        .route("/graph", get(assets::graph_page))
-        .route("/digits", get(assets::digits_page))
-        .route("/assets/{name}", get(assets::asset))
-        .route("/favicon.ico", get(assets::no_icon))
-        .route("/api/grad", post(api::grad))
-        .route("/api/models", get(api::models))
-        .route("/api/predict", post(api::predict))
-        .route("/playground", get(assets::playground_page))
+        .route("/", get(pages::index))
+        .route("/graph", get(pages::graph_page))
+        .route("/digits", get(pages::digits_page))
+        .route("/assets/{name}", get(pages::asset))
+        .route("/favicon.ico", get(pages::no_icon))
+        .route("/api/grad", post(graph::grad))
+        .route("/api/models", get(digits::models))
+        .route("/api/predict", post(digits::predict))
+        .route("/playground", get(pages::playground_page))
         .route("/api/playground", post(playground::create))
         .route(
             "/api/playground/{id}",
@@ -102,19 +105,19 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/playground/{id}/reset", post(playground::reset))
         .route("/api/playground/{id}/points", post(playground::points))
         .route("/api/playground/{id}/close", post(playground::close))
-        .route("/dashboard", get(assets::dashboard_page))
+        .route("/dashboard", get(pages::dashboard_page))
         .route("/api/dashboard", get(dashboard::current))
         .route("/api/dashboard/start", post(dashboard::start))
         .route("/api/dashboard/stop", post(dashboard::stop))
         .route("/api/dashboard/resume", post(dashboard::resume))
-        .route("/api/dashboard/events", get(dashboard::events))
+        .route("/api/dashboard/events", get(live::events))
         .route("/api/dashboard/pictures/{name}", get(dashboard::picture))
         .route("/api/runs", get(runs::list))
         .route("/api/runs/{name}", get(runs::show))
         .route("/api/runs/{name}/files/{file}", get(runs::file))
-        .fallback(api::not_found)
-        .method_not_allowed_fallback(api::method_not_allowed)
-        .layer(axum::extract::DefaultBodyLimit::max(api::MAX_BODY_BYTES))
+        .fallback(http::not_found)
+        .method_not_allowed_fallback(http::method_not_allowed)
+        .layer(axum::extract::DefaultBodyLimit::max(http::MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state),
             connections::body_deadline,
@@ -124,7 +127,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             Arc::clone(&state),
             security::check_host_and_origin,
         ))
-        .layer(axum::middleware::from_fn(api::json_errors))
+        .layer(axum::middleware::from_fn(http::json_errors))
         .with_state(state)
 }
 
@@ -169,7 +172,7 @@ async fn serve(args: ServeArgs) -> Result<(), Failure> {
         runs: args.runs.clone(),
         data_dir: args.data_dir.clone(),
         hosts: security::AllowedHosts::new(addr, &args.allow_host, machine_name().as_deref()),
-        models: api::ModelCache::default(),
+        models: digits::ModelCache::default(),
         playgrounds: playground::Sessions::default(),
         dashboard: dashboard::Dashboard::default(),
         closing: tokio::sync::watch::Sender::new(false),

@@ -17,7 +17,7 @@ use scratchgrad::scalar::{
 };
 use serde_json::{json, Value};
 
-use super::api::{blocking, ApiError};
+use super::http::{blocking, ApiError};
 use super::AppState;
 
 /// The most sessions alive at once.

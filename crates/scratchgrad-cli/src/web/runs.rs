@@ -1,6 +1,6 @@
 //! The runs in `--runs`, as the dashboard lists and opens them: each folder's metrics
 //! (`metrics.jsonl`), its summary when it finished, and its pictures. Read only; names are
-//! checked (`api::run_folder`) and files read as regular files within a size limit.
+//! checked (`http::run_folder`) and files read as regular files within a size limit.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -14,7 +14,7 @@ use scratchgrad::train::run_dir::{CHECKPOINT, METRICS, SUMMARY};
 use scratchgrad::train::EpochMetrics;
 use serde_json::{json, Value};
 
-use super::api::{blocking, has_file, run_folder, ApiError};
+use super::http::{blocking, has_file, run_folder, ApiError};
 use super::AppState;
 
 /// The pictures a run may have, and their types.

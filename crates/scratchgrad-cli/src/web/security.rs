@@ -12,7 +12,7 @@ use axum::http::{header, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use super::api::{ApiError, MAX_BODY_BYTES};
+use super::http::{ApiError, MAX_BODY_BYTES};
 use super::AppState;
 
 /// Which names a request's `Host` may give, for a server bound to one address.

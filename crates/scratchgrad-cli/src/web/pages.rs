@@ -5,7 +5,7 @@ use axum::extract::Path;
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 
-use super::api::ApiError;
+use super::http::ApiError;
 
 const INDEX: &str = include_str!("assets/index.html");
 const GRAPH: &str = include_str!("assets/graph.html");
