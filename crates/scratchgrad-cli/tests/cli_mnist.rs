@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use scratchgrad::data::{Dataset, DatasetName, Split};
-use scratchgrad::io::{decode_checkpoint, decode_model, ModelFile};
+use scratchgrad::model_files::{decode_checkpoint, decode_model, ModelFile};
 use serde_json::Value;
 
 use common::{temp_dir, train_args};

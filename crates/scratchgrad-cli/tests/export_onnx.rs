@@ -11,7 +11,7 @@ use scratchgrad::arch::{Activation, Architecture};
 use scratchgrad::array::Rng;
 use scratchgrad::export::onnx_proto::{type_proto, ModelProto, TensorProto};
 use scratchgrad::export::to_onnx;
-use scratchgrad::io::{encode_model, ModelFile};
+use scratchgrad::model_files::{encode_model, ModelFile};
 
 use common::temp_dir;
 

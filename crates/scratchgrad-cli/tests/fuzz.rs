@@ -21,7 +21,7 @@ use scratchgrad::arch::{Activation, Architecture};
 use scratchgrad::array::Rng;
 use scratchgrad::data::idx::parse_idx;
 use scratchgrad::data::preprocess::{decode_image, mnist_style};
-use scratchgrad::io::{
+use scratchgrad::model_files::{
     decode_checkpoint, decode_model, encode_checkpoint, encode_model, Checkpoint, ModelFile,
 };
 use scratchgrad::optim::OptimizerState;

@@ -9,7 +9,7 @@ use std::process::Command;
 
 use scratchgrad::arch::{Architecture, LayerSpec};
 use scratchgrad::array::Array;
-use scratchgrad::io::{encode_model, ModelFile};
+use scratchgrad::model_files::{encode_model, ModelFile};
 use serde_json::json;
 
 use common::server::{get, post, Server};

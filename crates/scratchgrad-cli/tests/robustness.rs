@@ -9,7 +9,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use scratchgrad::array::Rng;
-use scratchgrad::io::{decode_checkpoint, decode_model};
+use scratchgrad::model_files::{decode_checkpoint, decode_model};
 use serde_json::Value;
 
 use common::{file_names, temp_dir, train_args};

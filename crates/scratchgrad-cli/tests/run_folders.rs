@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use scratchgrad::io::{decode_checkpoint, encode_checkpoint};
+use scratchgrad::model_files::{decode_checkpoint, encode_checkpoint};
 use serde_json::Value;
 
 use common::{file_names, temp_dir, train_args};
@@ -271,7 +271,7 @@ fn every_state_a_kill_can_leave_is_restartable_or_resumable() {
 }
 
 /// Rewrites the checkpoint in `dir` after `edit`.
-fn edit_checkpoint(dir: &Path, edit: impl Fn(&mut scratchgrad::io::Checkpoint)) {
+fn edit_checkpoint(dir: &Path, edit: impl Fn(&mut scratchgrad::model_files::Checkpoint)) {
     let path = dir.join("checkpoint.safetensors");
     let mut checkpoint = decode_checkpoint(&std::fs::read(&path).unwrap(), "c").unwrap();
     edit(&mut checkpoint);
@@ -285,7 +285,7 @@ fn a_checkpoint_edited_by_hand_is_checked_like_a_model_and_like_flags() {
     // good model with one eval refused, and wrong-shaped optimizer buffers froze parameters.
     let good = temp_dir("edited-good");
     train(&good, &["--epochs", "1", "--optimizer", "momentum"]);
-    type Edit = Box<dyn Fn(&mut scratchgrad::io::Checkpoint)>;
+    type Edit = Box<dyn Fn(&mut scratchgrad::model_files::Checkpoint)>;
     let config = |key: &'static str, value: Value| -> Edit {
         Box::new(move |c| c.config[key] = value.clone())
     };

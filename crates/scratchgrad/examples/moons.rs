@@ -120,7 +120,7 @@ fn main() {
         eprintln!("error: cannot encode the picture: {e}");
         std::process::exit(1);
     }
-    if let Err(e) = scratchgrad::io::write_atomic(std::path::Path::new(&out), png.get_ref()) {
+    if let Err(e) = scratchgrad::files::write_atomic(std::path::Path::new(&out), png.get_ref()) {
         eprintln!("error: cannot write {out}: {e}");
         std::process::exit(1);
     }

@@ -10,7 +10,8 @@
 //! - [`arch`]: what a network is (input shape and layer list), as files and commands name it.
 //! - [`data`]: MNIST-style data sets, read and fetched with every byte checked.
 //! - [`train`]: the training loop, checkpoints and evaluation.
-//! - [`io`]: safetensors model files, atomic writes, careful reads.
+//! - [`model_files`]: safetensors model files and checkpoints; [`files`]: atomic writes,
+//!   careful reads.
 //! - [`export`]: models as ONNX, for ONNX Runtime and other tools.
 //! - [`report`]: pictures of a run (curves, digits, confusion matrix).
 //! - [`init`]: weight initialisation; [`text`]: keeping shown text short.
@@ -22,9 +23,10 @@ pub mod array;
 pub mod autograd;
 pub mod data;
 pub mod export;
+pub mod files;
 pub mod init;
-pub mod io;
 pub mod manual;
+pub mod model_files;
 mod names;
 pub mod nn;
 pub mod optim;

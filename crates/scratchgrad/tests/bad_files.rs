@@ -7,7 +7,7 @@ use scratchgrad::array::Rng;
 use scratchgrad::data::datasets::Dataset;
 use scratchgrad::data::idx::{parse_idx, Idx};
 use scratchgrad::data::{DatasetName, Split};
-use scratchgrad::io::{decode_model, encode_model, load_model, ModelFile};
+use scratchgrad::model_files::{decode_model, encode_model, load_model, ModelFile};
 
 fn images_file() -> Vec<u8> {
     let mut bytes = vec![0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 2];

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use scratchgrad::data::{Dataset, DatasetName, Split};
-use scratchgrad::io::load_model;
+use scratchgrad::model_files::load_model;
 use scratchgrad::train::{evaluate, Engine, Model};
 
 use super::data;

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use scratchgrad::export::{to_onnx, INPUT, OPSET, OUTPUT};
-use scratchgrad::io::load_model;
+use scratchgrad::model_files::load_model;
 
 use super::files::{is_stdout, save};
 use crate::output::outln;

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use scratchgrad::io::write_atomic;
+use scratchgrad::files::write_atomic;
 
 use crate::{output, Failure};
 

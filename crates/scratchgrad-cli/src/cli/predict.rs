@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use clap::Args;
 use scratchgrad::array::Array;
 use scratchgrad::data::preprocess::{decode_image, mnist_style, SIDE};
-use scratchgrad::io::{load_model, read_regular};
+use scratchgrad::files::read_regular;
+use scratchgrad::model_files::load_model;
 use scratchgrad::train::{check_finite, Engine, Model};
 
 use crate::output::outln;

@@ -17,7 +17,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use scratchgrad::data::{load_splits, Split};
-use scratchgrad::io::read_in_folder;
+use scratchgrad::files::read_in_folder;
 use scratchgrad::report::{confusion_png, encode_png};
 use scratchgrad::train::run_dir::{CHECKPOINT, METRICS};
 use scratchgrad::train::{

@@ -142,7 +142,7 @@ pub fn run(args: ServeArgs) -> Result<(), Failure> {
 
 async fn serve(args: ServeArgs) -> Result<(), Failure> {
     // A missing folder is fine (the dashboard's first run makes it); anything else is not.
-    if let Some(kind) = scratchgrad::io::not_a_folder(&args.runs) {
+    if let Some(kind) = scratchgrad::files::not_a_folder(&args.runs) {
         return Err(Failure::new(format!(
             "--runs {} is {kind}, not a folder: give the folder that holds (or will hold) your runs",
             args.runs.display(),

@@ -9,7 +9,7 @@ use axum::extract::{Path as UrlPath, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use scratchgrad::io::read_in_folder;
+use scratchgrad::files::read_in_folder;
 use scratchgrad::train::run_dir::{CHECKPOINT, METRICS, SUMMARY};
 use scratchgrad::train::EpochMetrics;
 use serde_json::{json, Value};

@@ -5,7 +5,7 @@ use std::path::Path;
 use super::idx::{parse_idx, Idx, MAX_IDX_BYTES};
 use super::DataError;
 use crate::array::{for_each_part, Array, Rng};
-use crate::io::read_regular;
+use crate::files::read_regular;
 use crate::names::named_choices;
 
 /// A data set scratchgrad knows how to get and read.

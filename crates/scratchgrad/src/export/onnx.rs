@@ -22,7 +22,7 @@ use super::onnx_proto::{
 };
 use crate::arch::LayerSpec;
 use crate::array::{Array, Window};
-use crate::io::ModelFile;
+use crate::model_files::ModelFile;
 
 /// The ONNX operator set the graph uses.
 pub const OPSET: i64 = 17;
@@ -148,7 +148,7 @@ fn window_attributes(w: &Window, with_padding: bool) -> Vec<AttributeProto> {
 /// use scratchgrad::arch::{Activation, Architecture};
 /// use scratchgrad::array::Rng;
 /// use scratchgrad::export::to_onnx;
-/// use scratchgrad::io::ModelFile;
+/// use scratchgrad::model_files::ModelFile;
 /// let arch = Architecture::mlp(784, &[32], 10, Activation::Relu);
 /// let weights = arch.init(&mut Rng::seed(0));
 /// let class_names = (0..10).map(|c| c.to_string()).collect();
@@ -240,7 +240,7 @@ pub fn to_onnx(model: &ModelFile) -> Result<Vec<u8>, ExportError> {
         doc_string: Some(format!(
             "Input `{INPUT}`: images {:?} per example, float32 in [0, 1] ({}). Output `{OUTPUT}`: the probability of each of the {classes} classes ({names}), from a softmax over axis 1.",
             arch.input,
-            crate::io::preprocessing(&arch.input)
+            crate::model_files::preprocessing(&arch.input)
         )),
         node: nodes,
         initializer: initializers,
@@ -250,7 +250,10 @@ pub fn to_onnx(model: &ModelFile) -> Result<Vec<u8>, ExportError> {
     };
     let metadata = [
         ("class_names", names),
-        ("preprocessing", crate::io::preprocessing(&arch.input)),
+        (
+            "preprocessing",
+            crate::model_files::preprocessing(&arch.input),
+        ),
         ("dataset", model.dataset.clone()),
         ("architecture", arch.to_json().to_string()),
     ];

@@ -174,7 +174,7 @@ impl Model {
     }
 
     /// The model a model file holds, run by `engine`.
-    pub fn from_file(file: &crate::io::ModelFile, engine: Engine) -> Model {
+    pub fn from_file(file: &crate::model_files::ModelFile, engine: Engine) -> Model {
         Model::new(&file.arch, engine, &file.weights, &file.counts)
     }
 

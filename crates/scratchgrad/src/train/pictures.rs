@@ -9,7 +9,8 @@ use image::RgbImage;
 use super::{Engine, EpochMetrics, Evaluation, HeldOut, Model};
 use crate::arch::LayerSpec;
 use crate::data::Dataset;
-use crate::io::{write_atomic, ModelFile};
+use crate::files::write_atomic;
+use crate::model_files::ModelFile;
 use crate::report::{
     confusion_png, curves_svg, digit_grid, encode_png, feature_maps_png, filters_png, Tile,
 };

@@ -9,7 +9,8 @@ use super::metrics::{EpochMetrics, HeldOut};
 use super::run_dir::{RunDir, CHECKPOINT, METRICS};
 use super::{ConfigError, TrainConfig};
 use crate::array::Array;
-use crate::io::{load_checkpoint, read_regular, LoadError};
+use crate::files::read_regular;
+use crate::model_files::{load_checkpoint, LoadError};
 use crate::optim::OptimizerState;
 
 /// The most bytes of `metrics.jsonl` read (a line is under 200 bytes).

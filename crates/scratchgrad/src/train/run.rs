@@ -11,9 +11,8 @@ use super::{evaluate, Evaluation, Model, Schedule, TrainConfig};
 use crate::array::Rng;
 use crate::data::datasets::epoch_order;
 use crate::data::Dataset;
-use crate::io::{
-    append_durably, encode_checkpoint, encode_model, write_atomic, Checkpoint, ModelFile,
-};
+use crate::files::{append_durably, write_atomic};
+use crate::model_files::{encode_checkpoint, encode_model, Checkpoint, ModelFile};
 use crate::optim::cosine_lr;
 
 /// Hears about progress (for a progress bar) and may ask the run to stop.

@@ -18,7 +18,7 @@ use std::fs;
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
-use crate::io::{describe_kind, is_temporary, remove_stale_temporaries};
+use crate::files::{describe_kind, is_temporary, remove_stale_temporaries};
 
 /// The checkpoint: the commit point of every epoch.
 pub const CHECKPOINT: &str = "checkpoint.safetensors";

@@ -17,7 +17,7 @@ use super::{
     TrainConfig, TrainError,
 };
 use crate::data::Dataset;
-use crate::io::write_atomic;
+use crate::files::write_atomic;
 
 /// Where a new run's folder goes.
 #[derive(Debug, Clone, Copy)]

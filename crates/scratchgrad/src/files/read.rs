@@ -81,7 +81,7 @@ pub fn describe_kind(kind: &fs::FileType) -> &'static str {
 /// message; `None` when it is a folder or does not exist yet (a folder that will be made).
 ///
 /// ```
-/// use scratchgrad::io::not_a_folder;
+/// use scratchgrad::files::not_a_folder;
 /// assert_eq!(not_a_folder(std::path::Path::new("/dev/null")), Some("a character device"));
 /// assert_eq!(not_a_folder(std::path::Path::new("/tmp")), None);
 /// ```
@@ -95,7 +95,7 @@ pub fn not_a_folder(path: &Path) -> Option<&'static str> {
 /// without reading a byte, and an oversized file before anything is allocated.
 ///
 /// ```
-/// use scratchgrad::io::read_regular;
+/// use scratchgrad::files::read_regular;
 /// let err = read_regular(std::path::Path::new("/dev/zero"), 1 << 20).unwrap_err();
 /// assert_eq!(err.to_string(), "is a character device, not a regular file");
 /// ```
@@ -117,7 +117,7 @@ pub fn read_regular(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
 /// such as the runs a server shows.
 ///
 /// ```
-/// use scratchgrad::io::read_in_folder;
+/// use scratchgrad::files::read_in_folder;
 /// let dir = tempfile::tempdir().unwrap();
 /// std::os::unix::fs::symlink("/etc/passwd", dir.path().join("link")).unwrap();
 /// let err = read_in_folder(dir.path(), "link", 1 << 20).unwrap_err();

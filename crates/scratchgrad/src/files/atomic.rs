@@ -43,7 +43,7 @@ fn check_replaceable(path: &Path) -> std::io::Result<()> {
 /// ```
 /// let dir = tempfile::tempdir().unwrap();
 /// let path = dir.path().join("hello.txt");
-/// scratchgrad::io::write_atomic(&path, b"hello").unwrap();
+/// scratchgrad::files::write_atomic(&path, b"hello").unwrap();
 /// assert_eq!(std::fs::read(&path).unwrap(), b"hello");
 /// ```
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -95,8 +95,8 @@ fn folder_error(dir: &Path, e: std::io::Error) -> std::io::Error {
 /// ```
 /// let dir = tempfile::tempdir().unwrap();
 /// let log = dir.path().join("log.jsonl");
-/// scratchgrad::io::append_durably(&log, b"one\n").unwrap();
-/// scratchgrad::io::append_durably(&log, b"two\n").unwrap();
+/// scratchgrad::files::append_durably(&log, b"one\n").unwrap();
+/// scratchgrad::files::append_durably(&log, b"two\n").unwrap();
 /// assert_eq!(std::fs::read(&log).unwrap(), b"one\ntwo\n");
 /// ```
 pub fn append_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
