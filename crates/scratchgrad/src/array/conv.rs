@@ -1,5 +1,4 @@
-//! Convolution and pooling on `[batch, channels, height, width]` (NCHW) arrays, the layout
-//! PyTorch uses. Convolution is im2col + one matrix product, as candle and burn do on the CPU:
+//! Convolution on `[batch, channels, height, width]` (NCHW) arrays, the layout PyTorch uses. Convolution is im2col + one matrix product, as candle and burn do on the CPU:
 //! every input patch becomes a column, so a whole batch's convolution is a single large product
 //! (which the matrix kernel runs fast and splits across threads) and its backward pass is two
 //! more products plus col2im, the inverse scatter.
@@ -8,105 +7,8 @@
 //! filter, a column per output position of every image.
 
 use super::threads::for_each_part;
+use super::window::{nchw, out_size, Window, PARALLEL_MIN};
 use super::{Array, Float};
-
-/// Below this many values, convolution's data movement stays on one thread.
-const PARALLEL_MIN: usize = 1 << 16;
-
-/// Where a window (a kernel, or a pooling window) sits: its size, its step, and the zeros
-/// added around the input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Window {
-    /// Kernel height.
-    pub kh: usize,
-    /// Kernel width.
-    pub kw: usize,
-    /// Step between windows, in both directions.
-    pub stride: usize,
-    /// Zeros added on every side.
-    pub padding: usize,
-}
-
-impl Window {
-    /// A `k x k` window with stride 1 and no padding.
-    pub fn square(k: usize) -> Self {
-        Window {
-            kh: k,
-            kw: k,
-            stride: 1,
-            padding: 0,
-        }
-    }
-
-    /// A `k x k` pooling window: stride `k`, no padding.
-    pub fn square_pool(k: usize) -> Self {
-        Window {
-            kh: k,
-            kw: k,
-            stride: k,
-            padding: 0,
-        }
-    }
-
-    /// Panics, naming both shapes, unless `weight` is `[out, in, kh, kw]` with this window's
-    /// kernel and `bias` is `[out]`: the check both engines' `Conv2d` make of their parameters.
-    ///
-    /// ```
-    /// use scratchgrad::array::Window;
-    /// Window::square(5).assert_filters_fit(&[16, 1, 5, 5], &[16]);
-    /// ```
-    pub fn assert_filters_fit(&self, weight: &[usize], bias: &[usize]) {
-        let fits = weight.len() == 4 && bias == [weight[0]] && weight[2..] == [self.kh, self.kw];
-        assert!(
-            fits,
-            "Conv2d: weight {weight:?} and bias {bias:?} do not fit a {}x{} kernel ([out, in, kh, kw] and [out])",
-            self.kh,
-            self.kw
-        );
-    }
-
-    /// The output height and width for an `h x w` input, or `None` when the window does not
-    /// fit (or a size is 0).
-    pub fn output_size(&self, h: usize, w: usize) -> Option<(usize, usize)> {
-        let (ph, pw) = (h + 2 * self.padding, w + 2 * self.padding);
-        if self.stride == 0 || self.kh == 0 || self.kw == 0 || ph < self.kh || pw < self.kw {
-            return None;
-        }
-        Some((
-            (ph - self.kh) / self.stride + 1,
-            (pw - self.kw) / self.stride + 1,
-        ))
-    }
-}
-
-/// The four sizes of an NCHW shape, or a panic naming the operation.
-fn nchw(op: &str, shape: &[usize]) -> (usize, usize, usize, usize) {
-    assert!(
-        shape.len() == 4,
-        "{op}: needs a [batch, channels, height, width] input, got {shape:?}"
-    );
-    (shape[0], shape[1], shape[2], shape[3])
-}
-
-fn out_size(op: &str, window: &Window, shape: &[usize]) -> (usize, usize) {
-    let (_, _, h, w) = nchw(op, shape);
-    window.output_size(h, w).unwrap_or_else(|| {
-        panic!(
-            "{op}: a {}x{} window with padding {} does not fit an input of {shape:?}",
-            window.kh, window.kw, window.padding
-        )
-    })
-}
-
-/// Pooling reads its windows without padding (the layer grammar gives it none): a window
-/// with padding would read outside the input, so it is refused with the operation's name.
-fn no_padding(op: &str, window: &Window) {
-    assert!(
-        window.padding == 0,
-        "{op}: pooling takes no padding, but the window has padding {}",
-        window.padding
-    );
-}
 
 /// The output columns `lo..hi` whose input column `x * stride + j - padding` falls inside a
 /// row of `w` pixels (the others read padding).
@@ -116,39 +18,6 @@ fn valid_range(j: usize, ow: usize, w: usize, window: &Window) -> (usize, usize)
     let hi = (w + p).saturating_sub(j).div_ceil(s).clamp(lo, ow);
     // When lo < hi, lo * s + j >= p: the first input column read is inside the row.
     (lo, hi)
-}
-
-/// Max pooling's common case, 2x2 windows with stride 2, over one plane of width `w` (the
-/// same choices as the general loop, with the comparisons laid out for the compiler).
-fn max_pool_2x2<T: Float>(
-    image: &[T],
-    w: usize,
-    base: usize,
-    pooled: &mut [(T, usize)],
-    ow: usize,
-) {
-    let take = |best: (T, usize), v: T, at: usize| {
-        if v > best.0 || (v.is_nan() && !best.0.is_nan()) {
-            (v, at)
-        } else {
-            best
-        }
-    };
-    for (y, row) in pooled.chunks_exact_mut(ow).enumerate() {
-        let (top, bottom) = (
-            &image[2 * y * w..2 * y * w + 2 * ow],
-            &image[(2 * y + 1) * w..(2 * y + 1) * w + 2 * ow],
-        );
-        let pairs = top.chunks_exact(2).zip(bottom.chunks_exact(2));
-        for (x, (slot, (t, b))) in row.iter_mut().zip(pairs).enumerate() {
-            let at = base + 2 * y * w + 2 * x;
-            let mut best = (t[0], at);
-            best = take(best, t[1], at + 1);
-            best = take(best, b[0], at + w);
-            best = take(best, b[1], at + w + 1);
-            *slot = best;
-        }
-    }
 }
 
 /// The input row that output row `y` reads at kernel row `i`, or `None` in the padding.
@@ -365,121 +234,6 @@ impl<T: Float> Array<T> {
         let rows = cols.matmul_t(true, &filters, true);
         (rows.rows_to_nchw(n, size, bias), cols)
     }
-
-    /// Max pooling over each window of an NCHW array (no padding): the output and, for each
-    /// output, the flat index into `self` of the element it took. Among equal elements the
-    /// first in the window (row by row) is taken, as PyTorch does; a NaN is always taken.
-    pub fn max_pool2d(&self, window: &Window) -> (Array<T>, Array<usize>) {
-        no_padding("max_pool2d", window);
-        let (n, c, h, w) = nchw("max_pool2d", &self.shape);
-        let (oh, ow) = out_size("max_pool2d", window, &self.shape);
-        let mut out = vec![(T::ZERO, 0usize); n * c * oh * ow];
-        // Planes are independent: split them across threads.
-        for_each_part(&mut out, oh * ow, PARALLEL_MIN, |start, part| {
-            for (k, pooled) in part.chunks_exact_mut(oh * ow).enumerate() {
-                let base = (start / (oh * ow) + k) * h * w;
-                let image = &self.data[base..base + h * w];
-                if *window == Window::square_pool(2) {
-                    max_pool_2x2(image, w, base, pooled, ow);
-                    continue;
-                }
-                for (y, row) in pooled.chunks_exact_mut(ow).enumerate() {
-                    let y0 = y * window.stride;
-                    for (x, slot) in row.iter_mut().enumerate() {
-                        let x0 = x * window.stride;
-                        let mut best = (image[y0 * w + x0], y0 * w + x0);
-                        for i in 0..window.kh {
-                            let at = (y0 + i) * w + x0;
-                            for (j, &v) in image[at..at + window.kw].iter().enumerate() {
-                                // Only a larger value replaces the best, so the first of equal
-                                // ones stays; a NaN is always taken (as PyTorch does).
-                                if v > best.0 || (v.is_nan() && !best.0.is_nan()) {
-                                    best = (v, at + j);
-                                }
-                            }
-                        }
-                        *slot = (best.0, base + best.1);
-                    }
-                }
-            }
-        });
-        let shape = [n, c, oh, ow];
-        let (values, argmax) = out.into_iter().unzip();
-        (
-            Array::from_vec(values, &shape),
-            Array::from_vec(argmax, &shape),
-        )
-    }
-
-    /// Average pooling over each window of an NCHW array (no padding).
-    pub fn avg_pool2d(&self, window: &Window) -> Array<T> {
-        no_padding("avg_pool2d", window);
-        let (n, c, h, w) = nchw("avg_pool2d", &self.shape);
-        let (oh, ow) = out_size("avg_pool2d", window, &self.shape);
-        let scale = T::ONE / T::from_usize(window.kh * window.kw);
-        let mut out = Vec::with_capacity(n * c * oh * ow);
-        for plane in 0..n * c {
-            let image = &self.data[plane * h * w..(plane + 1) * h * w];
-            for y in 0..oh {
-                for x in 0..ow {
-                    let (y0, x0) = (y * window.stride, x * window.stride);
-                    let mut sum = T::ZERO;
-                    for i in 0..window.kh {
-                        let row = &image[(y0 + i) * w + x0..(y0 + i) * w + x0 + window.kw];
-                        sum += row.iter().copied().sum::<T>();
-                    }
-                    out.push(sum * scale);
-                }
-            }
-        }
-        Array::from_vec(out, &[n, c, oh, ow])
-    }
-
-    /// The gradient of [`Array::avg_pool2d`]: each output's gradient spread evenly over its
-    /// window, giving an array of `shape` (the input's).
-    pub fn avg_pool2d_backward(&self, shape: &[usize], window: &Window) -> Array<T> {
-        no_padding("avg_pool2d backward", window);
-        let (n, c, h, w) = nchw("avg_pool2d backward", shape);
-        let (oh, ow) = out_size("avg_pool2d backward", window, shape);
-        assert!(
-            self.shape == [n, c, oh, ow],
-            "avg_pool2d backward: gradient {:?} does not fit input {shape:?}",
-            self.shape
-        );
-        let scale = T::ONE / T::from_usize(window.kh * window.kw);
-        let mut grad = vec![T::ZERO; n * c * h * w];
-        for plane in 0..n * c {
-            let image = &mut grad[plane * h * w..(plane + 1) * h * w];
-            for y in 0..oh {
-                for x in 0..ow {
-                    let share = self.data[(plane * oh + y) * ow + x] * scale;
-                    let (y0, x0) = (y * window.stride, x * window.stride);
-                    for i in 0..window.kh {
-                        for v in &mut image[(y0 + i) * w + x0..(y0 + i) * w + x0 + window.kw] {
-                            *v += share;
-                        }
-                    }
-                }
-            }
-        }
-        Array::from_vec(grad, shape)
-    }
-
-    /// Adds each element of `self` at the flat index `index` holds for it, into zeros of
-    /// `shape`: the gradient of a max pool goes back to the elements it took.
-    pub fn scatter_to(&self, index: &Array<usize>, shape: &[usize]) -> Array<T> {
-        assert!(
-            index.shape() == self.shape(),
-            "scatter_to: index {:?} does not fit values {:?}",
-            index.shape(),
-            self.shape
-        );
-        let mut out = vec![T::ZERO; shape.iter().product()];
-        for (&i, &v) in index.data().iter().zip(&self.data) {
-            out[i] += v;
-        }
-        Array::from_vec(out, shape)
-    }
 }
 
 #[cfg(test)]
@@ -551,17 +305,6 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "max_pool2d: pooling takes no padding, but the window has padding 1")]
-    fn pooling_refuses_a_padded_window() {
-        // It ignored the padding and indexed past the input's end.
-        let window = Window {
-            padding: 1,
-            ..Window::square_pool(3)
-        };
-        Array::<f32>::zeros(&[1, 1, 4, 4]).max_pool2d(&window);
-    }
-
-    #[test]
     fn kernels_wider_than_the_padded_edge_read_only_padding() {
         // A 1-pixel-wide input with padding 2: some kernel columns see nothing but zeros.
         let mut rng = Rng::seed(6);
@@ -602,18 +345,6 @@ mod tests {
         let back = c.col2im(x.shape(), &window);
         let right: f64 = x.data().iter().zip(back.data()).map(|(a, b)| a * b).sum();
         assert!((left - right).abs() < 1e-12, "{left} vs {right}");
-    }
-
-    #[test]
-    fn max_pool_takes_the_first_of_equal_maxima() {
-        // Both the general loop (stride 1) and the 2x2, stride-2 path.
-        let x = Array::from_vec(vec![1.0, 3.0, 3.0, 2.0], &[1, 1, 2, 2]);
-        for window in [Window::square(2), Window::square_pool(2)] {
-            let (y, at) = x.max_pool2d(&window);
-            assert_eq!((y.data(), at.data()), (&[3.0][..], &[1usize][..]));
-        }
-        let nan = Array::from_vec(vec![1.0, f64::NAN, 3.0, 2.0], &[1, 1, 2, 2]);
-        assert!(nan.max_pool2d(&Window::square_pool(2)).0.data()[0].is_nan());
     }
 
     #[test]

@@ -19,19 +19,21 @@ mod display;
 mod elementwise;
 mod float;
 mod matmul;
+mod pool;
 mod random;
 mod reduce;
 mod shape;
 mod shape_ops;
 mod threads;
 mod vector_math;
+mod window;
 
-pub use conv::Window;
 pub use float::Float;
 pub use random::Rng;
 pub use shape::{broadcast_shapes, strides_of};
 pub(crate) use threads::for_each_part;
 pub use threads::{num_threads, set_num_threads, with_threads};
+pub use window::Window;
 
 /// An n-dimensional array stored contiguously in row-major (C) order.
 ///
