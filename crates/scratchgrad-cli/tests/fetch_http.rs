@@ -303,7 +303,7 @@ fn a_data_folder_that_is_a_file_is_refused_before_anything_is_fetched() {
 
 #[test]
 fn the_data_sets_own_folder_is_recognised() {
-    use scratchgrad::data::fetch::dataset_dir;
+    use scratchgrad::data::dataset_dir;
     use scratchgrad::data::DatasetName;
     // Once: `--data-dir .../data/mnist` downloaded a second copy into `.../mnist/mnist`.
     let root = temp_dir("own-folder");

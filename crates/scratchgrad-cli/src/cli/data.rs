@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use scratchgrad::data::fetch::{data_dir, dataset_dir, fetch, FetchEvent, Sources};
+use scratchgrad::data::fetch::{fetch, FetchEvent, Sources};
+use scratchgrad::data::{data_dir, dataset_dir};
 use scratchgrad::data::{load_splits, DataError, Dataset, DatasetName, Split};
 
 use super::interrupt;

@@ -6,15 +6,17 @@
 
 pub mod datasets;
 pub mod fetch;
+mod folders;
 pub mod idx;
 pub mod preprocess;
 
 pub use datasets::{Dataset, DatasetName, Split};
+pub use folders::{data_dir, dataset_dir};
 
 use std::fmt;
 use std::path::Path;
 
-use fetch::{data_dir, dataset_dir, FetchEvent, Sources};
+use fetch::{FetchEvent, Sources};
 
 /// A problem with a data file: which file, and what is wrong with it.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,7 +46,7 @@ impl fmt::Display for DataError {
 impl std::error::Error for DataError {}
 
 /// The splits of `name` asked for, loaded from the data folder (`data_dir`, else the
-/// default: see [`fetch::data_dir`]); missing files are fetched first from the public
+/// default: see [`data_dir`]); missing files are fetched first from the public
 /// sources, reporting to `on_event`, for as long as `stop()` stays false. The built-in data
 /// set needs no files.
 pub fn load_splits(
