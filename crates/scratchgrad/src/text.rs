@@ -1,5 +1,6 @@
-//! Keeping text from users and files short and on one line wherever it is shown: a node's
-//! label in a picture of the graph, a sub-expression or a name in a message.
+//! Text shown to people and typed by them: text from users and files kept short and on one
+//! line wherever it is shown (a node's label in a picture of the graph, a sub-expression or
+//! a name in a message), and the names users type for choices (`relu`, `adam`, `mnist`).
 
 /// The most characters a label keeps.
 pub const MAX_LABEL_CHARS: usize = 40;
@@ -31,3 +32,29 @@ pub fn elide(text: &str, max: usize) -> String {
 fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
+
+/// Gives a fieldless enum its user-facing names: `Display` writes a variant's name and
+/// `FromStr` reads it back, failing with a message that lists every name.
+macro_rules! named_choices {
+    ($ty:ty, $what:literal, [$($variant:ident => $name:literal),+ $(,)?]) => {
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(match self {
+                    $(Self::$variant => $name,)+
+                })
+            }
+        }
+
+        impl std::str::FromStr for $ty {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                match s {
+                    $($name => Ok(Self::$variant),)+
+                    _ => Err(format!("unknown {} `{s}` (known: {})", $what, [$($name),+].join(", "))),
+                }
+            }
+        }
+    };
+}
+
+pub(crate) use named_choices;

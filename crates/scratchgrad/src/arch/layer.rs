@@ -4,7 +4,7 @@
 use std::fmt;
 
 use crate::array::Window;
-use crate::names::named_choices;
+use crate::text::named_choices;
 
 /// An activation function between layers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

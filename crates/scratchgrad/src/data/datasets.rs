@@ -6,7 +6,7 @@ use super::idx::{parse_idx, Idx, MAX_IDX_BYTES};
 use super::DataError;
 use crate::array::{for_each_part, Array, Rng};
 use crate::files::read_regular;
-use crate::names::named_choices;
+use crate::text::named_choices;
 
 /// A data set scratchgrad knows how to get and read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

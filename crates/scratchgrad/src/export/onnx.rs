@@ -211,7 +211,7 @@ pub fn to_onnx(model: &ModelFile) -> Result<Vec<u8>, ExportError> {
             LayerSpec::BatchNorm => add(
                 "BatchNormalization",
                 params(&["weight", "bias", "running_mean", "running_var"])?,
-                vec![float("epsilon", crate::manual::BATCHNORM_EPS as f32)],
+                vec![float("epsilon", crate::norm::EPS as f32)],
             ),
             LayerSpec::Dropout { .. } => continue,
             LayerSpec::Activation(a) => {

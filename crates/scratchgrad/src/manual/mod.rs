@@ -34,9 +34,6 @@ mod sequential;
 
 pub use activations::{Relu, Sigmoid, Tanh};
 pub use batchnorm::BatchNorm;
-pub(crate) use batchnorm::{
-    channels_of as batchnorm_channels, track_running_statistics, EPS as BATCHNORM_EPS,
-};
 pub use conv::Conv2d;
 pub use dropout::Dropout;
 pub use flatten::Flatten;

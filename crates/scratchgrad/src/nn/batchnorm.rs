@@ -31,7 +31,7 @@ impl<T: Float> BatchNorm<T> {
         running_var: Array<T>,
         batches: u64,
     ) -> Self {
-        crate::manual::batchnorm_channels(&weight, &bias, &running_mean, &running_var);
+        crate::norm::channels_of(&weight, &bias, &running_mean, &running_var);
         BatchNorm {
             weight: Tensor::parameter(weight),
             bias: Tensor::parameter(bias),
@@ -55,7 +55,7 @@ impl<T: Float> Module<T> for BatchNorm<T> {
         let axes: Vec<usize> = (0..shape.len()).filter(|&a| a != 1).collect();
         let mut channel_shape = vec![1; shape.len()];
         channel_shape[1] = c;
-        let eps = Tensor::new(Array::scalar(T::from_f64(crate::manual::BATCHNORM_EPS)));
+        let eps = Tensor::new(Array::scalar(T::from_f64(crate::norm::EPS)));
         let xhat = if self.training {
             let mean = x.mean(&axes, true);
             let centered = x - &mean;
@@ -97,9 +97,9 @@ impl<T: Float> Module<T> for BatchNorm<T> {
 
 impl<T: Float> BatchNorm<T> {
     /// Moves the running statistics towards this batch's (see
-    /// [`crate::manual::track_running_statistics`]).
+    /// [`crate::norm::track_running_statistics`]).
     fn track(&self, (mean, var): &(Vec<f64>, Vec<f64>), m: usize) {
-        crate::manual::track_running_statistics(
+        crate::norm::track_running_statistics(
             &mut self.running_mean.borrow_mut(),
             &mut self.running_var.borrow_mut(),
             (mean, var),

@@ -3,7 +3,7 @@
 //! Never here: training, pictures.
 
 use crate::array::Rng;
-use crate::names::named_choices;
+use crate::text::named_choices;
 
 /// A point in the plane and its label, +1 or -1.
 pub type LabelledPoint = ([f64; 2], f64);

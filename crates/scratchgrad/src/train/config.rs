@@ -7,8 +7,8 @@ use std::fmt;
 use super::Engine;
 use crate::arch::Architecture;
 use crate::data::DatasetName;
-use crate::names::named_choices;
 use crate::optim::{Adam, Optimizer, Sgd};
+use crate::text::named_choices;
 
 /// Which optimizer to train with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

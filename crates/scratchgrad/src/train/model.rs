@@ -7,9 +7,9 @@ use crate::arch::{Activation, Architecture, LayerSpec};
 use crate::array::Array;
 use crate::autograd::{no_grad, Tensor};
 use crate::manual::{self, Layer};
-use crate::names::named_choices;
 use crate::nn::{self, Module};
 use crate::optim::Optimizer;
+use crate::text::named_choices;
 
 /// Which engine computes the gradients.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 use super::{OptimizerKind, Schedule};
 use crate::arch::{Activation, Architecture};
 use crate::data::DatasetName;
-use crate::names::named_choices;
+use crate::text::named_choices;
 
 /// A network by name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,7 +6,7 @@
 use super::toy::LabelledPoint;
 use super::{Tape, Var};
 use crate::array::Rng;
-use crate::names::named_choices;
+use crate::text::named_choices;
 
 /// The hidden layers' nonlinearity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
