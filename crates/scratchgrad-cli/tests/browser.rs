@@ -5,13 +5,16 @@
 //! `target/browser-screenshots/`.
 //!
 //! Needs `chromium` and `chromedriver` (Debian: `apt-get install chromium chromium-driver`;
-//! `.ci/run` installs them). Without them the test fails when `CI` is set, and elsewhere says
-//! it was skipped.
+//! `.ci/run` installs them). Without them the tests are compiled as ignored (the build script
+//! looks for both), so the summary line says they did not run; under CI they must run.
+//! Chromium and chromedriver are killed, and their profile folder removed, however a test
+//! ends (a failure included).
 
 mod common;
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -21,7 +24,10 @@ use fantoccini::wd::WebDriverCompatibleCommand;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 
-use common::{temp_dir, train_args};
+use common::{temp_dir, train_args, TestDir};
+
+/// Why the browser tests are ignored where they are.
+const NO_BROWSER: &str = "needs chromium and chromedriver (apt-get install chromium chromium-driver; .ci/run installs them)";
 
 /// A child process killed when dropped.
 struct Running(Child);
@@ -33,25 +39,101 @@ impl Drop for Running {
     }
 }
 
-fn find(program: &str) -> Option<PathBuf> {
+fn find(program: &str) -> PathBuf {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
         .chain([PathBuf::from("/usr/bin")])
         .map(|dir| dir.join(program))
         .find(|p| p.is_file())
+        .unwrap_or_else(|| panic!("{program} is not installed: {NO_BROWSER}"))
 }
 
-/// chromium and chromedriver, or `None` (after failing under CI, or saying it skipped).
-fn browser() -> Option<(PathBuf, PathBuf)> {
-    match (find("chromium"), find("chromedriver")) {
-        (Some(chromium), Some(driver)) => Some((chromium, driver)),
-        _ if std::env::var_os("CI").is_some() => {
-            panic!("chromium and chromedriver are needed for the browser tests under CI (apt-get install chromium chromium-driver; .ci/run does)")
+/// chromedriver (and the chromium it starts) in a process group of its own, with a fresh
+/// profile folder. Dropping it kills the whole group, and anything else still using the
+/// profile, then removes the profile: nothing outlives a test, whether it passed or failed.
+struct Browser {
+    driver: Child,
+    port: u16,
+    profile: TestDir,
+}
+
+impl Browser {
+    fn launch(name: &str) -> Browser {
+        let profile = temp_dir(&format!("browser-profile-{name}"));
+        std::fs::create_dir_all(&profile).unwrap();
+        let port = free_port();
+        let driver = Command::new(find("chromedriver"))
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        Browser {
+            driver,
+            port,
+            profile,
         }
-        _ => {
-            eprintln!("SKIPPED the browser tests: chromium and chromedriver are not installed (apt-get install chromium chromium-driver, then run cargo test --release --test browser)");
-            None
+    }
+
+    /// A WebDriver session on chromium, headless, `width x height`.
+    async fn connect(&self, (width, height): (u32, u32)) -> Client {
+        let capabilities = json!({
+            "goog:chromeOptions": {
+                "binary": find("chromium"),
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                         "--disable-crash-reporter", "--disable-breakpad",
+                         format!("--window-size={width},{height}"), format!("--user-data-dir={}", self.profile.display())],
+            },
+            "goog:loggingPrefs": {"browser": "ALL"},
+        });
+        let start = Instant::now();
+        loop {
+            let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+            let attempt = ClientBuilder::new(connector)
+                .capabilities(capabilities.as_object().unwrap().clone())
+                .connect(&format!("http://127.0.0.1:{}", self.port))
+                .await;
+            match attempt {
+                Ok(client) => return client,
+                Err(e) if start.elapsed() > Duration::from_secs(60) => {
+                    panic!("chromedriver did not start: {e}")
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
         }
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        // SAFETY: kill(2) on the process group chromedriver leads (its pid is the group's id).
+        unsafe { libc::kill(-(self.driver.id() as libc::pid_t), libc::SIGKILL) };
+        let _ = self.driver.wait();
+        // Anything that left the group (a crash handler starts its own session) but still
+        // uses this profile.
+        let profile = self.profile.display().to_string();
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            if String::from_utf8_lossy(&cmdline).contains(&profile) {
+                // SAFETY: kill(2) on a process of ours that uses this test's profile.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
+    }
+}
+
+#[test]
+fn under_ci_the_browser_tests_run() {
+    // CI installs the browser before building; were it missing, the browser tests would be
+    // ignored and CI would pass without them.
+    if std::env::var_os("CI").is_some() {
+        let ignored = std::hint::black_box(cfg!(no_browser));
+        assert!(!ignored, "CI must run the browser tests: {NO_BROWSER}");
     }
 }
 
@@ -474,10 +556,11 @@ async fn dashboard_page(client: &Client, url: &str, runs: &Path) {
 }
 
 #[test]
+#[cfg_attr(
+    no_browser,
+    ignore = "needs chromium and chromedriver (apt-get install chromium chromium-driver; .ci/run installs them)"
+)]
 fn the_pages_work_in_chromium() {
-    let Some((chromium, chromedriver)) = browser() else {
-        return;
-    };
     // A model for the digits page.
     let runs = temp_dir("browser-runs");
     let trained = Command::new(env!("CARGO_BIN_EXE_scratchgrad"))
@@ -491,7 +574,7 @@ fn the_pages_work_in_chromium() {
     );
     let mut server = Command::new(env!("CARGO_BIN_EXE_scratchgrad"))
         .args(["serve", "--port", "0", "--runs"])
-        .arg(&runs)
+        .arg(&*runs)
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -505,45 +588,13 @@ fn the_pages_work_in_chromium() {
         .find(|w| w.starts_with("http://"))
         .unwrap()
         .to_string();
-    let port = free_port();
-    let _driver = Running(
-        Command::new(&chromedriver)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let profile = temp_dir("browser-profile");
-    let capabilities = json!({
-        "goog:chromeOptions": {
-            "binary": chromium,
-            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                     "--window-size=1400,1000", format!("--user-data-dir={}", profile.display())],
-        },
-        "goog:loggingPrefs": {"browser": "ALL"},
-    });
+    let browser = Browser::launch("pages");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     runtime.block_on(async {
-        let start = Instant::now();
-        let client = loop {
-            let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-            let attempt = ClientBuilder::new(connector)
-                .capabilities(capabilities.as_object().unwrap().clone())
-                .connect(&format!("http://127.0.0.1:{port}"))
-                .await;
-            match attempt {
-                Ok(client) => break client,
-                Err(e) if start.elapsed() > Duration::from_secs(30) => {
-                    panic!("chromedriver did not start: {e}")
-                }
-                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
-            }
-        };
+        let client = browser.connect((1400, 1000)).await;
         graph_page(&client, &url).await;
         digits_page(&client, &url).await;
         playground_page(&client, &url).await;

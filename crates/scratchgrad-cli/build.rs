@@ -1,0 +1,30 @@
+//! Tells the tests whether a browser is installed: the pages' browser tests need Debian's
+//! `chromium` and `chromedriver`, and without them they are compiled as ignored, with the
+//! reason, so that `cargo test` says what did not run instead of passing them silently.
+
+use std::path::{Path, PathBuf};
+
+/// The directories a program is looked for in: PATH, and /usr/bin.
+fn search_path() -> Vec<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
+    dirs.push(PathBuf::from("/usr/bin"));
+    dirs
+}
+
+fn installed(program: &str, dirs: &[PathBuf]) -> bool {
+    dirs.iter().any(|dir| dir.join(program).is_file())
+}
+
+fn main() {
+    println!("cargo::rustc-check-cfg=cfg(no_browser)");
+    println!("cargo::rerun-if-env-changed=PATH");
+    let dirs = search_path();
+    // Installing a browser changes these folders: the probe runs again then.
+    for dir in dirs.iter().filter(|d| Path::new(d).is_dir()) {
+        println!("cargo::rerun-if-changed={}", dir.display());
+    }
+    if !(installed("chromium", &dirs) && installed("chromedriver", &dirs)) {
+        println!("cargo::rustc-cfg=no_browser");
+    }
+}
