@@ -149,7 +149,7 @@ pub fn fetch(
         .map(|f| (f.name, f.sha256))
         .collect();
     let hint = if name == DatasetName::FashionMnist {
-        " or install Debian's dataset-fashion-mnist"
+        ", or install them with apt-get install dataset-fashion-mnist (Debian)"
     } else {
         ""
     };
