@@ -14,8 +14,16 @@ pub struct Failure {
 impl Failure {
     /// An error with just a message.
     pub fn new(message: impl Into<String>) -> Self {
+        // One line, whatever the message carries (a decoder's error can hold a newline).
+        let message: String = message.into();
+        let message = message
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
         Failure {
-            message: message.into(),
+            message,
             detail: None,
             exit_code: 1,
         }

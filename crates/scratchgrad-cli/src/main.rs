@@ -13,7 +13,7 @@ pub use failure::{report_error, Failure};
 /// Backpropagation from first principles: scalar and tensor autograd, hand-derived layers,
 /// and an MNIST trainer.
 #[derive(Parser)]
-#[command(name = "scratchgrad", version, about, long_about = None)]
+#[command(name = "scratchgrad", version, long_about = None)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -53,9 +53,38 @@ fn keep_freed_memory() {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn keep_freed_memory() {}
 
+/// A mistake on the command line, as one line (clap's first, without the usage block that
+/// follows it) and exit code 2; `--help` and `--version` print in full and exit 0.
+fn usage_error(e: clap::Error) -> ! {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        e.exit();
+    }
+    let text = e.to_string();
+    let said: Vec<&str> = text
+        .lines()
+        .take_while(|line| !line.starts_with("Usage:"))
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with("For more information"))
+        .collect();
+    let said = said.join("; ").replace(":;", ":");
+    let said = said.strip_prefix("error: ").unwrap_or(&said);
+    output::errln!("error: {said} (see --help)");
+    std::process::exit(2);
+}
+
 fn main() {
     keep_freed_memory();
-    let result = match Cli::parse().command {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => usage_error(e),
+    };
+    let result = match cli.command {
         Command::Grad(args) => cli::grad(args),
         Command::Train(args) => cli::train(args),
         Command::Eval(args) => cli::eval(args),

@@ -8,15 +8,33 @@ use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+/// Why a write to standard output failed, unless the reader closed it (a closed pipe).
+static STDOUT_FAILURE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
-/// Writes to standard output unless it has been closed; remembers when it is.
+/// Writes to standard output unless it has been closed; remembers when it is, and why.
 pub fn print(args: fmt::Arguments) {
     if STDOUT_CLOSED.load(Ordering::Relaxed) {
         return;
     }
     let mut out = std::io::stdout().lock();
-    if out.write_fmt(args).and_then(|()| out.flush()).is_err() {
+    if let Err(e) = out.write_fmt(args).and_then(|()| out.flush()) {
         STDOUT_CLOSED.store(true, Ordering::Relaxed);
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            let _ = STDOUT_FAILURE.set(e.to_string());
+        }
+    }
+}
+
+/// For commands whose output is their result (`eval`, `predict`, `grad`): an error when
+/// what they printed did not arrive (a full disk), so that `eval --json > out.json` never
+/// reports success with an empty file. A reader that closed the pipe early chose to stop
+/// reading: that is no error.
+pub fn results_delivered() -> Result<(), crate::Failure> {
+    match STDOUT_FAILURE.get() {
+        Some(why) => Err(crate::Failure::new(format!(
+            "cannot write the results to standard output: {why}"
+        ))),
+        None => Ok(()),
     }
 }
 

@@ -166,3 +166,59 @@ fn loading_a_large_model_does_not_stop_the_server_answering() {
         "{answered_meanwhile} answers during the load"
     );
 }
+
+#[test]
+fn a_negative_running_variance_is_refused() {
+    // Batch norm divides by sqrt(running_var + eps): a negative variance gave NaN outputs
+    // that were printed as a prediction.
+    let runs = temp_dir("negative-variance");
+    std::fs::create_dir_all(runs.join("bn")).unwrap();
+    let model = runs.join("bn/model.safetensors");
+    let mut file = scratchgrad::model_files::decode_model(
+        &forged(&[1, 28, 28], "conv2k3,bn,relu,flatten,linear10", 0.1),
+        "forged",
+    )
+    .unwrap();
+    let (_, variance) = file
+        .weights
+        .iter_mut()
+        .find(|(name, _)| name == "1.running_var")
+        .unwrap();
+    variance.data_mut()[1] = -1.0;
+    std::fs::write(&model, encode_model(&file)).unwrap();
+    let want = "has `1.running_var` below zero";
+    refused_by_the_commands(&model, want);
+    let server = Server::start(&runs);
+    refused_by_the_server(&server, "bn", want);
+}
+
+#[test]
+fn a_model_with_other_names_is_not_served() {
+    // A hard link in a run folder can name any file the folder's writer could read; the
+    // server reads only files with one name.
+    let runs = temp_dir("hard-link");
+    std::fs::create_dir_all(runs.join("real")).unwrap();
+    std::fs::create_dir_all(runs.join("linked")).unwrap();
+    std::fs::write(
+        runs.join("real/model.safetensors"),
+        forged(&[784], "linear10", 0.0),
+    )
+    .unwrap();
+    std::fs::hard_link(
+        runs.join("real/model.safetensors"),
+        runs.join("linked/model.safetensors"),
+    )
+    .unwrap();
+    let server = Server::start(&runs);
+    let pixels = vec![0u8; 28 * 28];
+    let (status, answer) = post(
+        &server,
+        "/api/predict",
+        &json!({"model": "linked", "width": 28, "height": 28, "pixels": pixels}),
+    );
+    assert!((400..500).contains(&status), "{status} {answer}");
+    assert!(
+        answer["error"].as_str().unwrap().contains("hard link"),
+        "{answer}"
+    );
+}

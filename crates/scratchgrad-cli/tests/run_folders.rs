@@ -350,8 +350,15 @@ fn a_checkpoint_edited_by_hand_is_checked_like_a_model_and_like_flags() {
             std::fs::copy(good.join(&name), dir.join(&name)).unwrap();
         }
         edit_checkpoint(&dir, edit);
-        let run = resume(&dir, &["--epochs", "2"]);
+        // Not quiet: a run refused before training shows no heading (the step count was
+        // once checked after it).
+        let run = scratchgrad(&["train", "--resume", dir.to_str().unwrap(), "--epochs", "2"]);
         fails_with(&run, want);
+        assert!(
+            run.stdout.is_empty(),
+            "case {i}: {}",
+            String::from_utf8_lossy(&run.stdout)
+        );
         assert!(
             stderr(&run).starts_with("error: cannot resume: "),
             "{}",

@@ -284,6 +284,15 @@ fn a_dashboard_run_trains_stops_resumes_and_leaves_trains_files() {
     let (status, _) = post(&server, "/api/dashboard/stop", &json!({}));
     assert_eq!(status, 200);
     wait_for("the run to stop", || run_status(&server) == "stopped");
+    // The summary says why it ended, as the event stream does.
+    let (_, summary) = get(&server, "/api/dashboard");
+    assert!(
+        summary["current"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("resume with"),
+        "{summary}"
+    );
     // A page that opens now gets the whole run in one snapshot: start, epochs, progress, end.
     let events = read_events(&server);
     assert_eq!(events.len(), 1);
@@ -506,4 +515,45 @@ fn sigterm_during_a_dashboard_run_keeps_its_last_epoch_and_ends_the_server() {
         String::from_utf8_lossy(&resumed.stderr)
     );
     assert!(folder.join("summary.json").is_file());
+}
+
+#[test]
+fn live_event_streams_never_take_every_connection() {
+    // Each page following a run holds a connection for the whole run: 8 pages took all 8
+    // connections and the server answered nothing else. Streams get a quarter of them.
+    let runs = temp_dir("serve-streams");
+    let server = Server::start_with(&runs, &["--max-connections", "8"]);
+    let settings = json!({"dataset": "mnist-mini", "hidden": "32", "epochs": 5000, "lr": 0.5});
+    assert_eq!(post(&server, "/api/dashboard/start", &settings).0, 200);
+    current_run(&server);
+    let follow = || {
+        agent()
+            .get(&format!("{}api/dashboard/events", server.url))
+            .call()
+            .unwrap()
+    };
+    let first = follow();
+    let second = follow();
+    let (status, answer) = get(&server, "/api/dashboard/events");
+    assert_eq!(status, 503, "{answer}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .contains("too many pages are following the run"),
+        "{answer}"
+    );
+    assert_eq!(
+        get(&server, "/api/runs").0,
+        200,
+        "other requests are answered"
+    );
+    drop(first);
+    // The freed permit comes back once the server notices the page has gone (its next
+    // event fails to send).
+    wait_for("a stream to be free again", || {
+        follow().status().as_u16() == 200
+    });
+    drop(second);
+    assert_eq!(post(&server, "/api/dashboard/stop", &json!({})).0, 200);
 }

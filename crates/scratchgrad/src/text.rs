@@ -29,6 +29,23 @@ pub fn elide(text: &str, max: usize) -> String {
     one_line(&format!("{start}…{}", end.into_iter().collect::<String>()))
 }
 
+/// True for characters that show as themselves: not a control character (a newline, an
+/// escape sequence's ESC) and not an invisible formatting one (a zero-width space, a
+/// byte-order mark, a bidirectional override that reorders what follows it on screen).
+///
+/// ```
+/// use scratchgrad::text::is_visible;
+/// assert!(is_visible('x') && is_visible('é') && is_visible('→'));
+/// assert!(!is_visible('\n') && !is_visible('\u{1b}') && !is_visible('\u{202e}'));
+/// ```
+pub fn is_visible(c: char) -> bool {
+    let invisible = matches!(
+        c as u32,
+        0x00AD | 0x061C | 0x180E | 0x200B..=0x200F | 0x2028..=0x202E | 0x2060..=0x206F | 0xFEFF
+    );
+    !c.is_control() && !invisible
+}
+
 fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }

@@ -26,16 +26,16 @@ pub struct BenchArgs {
     #[arg(long, default_value = "mlp")]
     arch: Preset,
     /// Hidden layer width of the MLP
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 256)]
     hidden: usize,
     /// Examples per step
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 64)]
     batch_size: usize,
     /// Threads for every contender [default: all cores]
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     threads: Option<usize>,
     /// Rounds; each runs every contender once, in its own process
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 5)]
     rounds: usize,
     /// Python with torch for the PyTorch column (skipped if `import torch` fails)
     #[arg(long, default_value = "python3")]
@@ -50,7 +50,7 @@ pub struct BenchArgs {
     #[arg(long, hide = true)]
     worker: Option<String>,
     /// How many times a worker times evaluating the test set after its epoch (0: none)
-    #[arg(long, hide = true, default_value_t = 5)]
+    #[arg(long, allow_negative_numbers = true, hide = true, default_value_t = 5)]
     eval_repeats: usize,
 }
 

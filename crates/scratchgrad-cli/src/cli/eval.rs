@@ -50,10 +50,15 @@ pub fn run(args: EvalArgs) -> Result<(), Failure> {
     let dataset = match args.dataset {
         Some(d) => d,
         None => file.dataset.parse().map_err(|_| {
-            Failure::new(format!(
-                "{} does not say which data set it was trained on: pass --dataset",
-                args.model.display()
-            ))
+            let known = if file.dataset.is_empty() {
+                "does not say which data set it was trained on".to_string()
+            } else {
+                format!(
+                    "says it was trained on `{}`, which is not a data set scratchgrad knows",
+                    file.dataset
+                )
+            };
+            Failure::new(format!("{} {known}: pass --dataset", args.model.display()))
         })?,
     };
     let (rows, cols) = dataset.image_size();
@@ -91,7 +96,7 @@ pub fn run(args: EvalArgs) -> Result<(), Failure> {
             json["probabilities"] = probabilities(&mut model, &test).into();
         }
         outln!("{json}");
-        return Ok(());
+        return crate::output::results_delivered();
     }
     outln!(
         "{} on the {dataset} test set ({} images)",
@@ -123,5 +128,5 @@ pub fn run(args: EvalArgs) -> Result<(), Failure> {
         }
         outln!();
     }
-    Ok(())
+    crate::output::results_delivered()
 }

@@ -79,7 +79,13 @@ const CONTEXT: usize = 30;
 fn caret(expr: &str, offset: usize) -> String {
     let chars: Vec<char> = expr
         .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
+        .map(|c| {
+            if scratchgrad::text::is_visible(c) {
+                c
+            } else {
+                ' '
+            }
+        })
         .collect();
     let column = expr[..offset.min(expr.len())].chars().count();
     let start = column.saturating_sub(CONTEXT);
@@ -177,7 +183,7 @@ pub fn run(args: GradArgs) -> Result<(), Failure> {
         })?;
         save(path, svg.as_bytes(), "SVG picture")?;
     }
-    Ok(())
+    crate::output::results_delivered()
 }
 
 #[cfg(test)]

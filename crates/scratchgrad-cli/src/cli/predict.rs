@@ -95,5 +95,5 @@ pub fn run(args: PredictArgs) -> Result<(), Failure> {
             outln!("{}: {}", path.display(), shown.join(", "));
         }
     }
-    Ok(())
+    crate::output::results_delivered()
 }

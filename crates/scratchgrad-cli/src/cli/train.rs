@@ -38,7 +38,12 @@ pub struct TrainArgs {
     #[arg(long, conflicts_with = "layers")]
     arch: Option<Preset>,
     /// Hidden layer widths of the MLP, comma-separated (e.g. 512,256) [default: 256]
-    #[arg(long, value_delimiter = ',', conflicts_with = "layers")]
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        value_delimiter = ',',
+        conflicts_with = "layers"
+    )]
     hidden: Option<Vec<usize>>,
     /// The MLP's hidden activation: sigmoid, relu or tanh [default: sigmoid]
     #[arg(long, conflicts_with = "layers")]
@@ -50,10 +55,10 @@ pub struct TrainArgs {
     #[arg(long)]
     engine: Option<Engine>,
     /// Epochs to train (with --resume: the new total) [default: by --arch]
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     epochs: Option<usize>,
     /// Examples per step [default: 64]
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     batch_size: Option<usize>,
     /// Learning rate at the first epoch [default: by --arch; with another --optimizer, 1.0 for
     /// sgd, 0.05 for momentum, 0.001 for adam]
@@ -66,14 +71,14 @@ pub struct TrainArgs {
     #[arg(long)]
     schedule: Option<Schedule>,
     /// Seed for weights, shuffling and the validation split [default: 0]
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     seed: Option<u64>,
     /// Hold out this fraction of the training set to score after each epoch; the test set is
     /// then scored once, at the end [default: 0, the texts' way: the test set every epoch]
     #[arg(long, value_name = "FRACTION", allow_negative_numbers = true)]
     val_split: Option<f64>,
     /// Threads for matrix products (results do not depend on it) [default: all cores]
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     threads: Option<usize>,
     /// Folder for the model, metrics and pictures: new, empty, or a run stopped before its
     /// first epoch completed [default: runs/<dataset>-<time>]
@@ -225,6 +230,7 @@ fn folder_error(path: &Path, e: &RunDirError, resuming: bool) -> Failure {
         RunDirError::NotEmpty { .. } => ": choose a new or empty folder for --out".into(),
         RunDirError::InUse { .. } => ": wait for it to finish, or choose another folder".into(),
         RunDirError::NotAFolder { .. } => ": give a folder".into(),
+        RunDirError::Special { .. } => String::new(),
         RunDirError::NoRun => ": give the folder of a run that completed at least one epoch".into(),
         RunDirError::NoCompleteEpoch => {
             format!(": start it again with scratchgrad train --out {shown} and its flags")
@@ -259,9 +265,9 @@ fn session_error(args: &TrainArgs, session: Option<&Path>, e: SessionError) -> F
             "{} has already trained all {epochs} of its epochs: pass a larger --epochs to continue",
             folder()
         )),
-        SessionError::Train(e @ TrainError::NonFinite { .. }) => {
-            Failure::new(format!("{e} (--lr)"))
-        }
+        SessionError::Train(
+            e @ (TrainError::NonFinite { .. } | TrainError::NonFiniteState { .. }),
+        ) => Failure::new(format!("{e} (--lr)")),
         SessionError::Train(TrainError::Resume(problem)) => Failure::new(format!(
             "cannot resume: {}/{CHECKPOINT} {problem}",
             folder()
@@ -336,6 +342,9 @@ pub fn run(args: TrainArgs) -> Result<(), Failure> {
         args.quiet,
     )?;
     let (train_set, test_set) = (&splits[0], &splits[1]);
+    session
+        .check_data(train_set)
+        .map_err(|e| session_error(&args, Some(&folder), e))?;
     outln!("{}", session.heading(train_set, test_set, threads));
     let first_loss = session.history().first().map(|m| m.train_loss);
     let mut progress = Progress::new(args.quiet, config.val_split > 0.0, first_loss);

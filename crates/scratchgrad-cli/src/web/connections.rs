@@ -37,7 +37,7 @@ pub struct Limits {
 
 impl Limits {
     /// Connections for this process's file-descriptor limit: half of what is left after a
-    /// margin for files (models, pictures, data), between 8 and 512.
+    /// margin for files (models, pictures, data), between 8 and 128.
     pub fn connections_for_this_process() -> usize {
         let mut limit = libc::rlimit {
             rlim_cur: 0,
@@ -46,7 +46,12 @@ impl Limits {
         // SAFETY: getrlimit writes into the struct it is given, which lives on this stack.
         let known = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0;
         let descriptors = if known { limit.rlim_cur } else { 256 };
-        (descriptors.saturating_sub(64) / 2).clamp(8, 512) as usize
+        (descriptors.saturating_sub(64) / 2).clamp(8, 128) as usize
+    }
+
+    /// The most live event streams open at once: a quarter of the connections, at least one.
+    pub fn event_streams(&self) -> usize {
+        (self.connections / 4).max(1)
     }
 }
 

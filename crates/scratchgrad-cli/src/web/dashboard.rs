@@ -184,6 +184,9 @@ fn run_session(
         }
     })?;
     let (train_set, test_set) = (&splits[0], &splits[1]);
+    session
+        .check_data(train_set)
+        .map_err(|e| shown(e, Some(&folder)))?;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let heading = session.heading(train_set, test_set, threads);
     let mut watcher = Watcher {

@@ -148,6 +148,8 @@ impl LiveRun {
         json!({
             "run": inner.name,
             "status": inner.status.name(),
+            // Why it ended (a failure's reason), once it has.
+            "message": inner.end.as_ref().and_then(|end| end.get("message")).cloned(),
             "command": self.command,
             "pictures": inner.pictures.iter().map(|(n, _)| *n).collect::<Vec<_>>(),
         })
@@ -182,6 +184,14 @@ pub async fn events(
             "no run has started since the server did",
         )
     })?;
+    let permit = Arc::clone(&state.event_streams)
+        .try_acquire_owned()
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too many pages are following the run; close one and reload",
+            )
+        })?;
     let after = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
@@ -189,8 +199,8 @@ pub async fn events(
     let changes = run.changed.subscribe();
     let closing = state.closing.subscribe();
     let events = stream::unfold(
-        (run, changes, closing, after, false),
-        |(run, mut changes, mut closing, after, ended)| async move {
+        (run, changes, closing, after, false, permit),
+        |(run, mut changes, mut closing, after, ended, permit)| async move {
             if ended {
                 return None;
             }
@@ -198,7 +208,8 @@ pub async fn events(
                 if let Some((seq, event)) = run.next_for(after) {
                     let ended = event["type"] == "end" || !event["end"].is_null();
                     let sse = Event::default().id(seq.to_string()).data(event.to_string());
-                    return Some((Ok(sse), (run, changes, closing, Some(seq), ended)));
+                    let state = (run, changes, closing, Some(seq), ended, permit);
+                    return Some((Ok(sse), state));
                 }
                 if !run.lock().status.active() || *closing.borrow() {
                     return None;

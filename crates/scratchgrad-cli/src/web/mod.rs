@@ -33,7 +33,7 @@ use crate::Failure;
 #[derive(Args)]
 pub struct ServeArgs {
     /// Port to listen on (0: any free port)
-    #[arg(long, default_value_t = 8000)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 8000)]
     port: u16,
     /// Address to listen on; anything but this machine's loopback makes the pages reachable
     /// from the network
@@ -55,11 +55,11 @@ pub struct ServeArgs {
     open: bool,
     /// The most connections open at once (more wait their turn) [default: from the
     /// process's file-descriptor limit, 8 to 512]
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(long, allow_negative_numbers = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     max_connections: Option<u16>,
     /// Seconds a client may take to send a request's head, or stay idle between requests; a
     /// body, or reading an answer, may take three times as long
-    #[arg(long, value_name = "SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    #[arg(long, allow_negative_numbers = true, value_name = "SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
     timeout: u64,
 }
 
@@ -81,6 +81,9 @@ pub struct AppState {
     pub closing: tokio::sync::watch::Sender<bool>,
     /// Connections' limits.
     pub limits: connections::Limits,
+    /// Permits for live event streams, which hold a connection for a whole run: a quarter
+    /// of the connections, so that streams alone never take every one.
+    pub event_streams: Arc<tokio::sync::Semaphore>,
 }
 
 /// The routes: pages, assets, API; everything behind the host and origin checks.
@@ -168,6 +171,14 @@ async fn serve(args: ServeArgs) -> Result<(), Failure> {
     if !args.host.is_loopback() {
         errln!("warning: listening on {} makes these pages reachable from other machines; they are meant for this one (the default, --host 127.0.0.1)", args.host);
     }
+    let limits = connections::Limits {
+        connections: args.max_connections.map_or_else(
+            connections::Limits::connections_for_this_process,
+            usize::from,
+        ),
+        idle: std::time::Duration::from_secs(args.timeout),
+        transfer: std::time::Duration::from_secs(args.timeout * 3),
+    };
     let state = Arc::new(AppState {
         runs: args.runs.clone(),
         data_dir: args.data_dir.clone(),
@@ -176,14 +187,8 @@ async fn serve(args: ServeArgs) -> Result<(), Failure> {
         playgrounds: playground::Sessions::default(),
         dashboard: dashboard::Dashboard::default(),
         closing: tokio::sync::watch::Sender::new(false),
-        limits: connections::Limits {
-            connections: args.max_connections.map_or_else(
-                connections::Limits::connections_for_this_process,
-                usize::from,
-            ),
-            idle: std::time::Duration::from_secs(args.timeout),
-            transfer: std::time::Duration::from_secs(args.timeout * 3),
-        },
+        event_streams: Arc::new(tokio::sync::Semaphore::new(limits.event_streams())),
+        limits,
     });
     let url = state.hosts.url();
     outln!(

@@ -31,7 +31,7 @@ pub const PICTURES: [(&str, &str); 7] = [
 const MAX_LISTED: usize = 500;
 /// The largest metrics file read (100,000 epochs is about 20 MB).
 const MAX_METRICS_BYTES: u64 = 64 << 20;
-const MAX_PICTURE_BYTES: u64 = 32 << 20;
+const MAX_PICTURE_BYTES: u64 = 4 << 20;
 
 /// Every epoch's metrics of the run in `folder` (lines that do not parse are skipped).
 fn metrics(folder: &Path) -> Vec<EpochMetrics> {

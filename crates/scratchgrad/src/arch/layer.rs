@@ -102,6 +102,12 @@ impl fmt::Display for LayerSpec {
     }
 }
 
+/// A token as messages show it: escaped, and shortened to 40 characters (a token comes from
+/// a user or a file, and may be of any length).
+fn shown(token: &str) -> String {
+    crate::text::elide(&token.escape_debug().to_string(), 40)
+}
+
 /// The number at the start of `text` and the rest, or `None` if it does not start with a
 /// digit or the number is too large.
 fn leading_number(text: &str) -> Option<(usize, &str)> {
@@ -122,7 +128,7 @@ fn window(
     let bad = || {
         format!(
             "`{}` does not read as {}",
-            token.escape_debug(),
+            shown(token),
             if padding {
                 "kK[sS][pP] (or kHxW)"
             } else {
@@ -185,17 +191,12 @@ impl std::str::FromStr for LayerSpec {
                 Ok(outputs) if outputs > 0 => Ok(LayerSpec::Linear { outputs }),
                 _ => Err(format!(
                     "`{}` needs a positive whole number after its name",
-                    token.escape_debug()
+                    shown(token)
                 )),
             };
         }
         if let Some(rest) = token.strip_prefix("conv") {
-            let bad = || {
-                format!(
-                    "`{}` does not read as convNkK[sS][pP]",
-                    token.escape_debug()
-                )
-            };
+            let bad = || format!("`{}` does not read as convNkK[sS][pP]", shown(token));
             let (outputs, rest) = leading_number(rest).ok_or_else(bad)?;
             let rest = rest.strip_prefix('k').ok_or_else(bad)?;
             if outputs == 0 {
@@ -215,13 +216,13 @@ impl std::str::FromStr for LayerSpec {
                 Ok(p) if p > 0.0 && p < 1.0 => Ok(LayerSpec::Dropout { p }),
                 _ => Err(format!(
                     "`{}` needs a probability between 0 and 1 after its name, e.g. dropout0.5",
-                    token.escape_debug()
+                    shown(token)
                 )),
             };
         }
         Err(format!(
             "`{}` is not a layer (known: {LAYER_GRAMMAR})",
-            token.escape_debug()
+            shown(token)
         ))
     }
 }

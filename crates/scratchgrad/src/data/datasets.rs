@@ -244,13 +244,18 @@ impl Dataset {
     /// Holds out `fraction` of the images for validation, chosen by a shuffle seeded from
     /// `seed`: (the rest for training, the held-out images). Both keep the original order.
     pub fn split(&self, fraction: f64, seed: u64) -> (Dataset, Dataset) {
-        let held = ((self.len() as f64 * fraction).round() as usize).min(self.len());
+        let held = Dataset::held_out(self.len(), fraction);
         let mut order: Vec<usize> = (0..self.len()).collect();
         Rng::seed(seed ^ VALIDATION_STREAM).shuffle(&mut order);
         let (mut validation, mut training) = (order[..held].to_vec(), order[held..].to_vec());
         validation.sort_unstable();
         training.sort_unstable();
         (self.subset(&training), self.subset(&validation))
+    }
+
+    /// How many of `len` images [`Dataset::split`] holds out for `fraction`.
+    pub fn held_out(len: usize, fraction: f64) -> usize {
+        ((len as f64 * fraction).round() as usize).min(len)
     }
 
     /// The number of images.

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::fs;
 use std::io::Read;
-use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::Path;
 
 /// Why a file could not be read. Its `Display` is a phrase that follows the file's name
@@ -16,6 +16,9 @@ pub enum ReadError {
         /// What it is, with its article.
         kind: &'static str,
     },
+    /// A file with more than one name (a hard link): it may be any file its maker could
+    /// read, so a folder others write into does not serve it.
+    HardLinked,
     /// Larger than anything of its kind should be.
     TooLarge {
         /// Its size in bytes.
@@ -31,6 +34,7 @@ impl fmt::Display for ReadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ReadError::NotRegular { kind } => write!(f, "is {kind}, not a regular file"),
+            ReadError::HardLinked => write!(f, "has other names (a hard link), so it is not read"),
             ReadError::TooLarge { size, limit } => write!(
                 f,
                 "is {size} bytes, more than the {limit} that a file of this kind may have"
@@ -113,8 +117,9 @@ pub fn read_regular(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
 /// Reads the file `name` directly inside `folder`, as [`read_regular`] does, but following no
 /// symbolic link on the way: neither `folder`'s last part nor `name` may be one (a link is
 /// refused as "a symbolic link"), and the file is opened relative to the folder that was
-/// checked, so nothing can be swapped in between. For folders that others may write into,
-/// such as the runs a server shows.
+/// checked, so nothing can be swapped in between. A file with other names (a hard link,
+/// which may be any file its maker could read) is refused too. For folders that others may
+/// write into, such as the runs a server shows.
 ///
 /// ```
 /// use scratchgrad::files::read_in_folder;
@@ -148,7 +153,12 @@ pub fn read_in_folder(folder: &Path, name: &str, limit: u64) -> Result<Vec<u8>, 
         Mode::empty(),
     )
     .map_err(refuse_links)?;
-    read_opened(fs::File::from(file), limit)
+    let file = fs::File::from(file);
+    let meta = file.metadata().map_err(ReadError::Io)?;
+    if meta.is_file() && meta.nlink() > 1 {
+        return Err(ReadError::HardLinked);
+    }
+    read_opened(file, limit)
 }
 
 /// The checks and the read shared by [`read_regular`] and [`read_in_folder`].
@@ -217,5 +227,24 @@ mod tests {
             .is_not_found());
         fs::write(dir.join("ok"), b"fine").unwrap();
         assert_eq!(read_regular(&dir.join("ok"), 4).unwrap(), b"fine");
+    }
+
+    #[test]
+    fn a_folder_others_write_into_serves_no_hard_link() {
+        let guard = tempfile::tempdir().unwrap();
+        let dir = guard.path();
+        fs::write(dir.join("secret"), b"not for the web").unwrap();
+        fs::hard_link(dir.join("secret"), dir.join("picture.png")).unwrap();
+        let err = read_in_folder(dir, "picture.png", 1 << 20).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "has other names (a hard link), so it is not read"
+        );
+        fs::remove_file(dir.join("secret")).unwrap();
+        assert_eq!(
+            read_in_folder(dir, "picture.png", 1 << 20).unwrap(),
+            b"not for the web",
+            "with one name left, it is an ordinary file"
+        );
     }
 }

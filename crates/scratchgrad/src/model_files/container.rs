@@ -98,6 +98,12 @@ pub(super) fn parse(bytes: &[u8]) -> Result<Parsed, String> {
             counts.push((name, count));
             continue;
         }
+        if view.dtype() == Dtype::I64 {
+            return Err(format!(
+                "tensor `{shown}` is int64 of shape {:?}; an int64 count is a scalar (shape [])",
+                view.shape()
+            ));
+        }
         if view.dtype() != Dtype::F32 {
             return Err(format!(
                 "tensor `{shown}` is {:?}; only F32 is supported (and int64 counts)",
@@ -132,5 +138,5 @@ pub(super) fn printable(text: &str, max: usize) -> String {
 }
 
 pub(super) fn is_short_printable(text: &str, max: usize) -> bool {
-    text.chars().count() <= max && !text.chars().any(char::is_control)
+    text.chars().count() <= max && text.chars().all(crate::text::is_visible)
 }

@@ -163,12 +163,25 @@ pub(super) fn model_from(parsed: Parsed, formats: &[&str]) -> Result<Unpacked, S
             )
         };
         if kind == StateKind::Count {
-            let i = other_counts
-                .iter()
-                .position(|(n, _)| *n == name)
-                .ok_or_else(lacks)?;
+            let Some(i) = other_counts.iter().position(|(n, _)| *n == name) else {
+                if rest.iter().any(|(n, _)| *n == name) {
+                    return Err(format!(
+                        "has `{name}` as F32 numbers; it must be a scalar int64 count"
+                    ));
+                }
+                return Err(lacks());
+            };
             counts.push(other_counts.remove(i));
             continue;
+        }
+        if name.ends_with(".running_var") {
+            if let Some((_, value)) = rest.iter().find(|(n, _)| *n == name) {
+                if value.data().iter().any(|v| *v < 0.0) {
+                    return Err(format!(
+                        "has `{name}` below zero, which no batch of data can give"
+                    ));
+                }
+            }
         }
         let i = rest
             .iter()

@@ -63,6 +63,16 @@ pub enum TrainError {
         /// Epochs safely saved before it.
         epochs_done: usize,
     },
+    /// A weight, a running statistic or an optimizer buffer became NaN or infinite while the
+    /// loss stayed finite.
+    NonFiniteState {
+        /// The 1-based epoch.
+        epoch: usize,
+        /// The tensor (`1.running_var`, `m.0`).
+        tensor: String,
+        /// Epochs safely saved before it.
+        epochs_done: usize,
+    },
     /// The observer asked to stop; `epochs_done` epochs are safely saved.
     Stopped {
         /// Epochs safely saved.
@@ -99,6 +109,20 @@ impl fmt::Display for TrainError {
                     )?,
                 }
                 f.write_str(": lower the learning rate")?;
+                if *epochs_done > 0 {
+                    write!(f, "; the checkpoint of epoch {epochs_done} is kept")?;
+                }
+                Ok(())
+            }
+            TrainError::NonFiniteState {
+                epoch,
+                tensor,
+                epochs_done,
+            } => {
+                write!(
+                    f,
+                    "`{tensor}` became inf or NaN in epoch {epoch}: lower the learning rate"
+                )?;
                 if *epochs_done > 0 {
                     write!(f, "; the checkpoint of epoch {epochs_done} is kept")?;
                 }
@@ -282,6 +306,20 @@ pub fn train(
             epochs_done: epoch + 1,
             config: config.to_json(),
         };
+        // A state the loaders would refuse is never saved: a loss can stay finite while a
+        // running statistic or an optimizer buffer overflows (a ReLU hides a NaN).
+        let tensors = checkpoint.model.weights.iter();
+        let state = tensors.chain(checkpoint.optimizer.buffers.iter());
+        if let Some((name, _)) = state
+            .into_iter()
+            .find(|(_, a)| a.data().iter().any(|v| !v.is_finite()))
+        {
+            return Err(TrainError::NonFiniteState {
+                epoch: epoch + 1,
+                tensor: name.clone(),
+                epochs_done: epoch,
+            });
+        }
         // The checkpoint is written last: it is the commit point (see `run_dir`). The
         // epoch's metrics are appended, at a cost that does not grow with the run.
         let line = format!("{}\n", metrics.to_json());

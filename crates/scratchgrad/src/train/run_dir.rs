@@ -47,6 +47,14 @@ pub enum RunDirError {
     },
     /// It holds a run with at least one complete epoch.
     HoldsRun,
+    /// One of a run's own files is not a regular file (a symbolic link, a FIFO, a folder):
+    /// the run could not write it.
+    Special {
+        /// The file's name.
+        name: &'static str,
+        /// What it is ("a symbolic link").
+        kind: &'static str,
+    },
     /// Another process is training in it.
     InUse {
         /// That process, if it could be read from the lock file.
@@ -69,6 +77,10 @@ impl fmt::Display for RunDirError {
                 "is not empty and holds no run (it has {example}, for one)"
             ),
             RunDirError::HoldsRun => f.write_str("already holds a run"),
+            RunDirError::Special { name, kind } => write!(
+                f,
+                "has {name} that is {kind}, not a regular file: remove it, or resume a copy of the run"
+            ),
             RunDirError::InUse { pid: Some(pid) } => {
                 write!(f, "is in use by another training run (process {pid})")
             }
@@ -198,6 +210,18 @@ impl RunDir {
         let dir = Self::claim(path, false)?;
         if !entry_names(path)?.iter().any(|n| n == CHECKPOINT) {
             return Err(RunDirError::NoCompleteEpoch);
+        }
+        // The files a resumed run reads and writes again: never through a link.
+        for name in [CHECKPOINT, MODEL, METRICS, SUMMARY] {
+            match fs::symlink_metadata(path.join(name)) {
+                Ok(meta) if !meta.file_type().is_file() => {
+                    return Err(RunDirError::Special {
+                        name,
+                        kind: describe_kind(&meta.file_type()),
+                    })
+                }
+                _ => {}
+            }
         }
         remove_stale_temporaries(path)?;
         Ok(dir)

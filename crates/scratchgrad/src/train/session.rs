@@ -222,6 +222,18 @@ impl Session {
         self.resume.as_ref().map_or(&[], |r| &r.history)
     }
 
+    /// Checks a resumed run's counts against the data it will train on (its optimizer
+    /// steps are epochs times batches), before anything is shown or trained.
+    pub fn check_data(&self, train_set: &Dataset) -> Result<(), SessionError> {
+        let Some(resume) = &self.resume else {
+            return Ok(());
+        };
+        let held = Dataset::held_out(train_set.len(), self.config.val_split);
+        resume
+            .check_steps(train_set.len() - held, self.config.batch_size)
+            .map_err(|problem| SessionError::Train(TrainError::Resume(problem)))
+    }
+
     /// One line saying what will train: the network, the data, the settings.
     pub fn heading(&self, train_set: &Dataset, test_set: &Dataset, threads: usize) -> String {
         let c = &self.config;
