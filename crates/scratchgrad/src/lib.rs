@@ -79,3 +79,8 @@ pub mod report;
 pub mod scalar;
 pub mod text;
 pub mod train;
+
+/// The README's Rust examples, compiled and run by `cargo test` so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeExamples;
