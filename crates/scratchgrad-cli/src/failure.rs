@@ -14,7 +14,9 @@ pub struct Failure {
 impl Failure {
     /// An error with just a message.
     pub fn new(message: impl Into<String>) -> Self {
-        // One line, whatever the message carries (a decoder's error can hold a newline).
+        // One line, whatever the message carries (a decoder's error can hold a newline),
+        // with nothing a terminal would act on (a file name can hold an escape sequence) and
+        // no path too long to read.
         let message: String = message.into();
         let message = message
             .lines()
@@ -22,6 +24,7 @@ impl Failure {
             .filter(|line| !line.is_empty())
             .collect::<Vec<_>>()
             .join(" ");
+        let message = scratchgrad::text::for_terminal(&message);
         Failure {
             message,
             detail: None,

@@ -74,6 +74,7 @@ fn usage_error(e: clap::Error) -> ! {
         .collect();
     let said = said.join("; ").replace(":;", ":");
     let said = said.strip_prefix("error: ").unwrap_or(&said);
+    let said = scratchgrad::text::for_terminal(said);
     output::errln!("error: {said} (see --help)");
     std::process::exit(2);
 }

@@ -221,14 +221,50 @@ async fn wait_at_most(client: &Client, what: &str, script: &str, limit: Duration
     }
 }
 
-async fn graph_page(client: &Client, url: &str) {
-    client.goto(&format!("{url}graph")).await.unwrap();
+/// Every product `a × b = c` in the step log, checked: the shown factors give the shown
+/// product at the precision it is shown with (4-decimal rounding once made correct steps look
+/// wrong, `-0.3 x -0.0028 = 0.0009`).
+const PRODUCTS_CHECK_OUT: &str = r#"
+    const log = document.getElementById('log').textContent;
+    if (/\d x -?\d/.test(log)) return 'an x between numbers';
+    const products = [...log.matchAll(/(-?[\d.e+-]+) × (-?[\d.e+-]+) = (-?[\d.e+-]+)/g)];
+    if (products.length === 0) return 'no products';
+    for (const [line, a, b, c] of products) {
+      const digits = c.replace(/^-/, '').replace(/e.*$/, '').replace('.', '').replace(/^0+/, '').length;
+      const got = Number((Number(a) * Number(b)).toPrecision(Math.max(digits, 1)));
+      if (got !== Number(c)) return line;
+    }
+    return 'ok';
+"#;
+
+/// True when every node box of the graph is inside the drawing's visible area.
+const ALL_NODES_VISIBLE: &str = r#"
+    const svg = document.querySelector('#graph svg').getBoundingClientRect();
+    const inside = (r) => r.left >= svg.left - 1 && r.right <= svg.right + 1 && r.top >= svg.top - 1 && r.bottom <= svg.bottom + 1;
+    return [...document.querySelectorAll('#graph g.node rect')].every(r => inside(r.getBoundingClientRect()));
+"#;
+
+/// True when the node being stepped is inside the drawing's visible area.
+const ACTIVE_NODE_VISIBLE: &str = r#"
+    const svg = document.querySelector('#graph svg').getBoundingClientRect();
+    const node = document.querySelector('#graph g.node.current rect');
+    if (!node) return false;
+    const r = node.getBoundingClientRect();
+    return r.left >= svg.left - 1 && r.right <= svg.right + 1 && r.top >= svg.top - 1 && r.bottom <= svg.bottom + 1;
+"#;
+
+async fn open_graph(client: &Client, url: &str, query: &str) {
+    client.goto(&format!("{url}graph{query}")).await.unwrap();
     wait_until(
         client,
         "the graph",
-        "return document.querySelector('#graph svg') !== null",
+        "return document.querySelector('#graph svg') !== null && document.getElementById('status').textContent !== ''",
     )
     .await;
+}
+
+async fn graph_page(client: &Client, url: &str) {
+    open_graph(client, url, "").await;
     // The texts' example is where the page opens; nothing is known before the first step.
     assert_eq!(text(client, "#grad-x").await, "?");
     for _ in 0..10 {
@@ -248,18 +284,48 @@ async fn graph_page(client: &Client, url: &str) {
         ["-4", "-4", "3"],
         "df/dx, df/dy, df/dz of (x + y) * z at x = -2, y = 5, z = -4"
     );
+    // The rule behind the last step, said as the lecture says it.
+    let rule = text(client, "#rule").await;
+    assert!(rule.contains("d(x + y)/dx = 1"), "{rule}");
+    assert_eq!(
+        client.execute(PRODUCTS_CHECK_OUT, vec![]).await.unwrap(),
+        "ok"
+    );
     screenshot(client, "graph.png").await;
-    // A node used twice shows both contributions adding up.
-    client
-        .goto(&format!("{url}graph?expr=a*a%2Bb&a=3&b=1"))
-        .await
-        .unwrap();
-    wait_until(
+
+    // micrograd's neuron: short names, the rule of tanh with its number, products that
+    // check out at full precision.
+    open_graph(
         client,
-        "the graph",
-        "return document.querySelector('#graph svg') !== null",
+        url,
+        "?expr=tanh(x1*w1%20%2B%20x2*w2%20%2B%20b)&x1=2&x2=0&w1=-3&w2=1&b=6.8813735870195432",
     )
     .await;
+    click(client, "step").await;
+    let rule = text(client, "#rule").await;
+    assert!(rule.contains("d tanh(n)/dn = 1 − o² = 0.5"), "{rule}");
+    for _ in 0..10 {
+        click(client, "step").await;
+    }
+    assert_eq!(
+        client.execute(PRODUCTS_CHECK_OUT, vec![]).await.unwrap(),
+        "ok"
+    );
+    assert_eq!(text(client, "#grad-w1").await, "1");
+    assert_eq!(text(client, "#grad-x1").await, "-1.5");
+    screenshot(client, "graph-neuron.png").await;
+
+    // A value used twice shows both contributions adding up, and its two edges.
+    open_graph(client, url, "?expr=a*a%2Bb&a=3&b=1").await;
+    // a*a is drawn with two edges from a, apart (they were drawn as one line).
+    let edges = client
+        .execute(
+            "const groups = {}; for (const p of document.querySelectorAll('#graph path[data-edge]')) { const [from, to] = p.dataset.edge.split('-'); (groups[from + '-' + to] ||= []).push(p.getAttribute('d')); } const twice = Object.values(groups).filter(g => g.length === 2); return [twice.length, twice.length ? new Set(twice[0]).size : 0]",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(edges, json!([1, 2]));
     click(client, "play").await;
     wait_until(
         client,
@@ -268,30 +334,63 @@ async fn graph_page(client: &Client, url: &str) {
     )
     .await;
     assert_eq!(text(client, "#grad-a").await, "6");
-    let source = client.source().await.unwrap();
+    let log = text(client, "#log").await;
     assert!(
-        source.contains("grad 6 = 3 + 3"),
-        "the accumulation is shown"
+        log.contains("(now 3 + 3 = 6)"),
+        "the accumulation is shown: {log}"
     );
+
+    // A 30-node graph fits the window, and the node being stepped stays in view.
+    let expr = "tanh(a*tanh(x1*w1 + x2*w2 + b1) + c*tanh(x1*w3 + x2*w4 + b2) + d*tanh(x1*w5 + b3))";
+    let query = format!("?expr={}", expr.replace('+', "%2B").replace(' ', "%20"));
+    open_graph(client, url, &query).await;
+    let nodes = client
+        .execute(
+            "return document.querySelectorAll('#graph g.node').length",
+            vec![],
+        )
+        .await
+        .unwrap()
+        .as_u64()
+        .unwrap();
+    assert!(nodes >= 30, "{nodes} values");
+    assert_eq!(
+        client.execute(ALL_NODES_VISIBLE, vec![]).await.unwrap(),
+        true,
+        "the graph fits"
+    );
+    let steps = client
+        .execute("return state.graph.backward_order.length", vec![])
+        .await
+        .unwrap()
+        .as_u64()
+        .unwrap();
+    for step in 1..=steps {
+        click(client, "step").await;
+        assert_eq!(
+            client.execute(ACTIVE_NODE_VISIBLE, vec![]).await.unwrap(),
+            true,
+            "step {step} of {steps}: the active node is in view"
+        );
+    }
+    screenshot(client, "graph-30.png").await;
+
     // Timing, reported (docs/BENCHMARKS.md), not asserted: drawing a 101-value graph after
-    // its answer arrives.
+    // its answer arrives, and one step of it.
     let terms = vec!["x*y"; 50].join("%2B");
-    client
-        .goto(&format!("{url}graph?expr={terms}&x=1&y=2"))
-        .await
-        .unwrap();
-    wait_until(
-        client,
-        "the large graph",
-        "return typeof window.scratchgradRenderMs === 'number'",
-    )
-    .await;
+    open_graph(client, url, &format!("?expr={terms}&x=1&y=2")).await;
     let ms = client
-        .execute("return window.scratchgradRenderMs", vec![])
+        .execute(
+            "const t = performance.now(); stepOnce(); return [Number(document.getElementById('graph').dataset.renderMs), performance.now() - t]",
+            vec![],
+        )
         .await
         .unwrap();
-    let ms = ms.as_f64().unwrap_or(f64::NAN);
-    eprintln!("graph page: a 101-value graph drawn in {ms:.1} ms after the answer");
+    eprintln!(
+        "graph page: a 101-value graph drawn in {:.1} ms after the answer, one step in {:.1} ms",
+        ms[0].as_f64().unwrap_or(f64::NAN),
+        ms[1].as_f64().unwrap_or(f64::NAN)
+    );
 }
 
 /// A syntax error is pointed at under the box (last: the API's 400 answer is logged by the
@@ -312,6 +411,30 @@ async fn graph_page_error(client: &Client, url: &str) {
         error.contains("expected a number, name or `(`") && error.contains('^'),
         "{error}"
     );
+    // A graph that worked, then an error: the stale graph is dimmed, its gradients unknown.
+    open_graph(client, url, "?expr=x1*w1&x1=2&w1=3").await;
+    click(client, "step").await;
+    client
+        .execute(
+            "const e = document.getElementById('expr'); e.value = 'x1 + * w1'; document.querySelector('#form button').click();",
+            vec![],
+        )
+        .await
+        .unwrap();
+    wait_until(
+        client,
+        "the error",
+        "return document.getElementById('error').textContent.length > 0",
+    )
+    .await;
+    let stale = client
+        .execute(
+            "return [document.getElementById('graph').classList.contains('stale'), !document.getElementById('stale-note').hidden, [...document.querySelectorAll('#grads td.grad')].every(td => td.textContent === '?')]",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(stale, json!([true, true, true]));
 }
 
 /// Draws the 28x28 `digit` on the page's 280x280 canvas, one horizontal stroke per run of ink
@@ -390,11 +513,101 @@ async fn digits_page(client: &Client, url: &str) {
         "the drawn test digit (a {})",
         test.labels[0]
     );
+    // The stroke has ended: the whole story arrives. An MLP's hidden unit shows the weights
+    // it looks through.
+    wait_until(client, "the layers", "return explained !== null").await;
+    client
+        .execute("document.querySelectorAll('#inside .unit')[3].dispatchEvent(new MouseEvent('mouseenter'))", vec![])
+        .await
+        .unwrap();
+    wait_until(
+        client,
+        "a unit's weights",
+        "return document.querySelector('#detail canvas') !== null",
+    )
+    .await;
+    assert!(text(client, "#detail").await.contains("hidden unit 3"));
     screenshot(client, "digits.png").await;
+
+    // A CNN: every layer for the drawn digit, the kernels beside the first convolution's
+    // maps, and the arithmetic behind one pixel.
+    client
+        .execute("explained = null; const m = document.getElementById('model'); m.value = 'mini-cnn'; m.dispatchEvent(new Event('change'));", vec![])
+        .await
+        .unwrap();
+    wait_until(
+        client,
+        "the CNN's layers",
+        "return explained !== null && explained.explain.layers.some(l => l.kind === 'conv')",
+    )
+    .await;
+    let shown = client
+        .execute("return [document.querySelectorAll('#inside .layer-row').length, document.querySelectorAll('#inside canvas.feature').length, document.querySelectorAll('#inside canvas.kernel').length]", vec![])
+        .await
+        .unwrap();
+    assert!(
+        shown[0].as_u64().unwrap() >= 4 && shown[1].as_u64().unwrap() >= 8 && shown[2] == 4,
+        "{shown}"
+    );
+    client
+        .execute(
+            "const c = document.querySelector('#inside canvas.feature'); const r = c.getBoundingClientRect(); c.dispatchEvent(new MouseEvent('click', {clientX: r.left + r.width / 2, clientY: r.top + r.height / 2}));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let story = text(client, "#detail").await;
+    let numbers: Vec<f64> = story
+        .rsplit_once(" = ")
+        .map(|(_, tail)| {
+            tail.replace("(the map says ", "")
+                .replace(')', "")
+                .split_whitespace()
+                .filter_map(|w| w.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        numbers.len() == 2 && (numbers[0] - numbers[1]).abs() < 2e-4,
+        "the window times the kernel plus the bias is the map's pixel: {story}"
+    );
+    // The saliency map is the slope of the class's logit: check one pixel by finite
+    // differences, through the same API with the input given directly.
+    let check = client
+        .execute(
+            r#"
+            const r = explained, s = r.explain.saliency, h = 1e-3;
+            let k = -1;
+            for (let i = 0; i < 784; i++) {
+              if (r.input[i] < h || r.input[i] > 1 - h) continue;
+              if (k < 0 || Math.abs(s.values[i]) > Math.abs(s.values[k])) k = i;
+            }
+            const logit = (v) => { const x = r.input.slice(); x[k] = v;
+              return api('/api/predict', {model: 'mini-cnn', input: x}).then(a => a.logits[s.class]); };
+            return Promise.all([logit(r.input[k] + h), logit(r.input[k] - h)])
+              .then(([up, down]) => [(up - down) / (2 * h), s.values[k], k]);
+            "#,
+            vec![],
+        )
+        .await
+        .unwrap();
+    let (slope, saliency) = (check[0].as_f64().unwrap(), check[1].as_f64().unwrap());
+    assert!(
+        (slope - saliency).abs() <= 0.05 * saliency.abs() + 0.01 && saliency.abs() > 0.01,
+        "pixel {}: saliency {saliency} vs finite differences {slope}",
+        check[2]
+    );
+    eprintln!(
+        "digits page: saliency {saliency:.5} vs finite differences {slope:.5} at pixel {}",
+        check[2]
+    );
+    screenshot(client, "digits-cnn.png").await;
 }
 
-/// Runs the playground on the moons until it classifies over 90% of them, then adds a point
-/// with a click and finds it in the data the server holds.
+/// Runs the playground on the moons until it classifies over 90% of its training points,
+/// reads the test accuracy, changes the learning rate mid-run and checks the curve's steps
+/// only go forward, adds a point with a click and one with the keyboard, and reads a weight's
+/// gradient from the network's picture.
 async fn playground_page(client: &Client, url: &str) {
     client.goto(&format!("{url}playground")).await.unwrap();
     wait_until(
@@ -411,7 +624,7 @@ async fn playground_page(client: &Client, url: &str) {
     )
     .await;
     tokio::time::sleep(Duration::from_millis(2500)).await; // a steady rate to read
-    let rate = text(client, "#rate").await;
+    let rate = text(client, "#rate-shown").await;
     let timings = client
         .execute("return window.scratchgradTimings", vec![])
         .await
@@ -424,19 +637,49 @@ async fn playground_page(client: &Client, url: &str) {
     let shown = text(client, "#accuracy").await;
     let percent: f64 = shown.trim_end_matches('%').parse().unwrap();
     assert!(percent > 90.0, "the page shows accuracy {shown}");
+    let test = text(client, "#test-accuracy").await;
+    assert!(test.ends_with('%'), "the test accuracy is shown: {test}");
+    // A new learning rate mid-run: the curve goes on from where it was (it once drew lines
+    // back to step 0).
+    client
+        .execute("const lr = document.getElementById('lr'); lr.value = '0.1'; lr.dispatchEvent(new Event('change'));", vec![])
+        .await
+        .unwrap();
+    let forward =
+        "return history.length > 1 && history.every((h, i) => i === 0 || h[0] > history[i - 1][0])";
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    wait_until(
+        client,
+        "the run to go on after the change",
+        "return running",
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        client.execute(forward, vec![]).await.unwrap(),
+        true,
+        "steps strictly increase"
+    );
     screenshot(client, "playground.png").await;
     click(client, "pause").await;
+    wait_until(client, "the pause", "return !running && !busy").await;
+    assert_eq!(text(client, "#rate-shown").await, "", "no rate once paused");
     let count = "return fetch('/api/playground/' + session.id).then(r => r.json()).then(s => s.points.length)";
-    let before = client.execute(count, vec![]).await.unwrap();
+    let before = client
+        .execute(count, vec![])
+        .await
+        .unwrap()
+        .as_u64()
+        .unwrap();
     // The middle of the moons' view, between the two moons: no point there to remove.
     click(client, "plane").await;
-    let added = "return fetch('/api/playground/' + session.id).then(r => r.json()).then(s => s.points[s.points.length - 1])";
     wait_until(
         client,
         "the clicked point",
         &format!("return fetch('/api/playground/' + session.id).then(r => r.json()).then(s => s.points.length === {before} + 1)"),
     )
     .await;
+    let added = "return fetch('/api/playground/' + session.id).then(r => r.json()).then(s => s.points[s.points.length - 1])";
     let point = client.execute(added, vec![]).await.unwrap();
     let (x, y, label) = (
         point[0].as_f64().unwrap(),
@@ -446,6 +689,36 @@ async fn playground_page(client: &Client, url: &str) {
     assert!(
         (x - 0.5).abs() < 0.05 && (y - 0.25).abs() < 0.05 && label == 1.0,
         "the clicked point is {point}"
+    );
+    assert_eq!(
+        client.execute(forward, vec![]).await.unwrap(),
+        true,
+        "steps strictly increase"
+    );
+    // The keyboard's way: focus the plane, move the cursor, Enter adds a point.
+    client
+        .execute("const p = document.getElementById('plane'); p.focus(); for (const key of ['ArrowUp', 'ArrowUp', 'Enter']) p.dispatchEvent(new KeyboardEvent('keydown', {key, bubbles: true}));", vec![])
+        .await
+        .unwrap();
+    wait_until(
+        client,
+        "the keyboard's point",
+        &format!("return fetch('/api/playground/' + session.id).then(r => r.json()).then(s => s.points.length === {before} + 2)"),
+    )
+    .await;
+    // The network's picture: a click on a weight reads it and its gradient.
+    client
+        .execute(
+            "document.querySelector('#network path.weight').dispatchEvent(new MouseEvent('click'))",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let selected = text(client, "#selected").await;
+    assert!(
+        selected.contains("the weight from input x to neuron 1 of layer 1")
+            && selected.contains("d(loss)/d(w) for the last batch = "),
+        "{selected}"
     );
 }
 
@@ -498,6 +771,44 @@ async fn dashboard_page(client: &Client, url: &str, runs: &Path) {
         long,
     )
     .await;
+    // The live pictures' addresses name the run (a browser keeps images by address: a new
+    // run's first epoch showed the last run's pictures).
+    wait_until(
+        client,
+        "the live pictures",
+        "return document.querySelectorAll('#live-pictures img').length >= 2",
+    )
+    .await;
+    let run_named = client
+        .execute(
+            "return [...document.querySelectorAll('#live-pictures img')].every(i => i.src.includes('run=' + encodeURIComponent(live.run)))",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(run_named, true);
+    // "This epoch so far" is this epoch's batches only.
+    wait_until(
+        client,
+        "a batch of epoch 2",
+        "return live.batches.length > 0 && live.batches[0].epoch >= 2",
+    )
+    .await;
+    let one_epoch = client
+        .execute(
+            "return live.batches.every(b => b.epoch === live.batches[0].epoch)",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(one_epoch, true);
+    // The network's health: its ReLUs' outputs, its weights' gradients, the update sizes.
+    wait_until(
+        client,
+        "the health panel",
+        "return document.querySelectorAll('#activations canvas').length === 2 && document.querySelectorAll('#gradients canvas').length === 3 && live.ratios.length > 0",
+    )
+    .await;
     screenshot(client, "dashboard.png").await;
     click(client, "stop").await;
     wait_at_most(
@@ -532,6 +843,25 @@ async fn dashboard_page(client: &Client, url: &str, runs: &Path) {
     }
     let epochs = std::fs::read_to_string(folder.join("metrics.jsonl")).unwrap();
     assert_eq!(epochs.lines().count(), 3);
+    // A page that opens after the resumed run has every epoch, the earlier ones included
+    // (they once vanished from the curve after a reload).
+    client.refresh().await.unwrap();
+    wait_until(
+        client,
+        "the snapshot",
+        "return live !== null && live.status === 'finished'",
+    )
+    .await;
+    let epochs_shown = client
+        .execute("return live.history.map(m => m.epoch)", vec![])
+        .await
+        .unwrap();
+    assert_eq!(epochs_shown, json!([1, 2, 3]));
+    client
+        .execute("document.querySelector('#health').scrollIntoView()", vec![])
+        .await
+        .unwrap();
+    screenshot(client, "dashboard-health.png").await;
     // The run is listed; opening it draws its curves and shows its pictures.
     wait_until(
         client,
@@ -555,6 +885,60 @@ async fn dashboard_page(client: &Client, url: &str, runs: &Path) {
     screenshot(client, "dashboard-finished.png").await;
 }
 
+/// `scratchgrad serve` on `runs`: the running server and its address.
+fn serve(runs: &Path) -> (Running, String) {
+    let mut server = Command::new(env!("CARGO_BIN_EXE_scratchgrad"))
+        .args(["serve", "--port", "0", "--runs"])
+        .arg(runs)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .to_string();
+    (Running(server), url)
+}
+
+/// With no model yet, the digits page says how to train one where this server looks (it
+/// once suggested a command that wrote elsewhere).
+async fn no_models_yet(client: &Client, url: &str, runs: &Path) {
+    client.goto(&format!("{url}digits")).await.unwrap();
+    wait_until(
+        client,
+        "the hint",
+        "return document.getElementById('message').textContent.length > 0",
+    )
+    .await;
+    let hint = text(client, "#message").await;
+    let want = format!("--out {}/first", runs.display());
+    assert!(hint.contains(&want), "{hint}");
+}
+
+/// Every page at 800x600: usable without scrolling sideways; screenshots of each.
+async fn small_window(client: &Client, url: &str) {
+    client.set_window_size(800, 600).await.unwrap();
+    for page in ["graph", "playground", "dashboard", "digits"] {
+        client.goto(&format!("{url}{page}")).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        let widths = client
+            .execute("return [document.documentElement.scrollWidth, document.documentElement.clientWidth]", vec![])
+            .await
+            .unwrap();
+        assert!(
+            widths[0].as_u64() <= widths[1].as_u64(),
+            "/{page} scrolls sideways at 800x600: {widths}"
+        );
+        screenshot(client, &format!("{page}-800.png")).await;
+    }
+    client.set_window_size(1400, 1000).await.unwrap();
+}
+
 #[test]
 #[cfg_attr(
     no_browser,
@@ -572,22 +956,22 @@ fn the_pages_work_in_chromium() {
         "{}",
         String::from_utf8_lossy(&trained.stderr)
     );
-    let mut server = Command::new(env!("CARGO_BIN_EXE_scratchgrad"))
-        .args(["serve", "--port", "0", "--runs"])
-        .arg(&*runs)
-        .stdout(Stdio::piped())
-        .spawn()
+    let cnn = "conv4k5p2,relu,maxpool2,flatten,linear10";
+    let trained = Command::new(env!("CARGO_BIN_EXE_scratchgrad"))
+        .args(train_args(
+            &runs.join("mini-cnn"),
+            &["--layers", cnn, "--epochs", "1"],
+        ))
+        .output()
         .unwrap();
-    let mut line = String::new();
-    BufReader::new(server.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let _server = Running(server);
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap()
-        .to_string();
+    assert!(
+        trained.status.success(),
+        "{}",
+        String::from_utf8_lossy(&trained.stderr)
+    );
+    let (_server, url) = serve(&runs);
+    let empty = temp_dir("browser-no-runs");
+    let (_empty_server, empty_url) = serve(&empty);
     let browser = Browser::launch("pages");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -599,6 +983,8 @@ fn the_pages_work_in_chromium() {
         digits_page(&client, &url).await;
         playground_page(&client, &url).await;
         dashboard_page(&client, &url, &runs).await;
+        no_models_yet(&client, &empty_url, &empty).await;
+        small_window(&client, &url).await;
         let errors = console_errors(&client).await;
         graph_page_error(&client, &url).await;
         client.close().await.unwrap();

@@ -210,7 +210,9 @@ fn a_model_with_other_names_is_not_served() {
     )
     .unwrap();
     let server = Server::start(&runs);
-    let pixels = vec![0u8; 28 * 28];
+    let pixels: Vec<u8> = (0..28 * 28)
+        .map(|i| if i % 28 == 14 { 0 } else { 255 })
+        .collect();
     let (status, answer) = post(
         &server,
         "/api/predict",
@@ -221,4 +223,68 @@ fn a_model_with_other_names_is_not_served() {
         answer["error"].as_str().unwrap().contains("hard link"),
         "{answer}"
     );
+}
+
+#[test]
+fn a_model_for_other_shapes_of_784_inputs_is_refused() {
+    // [4, 14, 14] has 784 inputs: eval, predict, export and the server read each digit as
+    // four little pictures and answered.
+    let runs = temp_dir("other-shapes");
+    std::fs::create_dir_all(runs.join("quad")).unwrap();
+    let model = runs.join("quad/model.safetensors");
+    std::fs::write(
+        &model,
+        forged(&[4, 14, 14], "conv4k3,flatten,linear10", 0.01),
+    )
+    .unwrap();
+    refused_by_the_commands(&model, "taking 4x14x14 inputs");
+    let onnx = runs.join("quad.onnx");
+    let (code, _, stderr) = scratchgrad(&[
+        "export",
+        model.to_str().unwrap(),
+        "--onnx",
+        onnx.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("takes 4x14x14 inputs, not 28x28 images"),
+        "{stderr}"
+    );
+    assert!(!onnx.exists());
+    let server = Server::start(&runs);
+    refused_by_the_server(&server, "quad", "does not take 28x28 images");
+}
+
+#[test]
+fn a_model_replaced_under_the_same_time_is_loaded_again() {
+    // The server kept models by file time alone: a copy that kept the time (cp -p, rsync
+    // -t) was never read, and the old model kept answering.
+    let runs = temp_dir("replaced-model");
+    std::fs::create_dir_all(runs.join("flip")).unwrap();
+    let model = runs.join("flip/model.safetensors");
+    std::fs::write(&model, forged(&[784], "linear10", 0.0)).unwrap();
+    let time = std::fs::metadata(&model).unwrap().modified().unwrap();
+    let server = Server::start(&runs);
+    let ask = || {
+        let pixels: Vec<u8> = (0..28 * 28).map(|i| (i % 200) as u8).collect();
+        let (status, answer) = post(
+            &server,
+            "/api/predict",
+            &json!({"model": "flip", "width": 28, "height": 28, "pixels": pixels}),
+        );
+        assert_eq!(status, 200, "{answer}");
+        // What the network makes of the image: nothing for 784-10, a hidden layer after.
+        answer["layers"].as_array().unwrap().len()
+    };
+    let before = ask();
+    std::fs::remove_file(&model).unwrap();
+    std::fs::write(&model, forged(&[784], "linear16,relu,linear10", 0.05)).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&model)
+        .unwrap()
+        .set_modified(time)
+        .unwrap();
+    assert_eq!(before, 0);
+    assert_eq!(ask(), 1, "the new file answers");
 }

@@ -170,3 +170,105 @@ fn class_names_that_would_hide_or_reorder_text_are_refused() {
     );
     assert!(run.stdout.is_empty());
 }
+
+#[test]
+fn a_validation_split_of_no_image_is_refused() {
+    // 5000 x 0.00001 rounds to no image: the run printed `val_acc 0.00%` for every epoch and
+    // saved those numbers as measured.
+    let out = temp_dir("no-validation");
+    let run = scratchgrad(&train_args(
+        &out,
+        &[
+            "--layers",
+            "linear10",
+            "--epochs",
+            "1",
+            "--val-split",
+            "0.00001",
+        ],
+    ));
+    one_line(
+        &run,
+        1,
+        "holds out none of the 5000 training images: give at least 0.0002",
+    );
+    assert!(!out.exists());
+}
+
+#[test]
+fn no_output_replaces_a_model_or_a_runs_record() {
+    // `export m.safetensors --onnx m.safetensors` and `grad ... --svg checkpoint.safetensors`
+    // replaced the run's files with exit 0.
+    let dir = temp_dir("kept-files");
+    std::fs::create_dir_all(&dir).unwrap();
+    let model = dir.join("model.safetensors");
+    model_with_classes(&model, digits());
+    let checkpoint = dir.join("checkpoint.safetensors");
+    std::fs::copy(&model, &checkpoint).unwrap();
+    std::fs::write(dir.join("metrics.jsonl"), "{}\n").unwrap();
+    let before = std::fs::read(&model).unwrap();
+    let m = model.to_str().unwrap();
+    for (args, want) in [
+        (
+            vec!["export", m, "--onnx", m],
+            "is a safetensors file (a model or a checkpoint)",
+        ),
+        (
+            vec!["grad", "x", "x=1", "--svg", checkpoint.to_str().unwrap()],
+            "is a safetensors file",
+        ),
+        (
+            vec![
+                "grad",
+                "x",
+                "x=1",
+                "--dot",
+                dir.join("metrics.jsonl").to_str().unwrap(),
+            ],
+            "is a training run's record",
+        ),
+    ] {
+        let run = scratchgrad(&args);
+        one_line(&run, 1, want);
+    }
+    assert_eq!(std::fs::read(&model).unwrap(), before);
+    assert_eq!(std::fs::read(&checkpoint).unwrap(), before);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap(),
+        "{}\n"
+    );
+}
+
+#[test]
+fn file_names_are_shown_not_obeyed_and_long_ones_are_shortened() {
+    // A name holding ESC [2J cleared the screen when an error quoted it; a newline split
+    // predict's one line per image in two; a 100,000-character path was echoed whole.
+    let dir = temp_dir("odd-names");
+    std::fs::create_dir_all(&dir).unwrap();
+    let model = dir.join("model.safetensors");
+    model_with_classes(&model, digits());
+    let m = model.to_str().unwrap();
+    let evil = dir.join("evil\u{1b}[2Jred.png");
+    std::fs::write(&evil, b"not an image").unwrap();
+    let run = scratchgrad(&["predict", "--model", m, evil.to_str().unwrap()]);
+    one_line(&run, 1, "evil\\u{1b}[2Jred.png cannot be read as an image");
+    assert!(!run.stderr.contains(&0x1b));
+    let digit = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/img/digit-seven.png"
+    );
+    let split = dir.join("a\nb.png");
+    std::fs::copy(digit, &split).unwrap();
+    let run = scratchgrad(&["predict", "--model", m, split.to_str().unwrap()]);
+    let out = String::from_utf8_lossy(&run.stdout);
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(out.contains("a\\u{a}b.png: "), "{out}");
+    let long = "q".repeat(100_000);
+    let run = scratchgrad(&["eval", "--model", &long]);
+    one_line(&run, 1, "cannot be read");
+    assert!(run.stderr.len() < 600, "{} bytes", run.stderr.len());
+    // A folder that exists but takes no file is not said to be missing.
+    let run = scratchgrad(&["grad", "x", "x=1", "--dot", "/proc/self/mem"]);
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(!err.contains("does not exist"), "{err}");
+}

@@ -34,7 +34,10 @@ fn a_playground_learns_the_moons_and_holds_its_points() {
     );
     assert_eq!(status, 200, "{state}");
     let id = state["id"].as_str().unwrap().to_string();
-    assert_eq!(state["points"].as_array().unwrap().len(), 100);
+    // micrograd's 100 moons to train on, and as many held out to test on.
+    let points = state["points"].as_array().unwrap();
+    assert_eq!(points.len(), 200);
+    assert_eq!(points.iter().filter(|p| p[3] == 1).count(), 100);
     assert_eq!(state["settings"]["hidden"], json!([16, 16]));
     assert_eq!(state["parameters"], 2 * 16 + 16 + 16 * 16 + 16 + 16 + 1);
     let side = state["boundary"]["side"].as_u64().unwrap() as usize;
@@ -63,6 +66,18 @@ fn a_playground_learns_the_moons_and_holds_its_points() {
         "accuracy {}",
         last["accuracy"]
     );
+    assert!(
+        last["test_accuracy"].as_f64().unwrap() > 0.85,
+        "test accuracy {}",
+        last["test_accuracy"]
+    );
+    // The loss shown is what training minimises: the data's loss plus the L2 penalty.
+    let (loss, data, penalty) = (
+        last["loss"].as_f64().unwrap(),
+        last["data_loss"].as_f64().unwrap(),
+        last["penalty"].as_f64().unwrap(),
+    );
+    assert!(penalty > 0.0 && (loss - (data + penalty)).abs() < 1e-12);
     // `since` sends only the newer points of the curves.
     let (_, state) = post(
         &server,
@@ -76,19 +91,24 @@ fn a_playground_learns_the_moons_and_holds_its_points() {
         .map(|h| h[0].as_f64().unwrap())
         .collect();
     let done = state["step"].as_u64().unwrap();
-    let want: Vec<f64> = (501..=done).map(|s| s as f64).collect();
+    let want: Vec<f64> = (500..=done).map(|s| s as f64).collect();
     assert!(!steps.is_empty() && steps == want, "{steps:?}");
+    assert_eq!(state["history_since"], 500.0);
 
     let (status, state) = post(
         &server,
         &format!("/api/playground/{id}/points"),
-        &json!({"add": [0.25, 0.5, -1]}),
+        &json!({"add": [0.25, 0.5, -1], "since": done}),
     );
     assert_eq!(status, 200, "{state}");
+    // A change answers with the curves from the page's last step on (that entry measured
+    // again), never the whole history: pages once appended it all, and drew back to step 0.
+    assert_eq!(state["history_since"], done as f64);
+    assert_eq!(state["history"].as_array().unwrap().len(), 1);
     let (_, state) = get(&server, &format!("/api/playground/{id}"));
     let points = state["points"].as_array().unwrap();
-    assert_eq!(points.len(), 101);
-    assert_eq!(points[100], json!([0.25, 0.5, -1.0]));
+    assert_eq!(points.len(), 201);
+    assert_eq!(points[200], json!([0.25, 0.5, -1.0, 0]));
     let (status, _) = post(
         &server,
         &format!("/api/playground/{id}/points"),
@@ -96,15 +116,16 @@ fn a_playground_learns_the_moons_and_holds_its_points() {
     );
     assert_eq!(status, 200);
     let (_, state) = get(&server, &format!("/api/playground/{id}"));
-    assert_eq!(state["points"].as_array().unwrap().len(), 100);
+    assert_eq!(state["points"].as_array().unwrap().len(), 200);
 
     // A learning rate changes without a new network; the network changes only with reset.
     let (status, state) = post(
         &server,
         &format!("/api/playground/{id}/settings"),
-        &json!({"lr": 0.05}),
+        &json!({"lr": 0.05, "since": done}),
     );
     assert_eq!((status, state["step"].as_u64()), (200, Some(done)));
+    assert_eq!(state["history_since"], done as f64);
     let (status, state) = post(
         &server,
         &format!("/api/playground/{id}/settings"),
@@ -120,10 +141,41 @@ fn a_playground_learns_the_moons_and_holds_its_points() {
     assert_eq!((status, state["step"].as_u64()), (200, Some(0)));
     assert_eq!(
         state["points"].as_array().unwrap().len(),
-        100,
+        200,
         "clicked points stay over a reset"
     );
     assert_eq!(state["neurons"]["values"].as_array().unwrap().len(), 4);
+    assert_eq!(
+        state["history_since"], 0.0,
+        "a reset sends the whole (new) history"
+    );
+    // One point's loss as an expression of the (small) network's parameters, for the graph
+    // page; a network too large to draw is refused by name.
+    let (status, graph) = post(
+        &server,
+        &format!("/api/playground/{id}/point-graph"),
+        &json!({"index": 3}),
+    );
+    assert_eq!(status, 200, "{graph}");
+    assert!(graph["expr"].as_str().unwrap().starts_with("relu(1 - "));
+    assert_eq!(graph["values"].as_object().unwrap().len(), 2 + 17);
+    let (status, answer) = post(&server, "/api/grad", &graph);
+    assert_eq!(status, 200, "the graph page draws it: {answer}");
+    post(
+        &server,
+        &format!("/api/playground/{id}/reset"),
+        &json!({"hidden": [32, 32, 32]}),
+    );
+    let (status, answer) = post(
+        &server,
+        &format!("/api/playground/{id}/point-graph"),
+        &json!({"index": 3}),
+    );
+    assert_eq!(status, 400, "{answer}");
+    assert!(answer["error"]
+        .as_str()
+        .unwrap()
+        .contains("parameters: a point's graph is drawn for smaller ones"));
 
     let (status, _) = call(
         &server,
@@ -150,7 +202,7 @@ fn bad_playground_requests_and_too_many_sessions_get_clear_errors() {
         (json!({"hidden": "16,16"}), "`hidden` must be a list"),
         (
             json!({"data": "cifar"}),
-            "unknown data set `cifar` (known: moons, circles, xor, spiral)",
+            "unknown data set `cifar` (known: moons, circles, xor, spiral, plane, gaussians)",
         ),
         (json!({"activation": "swish"}), "unknown activation `swish`"),
         (
@@ -158,6 +210,17 @@ fn bad_playground_requests_and_too_many_sessions_get_clear_errors() {
             "`points` must be a number from 2 to 500",
         ),
         (json!({"lr": -1}), "`lr` must be a number from"),
+        (json!({"seed": 1.5}), "`seed` must be a whole number"),
+        (
+            json!({"data": "plane", "loss": "max-margin"}),
+            "`plane` is a regression data set: train it with the squared loss",
+        ),
+        (json!({"features": []}), "`features` must list 1 to 7"),
+        (json!({"features": ["z"]}), "unknown feature `z`"),
+        (
+            json!({"test_share": 0.95}),
+            "`test_share` must be a number from 0 to 0.9",
+        ),
         (json!([1, 2]), "must be a JSON object"),
     ];
     for (body, expected) in cases {
@@ -419,6 +482,11 @@ fn bad_dashboard_requests_name_the_setting() {
             "must be a number or a short line of text",
         ),
         (json!("mnist"), "must be a JSON object"),
+        // A blank layer list started the default MLP; the command line refuses it.
+        (
+            json!({"dataset": "mnist-mini", "layers": ""}),
+            "`layers`: is empty",
+        ),
     ];
     for (body, expected) in cases {
         let (status, answer) = post(&server, "/api/dashboard/start", &body);
@@ -433,6 +501,11 @@ fn bad_dashboard_requests_name_the_setting() {
             "there is no run `nothing-here`",
         ),
         (json!({}), "`run` must name the run"),
+        // Answered 200 "starting", then failed; `start` refuses the same value at once.
+        (
+            json!({"run": "nothing-here", "epochs": 0}),
+            "`epochs` must be a whole number from 1 to 100000",
+        ),
     ] {
         let (status, answer) = post(&server, "/api/dashboard/resume", &body);
         assert!(status == 400 || status == 404, "{body}: {answer}");

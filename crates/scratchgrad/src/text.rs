@@ -46,6 +46,46 @@ pub fn is_visible(c: char) -> bool {
     !c.is_control() && !invisible
 }
 
+/// The most characters a word (a run without spaces, such as a path) keeps in
+/// [`for_terminal`].
+pub const MAX_WORD_CHARS: usize = 200;
+
+/// `text` made safe to print on a terminal: every character that would not show as itself
+/// (a newline, an escape sequence's ESC, a right-to-left override) written as its escape
+/// (`\u{1b}`), and every word (a run without spaces, such as a path) longer than
+/// [`MAX_WORD_CHARS`] shortened around a `…`. For messages that quote what a user or a file
+/// gave: a file name can hold anything.
+///
+/// ```
+/// use scratchgrad::text::for_terminal;
+/// assert_eq!(for_terminal("evil\u{1b}[2J.png"), "evil\\u{1b}[2J.png");
+/// assert_eq!(for_terminal("a\nb"), "a\\u{a}b");
+/// assert_eq!(for_terminal(&"q".repeat(100_000)).chars().count(), 200);
+/// ```
+pub fn for_terminal(text: &str) -> String {
+    let escaped: String = text
+        .chars()
+        .map(|c| {
+            if is_visible(c) {
+                c.to_string()
+            } else {
+                c.escape_unicode().to_string()
+            }
+        })
+        .collect();
+    escaped
+        .split(' ')
+        .map(|word| {
+            if word.chars().count() > MAX_WORD_CHARS {
+                elide(word, MAX_WORD_CHARS)
+            } else {
+                word.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }

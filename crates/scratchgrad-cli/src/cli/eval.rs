@@ -63,11 +63,12 @@ pub fn run(args: EvalArgs) -> Result<(), Failure> {
     };
     let (rows, cols) = dataset.image_size();
     let classes = dataset.class_names().len();
-    if file.arch.input_size() != rows * cols || file.arch.classes() != classes {
+    if !file.arch.takes_images(rows, cols) || file.arch.classes() != classes {
         return Err(Failure::new(format!(
-            "{} is a {} network; {dataset} needs {} inputs and {classes} classes",
+            "{} is a {} network taking {} inputs; {dataset} needs {rows}x{cols} images ({} or 1x{rows}x{cols} inputs) and {classes} classes",
             args.model.display(),
             file.arch.describe(),
+            file.arch.input_text(),
             rows * cols
         )));
     }

@@ -167,9 +167,9 @@ pub fn run(args: GradArgs) -> Result<(), Failure> {
             gradients.join(", ")
         ));
     } else {
-        say(format!("f = {value}"));
+        say(format!("f = {}", plain_number(value)));
         for (name, g) in &result.gradients {
-            say(format!("df/d{name} = {g}"));
+            say(format!("df/d{name} = {}", plain_number(*g)));
         }
     }
     if let Some(path) = &args.dot {
@@ -186,6 +186,16 @@ pub fn run(args: GradArgs) -> Result<(), Failure> {
     crate::output::results_delivered()
 }
 
+/// A number as people read it: every digit Rust's shortest round-trip form has (`-4`,
+/// `0.1`), but in scientific notation when that form would run to many zeros (`2e300`).
+fn plain_number(x: f64) -> String {
+    if x != 0.0 && x.is_finite() && (x.abs() >= 1e16 || x.abs() < 1e-6) {
+        format!("{x:e}")
+    } else {
+        x.to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,5 +209,15 @@ mod tests {
         let at = lines[1].chars().count() - 1;
         assert_eq!(lines[0].chars().nth(at), Some('$'));
         assert_eq!(caret("x + $", 4), "  x + $\n      ^");
+    }
+
+    #[test]
+    fn numbers_far_from_one_are_written_with_an_exponent() {
+        // 1e300 * 2 was printed as 302 digits.
+        assert_eq!(plain_number(2e300), "2e300");
+        assert_eq!(plain_number(2e-300), "2e-300");
+        assert_eq!(plain_number(-4.0), "-4");
+        assert_eq!(plain_number(0.1), "0.1");
+        assert_eq!(plain_number(0.0), "0");
     }
 }

@@ -36,11 +36,12 @@ const MAX_IMAGE_FILE_BYTES: u64 = 64 << 20;
 pub fn run(args: PredictArgs) -> Result<(), Failure> {
     let file = load_model(&args.model).map_err(|e| Failure::new(e.to_string()))?;
     let pixels = SIDE * SIDE;
-    if file.arch.input_size() != pixels {
+    if !file.arch.takes_images(SIDE, SIDE) {
         return Err(Failure::new(format!(
-            "{} is a {} network; predict needs {pixels} ({SIDE}x{SIDE}) inputs",
+            "{} is a {} network taking {} inputs; predict needs {SIDE}x{SIDE} images ({pixels} or 1x{SIDE}x{SIDE} inputs)",
             args.model.display(),
-            file.arch.describe()
+            file.arch.describe(),
+            file.arch.input_text()
         )));
     }
     // Read everything first: a bad image fails the command before anything is printed.
@@ -92,7 +93,9 @@ pub fn run(args: PredictArgs) -> Result<(), Failure> {
                 .iter()
                 .map(|&(c, p)| format!("{} ({:.1}%)", file.class_names[c], p * 100.0))
                 .collect();
-            outln!("{}: {}", path.display(), shown.join(", "));
+            // A file name can hold a newline or an escape sequence: shown, not obeyed.
+            let name = scratchgrad::text::for_terminal(&path.display().to_string());
+            outln!("{name}: {}", shown.join(", "));
         }
     }
     crate::output::results_delivered()

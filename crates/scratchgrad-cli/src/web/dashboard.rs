@@ -5,6 +5,7 @@
 //! page that opens or reloads, then live); Stop stops the run after its step (and a download
 //! under way), and Resume continues a run from its last complete epoch.
 
+use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path as UrlPath, State};
+use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -21,8 +22,9 @@ use scratchgrad::files::read_in_folder;
 use scratchgrad::report::{confusion_png, encode_png};
 use scratchgrad::train::run_dir::{CHECKPOINT, METRICS};
 use scratchgrad::train::{
-    first_layer_picture, predictions_picture, EpochMetrics, EpochReport, Finished, Folder, HeldOut,
-    Observer, Session, SessionError, Settings, TrainConfig, TrainError,
+    first_layer_picture, predictions_picture, Diagnostics, EpochMetrics, EpochReport, Finished,
+    Folder, HeldOut, Histogram, Observer, Session, SessionError, Settings, TrainConfig, TrainError,
+    MAX_EPOCHS,
 };
 use serde_json::{json, Value};
 use tokio::sync::watch;
@@ -307,6 +309,52 @@ impl Observer for Watcher {
     fn should_stop(&self) -> bool {
         self.run.stop.load(Ordering::Relaxed)
     }
+
+    fn wants_diagnostics(&self) -> bool {
+        true
+    }
+
+    fn on_diagnostics(&mut self, epochs_done: usize, seen: &Diagnostics) {
+        let histogram = |h: &Histogram| json!({"low": h.low, "high": h.high, "counts": h.counts});
+        let activations: Vec<Value> = seen
+            .activations
+            .iter()
+            .map(|a| {
+                json!({
+                    "layer": a.layer, "activation": a.activation.to_string(),
+                    "histogram": histogram(&a.histogram), "saturated": a.saturated,
+                })
+            })
+            .collect();
+        let gradients: Vec<Value> = seen
+            .gradients
+            .iter()
+            .map(|g| {
+                json!({
+                    "name": g.name, "histogram": histogram(&g.histogram),
+                    "gradient_std": g.gradient_std, "weight_std": g.weight_std,
+                })
+            })
+            .collect();
+        self.run.push(json!({
+            "type": "health", "epochs_done": epochs_done,
+            "activations": activations, "gradients": gradients,
+        }));
+    }
+
+    fn on_update_ratios(
+        &mut self,
+        epoch: usize,
+        batch: usize,
+        batches: usize,
+        ratios: &[(String, f64)],
+    ) {
+        let ratios: serde_json::Map<String, Value> =
+            ratios.iter().map(|(n, r)| (n.clone(), json!(r))).collect();
+        self.run.push(json!({
+            "type": "ratios", "epoch": epoch, "batch": batch, "batches": batches, "ratios": ratios,
+        }));
+    }
 }
 
 impl Watcher {
@@ -377,15 +425,20 @@ pub async fn resume(
     let name = body["run"]
         .as_str()
         .ok_or_else(|| ApiError::bad("`run` must name the run to resume"))?;
-    let folder = run_folder(&state.runs, name)?;
     let epochs = match &body["epochs"] {
         Value::Null => None,
         v => Some(
             v.as_u64()
                 .and_then(|e| usize::try_from(e).ok())
-                .ok_or_else(|| ApiError::bad("`epochs` must be a whole number"))?,
+                .filter(|e| (1..=MAX_EPOCHS).contains(e))
+                .ok_or_else(|| {
+                    ApiError::bad(format!(
+                        "`epochs` must be a whole number from 1 to {MAX_EPOCHS}"
+                    ))
+                })?,
         ),
     };
+    let folder = run_folder(&state.runs, name)?;
     let run = state
         .dashboard
         .launch(&state, Launch::Resume(folder, epochs))?;
@@ -404,20 +457,32 @@ pub async fn stop(State(state): State<Arc<AppState>>) -> Result<Json<Value>, Api
     Ok(Json(run.summary()))
 }
 
-/// `GET /api/dashboard/pictures/{name}`: the current run's latest live picture.
+/// `GET /api/dashboard/pictures/{name}?run=RUN`: the current run's latest live picture; with
+/// `run`, only if the current run is that one (a page never shows one run's picture as
+/// another's).
 pub async fn picture(
     State(state): State<Arc<AppState>>,
     UrlPath(name): UrlPath<String>,
+    Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let missing = || ApiError::new(StatusCode::NOT_FOUND, "no such picture yet");
     let run = state.dashboard.current().ok_or_else(missing)?;
-    let png = run
-        .lock()
+    let inner = run.lock();
+    if let Some(asked) = query.get("run") {
+        if inner.name.as_deref() != Some(asked.as_str()) {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "that run is not the dashboard's current one: its pictures are in its folder",
+            ));
+        }
+    }
+    let png = inner
         .pictures
         .iter()
         .find(|(n, _)| *n == name)
         .map(|(_, png)| png.clone())
         .ok_or_else(missing)?;
+    drop(inner);
     Ok((
         [
             (header::CONTENT_TYPE, "image/png"),

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::State;
+use axum::extract::{Path as UrlPath, State};
 use axum::http::StatusCode;
 use axum::Json;
 use image::{DynamicImage, GrayImage};
@@ -42,10 +42,11 @@ struct Loaded {
 #[derive(Default)]
 pub struct ModelCache(Mutex<Vec<Cached>>);
 
-/// A cached model: its run's name, its file's time, its weights' bytes, the model.
+/// A cached model: its run's name, its file (time, size, inode: a copy that kept the time
+/// is still another file), its weights' bytes, the model.
 struct Cached {
     run: String,
-    modified: SystemTime,
+    file: (SystemTime, u64, u64),
     bytes: usize,
     loaded: Arc<Loaded>,
 }
@@ -55,8 +56,14 @@ impl ModelCache {
     /// decodes files: call it on a blocking thread.
     fn get(&self, runs: &Path, name: &str) -> Result<Arc<Loaded>, ApiError> {
         let folder = run_folder(runs, name)?;
-        let modified = std::fs::symlink_metadata(folder.join(MODEL))
-            .and_then(|m| m.modified())
+        let on_disk = std::fs::symlink_metadata(folder.join(MODEL))
+            .and_then(|m| {
+                Ok((
+                    m.modified()?,
+                    m.len(),
+                    std::os::unix::fs::MetadataExt::ino(&m),
+                ))
+            })
             .map_err(|_| {
                 ApiError::new(
                     StatusCode::NOT_FOUND,
@@ -68,7 +75,7 @@ impl ModelCache {
             let mut cache = lock();
             if let Some(i) = cache
                 .iter()
-                .position(|c| c.run == name && c.modified == modified)
+                .position(|c| c.run == name && c.file == on_disk)
             {
                 let entry = cache.remove(i);
                 let loaded = Arc::clone(&entry.loaded);
@@ -82,7 +89,7 @@ impl ModelCache {
             .map_err(|e| unusable(format!("{shown} {e}")))?;
         let file = decode_model(&bytes, &shown).map_err(|e| unusable(e.to_string()))?;
         drop(bytes);
-        if file.arch.input_size() != SIDE * SIDE {
+        if !file.arch.takes_images(SIDE, SIDE) {
             return Err(unusable(format!(
                 "the model of `{name}` does not take {SIDE}x{SIDE} images"
             )));
@@ -101,7 +108,7 @@ impl ModelCache {
             }
             cache.push(Cached {
                 run: name.to_string(),
-                modified,
+                file: on_disk,
                 bytes: size,
                 loaded: Arc::clone(&loaded),
             });
@@ -147,15 +154,29 @@ fn list_models(runs: &Path) -> Value {
     json!({ "runs": runs.display().to_string(), "models": found })
 }
 
-/// `POST /api/predict {"model": RUN, "width": W, "height": H, "pixels": [W * H gray values]}`:
-/// the image prepared as `predict` prepares files (MNIST-style 28x28), the class
-/// probabilities, and what the first hidden layer (or each convolution) makes of it.
-pub async fn predict(
-    State(state): State<Arc<AppState>>,
-    payload: Result<Json<Value>, JsonRejection>,
-) -> Result<Json<Value>, ApiError> {
-    let Json(body) = payload?;
-    let name = text(&body, "model")?.to_string();
+/// The 28x28 input a request gives: a drawing (`width`, `height` and gray `pixels`, prepared
+/// as `predict` prepares files) or, as `input`, the model's input itself (784 numbers from 0
+/// to 1, for a page that checks a slope by finite differences).
+fn input_of(body: &Value) -> Result<Vec<f32>, ApiError> {
+    if let Some(given) = body.get("input") {
+        let values: Option<Vec<f32>> = given.as_array().and_then(|a| {
+            (a.len() == SIDE * SIDE).then(|| {
+                a.iter()
+                    .map(|v| {
+                        v.as_f64()
+                            .filter(|v| (0.0..=1.0).contains(v))
+                            .map(|v| v as f32)
+                    })
+                    .collect::<Option<Vec<f32>>>()
+            })?
+        });
+        return values.ok_or_else(|| {
+            ApiError::bad(format!(
+                "`input` must be {} numbers from 0 to 1",
+                SIDE * SIDE
+            ))
+        });
+    }
     let size = |key: &str| {
         body[key]
             .as_u64()
@@ -178,12 +199,36 @@ pub async fn predict(
         .map(|p| p.as_u64().filter(|&v| v <= 255).map(|v| v as u8))
         .collect::<Option<_>>()
         .ok_or_else(|| ApiError::bad("`pixels` must hold whole numbers from 0 to 255"))?;
+    let image = GrayImage::from_raw(width, height, gray).expect("the size was checked");
+    let prepared = mnist_style(&DynamicImage::ImageLuma8(image)).map_err(ApiError::bad)?;
+    Ok(prepared.iter().map(|&p| p as f32 / 255.0).collect())
+}
+
+/// `POST /api/predict {"model": RUN, "width": W, "height": H, "pixels": [W * H gray values]}`
+/// (or `"input"`, see [`input_of`]): the model's input (0 to 1), its logits, the class
+/// probabilities, and what the first hidden layer (or each convolution) makes of it. With
+/// `"detail": true`, also `explain`: every layer's output, every convolution's kernels, and
+/// the saliency map of `class` (the predicted one unless given): d(logit)/d(input).
+pub async fn predict(
+    State(state): State<Arc<AppState>>,
+    payload: Result<Json<Value>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Json(body) = payload?;
+    let name = text(&body, "model")?.to_string();
+    let detail = body["detail"].as_bool().unwrap_or(false);
+    let asked_class = match &body["class"] {
+        Value::Null => None,
+        v => Some(
+            v.as_u64()
+                .ok_or_else(|| ApiError::bad("`class` must be a class number"))?,
+        ),
+    };
+    let input = input_of(&body)?;
     blocking(move || {
         let loaded = state.models.get(&state.runs, &name)?;
-        let image = GrayImage::from_raw(width, height, gray).expect("the size was checked");
-        let prepared = mnist_style(&DynamicImage::ImageLuma8(image)).map_err(ApiError::bad)?;
-        let x = Array::from_vec(prepared.iter().map(|&p| p as f32 / 255.0).collect(), &[1, SIDE * SIDE]);
-        let outputs = loaded.model.lock().unwrap_or_else(|e| e.into_inner()).layer_outputs(x);
+        let x = Array::from_vec(input.clone(), &[1, SIDE * SIDE]);
+        let mut model = loaded.model.lock().unwrap_or_else(|e| e.into_inner());
+        let outputs = model.layer_outputs(x.clone());
         let logits = outputs.last().expect("a network has layers");
         check_finite(logits, 0).map_err(|e| {
             ApiError::new(
@@ -194,12 +239,116 @@ pub async fn predict(
         let probabilities = logits.softmax(1).into_vec();
         let best = (0..probabilities.len()).fold(0, |b, c| if probabilities[c] > probabilities[b] { c } else { b });
         let names = &loaded.class_names;
-        Ok(Json(json!({
-            "input": prepared,
+        let mut answer = json!({
+            "input": input,
+            "logits": logits.data(),
             "probabilities": probabilities,
             "classes": names,
             "prediction": { "class": best, "name": names[best], "probability": probabilities[best] },
             "layers": inside(&loaded.arch, &outputs),
+        });
+        if detail {
+            let class = match asked_class {
+                Some(c) if (c as usize) < names.len() => c as usize,
+                Some(c) => return Err(ApiError::bad(format!("there is no class {c} (the model has {})", names.len()))),
+                None => best,
+            };
+            let saliency = model.input_gradient(x, class);
+            let weights = model.weights(&loaded.arch);
+            answer["explain"] = json!({
+                "layers": every_layer(&loaded.arch, &outputs),
+                "kernels": kernels(&loaded.arch, &weights),
+                "saliency": { "class": class, "values": saliency.data() },
+            });
+        }
+        Ok(Json(answer))
+    })
+    .await
+}
+
+/// Every layer's output for the image, with what the layer is: the CNN explainer's rows.
+fn every_layer(arch: &scratchgrad::arch::Architecture, outputs: &[Array<f32>]) -> Vec<Value> {
+    arch.layers
+        .iter()
+        .zip(outputs)
+        .enumerate()
+        .map(|(i, (layer, out))| {
+            let kind = match layer {
+                LayerSpec::Linear { .. } => "linear",
+                LayerSpec::Conv2d { .. } => "conv",
+                LayerSpec::MaxPool2d(_) => "maxpool",
+                LayerSpec::AvgPool2d(_) => "avgpool",
+                LayerSpec::BatchNorm => "batchnorm",
+                LayerSpec::Dropout { .. } => "dropout",
+                LayerSpec::Activation(_) => "activation",
+                LayerSpec::Flatten => "flatten",
+            };
+            let window = match layer {
+                LayerSpec::Conv2d { window, .. } | LayerSpec::MaxPool2d(window) | LayerSpec::AvgPool2d(window) => {
+                    Some(json!({"kh": window.kh, "kw": window.kw, "stride": window.stride, "padding": window.padding}))
+                }
+                _ => None,
+            };
+            json!({
+                "index": i, "text": layer.to_string(), "kind": kind, "window": window,
+                "shape": &out.shape()[1..], "values": out.data(),
+            })
+        })
+        .collect()
+}
+
+/// Every convolution's weights (`[out, in, kh, kw]`) and biases, by layer.
+fn kernels(arch: &scratchgrad::arch::Architecture, weights: &[(String, Array<f32>)]) -> Vec<Value> {
+    let find = |name: String| weights.iter().find(|(n, _)| *n == name).map(|(_, a)| a);
+    arch.layers
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| matches!(l, LayerSpec::Conv2d { .. }))
+        .filter_map(|(i, _)| {
+            let (w, b) = (find(format!("{i}.weight"))?, find(format!("{i}.bias"))?);
+            Some(json!({"layer": i, "shape": w.shape(), "weights": w.data(), "bias": b.data()}))
+        })
+        .collect()
+}
+
+/// `GET /api/models/{name}/units/{unit}`: for an MLP, the first layer's weights into hidden
+/// unit `unit` (784 of them, a picture of what the unit looks for) and its bias.
+pub async fn unit(
+    State(state): State<Arc<AppState>>,
+    UrlPath((name, unit)): UrlPath<(String, usize)>,
+) -> Result<Json<Value>, ApiError> {
+    blocking(move || {
+        let loaded = state.models.get(&state.runs, &name)?;
+        let Some(LayerSpec::Linear { outputs }) = loaded.arch.layers.first() else {
+            return Err(ApiError::bad(format!(
+                "the model of `{name}` does not start with a linear layer"
+            )));
+        };
+        if unit >= *outputs {
+            return Err(ApiError::bad(format!(
+                "there is no unit {unit}: the first layer has {outputs}"
+            )));
+        }
+        let weights = loaded
+            .model
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .weights(&loaded.arch);
+        let find = |n: &str| {
+            weights
+                .iter()
+                .find(|(name, _)| name == n)
+                .map(|(_, a)| a.data())
+        };
+        let (w, b) = (
+            find("0.weight").expect("a linear layer's weight"),
+            find("0.bias").expect("its bias"),
+        );
+        let inputs = w.len() / outputs;
+        Ok(Json(json!({
+            "unit": unit,
+            "weights": &w[unit * inputs..(unit + 1) * inputs],
+            "bias": b[unit],
         })))
     })
     .await

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use axum::extract::rejection::JsonRejection;
 use axum::Json;
 use scratchgrad::scalar::evaluate::evaluate;
+use scratchgrad::scalar::Names;
 use serde_json::{json, Value};
 
 use super::http::{blocking, text, ApiError};
@@ -58,7 +59,7 @@ fn graph_of(expr: &str, bindings: &[(String, f64)]) -> Result<Value, ApiError> {
             .map(|o| expr[..o.min(expr.len())].chars().count() + 1);
         ApiError::bad_with(e.message, "column", json!(column))
     })?;
-    let picture = result.output.picture().map_err(ApiError::bad)?;
+    let picture = result.output.picture(Names::Short).map_err(ApiError::bad)?;
     let place = |p: &scratchgrad::scalar::Place| json!({"x": p.x, "y": p.y, "width": p.width, "height": p.height});
     let nodes: Vec<Value> = picture
         .values
@@ -66,7 +67,8 @@ fn graph_of(expr: &str, bindings: &[(String, f64)]) -> Result<Value, ApiError> {
         .enumerate()
         .map(|(id, v)| {
             json!({
-                "id": id, "label": v.label, "data": v.data, "grad": v.grad, "op": v.op,
+                "id": id, "label": v.label, "name": v.name, "data": v.data, "grad": v.grad, "op": v.op,
+                "rule": {"formula": v.rule.0, "derivatives": v.rule.1},
                 "inputs": v.inputs, "local_grads": v.local_grads,
                 "box": place(&v.at), "op_box": v.op_at.as_ref().map(place),
             })

@@ -72,6 +72,10 @@ pub(super) struct Inner {
     pub(super) start: Option<Value>,
     pub(super) epochs: Vec<Value>,
     pub(super) last_batch: Option<Value>,
+    /// The latest probe of the network's health, and the update-size samples so far (at
+    /// most [`MAX_EPOCH_POINTS`]).
+    pub(super) health: Option<Value>,
+    pub(super) ratios: Vec<Value>,
     pub(super) end: Option<Value>,
     /// The latest events, `(sequence number, event)` oldest first, for a page that
     /// reconnects after missing a few.
@@ -82,6 +86,18 @@ pub(super) struct Inner {
     pub(super) pictures: Vec<(&'static str, Vec<u8>)>,
 }
 
+/// Pushes `event`, keeping every other one when there are more than [`MAX_EPOCH_POINTS`].
+fn add_thinned(events: &mut Vec<Value>, event: Value) {
+    events.push(event);
+    if events.len() > MAX_EPOCH_POINTS {
+        let mut odd = false;
+        events.retain(|_| {
+            odd = !odd;
+            odd
+        });
+    }
+}
+
 impl Inner {
     pub(super) fn new() -> Inner {
         Inner {
@@ -90,6 +106,8 @@ impl Inner {
             start: None,
             epochs: Vec::new(),
             last_batch: None,
+            health: None,
+            ratios: Vec::new(),
             end: None,
             recent: VecDeque::new(),
             next: 1,
@@ -99,14 +117,7 @@ impl Inner {
 
     /// Adds an epoch to the snapshot, thinning to every other one when there are too many.
     pub(super) fn add_epoch(&mut self, event: Value) {
-        self.epochs.push(event);
-        if self.epochs.len() > MAX_EPOCH_POINTS {
-            let mut odd = false;
-            self.epochs.retain(|_| {
-                odd = !odd;
-                odd
-            });
-        }
+        add_thinned(&mut self.epochs, event);
     }
 
     /// Everything so far as one event: what a page that connects (or missed more than the
@@ -114,7 +125,8 @@ impl Inner {
     pub(super) fn snapshot(&self) -> Value {
         json!({
             "type": "snapshot", "start": self.start, "epochs": self.epochs,
-            "batch": self.last_batch, "end": self.end,
+            "batch": self.last_batch, "health": self.health, "ratios": self.ratios,
+            "end": self.end,
         })
     }
 }
@@ -132,6 +144,8 @@ impl LiveRun {
             Some("start") => inner.start = Some(event.clone()),
             Some("epoch") => inner.add_epoch(event.clone()),
             Some("batch") => inner.last_batch = Some(event.clone()),
+            Some("health") => inner.health = Some(event.clone()),
+            Some("ratios") => add_thinned(&mut inner.ratios, event.clone()),
             Some("end") => inner.end = Some(event.clone()),
             _ => {}
         }

@@ -24,12 +24,15 @@ use clap::Args;
 use crate::output::{errln, outln};
 use crate::Failure;
 
-/// Serve the interactive pages on this machine: watch backpropagation step by step, draw
-/// digits for a trained model
+/// Serve the learning pages on this machine: step through backpropagation, train small
+/// networks live, watch real runs, draw digits
 ///
-/// Pages: /graph (an expression's graph, its backward pass step by step), /digits (draw a
-/// digit, see what a model in --runs makes of it). The JSON API they use is documented in the
-/// README.
+/// Pages, in the order a learner meets them: /graph (an expression's graph and its backward
+/// pass, one operation at a time), /playground (a small network learns a 2-D data set on the
+/// scalar engine; every neuron and weight shown), /dashboard (train on MNIST from the page:
+/// curves, pictures, the network's health; runs in --runs), /digits (draw a digit for a model
+/// in --runs; every layer, kernel and the saliency map). The JSON API they use is documented
+/// in the README.
 #[derive(Args)]
 pub struct ServeArgs {
     /// Port to listen on (0: any free port)
@@ -97,6 +100,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/grad", post(graph::grad))
         .route("/api/models", get(digits::models))
         .route("/api/predict", post(digits::predict))
+        .route("/api/models/{name}/units/{unit}", get(digits::unit))
         .route("/playground", get(pages::playground_page))
         .route("/api/playground", post(playground::create))
         .route(
@@ -107,6 +111,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/playground/{id}/settings", post(playground::settings))
         .route("/api/playground/{id}/reset", post(playground::reset))
         .route("/api/playground/{id}/points", post(playground::points))
+        .route(
+            "/api/playground/{id}/point-graph",
+            post(playground::point_graph),
+        )
         .route("/api/playground/{id}/close", post(playground::close))
         .route("/dashboard", get(pages::dashboard_page))
         .route("/api/dashboard", get(dashboard::current))

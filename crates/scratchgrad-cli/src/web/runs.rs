@@ -83,6 +83,21 @@ fn describe(state: &AppState, name: &str, folder: &Path) -> Value {
     })
 }
 
+/// The most epochs `GET /api/runs/{name}` sends: a curve has no more points to show.
+const MAX_SHOWN_EPOCHS: usize = 2000;
+
+/// At most `most` of `epochs`, evenly spread, the last one always kept.
+fn thinned(epochs: Vec<EpochMetrics>, most: usize) -> Vec<EpochMetrics> {
+    let every = epochs.len().div_ceil(most.max(1)).max(1);
+    let last = epochs.len().saturating_sub(1);
+    epochs
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| (last - i).is_multiple_of(every))
+        .map(|(_, m)| m)
+        .collect()
+}
+
 /// `GET /api/runs`: the runs in `--runs`, newest first.
 pub async fn list(State(state): State<Arc<AppState>>) -> Result<Json<Value>, ApiError> {
     blocking(move || {
@@ -118,7 +133,10 @@ pub async fn show(
     blocking(move || {
         let folder = run_folder(&state.runs, &name)?;
         let mut run = describe(&state, &name, &folder);
-        run["metrics"] = metrics(&folder).iter().map(EpochMetrics::to_json).collect();
+        run["metrics"] = thinned(metrics(&folder), MAX_SHOWN_EPOCHS)
+            .iter()
+            .map(EpochMetrics::to_json)
+            .collect();
         run["summary"] = summary(&folder).unwrap_or(Value::Null);
         run["pictures"] = PICTURES
             .iter()
@@ -159,4 +177,28 @@ pub async fn file(
             .into_response())
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_run_is_sent_as_at_most_two_thousand_epochs_ending_with_its_last() {
+        // A 400,000-epoch metrics file was sent whole: 59 MB per request.
+        let epoch = |e: usize| EpochMetrics {
+            epoch: e,
+            train_loss: 1.0,
+            train_accuracy: 0.5,
+            held_out: scratchgrad::train::HeldOut::Test,
+            loss: 1.0,
+            accuracy: 0.5,
+            seconds: 0.1,
+        };
+        let shown = thinned((1..=400_000).map(epoch).collect(), MAX_SHOWN_EPOCHS);
+        assert!(shown.len() <= MAX_SHOWN_EPOCHS && shown.len() > MAX_SHOWN_EPOCHS / 2);
+        assert_eq!(shown.last().unwrap().epoch, 400_000);
+        let few = thinned((1..=7).map(epoch).collect(), MAX_SHOWN_EPOCHS);
+        assert_eq!(few.len(), 7);
+    }
 }

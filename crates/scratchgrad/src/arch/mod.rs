@@ -124,6 +124,26 @@ impl Architecture {
         self.input.iter().product()
     }
 
+    /// True when one input example is a one-channel `rows x cols` image, flat
+    /// (`[rows * cols]`) or as an image (`[1, rows, cols]`): the shapes the data sets' images
+    /// take. A model for `[4, 14, 14]` has as many inputs, but would read a digit as four
+    /// little pictures.
+    ///
+    /// ```
+    /// use scratchgrad::arch::Architecture;
+    /// assert!(Architecture::parse(&[784], "linear10").unwrap().takes_images(28, 28));
+    /// assert!(!Architecture::parse(&[4, 14, 14], "conv2k3,flatten,linear10").unwrap().takes_images(28, 28));
+    /// ```
+    pub fn takes_images(&self, rows: usize, cols: usize) -> bool {
+        self.input == [rows * cols] || self.input == [1, rows, cols]
+    }
+
+    /// The input shape in words, for messages: `[784]` or `1x28x28`.
+    pub fn input_text(&self) -> String {
+        let dims: Vec<String> = self.input.iter().map(ToString::to_string).collect();
+        dims.join("x")
+    }
+
     /// The convolutional network of issue 13, `cnn`: two 5x5 convolutions (16 and 32
     /// filters, padding 2) each followed by ReLU and 2x2 max pooling, then one linear layer
     /// from the 32x7x7 maps to the classes.

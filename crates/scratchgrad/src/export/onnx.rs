@@ -158,6 +158,13 @@ fn window_attributes(w: &Window, with_padding: bool) -> Vec<AttributeProto> {
 /// ```
 pub fn to_onnx(model: &ModelFile) -> Result<Vec<u8>, ExportError> {
     let arch = &model.arch;
+    // The graph's input is documented as 28x28 images (pixels / 255), flat or as images.
+    if !arch.takes_images(28, 28) {
+        return Err(ExportError(format!(
+            "it takes {} inputs, not 28x28 images (784, or 1x28x28)",
+            arch.input_text()
+        )));
+    }
     let weight = |name: String| -> Result<&Array<f32>, ExportError> {
         model
             .weights

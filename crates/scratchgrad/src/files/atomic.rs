@@ -76,9 +76,11 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// Why no file could be created in `dir`, said of the folder: the error from creating the
 /// temporary names the temporary, a file the user never chose and will not find.
 fn folder_error(dir: &Path, e: std::io::Error) -> std::io::Error {
+    // A folder that exists but takes no new file (/proc) says NotFound too.
+    let missing = !dir.is_dir();
     let dir = dir.display();
     let message = match e.kind() {
-        std::io::ErrorKind::NotFound => format!("the folder {dir} does not exist"),
+        std::io::ErrorKind::NotFound if missing => format!("the folder {dir} does not exist"),
         std::io::ErrorKind::NotADirectory => format!("{dir} is not a folder"),
         std::io::ErrorKind::PermissionDenied => format!("the folder {dir} is not writable"),
         kind => format!("no file can be created in the folder {dir} ({kind})"),

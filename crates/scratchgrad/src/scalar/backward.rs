@@ -180,6 +180,37 @@ pub(crate) fn local_grads(op: Op, a: f64, b: f64, out: f64) -> [f64; 2] {
     }
 }
 
+/// The rule behind `local_grads`, written for people: the operation as a formula of its
+/// inputs `{a}` and `{b}`, and its derivative with respect to each input, in terms of `{a}`,
+/// `{b}` and `{out}` (the operation's value). A page puts the values' names in the braces:
+/// `d tanh(n)/dn = 1 - o²`.
+pub(crate) fn rule_text(op: Op) -> (String, [String; 2]) {
+    use Op::*;
+    let (formula, da, db) = match op {
+        Leaf => ("", "", ""),
+        Add => ("{a} + {b}", "1", "1"),
+        Sub => ("{a} − {b}", "1", "−1"),
+        Mul => ("{a}·{b}", "{b}", "{a}"),
+        Div => ("{a}/{b}", "1/{b}", "−{a}/{b}²"),
+        Pow => ("{a}^{b}", "{b}·{a}^({b}−1)", "{out}·ln({a})"),
+        Powf(e) => {
+            let da = format!("{e}·{{a}}^{}", e - 1.0);
+            return (format!("{{a}}^{e}"), [da, String::new()]);
+        }
+        Neg => ("−{a}", "−1", ""),
+        Exp => ("exp({a})", "exp({a}) = {out}", ""),
+        Log => ("ln({a})", "1/{a}", ""),
+        Sqrt => ("sqrt({a})", "1/(2·sqrt({a}))", ""),
+        Tanh => ("tanh({a})", "1 − {out}²", ""),
+        Sigmoid => ("sigmoid({a})", "{out}·(1 − {out})", ""),
+        Relu => ("relu({a})", "1 if {a} > 0, else 0", ""),
+        Sin => ("sin({a})", "cos({a})", ""),
+        Cos => ("cos({a})", "−sin({a})", ""),
+        Abs => ("|{a}|", "sign({a})", ""),
+    };
+    (formula.to_string(), [da.to_string(), db.to_string()])
+}
+
 /// d(a^b)/da = b a^(b-1), taken as 0 where b = 0 (a^0 is 1 everywhere), as PyTorch does.
 fn pow_base_grad(a: f64, b: f64) -> f64 {
     if b == 0.0 {

@@ -17,6 +17,7 @@ use layout::std_shapes::shapes::{Arrow, Element, RecordDef, ShapeKind};
 use layout::topo::layout::VisualGraph;
 
 use super::layered;
+use super::short_names::{short_names, Unnamed};
 use super::Value;
 use crate::text::{elide, MAX_LABEL_CHARS};
 
@@ -59,6 +60,8 @@ fn short_number(x: f64) -> String {
 /// One value as the pictures show it.
 struct Shown {
     label: String,
+    /// A short name (`x1w1`, `n`), for pages that show the label on hover.
+    name: String,
     data: String,
     grad: String,
     /// The operation's symbol and the positions (in the same list) of its inputs.
@@ -74,10 +77,11 @@ impl Value {
             .enumerate()
             .map(|(i, v)| (Rc::as_ptr(&v.0), i))
             .collect();
-        order
+        let mut shown: Vec<Shown> = order
             .iter()
             .map(|value| Shown {
                 label: elide(&value.label(), MAX_LABEL_CHARS),
+                name: String::new(),
                 data: format!("data {}", short_number(value.data())),
                 grad: format!("grad {}", short_number(value.grad())),
                 op: (!value.is_leaf()).then(|| {
@@ -86,7 +90,20 @@ impl Value {
                     (value.op_symbol(), positions.collect())
                 }),
             })
-            .collect()
+            .collect();
+        let unnamed: Vec<Unnamed> = shown
+            .iter()
+            .map(|v| Unnamed {
+                label: &v.label,
+                op: v.op.as_ref().map(|(symbol, _)| symbol.as_str()),
+                inputs: v.op.as_ref().map_or(&[][..], |(_, inputs)| inputs),
+            })
+            .collect();
+        let names = short_names(&unnamed);
+        for (v, name) in shown.iter_mut().zip(names) {
+            v.name = name;
+        }
+        shown
     }
 
     /// The graph leading to this value as Graphviz DOT (render with `dot -Tsvg`). Labels
@@ -141,7 +158,7 @@ impl Value {
     /// assert!(svg.contains("<svg") && svg.contains("data -2") && svg.contains("grad 1"));
     /// ```
     pub fn to_svg(&self) -> Result<String, String> {
-        let picture = self.picture()?;
+        let picture = self.picture(Names::Expressions)?;
         picture.svg.ok_or_else(|| {
             format!(
                 "the graph has {} values and a picture is drawn for at most {MAX_SVG_VALUES} (and a layout of at most {FULL_LAYOUT_BUDGET} shapes and edge bends)",
@@ -154,13 +171,20 @@ impl Value {
     /// operation that made it (for pages that animate it), and the SVG of [`Value::to_svg`]
     /// when the graph is small enough for the full layout ([`MAX_SVG_VALUES`] values and a
     /// cost of [`FULL_LAYOUT_BUDGET`]); a larger graph is placed by a plain layered layout,
-    /// in time that grows with its size only, and has no SVG.
-    pub fn picture(&self) -> Result<Picture, String> {
+    /// in time that grows with its size only, and has no SVG. `names` says what heads each
+    /// box: the sub-expression, or a short name.
+    pub fn picture(&self, names: Names) -> Result<Picture, String> {
         let shown = self.shown();
+        let heading = |v: &Shown| -> String {
+            match names {
+                Names::Expressions => v.label.clone(),
+                Names::Short => v.name.clone(),
+            }
+        };
         let nodes: Vec<layered::Node> = shown
             .iter()
             .map(|v| layered::Node {
-                chars: [&v.label, &v.data, &v.grad]
+                chars: [&heading(v), &v.data, &v.grad]
                     .iter()
                     .map(|t| t.chars().count())
                     .max()
@@ -197,7 +221,7 @@ impl Value {
         let mut handles = Vec::with_capacity(shown.len());
         let mut op_handles = Vec::with_capacity(shown.len());
         for v in &shown {
-            let fields = [&v.label, &v.data, &v.grad].map(|t| RecordDef::new_text(t));
+            let fields = [&heading(v), &v.data, &v.grad].map(|t| RecordDef::new_text(t));
             let record = ShapeKind::Record(RecordDef::Array(fields.to_vec()));
             let size = get_shape_size(across, &record, 14, false);
             let look = StyleAttr::new(Color::fast("black"), 1, Some(Color::fast("white")), 0, 14);
@@ -260,6 +284,8 @@ impl Value {
             .enumerate()
             .map(|(i, (v, value))| PlacedValue {
                 label: v.label.clone(),
+                name: v.name.clone(),
+                rule: value.rule(),
                 data: value.data(),
                 grad: value.grad(),
                 op: v.op.as_ref().map(|(symbol, _)| symbol.clone()),
@@ -325,11 +351,26 @@ pub struct Place {
     pub height: f64,
 }
 
+/// What heads each value's box in a picture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Names {
+    /// The sub-expression (shortened to 40 characters): for pictures that stand alone.
+    Expressions,
+    /// A short name (`x1w1`, `n`, `o`), for pages that show the sub-expression on hover.
+    Short,
+}
+
 /// One value of a laid-out graph, inputs first (a value's inputs come before it).
 #[derive(Debug, Clone)]
 pub struct PlacedValue {
     /// Its label (the sub-expression).
     pub label: String,
+    /// Its short name (`x1w1`, `n`, `o`, `f`).
+    pub name: String,
+    /// The rule behind its local derivatives, for people: its operation as a formula of
+    /// `{a}` and `{b}` (its inputs) and the derivative for each input in terms of `{a}`,
+    /// `{b}` and `{out}` (itself); empty for an input.
+    pub rule: (String, [String; 2]),
     /// Its value.
     pub data: f64,
     /// d(output)/d(it).
@@ -422,7 +463,7 @@ mod tests {
             f = if i % 2 == 0 { &f + &x } else { &f * &x };
         }
         f.backward();
-        let picture = f.picture().unwrap();
+        let picture = f.picture(Names::Short).unwrap();
         assert!(picture.svg.is_none());
         assert_eq!(picture.values.len(), 151);
         assert!(picture

@@ -16,14 +16,15 @@ mod layered;
 mod mlp;
 mod ops;
 pub mod parse;
-mod plane_classifier;
+mod plane_net;
+mod short_names;
 mod tape;
 mod toy;
 mod value;
 
-pub use dot::{Picture, Place, PlacedValue, FULL_LAYOUT_BUDGET, MAX_SVG_VALUES};
+pub use dot::{Names, Picture, Place, PlacedValue, FULL_LAYOUT_BUDGET, MAX_SVG_VALUES};
 pub use mlp::{hinge_loss, hinge_loss_backward_on_tape, Layer, Mlp, Neuron};
-pub use plane_classifier::{PlaneActivation, PlaneClassifier, PlaneLoss};
+pub use plane_net::{PlaneActivation, PlaneFeature, PlaneLoss, PlaneNet, Regularization};
 pub use tape::{Gradients, Tape, Var};
 pub use toy::{make_moons, LabelledPoint, ToyData};
 pub use value::Value;

@@ -1,11 +1,12 @@
-//! Two-dimensional toy data sets for small classifiers (the ones TensorFlow Playground and
-//! micrograd's demo use): points in the plane labelled +1 or -1.
+//! Two-dimensional toy data sets for small networks (the ones TensorFlow Playground and
+//! micrograd's demo use): points in the plane labelled +1 or -1, or, for the two regression
+//! sets, given a target value between -1 and 1.
 //! Never here: training, pictures.
 
 use crate::array::Rng;
 use crate::text::named_choices;
 
-/// A point in the plane and its label, +1 or -1.
+/// A point in the plane and its label, +1 or -1 (or its target, for a regression set).
 pub type LabelledPoint = ([f64; 2], f64);
 
 /// Which toy data set.
@@ -19,19 +20,31 @@ pub enum ToyData {
     Xor,
     /// Two interleaved spiral arms.
     Spiral,
+    /// Regression: the target rises along the diagonal, (x + y) / 3.
+    Plane,
+    /// Regression: two hills and two valleys (Gaussian bumps at the corners of a square).
+    Gaussians,
 }
 
 impl ToyData {
     /// Every data set, in the order the playground offers them.
-    pub const ALL: [ToyData; 4] = [
+    pub const ALL: [ToyData; 6] = [
         ToyData::Moons,
         ToyData::Circles,
         ToyData::Xor,
         ToyData::Spiral,
+        ToyData::Plane,
+        ToyData::Gaussians,
     ];
 
+    /// True for the sets whose points have a target value rather than a class.
+    pub fn is_regression(self) -> bool {
+        matches!(self, ToyData::Plane | ToyData::Gaussians)
+    }
+
     /// `n` points (half of each label) with Gaussian noise of standard deviation `noise`
-    /// added to both coordinates.
+    /// added to both coordinates; for a regression set, `n` points spread evenly at random
+    /// over the view, the noise added to their targets.
     ///
     /// ```
     /// use scratchgrad::array::Rng;
@@ -63,6 +76,13 @@ impl ToyData {
                 let turn = if positive { 1.0 } else { -1.0 };
                 [turn * r * t.cos(), turn * r * t.sin()]
             }),
+            ToyData::Plane => regression(n, noise, rng, |[x, y]| (x + y) / 3.0),
+            ToyData::Gaussians => regression(n, noise, rng, |[x, y]| {
+                let bump = |cx: f64, cy: f64| {
+                    (-((x - cx).powi(2) + (y - cy).powi(2)) / (2.0 * 0.35 * 0.35)).exp()
+                };
+                bump(0.8, 0.8) + bump(-0.8, -0.8) - bump(0.8, -0.8) - bump(-0.8, 0.8)
+            }),
         }
     }
 
@@ -73,6 +93,22 @@ impl ToyData {
             _ => [-1.6, 1.6, -1.6, 1.6],
         }
     }
+}
+
+/// `n` points uniform over [-1.5, 1.5]², each with the target `f(point)` plus noise, kept
+/// within -1 to 1.
+fn regression(
+    n: usize,
+    noise: f64,
+    rng: &mut Rng,
+    f: impl Fn([f64; 2]) -> f64,
+) -> Vec<LabelledPoint> {
+    (0..n)
+        .map(|_| {
+            let p = [3.0 * rng.uniform() - 1.5, 3.0 * rng.uniform() - 1.5];
+            (p, (f(p) + noise * rng.normal()).clamp(-1.0, 1.0))
+        })
+        .collect()
 }
 
 /// `n` points, label +1 for the first half and -1 for the rest, each placed by
@@ -125,7 +161,7 @@ pub fn make_moons(n: usize, noise: f64, rng: &mut Rng) -> Vec<LabelledPoint> {
         .collect()
 }
 
-named_choices!(ToyData, "data set", [Moons => "moons", Circles => "circles", Xor => "xor", Spiral => "spiral"]);
+named_choices!(ToyData, "data set", [Moons => "moons", Circles => "circles", Xor => "xor", Spiral => "spiral", Plane => "plane", Gaussians => "gaussians"]);
 
 #[cfg(test)]
 mod tests {

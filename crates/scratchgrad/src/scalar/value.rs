@@ -3,7 +3,7 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use super::backward::{forward, local_grads, Op};
+use super::backward::{forward, local_grads, rule_text, Op};
 
 pub(crate) struct ValueNode {
     data: Cell<f64>,
@@ -117,6 +117,12 @@ impl Value {
         inputs
             .filter_map(|(input, local)| input.as_ref().map(|i| (i.clone(), local)))
             .collect()
+    }
+
+    /// The rule of the operation that made this value, for people (see
+    /// [`super::PlacedValue::rule`]): its formula and each input's derivative.
+    pub fn rule(&self) -> (String, [String; 2]) {
+        rule_text(self.0.op)
     }
 
     /// The operation's symbol (`"+"`, `"tanh"`, ...), empty for a leaf.

@@ -176,6 +176,17 @@ impl TrainConfig {
                 ),
             );
         }
+        if !self.arch.takes_images(rows, cols) {
+            return bad(
+                "architecture",
+                format!(
+                    "takes {} inputs, not {} images ({}, or 1x{rows}x{cols})",
+                    self.arch.input_text(),
+                    self.dataset,
+                    rows * cols
+                ),
+            );
+        }
         let classes = self.dataset.class_names().len();
         if self.arch.classes() != classes {
             return bad(

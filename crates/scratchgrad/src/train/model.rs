@@ -241,6 +241,66 @@ impl Model {
         outputs
     }
 
+    /// The loss's gradient for every parameter on a batch of flat examples, in evaluation
+    /// mode (batch norm on its running statistics, no dropout), named as the state is. Nothing
+    /// changes: no weight, no running statistic; for diagnostics.
+    pub fn gradients(&mut self, x: Array<f32>, labels: &[usize]) -> Vec<(String, Array<f32>)> {
+        let x = self.shaped(x);
+        self.set_training(false);
+        match self {
+            Model::Autograd { net, params, .. } => {
+                let loss = nn::cross_entropy(&net.forward(&Tensor::new(x)), labels);
+                crate::optim::zero_grad(params);
+                loss.backward();
+                let named = net
+                    .named_parameters()
+                    .into_iter()
+                    .map(|(name, p)| {
+                        let grad = p.grad().unwrap_or_else(|| Array::zeros(&p.shape()));
+                        (name, grad)
+                    })
+                    .collect();
+                crate::optim::zero_grad(params);
+                named
+            }
+            Model::Manual {
+                net, loss: loss_fn, ..
+            } => {
+                let logits = net.forward(&x);
+                loss_fn.forward(&logits, labels);
+                net.backward_parameters(&loss_fn.backward());
+                net.parameters_mut()
+                    .into_iter()
+                    .map(|(name, _, grad)| (name, grad.clone()))
+                    .collect()
+            }
+        }
+    }
+
+    /// How the score (logit) of `class` changes with each input pixel, for one flat example
+    /// `x` (`[1, pixels]`): d(logit)/d(x), in evaluation mode, as `[1, pixels]`. Drawn over the
+    /// image it is a saliency map: where ink would most change the model's mind.
+    pub fn input_gradient(&mut self, x: Array<f32>, class: usize) -> Array<f32> {
+        let flat = x.shape().to_vec();
+        let x = self.shaped(x);
+        self.set_training(false);
+        let pick = |logits: &Array<f32>| Array::one_hot(&[class], logits.shape()[1]);
+        let gradient = match self {
+            Model::Autograd { net, params, .. } => {
+                let input = Tensor::parameter(x);
+                let logits = net.forward(&input);
+                logits.backward_with(pick(&logits.to_array()));
+                crate::optim::zero_grad(params);
+                input.grad().expect("the input takes part in the logits")
+            }
+            Model::Manual { net, .. } => {
+                let logits = net.forward(&x);
+                net.backward(&pick(&logits))
+            }
+        };
+        gradient.reshape(&flat)
+    }
+
     /// One training step on a batch of flat examples: forward, loss, backward, optimizer
     /// update, with dropout's masks drawn from `step_seed`. Returns the batch's mean loss and
     /// how many it classified correctly (before the update).
@@ -331,4 +391,38 @@ pub fn correct(logits: &Array<f32>, labels: &[usize]) -> usize {
         .zip(labels)
         .filter(|(p, y)| p == y)
         .count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_input_gradient_is_the_logits_slope_on_both_engines() {
+        // Central finite differences of the class's logit, pixel by pixel, in f64 terms of
+        // the f32 model: the saliency map is that slope.
+        let arch =
+            Architecture::parse(&[1, 5, 5], "conv2k3p1,relu,maxpool2,flatten,linear3").unwrap();
+        let x: Vec<f32> = (0..25).map(|i| ((i * 7) % 11) as f32 / 11.0).collect();
+        for engine in [Engine::Autograd, Engine::Manual] {
+            let mut model = Model::fresh(&arch, engine, 9);
+            let gradient = model.input_gradient(Array::from_vec(x.clone(), &[1, 25]), 2);
+            assert_eq!(gradient.shape(), &[1, 25]);
+            let logit = |model: &mut Model, x: &[f32]| {
+                model.logits(Array::from_vec(x.to_vec(), &[1, 25])).data()[2] as f64
+            };
+            for pixel in 0..25 {
+                let h = 1e-2f32;
+                let (mut up, mut down) = (x.clone(), x.clone());
+                up[pixel] += h;
+                down[pixel] -= h;
+                let slope = (logit(&mut model, &up) - logit(&mut model, &down)) / (2.0 * h as f64);
+                let got = gradient.data()[pixel] as f64;
+                assert!(
+                    (slope - got).abs() < 2e-3,
+                    "{engine} pixel {pixel}: {got} vs {slope}"
+                );
+            }
+        }
+    }
 }

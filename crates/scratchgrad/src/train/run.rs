@@ -4,6 +4,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use super::diagnostics::{probe, update_ratios, Diagnostics, PROBE_IMAGES};
 use super::metrics::{EpochMetrics, HeldOut};
 use super::resume::Resume;
 use super::run_dir::{RunDir, CHECKPOINT, METRICS, MODEL};
@@ -33,7 +34,29 @@ pub trait Observer {
     fn should_stop(&self) -> bool {
         false
     }
+    /// True to hear the network's health: [`Observer::on_diagnostics`] and
+    /// [`Observer::on_update_ratios`]. It costs a probe batch's forward and backward pass per
+    /// epoch and a copy of the weights at a few steps; it changes nothing in the run.
+    fn wants_diagnostics(&self) -> bool {
+        false
+    }
+    /// What a probe of the first training images saw, before training (`epochs_done` 0 for
+    /// a new run) and after each epoch.
+    fn on_diagnostics(&mut self, _epochs_done: usize, _diagnostics: &Diagnostics) {}
+    /// At [`RATIO_SAMPLES`] steps per epoch: for each weight tensor, log10 of the step's
+    /// update size over the weights' size ([`update_ratios`]).
+    fn on_update_ratios(
+        &mut self,
+        _epoch: usize,
+        _batch: usize,
+        _batches: usize,
+        _ratios: &[(String, f64)],
+    ) {
+    }
 }
+
+/// Steps per epoch whose update size an observer that wants diagnostics hears about.
+pub const RATIO_SAMPLES: usize = 10;
 
 /// What an epoch left: its metrics, how the model did on the held-out images (test or
 /// validation), those images, and the model as saved.
@@ -242,6 +265,20 @@ pub fn train(
         counts: model.counts(),
     };
     let mut last_test = None;
+    let diagnose = observer.wants_diagnostics();
+    let probe_batch = diagnose.then(|| {
+        let first: Vec<usize> = (0..training.len().min(PROBE_IMAGES)).collect();
+        training.batch(&first)
+    });
+    let look = |model: &mut Model, observer: &mut dyn Observer, epochs_done: usize| {
+        if let Some((x, labels)) = &probe_batch {
+            let seen = probe(model, &config.arch, x, labels);
+            observer.on_diagnostics(epochs_done, &seen);
+        }
+    };
+    if start == 0 {
+        look(&mut model, observer, 0);
+    }
     for epoch in start..config.epochs {
         let started = Instant::now();
         optimizer.set_lr(match config.schedule {
@@ -250,6 +287,7 @@ pub fn train(
         });
         let order = epoch_order(training.len(), config.seed, epoch);
         let batches = order.len().div_ceil(config.batch_size);
+        let sample_every = batches.div_ceil(RATIO_SAMPLES).max(1);
         let (mut loss_sum, mut right, mut seen) = (0.0f64, 0usize, 0usize);
         for (b, chunk) in order.chunks(config.batch_size).enumerate() {
             if observer.should_stop() {
@@ -257,7 +295,13 @@ pub fn train(
             }
             let (x, labels) = training.batch(chunk);
             let step_seed = step_seed(config.seed, epoch, b);
+            let sampled = diagnose && (b + 1) % sample_every == 0;
+            let before = sampled.then(|| model.weights(&config.arch));
             let (loss, correct) = model.train_step(x, &labels, optimizer.as_mut(), step_seed);
+            if let Some(before) = before {
+                let ratios = update_ratios(&before, &model.weights(&config.arch));
+                observer.on_update_ratios(epoch + 1, b + 1, batches, &ratios);
+            }
             if !loss.is_finite() {
                 return Err(TrainError::NonFinite {
                     epoch: epoch + 1,
@@ -334,6 +378,7 @@ pub fn train(
             held_set,
             model: &checkpoint.model,
         });
+        look(&mut model, observer, epoch + 1);
         if held_out == HeldOut::Test {
             last_test = Some(scored);
         }

@@ -225,10 +225,21 @@ impl Session {
     /// Checks a resumed run's counts against the data it will train on (its optimizer
     /// steps are epochs times batches), before anything is shown or trained.
     pub fn check_data(&self, train_set: &Dataset) -> Result<(), SessionError> {
+        let held = Dataset::held_out(train_set.len(), self.config.val_split);
+        if self.config.val_split > 0.0 && held == 0 {
+            // Validation numbers of no image would be made up.
+            return Err(SessionError::Config(ConfigError {
+                setting: "val_split",
+                message: format!(
+                    "holds out none of the {} training images: give at least {} (one image)",
+                    train_set.len(),
+                    short_number(1.0 / train_set.len().max(1) as f64)
+                ),
+            }));
+        }
         let Some(resume) = &self.resume else {
             return Ok(());
         };
-        let held = Dataset::held_out(train_set.len(), self.config.val_split);
         resume
             .check_steps(train_set.len() - held, self.config.batch_size)
             .map_err(|problem| SessionError::Train(TrainError::Resume(problem)))

@@ -137,6 +137,10 @@ impl Settings {
             })?;
             let text = match value {
                 serde_json::Value::Null => continue,
+                // A blank layer list is a mistake, not a request for the default network.
+                serde_json::Value::String(t) if t.trim().is_empty() && *known == "layers" => {
+                    return Err(bad(known, "is empty: give a layer list, or leave it out"))
+                }
                 serde_json::Value::String(t) if t.trim().is_empty() => continue,
                 serde_json::Value::String(t) if t.len() <= 1000 => t.trim().to_string(),
                 serde_json::Value::Number(n) => n.to_string(),

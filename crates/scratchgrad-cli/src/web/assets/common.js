@@ -34,11 +34,22 @@ function short(x) {
 }
 
 // A line chart on a canvas: series = [{name, color, points: [[x, y], ...]}]; options.ymin,
-// options.ymax fix the vertical range (else it fits the data), options.title heads it.
+// options.ymax fix the vertical range (else it fits the data), options.title heads it. The
+// legend follows the title, on as many lines as it needs.
 function lineChart(canvas, series, options = {}) {
   const ctx = canvas.getContext("2d");
   const w = canvas.width, h = canvas.height;
-  const pad = { left: 46, right: 10, top: 22, bottom: 22 };
+  ctx.font = "12px system-ui, sans-serif";
+  // Where each legend entry goes: [x, line], wrapping at the right edge.
+  const legendAt = [];
+  let lx = 46 + (options.title ? ctx.measureText(options.title).width + 16 : 0), line = 0;
+  for (const s of series) {
+    const width = ctx.measureText(s.name).width + 30;
+    if (lx + width > w && lx > 46) { lx = 46; line += 1; }
+    legendAt.push([lx, line]);
+    lx += width;
+  }
+  const pad = { left: 46, right: 10, top: 22 + 16 * line, bottom: 22 };
   ctx.clearRect(0, 0, w, h);
   ctx.fillStyle = "#fff";
   ctx.fillRect(0, 0, w, h);
@@ -67,8 +78,7 @@ function lineChart(canvas, series, options = {}) {
   ctx.fillText(short(Number(x0.toPrecision(3))), pad.left, h - 6);
   const right = short(Number(x1.toPrecision(3)));
   ctx.fillText(right, w - pad.right - ctx.measureText(right).width, h - 6);
-  let legend = pad.left + (options.title ? ctx.measureText(options.title).width + 16 : 0);
-  for (const s of series) {
+  series.forEach((s, k) => {
     ctx.strokeStyle = s.color;
     ctx.lineWidth = 2;
     ctx.beginPath();
@@ -81,10 +91,10 @@ function lineChart(canvas, series, options = {}) {
     if (s.points.length === 1) ctx.arc(px(s.points[0][0]), py(s.points[0][1]), 2, 0, 7);
     ctx.stroke();
     ctx.lineWidth = 1;
+    const [x, row] = legendAt[k];
     ctx.fillStyle = s.color;
-    ctx.fillRect(legend, 6, 10, 10);
+    ctx.fillRect(x, 6 + 16 * row, 10, 10);
     ctx.fillStyle = "#222";
-    ctx.fillText(s.name, legend + 14, 15);
-    legend += ctx.measureText(s.name).width + 30;
-  }
+    ctx.fillText(s.name, x + 14, 15 + 16 * row);
+  });
 }

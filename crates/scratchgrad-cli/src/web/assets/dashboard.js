@@ -51,7 +51,7 @@ $("resume").addEventListener("click", async () => {
 // Follows the current run's events from the start (so a reloaded page sees its history).
 function follow(run) {
   if (source) source.close();
-  live = { run: run.run, status: run.status, epochs: 0, done: 0, batches: [], history: [], first: null, pictures: 0 };
+  live = { run: run.run, status: run.status, epochs: 0, done: 0, batches: [], history: [], first: null, pictures: 0, health: null, ratios: [] };
   $("command").textContent = run.command;
   $("message").textContent = "";
   setStatus(run.status);
@@ -77,9 +77,12 @@ function handle(event) {
   if (event.type === "snapshot") {
     live.history = [];
     live.batches = [];
+    live.ratios = event.ratios || [];
     if (event.start) handle(event.start);
     for (const epoch of event.epochs) live.history.push(epoch);
     if (event.epochs.length) { live.pictures = event.epochs[event.epochs.length - 1].epoch; showLivePictures(); }
+    if (event.health) handle(event.health);
+    drawRatios();
     if (event.batch) handle(event.batch);
     if (event.end) handle(event.end);
   } else if (event.type === "start") {
@@ -87,13 +90,26 @@ function handle(event) {
     $("command").textContent = `${event.command}    (folder: ${event.run})`;
     setStatus("training");
   } else if (event.type === "batch") {
+    // The curve of the epoch under way: a new epoch starts it again.
+    live.batches = live.batches.filter(b => b.epoch === event.epoch);
     live.batches.push(event);
     if (!live.first) live.first = event;
     progress(event);
   } else if (event.type === "epoch") {
+    live.history = live.history.filter(m => m.epoch < event.epoch);
     live.history.push(event);
+    live.batches = live.batches.filter(b => b.epoch > event.epoch);
     live.pictures = event.epoch;
     showLivePictures();
+  } else if (event.type === "health") {
+    live.health = event;
+    drawHealth();
+    return;
+  } else if (event.type === "ratios") {
+    live.ratios.push(event);
+    if (live.ratios.length > 4000) live.ratios = live.ratios.filter((_, i) => i % 2 === 0);
+    drawRatios();
+    return;
   } else if (event.type === "end") {
     live.ended = true;
     $("message").textContent = event.message;
@@ -147,14 +163,84 @@ function drawLive() {
   lineChart($("accuracy-chart"), c.accuracy, { title: "accuracy %" });
 }
 
+// The run's latest pictures. Their addresses name the run and the epoch: a browser keeps
+// images by address, so a new run's first epoch must never look like the last run's.
 function showLivePictures() {
   const box = $("live-pictures");
   box.textContent = "";
+  if (!live.run) return;
+  const titles = { "weights.png": "the first layer's weights", "predictions.png": "predictions", "confusion.png": "confusion matrix" };
   for (const name of ["weights.png", "predictions.png", "confusion.png"]) {
-    const img = el("img", { alt: name, src: `/api/dashboard/pictures/${name}?epoch=${live.pictures}` });
-    img.onerror = () => img.remove();
-    box.append(img);
+    const run = encodeURIComponent(live.run);
+    box.append(picture(`/api/dashboard/pictures/${name}?run=${run}&epoch=${live.pictures}`, `${titles[name]} after epoch ${live.pictures}`));
   }
+}
+
+// A picture that opens at full size when clicked.
+function picture(src, title) {
+  const img = el("img", { alt: title, title: `${title} (click to enlarge)`, src, tabindex: "0" });
+  img.onerror = () => img.remove();
+  const open = () => { $("viewer-image").src = src; $("viewer-image").alt = title; $("viewer").showModal(); };
+  img.addEventListener("click", open);
+  img.addEventListener("keydown", e => { if (e.key === "Enter") open(); });
+  return img;
+}
+
+// A histogram on a canvas: bars over [low, high], titled.
+function histogramChart(canvas, h, title, color) {
+  const ctx = canvas.getContext("2d");
+  const w = canvas.width, ht = canvas.height, top = 18, bottom = 16;
+  ctx.clearRect(0, 0, w, ht);
+  ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, w, ht);
+  ctx.fillStyle = "#222"; ctx.font = "12px system-ui, sans-serif";
+  ctx.fillText(title, 4, 13);
+  const most = Math.max(1, ...h.counts);
+  const bar = (w - 8) / h.counts.length;
+  ctx.fillStyle = color;
+  h.counts.forEach((c, i) => {
+    const height = (ht - top - bottom) * c / most;
+    ctx.fillRect(4 + i * bar, ht - bottom - height, Math.max(1, bar - 1), height);
+  });
+  ctx.fillStyle = "#666"; ctx.font = "11px system-ui, sans-serif";
+  ctx.fillText(short(Number(h.low.toPrecision(2))), 4, ht - 3);
+  const right = short(Number(h.high.toPrecision(2)));
+  ctx.fillText(right, w - 4 - ctx.measureText(right).width, ht - 3);
+}
+
+function drawHealth() {
+  const h = live.health;
+  if (!h) return;
+  $("health-when").textContent = h.epochs_done === 0 ? "before training" : `after epoch ${h.epochs_done}`;
+  const acts = $("activations");
+  acts.textContent = "";
+  for (const a of h.activations) {
+    const canvas = el("canvas", { width: 270, height: 110, role: "img" });
+    const title = `layer ${a.layer} ${a.activation}: ${(100 * a.saturated).toFixed(1)}% ${a.activation === "relu" ? "off" : "saturated"}`;
+    canvas.setAttribute("aria-label", title);
+    histogramChart(canvas, a.histogram, title, a.saturated > 0.1 ? "#c0392b" : "#2f7ed8");
+    acts.append(canvas);
+  }
+  const grads = $("gradients");
+  grads.textContent = "";
+  for (const g of h.gradients) {
+    const canvas = el("canvas", { width: 270, height: 110, role: "img" });
+    const title = `${g.name}: grad σ ${short(Number(g.gradient_std.toPrecision(2)))}, weight σ ${short(Number(g.weight_std.toPrecision(2)))}`;
+    canvas.setAttribute("aria-label", title);
+    histogramChart(canvas, g.histogram, title, "#8e44ad");
+    grads.append(canvas);
+  }
+}
+
+const RATIO_COLOURS = ["#c0392b", "#2f7ed8", "#27ae60", "#8e44ad", "#e67e22", "#16a085", "#7f8c8d", "#d35400"];
+function drawRatios() {
+  const names = live.ratios.length ? Object.keys(live.ratios[live.ratios.length - 1].ratios) : [];
+  const x = r => r.epoch - 1 + r.batch / r.batches;
+  const series = names.map((n, i) => ({ name: n, color: RATIO_COLOURS[i % RATIO_COLOURS.length], points: live.ratios.filter(r => n in r.ratios).map(r => [x(r), r.ratios[n]]) }));
+  if (series.length) {
+    const all = series.flatMap(s => s.points);
+    series.push({ name: "−3 (rule of thumb)", color: "#bbb", points: [[Math.min(...all.map(p => p[0])), -3], [Math.max(...all.map(p => p[0])), -3]] });
+  }
+  lineChart($("ratio-chart"), series, { title: "update size / weight size (log10)" });
 }
 
 // The runs in --runs; a click opens one, two ticks compare.
@@ -170,10 +256,13 @@ async function loadRuns() {
     tick.addEventListener("click", e => { e.stopPropagation(); updateCompare(); });
     const cell = el("td"); cell.append(tick); row.append(cell);
     const last = run.last || {};
-    const held = last.test_accuracy ?? last.val_accuracy;
+    // The test set is scored every epoch without a validation split, and once at the end
+    // with one (in the summary).
+    const validation = last.val_accuracy;
+    const test = run.test_accuracy ?? last.test_accuracy;
+    const shown = a => a == null ? "" : `${(100 * a).toFixed(2)}%`;
     for (const text of [run.name, run.status, run.dataset ?? "", run.architecture ?? "", String(run.epochs),
-      held === undefined ? "" : `${(100 * held).toFixed(2)}%`,
-      run.test_accuracy == null ? "" : `${(100 * run.test_accuracy).toFixed(2)}%`]) {
+      shown(validation), shown(test)]) {
       row.append(el("td", {}, text));
     }
     row.addEventListener("click", () => openRun(run.name));
@@ -199,7 +288,7 @@ async function openRun(name) {
     const box = $("opened-pictures");
     box.textContent = "";
     for (const file of run.pictures.filter(f => f.endsWith(".png"))) {
-      box.append(el("img", { alt: file, src: `/api/runs/${encodeURIComponent(name)}/files/${file}` }));
+      box.append(picture(`/api/runs/${encodeURIComponent(name)}/files/${file}`, `${run.name}: ${file}`));
     }
   } catch (e) { showError(e); }
 }
@@ -230,6 +319,7 @@ $("refresh").addEventListener("click", loadRuns);
   try {
     const answer = await api("/api/dashboard");
     if (answer.current) follow(answer.current);
+    else $("message").textContent = "No run has started since the server did: choose settings above and Start; its curves, pictures and health appear here.";
   } catch (e) { showError(e); }
   loadRuns();
 })();

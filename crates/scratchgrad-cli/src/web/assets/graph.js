@@ -1,10 +1,20 @@
 // The graph page: an expression's graph from /api/grad, and its backward pass replayed one
-// node at a time. Each step takes the next node in backward order (its gradient is complete)
-// and sends local derivative x its gradient to each input, which adds it to what it has.
+// operation at a time. Each step takes the next operation in backward order (its gradient is
+// complete) and sends local derivative × its gradient to each input, which adds it to what it
+// has. The graph fits the window and can be zoomed and panned; the view follows the step.
 "use strict";
 
 const FUNCTIONS = new Set(["exp", "log", "sqrt", "tanh", "sigmoid", "relu", "sin", "cos", "abs"]);
-const state = { graph: null, step: 0, grads: [], parts: [], timer: null, values: {} };
+const state = {
+  graph: null, step: 0, grads: [], parts: [], timer: null, values: {},
+  view: null,          // the visible part of the graph: {x, y, w, h} in graph coordinates
+  viewChosen: false,   // the learner zoomed, panned or fitted since the graph came
+  stale: false,        // the inputs changed to something the server refused
+};
+// Below this many screen pixels per graph unit, boxes are too small to read: stepping zooms
+// in to READABLE around the step (unless the learner chose a view).
+const TOO_SMALL = 0.55, READABLE = 0.9;
+const $ = (id) => document.getElementById(id);
 
 function namesOf(expr) {
   const names = [];
@@ -35,20 +45,26 @@ function writeUrl(expr, values) {
   history.replaceState(null, "", "?" + params.toString());
 }
 
+// An error in the inputs: shown at its column, and the graph on screen marked as no longer
+// being of these inputs until an answer arrives.
 function showError(message, column) {
-  const box = document.getElementById("error");
+  const box = $("error");
+  state.stale = Boolean(message);
+  $("graph").classList.toggle("stale", state.stale);
+  $("stale-note").hidden = !state.stale;
   if (!message) { box.textContent = ""; return; }
-  const expr = document.getElementById("expr").value;
+  const expr = $("expr").value;
   box.textContent = column ? `${message}\n${expr}\n${" ".repeat(column - 1)}^` : message;
+  for (const cell of document.querySelectorAll("#grads td.grad")) cell.textContent = "?";
 }
 
 function valueInputs(values) {
-  const box = document.getElementById("values");
+  const box = $("values");
   box.textContent = "";
   for (const [name, v] of Object.entries(values)) {
     const label = el("label", {}, `${name} = `);
-    const number = el("input", { type: "number", step: "0.1", value: v, id: `value-${name}` });
-    const slider = el("input", { type: "range", min: "-10", max: "10", step: "0.1", value: v });
+    const number = el("input", { type: "number", step: "0.1", value: v, id: `value-${name}`, "aria-label": `value of ${name}` });
+    const slider = el("input", { type: "range", min: "-10", max: "10", step: "0.1", value: v, "aria-label": `slider for ${name}` });
     const changed = (x) => {
       if (!Number.isFinite(x)) return;
       state.values[name] = x;
@@ -66,15 +82,18 @@ let pending = null, inFlight = false;
 async function refresh() {
   if (inFlight) { pending = true; return; }
   inFlight = true;
-  const expr = document.getElementById("expr").value;
+  const expr = $("expr").value;
   writeUrl(expr, state.values);
   try {
-    state.graph = await api("/api/grad", { expr, values: state.values });
+    const graph = await api("/api/grad", { expr, values: state.values });
     const received = performance.now();
+    const sameShape = state.graph && state.graph.nodes.length === graph.nodes.length;
+    state.graph = graph;
     showError("");
+    if (!sameShape || !state.view) { state.view = fitted(); state.viewChosen = false; }
     reset();
-    // How long drawing took after the answer arrived (read by the browser test).
-    window.scratchgradRenderMs = performance.now() - received;
+    // How long drawing took after the answer arrived (reported by the browser test).
+    $("graph").dataset.renderMs = (performance.now() - received).toFixed(1);
   } catch (e) {
     showError(e.message, e.details && e.details.column);
   }
@@ -90,26 +109,73 @@ function reset() {
   state.parts = Array.from({ length: n }, () => []);
   state.grads[n - 1] = 1; // d f / d f
   state.parts[n - 1] = [1];
-  document.getElementById("log").textContent = `${state.graph.nodes[n - 1].label}: grad = 1 (d f / d f)\n`;
+  const out = term(state.graph.nodes[n - 1].name);
+  $("log").textContent = `grad ${out} = 1 (d${out}/d${out})\n`;
+  $("rule").textContent = "Step to run backward one operation at a time, from the output back to the inputs.";
   draw();
+}
+
+// Numbers for a product a learner checks by hand: each factor and the product with the
+// fewest significant figures (4 or more) at which the shown factors multiply to the shown
+// product.
+function checkedProduct(a, b, product) {
+  const show = (x, p) => Number.isFinite(x) ? String(Number(x.toPrecision(p))) : String(x);
+  for (let p = 4; p <= 17; p++) {
+    const [sa, sb, sc] = [show(a, p), show(b, p), show(product, p)];
+    if (show(Number(sa) * Number(sb), p) === sc) return [sa, sb, sc];
+  }
+  return [show(a, 17), show(b, 17), show(product, 17)];
+}
+
+// A name inside a formula: in parentheses unless it is one word or already bracketed.
+function term(name) {
+  return /^[A-Za-z_][A-Za-z0-9_]*$|^\(.*\)$|^-?[0-9.]+$/.test(name) ? name : `(${name})`;
+}
+
+// A rule template (`1 − {out}²`) with the values' names in its braces.
+function ruleText(template, node, g) {
+  const input = (k) => node.inputs[k] === undefined ? "" : term(g.nodes[node.inputs[k]].name);
+  return template.replaceAll("{a}", input(0)).replaceAll("{b}", input(1)).replaceAll("{out}", term(node.name));
+}
+
+// d(formula)/d(input): "d tanh(n)/dn", "d(a·b)/da".
+function derivativeName(formula, input) {
+  const f = /^[a-z]+\(.*\)$/.test(formula) ? `d ${formula}` : `d(${formula})`;
+  return `${f}/d${term(input)}`;
 }
 
 function stepOnce() {
   const g = state.graph;
-  if (!g || state.step >= g.backward_order.length) return false;
+  if (!g || state.stale || state.step >= g.backward_order.length) return false;
   const id = g.backward_order[state.step];
   const node = g.nodes[id];
-  const lines = [];
+  const upstream = state.grads[id];
+  const lines = [], rules = [];
+  const formula = ruleText(node.rule.formula, node, g);
   node.inputs.forEach((input, k) => {
     const local = node.local_grads[k];
-    const contribution = local * state.grads[id];
+    const contribution = local * upstream;
     state.grads[input] = (state.grads[input] || 0) + contribution;
     state.parts[input].push(contribution);
-    lines.push(`  ${g.nodes[input].label}: += ${short(local)} x ${short(state.grads[id])} = ${short(contribution)}` +
-      (state.parts[input].length > 1 ? `  (now ${short(state.grads[input])})` : ""));
+    const [sl, su, sc] = checkedProduct(local, upstream, contribution);
+    const name = g.nodes[input].name;
+    const derivative = ruleText(node.rule.derivatives[k], node, g);
+    const rule = derivative === sl ? sl : `${derivative} = ${sl}`;
+    rules.push(`${derivativeName(formula, name)} = ${rule}`);
+    rules.push(`  grad ${name} += ${sl} × ${su} = ${sc}`);
+    let line = `  ${name}: += ${sl} × ${su} = ${sc}`;
+    if (state.parts[input].length > 1) {
+      const sum = state.parts[input].map((x) => short(x)).join(" + ");
+      rules.push(`  ${name} is used ${state.parts[input].length} times: grad ${name} = ${sum} = ${short(state.grads[input])}`);
+      line += `  (now ${sum} = ${short(state.grads[input])})`;
+    }
+    lines.push(line);
   });
   state.step += 1;
-  document.getElementById("log").textContent += `${node.label} (${node.op}):\n${lines.join("\n")}\n`;
+  $("log").textContent += `${node.name} = ${formula}:\n${lines.join("\n")}\n`;
+  $("log").scrollTop = $("log").scrollHeight;
+  const heading = node.name === formula ? node.name : `${node.name} = ${formula}`;
+  $("rule").textContent = `${heading} = ${short(node.data)}; its gradient is complete: grad ${node.name} = ${short(upstream)}\n${rules.join("\n")}`;
   draw(id);
   return true;
 }
@@ -117,45 +183,130 @@ function stepOnce() {
 function stop() {
   if (state.timer) clearInterval(state.timer);
   state.timer = null;
-  document.getElementById("play").textContent = "Play";
+  $("play").textContent = "Play";
 }
 
 function play() {
   if (state.timer) { stop(); return; }
   if (state.graph && state.step >= state.graph.backward_order.length) reset();
-  const speed = parseInt(document.getElementById("speed").value, 10);
-  document.getElementById("play").textContent = "Pause";
+  const speed = parseInt($("speed").value, 10);
+  $("play").textContent = "Pause";
   state.timer = setInterval(() => { if (!stepOnce()) stop(); }, 1600 / speed);
+}
+
+// The view that shows the whole graph.
+function fitted() {
+  const g = state.graph;
+  return { x: 0, y: 0, w: Math.max(g.width, 1), h: Math.max(g.height, 1) };
+}
+
+// The screen pixels per graph unit of the current view.
+function scale() {
+  const svg = $("graph").querySelector("svg");
+  const v = state.view;
+  if (!svg || !v) return 1;
+  const r = svg.getBoundingClientRect();
+  return Math.min(r.width / v.w, r.height / v.h);
+}
+
+// Four significant figures: what the boxes and the table show.
+function sig(x) {
+  return Number.isFinite(x) ? String(Number(x.toPrecision(4))) : String(x);
+}
+
+// The box around the boxes `boxes` ({x, y, width, height}, centred).
+function around(boxes) {
+  const x0 = Math.min(...boxes.map((b) => b.x - b.width / 2)), x1 = Math.max(...boxes.map((b) => b.x + b.width / 2));
+  const y0 = Math.min(...boxes.map((b) => b.y - b.height / 2)), y1 = Math.max(...boxes.map((b) => b.y + b.height / 2));
+  return { x: (x0 + x1) / 2, y: (y0 + y1) / 2, width: x1 - x0, height: y1 - y0 };
+}
+
+// Moves the view so that the step's box `node` and, if they fit, its inputs (`group`, the box
+// around them all) are inside it, keeping the zoom; when the boxes are too small to read and
+// the learner has not chosen a view, zooms in around them first.
+function follow(node, group) {
+  const margin = 10;
+  if (scale() < TOO_SMALL && !state.viewChosen) {
+    const svg = $("graph").querySelector("svg").getBoundingClientRect();
+    const [w, h] = [svg.width / READABLE, svg.height / READABLE];
+    state.view = { x: node.x - w / 2, y: node.y - h / 2, w, h };
+  }
+  const v = state.view;
+  const b = group.width + margin < v.w && group.height + margin < v.h ? group : node;
+  const inside = b.x - b.width / 2 >= v.x && b.x + b.width / 2 <= v.x + v.w
+    && b.y - b.height / 2 >= v.y && b.y + b.height / 2 <= v.y + v.h;
+  if (inside) return;
+  state.view = { ...v, x: b.x - v.w / 2, y: b.y - v.h / 2 };
+  if (b.width + margin > v.w || b.height + margin > v.h) state.view = fitted();
+}
+
+function zoom(factor, cx, cy) {
+  const v = state.view;
+  if (!v) return;
+  const full = fitted();
+  const w = Math.min(Math.max(v.w / factor, 40), full.w * 4);
+  const h = w * v.h / v.w;
+  const px = cx === undefined ? v.x + v.w / 2 : cx;
+  const py = cy === undefined ? v.y + v.h / 2 : cy;
+  state.view = { x: px - (px - v.x) * w / v.w, y: py - (py - v.y) * h / v.h, w, h };
+  state.viewChosen = true;
+  applyView();
+}
+
+function pan(dx, dy) {
+  const v = state.view;
+  if (!v) return;
+  state.view = { ...v, x: v.x + dx * v.w, y: v.y + dy * v.h };
+  state.viewChosen = true;
+  applyView();
+}
+
+function applyView() {
+  const svg = $("graph").querySelector("svg");
+  const v = state.view;
+  if (svg && v) svg.setAttribute("viewBox", `${v.x} ${v.y} ${v.w} ${v.h}`);
 }
 
 function gradText(id) {
   const g = state.grads[id];
-  if (g === null || g === undefined) return "grad ?";
-  const parts = state.parts[id];
-  return parts.length > 1 ? `grad ${short(g)} = ${parts.map(short).join(" + ")}` : `grad ${short(g)}`;
+  return g === null || g === undefined ? "grad ?" : `grad ${sig(g)}`;
+}
+
+// An edge from box `from` (its right side) to circle `to` (its left side), bent by `bend`
+// pixels so that two edges between the same shapes (x*x) are both seen.
+function edgePath(from, to, bend) {
+  const [x1, y1, x2, y2] = [from.x + from.width / 2, from.y, to.x - to.width / 2, to.y];
+  const mx = (x1 + x2) / 2;
+  return `M${x1},${y1} C${mx},${y1 + bend} ${mx},${y2 + bend} ${x2},${y2}`;
 }
 
 function draw(current) {
   const g = state.graph;
-  const svg = el("svg", { svg: true, width: g.width, height: g.height, viewBox: `0 0 ${g.width} ${g.height}` });
+  const box = $("graph");
+  const height = Math.round(Math.min(Math.max(window.innerHeight - 300, 280), 760));
+  const svg = el("svg", { svg: true, width: "100%", height, role: "img", "aria-label": "the graph of the expression" });
   const active = current === undefined ? null : g.nodes[current];
-  const edge = (x1, y1, x2, y2, on) => svg.append(el("line", { svg: true, x1, y1, x2, y2, class: on ? "edge active" : "edge" }));
-  for (const node of g.nodes) {
+  const edges = el("g", { svg: true });
+  for (const [id, node] of g.nodes.entries()) {
     if (!node.op_box) continue;
     const o = node.op_box;
-    edge(o.x + o.width / 2, o.y, node.box.x - node.box.width / 2, node.box.y, false);
-    node.inputs.forEach((input) => {
-      const b = g.nodes[input].box;
+    const b = node.box;
+    edges.append(el("path", { svg: true, d: `M${o.x + o.width / 2},${o.y} L${b.x - b.width / 2},${b.y}`, class: "edge" }));
+    node.inputs.forEach((input, k) => {
+      const twice = node.inputs.length === 2 && node.inputs[0] === node.inputs[1];
+      const bend = twice ? (k === 0 ? -14 : 14) : 0;
       const on = active === node;
-      edge(b.x + b.width / 2, b.y, o.x - o.width / 2, o.y, on);
+      edges.append(el("path", { svg: true, d: edgePath(g.nodes[input].box, o, bend), class: on ? "edge active" : "edge", "data-edge": `${input}-${id}-${k}` }));
     });
   }
+  svg.append(edges);
   g.nodes.forEach((node, id) => {
     const b = node.box;
     const done = state.grads[id] !== null && state.grads[id] !== undefined;
-    const group = el("g", { svg: true, class: `node${done ? " done" : ""}${id === current ? " current" : ""}`, id: `node-${id}` });
-    group.append(el("rect", { svg: true, x: b.x - b.width / 2, y: b.y - b.height / 2, width: b.width, height: b.height }));
-    const rows = [node.label, `data ${short(node.data)}`, gradText(id)];
+    const group = el("g", { svg: true, class: `node${done ? " done" : ""}${id === current ? " current" : ""}`, id: `node-${id}`, tabindex: "-1" });
+    group.append(el("title", { svg: true }, `${node.name} = ${node.label}\ndata ${node.data}\n${gradText(id)}`));
+    group.append(el("rect", { svg: true, x: b.x - b.width / 2, y: b.y - b.height / 2, width: b.width, height: b.height, rx: 3 }));
+    const rows = [node.name, `data ${sig(node.data)}`, gradText(id)];
     rows.forEach((t, k) => {
       const text = el("text", { svg: true, x: b.x, y: b.y - b.height / 2 + (k + 0.7) * b.height / 3, "text-anchor": "middle" }, t);
       if (k === 2) text.setAttribute("id", `grad-node-${id}`);
@@ -166,49 +317,111 @@ function draw(current) {
     if (node.op_box) {
       const o = node.op_box;
       const op = el("g", { svg: true, class: `op${id === current ? " current" : ""}` });
+      op.append(el("title", { svg: true }, `${node.name} = ${ruleText(node.rule.formula, node, g)}`));
       op.append(el("circle", { svg: true, cx: o.x, cy: o.y, r: Math.max(o.width, o.height) / 2 }));
-      op.append(el("text", { svg: true, x: o.x, y: o.y + 4, "text-anchor": "middle", "font-size": "11" }, node.op));
+      op.append(el("text", { svg: true, x: o.x, y: o.y + 4, "text-anchor": "middle", "font-size": "11" }, node.op.replace("*", "×")));
       svg.append(op);
     }
   });
   if (active) {
     active.inputs.forEach((input, k) => {
       const b = g.nodes[input].box;
-      const label = `${short(active.local_grads[k])} x ${short(state.grads[current])} = ${short(active.local_grads[k] * state.grads[current])}`;
-      svg.append(el("text", { svg: true, class: "contribution", x: b.x + b.width / 2 + 6, y: b.y - 8 }, label));
+      const [sl, su, sc] = checkedProduct(active.local_grads[k], state.grads[current], active.local_grads[k] * state.grads[current]);
+      const label = `${sl} × ${su} = ${sc}`;
+      svg.append(el("text", { svg: true, class: "contribution", x: b.x, y: b.y + b.height / 2 + 14 + 14 * k * (active.inputs[0] === active.inputs[1] ? 1 : 0), "text-anchor": "middle" }, label));
     });
   }
-  const box = document.getElementById("graph");
-  box.textContent = "";
-  box.append(svg);
+  box.replaceChildren(svg);
+  if (active) {
+    // The step's node and its inputs, or the node alone when they do not fit together.
+    follow(active.box, around([active.box, ...active.inputs.map((i) => g.nodes[i].box)]));
+  }
+  applyView();
   const done = state.step >= g.backward_order.length;
-  document.getElementById("status").textContent = done ? "backward pass complete" : `step ${state.step} of ${g.backward_order.length}`;
-  const body = document.getElementById("grads");
+  $("status").textContent = done ? "backward pass complete" : `step ${state.step} of ${g.backward_order.length}`;
+  const body = $("grads");
   body.textContent = "";
   for (const [name, value] of Object.entries(state.values)) {
     const id = g.nodes.findIndex((n) => n.label === name && !n.op);
-    const grad = id >= 0 && state.grads[id] !== null && state.grads[id] !== undefined ? short(state.grads[id]) : "?";
+    const grad = id >= 0 && state.grads[id] !== null && state.grads[id] !== undefined ? sig(state.grads[id]) : "?";
     const row = el("tr");
-    row.append(el("td", {}, name), el("td", {}, short(value)), el("td", { id: `grad-${name}` }, grad));
+    row.append(el("td", {}, name), el("td", {}, sig(value)), el("td", { id: `grad-${name}`, class: "grad" }, grad));
     body.append(row);
   }
 }
 
-document.getElementById("form").addEventListener("submit", (e) => {
+// Zoom with the wheel (at the pointer), pan by dragging, pinch with two fingers.
+function interactions() {
+  const box = $("graph");
+  const toGraph = (clientX, clientY) => {
+    const r = box.querySelector("svg").getBoundingClientRect();
+    const v = state.view;
+    return [v.x + (clientX - r.left) / r.width * v.w, v.y + (clientY - r.top) / r.height * v.h];
+  };
+  box.addEventListener("wheel", (e) => {
+    if (!state.view) return;
+    e.preventDefault();
+    const [cx, cy] = toGraph(e.clientX, e.clientY);
+    zoom(e.deltaY < 0 ? 1.2 : 1 / 1.2, cx, cy);
+  }, { passive: false });
+  const pointers = new Map();
+  let last = null;
+  box.addEventListener("pointerdown", (e) => { pointers.set(e.pointerId, [e.clientX, e.clientY]); box.setPointerCapture(e.pointerId); last = null; });
+  box.addEventListener("pointerup", (e) => { pointers.delete(e.pointerId); last = null; });
+  box.addEventListener("pointercancel", (e) => { pointers.delete(e.pointerId); last = null; });
+  box.addEventListener("pointermove", (e) => {
+    if (!pointers.has(e.pointerId) || !state.view) return;
+    const before = [...pointers.values()];
+    pointers.set(e.pointerId, [e.clientX, e.clientY]);
+    const after = [...pointers.values()];
+    const r = box.querySelector("svg").getBoundingClientRect();
+    if (after.length === 1) {
+      pan(-(after[0][0] - before[0][0]) / r.width, -(after[0][1] - before[0][1]) / r.height);
+    } else if (after.length === 2) {
+      const spread = (p) => Math.hypot(p[0][0] - p[1][0], p[0][1] - p[1][1]);
+      if (last !== null) {
+        const [cx, cy] = toGraph((after[0][0] + after[1][0]) / 2, (after[0][1] + after[1][1]) / 2);
+        zoom(spread(after) / last, cx, cy);
+      }
+      last = spread(after);
+    }
+  });
+  $("zoom-in").addEventListener("click", () => zoom(1.25));
+  $("zoom-out").addEventListener("click", () => zoom(1 / 1.25));
+  $("zoom-fit").addEventListener("click", () => { state.view = fitted(); state.viewChosen = true; applyView(); });
+  document.addEventListener("keydown", (e) => {
+    if (e.target.closest("input, textarea, select")) return;
+    if (e.key === "ArrowRight" && !e.shiftKey) { e.preventDefault(); stop(); stepOnce(); }
+    else if (e.key === " ") { e.preventDefault(); play(); }
+    else if (e.key === "+" || e.key === "=") zoom(1.25);
+    else if (e.key === "-") zoom(1 / 1.25);
+    else if (e.key === "0") { state.view = fitted(); state.viewChosen = true; applyView(); }
+    else if (e.shiftKey && e.key.startsWith("Arrow")) {
+      e.preventDefault();
+      const d = { ArrowLeft: [-0.2, 0], ArrowRight: [0.2, 0], ArrowUp: [0, -0.2], ArrowDown: [0, 0.2] }[e.key];
+      pan(d[0], d[1]);
+    }
+  });
+}
+
+$("form").addEventListener("submit", (e) => {
   e.preventDefault();
-  const expr = document.getElementById("expr").value;
+  const expr = $("expr").value;
   const values = {};
   for (const name of namesOf(expr)) values[name] = name in state.values ? state.values[name] : 1;
   state.values = values;
+  state.view = null;
   valueInputs(values);
   refresh();
 });
-document.getElementById("step").addEventListener("click", () => { stop(); stepOnce(); });
-document.getElementById("play").addEventListener("click", play);
-document.getElementById("reset").addEventListener("click", () => state.graph && reset());
+$("step").addEventListener("click", () => { stop(); stepOnce(); });
+$("play").addEventListener("click", play);
+$("reset").addEventListener("click", () => state.graph && !state.stale && reset());
+window.addEventListener("resize", () => state.graph && draw());
+interactions();
 
 const start = readUrl();
-document.getElementById("expr").value = start.expr;
+$("expr").value = start.expr;
 state.values = start.values;
 valueInputs(start.values);
 refresh();
