@@ -223,9 +223,10 @@ pub async fn predict(
                 .ok_or_else(|| ApiError::bad("`class` must be a class number"))?,
         ),
     };
-    let input = input_of(&body)?;
     blocking(move || {
+        // The model first: a request naming no usable model hears that before any word on its image.
         let loaded = state.models.get(&state.runs, &name)?;
+        let input = input_of(&body)?;
         let x = Array::from_vec(input.clone(), &[1, SIDE * SIDE]);
         let mut model = loaded.model.lock().unwrap_or_else(|e| e.into_inner());
         let outputs = model.layer_outputs(x.clone());

@@ -11,7 +11,7 @@ use super::Model;
 
 /// Bins in every histogram.
 pub const BINS: usize = 40;
-/// How many images a probe looks at.
+/// The most images a probe looks at.
 pub const PROBE_IMAGES: usize = 128;
 
 /// Counts of values in `BINS` equal bins over `[low, high]`.

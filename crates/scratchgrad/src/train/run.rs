@@ -40,11 +40,11 @@ pub trait Observer {
     fn wants_diagnostics(&self) -> bool {
         false
     }
-    /// What a probe of the first training images saw, before training (`epochs_done` 0 for
-    /// a new run) and after each epoch.
+    /// What a probe of the first training images (up to [`PROBE_IMAGES`], one in 128 of a
+    /// small set) saw, before training (`epochs_done` 0 for a new run) and after each epoch.
     fn on_diagnostics(&mut self, _epochs_done: usize, _diagnostics: &Diagnostics) {}
-    /// At [`RATIO_SAMPLES`] steps per epoch: for each weight tensor, log10 of the step's
-    /// update size over the weights' size ([`update_ratios`]).
+    /// At up to [`RATIO_SAMPLES`] steps per epoch (every 32nd step at most): for each weight
+    /// tensor, log10 of the step's update size over the weights' size ([`update_ratios`]).
     fn on_update_ratios(
         &mut self,
         _epoch: usize,
@@ -266,8 +266,11 @@ pub fn train(
     };
     let mut last_test = None;
     let diagnose = observer.wants_diagnostics();
+    // A probe of at most PROBE_IMAGES, fewer for a small data set, so that it costs a few
+    // per cent of an epoch.
     let probe_batch = diagnose.then(|| {
-        let first: Vec<usize> = (0..training.len().min(PROBE_IMAGES)).collect();
+        let images = (training.len() / 128).clamp(16, PROBE_IMAGES).min(training.len());
+        let first: Vec<usize> = (0..images).collect();
         training.batch(&first)
     });
     let look = |model: &mut Model, observer: &mut dyn Observer, epochs_done: usize| {
@@ -287,7 +290,9 @@ pub fn train(
         });
         let order = epoch_order(training.len(), config.seed, epoch);
         let batches = order.len().div_ceil(config.batch_size);
-        let sample_every = batches.div_ceil(RATIO_SAMPLES).max(1);
+        // At most RATIO_SAMPLES steps per epoch, and never more often than every 32nd: each
+        // sample copies the weights twice.
+        let sample_every = batches.div_ceil(RATIO_SAMPLES).max(32);
         let (mut loss_sum, mut right, mut seen) = (0.0f64, 0usize, 0usize);
         for (b, chunk) in order.chunks(config.batch_size).enumerate() {
             if observer.should_stop() {
