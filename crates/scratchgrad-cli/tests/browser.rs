@@ -809,6 +809,8 @@ async fn dashboard_page(client: &Client, url: &str, runs: &Path) {
         "return document.querySelectorAll('#activations canvas').length === 2 && document.querySelectorAll('#gradients canvas').length === 3 && live.ratios.length > 0",
     )
     .await;
+    // mnist-mini has 5,000 training images: the probe looks at one in 128 of them.
+    assert_eq!(text(client, "#health-images").await, "39");
     screenshot(client, "dashboard.png").await;
     click(client, "stop").await;
     wait_at_most(

@@ -35,11 +35,19 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 /// Seconds per epoch of `settings` (three epochs), with or without diagnostics.
-fn epoch(settings: &serde_json::Value, train_set: &Dataset, test_set: &Dataset, diagnose: bool) -> f64 {
+fn epoch(
+    settings: &serde_json::Value,
+    train_set: &Dataset,
+    test_set: &Dataset,
+    diagnose: bool,
+) -> f64 {
     let config = Settings::from_json(settings).unwrap().config().unwrap();
     let folder = tempfile::tempdir().unwrap();
     let dir = RunDir::create(&folder.path().join("run")).unwrap();
-    let mut observer = Quiet { diagnose, probes: 0 };
+    let mut observer = Quiet {
+        diagnose,
+        probes: 0,
+    };
     let started = Instant::now();
     train(&config, train_set, test_set, &dir, None, &mut observer).unwrap();
     let seconds = started.elapsed().as_secs_f64();
@@ -74,9 +82,19 @@ fn compare(what: &str, settings: serde_json::Value, name: DatasetName, data: &Pa
 fn main() {
     let data = data_dir(None).unwrap_or_else(|_| Path::new(".").to_path_buf());
     let mlp = serde_json::json!({"dataset": "mnist", "epochs": EPOCHS});
-    compare("784-256-10 sigmoid on mnist", mlp, DatasetName::Mnist, &data);
+    compare(
+        "784-256-10 sigmoid on mnist",
+        mlp,
+        DatasetName::Mnist,
+        &data,
+    );
     let mini = serde_json::json!({"dataset": "mnist-mini", "epochs": EPOCHS});
-    compare("784-256-10 sigmoid on mnist-mini", mini, DatasetName::MnistMini, &data);
+    compare(
+        "784-256-10 sigmoid on mnist-mini",
+        mini,
+        DatasetName::MnistMini,
+        &data,
+    );
     let cnn = serde_json::json!({"dataset": "mnist-mini", "arch": "cnn", "epochs": EPOCHS});
     compare("cnn on mnist-mini", cnn, DatasetName::MnistMini, &data);
 }

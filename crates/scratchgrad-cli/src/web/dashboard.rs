@@ -337,7 +337,7 @@ impl Observer for Watcher {
             })
             .collect();
         self.run.push(json!({
-            "type": "health", "epochs_done": epochs_done,
+            "type": "health", "epochs_done": epochs_done, "images": seen.images,
             "activations": activations, "gradients": gradients,
         }));
     }

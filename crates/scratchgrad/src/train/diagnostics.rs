@@ -73,6 +73,8 @@ pub struct GradientHealth {
 /// What a probe saw.
 #[derive(Debug, Clone)]
 pub struct Diagnostics {
+    /// How many images the probe looked at.
+    pub images: usize,
     pub activations: Vec<ActivationHealth>,
     pub gradients: Vec<GradientHealth>,
 }
@@ -143,6 +145,7 @@ pub fn probe(
         })
         .collect();
     Diagnostics {
+        images: labels.len(),
         activations,
         gradients,
     }

@@ -269,7 +269,9 @@ pub fn train(
     // A probe of at most PROBE_IMAGES, fewer for a small data set, so that it costs a few
     // per cent of an epoch.
     let probe_batch = diagnose.then(|| {
-        let images = (training.len() / 128).clamp(16, PROBE_IMAGES).min(training.len());
+        let images = (training.len() / 128)
+            .clamp(16, PROBE_IMAGES)
+            .min(training.len());
         let first: Vec<usize> = (0..images).collect();
         training.batch(&first)
     });

@@ -211,6 +211,7 @@ function drawHealth() {
   const h = live.health;
   if (!h) return;
   $("health-when").textContent = h.epochs_done === 0 ? "before training" : `after epoch ${h.epochs_done}`;
+  $("health-images").textContent = h.images;
   const acts = $("activations");
   acts.textContent = "";
   for (const a of h.activations) {
