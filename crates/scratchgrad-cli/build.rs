@@ -1,6 +1,8 @@
 //! Tells the tests whether a browser is installed: the pages' browser tests need Debian's
 //! `chromium` and `chromedriver`, and without them they are compiled as ignored, with the
-//! reason, so that `cargo test` says what did not run instead of passing them silently.
+//! reason, so that `cargo test` says what did not run instead of passing them silently. The
+//! same for the tests that read the full text data sets from `../shared/data` beside the
+//! checkout (the development machines and CI keep copies there; there is no internet).
 
 use std::path::{Path, PathBuf};
 
@@ -18,6 +20,12 @@ fn installed(program: &str, dirs: &[PathBuf]) -> bool {
 
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(no_browser)");
+    println!("cargo::rustc-check-cfg=cfg(no_shared_data)");
+    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/names.txt");
+    println!("cargo::rerun-if-changed={}", shared.display());
+    if !shared.is_file() {
+        println!("cargo::rustc-cfg=no_shared_data");
+    }
     println!("cargo::rerun-if-env-changed=PATH");
     let dirs = search_path();
     // Installing a browser changes these folders: the probe runs again then.

@@ -64,7 +64,7 @@ fn sources(port: u16, paths: &[&str]) -> Sources {
     Sources {
         mirrors: paths
             .iter()
-            .map(|p| format!("http://127.0.0.1:{port}/{p}/"))
+            .map(|p| format!("http://127.0.0.1:{port}/{p}/{{file}}.gz"))
             .collect(),
         connect_timeout: Duration::from_secs(2),
         npm: None,
@@ -121,7 +121,7 @@ fn bad_sources_are_skipped_and_the_good_file_lands_whole() {
 
     // A second fetch finds the file present and needs no server.
     let offline = Sources {
-        mirrors: vec!["http://127.0.0.1:9/".into()],
+        mirrors: vec!["http://127.0.0.1:9/{file}.gz".into()],
         ..sources(port, &[])
     };
     let report = fetch_files(

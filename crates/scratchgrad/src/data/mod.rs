@@ -1,4 +1,5 @@
-//! Data: reading MNIST-style IDX files, the data sets, batches, and fetching the files.
+//! Data: reading MNIST-style IDX files, the data sets, batches, and fetching the files; the
+//! text data sets of the language models and their characters.
 //!
 //! Images stay as the bytes they were stored as (`u8`, 55 MB for all of MNIST) and become
 //! `f32` in [0, 1] one batch at a time. Never here: printing (fetching reports progress
@@ -9,9 +10,13 @@ pub mod fetch;
 mod folders;
 pub mod idx;
 pub mod preprocess;
+pub mod text;
+pub mod vocabulary;
 
 pub use datasets::{Dataset, DatasetName, Split};
 pub use folders::{data_dir, dataset_dir};
+pub use text::{Corpus, TextKind};
+pub use vocabulary::Vocabulary;
 
 use std::fmt;
 use std::path::Path;

@@ -27,7 +27,7 @@ impl Histogram {
     ///
     /// ```
     /// use scratchgrad::train::Histogram;
-    /// let h = Histogram::of(&[0.0, 0.1, 0.9, 1.0], 0.0, 1.0);
+    /// let h = Histogram::of(&[0.0, 0.1, 0.91, 1.0], 0.0, 1.0);
     /// assert_eq!((h.counts[0], h.counts[3], h.counts[36], h.counts[39]), (1, 0, 1, 1));
     /// assert_eq!(h.counts.iter().sum::<u64>(), 4);
     /// ```

