@@ -11,6 +11,7 @@ gradient, and PyTorch's float64 output and input gradients (from `out.backward(u
 Writes crates/scratchgrad/tests/fixtures/conv_layers.json the same way for the layers of convolutional networks
 (conv2d, max and average pooling with strides, padding, odd sizes, batch 1 and several
 channels; batch normalization in training and evaluation, with its running statistics).
+Writes crates/scratchgrad/tests/fixtures/language_ops.json for the operations of the language models.
 Floats are written with Python's repr, which round-trips float64 exactly.
 """
 import torch.nn.functional as F
@@ -204,6 +205,19 @@ def conv_cases():
     return cases
 
 
+def language_cases():
+    """The operations the language models add (issue 24), with a seed of their own so the
+    other fixtures keep their values."""
+    torch.manual_seed(20261202)
+    cases = []
+    # Ids that repeat (the boundary 0 and 1 twice): their rows' gradients must add up.
+    ids = torch.tensor([[0, 1, 1], [26, 0, 1]])
+    cases.append(case("embedding_repeated_ids", "embedding", [rand(27, 5)], lambda t: F.embedding(ids, t), index=ids))
+    ids1 = torch.tensor([3, 3, 3, 0])
+    cases.append(case("embedding_one_row_four_times", "embedding", [rand(4, 2)], lambda t: F.embedding(ids1, t), index=ids1))
+    return cases
+
+
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
     ops = build_cases()  # first: it draws from the seed set at the top
@@ -224,6 +238,10 @@ def main():
     path = OUT / "tensor_ops.json"
     path.write_text(json.dumps(doc, indent=1) + "\n")
     print(f"wrote {len(doc['cases'])} cases to {path}")
+    language = dict(doc, cases=language_cases())
+    path = OUT / "language_ops.json"
+    path.write_text(json.dumps(language, indent=1) + "\n")
+    print(f"wrote {len(language['cases'])} cases to {path}")
 
 
 if __name__ == "__main__":

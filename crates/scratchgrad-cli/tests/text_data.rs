@@ -26,7 +26,10 @@ fn built_in_slices_need_nothing_fetched() {
         let run = scratchgrad(&["data", "fetch", corpus]);
         assert!(run.status.success());
         let out = String::from_utf8_lossy(&run.stdout);
-        assert_eq!(out, format!("{corpus} is built into scratchgrad: nothing to fetch\n"));
+        assert_eq!(
+            out,
+            format!("{corpus} is built into scratchgrad: nothing to fetch\n")
+        );
     }
 }
 
@@ -40,13 +43,25 @@ fn a_file_that_is_not_the_published_one_is_refused_and_left_alone() {
     assert_eq!(run.status.code(), Some(1));
     let err = String::from_utf8_lossy(&run.stderr);
     let last = err.lines().last().unwrap();
-    assert!(last.starts_with("error: names file names.txt: could not be fetched"), "{err}");
-    assert!(last.contains("is not the expected 0a30b5557f192f32"), "{err}");
-    assert_eq!(std::fs::read_to_string(dir.join("names.txt")).unwrap(), "emma\nolivia\nava\n");
+    assert!(
+        last.starts_with("error: names file names.txt: could not be fetched"),
+        "{err}"
+    );
+    assert!(
+        last.contains("is not the expected 0a30b5557f192f32"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("names.txt")).unwrap(),
+        "emma\nolivia\nava\n"
+    );
 }
 
 #[test]
-#[cfg_attr(no_shared_data, ignore = "needs ../shared/data/names.txt beside the checkout")]
+#[cfg_attr(
+    no_shared_data,
+    ignore = "needs ../shared/data/names.txt beside the checkout"
+)]
 fn a_folder_holding_the_files_is_used_as_it_is() {
     let shared = shared_data();
     let sums = [
@@ -55,9 +70,16 @@ fn a_folder_holding_the_files_is_used_as_it_is() {
     ];
     for (corpus, file, chars) in sums {
         let run = scratchgrad(&["data", "fetch", corpus, "--dir", shared.to_str().unwrap()]);
-        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
         let out = String::from_utf8_lossy(&run.stdout);
-        assert!(out.starts_with(&format!("{corpus}: {file} present and verified in ")), "{out}");
+        assert!(
+            out.starts_with(&format!("{corpus}: {file} present and verified in ")),
+            "{out}"
+        );
         assert!(out.ends_with(&format!("({chars} characters)\n")), "{out}");
     }
 }

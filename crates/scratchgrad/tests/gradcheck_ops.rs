@@ -154,6 +154,12 @@ fn shape_ops() {
         |t| t[0].gather(2, &index).exp(),
         std::slice::from_ref(&x),
     );
+    let ids = Array::from_vec(vec![3usize, 0, 3, 1, 3, 3], &[2, 3]);
+    check(
+        "embedding",
+        |t| t[0].embedding(&ids).tanh(),
+        &[uniform(&[4, 5], -1.0, 1.0, 17)],
+    );
     check(
         "narrow",
         |t| t[0].narrow(2, 1, 2).tanh(),

@@ -1,6 +1,6 @@
 //! Every tensor operation, forward and backward, against PyTorch float64.
 //!
-//! The fixture `tests/fixtures/tensor_ops.json` was written by `tools/torch_reference.py`
+//! The fixtures `tests/fixtures/tensor_ops.json` and `language_ops.json` were written by `tools/torch_reference.py`
 //! (PyTorch 2.15, float64): inputs, a random upstream gradient, PyTorch's output and
 //! `x.grad` after `out.backward(upstream)`. Agreement required: 1e-10 relative.
 
@@ -79,6 +79,13 @@ fn apply(case: &Value, t: &[Tensor<f64>]) -> Tensor<f64> {
             args["end"].as_u64().unwrap() as usize,
         ),
         "concat" => Tensor::concat(&t.iter().collect::<Vec<_>>(), axis()),
+        "embedding" => {
+            let ids = &case["index"];
+            t[0].embedding(&Array::from_vec(
+                usizes(&ids["data"]),
+                &usizes(&ids["shape"]),
+            ))
+        }
         "texts_example" => {
             let (x, a, b) = (&t[0], &t[1], &t[2]);
             (a * x + b) * a
@@ -100,10 +107,20 @@ fn assert_close(what: &str, got: &Array<f64>, want: &Array<f64>) {
 
 #[test]
 fn every_op_matches_pytorch_float64() {
-    let text = std::fs::read_to_string("tests/fixtures/tensor_ops.json").expect("fixture present");
+    matches_pytorch("tests/fixtures/tensor_ops.json", 90);
+}
+
+#[test]
+fn the_language_models_ops_match_pytorch_float64() {
+    matches_pytorch("tests/fixtures/language_ops.json", 2);
+}
+
+/// Every case of the fixture at `path` (at least `least` of them): output and gradients.
+fn matches_pytorch(path: &str, least: usize) {
+    let text = std::fs::read_to_string(path).expect("fixture present");
     let doc: Value = serde_json::from_str(&text).expect("fixture is JSON");
     let cases = doc["cases"].as_array().unwrap();
-    assert!(cases.len() >= 90, "fixture lost cases");
+    assert!(cases.len() >= least, "fixture lost cases");
     for case in cases {
         let name = case["name"].as_str().unwrap();
         let inputs: Vec<Tensor<f64>> = case["inputs"]

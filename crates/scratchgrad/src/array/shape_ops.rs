@@ -207,6 +207,66 @@ impl<T: Float> Array<T> {
         out
     }
 
+    /// An embedding lookup: row `ids[i]` of this 2-D table for every id, in the ids' shape
+    /// with the table's width last (`ids` `[B, T]` of a `[V, D]` table gives `[B, T, D]`).
+    ///
+    /// ```
+    /// use scratchgrad::array::Array;
+    /// let table = Array::from_vec(vec![0.0, 0.5, 1.0, 1.5, 2.0, 2.5], &[3, 2]);
+    /// let ids = Array::from_vec(vec![2usize, 0, 2], &[3]);
+    /// let rows = table.take_rows(&ids);
+    /// assert_eq!(rows.shape(), &[3, 2]);
+    /// assert_eq!(rows.data(), &[2.0, 2.5, 0.0, 0.5, 2.0, 2.5]);
+    /// ```
+    pub fn take_rows(&self, ids: &Array<usize>) -> Array<T> {
+        let (rows, width) = self.table_size("take_rows", ids);
+        let mut out = Vec::with_capacity(ids.len() * width);
+        for &id in &ids.data {
+            assert!(
+                id < rows,
+                "take_rows: id {id} is past the table's {rows} rows"
+            );
+            out.extend_from_slice(&self.data[id * width..(id + 1) * width]);
+        }
+        let mut shape = ids.shape.clone();
+        shape.push(width);
+        Array::from_vec(out, &shape)
+    }
+
+    /// The reverse of `take_rows`: a zero table of `rows` rows with each row of `values` (in
+    /// `take_rows`' output shape) added into the row its id names (a scatter-add).
+    pub fn add_rows(rows: usize, ids: &Array<usize>, values: &Array<T>) -> Array<T> {
+        let width = values.shape.last().copied().unwrap_or(0);
+        assert!(
+            values.shape[..values.shape.len() - 1] == ids.shape[..],
+            "add_rows: values {:?} are not one row per id of {:?}",
+            values.shape,
+            ids.shape
+        );
+        let mut out = Array::zeros(&[rows, width]);
+        for (&id, row) in ids.data.iter().zip(values.data.chunks(width.max(1))) {
+            assert!(
+                id < rows,
+                "add_rows: id {id} is past the table's {rows} rows"
+            );
+            for (o, &v) in out.data[id * width..(id + 1) * width].iter_mut().zip(row) {
+                *o += v;
+            }
+        }
+        out
+    }
+
+    /// A table's rows and width, checked for a lookup.
+    fn table_size(&self, op: &str, ids: &Array<usize>) -> (usize, usize) {
+        assert!(
+            self.ndim() == 2,
+            "{op}: the table must be 2-D (rows, width), not {:?} (ids {:?})",
+            self.shape,
+            ids.shape
+        );
+        (self.shape[0], self.shape[1])
+    }
+
     /// Rows of the identity: `[labels.len(), classes]` with a 1 at each label's column.
     ///
     /// ```

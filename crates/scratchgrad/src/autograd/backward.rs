@@ -184,6 +184,11 @@ pub(crate) fn input_grads<T: Float>(
         Gather { input, axis, index } => vec![wanted(input, || {
             Array::zeros(&input.shape()).scatter_add(*axis, index, g)
         })],
+        // y[i] = table[ids[i]]: each row's gradient adds into the row it was read from, so a
+        // row looked up twice collects both (a scatter-add)
+        Embedding { table, ids } => {
+            vec![wanted(table, || Array::add_rows(table.shape()[0], ids, g))]
+        }
         // narrow reads a block: its gradient goes back into that block, zeros elsewhere
         Narrow { input, axis, start } => vec![wanted(input, || {
             let shape = input.shape();

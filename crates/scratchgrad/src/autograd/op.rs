@@ -68,6 +68,11 @@ pub(crate) enum Op<T: Float> {
         axis: usize,
         start: usize,
     },
+    /// Rows of `table` looked up by `ids` (an embedding).
+    Embedding {
+        table: Tensor<T>,
+        ids: Array<usize>,
+    },
     Concat {
         inputs: Vec<Tensor<T>>,
         axis: usize,
@@ -114,6 +119,7 @@ impl<T: Float> Op<T> {
             | LogSoftmax { input, .. }
             | Permute { input, .. }
             | Gather { input, .. }
+            | Embedding { table: input, .. }
             | Narrow { input, .. } => vec![input],
             Concat { inputs, .. } => inputs.iter().collect(),
             Conv2d {

@@ -222,6 +222,19 @@ impl<T: Float> Tensor<T> {
         )
     }
 
+    /// Rows of this 2-D table at `ids`, in the ids' shape with the table's width last
+    /// (PyTorch's `F.embedding(ids, table)`).
+    pub fn embedding(&self, ids: &Array<usize>) -> Tensor<T> {
+        let value = self.data().take_rows(ids);
+        Tensor::from_op(
+            value,
+            Op::Embedding {
+                table: self.clone(),
+                ids: ids.clone(),
+            },
+        )
+    }
+
     /// `len` entries from `start` along `axis` (PyTorch's `narrow`).
     pub fn narrow(&self, axis: usize, start: usize, len: usize) -> Tensor<T> {
         let value = self.data().narrow(axis, start, len);
