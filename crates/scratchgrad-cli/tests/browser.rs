@@ -429,12 +429,12 @@ async fn graph_page_error(client: &Client, url: &str) {
     .await;
     let stale = client
         .execute(
-            "return [document.getElementById('graph').classList.contains('stale'), !document.getElementById('stale-note').hidden, [...document.querySelectorAll('#grads td.grad')].every(td => td.textContent === '?')]",
+            "return [document.getElementById('graph').classList.contains('stale'), !document.getElementById('stale-note').hidden, [...document.querySelectorAll('#grads td.grad')].every(td => td.textContent === '?'), document.getElementById('step').disabled]",
             vec![],
         )
         .await
         .unwrap();
-    assert_eq!(stale, json!([true, true, true]));
+    assert_eq!(stale, json!([true, true, true, true]));
 }
 
 /// Draws the 28x28 `digit` on the page's 280x280 canvas, one horizontal stroke per run of ink
@@ -720,6 +720,33 @@ async fn playground_page(client: &Client, url: &str) {
             && selected.contains("d(loss)/d(w) for the last batch = "),
         "{selected}"
     );
+    // The inputs are named beside their tiles, as TensorFlow Playground names them.
+    let inputs = client
+        .execute("return [...document.querySelectorAll('#network .input-label')].map(t => t.textContent)", vec![])
+        .await
+        .unwrap();
+    assert_eq!(inputs, json!(["x", "y"]));
+    // A new network mid-run: training starts again from step 0 and goes on, and says so.
+    click(client, "run").await;
+    wait_until(client, "the run", "return running").await;
+    client
+        .execute("const h = document.getElementById('hidden'); h.value = '8'; h.dispatchEvent(new Event('change'));", vec![])
+        .await
+        .unwrap();
+    wait_until(
+        client,
+        "the note on the new network",
+        "return document.getElementById('note').textContent.includes('training again from step 0')",
+    )
+    .await;
+    wait_until(
+        client,
+        "the new network training",
+        "return running && session.sizes.join(',') === '2,8,1' && session.step > 0",
+    )
+    .await;
+    click(client, "pause").await;
+    wait_until(client, "the pause", "return !running && !busy").await;
 }
 
 /// Starts a 3-epoch CNN run on mnist-mini from the dashboard, sees its curve receive points,
@@ -787,21 +814,22 @@ async fn dashboard_page(client: &Client, url: &str, runs: &Path) {
         .await
         .unwrap();
     assert_eq!(run_named, true);
-    // "This epoch so far" is this epoch's batches only.
+    // The running curve goes on across epochs, in order (it once kept one epoch's points,
+    // a single dot for most of an epoch).
     wait_until(
         client,
         "a batch of epoch 2",
-        "return live.batches.length > 0 && live.batches[0].epoch >= 2",
+        "return live.batches.length > 0 && live.batches[live.batches.length - 1].epoch >= 2",
     )
     .await;
-    let one_epoch = client
+    let in_order = client
         .execute(
-            "return live.batches.every(b => b.epoch === live.batches[0].epoch)",
+            "const x = b => b.epoch - 1 + b.batch / b.batches; return live.batches.some(b => b.epoch === 1) && live.batches.every((b, i) => i === 0 || x(b) > x(live.batches[i - 1]))",
             vec![],
         )
         .await
         .unwrap();
-    assert_eq!(one_epoch, true);
+    assert_eq!(in_order, true);
     // The network's health: its ReLUs' outputs, its weights' gradients, the update sizes.
     wait_until(
         client,
@@ -824,6 +852,8 @@ async fn dashboard_page(client: &Client, url: &str, runs: &Path) {
     let run = run.as_str().unwrap().to_string();
     let message = text(client, "#message").await;
     assert!(message.contains("resume with"), "after Stop: {message}");
+    let progress = text(client, "#progress-text").await;
+    assert!(!progress.contains("ETA"), "after Stop: {progress}");
     click(client, "resume").await;
     wait_at_most(
         client,
@@ -834,6 +864,13 @@ async fn dashboard_page(client: &Client, url: &str, runs: &Path) {
     .await;
     let message = text(client, "#message").await;
     assert!(message.starts_with("finished: test accuracy"), "{message}");
+    // The page that asked for the resume has the epochs from before it (they once vanished
+    // until a reload).
+    let followed = client
+        .execute("return live.history.map(m => m.epoch)", vec![])
+        .await
+        .unwrap();
+    assert_eq!(followed, json!([1, 2, 3]));
     let folder = runs.join(&run);
     for file in [
         "model.safetensors",

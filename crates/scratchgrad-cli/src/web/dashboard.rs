@@ -379,14 +379,16 @@ impl Watcher {
             let mut inner = self.run.lock();
             inner.name = name.clone();
             inner.status = Status::Training;
-            for event in earlier {
-                inner.add_epoch(event);
+            for event in &earlier {
+                inner.add_epoch(event.clone());
             }
         }
+        // The start carries the earlier epochs too: a page that was already following (it
+        // asked for the resume) has them from the start event, not only after a reload.
         self.run.push(json!({
             "type": "start", "run": name, "heading": heading, "command": self.run.command,
             "epochs": config.epochs, "epochs_done": epochs_done, "dataset": config.dataset.to_string(),
-            "architecture": config.arch.describe(),
+            "architecture": config.arch.describe(), "earlier": earlier,
         }));
     }
 }

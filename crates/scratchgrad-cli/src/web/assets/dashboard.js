@@ -79,7 +79,8 @@ function handle(event) {
     live.batches = [];
     live.ratios = event.ratios || [];
     if (event.start) handle(event.start);
-    for (const epoch of event.epochs) live.history.push(epoch);
+    // Every epoch, a resumed run's earlier ones included (the start's copy of those aside).
+    live.history = event.epochs.slice();
     if (event.epochs.length) { live.pictures = event.epochs[event.epochs.length - 1].epoch; showLivePictures(); }
     if (event.health) handle(event.health);
     drawRatios();
@@ -87,18 +88,22 @@ function handle(event) {
     if (event.end) handle(event.end);
   } else if (event.type === "start") {
     Object.assign(live, { run: event.run, epochs: event.epochs, done: event.epochs_done });
+    // A resumed run's earlier epochs, for a page that followed it from before the resume.
+    const known = new Set(live.history.map(m => m.epoch));
+    for (const m of event.earlier || []) if (!known.has(m.epoch)) live.history.push(m);
+    live.history.sort((a, b) => a.epoch - b.epoch);
     $("command").textContent = `${event.command}    (folder: ${event.run})`;
     setStatus("training");
   } else if (event.type === "batch") {
-    // The curve of the epoch under way: a new epoch starts it again.
-    live.batches = live.batches.filter(b => b.epoch === event.epoch);
+    // The running curve: ten points an epoch since the page opened (a reload starts it
+    // again from the latest; the epochs' own points come from the snapshot).
     live.batches.push(event);
+    if (live.batches.length > 4000) live.batches = live.batches.filter((_, i) => i % 2 === 0);
     if (!live.first) live.first = event;
     progress(event);
   } else if (event.type === "epoch") {
     live.history = live.history.filter(m => m.epoch < event.epoch);
     live.history.push(event);
-    live.batches = live.batches.filter(b => b.epoch > event.epoch);
     live.pictures = event.epoch;
     showLivePictures();
   } else if (event.type === "health") {
@@ -113,6 +118,8 @@ function handle(event) {
   } else if (event.type === "end") {
     live.ended = true;
     $("message").textContent = event.message;
+    // The progress line would otherwise still promise an ETA.
+    if (event.status !== "finished") $("progress-text").textContent = `${event.status}: ${live.history.length} epoch(s) kept`;
     setStatus(event.status);
     source.close();
     loadRuns();
@@ -147,8 +154,8 @@ function curves(history, running, heldName, colours = COLOURS) {
   ];
   if (running.length) {
     const x = b => b.epoch - 1 + b.batch / b.batches;
-    loss.unshift({ name: "train (this epoch so far)", color: COLOURS.running, points: running.map(b => [x(b), b.loss]) });
-    accuracy.unshift({ name: "train (this epoch so far)", color: COLOURS.running, points: running.map(b => [x(b), 100 * b.accuracy]) });
+    loss.unshift({ name: "train, running (10 an epoch)", color: COLOURS.running, points: running.map(b => [x(b), b.loss]) });
+    accuracy.unshift({ name: "train, running (10 an epoch)", color: COLOURS.running, points: running.map(b => [x(b), 100 * b.accuracy]) });
   }
   return { loss, accuracy };
 }
@@ -251,6 +258,7 @@ async function loadRuns() {
   $("runs-folder").textContent = answer.runs_folder;
   const body = $("runs");
   body.textContent = "";
+  let anyValidation = false;
   for (const run of answer.runs) {
     const row = el("tr", { class: "clickable" });
     const tick = el("input", { type: "checkbox", value: run.name });
@@ -262,13 +270,15 @@ async function loadRuns() {
     const validation = last.val_accuracy;
     const test = run.test_accuracy ?? last.test_accuracy;
     const shown = a => a == null ? "" : `${(100 * a).toFixed(2)}%`;
-    for (const text of [run.name, run.status, run.dataset ?? "", run.architecture ?? "", String(run.epochs),
-      shown(validation), shown(test)]) {
-      row.append(el("td", {}, text));
-    }
+    const cells = [run.name, run.status, run.dataset ?? "", run.architecture ?? "", String(run.epochs),
+      shown(validation), shown(test)];
+    cells.forEach((text, i) => row.append(el("td", i === 3 ? { class: "network-cell" } : {}, text)));
+    if (validation != null) anyValidation = true;
     row.addEventListener("click", () => openRun(run.name));
     body.append(row);
   }
+  // The validation column only when some run held a validation split out.
+  body.closest("table").classList.toggle("no-validation", !anyValidation);
   updateCompare();
 }
 

@@ -52,6 +52,9 @@ function showError(message, column) {
   state.stale = Boolean(message);
   $("graph").classList.toggle("stale", state.stale);
   $("stale-note").hidden = !state.stale;
+  // Stepping a graph that is not of these inputs would teach the wrong numbers.
+  for (const id of ["step", "play", "reset"]) $(id).disabled = state.stale;
+  if (state.stale) stop();
   if (!message) { box.textContent = ""; return; }
   const expr = $("expr").value;
   box.textContent = column ? `${message}\n${expr}\n${" ".repeat(column - 1)}^` : message;

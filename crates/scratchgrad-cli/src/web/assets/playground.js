@@ -131,11 +131,23 @@ async function ensureSession() {
   if (!session) await start();
 }
 
+// A new network or new points: training starts again from step 0, and goes on running if
+// it was (as TensorFlow Playground does), saying so.
 async function reset() {
-  setRunning(false);
   writeUrl();
   if (!session) return start();
-  await call(`/api/playground/${session.id}/reset`, settingsFromForm()).catch(() => {});
+  const wasRunning = running;
+  let failed = false;
+  await paused(() => call(`/api/playground/${session.id}/reset`, settingsFromForm()).catch(() => { failed = true; }));
+  if (!failed) note(wasRunning ? "a new network: training again from step 0" : "a new network, at step 0");
+}
+
+// A short note beside the buttons, gone after a few seconds.
+let noteTimer = null;
+function note(text) {
+  $("note").textContent = text;
+  clearTimeout(noteTimer);
+  noteTimer = setTimeout(() => { $("note").textContent = ""; }, 4000);
 }
 
 async function step(steps) {
@@ -240,6 +252,7 @@ function draw() {
   const tests = s.points.filter(p => p[3]).length;
   $("message").textContent = `${s.parameters} parameters, ${s.points.length - tests} training and ${tests} test points`;
   $("classes").hidden = s.regression;
+  $("targets").hidden = !s.regression;
   drawPlane();
   const curve = (k) => history.map(h => [h[0], h[k]]);
   const percentCurve = (k) => history.map(h => [h[0], 100 * h[k]]);
@@ -332,10 +345,12 @@ function drawNetwork() {
   const tallest = Math.max(...sizes);
   const node = Math.max(14, Math.min(40, Math.floor(380 / tallest) - 6));
   const gap = node + 6;
-  const height = tallest * gap + 10;
+  // Room on the left for the inputs' names and below for the columns' labels.
+  const left = 48, below = 18;
+  const height = tallest * gap + 10 + below;
   const columnWidth = Math.max(90, Math.min(150, 620 / sizes.length));
-  const width = columnWidth * (sizes.length - 1) + node + 20;
-  const at = (l, n) => [10 + l * columnWidth, 5 + (height - 10 - sizes[l] * gap) / 2 + n * gap];
+  const width = columnWidth * (sizes.length - 1) + node + 10 + left;
+  const at = (l, n) => [left + l * columnWidth, 5 + (height - 10 - below - sizes[l] * gap) / 2 + n * gap];
   if (box.dataset.shape !== shape) {
     box.textContent = "";
     const svg = el("svg", { svg: true, width, height, role: "img", "aria-label": "the network" });
@@ -359,6 +374,10 @@ function drawNetwork() {
         g.append(el("title", { svg: true }, neuronName(l, n)));
         g.append(el("image", { svg: true, x, y, width: node, height: node, preserveAspectRatio: "none" }));
         g.append(el("rect", { svg: true, x, y, width: node, height: node }));
+        if (l === 0) {
+          const f = s.settings.features[n];
+          svg.append(el("text", { svg: true, x: x - 4, y: y + node / 2 + 4, "text-anchor": "end", class: "input-label" }, FEATURE_LABELS[f] || f));
+        }
         const choose = () => { selected = { kind: "neuron", layer: l, index: n }; showSelected(); };
         g.addEventListener("click", choose);
         g.addEventListener("keydown", e => { if (e.key === "Enter") choose(); });
