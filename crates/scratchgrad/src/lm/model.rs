@@ -1,0 +1,231 @@
+//! A language model on the autograd engine: an embedding table, and for the MLP a hidden
+//! layer (batch norm, tanh) and an output layer. The backward pass is autograd's.
+
+use super::arch::LmArch;
+use crate::array::{Array, Rng};
+use crate::autograd::Tensor;
+use crate::nn::{BatchNorm, Module};
+
+/// A language model's learnt state, by name (as the model file stores it).
+pub type NamedArrays = Vec<(String, Array<f32>)>;
+
+/// A model ready to train or to sample from.
+pub struct LanguageModel {
+    arch: LmArch,
+    vocabulary: usize,
+    /// Learnt tensors in the order of [`LmArch::parameter_shapes`], batch norm's apart.
+    parameters: Vec<(String, Tensor<f32>)>,
+    norm: Option<BatchNorm<f32>>,
+}
+
+impl LanguageModel {
+    /// A new model for `vocabulary` characters, initialised as makemore's lectures do: the
+    /// table from N(0, 1); the hidden weights N(0, 1) * (5/3) / sqrt(fan-in) (tanh's gain);
+    /// the output layer small (N(0, 1) * 0.01, bias 0) so the first scores are almost
+    /// uniform and the first loss is near ln(vocabulary).
+    pub fn new(arch: LmArch, vocabulary: usize, rng: &mut Rng) -> Result<Self, String> {
+        arch.validate(vocabulary)?;
+        let mut arrays = NamedArrays::new();
+        for (name, shape) in arch.parameter_shapes(vocabulary) {
+            let array = match name {
+                "logits.weight" | "wte.weight" => Array::rand_normal(&shape, 0.0, 1.0, rng),
+                "hidden.weight" => {
+                    Array::rand_normal(&shape, 0.0, 5.0 / 3.0 / (shape[1] as f64).sqrt(), rng)
+                }
+                "hidden.bias" | "out.weight" => Array::rand_normal(&shape, 0.0, 0.01, rng),
+                "bn.weight" => Array::ones(&shape),
+                _ => Array::zeros(&shape),
+            };
+            arrays.push((name.to_string(), array));
+        }
+        if let LmArch::Mlp {
+            hidden,
+            batch_norm: true,
+            ..
+        } = arch
+        {
+            arrays.push(("bn.running_mean".into(), Array::zeros(&[hidden])));
+            arrays.push(("bn.running_var".into(), Array::ones(&[hidden])));
+        }
+        Self::from_arrays(arch, vocabulary, arrays, 0)
+    }
+
+    /// A model from its named arrays (parameters and batch norm's running statistics) and
+    /// batch norm's count of batches; every name and shape must be the architecture's.
+    pub fn from_arrays(
+        arch: LmArch,
+        vocabulary: usize,
+        mut arrays: NamedArrays,
+        batches_tracked: u64,
+    ) -> Result<Self, String> {
+        arch.validate(vocabulary)?;
+        let mut take = |name: &str, shape: &[usize]| -> Result<Array<f32>, String> {
+            let at = arrays.iter().position(|(n, _)| n == name).ok_or_else(|| {
+                format!(
+                    "has no tensor `{name}`, which a {} model needs",
+                    arch.kind()
+                )
+            })?;
+            let (_, array) = arrays.swap_remove(at);
+            if array.shape() != shape {
+                return Err(format!(
+                    "has `{name}` of shape {:?}, not the {shape:?} the model needs",
+                    array.shape()
+                ));
+            }
+            Ok(array)
+        };
+        let mut parameters = Vec::new();
+        let mut norm_parts = Vec::new();
+        for (name, shape) in arch.parameter_shapes(vocabulary) {
+            let array = take(name, &shape)?;
+            if name.starts_with("bn.") {
+                norm_parts.push(array);
+            } else {
+                parameters.push((name.to_string(), Tensor::parameter(array)));
+            }
+        }
+        let norm = if let [weight, bias] = &norm_parts[..] {
+            let channels = weight.shape()[0];
+            let mean = take("bn.running_mean", &[channels])?;
+            let var = take("bn.running_var", &[channels])?;
+            if var.data().iter().any(|&v| v < 0.0) {
+                return Err("has a negative running variance".into());
+            }
+            Some(BatchNorm::from_arrays(
+                weight.clone(),
+                bias.clone(),
+                mean,
+                var,
+                batches_tracked,
+            ))
+        } else {
+            None
+        };
+        if let Some((name, _)) = arrays.first() {
+            return Err(format!(
+                "has tensor `{name}` that a {} model does not have",
+                arch.kind()
+            ));
+        }
+        Ok(LanguageModel {
+            arch,
+            vocabulary,
+            parameters,
+            norm,
+        })
+    }
+
+    /// Its architecture.
+    pub fn arch(&self) -> LmArch {
+        self.arch
+    }
+
+    /// How many characters it knows.
+    pub fn vocabulary(&self) -> usize {
+        self.vocabulary
+    }
+
+    fn parameter(&self, name: &str) -> &Tensor<f32> {
+        &self
+            .parameters
+            .iter()
+            .find(|(n, _)| n == name)
+            .expect("the model's own tensor")
+            .1
+    }
+
+    /// The scores (logits) of the next character after each context: `contexts` holds
+    /// `batch` contexts of [`LmArch::context`] tokens, row by row; the result is
+    /// `[batch, vocabulary]`.
+    pub fn forward(&self, contexts: &[usize], batch: usize) -> Tensor<f32> {
+        let context = self.arch.context();
+        let ids = Array::from_vec(contexts.to_vec(), &[batch, context]);
+        match self.arch {
+            // logits = W[previous character]
+            LmArch::Bigram => self
+                .parameter("logits.weight")
+                .embedding(&ids)
+                .reshape(&[batch, self.vocabulary]),
+            // h = tanh(bn(concat(C[ids]) W1^T)) (or + b1 without batch norm); logits = h W2^T + b2
+            LmArch::Mlp { embedding, .. } => {
+                let x = self
+                    .parameter("wte.weight")
+                    .embedding(&ids)
+                    .reshape(&[batch, context * embedding]);
+                let pre = x.matmul_t(false, self.parameter("hidden.weight"), true);
+                let pre = match &self.norm {
+                    Some(norm) => norm.forward(&pre),
+                    None => &pre + self.parameter("hidden.bias"),
+                };
+                let h = pre.tanh();
+                &h.matmul_t(false, self.parameter("out.weight"), true) + self.parameter("out.bias")
+            }
+        }
+    }
+
+    /// Training (batch statistics) or evaluation (running statistics) behaviour.
+    pub fn set_training(&mut self, training: bool) {
+        if let Some(norm) = &mut self.norm {
+            norm.set_training(training);
+        }
+    }
+
+    /// Every learnt tensor, with its name, batch norm's included.
+    pub fn named_parameters(&self) -> Vec<(String, Tensor<f32>)> {
+        let mut all = self.parameters.clone();
+        if let Some(norm) = &self.norm {
+            all.extend(
+                norm.named_parameters()
+                    .into_iter()
+                    .map(|(n, t)| (format!("bn.{n}"), t)),
+            );
+        }
+        all
+    }
+
+    /// Everything a model file keeps (parameters and running statistics), by name, and batch
+    /// norm's count of batches.
+    pub fn state(&self) -> (NamedArrays, u64) {
+        let mut arrays: NamedArrays = self
+            .named_parameters()
+            .into_iter()
+            .map(|(n, t)| (n, t.to_array()))
+            .collect();
+        let mut count = 0;
+        if let Some(norm) = &self.norm {
+            arrays.extend(
+                norm.named_buffers()
+                    .into_iter()
+                    .map(|(n, a)| (format!("bn.{n}"), a)),
+            );
+            count = norm.named_counts()[0].1;
+        }
+        (arrays, count)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nn::cross_entropy;
+
+    #[test]
+    fn a_new_model_starts_near_the_uniform_guess() {
+        let mut rng = Rng::seed(0);
+        let model = LanguageModel::new(LmArch::LECTURE_MLP, 27, &mut rng).unwrap();
+        let contexts: Vec<usize> = (0..3 * 64).map(|i| i % 27).collect();
+        let targets: Vec<usize> = (0..64).map(|i| (i * 7) % 27).collect();
+        let loss = cross_entropy(&model.forward(&contexts, 64), &targets).item();
+        // ln 27 = 3.2958: a small output layer gives almost equal scores.
+        assert!((loss - 27f32.ln()).abs() < 0.05, "{loss}");
+        let (state, count) = model.state();
+        assert_eq!(state.len(), 8);
+        let again =
+            LanguageModel::from_arrays(LmArch::LECTURE_MLP, 27, state.clone(), count).unwrap();
+        assert_eq!(again.state().0, state);
+        let mut missing = state;
+        missing.pop();
+        assert!(LanguageModel::from_arrays(LmArch::LECTURE_MLP, 27, missing, 0).is_err());
+    }
+}

@@ -1,0 +1,341 @@
+//! Training a language model: random batches of examples (seeded), the loss, backward, the
+//! gradient clipped to a largest norm, an optimizer step with weight decay on matrices only,
+//! the learning rate warmed up then annealed, and the held-out loss every so many steps.
+
+use super::examples::Examples;
+use super::model::LanguageModel;
+use crate::array::{Array, Rng};
+use crate::autograd::Tensor;
+use crate::nn::cross_entropy;
+use crate::optim::{cosine_lr, Adam, Optimizer, Sgd};
+
+/// The update rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LmOptimizer {
+    /// Plain gradient descent, as the lectures train the MLP.
+    Sgd,
+    /// AdamW (betas 0.9, 0.99 as makemore.py and nanoGPT use for these models).
+    AdamW,
+}
+
+crate::text::named_choices!(LmOptimizer, "optimizer", [Sgd => "sgd", AdamW => "adamw"]);
+
+/// How to train.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LmTraining {
+    /// Optimizer steps.
+    pub steps: usize,
+    /// Examples per step, drawn at random (with replacement) from the training examples.
+    pub batch_size: usize,
+    pub optimizer: LmOptimizer,
+    /// The learning rate after warm-up; the cosine brings it down to `min_lr` at the end.
+    pub lr: f64,
+    pub min_lr: f64,
+    /// Steps over which the rate rises linearly from 0 to `lr`.
+    pub warmup: usize,
+    /// Decoupled weight decay (AdamW) or L2 (SGD) on matrices and embeddings only.
+    pub weight_decay: f64,
+    /// The largest norm of the whole gradient; a larger one is scaled down to it.
+    pub clip: Option<f64>,
+    /// Evaluate every this many steps (and after the last).
+    pub eval_every: usize,
+    /// The most examples an evaluation reads from each split (evenly spaced).
+    pub eval_examples: usize,
+    pub seed: u64,
+}
+
+/// What a run reports as it goes.
+pub trait LmObserver {
+    /// After each step: its batch's loss and the learning rate it used.
+    fn on_step(&mut self, _step: usize, _loss: f64, _lr: f64) {}
+    /// After an evaluation: the loss on (a fixed part of) the training and test examples.
+    fn on_eval(&mut self, _step: usize, _train_loss: f64, _test_loss: f64) {}
+    /// Whether to stop after the current step.
+    fn should_stop(&self) -> bool {
+        false
+    }
+}
+
+/// The learning rate at `step` (from 0): linear warm-up over `warmup` steps, then a cosine
+/// from `lr` down to `min_lr` at `steps` (nanoGPT's `get_lr`).
+///
+/// ```
+/// use scratchgrad::lm::warmup_cosine;
+/// assert_eq!(warmup_cosine(0, 1.0, 0.1, 10, 110), 0.1);
+/// assert_eq!(warmup_cosine(9, 1.0, 0.1, 10, 110), 1.0);
+/// assert!((warmup_cosine(60, 1.0, 0.1, 10, 110) - 0.55).abs() < 1e-12);
+/// assert!((warmup_cosine(110, 1.0, 0.1, 10, 110) - 0.1).abs() < 1e-12);
+/// ```
+pub fn warmup_cosine(step: usize, lr: f64, min_lr: f64, warmup: usize, steps: usize) -> f64 {
+    if step < warmup {
+        return lr * (step + 1) as f64 / warmup as f64;
+    }
+    cosine_lr(lr, min_lr, step - warmup, steps.saturating_sub(warmup))
+}
+
+/// The mean cross-entropy (nats per character) over at most `most` of `examples`, evenly
+/// spaced, in evaluation mode.
+pub fn mean_loss(model: &mut LanguageModel, examples: &Examples, most: usize) -> f64 {
+    let count = examples.len().min(most.max(1));
+    let chosen: Vec<usize> = (0..count).map(|i| i * examples.len() / count).collect();
+    model.set_training(false);
+    let mut sum = 0.0;
+    for chunk in chosen.chunks(4096) {
+        let (contexts, targets) = examples.batch(chunk);
+        let loss = cross_entropy(&model.forward(&contexts, chunk.len()), &targets);
+        sum += loss.item() as f64 * chunk.len() as f64;
+    }
+    model.set_training(true);
+    sum / count as f64
+}
+
+/// The update rules of a run: one for the matrices and embeddings (with weight decay), one for
+/// the rest (biases, batch norm's scale and shift).
+struct Updates {
+    decayed: Box<dyn Optimizer<f32>>,
+    plain: Box<dyn Optimizer<f32>>,
+}
+
+impl Updates {
+    fn new(training: &LmTraining) -> Self {
+        let make = |decay: f64| -> Box<dyn Optimizer<f32>> {
+            match training.optimizer {
+                LmOptimizer::Sgd => Box::new(Sgd::new(training.lr).weight_decay(decay)),
+                LmOptimizer::AdamW => Box::new(
+                    Adam::new(training.lr)
+                        .betas(0.9, 0.99)
+                        .decoupled_weight_decay(decay),
+                ),
+            }
+        };
+        Updates {
+            decayed: make(training.weight_decay),
+            plain: make(0.0),
+        }
+    }
+
+    /// One step: every parameter moves by its gradient scaled by `scale` (clipping).
+    fn step(&mut self, parameters: &[Tensor<f32>], lr: f64, scale: f32) {
+        self.decayed.set_lr(lr);
+        self.plain.set_lr(lr);
+        self.decayed.begin_step();
+        self.plain.begin_step();
+        let (mut decayed_slot, mut plain_slot) = (0, 0);
+        for p in parameters {
+            let Some(mut grad) = p.grad() else { continue };
+            if scale != 1.0 {
+                grad = grad.map(|g| g * scale);
+            }
+            if p.shape().len() >= 2 {
+                p.update_data(|value| self.decayed.update(decayed_slot, value, &grad));
+                decayed_slot += 1;
+            } else {
+                p.update_data(|value| self.plain.update(plain_slot, value, &grad));
+                plain_slot += 1;
+            }
+        }
+    }
+}
+
+/// The factor that brings the gradient's whole norm down to `clip` (1 when it is within it),
+/// as `torch.nn.utils.clip_grad_norm_`: clip / (norm + 1e-6).
+fn clip_scale(parameters: &[Tensor<f32>], clip: Option<f64>) -> f32 {
+    let Some(clip) = clip else { return 1.0 };
+    let squares: f64 = parameters
+        .iter()
+        .filter_map(|p| p.grad())
+        .map(|g: Array<f32>| {
+            g.data()
+                .iter()
+                .map(|&v| (v as f64) * (v as f64))
+                .sum::<f64>()
+        })
+        .sum();
+    let norm = squares.sqrt();
+    if norm > clip {
+        (clip / (norm + 1e-6)) as f32
+    } else {
+        1.0
+    }
+}
+
+/// Trains `model` on `train` for `training.steps` steps (fewer if the observer stops it),
+/// evaluating on `train` and `test` every `eval_every` steps and after the last. Returns the
+/// steps done and the last evaluation's (train, test) losses. A loss that is not finite
+/// stops the run with an error naming the step.
+pub fn train_lm(
+    model: &mut LanguageModel,
+    train: &Examples,
+    test: &Examples,
+    training: &LmTraining,
+    observer: &mut dyn LmObserver,
+) -> Result<(usize, f64, f64), String> {
+    let parameters: Vec<Tensor<f32>> = model
+        .named_parameters()
+        .into_iter()
+        .map(|(_, t)| t)
+        .collect();
+    let mut updates = Updates::new(training);
+    let mut rng = Rng::stream(training.seed, 1);
+    model.set_training(true);
+    let evaluate = |model: &mut LanguageModel, observer: &mut dyn LmObserver, step: usize| {
+        let train_loss = mean_loss(model, train, training.eval_examples);
+        let test_loss = mean_loss(model, test, training.eval_examples);
+        observer.on_eval(step, train_loss, test_loss);
+        (train_loss, test_loss)
+    };
+    let mut last = (f64::NAN, f64::NAN);
+    let mut done = 0;
+    for step in 0..training.steps {
+        let chosen: Vec<usize> = (0..training.batch_size)
+            .map(|_| rng.below(train.len()))
+            .collect();
+        let (contexts, targets) = train.batch(&chosen);
+        let loss = cross_entropy(&model.forward(&contexts, chosen.len()), &targets);
+        let value = loss.item() as f64;
+        if !value.is_finite() {
+            return Err(format!(
+                "the loss became {value} at step {}: lower the learning rate (it was {})",
+                step + 1,
+                training.lr
+            ));
+        }
+        for p in &parameters {
+            p.zero_grad();
+        }
+        loss.backward();
+        let lr = warmup_cosine(
+            step,
+            training.lr,
+            training.min_lr,
+            training.warmup,
+            training.steps,
+        );
+        updates.step(&parameters, lr, clip_scale(&parameters, training.clip));
+        done = step + 1;
+        observer.on_step(done, value, lr);
+        if done % training.eval_every.max(1) == 0 || done == training.steps {
+            last = evaluate(model, observer, done);
+        }
+        if observer.should_stop() {
+            break;
+        }
+    }
+    if done % training.eval_every.max(1) != 0 && done != training.steps {
+        last = evaluate(model, observer, done);
+    }
+    Ok((done, last.0, last.1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::{Corpus, Vocabulary};
+    use crate::lm::{BigramTable, LmArch};
+
+    /// The names-mini examples of a model reading `context` characters, split as makemore.
+    fn names_mini(context: usize) -> (Examples, Examples, Vocabulary, Vec<String>) {
+        let text = Corpus::NamesMini
+            .load(None, &mut |_| {}, &|| false)
+            .unwrap();
+        let (train, test) = Corpus::NamesMini.split(&text, 42).unwrap();
+        let all: Vec<String> = train.iter().chain(&test).cloned().collect();
+        let vocabulary = Vocabulary::of(&all, Corpus::NamesMini.kind()).unwrap();
+        let kind = Corpus::NamesMini.kind();
+        (
+            Examples::of(&train, kind, &vocabulary, context).unwrap(),
+            Examples::of(&test, kind, &vocabulary, context).unwrap(),
+            vocabulary,
+            train,
+        )
+    }
+
+    #[test]
+    fn a_trained_bigram_comes_close_to_the_count_table() {
+        let (train, test, vocabulary, train_names) = names_mini(1);
+        let mut model =
+            LanguageModel::new(LmArch::Bigram, vocabulary.len(), &mut Rng::seed(1)).unwrap();
+        let training = LmTraining {
+            steps: 400,
+            batch_size: 256,
+            optimizer: LmOptimizer::AdamW,
+            lr: 0.1,
+            min_lr: 0.01,
+            warmup: 10,
+            weight_decay: 0.01,
+            clip: Some(1.0),
+            eval_every: 100,
+            eval_examples: 100_000,
+            seed: 3,
+        };
+        let (steps, train_loss, _) =
+            train_lm(&mut model, &train, &test, &training, &mut ()).unwrap();
+        assert_eq!(steps, 400);
+        // The count table's loss on the same training names is the best a bigram can do on
+        // them (the maximum-likelihood table, without smoothing).
+        let framed: Vec<Vec<usize>> = train_names
+            .iter()
+            .map(|n| vocabulary.framed(n).unwrap())
+            .collect();
+        let table = BigramTable::count(vocabulary.len(), &framed);
+        let best = crate::lm::bigram::mean_nll(&table.probabilities(0.0), table.size(), &framed);
+        assert!(
+            train_loss >= best - 1e-6,
+            "{train_loss} below the optimum {best}"
+        );
+        assert!(
+            train_loss < best + 0.03,
+            "{train_loss} is far from the optimum {best}"
+        );
+    }
+
+    #[test]
+    fn clipping_scales_the_whole_gradient_down_to_its_largest_norm() {
+        let a = Tensor::parameter_from(vec![1.0f32, 2.0], &[2]);
+        let b = Tensor::parameter_from(vec![2.0f32], &[1]);
+        // d/da (3a1 + 4a2) = (3, 4); d/db 12b = 12: the whole gradient's norm is 13.
+        let loss = &(&a * &Tensor::from_vec(vec![3.0, 4.0], &[2])).sum_all()
+            + &b.mul_scalar(12.0).sum_all();
+        loss.backward();
+        let both = [a, b];
+        assert!((clip_scale(&both, Some(6.5)) - 0.5).abs() < 1e-6);
+        assert_eq!(clip_scale(&both, Some(13.5)), 1.0);
+        assert_eq!(clip_scale(&both, None), 1.0);
+    }
+
+    #[test]
+    fn same_seed_same_weights() {
+        let (train, test, vocabulary, _) = names_mini(3);
+        let training = LmTraining {
+            steps: 30,
+            batch_size: 32,
+            optimizer: LmOptimizer::Sgd,
+            lr: 0.1,
+            min_lr: 0.1,
+            warmup: 0,
+            weight_decay: 0.0,
+            clip: None,
+            eval_every: 1000,
+            eval_examples: 500,
+            seed: 9,
+        };
+        let run = |training: &LmTraining| {
+            let mut model =
+                LanguageModel::new(LmArch::LECTURE_MLP, vocabulary.len(), &mut Rng::seed(5))
+                    .unwrap();
+            train_lm(&mut model, &train, &test, training, &mut ()).unwrap();
+            model.state()
+        };
+        assert_eq!(run(&training), run(&training));
+        assert_ne!(
+            run(&training).0,
+            run(&LmTraining {
+                seed: 10,
+                ..training.clone()
+            })
+            .0
+        );
+    }
+}
+
+impl LmObserver for () {}
