@@ -57,6 +57,15 @@ impl std::str::FromStr for AnyDataset {
     }
 }
 
+impl std::fmt::Display for AnyDataset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AnyDataset::Images(d) => d.fmt(f),
+            AnyDataset::Text(c) => c.fmt(f),
+        }
+    }
+}
+
 fn data_error(e: impl std::fmt::Display) -> Failure {
     Failure::new(e.to_string())
 }

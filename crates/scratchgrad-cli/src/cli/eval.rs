@@ -4,14 +4,18 @@ use std::path::PathBuf;
 
 use clap::Args;
 use scratchgrad::data::{Dataset, DatasetName, Split};
-use scratchgrad::model_files::load_model;
+use scratchgrad::lm::LmFile;
+use scratchgrad::model_files::{
+    decode_model, decode_named, read_file, LANGUAGE_MODEL_FORMAT, MAX_MODEL_BYTES,
+};
 use scratchgrad::train::{evaluate, Engine, Model};
 
-use super::data;
+use super::{data, text_model};
 use crate::output::{out, outln};
 use crate::Failure;
 
-/// Evaluate a saved model on a test set: accuracy, loss, per-class accuracy, confusion matrix.
+/// Evaluate a saved model on a test set: accuracy, loss, per-class accuracy, confusion matrix
+/// (for a language model: its loss on the held-out text)
 #[derive(Args)]
 pub struct EvalArgs {
     /// A model.safetensors written by `scratchgrad train`
@@ -46,7 +50,20 @@ fn probabilities(model: &mut Model, test: &Dataset) -> Vec<Vec<f32>> {
 
 /// Runs `scratchgrad eval`.
 pub fn run(args: EvalArgs) -> Result<(), Failure> {
-    let file = load_model(&args.model).map_err(|e| Failure::new(e.to_string()))?;
+    let bytes = read_file(&args.model, MAX_MODEL_BYTES).map_err(|e| Failure::new(e.to_string()))?;
+    let shown = args.model.display().to_string();
+    let is_text = decode_named(&bytes)
+        .is_ok_and(|f| f.metadata.get("format").map(String::as_str) == Some(LANGUAGE_MODEL_FORMAT));
+    if is_text {
+        if args.dataset.is_some() || args.per_image {
+            return Err(Failure::new(format!(
+                "{shown} is a language model: it is evaluated on the held-out part of the text it learnt (no --dataset or --per-image)"
+            )));
+        }
+        let file = LmFile::decode(&bytes, &shown).map_err(|e| Failure::new(e.to_string()))?;
+        return text_model::eval(&args.model, &file, args.data_dir.as_deref(), args.json);
+    }
+    let file = decode_model(&bytes, &shown).map_err(|e| Failure::new(e.to_string()))?;
     let dataset = match args.dataset {
         Some(d) => d,
         None => file.dataset.parse().map_err(|_| {

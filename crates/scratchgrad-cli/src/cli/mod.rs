@@ -10,7 +10,9 @@ mod grad;
 mod interrupt;
 mod predict;
 mod progress;
+mod text_model;
 mod train;
+mod train_text;
 
 pub use bench::BenchArgs;
 pub use data::{fetch_command, DataArgs, FetchArgs};
@@ -18,6 +20,7 @@ pub use eval::EvalArgs;
 pub use export::ExportArgs;
 pub use grad::GradArgs;
 pub use predict::PredictArgs;
+pub use text_model::SampleArgs;
 pub use train::TrainArgs;
 
 /// Runs `scratchgrad bench`.
@@ -32,5 +35,7 @@ pub use export::run as export;
 pub use grad::run as grad;
 /// Runs `scratchgrad predict`.
 pub use predict::run as predict;
+/// Runs `scratchgrad sample`.
+pub use text_model::sample;
 /// Runs `scratchgrad train`.
 pub use train::run as train;

@@ -13,87 +13,109 @@ use scratchgrad::train::{
     Session, SessionError, Settings, TrainConfig, TrainError,
 };
 
-use super::data;
+use super::data::{self, AnyDataset};
 use super::progress::Progress;
+use super::train_text::{self, DEFAULTS_HELP};
 use crate::output::{errln, outln};
 use crate::Failure;
 
-/// Train a classifier (default: the texts' 784-256-10 sigmoid MLP on MNIST, 20 epochs)
+/// Train a classifier (default: the texts' 784-256-10 sigmoid MLP on MNIST, 20 epochs), or a
+/// language model on names or Shakespeare
 ///
 /// A run writes into its folder (--out, default runs/<dataset>-<time>): model.safetensors,
 /// checkpoint.safetensors and metrics.jsonl after every epoch, then pictures and
-/// summary.json. --resume DIR continues a stopped run with its own settings.
+/// summary.json. --resume DIR continues a stopped run with its own settings. A language model
+/// (--dataset names, shakespeare or their -mini slices; --arch bigram or mlp) trains for
+/// --steps, evaluating every --eval-every, and writes metrics.jsonl, model.safetensors,
+/// loss.svg and summary.json (with samples).
 #[derive(Args)]
-#[command(after_help = format!("Defaults by --arch: mlp: sgd, lr 1, cosine, 20 epochs; cnn and lenet5 (and --layers): adam, lr 0.002, cosine, 10 epochs.\n\n\
+#[command(after_help = format!("Defaults by --arch: mlp: sgd, lr 1, cosine, 20 epochs; cnn and lenet5 (and --layers): adam, lr 0.002, cosine, 10 epochs. \
+Language models: {DEFAULTS_HELP}.\n\n\
 --layers takes a comma-separated list of layers, input side first: {LAYER_GRAMMAR}. \
 Images are [1, 28, 28] when the list has a convolution or pooling (put flatten before the first linear layer), else flat [784]. \
 Examples: --layers linear512,relu,linear256,relu,linear10; --layers conv32k3,relu,conv64k3,relu,maxpool2,flatten,linear128,relu,linear10 \
 (the last layer has one output per class)."))]
 pub struct TrainArgs {
-    /// mnist, fashion-mnist or mnist-mini (built in, no download) [default: mnist]
+    /// mnist, fashion-mnist or mnist-mini (built in, no download); names, shakespeare,
+    /// names-mini or shakespeare-mini for a language model [default: mnist]
     #[arg(long)]
-    dataset: Option<DatasetName>,
+    pub(super) dataset: Option<AnyDataset>,
     /// The network: mlp (the texts'), cnn or lenet5; each has its own default optimizer,
-    /// learning rate, schedule and epochs (see below) [default: mlp]
+    /// learning rate, schedule and epochs (see below); for text, bigram or mlp (Bengio et al.)
+    /// [default: mlp]
     #[arg(long, conflicts_with = "layers")]
-    arch: Option<Preset>,
-    /// Hidden layer widths of the MLP, comma-separated (e.g. 512,256) [default: 256]
+    pub(super) arch: Option<String>,
+    /// Hidden layer widths of the MLP, comma-separated (e.g. 512,256) [default: 256; a language
+    /// model's MLP: one width, 300]
     #[arg(
         long,
         allow_negative_numbers = true,
         value_delimiter = ',',
         conflicts_with = "layers"
     )]
-    hidden: Option<Vec<usize>>,
+    pub(super) hidden: Option<Vec<usize>>,
     /// The MLP's hidden activation: sigmoid, relu or tanh [default: sigmoid]
     #[arg(long, conflicts_with = "layers")]
-    activation: Option<Activation>,
+    pub(super) activation: Option<Activation>,
     /// The network as a list of layers instead of --arch (grammar below)
     #[arg(long, value_name = "SPEC")]
-    layers: Option<String>,
+    pub(super) layers: Option<String>,
     /// Gradient engine: autograd or manual (hand-derived) [default: autograd]
     #[arg(long)]
-    engine: Option<Engine>,
+    pub(super) engine: Option<Engine>,
     /// Epochs to train (with --resume: the new total) [default: by --arch]
     #[arg(long, allow_negative_numbers = true)]
-    epochs: Option<usize>,
+    pub(super) epochs: Option<usize>,
+    /// Language models: optimizer steps [default: by --arch]
+    #[arg(long, allow_negative_numbers = true)]
+    pub(super) steps: Option<usize>,
+    /// Language models: characters of context the MLP reads [default: 4]
+    #[arg(long, allow_negative_numbers = true)]
+    pub(super) context: Option<usize>,
+    /// Language models: numbers per character in the MLP's embedding [default: 24]
+    #[arg(long, allow_negative_numbers = true)]
+    pub(super) embedding: Option<usize>,
+    /// Language models: evaluate on the held-out text every this many steps [default: by --arch]
+    #[arg(long, allow_negative_numbers = true)]
+    pub(super) eval_every: Option<usize>,
     /// Examples per step [default: 64]
     #[arg(long, allow_negative_numbers = true)]
-    batch_size: Option<usize>,
+    pub(super) batch_size: Option<usize>,
     /// Learning rate at the first epoch [default: by --arch; with another --optimizer, 1.0 for
     /// sgd, 0.05 for momentum, 0.001 for adam]
     #[arg(long, allow_negative_numbers = true)]
-    lr: Option<f64>,
-    /// sgd, momentum (0.9) or adam [default: by --arch]
+    pub(super) lr: Option<f64>,
+    /// sgd, momentum (0.9) or adam [default: by --arch]; for a language model, sgd or adam
+    /// (AdamW, weight decay on matrices only)
     #[arg(long)]
-    optimizer: Option<OptimizerKind>,
+    pub(super) optimizer: Option<OptimizerKind>,
     /// Learning-rate schedule over the epochs: cosine (down towards 0) or constant [default: by --arch]
     #[arg(long)]
-    schedule: Option<Schedule>,
+    pub(super) schedule: Option<Schedule>,
     /// Seed for weights, shuffling and the validation split [default: 0]
     #[arg(long, allow_negative_numbers = true)]
-    seed: Option<u64>,
+    pub(super) seed: Option<u64>,
     /// Hold out this fraction of the training set to score after each epoch; the test set is
     /// then scored once, at the end [default: 0, the texts' way: the test set every epoch]
     #[arg(long, value_name = "FRACTION", allow_negative_numbers = true)]
-    val_split: Option<f64>,
+    pub(super) val_split: Option<f64>,
     /// Threads for matrix products (results do not depend on it) [default: all cores]
     #[arg(long, allow_negative_numbers = true)]
-    threads: Option<usize>,
+    pub(super) threads: Option<usize>,
     /// Folder for the model, metrics and pictures: new, empty, or a run stopped before its
     /// first epoch completed [default: runs/<dataset>-<time>]
     #[arg(long, value_name = "DIR")]
-    out: Option<PathBuf>,
+    pub(super) out: Option<PathBuf>,
     /// Continue the run in DIR from its last complete epoch with its own settings (--epochs
     /// may raise the total; --threads, --quiet and --data-dir may change)
     #[arg(long, value_name = "DIR", conflicts_with = "out")]
-    resume: Option<PathBuf>,
+    pub(super) resume: Option<PathBuf>,
     /// Where data sets are kept [default: $SCRATCHGRAD_DATA, else ~/.cache/scratchgrad]
     #[arg(long, value_name = "DIR")]
-    data_dir: Option<PathBuf>,
+    pub(super) data_dir: Option<PathBuf>,
     /// Print one line per epoch and no progress bars
     #[arg(long)]
-    quiet: bool,
+    pub(super) quiet: bool,
 }
 
 /// The most threads `--threads` accepts.
@@ -106,7 +128,7 @@ impl TrainArgs {
         match setting {
             "dataset" => "--dataset",
             "architecture" if self.layers.is_some() => "--layers",
-            "architecture" if self.arch.is_some_and(|a| a != Preset::Mlp) => "--arch",
+            "architecture" if self.arch.as_deref().is_some_and(|a| a != "mlp") => "--arch",
             "architecture" | "hidden" => "--hidden",
             "layers" => "--layers",
             "engine" => "--engine",
@@ -124,11 +146,44 @@ impl TrainArgs {
         Failure::new(format!("{}: {}", self.flag(e.setting), e.message))
     }
 
+    /// The image data set asked for (`run` sends text elsewhere first).
+    fn image_dataset(&self) -> Option<DatasetName> {
+        match self.dataset {
+            Some(AnyDataset::Images(d)) => Some(d),
+            _ => None,
+        }
+    }
+
+    /// The image network's preset asked for.
+    fn preset(&self) -> Result<Option<Preset>, Failure> {
+        self.arch
+            .as_deref()
+            .map(|a| a.parse::<Preset>())
+            .transpose()
+            .map_err(|e| Failure::new(format!("--arch: {e}")))
+    }
+
+    /// Flags only a language model takes, refused for an image network.
+    fn refuse_text_flags(&self) -> Result<(), Failure> {
+        let given = [
+            ("--steps", self.steps.is_some()),
+            ("--context", self.context.is_some()),
+            ("--embedding", self.embedding.is_some()),
+            ("--eval-every", self.eval_every.is_some()),
+        ];
+        match given.iter().find(|(_, on)| *on) {
+            Some((flag, _)) => Err(Failure::new(format!(
+                "{flag} is for language models (--dataset names or shakespeare); an image network trains for --epochs"
+            ))),
+            None => Ok(()),
+        }
+    }
+
     /// The settings the flags give (the library fills in the preset's defaults).
-    fn settings(&self) -> Settings {
-        Settings {
-            dataset: self.dataset,
-            preset: self.arch,
+    fn settings(&self) -> Result<Settings, Failure> {
+        Ok(Settings {
+            dataset: self.image_dataset(),
+            preset: self.preset()?,
             hidden: self.hidden.clone(),
             activation: self.activation,
             layers: self.layers.clone(),
@@ -140,18 +195,14 @@ impl TrainArgs {
             schedule: self.schedule,
             seed: self.seed,
             val_split: self.val_split,
-        }
+        })
     }
 
     /// A resumed run keeps its settings: any flag given must agree with them.
     fn check_agrees(&self, run: &TrainConfig, dir: &Path) -> Result<(), Failure> {
         let mlp = run.arch.as_mlp();
         let given: [(&str, Option<String>, String); 12] = [
-            (
-                "--arch",
-                self.arch.map(|a| a.to_string()),
-                run.arch.layers_text(),
-            ),
+            ("--arch", self.arch.clone(), run.arch.layers_text()),
             (
                 "--dataset",
                 self.dataset.map(|d| d.to_string()),
@@ -299,7 +350,10 @@ fn session_error(args: &TrainArgs, session: Option<&Path>, e: SessionError) -> F
 /// The session the flags ask for: a new run, or the one to resume (checked against them).
 fn session(args: &TrainArgs) -> Result<Session, Failure> {
     let Some(path) = &args.resume else {
-        let config: TrainConfig = args.settings().config().map_err(|e| args.config_error(e))?;
+        let config: TrainConfig = args
+            .settings()?
+            .config()
+            .map_err(|e| args.config_error(e))?;
         let folder = match &args.out {
             Some(out) => Folder::At(out),
             None => Folder::In(Path::new("runs")),
@@ -332,6 +386,10 @@ pub fn run(args: TrainArgs) -> Result<(), Failure> {
             "--threads: must be 1 to {MAX_THREADS}, not {threads}"
         )));
     }
+    if let Some(AnyDataset::Text(corpus)) = args.dataset {
+        return train_text::run(corpus, &args, threads);
+    }
+    args.refuse_text_flags()?;
     let session = session(&args)?;
     let folder = session.folder().to_path_buf();
     let config = session.config().clone();

@@ -53,13 +53,39 @@ pub(super) fn serialize(
 }
 
 /// Everything read from a safetensors file: metadata, f32 tensors and int64 counts.
-pub(super) struct Parsed {
+#[derive(Debug, Clone, Default)]
+pub struct Parsed {
     pub metadata: HashMap<String, String>,
     pub tensors: Vec<(String, Array<f32>)>,
     pub counts: Vec<(String, u64)>,
 }
 
-pub(super) fn parse(bytes: &[u8]) -> Result<Parsed, String> {
+/// A file of named f32 tensors, int64 counts and metadata (language models use it), with the
+/// header's keys sorted as every scratchgrad file's.
+pub fn encode_named(file: &Parsed) -> Vec<u8> {
+    let mut tensors: Vec<_> = file
+        .tensors
+        .iter()
+        .map(|(n, a)| {
+            let (dtype, bytes) = stored(a);
+            (n.clone(), a.shape().to_vec(), dtype, bytes)
+        })
+        .collect();
+    for (name, count) in &file.counts {
+        let count = i64::try_from(*count).unwrap_or(i64::MAX);
+        tensors.push((
+            name.clone(),
+            vec![],
+            Dtype::I64,
+            count.to_le_bytes().to_vec(),
+        ));
+    }
+    serialize(&tensors, file.metadata.clone())
+}
+
+/// Reads a safetensors file's metadata, f32 tensors and int64 counts (every other dtype, a
+/// header over the limit, or bytes that do not add up is refused).
+pub fn parse(bytes: &[u8]) -> Result<Parsed, String> {
     if bytes.len() < 8 {
         return Err(format!(
             "is {} bytes long, too short for a safetensors file",

@@ -16,6 +16,7 @@ mod container;
 mod model;
 
 pub use checkpoint::{decode_checkpoint, encode_checkpoint, load_checkpoint, Checkpoint};
+pub use container::{encode_named, parse as decode_named, Parsed as NamedTensors};
 pub use model::{decode_model, encode_model, load_model, preprocessing, ModelFile};
 
 use std::fmt;
@@ -33,6 +34,8 @@ const MODEL_FORMAT: &str = "scratchgrad.model.v1";
 /// read.
 const LEGACY_MODEL_FORMAT: &str = "scratchgrad.mlp.v1";
 const CHECKPOINT_FORMAT: &str = "scratchgrad.checkpoint.v2";
+/// The `format` of a language model's file (`lm::LmFile`).
+pub const LANGUAGE_MODEL_FORMAT: &str = "scratchgrad.lm.v1";
 const LEGACY_CHECKPOINT_FORMAT: &str = "scratchgrad.checkpoint.v1";
 /// The most characters a class name may have.
 pub const MAX_CLASS_NAME_CHARS: usize = 32;
@@ -82,7 +85,8 @@ pub(crate) fn invalid(name: &str) -> impl Fn(String) -> LoadError + '_ {
 }
 
 /// Reads `path` as a file of at most `limit` bytes, for the loaders' errors.
-fn read_file(path: &std::path::Path, limit: u64) -> Result<Vec<u8>, LoadError> {
+/// Reads a model file from disk: a regular file of at most `limit` bytes.
+pub fn read_file(path: &std::path::Path, limit: u64) -> Result<Vec<u8>, LoadError> {
     let shown = path.display().to_string();
     crate::files::read_regular(path, limit).map_err(|source| match source {
         ReadError::NotRegular {

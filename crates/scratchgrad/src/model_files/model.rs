@@ -6,8 +6,9 @@ use std::path::Path;
 
 use super::container::{is_short_printable, parse, printable, serialize, stored, Parsed};
 use super::{
-    invalid, read_file, LoadError, CHECKPOINT_FORMAT, LEGACY_CHECKPOINT_FORMAT,
-    LEGACY_MODEL_FORMAT, MAX_CLASS_NAME_CHARS, MAX_MODEL_BYTES, MODEL_FORMAT,
+    invalid, read_file, LoadError, CHECKPOINT_FORMAT, LANGUAGE_MODEL_FORMAT,
+    LEGACY_CHECKPOINT_FORMAT, LEGACY_MODEL_FORMAT, MAX_CLASS_NAME_CHARS, MAX_MODEL_BYTES,
+    MODEL_FORMAT,
 };
 use crate::arch::{Activation, Architecture, StateKind, StateTensor};
 use crate::array::Array;
@@ -142,6 +143,9 @@ pub(super) fn model_from(parsed: Parsed, formats: &[&str]) -> Result<Unpacked, S
         }
         Some(MODEL_FORMAT | LEGACY_MODEL_FORMAT) => {
             return Err("is a model file, not a training checkpoint".into())
+        }
+        Some(LANGUAGE_MODEL_FORMAT) => {
+            return Err("is a language model, not an image classifier: use it with scratchgrad sample or eval".into())
         }
         Some(f) => {
             return Err(format!(

@@ -30,5 +30,5 @@ pub use preset::{Defaults, Preset};
 pub use resume::{load_resume, Resume, ResumeError};
 pub use run::{train, EpochReport, Observer, TrainError, TrainOutcome, RATIO_SAMPLES};
 pub use run_dir::{RunDir, RunDirError};
-pub use session::{Finished, Folder, Session, SessionError};
+pub use session::{timestamp, Finished, Folder, Session, SessionError};
 pub use settings::{Settings, KEYS};

@@ -117,7 +117,7 @@ impl Drop for Session {
 }
 
 /// Seconds since 1970 as `YYYYMMDD-HHMMSS` (UTC), for default run folders.
-fn timestamp() -> String {
+pub fn timestamp() -> String {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());

@@ -1,0 +1,265 @@
+//! `scratchgrad train --dataset names|shakespeare`: a language model's run, rendered on a
+//! terminal. The run itself (split, training, files) is the library's `lm::LmRun`.
+
+use std::path::Path;
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use scratchgrad::data::Corpus;
+use scratchgrad::lm::{LmArch, LmConfig, LmObserver, LmOptimizer, LmRun, LmTraining};
+use scratchgrad::train::{Folder, OptimizerKind};
+
+use super::data;
+use super::interrupt;
+use super::train::TrainArgs;
+use crate::output::outln;
+use crate::Failure;
+
+/// The defaults, for `train --help`.
+pub const DEFAULTS_HELP: &str = "bigram: adam (AdamW), lr 0.1 down to 0.01, 3000 steps of 256; \
+mlp: context 4, embedding 24, hidden 300 with batch norm, sgd, lr 0.1 down to 0.01, 200000 steps of 32 (makemore's lectures train 3, 10 and 200 this way)";
+
+/// The most steps a run may take.
+const MAX_STEPS: usize = 10_000_000;
+
+/// Flags that mean nothing for a language model.
+fn refuse_image_flags(args: &TrainArgs) -> Result<(), Failure> {
+    let given = [
+        ("--layers", args.layers.is_some()),
+        ("--activation", args.activation.is_some()),
+        ("--engine", args.engine.is_some()),
+        ("--epochs", args.epochs.is_some()),
+        ("--schedule", args.schedule.is_some()),
+        ("--val-split", args.val_split.is_some()),
+        ("--resume", args.resume.is_some()),
+    ];
+    match given.iter().find(|(_, on)| *on) {
+        Some(("--epochs", _)) => Err(Failure::new(
+            "--epochs is for image networks: a language model trains for --steps",
+        )),
+        Some(("--resume", _)) => Err(Failure::new(
+            "--resume does not take language-model runs yet: start the run again with its flags",
+        )),
+        Some((flag, _)) => Err(Failure::new(format!(
+            "{flag} is for image networks, not language models (--arch bigram or mlp)"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Checks a whole number flag against its range.
+fn within(flag: &str, value: usize, low: usize, high: usize) -> Result<usize, Failure> {
+    if (low..=high).contains(&value) {
+        Ok(value)
+    } else {
+        Err(Failure::new(format!(
+            "{flag}: must be {low} to {high}, not {value}"
+        )))
+    }
+}
+
+/// The run the flags ask for, with each architecture's defaults.
+fn config(corpus: Corpus, args: &TrainArgs) -> Result<LmConfig, Failure> {
+    refuse_image_flags(args)?;
+    let kind = args.arch.as_deref().unwrap_or("mlp");
+    let mlp = kind == "mlp";
+    let arch = match kind {
+        "bigram" => {
+            if let Some(flag) = [
+                ("--context", args.context.is_some()),
+                ("--embedding", args.embedding.is_some()),
+                ("--hidden", args.hidden.is_some()),
+            ]
+            .iter()
+            .find(|(_, on)| *on)
+            {
+                return Err(Failure::new(format!(
+                    "{} does not apply to a bigram model (one character of context, one table)",
+                    flag.0
+                )));
+            }
+            LmArch::Bigram
+        }
+        "mlp" => {
+            let hidden = match args.hidden.as_deref() {
+                None => 300,
+                Some([one]) => *one,
+                Some(_) => {
+                    return Err(Failure::new(
+                        "--hidden: a language model's MLP has one hidden layer: give one width",
+                    ))
+                }
+            };
+            LmArch::Mlp {
+                context: args.context.unwrap_or(4),
+                embedding: args.embedding.unwrap_or(24),
+                hidden,
+                batch_norm: true,
+            }
+        }
+        other => {
+            return Err(Failure::new(format!(
+                "--arch: unknown language model `{}` (known: bigram, mlp)",
+                scratchgrad::text::for_terminal(&scratchgrad::text::elide(other, 40))
+            )))
+        }
+    };
+    let optimizer = match args.optimizer {
+        None if mlp => LmOptimizer::Sgd,
+        None | Some(OptimizerKind::Adam) => LmOptimizer::AdamW,
+        Some(OptimizerKind::Sgd) => LmOptimizer::Sgd,
+        Some(other) => {
+            return Err(Failure::new(format!(
+                "--optimizer: a language model trains with sgd or adam (AdamW), not {other}"
+            )))
+        }
+    };
+    let steps = within(
+        "--steps",
+        args.steps.unwrap_or(if mlp { 200_000 } else { 3000 }),
+        1,
+        MAX_STEPS,
+    )?;
+    let batch_size = within(
+        "--batch-size",
+        args.batch_size.unwrap_or(if mlp { 32 } else { 256 }),
+        1,
+        65_536,
+    )?;
+    let lr = args.lr.unwrap_or(0.1);
+    if !(lr.is_finite() && (1e-10..=1e6).contains(&lr)) {
+        return Err(Failure::new(format!(
+            "--lr: must be between 1e-10 and 1e6, not {lr}"
+        )));
+    }
+    let eval_every = within(
+        "--eval-every",
+        args.eval_every.unwrap_or((steps / 20).max(1)),
+        1,
+        MAX_STEPS,
+    )?;
+    let training = LmTraining {
+        steps,
+        batch_size,
+        optimizer,
+        lr,
+        min_lr: lr / 10.0,
+        warmup: 0,
+        weight_decay: if optimizer == LmOptimizer::AdamW {
+            0.01
+        } else {
+            0.0
+        },
+        clip: Some(1.0),
+        eval_every,
+        eval_examples: 25_000,
+        seed: args.seed.unwrap_or(0),
+    };
+    arch.validate(64)
+        .map_err(|e| Failure::new(format!("--arch {kind}: {e}")))?;
+    Ok(LmConfig {
+        corpus,
+        arch,
+        training,
+    })
+}
+
+/// Progress on a terminal: a bar with the latest loss, a line per evaluation.
+struct TextProgress {
+    bar: Option<ProgressBar>,
+    started: Instant,
+}
+
+impl LmObserver for TextProgress {
+    fn on_step(&mut self, step: usize, loss: f64, _lr: f64) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(step as u64);
+            if step % 50 == 0 {
+                bar.set_message(format!("loss {loss:.4}"));
+            }
+        }
+    }
+
+    fn on_eval(&mut self, step: usize, train_loss: f64, test_loss: f64) {
+        let line = format!(
+            "step {step:>7}  train {train_loss:.4}  test {test_loss:.4}  ({:.1} s)",
+            self.started.elapsed().as_secs_f64()
+        );
+        // Quiet or not, one line per evaluation (as --quiet keeps one line per epoch).
+        match &self.bar {
+            Some(bar) => bar.println(line),
+            None => outln!("{line}"),
+        }
+    }
+
+    fn should_stop(&self) -> bool {
+        interrupt::requested()
+    }
+}
+
+/// Runs `scratchgrad train` for a language model.
+pub fn run(corpus: Corpus, args: &TrainArgs, threads: usize) -> Result<(), Failure> {
+    let config = config(corpus, args)?;
+    let text = data::load_text(corpus, args.data_dir.as_deref(), args.quiet)?;
+    let folder = match &args.out {
+        Some(out) => Folder::At(out),
+        None => Folder::In(Path::new("runs")),
+    };
+    let run = LmRun::start(config.clone(), folder).map_err(|(path, e)| {
+        Failure::new(format!(
+            "{} {e}: choose a new or empty folder for --out",
+            path.display()
+        ))
+    })?;
+    let shown = run.folder().display().to_string();
+    outln!(
+        "training {} on {corpus} for {} steps of {} ({}, lr {} down to {}; {threads} thread(s)) into {shown}",
+        config.arch.describe(),
+        config.training.steps,
+        config.training.batch_size,
+        config.training.optimizer,
+        config.training.lr,
+        config.training.min_lr,
+    );
+    interrupt::flag();
+    let bar = (!args.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr())).then(|| {
+        let bar = ProgressBar::new(config.training.steps as u64);
+        bar.set_style(
+            ProgressStyle::with_template("{bar:30} {pos}/{len} steps {msg} ({eta})")
+                .expect("a valid template"),
+        );
+        bar
+    });
+    let mut progress = TextProgress {
+        bar,
+        started: Instant::now(),
+    };
+    let result = scratchgrad::array::with_threads(threads, || run.train(&text, &mut progress));
+    if let Some(bar) = &progress.bar {
+        bar.finish_and_clear();
+    }
+    let finished = result.map_err(|e| Failure::new(format!("{e}; nothing was kept in {shown}")))?;
+    if interrupt::requested() {
+        return Err(Failure::new(format!(
+            "interrupted after {} steps; the model trained so far is in {shown}",
+            finished.steps
+        ))
+        .with_exit_code(130));
+    }
+    outln!("samples:");
+    for sample in &finished.samples {
+        outln!(
+            "  {}",
+            scratchgrad::text::for_terminal(&scratchgrad::text::elide(sample.trim_end(), 200))
+        );
+    }
+    outln!(
+        "done in {:.1} s: {} parameters, test loss {:.4} nats per character (train {:.4}). Wrote {} to {shown}",
+        finished.seconds,
+        finished.parameters,
+        finished.test_loss,
+        finished.train_loss,
+        finished.files.join(", ")
+    );
+    Ok(())
+}

@@ -1,0 +1,274 @@
+//! Language models from the command line, on the built-in slices: training writes a run
+//! folder, `sample` writes names and continuations (the same seed, the same text), `eval`
+//! gives the held-out loss the run reported, and bad input gets one line and a failure.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn scratchgrad(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_scratchgrad"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn stdout(run: &Output) -> String {
+    String::from_utf8_lossy(&run.stdout).into_owned()
+}
+
+/// Exit code 1 and one line on stderr, holding `want`.
+fn refused(run: &Output, want: &str) {
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("error: ") && err.contains(want), "{err}");
+}
+
+fn train(out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["train", "--quiet", "--out", out.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let run = scratchgrad(&args);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    run
+}
+
+fn summary(out: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn a_bigram_on_names_trains_samples_and_evaluates_as_it_reported() {
+    let dir = common::temp_dir("lm-bigram");
+    let out = dir.join("run");
+    let run = train(
+        &out,
+        &[
+            "--dataset",
+            "names-mini",
+            "--arch",
+            "bigram",
+            "--steps",
+            "400",
+            "--seed",
+            "1",
+        ],
+    );
+    let text = stdout(&run);
+    assert!(
+        text.contains("samples:") && text.contains("729 parameters"),
+        "{text}"
+    );
+    let mut names = common::file_names(&out);
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "loss.svg",
+            "metrics.jsonl",
+            "model.safetensors",
+            "summary.json"
+        ]
+    );
+    let s = summary(&out);
+    let test_loss = s["test_loss"].as_f64().unwrap();
+    // The count table's loss on names-mini is 2.459 (tools/bigram_reference.py); a uniform
+    // guess over 27 characters is ln 27 = 3.296.
+    assert!((2.3..2.7).contains(&test_loss), "{s}");
+    let lines = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
+    assert_eq!(
+        lines.lines().count(),
+        20,
+        "an evaluation every 20th of the steps"
+    );
+    // eval reads every held-out example, as the run's last evaluation did (names-mini's
+    // held-out part is smaller than an evaluation's limit).
+    let model = out.join("model.safetensors");
+    let eval = scratchgrad(&["eval", "--model", model.to_str().unwrap(), "--json"]);
+    assert!(eval.status.success());
+    let e: Value = serde_json::from_str(&stdout(&eval)).unwrap();
+    assert!(
+        (e["test_loss"].as_f64().unwrap() - test_loss).abs() < 1e-6,
+        "{e} {s}"
+    );
+    // The same seed, the same names; another seed, others.
+    let folder = out.to_str().unwrap();
+    let a = stdout(&scratchgrad(&["sample", folder, "--n", "8", "--seed", "3"]));
+    let b = stdout(&scratchgrad(&["sample", folder, "--n", "8", "--seed", "3"]));
+    let c = stdout(&scratchgrad(&["sample", folder, "--n", "8", "--seed", "4"]));
+    assert_eq!(a, b);
+    assert_ne!(a, c);
+    assert_eq!(a.lines().count(), 8);
+    assert!(
+        a.lines()
+            .all(|n| n.chars().all(|ch| ch.is_ascii_lowercase())),
+        "{a}"
+    );
+    let prompted = stdout(&scratchgrad(&[
+        "sample", folder, "--n", "3", "--prompt", "em",
+    ]));
+    assert!(prompted.lines().all(|n| n.starts_with("em")), "{prompted}");
+    // A finished run's folder keeps only its files, and is not trained over.
+    let again = scratchgrad(&[
+        "train",
+        "--quiet",
+        "--dataset",
+        "names-mini",
+        "--arch",
+        "bigram",
+        "--out",
+        folder,
+    ]);
+    refused(&again, "choose a new or empty folder");
+}
+
+#[test]
+fn thread_counts_give_the_same_model_bytes() {
+    let dir = common::temp_dir("lm-threads");
+    let flags = [
+        "--dataset",
+        "names-mini",
+        "--arch",
+        "mlp",
+        "--steps",
+        "150",
+        "--hidden",
+        "64",
+    ];
+    let one = dir.join("one");
+    let two = dir.join("two");
+    train(&one, &[&flags[..], &["--threads", "1"]].concat());
+    train(&two, &[&flags[..], &["--threads", "2"]].concat());
+    let read = |p: &Path| std::fs::read(p.join("model.safetensors")).unwrap();
+    assert_eq!(read(&one), read(&two));
+}
+
+#[test]
+fn shakespeare_continues_a_prompt() {
+    let dir = common::temp_dir("lm-shakespeare");
+    let out = dir.join("run");
+    train(
+        &out,
+        &[
+            "--dataset",
+            "shakespeare-mini",
+            "--arch",
+            "mlp",
+            "--context",
+            "8",
+            "--steps",
+            "300",
+        ],
+    );
+    let run = scratchgrad(&[
+        "sample",
+        out.to_str().unwrap(),
+        "--n",
+        "1",
+        "--prompt",
+        "ROMEO:",
+        "--length",
+        "60",
+    ]);
+    let text = stdout(&run);
+    assert!(text.starts_with("ROMEO:"), "{text}");
+    assert_eq!(text.trim_end_matches('\n').chars().count(), 66, "{text}");
+}
+
+#[test]
+fn bad_language_model_input_is_one_line() {
+    let dir = common::temp_dir("lm-bad");
+    let out = dir.join("run");
+    train(
+        &out,
+        &[
+            "--dataset",
+            "names-mini",
+            "--arch",
+            "bigram",
+            "--steps",
+            "20",
+        ],
+    );
+    let folder = out.to_str().unwrap();
+    refused(
+        &scratchgrad(&["sample", folder, "--temperature", "0"]),
+        "--temperature: must be a number above 0",
+    );
+    refused(
+        &scratchgrad(&["sample", folder, "--temperature", "nan"]),
+        "--temperature",
+    );
+    refused(
+        &scratchgrad(&["sample", folder, "--top-k", "0"]),
+        "--top-k: must keep at least 1",
+    );
+    refused(
+        &scratchgrad(&["sample", folder, "--prompt", "Zoë"]),
+        "which the model never saw",
+    );
+    refused(
+        &scratchgrad(&["sample", folder, "--prompt", "a.b"]),
+        "marks where a line ends",
+    );
+    refused(
+        &scratchgrad(&["sample", folder, "--n", "0"]),
+        "--n: must be 1 to",
+    );
+    let not_a_model = dir.join("empty.safetensors");
+    std::fs::write(&not_a_model, b"").unwrap();
+    refused(
+        &scratchgrad(&["sample", not_a_model.to_str().unwrap()]),
+        "too short for a safetensors file",
+    );
+    let missing = dir.join("nothing-here");
+    refused(
+        &scratchgrad(&["sample", missing.to_str().unwrap()]),
+        "nothing-here",
+    );
+    let text_flags = ["train", "--quiet", "--dataset", "names-mini", "--out"];
+    let other = dir.join("other");
+    let other = other.to_str().unwrap();
+    let with = |extra: &[&str]| scratchgrad(&[&text_flags[..], &[other], extra].concat());
+    refused(
+        &with(&["--epochs", "3"]),
+        "a language model trains for --steps",
+    );
+    refused(&with(&["--arch", "gpt"]), "unknown language model `gpt`");
+    refused(
+        &with(&["--arch", "bigram", "--context", "3"]),
+        "--context does not apply to a bigram",
+    );
+    refused(&with(&["--steps", "0"]), "--steps: must be 1 to");
+    refused(&with(&["--hidden", "10,10"]), "one hidden layer");
+    refused(&with(&["--optimizer", "momentum"]), "sgd or adam");
+    refused(
+        &with(&["--layers", "linear10"]),
+        "--layers is for image networks",
+    );
+    refused(&with(&["--context", "1000"]), "`context` must be 1 to 256");
+    let image = dir.join("image");
+    refused(
+        &scratchgrad(&[
+            "train",
+            "--quiet",
+            "--dataset",
+            "mnist-mini",
+            "--steps",
+            "5",
+            "--out",
+            image.to_str().unwrap(),
+        ]),
+        "--steps is for language models",
+    );
+    // Nothing was left by the refused runs.
+    assert!(!Path::new(other).exists());
+    assert!(!image.exists());
+}

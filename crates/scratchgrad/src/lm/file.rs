@@ -1,0 +1,211 @@
+//! A language model's file: its tensors in safetensors, and in the metadata what the model is,
+//! the characters it knows, and the text it learnt (so `eval` can rebuild the held-out split).
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use super::arch::LmArch;
+use super::model::{LanguageModel, NamedArrays};
+use crate::data::{Corpus, Vocabulary};
+use crate::model_files::{
+    decode_named, encode_named, read_file, LoadError, NamedTensors, LANGUAGE_MODEL_FORMAT,
+    MAX_MODEL_BYTES,
+};
+
+/// Batch norm's count of batches in the file.
+const COUNT: &str = "bn.num_batches_tracked";
+
+/// Everything a language model's file holds.
+#[derive(Debug, Clone)]
+pub struct LmFile {
+    pub arch: LmArch,
+    pub vocabulary: Vocabulary,
+    /// The text data set it learnt.
+    pub corpus: Corpus,
+    /// The seed of the split into training and held-out text.
+    pub split_seed: u64,
+    pub state: NamedArrays,
+    pub batches_tracked: u64,
+}
+
+impl LmFile {
+    /// The file of `model`.
+    pub fn of(
+        model: &LanguageModel,
+        vocabulary: &Vocabulary,
+        corpus: Corpus,
+        split_seed: u64,
+    ) -> LmFile {
+        let (mut state, batches_tracked) = model.state();
+        // In name order, as the file stores them.
+        state.sort_by(|a, b| a.0.cmp(&b.0));
+        LmFile {
+            arch: model.arch(),
+            vocabulary: vocabulary.clone(),
+            corpus,
+            split_seed,
+            state,
+            batches_tracked,
+        }
+    }
+
+    /// The model, ready to sample from or evaluate.
+    pub fn model(&self) -> LanguageModel {
+        LanguageModel::from_arrays(
+            self.arch,
+            self.vocabulary.len(),
+            self.state.clone(),
+            self.batches_tracked,
+        )
+        .expect("decode_lm checked the tensors")
+    }
+
+    /// The file's bytes (the same model gives the same bytes).
+    pub fn encode(&self) -> Vec<u8> {
+        let metadata = HashMap::from([
+            ("format".to_string(), LANGUAGE_MODEL_FORMAT.to_string()),
+            ("architecture".to_string(), self.arch.to_json().to_string()),
+            ("vocabulary".to_string(), self.vocabulary.chars()),
+            (
+                "boundary".to_string(),
+                self.vocabulary.has_boundary().to_string(),
+            ),
+            ("corpus".to_string(), self.corpus.to_string()),
+            ("split_seed".to_string(), self.split_seed.to_string()),
+        ]);
+        let counts = match self.arch {
+            LmArch::Mlp {
+                batch_norm: true, ..
+            } => vec![(COUNT.to_string(), self.batches_tracked)],
+            _ => Vec::new(),
+        };
+        encode_named(&NamedTensors {
+            metadata,
+            tensors: self.state.clone(),
+            counts,
+        })
+    }
+
+    /// Reads a language model's file from bytes; `name` is used in errors. Every field is
+    /// checked, and the tensors against the architecture, before anything is built.
+    pub fn decode(bytes: &[u8], name: &str) -> Result<LmFile, LoadError> {
+        let fail = |problem: String| LoadError::Invalid {
+            file: name.to_string(),
+            problem,
+        };
+        let parsed = decode_named(bytes).map_err(&fail)?;
+        let meta = |key: &str| {
+            parsed
+                .metadata
+                .get(key)
+                .ok_or_else(|| fail(format!("has no `{key}` metadata")))
+        };
+        match parsed.metadata.get("format").map(String::as_str) {
+            Some(LANGUAGE_MODEL_FORMAT) => {}
+            Some("scratchgrad.model.v1" | "scratchgrad.mlp.v1") => {
+                return Err(fail(
+                    "is an image classifier, not a language model: use it with predict or eval"
+                        .into(),
+                ))
+            }
+            _ => return Err(fail("is not a scratchgrad language model".into())),
+        }
+        let json = serde_json::from_str(meta("architecture")?)
+            .map_err(|e| fail(format!("has an unreadable architecture ({e})")))?;
+        let arch = LmArch::from_json(&json).map_err(&fail)?;
+        let boundary = match meta("boundary")?.as_str() {
+            "true" => true,
+            "false" => false,
+            other => return Err(fail(format!("has `boundary` {other:?}, not true or false"))),
+        };
+        let vocabulary = Vocabulary::from_chars(meta("vocabulary")?, boundary)
+            .map_err(|e| fail(format!("has a bad vocabulary: {e}")))?;
+        let corpus: Corpus = meta("corpus")?.parse().map_err(&fail)?;
+        if (corpus.kind() == crate::data::TextKind::Lines) != boundary {
+            return Err(fail(format!("has a vocabulary that does not fit {corpus}")));
+        }
+        let split_seed = meta("split_seed")?
+            .parse()
+            .map_err(|_| fail("has a `split_seed` that is not a whole number".into()))?;
+        let mut batches_tracked = 0;
+        for (count_name, count) in &parsed.counts {
+            if count_name != COUNT {
+                return Err(fail(format!(
+                    "has a count `{count_name}` the model does not have"
+                )));
+            }
+            batches_tracked = *count;
+        }
+        let file = LmFile {
+            arch,
+            vocabulary,
+            corpus,
+            split_seed,
+            state: parsed.tensors,
+            batches_tracked,
+        };
+        LanguageModel::from_arrays(
+            file.arch,
+            file.vocabulary.len(),
+            file.state.clone(),
+            batches_tracked,
+        )
+        .map_err(&fail)?;
+        Ok(file)
+    }
+
+    /// Reads and checks a language model's file from disk.
+    pub fn load(path: &Path) -> Result<LmFile, LoadError> {
+        let bytes = read_file(path, MAX_MODEL_BYTES)?;
+        Self::decode(&bytes, &path.display().to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::array::Rng;
+    use crate::data::TextKind;
+
+    #[test]
+    fn a_file_round_trips_and_a_tampered_one_is_refused() {
+        let names = vec!["emma".to_string(), "ava".to_string()];
+        let vocabulary = Vocabulary::of(&names, TextKind::Lines).unwrap();
+        let model =
+            LanguageModel::new(LmArch::LECTURE_MLP, vocabulary.len(), &mut Rng::seed(2)).unwrap();
+        let file = LmFile::of(&model, &vocabulary, Corpus::Names, 42);
+        let bytes = file.encode();
+        assert_eq!(
+            bytes,
+            LmFile::of(&model, &vocabulary, Corpus::Names, 42).encode()
+        );
+        let back = LmFile::decode(&bytes, "m").unwrap();
+        assert_eq!(back.state, file.state);
+        assert_eq!(
+            (back.arch, back.corpus, back.split_seed),
+            (file.arch, file.corpus, 42)
+        );
+        assert_eq!(back.vocabulary, vocabulary);
+        // The same file with Shakespeare's name: a vocabulary with a boundary cannot be its.
+        let other = LmFile {
+            corpus: Corpus::Shakespeare,
+            ..file.clone()
+        };
+        let err = LmFile::decode(&other.encode(), "m")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("does not fit shakespeare"), "{err}");
+        let mut shapes = file.clone();
+        shapes.state[0].1 = crate::array::Array::zeros(&[2, 2]);
+        let err = LmFile::decode(&shapes.encode(), "m")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("of shape [2, 2]"), "{err}");
+        let mut infinite = file;
+        infinite.state[1].1 = infinite.state[1].1.map(|_| f32::INFINITY);
+        let err = LmFile::decode(&infinite.encode(), "m")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("non-finite"), "{err}");
+    }
+}

@@ -1,0 +1,80 @@
+//! Writing new text with a model: one character at a time, each drawn from the model's scores
+//! for what follows the characters before it.
+
+use super::model::LanguageModel;
+use super::sample::next_token;
+use crate::array::Rng;
+use crate::data::Vocabulary;
+
+/// How to draw.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Generation {
+    /// Above 0: 1 draws from the model as it is, lower is more cautious.
+    pub temperature: f64,
+    /// Draw only among the `k` likeliest characters.
+    pub top_k: Option<usize>,
+    /// The most characters to add (a name ends earlier, at its boundary).
+    pub max_chars: usize,
+}
+
+/// Continues `prompt`. For a model of lines (names), the result is one line: the prompt and
+/// what follows until the model ends the line (or `max_chars`). For a stream, the prompt and
+/// `max_chars` more characters; a prompt shorter than the model's context is padded on the
+/// left with newlines (or the first character), as text that starts a new line.
+///
+/// ```
+/// use scratchgrad::array::Rng;
+/// use scratchgrad::data::{TextKind, Vocabulary};
+/// use scratchgrad::lm::{generate, Generation, LanguageModel, LmArch};
+/// let vocabulary = Vocabulary::of(&["ab".to_string()], TextKind::Lines).unwrap();
+/// let mut model = LanguageModel::new(LmArch::Bigram, vocabulary.len(), &mut Rng::seed(0)).unwrap();
+/// let how = Generation { temperature: 1.0, top_k: None, max_chars: 20 };
+/// let name = generate(&mut model, &vocabulary, "b", &how, &mut Rng::seed(1)).unwrap();
+/// assert!(name.starts_with('b') && name.len() <= 21);
+/// assert!(generate(&mut model, &vocabulary, "bz", &how, &mut Rng::seed(1)).is_err());
+/// ```
+pub fn generate(
+    model: &mut LanguageModel,
+    vocabulary: &Vocabulary,
+    prompt: &str,
+    how: &Generation,
+    rng: &mut Rng,
+) -> Result<String, String> {
+    let prompt_tokens = vocabulary.encode(prompt).map_err(|c| {
+        format!(
+            "the prompt holds {c:?}, which the model never saw (it knows {:?})",
+            vocabulary.chars()
+        )
+    })?;
+    let lines = vocabulary.has_boundary();
+    if lines && prompt_tokens.contains(&0) {
+        return Err(format!(
+            "the prompt holds {:?}, which marks where a line ends",
+            crate::data::vocabulary::BOUNDARY
+        ));
+    }
+    let context = model.arch().context();
+    let pad = if lines {
+        0
+    } else {
+        vocabulary.encode("\n").map(|t| t[0]).unwrap_or(0)
+    };
+    let mut tokens: Vec<usize> = vec![pad; context];
+    tokens.extend(&prompt_tokens);
+    model.set_training(false);
+    let mut added = Vec::new();
+    for _ in 0..how.max_chars {
+        let window = &tokens[tokens.len() - context..];
+        let logits = model.forward(window, 1);
+        let scores: Vec<f64> = logits.data().data().iter().map(|&v| v as f64).collect();
+        let next =
+            next_token(&scores, how.temperature, how.top_k, rng).map_err(|e| e.to_string())?;
+        if lines && next == 0 {
+            break;
+        }
+        tokens.push(next);
+        added.push(next);
+    }
+    model.set_training(true);
+    Ok(format!("{prompt}{}", vocabulary.decode(&added)))
+}
