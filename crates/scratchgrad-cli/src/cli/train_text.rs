@@ -174,7 +174,7 @@ impl LmObserver for TextProgress {
     fn on_step(&mut self, step: usize, loss: f64, _lr: f64) {
         if let Some(bar) = &self.bar {
             bar.set_position(step as u64);
-            if step % 50 == 0 {
+            if step.is_multiple_of(50) {
                 bar.set_message(format!("loss {loss:.4}"));
             }
         }

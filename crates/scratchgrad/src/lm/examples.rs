@@ -30,7 +30,7 @@ impl Examples {
     /// assert_eq!(examples.len(), 5);
     /// let (contexts, targets) = examples.batch(&[0, 3, 4]);
     /// assert_eq!(vocabulary.decode(&contexts), "...emmmma");
-    /// assert_eq!(vocabulary.decode(&targets), "aa.");
+    /// assert_eq!(vocabulary.decode(&targets), "ea.");
     /// ```
     pub fn of(
         texts: &[String],

@@ -56,6 +56,9 @@ pub trait LmObserver {
     }
 }
 
+/// An observer that wants nothing.
+impl LmObserver for () {}
+
 /// The learning rate at `step` (from 0): linear warm-up over `warmup` steps, then a cosine
 /// from `lr` down to `min_lr` at `steps` (nanoGPT's `get_lr`).
 ///
@@ -337,5 +340,3 @@ mod tests {
         );
     }
 }
-
-impl LmObserver for () {}
