@@ -215,6 +215,18 @@ def language_cases():
     cases.append(case("embedding_repeated_ids", "embedding", [rand(27, 5)], lambda t: F.embedding(ids, t), index=ids))
     ids1 = torch.tensor([3, 3, 3, 0])
     cases.append(case("embedding_one_row_four_times", "embedding", [rand(4, 2)], lambda t: F.embedding(ids1, t), index=ids1))
+    # makemore's MLP language model, whole: 8 contexts of 3 characters (27 of them), embedding
+    # 4, 6 hidden units with batch norm (batch statistics, eps 1e-5) and tanh, cross-entropy.
+    contexts = torch.tensor([[0, 0, 5], [0, 5, 13], [5, 13, 13], [13, 13, 1], [1, 2, 3], [0, 0, 0], [26, 25, 24], [3, 3, 3]])
+    targets = [5, 13, 13, 1, 0, 9, 2, 7]
+
+    def mlp_lm(table, w1, gamma, beta, w2, b2):
+        x = F.embedding(contexts, table).reshape(8, -1)
+        h = torch.tanh(F.batch_norm(x @ w1.T, None, None, gamma, beta, training=True, eps=1e-5))
+        return F.cross_entropy(h @ w2.T + b2, torch.tensor(targets))
+
+    inputs = [rand(27, 4), rand(6, 12, low=-0.5, high=0.5), rand(6, low=0.5, high=1.5), rand(6), rand(27, 6), rand(27)]
+    cases.append(case("mlp_language_model", "mlp_language_model", inputs, mlp_lm, {"targets": targets}, index=contexts))
     return cases
 
 
