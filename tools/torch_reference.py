@@ -227,6 +227,22 @@ def language_cases():
 
     inputs = [rand(27, 4), rand(6, 12, low=-0.5, high=0.5), rand(6, low=0.5, high=1.5), rand(6), rand(27, 6), rand(27)]
     cases.append(case("mlp_language_model", "mlp_language_model", inputs, mlp_lm, {"targets": targets}, index=contexts))
+    # The GPT's pieces: layer norm over the last axis, GELU (tanh form), and causal
+    # self-attention with 2 heads, written as makemore's CausalSelfAttention.
+    cases.append(case("layer_norm", "layer_norm", [rand(2, 3, 5), rand(5), rand(5)],
+                      lambda x, w, b: F.layer_norm(x, (5,), w, b, eps=1e-5)))
+    cases.append(case("gelu_tanh", "gelu", [rand(3, 4, low=-4.0, high=4.0)], lambda x: F.gelu(x, approximate="tanh")))
+
+    def attention(x, wa, ba, wp, bp):
+        b, t, c = x.shape
+        q, k, v = (x @ wa.T + ba).split(c, dim=2)
+        q, k, v = (z.view(b, t, 2, c // 2).transpose(1, 2) for z in (q, k, v))
+        att = (q @ k.transpose(-2, -1)) * (1.0 / (c // 2) ** 0.5)
+        att = att.masked_fill(torch.tril(torch.ones(t, t)) == 0, float("-inf")).softmax(-1)
+        return (att @ v).transpose(1, 2).contiguous().view(b, t, c) @ wp.T + bp
+
+    cases.append(case("causal_self_attention", "causal_self_attention",
+                      [rand(2, 4, 6), rand(18, 6, low=-0.7, high=0.7), rand(18), rand(6, 6), rand(6)], attention, {"heads": 2}))
     return cases
 
 

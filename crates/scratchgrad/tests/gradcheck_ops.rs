@@ -2,6 +2,7 @@
 
 use scratchgrad::array::{Array, Rng};
 use scratchgrad::autograd::{gradcheck, Tensor};
+use scratchgrad::nn::{CausalSelfAttention, Gelu, LayerNorm, Linear, Module};
 
 const TOLERANCE: f64 = 1e-7;
 
@@ -153,6 +154,50 @@ fn shape_ops() {
         "gather",
         |t| t[0].gather(2, &index).exp(),
         std::slice::from_ref(&x),
+    );
+    check(
+        "layer_norm",
+        |t| {
+            let norm = LayerNorm {
+                weight: t[1].clone(),
+                bias: t[2].clone(),
+            };
+            norm.forward(&t[0]).tanh()
+        },
+        &[
+            uniform(&[2, 3, 4], -1.0, 1.0, 18),
+            uniform(&[4], 0.5, 1.5, 19),
+            uniform(&[4], -1.0, 1.0, 20),
+        ],
+    );
+    check(
+        "gelu",
+        |t| Gelu.forward(&t[0]),
+        &[uniform(&[3, 4], -3.0, 3.0, 21)],
+    );
+    check(
+        "causal_self_attention",
+        |t| {
+            let attention = CausalSelfAttention {
+                qkv: Linear {
+                    weight: t[1].clone(),
+                    bias: t[2].clone(),
+                },
+                proj: Linear {
+                    weight: t[3].clone(),
+                    bias: t[4].clone(),
+                },
+                heads: 2,
+            };
+            attention.forward(&t[0]).tanh()
+        },
+        &[
+            uniform(&[2, 3, 4], -1.0, 1.0, 22),
+            uniform(&[12, 4], -0.7, 0.7, 23),
+            uniform(&[12], -0.5, 0.5, 24),
+            uniform(&[4, 4], -0.7, 0.7, 25),
+            uniform(&[4], -0.5, 0.5, 26),
+        ],
     );
     let ids = Array::from_vec(vec![3usize, 0, 3, 1, 3, 3], &[2, 3]);
     check(

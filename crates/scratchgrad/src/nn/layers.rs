@@ -1,4 +1,4 @@
-//! Layers: `Linear`, the activations and `Flatten`.
+//! Layers: `Linear`, the activations (GELU among them) and `Flatten`.
 
 use super::Module;
 use crate::array::{Array, Float, Rng};
@@ -47,6 +47,18 @@ impl<T: Float> Module<T> for Linear<T> {
             ("weight".into(), self.weight.clone()),
             ("bias".into(), self.bias.clone()),
         ]
+    }
+}
+
+/// GELU in its tanh form (makemore's and GPT-2's `NewGELU`, PyTorch's
+/// `gelu(approximate="tanh")`): 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+pub struct Gelu;
+
+impl<T: Float> Module<T> for Gelu {
+    fn forward(&self, x: &Tensor<T>) -> Tensor<T> {
+        let inner = (x + &(x * x * x).mul_scalar(T::from_f64(0.044715)))
+            .mul_scalar(T::from_f64((2.0 / std::f64::consts::PI).sqrt()));
+        (x * &inner.tanh().add_scalar(T::ONE)).mul_scalar(T::from_f64(0.5))
     }
 }
 

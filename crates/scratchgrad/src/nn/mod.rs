@@ -18,17 +18,21 @@
 //! loss.backward();
 //! ```
 
+mod attention;
 mod batchnorm;
 mod conv;
 mod dropout;
+mod layer_norm;
 mod layers;
 mod loss;
 mod module;
 
 pub use crate::init;
+pub use attention::CausalSelfAttention;
 pub use batchnorm::BatchNorm;
 pub use conv::{AvgPool2d, Conv2d, MaxPool2d};
 pub use dropout::Dropout;
-pub use layers::{Flatten, Linear, ReLU, Sigmoid, Tanh};
+pub use layer_norm::LayerNorm;
+pub use layers::{Flatten, Gelu, Linear, ReLU, Sigmoid, Tanh};
 pub use loss::{cross_entropy, mse, nll};
 pub use module::{Module, Sequential};

@@ -1,0 +1,85 @@
+//! Causal multi-head self-attention, as makemore's and nanoGPT's `CausalSelfAttention`: each
+//! position mixes the values of the positions up to itself, weighted by how well its query
+//! matches their keys; `heads` such mixtures of `features / heads` numbers side by side.
+
+use super::{Linear, Module};
+use crate::array::{Array, Float, Rng};
+use crate::autograd::Tensor;
+
+/// Self-attention over `[batch, time, features]` where no position sees a later one.
+pub struct CausalSelfAttention<T: Float> {
+    /// Queries, keys and values in one product: `[3 * features, features]`.
+    pub qkv: Linear<T>,
+    /// The heads' outputs mixed back: `[features, features]`.
+    pub proj: Linear<T>,
+    pub heads: usize,
+}
+
+impl<T: Float> CausalSelfAttention<T> {
+    /// A new layer over `features` numbers in `heads` heads (`features` a multiple of it).
+    pub fn new(features: usize, heads: usize, rng: &mut Rng) -> Self {
+        assert!(
+            heads > 0 && features % heads == 0,
+            "CausalSelfAttention: {features} features do not split into {heads} heads"
+        );
+        CausalSelfAttention {
+            qkv: Linear::new(features, 3 * features, rng),
+            proj: Linear::new(features, features, rng),
+            heads,
+        }
+    }
+}
+
+/// `[time, time]` with 0 on and below the diagonal and -inf above: added to the scores,
+/// it gives later positions a weight of exactly 0 after the softmax.
+fn causal_mask<T: Float>(time: usize) -> Array<T> {
+    let data = (0..time * time)
+        .map(|i| {
+            if i % time > i / time {
+                T::from_f64(f64::NEG_INFINITY)
+            } else {
+                T::ZERO
+            }
+        })
+        .collect();
+    Array::from_vec(data, &[time, time])
+}
+
+impl<T: Float> Module<T> for CausalSelfAttention<T> {
+    fn forward(&self, x: &Tensor<T>) -> Tensor<T> {
+        let shape = x.shape();
+        let (b, t, c) = (shape[0], shape[1], shape[2]);
+        let (h, hs) = (self.heads, c / self.heads);
+        let qkv = self.qkv.forward(x);
+        // [B, T, C] -> [B, H, T, hs]: each head's slice of the features, heads as a batch axis
+        let split = |i: usize| {
+            qkv.narrow(2, i * c, c)
+                .reshape(&[b, t, h, hs])
+                .permute(&[0, 2, 1, 3])
+        };
+        let (q, k, v) = (split(0), split(1), split(2));
+        // scores = q k^T / sqrt(hs), [B, H, T, T]; the mask hides the future
+        let scale = T::from_f64(1.0 / (hs as f64).sqrt());
+        let scores = &q.matmul_t(false, &k, true).mul_scalar(scale) + &Tensor::new(causal_mask(t));
+        let weights = scores.softmax(3);
+        // each position's mixture of values, heads put back side by side: [B, T, C]
+        let mixed = weights
+            .matmul(&v)
+            .permute(&[0, 2, 1, 3])
+            .reshape(&[b, t, c]);
+        self.proj.forward(&mixed)
+    }
+
+    fn named_parameters(&self) -> Vec<(String, Tensor<T>)> {
+        let mut all = Vec::new();
+        for (prefix, layer) in [("c_attn", &self.qkv), ("c_proj", &self.proj)] {
+            all.extend(
+                layer
+                    .named_parameters()
+                    .into_iter()
+                    .map(|(n, p)| (format!("{prefix}.{n}"), p)),
+            );
+        }
+        all
+    }
+}
