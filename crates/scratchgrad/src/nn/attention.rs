@@ -19,7 +19,7 @@ impl<T: Float> CausalSelfAttention<T> {
     /// A new layer over `features` numbers in `heads` heads (`features` a multiple of it).
     pub fn new(features: usize, heads: usize, rng: &mut Rng) -> Self {
         assert!(
-            heads > 0 && features % heads == 0,
+            heads > 0 && features.is_multiple_of(heads),
             "CausalSelfAttention: {features} features do not split into {heads} heads"
         );
         CausalSelfAttention {
