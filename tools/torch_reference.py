@@ -11,7 +11,8 @@ gradient, and PyTorch's float64 output and input gradients (from `out.backward(u
 Writes crates/scratchgrad/tests/fixtures/conv_layers.json the same way for the layers of convolutional networks
 (conv2d, max and average pooling with strides, padding, odd sizes, batch 1 and several
 channels; batch normalization in training and evaluation, with its running statistics).
-Writes crates/scratchgrad/tests/fixtures/language_ops.json for the operations of the language models.
+Writes crates/scratchgrad/tests/fixtures/language_ops.json for the operations of the language models,
+and gpt_block.json: a whole small GPT's loss and every gradient.
 Floats are written with Python's repr, which round-trips float64 exactly.
 """
 import torch.nn.functional as F
@@ -246,6 +247,42 @@ def language_cases():
     return cases
 
 
+def gpt_case():
+    """A whole small GPT (vocabulary 5, context 4, embedding 8, 2 heads, 1 block) as makemore
+    and nanoGPT write it, with named weights: its loss over every position of 2 windows and the
+    gradient of every tensor, float64."""
+    torch.manual_seed(20261203)
+    e, v, t = 8, 5, 4
+    shapes = {"wte.weight": (v, e), "wpe.weight": (t, e), "ln_f.weight": (e,), "ln_f.bias": (e,),
+              "lm_head.weight": (v, e), "h.0.ln_1.weight": (e,), "h.0.ln_1.bias": (e,),
+              "h.0.attn.c_attn.weight": (3 * e, e), "h.0.attn.c_attn.bias": (3 * e,),
+              "h.0.attn.c_proj.weight": (e, e), "h.0.attn.c_proj.bias": (e,),
+              "h.0.ln_2.weight": (e,), "h.0.ln_2.bias": (e,), "h.0.mlp.c_fc.weight": (4 * e, e),
+              "h.0.mlp.c_fc.bias": (4 * e,), "h.0.mlp.c_proj.weight": (e, 4 * e), "h.0.mlp.c_proj.bias": (e,)}
+    w = {n: (rand(*s, low=-0.5, high=0.5) + (1.0 if "ln" in n and n.endswith("weight") else 0.0)).requires_grad_(True)
+         for n, s in shapes.items()}
+    ids = torch.tensor([[0, 1, 2, 3], [4, 4, 0, 2]])
+    targets = torch.tensor([[1, 2, 3, 4], [4, 0, 2, 1]])
+    x = w["wte.weight"][ids] + w["wpe.weight"][:t]
+    h = F.layer_norm(x, (e,), w["h.0.ln_1.weight"], w["h.0.ln_1.bias"], eps=1e-5)
+    q, k, vv = (h @ w["h.0.attn.c_attn.weight"].T + w["h.0.attn.c_attn.bias"]).split(e, dim=2)
+    q, k, vv = (z.view(2, t, 2, e // 2).transpose(1, 2) for z in (q, k, vv))
+    att = ((q @ k.transpose(-2, -1)) / (e // 2) ** 0.5).masked_fill(torch.tril(torch.ones(t, t)) == 0, float("-inf")).softmax(-1)
+    y = (att @ vv).transpose(1, 2).contiguous().view(2, t, e)
+    x = x + y @ w["h.0.attn.c_proj.weight"].T + w["h.0.attn.c_proj.bias"]
+    h = F.layer_norm(x, (e,), w["h.0.ln_2.weight"], w["h.0.ln_2.bias"], eps=1e-5)
+    h = F.gelu(h @ w["h.0.mlp.c_fc.weight"].T + w["h.0.mlp.c_fc.bias"], approximate="tanh")
+    x = x + h @ w["h.0.mlp.c_proj.weight"].T + w["h.0.mlp.c_proj.bias"]
+    logits = F.layer_norm(x, (e,), w["ln_f.weight"], w["ln_f.bias"], eps=1e-5) @ w["lm_head.weight"].T
+    loss = F.cross_entropy(logits.view(-1, v), targets.view(-1))
+    loss.backward()
+    return {
+        "generated_by": "tools/torch_reference.py", "torch_version": torch.__version__, "dtype": "float64",
+        "ids": ids.flatten().tolist(), "targets": targets.flatten().tolist(), "loss": loss.item(),
+        "weights": {n: encode(p) for n, p in w.items()}, "grads": {n: encode(p.grad) for n, p in w.items()},
+    }
+
+
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
     ops = build_cases()  # first: it draws from the seed set at the top
@@ -270,6 +307,9 @@ def main():
     path = OUT / "language_ops.json"
     path.write_text(json.dumps(language, indent=1) + "\n")
     print(f"wrote {len(language['cases'])} cases to {path}")
+    path = OUT / "gpt_block.json"
+    path.write_text(json.dumps(gpt_case(), indent=1) + "\n")
+    print(f"wrote a whole GPT to {path}")
 
 
 if __name__ == "__main__":

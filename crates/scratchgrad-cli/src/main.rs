@@ -22,7 +22,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     Grad(cli::GradArgs),
-    Train(cli::TrainArgs),
+    Train(Box<cli::TrainArgs>),
     Eval(cli::EvalArgs),
     Predict(cli::PredictArgs),
     Sample(cli::SampleArgs),
@@ -88,7 +88,7 @@ fn main() {
     };
     let result = match cli.command {
         Command::Grad(args) => cli::grad(args),
-        Command::Train(args) => cli::train(args),
+        Command::Train(args) => cli::train(*args),
         Command::Eval(args) => cli::eval(args),
         Command::Predict(args) => cli::predict(args),
         Command::Sample(args) => cli::sample(args),

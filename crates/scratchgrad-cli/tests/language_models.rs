@@ -183,6 +183,55 @@ fn shakespeare_continues_a_prompt() {
 }
 
 #[test]
+fn a_small_gpt_trains_on_shakespeare_and_writes() {
+    let dir = common::temp_dir("lm-gpt");
+    let out = dir.join("run");
+    let flags = [
+        "--dataset",
+        "shakespeare-mini",
+        "--arch",
+        "gpt",
+        "--steps",
+        "120",
+        "--lr",
+        "0.003",
+        "--context",
+        "16",
+    ];
+    let run = train(
+        &out,
+        &[
+            &flags[..],
+            &["--embedding", "32", "--blocks", "1", "--heads", "2"],
+        ]
+        .concat(),
+    );
+    let text = stdout(&run);
+    assert!(
+        text.contains("gpt (context 16, embedding 32, 2 heads, 1 blocks)"),
+        "{text}"
+    );
+    let s = summary(&out);
+    // 120 steps leave it far from good, but well below a uniform guess over the characters.
+    let uniform = (s["vocabulary"].as_str().unwrap().chars().count() as f64).ln();
+    assert!(s["test_loss"].as_f64().unwrap() < uniform - 0.5, "{s}");
+    let written = stdout(&scratchgrad(&[
+        "sample",
+        out.to_str().unwrap(),
+        "--n",
+        "1",
+        "--prompt",
+        "KING",
+        "--length",
+        "40",
+    ]));
+    assert!(
+        written.starts_with("KING") && written.trim_end_matches('\n').chars().count() == 44,
+        "{written}"
+    );
+}
+
+#[test]
 fn bad_language_model_input_is_one_line() {
     let dir = common::temp_dir("lm-bad");
     let out = dir.join("run");
@@ -241,7 +290,10 @@ fn bad_language_model_input_is_one_line() {
         &with(&["--epochs", "3"]),
         "a language model trains for --steps",
     );
-    refused(&with(&["--arch", "gpt"]), "unknown language model `gpt`");
+    refused(
+        &with(&["--arch", "transformer"]),
+        "unknown language model `transformer`",
+    );
     refused(
         &with(&["--arch", "bigram", "--context", "3"]),
         "--context does not apply to a bigram",
@@ -254,6 +306,35 @@ fn bad_language_model_input_is_one_line() {
         "--layers is for image networks",
     );
     refused(&with(&["--context", "1000"]), "`context` must be 1 to 256");
+    refused(
+        &with(&["--arch", "gpt"]),
+        "--arch gpt trains on shakespeare",
+    );
+    refused(
+        &with(&["--arch", "mlp", "--heads", "2"]),
+        "--heads is for --arch gpt",
+    );
+    let gpt = |extra: &[&str]| {
+        let flags = [
+            "train",
+            "--quiet",
+            "--dataset",
+            "shakespeare-mini",
+            "--arch",
+            "gpt",
+            "--out",
+            other,
+        ];
+        scratchgrad(&[&flags[..], extra].concat())
+    };
+    refused(
+        &gpt(&["--embedding", "30", "--heads", "4"]),
+        "must split evenly into the 4 heads",
+    );
+    refused(
+        &gpt(&["--hidden", "64"]),
+        "--hidden does not apply to a gpt",
+    );
     let image = dir.join("image");
     refused(
         &scratchgrad(&[

@@ -1,7 +1,8 @@
-//! makemore's MLP language model three ways against PyTorch float64: the hand-derived
+//! makemore's MLP language model against PyTorch float64 two ways, and a whole GPT: the
+//! hand-derived
 //! backward (`manual::MlpLanguageModel`, the lectures' "backprop ninja" exercise) in f64 to
 //! 1e-10, and the autograd model the trainer uses (`lm::LanguageModel`, f32) to f32's
-//! precision. The fixture's case `mlp_language_model` in `tests/fixtures/language_ops.json`
+//! precision; the GPT (embeddings, a block, the head) likewise. The fixture's case `mlp_language_model` in `tests/fixtures/language_ops.json`
 //! was written by `tools/torch_reference.py` (PyTorch 2.15, float64: F.embedding,
 //! F.batch_norm in training mode, tanh, F.cross_entropy; `loss.backward(upstream)`).
 
@@ -159,6 +160,51 @@ fn the_trainers_autograd_model_matches_pytorch_in_f32() {
             let g = g as f64 * upstream;
             assert!(
                 (g - w).abs() <= 1e-5 * largest,
+                "{name}[{k}]: autograd {g:e}, PyTorch {w:e}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_whole_gpt_matches_pytorch_in_f32() {
+    // tests/fixtures/gpt_block.json: a GPT of one block (vocabulary 5, context 4, embedding 8,
+    // 2 heads) written out in PyTorch float64 as makemore's and nanoGPT's, its loss over every
+    // position of 2 windows and every tensor's gradient (tools/torch_reference.py).
+    let text = std::fs::read_to_string("tests/fixtures/gpt_block.json").unwrap();
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    let weights = doc["weights"].as_object().unwrap();
+    let state = weights
+        .iter()
+        .map(|(name, v)| (name.clone(), array(v).map(|x| x as f32)))
+        .collect();
+    let arch = LmArch::Gpt {
+        context: 4,
+        embedding: 8,
+        heads: 2,
+        blocks: 1,
+    };
+    let model = LanguageModel::from_arrays(arch, 5, state, 0).unwrap();
+    let ids = usizes(&doc["ids"]);
+    let targets = usizes(&doc["targets"]);
+    let loss = cross_entropy(&model.forward(&ids, 2), &targets);
+    let want = doc["loss"].as_f64().unwrap();
+    assert!(
+        (loss.item() as f64 - want).abs() < 1e-5 * want,
+        "{} against {want}",
+        loss.item()
+    );
+    loss.backward();
+    let params = model.named_parameters();
+    assert_eq!(params.len(), weights.len());
+    for (name, tensor) in params {
+        let want = array(&doc["grads"][&name]);
+        let got = tensor.grad().unwrap();
+        assert_eq!(got.shape(), want.shape(), "{name}");
+        let largest = want.data().iter().fold(0.0f64, |m, w| m.max(w.abs()));
+        for (k, (&g, &w)) in got.data().iter().zip(want.data()).enumerate() {
+            assert!(
+                (g as f64 - w).abs() <= 2e-5 * largest.max(1e-3),
                 "{name}[{k}]: autograd {g:e}, PyTorch {w:e}"
             );
         }

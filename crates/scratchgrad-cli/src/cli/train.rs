@@ -41,8 +41,8 @@ pub struct TrainArgs {
     #[arg(long)]
     pub(super) dataset: Option<AnyDataset>,
     /// The network: mlp (the texts'), cnn or lenet5; each has its own default optimizer,
-    /// learning rate, schedule and epochs (see below); for text, bigram or mlp (Bengio et al.)
-    /// [default: mlp]
+    /// learning rate, schedule and epochs (see below); for text, bigram, mlp (Bengio et al.)
+    /// or gpt [default: mlp]
     #[arg(long, conflicts_with = "layers")]
     pub(super) arch: Option<String>,
     /// Hidden layer widths of the MLP, comma-separated (e.g. 512,256) [default: 256; a language
@@ -69,12 +69,18 @@ pub struct TrainArgs {
     /// Language models: optimizer steps [default: by --arch]
     #[arg(long, allow_negative_numbers = true)]
     pub(super) steps: Option<usize>,
-    /// Language models: characters of context the MLP reads [default: 4]
+    /// Language models: characters of context the MLP (or GPT) reads [default: 4; gpt: 64]
     #[arg(long, allow_negative_numbers = true)]
     pub(super) context: Option<usize>,
-    /// Language models: numbers per character in the MLP's embedding [default: 24]
+    /// Language models: numbers per character in the embedding [default: 24; gpt: 128]
     #[arg(long, allow_negative_numbers = true)]
     pub(super) embedding: Option<usize>,
+    /// Language models: the GPT's attention heads [default: 4]
+    #[arg(long, allow_negative_numbers = true)]
+    pub(super) heads: Option<usize>,
+    /// Language models: the GPT's transformer blocks [default: 4]
+    #[arg(long, allow_negative_numbers = true)]
+    pub(super) blocks: Option<usize>,
     /// Language models: evaluate on the held-out text every this many steps [default: by --arch]
     #[arg(long, allow_negative_numbers = true)]
     pub(super) eval_every: Option<usize>,
@@ -170,6 +176,8 @@ impl TrainArgs {
             ("--context", self.context.is_some()),
             ("--embedding", self.embedding.is_some()),
             ("--eval-every", self.eval_every.is_some()),
+            ("--heads", self.heads.is_some()),
+            ("--blocks", self.blocks.is_some()),
         ];
         match given.iter().find(|(_, on)| *on) {
             Some((flag, _)) => Err(Failure::new(format!(

@@ -17,7 +17,8 @@ use crate::Failure;
 
 /// The defaults, for `train --help`.
 pub const DEFAULTS_HELP: &str = "bigram: adam (AdamW), lr 0.1 down to 0.01, 3000 steps of 256; \
-mlp: context 4, embedding 24, hidden 300 with batch norm, sgd, lr 0.1 down to 0.01, 200000 steps of 32 (makemore's lectures train 3, 10 and 200 this way)";
+mlp: context 4, embedding 24, hidden 300 with batch norm, sgd, lr 0.1 down to 0.01, 200000 steps of 32 (makemore's lectures train 3, 10 and 200 this way); \
+gpt (shakespeare): context 64, embedding 128, 4 heads, 4 blocks, adam (AdamW, weight decay 0.1), lr 0.001 down to 0.0001 after 100 warm-up steps, 2000 steps of 12 (nanoGPT's CPU configuration)";
 
 /// The most steps a run may take.
 const MAX_STEPS: usize = 10_000_000;
@@ -62,8 +63,33 @@ fn within(flag: &str, value: usize, low: usize, high: usize) -> Result<usize, Fa
 fn config(corpus: Corpus, args: &TrainArgs) -> Result<LmConfig, Failure> {
     refuse_image_flags(args)?;
     let kind = args.arch.as_deref().unwrap_or("mlp");
-    let mlp = kind == "mlp";
+    let (mlp, gpt) = (kind == "mlp", kind == "gpt");
+    let gpt_flags = [
+        ("--heads", args.heads.is_some()),
+        ("--blocks", args.blocks.is_some()),
+    ];
+    if let (false, Some((flag, _))) = (gpt, gpt_flags.iter().find(|(_, on)| *on)) {
+        return Err(Failure::new(format!("{flag} is for --arch gpt")));
+    }
     let arch = match kind {
+        "gpt" => {
+            if corpus.kind() == scratchgrad::data::TextKind::Lines {
+                return Err(Failure::new(format!(
+                    "--arch gpt trains on shakespeare (or shakespeare-mini) in this version, not {corpus}"
+                )));
+            }
+            if args.hidden.is_some() {
+                return Err(Failure::new(
+                    "--hidden does not apply to a gpt (its MLPs are 4 times the embedding)",
+                ));
+            }
+            LmArch::Gpt {
+                context: args.context.unwrap_or(64),
+                embedding: args.embedding.unwrap_or(128),
+                heads: args.heads.unwrap_or(4),
+                blocks: args.blocks.unwrap_or(4),
+            }
+        }
         "bigram" => {
             if let Some(flag) = [
                 ("--context", args.context.is_some()),
@@ -99,7 +125,7 @@ fn config(corpus: Corpus, args: &TrainArgs) -> Result<LmConfig, Failure> {
         }
         other => {
             return Err(Failure::new(format!(
-                "--arch: unknown language model `{}` (known: bigram, mlp)",
+                "--arch: unknown language model `{}` (known: bigram, mlp, gpt)",
                 scratchgrad::text::for_terminal(&scratchgrad::text::elide(other, 40))
             )))
         }
@@ -114,19 +140,19 @@ fn config(corpus: Corpus, args: &TrainArgs) -> Result<LmConfig, Failure> {
             )))
         }
     };
-    let steps = within(
-        "--steps",
-        args.steps.unwrap_or(if mlp { 200_000 } else { 3000 }),
-        1,
-        MAX_STEPS,
-    )?;
+    let (default_steps, default_batch, default_lr) = match (gpt, mlp) {
+        (true, _) => (2000, 12, 1e-3),
+        (_, true) => (200_000, 32, 0.1),
+        _ => (3000, 256, 0.1),
+    };
+    let steps = within("--steps", args.steps.unwrap_or(default_steps), 1, MAX_STEPS)?;
     let batch_size = within(
         "--batch-size",
-        args.batch_size.unwrap_or(if mlp { 32 } else { 256 }),
+        args.batch_size.unwrap_or(default_batch),
         1,
         65_536,
     )?;
-    let lr = args.lr.unwrap_or(0.1);
+    let lr = args.lr.unwrap_or(default_lr);
     if !(lr.is_finite() && (1e-10..=1e6).contains(&lr)) {
         return Err(Failure::new(format!(
             "--lr: must be between 1e-10 and 1e6, not {lr}"
@@ -144,15 +170,17 @@ fn config(corpus: Corpus, args: &TrainArgs) -> Result<LmConfig, Failure> {
         optimizer,
         lr,
         min_lr: lr / 10.0,
-        warmup: 0,
-        weight_decay: if optimizer == LmOptimizer::AdamW {
-            0.01
-        } else {
-            0.0
+        warmup: if gpt { 100.min(steps / 10) } else { 0 },
+        weight_decay: match optimizer {
+            LmOptimizer::AdamW if gpt => 0.1,
+            LmOptimizer::AdamW => 0.01,
+            LmOptimizer::Sgd => 0.0,
         },
         clip: Some(1.0),
         eval_every,
-        eval_examples: 25_000,
+        // A GPT's evaluation reads windows of its whole context: 200 of them are 12,800
+        // characters at nanoGPT's sizes.
+        eval_examples: if gpt { 200 } else { 25_000 },
         seed: args.seed.unwrap_or(0),
     };
     arch.validate(64)

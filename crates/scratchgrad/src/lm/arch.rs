@@ -20,12 +20,24 @@ pub enum LmArch {
         hidden: usize,
         batch_norm: bool,
     },
+    /// A GPT as makemore's and nanoGPT's: token and position embeddings of `embedding`
+    /// numbers, `blocks` transformer blocks (layer norm, causal self-attention in `heads`
+    /// heads, a residual; layer norm, a 4x-wide GELU MLP, a residual), a last layer norm and
+    /// a linear head; it reads `context` characters and predicts the next at every position.
+    Gpt {
+        context: usize,
+        embedding: usize,
+        heads: usize,
+        blocks: usize,
+    },
 }
 
 /// The longest context a model reads.
 pub const MAX_CONTEXT: usize = 256;
 /// The widest embedding or hidden layer.
 pub const MAX_WIDTH: usize = 4096;
+/// The most heads or blocks of a GPT.
+pub const MAX_BLOCKS: usize = 64;
 /// The most parameters a language model may have (100 million, as an image network).
 pub const MAX_LM_PARAMETERS: usize = 100_000_000;
 
@@ -43,8 +55,14 @@ impl LmArch {
     pub fn context(&self) -> usize {
         match *self {
             LmArch::Bigram => 1,
-            LmArch::Mlp { context, .. } => context,
+            LmArch::Mlp { context, .. } | LmArch::Gpt { context, .. } => context,
         }
+    }
+
+    /// Whether it predicts the next character at every position of its context (a GPT),
+    /// rather than only after the last.
+    pub fn predicts_every_position(&self) -> bool {
+        matches!(self, LmArch::Gpt { .. })
     }
 
     /// Its name, as `--arch` takes it.
@@ -52,11 +70,53 @@ impl LmArch {
         match self {
             LmArch::Bigram => "bigram",
             LmArch::Mlp { .. } => "mlp",
+            LmArch::Gpt { .. } => "gpt",
         }
     }
 
     /// Each parameter's name and shape, for `vocabulary` characters, in a fixed order.
-    pub fn parameter_shapes(&self, vocabulary: usize) -> Vec<(&'static str, Vec<usize>)> {
+    pub fn parameter_shapes(&self, vocabulary: usize) -> Vec<(String, Vec<usize>)> {
+        self.static_shapes(vocabulary)
+            .into_iter()
+            .map(|(n, s)| (n.to_string(), s))
+            .chain(self.block_shapes())
+            .collect()
+    }
+
+    /// A GPT's blocks' tensors, named as nanoGPT's (`h.0.attn.c_attn.weight`).
+    fn block_shapes(&self) -> Vec<(String, Vec<usize>)> {
+        let LmArch::Gpt {
+            embedding: e,
+            blocks,
+            ..
+        } = *self
+        else {
+            return Vec::new();
+        };
+        let mut shapes = Vec::new();
+        for b in 0..blocks.min(MAX_BLOCKS) {
+            for (name, shape) in [
+                ("ln_1.weight", vec![e]),
+                ("ln_1.bias", vec![e]),
+                ("attn.c_attn.weight", vec![3 * e, e]),
+                ("attn.c_attn.bias", vec![3 * e]),
+                ("attn.c_proj.weight", vec![e, e]),
+                ("attn.c_proj.bias", vec![e]),
+                ("ln_2.weight", vec![e]),
+                ("ln_2.bias", vec![e]),
+                ("mlp.c_fc.weight", vec![4 * e, e]),
+                ("mlp.c_fc.bias", vec![4 * e]),
+                ("mlp.c_proj.weight", vec![e, 4 * e]),
+                ("mlp.c_proj.bias", vec![e]),
+            ] {
+                shapes.push((format!("h.{b}.{name}"), shape));
+            }
+        }
+        shapes
+    }
+
+    /// The tensors outside a GPT's blocks, and every other model's.
+    fn static_shapes(&self, vocabulary: usize) -> Vec<(&'static str, Vec<usize>)> {
         match *self {
             LmArch::Bigram => vec![("logits.weight", vec![vocabulary, vocabulary])],
             LmArch::Mlp {
@@ -79,6 +139,15 @@ impl LmArch {
                 shapes.push(("out.bias", vec![vocabulary]));
                 shapes
             }
+            LmArch::Gpt {
+                context, embedding, ..
+            } => vec![
+                ("wte.weight", vec![vocabulary, embedding]),
+                ("wpe.weight", vec![context, embedding]),
+                ("ln_f.weight", vec![embedding]),
+                ("ln_f.bias", vec![embedding]),
+                ("lm_head.weight", vec![vocabulary, embedding]),
+            ],
         }
     }
 
@@ -99,6 +168,13 @@ impl LmArch {
     /// assert_eq!(wide.validate(27).unwrap_err(), "`embedding` must be 1 to 4096, not 0");
     /// ```
     pub fn validate(&self, vocabulary: usize) -> Result<(), String> {
+        let check = |name: &str, value: usize, most: usize| {
+            if (1..=most).contains(&value) {
+                Ok(())
+            } else {
+                Err(format!("`{name}` must be 1 to {most}, not {value}"))
+            }
+        };
         if let LmArch::Mlp {
             context,
             embedding,
@@ -106,16 +182,26 @@ impl LmArch {
             ..
         } = *self
         {
-            let check = |name: &str, value: usize, most: usize| {
-                if (1..=most).contains(&value) {
-                    Ok(())
-                } else {
-                    Err(format!("`{name}` must be 1 to {most}, not {value}"))
-                }
-            };
             check("context", context, MAX_CONTEXT)?;
             check("embedding", embedding, MAX_WIDTH)?;
             check("hidden", hidden, MAX_WIDTH)?;
+        }
+        if let LmArch::Gpt {
+            context,
+            embedding,
+            heads,
+            blocks,
+        } = *self
+        {
+            check("context", context, MAX_CONTEXT)?;
+            check("embedding", embedding, MAX_WIDTH)?;
+            check("heads", heads, MAX_BLOCKS)?;
+            check("blocks", blocks, MAX_BLOCKS)?;
+            if !embedding.is_multiple_of(heads) {
+                return Err(format!(
+                    "the embedding ({embedding}) must split evenly into the {heads} heads"
+                ));
+            }
         }
         let count = self
             .parameter_shapes(vocabulary)
@@ -147,6 +233,14 @@ impl LmArch {
                 "mlp (context {context}, embedding {embedding}, hidden {hidden}{})",
                 if batch_norm { ", batch norm" } else { "" }
             ),
+            LmArch::Gpt {
+                context,
+                embedding,
+                heads,
+                blocks,
+            } => format!(
+                "gpt (context {context}, embedding {embedding}, {heads} heads, {blocks} blocks)"
+            ),
         }
     }
 
@@ -162,6 +256,15 @@ impl LmArch {
             } => json!({
                 "kind": "mlp", "context": context, "embedding": embedding,
                 "hidden": hidden, "batch_norm": batch_norm,
+            }),
+            LmArch::Gpt {
+                context,
+                embedding,
+                heads,
+                blocks,
+            } => json!({
+                "kind": "gpt", "context": context, "embedding": embedding,
+                "heads": heads, "blocks": blocks,
             }),
         }
     }
@@ -184,7 +287,13 @@ impl LmArch {
                     .as_bool()
                     .ok_or("the architecture's `batch_norm` is not true or false")?,
             }),
-            _ => Err("the architecture is not a known language model (bigram, mlp)".into()),
+            Some("gpt") => Ok(LmArch::Gpt {
+                context: size("context")?,
+                embedding: size("embedding")?,
+                heads: size("heads")?,
+                blocks: size("blocks")?,
+            }),
+            _ => Err("the architecture is not a known language model (bigram, mlp, gpt)".into()),
         }
     }
 }
@@ -209,6 +318,20 @@ mod tests {
         };
         assert!(huge.validate(27).unwrap_err().contains("more than"));
         assert!(LmArch::from_json(&json!({"kind": "gpt"})).is_err());
+        // nanoGPT's CPU configuration's sizes on Shakespeare's 65 characters, with biases and
+        // an untied head: a block is 2 * 256 (layer norms) + 49,536 + 16,512 (attention) +
+        // 66,048 + 65,664 (MLP) = 198,272; then wte 8,320, wpe 8,192, ln_f 256, head 8,320.
+        let gpt = LmArch::Gpt {
+            context: 64,
+            embedding: 128,
+            heads: 4,
+            blocks: 4,
+        };
+        assert_eq!(
+            gpt.parameters(65),
+            4 * 198_272 + 8_320 + 8_192 + 256 + 8_320
+        );
+        assert_eq!(LmArch::from_json(&gpt.to_json()), Ok(gpt));
         assert!(LmArch::from_json(&json!({"kind": "mlp", "context": -1})).is_err());
     }
 }

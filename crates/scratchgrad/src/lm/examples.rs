@@ -91,6 +91,41 @@ impl Examples {
     }
 }
 
+impl Examples {
+    /// For a model that predicts at every position (a GPT): each example's whole window of
+    /// `context` tokens and the token after each of them (the window moved on by one), row by
+    /// row. A window of a line may reach back into the padding and the line before, as the
+    /// text runs on in the buffer.
+    pub fn windows(&self, examples: &[usize]) -> (Vec<usize>, Vec<usize>) {
+        let mut contexts = Vec::with_capacity(examples.len() * self.context);
+        let mut targets = Vec::with_capacity(examples.len() * self.context);
+        for &e in examples {
+            let at = self.targets[e] as usize;
+            contexts.extend(
+                self.buffer[at - self.context..at]
+                    .iter()
+                    .map(|&t| t as usize),
+            );
+            targets.extend(
+                self.buffer[at + 1 - self.context..=at]
+                    .iter()
+                    .map(|&t| t as usize),
+            );
+        }
+        (contexts, targets)
+    }
+
+    /// The examples of a model: [`Examples::batch`], or [`Examples::windows`] when it
+    /// predicts at every position.
+    pub fn for_model(&self, examples: &[usize], every_position: bool) -> (Vec<usize>, Vec<usize>) {
+        if every_position {
+            self.windows(examples)
+        } else {
+            self.batch(examples)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,6 +139,9 @@ mod tests {
         let (contexts, targets) = examples.batch(&[0, 1, 2]);
         assert_eq!(vocabulary.decode(&contexts), "abbcca");
         assert_eq!(vocabulary.decode(&targets), "cab");
+        let (contexts, targets) = examples.windows(&[0, 2]);
+        assert_eq!(vocabulary.decode(&contexts), "abca");
+        assert_eq!(vocabulary.decode(&targets), "bcab");
         let unknown = Examples::of(&["abd".to_string()], TextKind::Stream, &vocabulary, 2);
         assert_eq!(unknown.unwrap_err(), 'd');
     }

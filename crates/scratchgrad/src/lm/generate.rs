@@ -65,8 +65,7 @@ pub fn generate(
     let mut added = Vec::new();
     for _ in 0..how.max_chars {
         let window = &tokens[tokens.len() - context..];
-        let logits = model.forward(window, 1);
-        let scores: Vec<f64> = logits.data().data().iter().map(|&v| v as f64).collect();
+        let scores = model.next_scores(window);
         let next =
             next_token(&scores, how.temperature, how.top_k, rng).map_err(|e| e.to_string())?;
         if lines && next == 0 {

@@ -4,7 +4,7 @@
 use super::arch::LmArch;
 use crate::array::{Array, Rng};
 use crate::autograd::Tensor;
-use crate::nn::{BatchNorm, Module};
+use crate::nn::{BatchNorm, CausalSelfAttention, Gelu, LayerNorm, Linear, Module};
 
 /// A language model's learnt state, by name (as the model file stores it).
 pub type NamedArrays = Vec<(String, Array<f32>)>;
@@ -22,12 +22,27 @@ impl LanguageModel {
     /// A new model for `vocabulary` characters, initialised as makemore's lectures do: the
     /// table from N(0, 1); the hidden weights N(0, 1) * (5/3) / sqrt(fan-in) (tanh's gain);
     /// the output layer small (N(0, 1) * 0.01, bias 0) so the first scores are almost
-    /// uniform and the first loss is near ln(vocabulary).
+    /// uniform and the first loss is near ln(vocabulary). A GPT as nanoGPT: every matrix
+    /// N(0, 0.02), the residual projections N(0, 0.02 / sqrt(2 blocks)), biases 0, layer
+    /// norms 1 and 0.
     pub fn new(arch: LmArch, vocabulary: usize, rng: &mut Rng) -> Result<Self, String> {
         arch.validate(vocabulary)?;
         let mut arrays = NamedArrays::new();
         for (name, shape) in arch.parameter_shapes(vocabulary) {
-            let array = match name {
+            if let LmArch::Gpt { blocks, .. } = arch {
+                let array = if name.ends_with("c_proj.weight") {
+                    Array::rand_normal(&shape, 0.0, 0.02 / (2.0 * blocks as f64).sqrt(), rng)
+                } else if shape.len() == 2 {
+                    Array::rand_normal(&shape, 0.0, 0.02, rng)
+                } else if name.contains("ln_") && name.ends_with(".weight") {
+                    Array::ones(&shape)
+                } else {
+                    Array::zeros(&shape)
+                };
+                arrays.push((name, array));
+                continue;
+            }
+            let array = match name.as_str() {
                 "logits.weight" | "wte.weight" => Array::rand_normal(&shape, 0.0, 1.0, rng),
                 "hidden.weight" => {
                     Array::rand_normal(&shape, 0.0, 5.0 / 3.0 / (shape[1] as f64).sqrt(), rng)
@@ -36,7 +51,7 @@ impl LanguageModel {
                 "bn.weight" => Array::ones(&shape),
                 _ => Array::zeros(&shape),
             };
-            arrays.push((name.to_string(), array));
+            arrays.push((name, array));
         }
         if let LmArch::Mlp {
             hidden,
@@ -78,11 +93,11 @@ impl LanguageModel {
         let mut parameters = Vec::new();
         let mut norm_parts = Vec::new();
         for (name, shape) in arch.parameter_shapes(vocabulary) {
-            let array = take(name, &shape)?;
+            let array = take(&name, &shape)?;
             if name.starts_with("bn.") {
                 norm_parts.push(array);
             } else {
-                parameters.push((name.to_string(), Tensor::parameter(array)));
+                parameters.push((name, Tensor::parameter(array)));
             }
         }
         let norm = if let [weight, bias] = &norm_parts[..] {
@@ -137,9 +152,10 @@ impl LanguageModel {
 
     /// The scores (logits) of the next character after each context: `contexts` holds
     /// `batch` contexts of [`LmArch::context`] tokens, row by row; the result is
-    /// `[batch, vocabulary]`.
+    /// `[batch, vocabulary]`, or for a GPT (whose contexts may be shorter) the scores after
+    /// every position, `[batch * time, vocabulary]`.
     pub fn forward(&self, contexts: &[usize], batch: usize) -> Tensor<f32> {
-        let context = self.arch.context();
+        let context = contexts.len() / batch.max(1);
         let ids = Array::from_vec(contexts.to_vec(), &[batch, context]);
         match self.arch {
             // logits = W[previous character]
@@ -161,7 +177,51 @@ impl LanguageModel {
                 let h = pre.tanh();
                 &h.matmul_t(false, self.parameter("out.weight"), true) + self.parameter("out.bias")
             }
+            LmArch::Gpt { heads, blocks, .. } => self.gpt(&ids, heads, blocks),
         }
+    }
+
+    /// A GPT's scores at every position: `[batch * time, vocabulary]`.
+    fn gpt(&self, ids: &Array<usize>, heads: usize, blocks: usize) -> Tensor<f32> {
+        let (batch, time) = (ids.shape()[0], ids.shape()[1]);
+        let p = |name: String| self.parameter(&name).clone();
+        let norm = |prefix: String| LayerNorm {
+            weight: p(format!("{prefix}.weight")),
+            bias: p(format!("{prefix}.bias")),
+        };
+        let linear = |prefix: String| Linear {
+            weight: p(format!("{prefix}.weight")),
+            bias: p(format!("{prefix}.bias")),
+        };
+        // x = token embedding + position embedding, [B, T, E]
+        let positions = self.parameter("wpe.weight").narrow(0, 0, time);
+        let mut x = &self.parameter("wte.weight").embedding(ids) + &positions;
+        for b in 0..blocks {
+            // x = x + attention(ln_1(x)); x = x + mlp(ln_2(x)): each block adds to the stream
+            let attention = CausalSelfAttention {
+                qkv: linear(format!("h.{b}.attn.c_attn")),
+                proj: linear(format!("h.{b}.attn.c_proj")),
+                heads,
+            };
+            x = &x + &attention.forward(&norm(format!("h.{b}.ln_1")).forward(&x));
+            let wide =
+                linear(format!("h.{b}.mlp.c_fc")).forward(&norm(format!("h.{b}.ln_2")).forward(&x));
+            x = &x + &linear(format!("h.{b}.mlp.c_proj")).forward(&Gelu.forward(&wide));
+        }
+        let x = norm("ln_f".into()).forward(&x);
+        x.matmul_t(false, self.parameter("lm_head.weight"), true)
+            .reshape(&[batch * time, self.vocabulary])
+    }
+
+    /// The scores of the character after `window` (at most the model's context), for writing
+    /// text one character at a time.
+    pub fn next_scores(&self, window: &[usize]) -> Vec<f64> {
+        let logits = self.forward(window, 1).data();
+        let all = logits.data();
+        all[all.len() - self.vocabulary..]
+            .iter()
+            .map(|&v| v as f64)
+            .collect()
     }
 
     /// Training (batch statistics) or evaluation (running statistics) behaviour.

@@ -79,12 +79,19 @@ pub fn warmup_cosine(step: usize, lr: f64, min_lr: f64, warmup: usize, steps: us
 /// The mean cross-entropy (nats per character) over at most `most` of `examples`, evenly
 /// spaced, in evaluation mode.
 pub fn mean_loss(model: &mut LanguageModel, examples: &Examples, most: usize) -> f64 {
-    let count = examples.len().min(most.max(1));
+    let every = model.arch().predicts_every_position();
+    // A GPT's window predicts every one of its positions: windows that do not overlap read
+    // each held-out character once.
+    let per_window = if every { model.arch().context() } else { 1 };
+    let count = (examples.len() / per_window)
+        .max(1)
+        .min(examples.len())
+        .min(most.max(1));
     let chosen: Vec<usize> = (0..count).map(|i| i * examples.len() / count).collect();
     model.set_training(false);
     let mut sum = 0.0;
-    for chunk in chosen.chunks(4096) {
-        let (contexts, targets) = examples.batch(chunk);
+    for chunk in chosen.chunks((4096 / per_window).max(1)) {
+        let (contexts, targets) = examples.for_model(chunk, every);
         let loss = cross_entropy(&model.forward(&contexts, chunk.len()), &targets);
         sum += loss.item() as f64 * chunk.len() as f64;
     }
@@ -193,7 +200,7 @@ pub fn train_lm(
         let chosen: Vec<usize> = (0..training.batch_size)
             .map(|_| rng.below(train.len()))
             .collect();
-        let (contexts, targets) = train.batch(&chosen);
+        let (contexts, targets) = train.for_model(&chosen, model.arch().predicts_every_position());
         let loss = cross_entropy(&model.forward(&contexts, chosen.len()), &targets);
         let value = loss.item() as f64;
         if !value.is_finite() {
