@@ -138,7 +138,7 @@ impl<T: Float> Array<T> {
     }
     /// tanh elementwise.
     pub fn tanh(&self) -> Array<T> {
-        self.map(T::tanh)
+        Array::from_vec(T::tanh_slice(&self.data), &self.shape)
     }
     /// The logistic function 1 / (1 + e^-x), evaluated without overflow for large |x|.
     pub fn sigmoid(&self) -> Array<T> {

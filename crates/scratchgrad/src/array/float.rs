@@ -84,10 +84,15 @@ pub trait Float:
     fn sigmoid_slice(values: &[Self]) -> Vec<Self> {
         values.iter().map(|&v| v.sigmoid()).collect()
     }
+    /// [`Float::tanh`] of every value (`f32`: a vectorizing version within 4 ulps of the
+    /// exact value, the same bits on every processor).
+    fn tanh_slice(values: &[Self]) -> Vec<Self> {
+        values.iter().map(|&v| v.tanh()).collect()
+    }
 }
 
 macro_rules! impl_float {
-    ($t:ty, $name:literal, $sigmoid:path $(, $sigmoid_slice:path)?) => {
+    ($t:ty, $name:literal, $sigmoid:path $(, $sigmoid_slice:path, $tanh_slice:path)?) => {
         impl Float for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -149,6 +154,9 @@ macro_rules! impl_float {
                 fn sigmoid_slice(values: &[Self]) -> Vec<Self> {
                     $sigmoid_slice(values)
                 }
+                fn tanh_slice(values: &[Self]) -> Vec<Self> {
+                    $tanh_slice(values)
+                }
             )?
         }
     };
@@ -158,6 +166,7 @@ impl_float!(
     f32,
     "F32",
     super::vector_math::sigmoid_f32,
-    super::vector_math::sigmoid_slice_f32
+    super::vector_math::sigmoid_slice_f32,
+    super::vector_math::tanh_slice_f32
 );
 impl_float!(f64, "F64", super::elementwise::sigmoid);
