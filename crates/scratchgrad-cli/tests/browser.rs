@@ -885,10 +885,11 @@ async fn dashboard_page(client: &Client, url: &str, runs: &Path) {
     // A page that opens after the resumed run has every epoch, the earlier ones included
     // (they once vanished from the curve after a reload).
     client.refresh().await.unwrap();
+    // The page knows the run's status before its snapshot arrives: wait for the snapshot.
     wait_until(
         client,
         "the snapshot",
-        "return live !== null && live.status === 'finished'",
+        "return live !== null && live.snapshots > 0 && live.status === 'finished'",
     )
     .await;
     let epochs_shown = client

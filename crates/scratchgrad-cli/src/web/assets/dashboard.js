@@ -75,6 +75,7 @@ function setStatus(status) {
 // event as it happens.
 function handle(event) {
   if (event.type === "snapshot") {
+    live.snapshots = (live.snapshots || 0) + 1;
     live.history = [];
     live.batches = [];
     live.ratios = event.ratios || [];
