@@ -126,7 +126,14 @@ fn a_bigram_on_names_trains_samples_and_evaluates_as_it_reported() {
         "--out",
         folder,
     ]);
-    refused(&again, "choose a new or empty folder");
+    refused(
+        &again,
+        "holds a finished language-model run: choose another --out",
+    );
+    refused(
+        &scratchgrad(&["train", "--resume", folder]),
+        "--resume does not take those yet",
+    );
 }
 
 #[test]
@@ -335,6 +342,9 @@ fn bad_language_model_input_is_one_line() {
         &gpt(&["--hidden", "64"]),
         "--hidden does not apply to a gpt",
     );
+    // A batch whose step needs more memory than any machine here has is refused before
+    // anything is allocated (it once aborted asking for gigabytes), and leaves no folder.
+    refused(&gpt(&["--batch-size", "65536"]), "lower --batch-size");
     let image = dir.join("image");
     refused(
         &scratchgrad(&[

@@ -83,3 +83,30 @@ fn a_folder_holding_the_files_is_used_as_it_is() {
         assert!(out.ends_with(&format!("({chars} characters)\n")), "{out}");
     }
 }
+
+#[test]
+#[cfg_attr(
+    no_shared_data,
+    ignore = "needs ../shared/data/names.txt beside the checkout"
+)]
+fn a_file_already_present_is_read_and_never_written_again() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = common::temp_dir("text-present");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("names.txt");
+    std::fs::copy(shared_data().join("names.txt"), &file).unwrap();
+    let before = std::fs::metadata(&file).unwrap();
+    // It once rewrote the file (a new inode) on every run: a read-only folder failed, and a
+    // shared one was rewritten under its other users.
+    let run = scratchgrad(&["data", "fetch", "names", "--dir", dir.to_str().unwrap()]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let after = std::fs::metadata(&file).unwrap();
+    assert_eq!(
+        (before.ino(), before.mtime_nsec()),
+        (after.ino(), after.mtime_nsec())
+    );
+}

@@ -93,12 +93,12 @@ pub fn sample(args: SampleArgs) -> Result<(), Failure> {
     for i in 0..args.n {
         let text =
             generate(&mut model, &file.vocabulary, &args.prompt, &how, &mut rng).map_err(|e| {
-                let flag = if e.starts_with("the prompt") {
-                    "--prompt"
+                let shown = if e.starts_with("the prompt") {
+                    format!("--prompt: {e}")
                 } else {
-                    "--temperature or --top-k"
+                    format!("{} {e}", path.display())
                 };
-                Failure::new(format!("{flag}: {e}"))
+                Failure::new(for_terminal(&elide(&shown, 300)))
             })?;
         if lines {
             outln!("{}", for_terminal(&text));

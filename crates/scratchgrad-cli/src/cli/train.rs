@@ -368,6 +368,12 @@ fn session(args: &TrainArgs) -> Result<Session, Failure> {
         };
         return Session::start(config, folder).map_err(|e| session_error(args, None, e));
     };
+    if train_text::is_text_run(path) {
+        return Err(Failure::new(format!(
+            "cannot resume: {} is a language model's run, and --resume does not take those yet: start it again with its flags",
+            path.display()
+        )));
+    }
     let mut session = Session::resume(path).map_err(|e| session_error(args, Some(path), e))?;
     args.check_agrees(session.config(), path)?;
     if let Some(epochs) = args.epochs {

@@ -42,10 +42,18 @@ fn refuse_image_flags(args: &TrainArgs) -> Result<(), Failure> {
             "--resume does not take language-model runs yet: start the run again with its flags",
         )),
         Some((flag, _)) => Err(Failure::new(format!(
-            "{flag} is for image networks, not language models (--arch bigram or mlp)"
+            "{flag} is for image networks, not language models (--arch bigram, mlp or gpt)"
         ))),
         None => Ok(()),
     }
+}
+
+/// Whether `folder` holds a language model's run (its summary says so).
+pub fn is_text_run(folder: &Path) -> bool {
+    scratchgrad::files::read_regular(&folder.join("summary.json"), 1 << 20)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+        .is_some_and(|s| s["kind"] == "language-model")
 }
 
 /// Checks a whole number flag against its range.
@@ -233,6 +241,12 @@ pub fn run(corpus: Corpus, args: &TrainArgs, threads: usize) -> Result<(), Failu
         Some(out) => Folder::At(out),
         None => Folder::In(Path::new("runs")),
     };
+    if let Some(out) = args.out.as_deref().filter(|out| is_text_run(out)) {
+        return Err(Failure::new(format!(
+            "{} holds a finished language-model run: choose another --out",
+            out.display()
+        )));
+    }
     let run = LmRun::start(config.clone(), folder).map_err(|(path, e)| {
         Failure::new(format!(
             "{} {e}: choose a new or empty folder for --out",

@@ -38,6 +38,9 @@ pub const MAX_CONTEXT: usize = 256;
 pub const MAX_WIDTH: usize = 4096;
 /// The most heads or blocks of a GPT.
 pub const MAX_BLOCKS: usize = 64;
+/// The most numbers a training step may keep for its batch (outputs along the way and their
+/// gradients): 2^31, 8 GiB of f32.
+pub const MAX_STEP_VALUES: usize = 1 << 31;
 /// The most parameters a language model may have (100 million, as an image network).
 pub const MAX_LM_PARAMETERS: usize = 100_000_000;
 
@@ -216,6 +219,55 @@ impl LmArch {
             _ => Err(format!(
                 "a {} model of these sizes has more than {MAX_LM_PARAMETERS} parameters",
                 self.kind()
+            )),
+        }
+    }
+
+    /// About how many numbers a training step keeps per example (every output along the way
+    /// and its gradient; for a GPT, each block's dozen arrays of the embedding's width and its
+    /// attention scores, at every position), for `vocabulary` characters.
+    pub fn values_per_example(&self, vocabulary: usize) -> usize {
+        let v = vocabulary;
+        match *self {
+            LmArch::Bigram => 4 * v,
+            LmArch::Mlp {
+                context,
+                embedding,
+                hidden,
+                ..
+            } => 2 * context * embedding + 12 * hidden + 4 * v,
+            LmArch::Gpt {
+                context: t,
+                embedding: e,
+                heads: h,
+                blocks,
+            } => t.saturating_mul(
+                blocks
+                    .saturating_mul(96 * e + 8 * h * t)
+                    .saturating_add(4 * v + 8 * e),
+            ),
+        }
+    }
+
+    /// Refuses a batch whose step would keep more than [`MAX_STEP_VALUES`] numbers, before
+    /// anything is allocated.
+    ///
+    /// ```
+    /// use scratchgrad::lm::LmArch;
+    /// let gpt = LmArch::Gpt { context: 64, embedding: 128, heads: 4, blocks: 4 };
+    /// assert!(gpt.check_batch(65, 12).is_ok());
+    /// assert!(gpt.check_batch(65, 65_536).unwrap_err().contains("--batch-size"));
+    /// ```
+    pub fn check_batch(&self, vocabulary: usize, batch: usize) -> Result<(), String> {
+        let per = self.values_per_example(vocabulary);
+        match per.checked_mul(batch) {
+            Some(n) if n <= MAX_STEP_VALUES => Ok(()),
+            _ => Err(format!(
+                "a step of {batch} examples of this {} would keep about {} GB of numbers; \
+                 the most is {} GB: lower --batch-size or the model's sizes",
+                self.kind(),
+                (per as f64 * batch as f64 * 4.0 / 1e9).round(),
+                MAX_STEP_VALUES * 4 / 1_000_000_000
             )),
         }
     }

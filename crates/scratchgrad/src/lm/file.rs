@@ -112,7 +112,9 @@ impl LmFile {
         }
         let json = serde_json::from_str(meta("architecture")?)
             .map_err(|e| fail(format!("has an unreadable architecture ({e})")))?;
-        let arch = LmArch::from_json(&json).map_err(&fail)?;
+        let arch = LmArch::from_json(&json)
+            .and_then(|a| a.validate(2).map(|()| a))
+            .map_err(|e| fail(format!("has an architecture it cannot use ({e})")))?;
         let boundary = match meta("boundary")?.as_str() {
             "true" => true,
             "false" => false,
@@ -120,7 +122,9 @@ impl LmFile {
         };
         let vocabulary = Vocabulary::from_chars(meta("vocabulary")?, boundary)
             .map_err(|e| fail(format!("has a bad vocabulary: {e}")))?;
-        let corpus: Corpus = meta("corpus")?.parse().map_err(&fail)?;
+        let corpus: Corpus = meta("corpus")?
+            .parse()
+            .map_err(|e| fail(format!("names a text it cannot have learnt ({e})")))?;
         if (corpus.kind() == crate::data::TextKind::Lines) != boundary {
             return Err(fail(format!("has a vocabulary that does not fit {corpus}")));
         }

@@ -66,6 +66,9 @@ pub fn generate(
     for _ in 0..how.max_chars {
         let window = &tokens[tokens.len() - context..];
         let scores = model.next_scores(window);
+        if scores.iter().any(|s| !s.is_finite()) {
+            return Err("the model gives scores that are not finite numbers (inf or NaN); it cannot be used".into());
+        }
         let next =
             next_token(&scores, how.temperature, how.top_k, rng).map_err(|e| e.to_string())?;
         if lines && next == 0 {
@@ -76,4 +79,39 @@ pub fn generate(
     }
     model.set_training(true);
     Ok(format!("{prompt}{}", vocabulary.decode(&added)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::array::Array;
+    use crate::data::TextKind;
+    use crate::lm::LmArch;
+
+    #[test]
+    fn a_model_whose_scores_overflow_is_refused_not_sampled() {
+        let vocabulary = Vocabulary::of(&["ab".to_string()], TextKind::Lines).unwrap();
+        let arch = LmArch::Mlp {
+            context: 2,
+            embedding: 2,
+            hidden: 4,
+            batch_norm: false,
+        };
+        let model = LanguageModel::new(arch, 3, &mut Rng::seed(0)).unwrap();
+        // Finite weights of 3e38 in the output layer: four of them summed overflow.
+        let (mut state, _) = model.state();
+        for (name, array) in &mut state {
+            if name == "out.weight" {
+                *array = Array::full(array.shape(), 3e38);
+            }
+        }
+        let mut model = LanguageModel::from_arrays(arch, 3, state, 0).unwrap();
+        let how = Generation {
+            temperature: 1.0,
+            top_k: None,
+            max_chars: 5,
+        };
+        let err = generate(&mut model, &vocabulary, "", &how, &mut Rng::seed(0)).unwrap_err();
+        assert!(err.contains("not finite"), "{err}");
+    }
 }

@@ -106,6 +106,7 @@ impl LmRun {
                 arch.context()
             ));
         }
+        arch.check_batch(vocabulary.len(), training.batch_size)?;
         let mut model = LanguageModel::new(arch, vocabulary.len(), &mut Rng::seed(training.seed))?;
         let mut recorder = Recorder {
             inner: observer,

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use super::{verified, Attempt};
-use crate::data::idx::MAX_IDX_BYTES;
+use crate::data::idx::{is_gzip, MAX_IDX_BYTES};
 use crate::files::{read_regular, ReadError};
 
 /// Tries `path` for the file `name` with SHA-256 `sha`; `in_place` when the raw file found is
@@ -18,14 +18,19 @@ pub(super) fn attempt(
 ) -> Result<Attempt, String> {
     let source = path.display().to_string();
     match read_regular(path, MAX_IDX_BYTES) {
-        Ok(bytes) => Ok(match verified(bytes, sha, name) {
-            Ok(raw) => Attempt::Found {
-                raw,
-                source,
-                in_place: in_place && path.extension().is_none(),
-            },
-            Err(why) => Attempt::Failed { source, why },
-        }),
+        Ok(bytes) => {
+            // Already where it belongs: the file under its own name, not compressed (a
+            // present file is never written again: the folder may be read-only or shared).
+            let in_place = in_place && path.file_name() == Some(name.as_ref()) && !is_gzip(&bytes);
+            Ok(match verified(bytes, sha, name) {
+                Ok(raw) => Attempt::Found {
+                    raw,
+                    source,
+                    in_place,
+                },
+                Err(why) => Attempt::Failed { source, why },
+            })
+        }
         Err(e) if e.is_not_found() => Ok(Attempt::Skipped(format!("{source} (not present)"))),
         Err(e @ ReadError::NotRegular { .. }) => Err(format!(
             "{source}: {e}: remove it, or keep data sets in another folder"
