@@ -278,6 +278,19 @@ fn bad_language_model_input_is_one_line() {
         &scratchgrad(&["sample", folder, "--n", "0"]),
         "--n: must be 1 to",
     );
+    // The image commands refuse a language model in one line, and write nothing.
+    let model = out.join("model.safetensors");
+    let model = model.to_str().unwrap();
+    let onnx = dir.join("lm.onnx");
+    refused(
+        &scratchgrad(&["export", model, "--onnx", onnx.to_str().unwrap()]),
+        "is a language model, not an image classifier",
+    );
+    assert!(!onnx.exists());
+    refused(
+        &scratchgrad(&["predict", "--model", model, "/dev/null"]),
+        "is a language model, not an image classifier",
+    );
     let not_a_model = dir.join("empty.safetensors");
     std::fs::write(&not_a_model, b"").unwrap();
     refused(
