@@ -291,6 +291,31 @@ fn bad_language_model_input_is_one_line() {
         &scratchgrad(&["predict", "--model", model, "/dev/null"]),
         "is a language model, not an image classifier",
     );
+    refused(
+        &scratchgrad(&["eval", "--model", model, "--dataset", "names-mini"]),
+        "is a language model: it is evaluated on the held-out part of the text it learnt",
+    );
+    let image_run = dir.join("image-run");
+    let trained = scratchgrad(&common::train_args(
+        &image_run,
+        &["--layers", "linear10", "--epochs", "1"],
+    ));
+    assert!(trained.status.success());
+    let image_model = image_run.join("model.safetensors");
+    refused(
+        &scratchgrad(&[
+            "eval",
+            "--model",
+            image_model.to_str().unwrap(),
+            "--dataset",
+            "names",
+        ]),
+        "is an image classifier: it cannot be evaluated on names, a text",
+    );
+    refused(
+        &scratchgrad(&["sample", image_run.to_str().unwrap()]),
+        "is an image classifier, not a language model",
+    );
     let not_a_model = dir.join("empty.safetensors");
     std::fs::write(&not_a_model, b"").unwrap();
     refused(

@@ -3,13 +3,14 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use scratchgrad::data::{Dataset, DatasetName, Split};
+use scratchgrad::data::{Dataset, Split};
 use scratchgrad::lm::LmFile;
 use scratchgrad::model_files::{
     decode_model, decode_named, read_file, LANGUAGE_MODEL_FORMAT, MAX_MODEL_BYTES,
 };
 use scratchgrad::train::{evaluate, Engine, Model};
 
+use super::data::AnyDataset;
 use super::{data, text_model};
 use crate::output::{out, outln};
 use crate::Failure;
@@ -23,7 +24,7 @@ pub struct EvalArgs {
     model: PathBuf,
     /// Data set to test on [default: the one the model was trained on]
     #[arg(long)]
-    dataset: Option<DatasetName>,
+    dataset: Option<AnyDataset>,
     /// Print one JSON object instead of a table
     #[arg(long)]
     json: bool,
@@ -65,7 +66,12 @@ pub fn run(args: EvalArgs) -> Result<(), Failure> {
     }
     let file = decode_model(&bytes, &shown).map_err(|e| Failure::new(e.to_string()))?;
     let dataset = match args.dataset {
-        Some(d) => d,
+        Some(AnyDataset::Images(d)) => d,
+        Some(AnyDataset::Text(corpus)) => {
+            return Err(Failure::new(format!(
+                "{shown} is an image classifier: it cannot be evaluated on {corpus}, a text (pass an image data set, or none for its own)"
+            )))
+        }
         None => file.dataset.parse().map_err(|_| {
             let known = if file.dataset.is_empty() {
                 "does not say which data set it was trained on".to_string()
