@@ -7,23 +7,15 @@
 //! several channels, ties in max pooling, batch norm in training (with its running statistics
 //! after the step) and in evaluation. Agreement required: 1e-10 relative.
 
+mod common;
+
+use common::array;
+
 use scratchgrad::array::{Array, Window};
 use scratchgrad::autograd::Tensor;
 use scratchgrad::manual::{self, Layer};
 use scratchgrad::nn::{self, Module};
 use serde_json::Value;
-
-fn array(v: &Value) -> Array<f64> {
-    let numbers = |v: &Value| -> Vec<f64> {
-        v.as_array()
-            .unwrap()
-            .iter()
-            .map(|x| x.as_f64().unwrap())
-            .collect()
-    };
-    let shape: Vec<usize> = numbers(&v["shape"]).iter().map(|&d| d as usize).collect();
-    Array::from_vec(numbers(&v["data"]), &shape)
-}
 
 fn assert_close(what: &str, got: &Array<f64>, want: &Array<f64>) {
     assert_eq!(got.shape(), want.shape(), "{what}: shapes differ");

@@ -6,35 +6,15 @@
 //! was written by `tools/torch_reference.py` (PyTorch 2.15, float64: F.embedding,
 //! F.batch_norm in training mode, tanh, F.cross_entropy; `loss.backward(upstream)`).
 
+mod common;
+
+use common::{array, usizes};
+
 use scratchgrad::array::Array;
 use scratchgrad::lm::{LanguageModel, LmArch};
 use scratchgrad::manual::MlpLanguageModel;
 use scratchgrad::nn::cross_entropy;
 use serde_json::Value;
-
-fn array(v: &Value) -> Array<f64> {
-    let shape: Vec<usize> = v["shape"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d.as_u64().unwrap() as usize)
-        .collect();
-    let data: Vec<f64> = v["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d.as_f64().unwrap())
-        .collect();
-    Array::from_vec(data, &shape)
-}
-
-fn usizes(v: &Value) -> Vec<usize> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d.as_u64().unwrap() as usize)
-        .collect()
-}
 
 /// The fixture's case: inputs (table, W1, gamma, beta, W2, b2), contexts, targets, the
 /// loss, the upstream gradient of the loss and PyTorch's gradients.

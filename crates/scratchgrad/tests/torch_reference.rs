@@ -4,34 +4,14 @@
 //! (PyTorch 2.15, float64): inputs, a random upstream gradient, PyTorch's output and
 //! `x.grad` after `out.backward(upstream)`. Agreement required: 1e-10 relative.
 
+mod common;
+
+use common::{array, usizes};
+
 use scratchgrad::array::Array;
 use scratchgrad::autograd::Tensor;
 use scratchgrad::nn::{CausalSelfAttention, Gelu, LayerNorm, Linear, Module};
 use serde_json::Value;
-
-fn array(v: &Value) -> Array<f64> {
-    let shape: Vec<usize> = v["shape"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d.as_u64().unwrap() as usize)
-        .collect();
-    let data: Vec<f64> = v["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap())
-        .collect();
-    Array::from_vec(data, &shape)
-}
-
-fn usizes(v: &Value) -> Vec<usize> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d.as_u64().unwrap() as usize)
-        .collect()
-}
 
 /// Runs the case's operation through scratchgrad.
 fn apply(case: &Value, t: &[Tensor<f64>]) -> Tensor<f64> {

@@ -6,7 +6,7 @@ use clap::Args;
 use scratchgrad::data::{Dataset, Split};
 use scratchgrad::lm::LmFile;
 use scratchgrad::model_files::{
-    decode_model, decode_named, read_file, LANGUAGE_MODEL_FORMAT, MAX_MODEL_BYTES,
+    decode_model, format_of, read_file, LANGUAGE_MODEL_FORMAT, MAX_MODEL_BYTES,
 };
 use scratchgrad::train::{evaluate, Engine, Model};
 
@@ -53,8 +53,7 @@ fn probabilities(model: &mut Model, test: &Dataset) -> Vec<Vec<f32>> {
 pub fn run(args: EvalArgs) -> Result<(), Failure> {
     let bytes = read_file(&args.model, MAX_MODEL_BYTES).map_err(|e| Failure::new(e.to_string()))?;
     let shown = args.model.display().to_string();
-    let is_text = decode_named(&bytes)
-        .is_ok_and(|f| f.metadata.get("format").map(String::as_str) == Some(LANGUAGE_MODEL_FORMAT));
+    let is_text = format_of(&bytes).as_deref() == Some(LANGUAGE_MODEL_FORMAT);
     if is_text {
         if args.dataset.is_some() || args.per_image {
             return Err(Failure::new(format!(

@@ -179,8 +179,8 @@ impl TrainArgs {
             ("--heads", self.heads.is_some()),
             ("--blocks", self.blocks.is_some()),
         ];
-        match given.iter().find(|(_, on)| *on) {
-            Some((flag, _)) => Err(Failure::new(format!(
+        match train_text::first_given(&given) {
+            Some(flag) => Err(Failure::new(format!(
                 "{flag} is for language models (--dataset names or shakespeare); an image network trains for --epochs"
             ))),
             None => Ok(()),

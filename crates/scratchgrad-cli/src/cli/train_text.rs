@@ -34,18 +34,26 @@ fn refuse_image_flags(args: &TrainArgs) -> Result<(), Failure> {
         ("--val-split", args.val_split.is_some()),
         ("--resume", args.resume.is_some()),
     ];
-    match given.iter().find(|(_, on)| *on) {
-        Some(("--epochs", _)) => Err(Failure::new(
+    match first_given(&given) {
+        Some("--epochs") => Err(Failure::new(
             "--epochs is for image networks: a language model trains for --steps",
         )),
-        Some(("--resume", _)) => Err(Failure::new(
+        Some("--resume") => Err(Failure::new(
             "--resume does not take language-model runs yet: start the run again with its flags",
         )),
-        Some((flag, _)) => Err(Failure::new(format!(
+        Some(flag) => Err(Failure::new(format!(
             "{flag} is for image networks, not language models (--arch bigram, mlp or gpt)"
         ))),
         None => Ok(()),
     }
+}
+
+/// The first of `flags` that was given.
+pub fn first_given<'a>(flags: &[(&'a str, bool)]) -> Option<&'a str> {
+    flags
+        .iter()
+        .find(|(_, given)| *given)
+        .map(|(flag, _)| *flag)
 }
 
 /// Whether `folder` holds a language model's run (its summary says so).
@@ -76,7 +84,7 @@ fn config(corpus: Corpus, args: &TrainArgs) -> Result<LmConfig, Failure> {
         ("--heads", args.heads.is_some()),
         ("--blocks", args.blocks.is_some()),
     ];
-    if let (false, Some((flag, _))) = (gpt, gpt_flags.iter().find(|(_, on)| *on)) {
+    if let (false, Some(flag)) = (gpt, first_given(&gpt_flags)) {
         return Err(Failure::new(format!("{flag} is for --arch gpt")));
     }
     let arch = match kind {
@@ -99,17 +107,13 @@ fn config(corpus: Corpus, args: &TrainArgs) -> Result<LmConfig, Failure> {
             }
         }
         "bigram" => {
-            if let Some(flag) = [
+            if let Some(flag) = first_given(&[
                 ("--context", args.context.is_some()),
                 ("--embedding", args.embedding.is_some()),
                 ("--hidden", args.hidden.is_some()),
-            ]
-            .iter()
-            .find(|(_, on)| *on)
-            {
+            ]) {
                 return Err(Failure::new(format!(
-                    "{} does not apply to a bigram model (one character of context, one table)",
-                    flag.0
+                    "{flag} does not apply to a bigram model (one character of context, one table)"
                 )));
             }
             LmArch::Bigram

@@ -76,41 +76,26 @@ impl Examples {
 
     /// The contexts (`[examples.len() * context]`, row by row) and targets of `examples`.
     pub fn batch(&self, examples: &[usize]) -> (Vec<usize>, Vec<usize>) {
-        let mut contexts = Vec::with_capacity(examples.len() * self.context);
-        let mut targets = Vec::with_capacity(examples.len());
-        for &e in examples {
-            let at = self.targets[e] as usize;
-            contexts.extend(
-                self.buffer[at - self.context..at]
-                    .iter()
-                    .map(|&t| t as usize),
-            );
-            targets.push(self.buffer[at] as usize);
-        }
-        (contexts, targets)
+        self.read(examples, 1)
     }
-}
 
-impl Examples {
     /// For a model that predicts at every position (a GPT): each example's whole window of
     /// `context` tokens and the token after each of them (the window moved on by one), row by
     /// row. A window of a line may reach back into the padding and the line before, as the
     /// text runs on in the buffer.
     pub fn windows(&self, examples: &[usize]) -> (Vec<usize>, Vec<usize>) {
+        self.read(examples, self.context)
+    }
+
+    /// Each example's context, and the last `per_example` tokens up to its target.
+    fn read(&self, examples: &[usize], per_example: usize) -> (Vec<usize>, Vec<usize>) {
+        let tokens = |from: usize, to: usize| self.buffer[from..to].iter().map(|&t| t as usize);
         let mut contexts = Vec::with_capacity(examples.len() * self.context);
-        let mut targets = Vec::with_capacity(examples.len() * self.context);
+        let mut targets = Vec::with_capacity(examples.len() * per_example);
         for &e in examples {
             let at = self.targets[e] as usize;
-            contexts.extend(
-                self.buffer[at - self.context..at]
-                    .iter()
-                    .map(|&t| t as usize),
-            );
-            targets.extend(
-                self.buffer[at + 1 - self.context..=at]
-                    .iter()
-                    .map(|&t| t as usize),
-            );
+            contexts.extend(tokens(at - self.context, at));
+            targets.extend(tokens(at + 1 - per_example, at + 1));
         }
         (contexts, targets)
     }

@@ -9,7 +9,7 @@ use super::model::{LanguageModel, NamedArrays};
 use crate::data::{Corpus, Vocabulary};
 use crate::model_files::{
     decode_named, encode_named, read_file, LoadError, NamedTensors, LANGUAGE_MODEL_FORMAT,
-    MAX_MODEL_BYTES,
+    LEGACY_MODEL_FORMAT, MAX_MODEL_BYTES, MODEL_FORMAT,
 };
 
 /// Batch norm's count of batches in the file.
@@ -102,7 +102,7 @@ impl LmFile {
         };
         match parsed.metadata.get("format").map(String::as_str) {
             Some(LANGUAGE_MODEL_FORMAT) => {}
-            Some("scratchgrad.model.v1" | "scratchgrad.mlp.v1") => {
+            Some(MODEL_FORMAT | LEGACY_MODEL_FORMAT) => {
                 return Err(fail(
                     "is an image classifier, not a language model: use it with predict or eval"
                         .into(),

@@ -60,27 +60,49 @@ pub struct Parsed {
     pub counts: Vec<(String, u64)>,
 }
 
-/// A file of named f32 tensors, int64 counts and metadata (language models use it), with the
-/// header's keys sorted as every scratchgrad file's.
-pub fn encode_named(file: &Parsed) -> Vec<u8> {
-    let mut tensors: Vec<_> = file
-        .tensors
+/// Tensors and counts as a file stores them: f32 tensors, and each count as a scalar int64 (as
+/// PyTorch keeps batch norm's count, so that it loads the file strictly).
+pub(super) fn stored_tensors(
+    tensors: &[(String, Array<f32>)],
+    counts: &[(String, u64)],
+) -> Vec<(String, Vec<usize>, Dtype, Vec<u8>)> {
+    let mut stored_all: Vec<_> = tensors
         .iter()
         .map(|(n, a)| {
             let (dtype, bytes) = stored(a);
             (n.clone(), a.shape().to_vec(), dtype, bytes)
         })
         .collect();
-    for (name, count) in &file.counts {
+    for (name, count) in counts {
         let count = i64::try_from(*count).unwrap_or(i64::MAX);
-        tensors.push((
+        stored_all.push((
             name.clone(),
             vec![],
             Dtype::I64,
             count.to_le_bytes().to_vec(),
         ));
     }
-    serialize(&tensors, file.metadata.clone())
+    stored_all
+}
+
+/// A file of named f32 tensors, int64 counts and metadata (language models use it), with the
+/// header's keys sorted as every scratchgrad file's.
+pub fn encode_named(file: &Parsed) -> Vec<u8> {
+    serialize(
+        &stored_tensors(&file.tensors, &file.counts),
+        file.metadata.clone(),
+    )
+}
+
+/// The `format` a safetensors file's metadata names, read from its header alone (no tensor
+/// is decoded), or `None` when it has none or is not a safetensors file.
+pub fn format_of(bytes: &[u8]) -> Option<String> {
+    let header = u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?);
+    if header > MAX_HEADER_BYTES {
+        return None;
+    }
+    let (_, meta) = SafeTensors::read_metadata(bytes).ok()?;
+    meta.metadata().as_ref()?.get("format").cloned()
 }
 
 /// Reads a safetensors file's metadata, f32 tensors and int64 counts (every other dtype, a

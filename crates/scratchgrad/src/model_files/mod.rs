@@ -16,7 +16,7 @@ mod container;
 mod model;
 
 pub use checkpoint::{decode_checkpoint, encode_checkpoint, load_checkpoint, Checkpoint};
-pub use container::{encode_named, parse as decode_named, Parsed as NamedTensors};
+pub use container::{encode_named, format_of, parse as decode_named, Parsed as NamedTensors};
 pub use model::{decode_model, encode_model, load_model, preprocessing, ModelFile};
 
 use std::fmt;
@@ -29,10 +29,10 @@ pub const MAX_HEADER_BYTES: u64 = 1 << 20;
 pub const MAX_MODEL_BYTES: u64 = (crate::arch::MAX_PARAMETERS as u64) * 4 + MAX_HEADER_BYTES + 8;
 /// The largest checkpoint read: the weights and up to two optimizer buffers per weight.
 pub const MAX_CHECKPOINT_BYTES: u64 = 3 * MAX_MODEL_BYTES;
-const MODEL_FORMAT: &str = "scratchgrad.model.v1";
+pub(crate) const MODEL_FORMAT: &str = "scratchgrad.model.v1";
 /// The format of model files written before architectures were layer lists (MLPs only); still
 /// read.
-const LEGACY_MODEL_FORMAT: &str = "scratchgrad.mlp.v1";
+pub(crate) const LEGACY_MODEL_FORMAT: &str = "scratchgrad.mlp.v1";
 const CHECKPOINT_FORMAT: &str = "scratchgrad.checkpoint.v2";
 /// The `format` of a language model's file (`lm::LmFile`).
 pub const LANGUAGE_MODEL_FORMAT: &str = "scratchgrad.lm.v1";

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use super::container::{is_short_printable, parse, printable, serialize, stored, Parsed};
+use super::container::{is_short_printable, parse, printable, serialize, stored_tensors, Parsed};
 use super::{
     invalid, read_file, LoadError, CHECKPOINT_FORMAT, LANGUAGE_MODEL_FORMAT,
     LEGACY_CHECKPOINT_FORMAT, LEGACY_MODEL_FORMAT, MAX_CLASS_NAME_CHARS, MAX_MODEL_BYTES,
@@ -41,27 +41,9 @@ pub fn preprocessing(input: &[usize]) -> String {
     format!("28x28 grayscale, light ink on a dark background, each pixel divided by 255 into [0, 1], {layout}")
 }
 
-/// A model's tensors and counts as the file stores them: f32 tensors, and each count as a
-/// scalar int64 (as PyTorch keeps batch norm's count, so that it loads the file strictly).
+/// A model's tensors and counts as the file stores them.
 pub(super) fn stored_state(model: &ModelFile) -> Vec<(String, Vec<usize>, Dtype, Vec<u8>)> {
-    let mut tensors: Vec<_> = model
-        .weights
-        .iter()
-        .map(|(n, a)| {
-            let (dtype, bytes) = stored(a);
-            (n.clone(), a.shape().to_vec(), dtype, bytes)
-        })
-        .collect();
-    for (name, count) in &model.counts {
-        let count = i64::try_from(*count).unwrap_or(i64::MAX);
-        tensors.push((
-            name.clone(),
-            vec![],
-            Dtype::I64,
-            count.to_le_bytes().to_vec(),
-        ));
-    }
-    tensors
+    stored_tensors(&model.weights, &model.counts)
 }
 
 pub(super) fn model_metadata(model: &ModelFile, format: &str) -> HashMap<String, String> {
