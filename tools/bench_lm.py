@@ -1,9 +1,20 @@
 #!/usr/bin/env python3
-"""Time per training step of the names MLP (Bengio et al., makemore's lectures) or the
-Shakespeare GPT (nanoGPT's CPU configuration), scratchgrad against the same model in
-PyTorch, on this machine in the same run, alternating A B A B.
+"""Time per training step of the names MLP (Bengio et al., makemore's lectures), the names
+WaveNet (makemore part 5), the names GPT (makemore.py's transformer) or the Shakespeare GPT
+(nanoGPT's CPU configuration), scratchgrad against the same model in PyTorch, on this machine
+in the same run, alternating A B A B.
 
-Usage: ~/torchvenv/bin/python tools/bench_lm.py [--model mlp|gpt] [--threads N] [--rounds R] [--steps S]
+Usage: ~/torchvenv/bin/python tools/bench_lm.py [--model mlp|wavenet|gpt-names|gpt] [--threads N] [--rounds R] [--steps S]
+
+WaveNet: `train --dataset names --arch wavenet` (context 8, embedding 24, 3 levels of 128, SGD,
+batch 32) against the lecture's model in PyTorch: nn.Embedding, FlattenConsecutive(2) as a
+view, Linear without bias, batch norm over (batch, time) (nn.BatchNorm1d on the rows, which is
+faster than the lecture's hand-written layer), tanh, a linear head.
+
+GPT on names: `train --dataset names --arch gpt` (context 16, embedding 64, 4 heads, 4 blocks,
+AdamW lr 5e-4 weight decay 0.01, batch 32, clipping) against makemore.py's Transformer (the
+blocks below, at its sizes; F.gelu's tanh form in place of makemore's slower hand-written
+NewGELU) fed makemore's way: each name a window of 16, padded, ignored targets (-1).
 
 GPT: `train --dataset shakespeare --arch gpt` (context 64, embedding 128, 4 heads, 4 blocks,
 AdamW, batch 12, clipping) timed to its last evaluation (metrics.jsonl's `seconds`, which
@@ -13,7 +24,7 @@ windows per split).
 
 scratchgrad: `scratchgrad train --dataset names --arch mlp --steps S --eval-every S` (its
 default sizes: context 4, embedding 24, hidden 300 with batch norm, SGD, batch 32); the time
-is the run's own `seconds` in summary.json minus nothing (one evaluation at the end, of at
+is the run's own `seconds` at its last evaluation in metrics.jsonl (that evaluation, of at
 most 25,000 examples per split, is included). PyTorch: the same layers (nn.Embedding,
 Linear without bias, BatchNorm1d, tanh, Linear), the same batch and SGD, float32, timed over
 the same number of steps on names.txt's examples built the lectures' way, plus the same two
@@ -47,8 +58,7 @@ def examples(words, context, stoi):
     return torch.tensor(xs), torch.tensor(ys)
 
 
-def torch_run(steps, threads):
-    torch.set_num_threads(threads)
+def names_data():
     words = [w.strip() for w in open(DATA / "names.txt").read().splitlines() if w.strip()]
     chars = sorted(set("".join(words)))
     stoi = {c: i + 1 for i, c in enumerate(chars)}
@@ -57,6 +67,12 @@ def torch_run(steps, threads):
     perm = torch.randperm(len(words), generator=g).tolist()
     train = [words[i] for i in perm[:-1000]]
     test = [words[i] for i in perm[-1000:]]
+    return train, test, stoi, g
+
+
+def torch_run(steps, threads):
+    torch.set_num_threads(threads)
+    train, test, stoi, g = names_data()
     xtr, ytr = examples(train, 4, stoi)
     xte, yte = examples(test, 4, stoi)
     v = len(stoi)
@@ -110,6 +126,82 @@ class Gpt(nn.Module):
         return self.lm_head(self.ln_f(x))
 
 
+class FlattenConsecutive(nn.Module):
+    def forward(self, x):
+        b, t, c = x.shape
+        x = x.view(b, t // 2, 2 * c)
+        return x.squeeze(1) if x.shape[1] == 1 else x
+
+
+class RowBatchNorm(nn.BatchNorm1d):
+    """Batch norm over (batch, time) of [B, T, C], as the lecture's layer normalizes."""
+
+    def forward(self, x):
+        return super().forward(x.reshape(-1, x.shape[-1])).view(x.shape)
+
+
+def torch_wavenet(steps, threads):
+    torch.set_num_threads(threads)
+    train, test, stoi, g = names_data()
+    xtr, ytr = examples(train, 8, stoi)
+    xte, yte = examples(test, 8, stoi)
+    v, h = len(stoi), 128
+    layers = [nn.Embedding(v, 24)]
+    for fan_in in (48, 2 * h, 2 * h):
+        layers += [FlattenConsecutive(), nn.Linear(fan_in, h, bias=False), RowBatchNorm(h), nn.Tanh()]
+    model = nn.Sequential(*layers, nn.Linear(h, v))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    start = time.perf_counter()
+    for step in range(steps):
+        ix = torch.randint(0, xtr.shape[0], (32,), generator=g)
+        loss = F.cross_entropy(model(xtr[ix]), ytr[ix])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+    model.eval()
+    with torch.no_grad():
+        F.cross_entropy(model(xtr[:25000]), ytr[:25000])
+        F.cross_entropy(model(xte), yte)
+    return time.perf_counter() - start
+
+
+def torch_gpt_names(steps, threads):
+    torch.set_num_threads(threads)
+    train, test, stoi, g = names_data()
+
+    def padded(words):
+        x = torch.zeros(len(words), 16, dtype=torch.long)
+        y = torch.full((len(words), 16), -1, dtype=torch.long)
+        for i, w in enumerate(words):
+            ids = [stoi[c] for c in w][:15]
+            x[i, 1:1 + len(ids)] = torch.tensor(ids, dtype=torch.long)
+            y[i, :len(ids)] = torch.tensor(ids, dtype=torch.long)
+            y[i, len(ids)] = 0
+        return x, y
+
+    xtr, ytr = padded(train)
+    xte, yte = padded(test)
+    model = Gpt(len(stoi), t=16, e=64)
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    rest = [p for p in model.parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": rest, "weight_decay": 0.0}],
+                            lr=5e-4, betas=(0.9, 0.99))
+    start = time.perf_counter()
+    for step in range(steps):
+        ix = torch.randint(0, xtr.shape[0], (32,), generator=g)
+        loss = F.cross_entropy(model(xtr[ix]).view(-1, len(stoi)), ytr[ix].view(-1), ignore_index=-1)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+    with torch.no_grad():
+        for x, y in ((xtr[:2000], ytr[:2000]), (xte, yte)):
+            for cx, cy in zip(x.split(256), y.split(256)):
+                F.cross_entropy(model(cx).view(-1, len(stoi)), cy.view(-1), ignore_index=-1)
+    return time.perf_counter() - start
+
+
 def torch_gpt(steps, threads):
     torch.set_num_threads(threads)
     text = open(DATA / "tinyshakespeare.txt").read()
@@ -140,38 +232,37 @@ def torch_gpt(steps, threads):
     return time.perf_counter() - start
 
 
-def ours_gpt(steps, threads):
+def ours(dataset, arch, steps, threads):
+    """Our run's seconds to its last evaluation (metrics.jsonl's `seconds`, which leaves out
+    writing samples and files)."""
     with tempfile.TemporaryDirectory() as d:
         out = pathlib.Path(d) / "run"
-        subprocess.run([str(BIN), "train", "--quiet", "--dataset", "shakespeare", "--data-dir", str(DATA),
-                        "--arch", "gpt", "--steps", str(steps), "--eval-every", str(steps),
+        subprocess.run([str(BIN), "train", "--quiet", "--dataset", dataset, "--data-dir", str(DATA),
+                        "--arch", arch, "--steps", str(steps), "--eval-every", str(steps),
                         "--threads", str(threads), "--out", str(out)], check=True, capture_output=True)
         last = (out / "metrics.jsonl").read_text().splitlines()[-1]
         return json.loads(last)["seconds"]
 
 
-def ours(steps, threads):
-    with tempfile.TemporaryDirectory() as d:
-        out = pathlib.Path(d) / "run"
-        subprocess.run([str(BIN), "train", "--quiet", "--dataset", "names", "--data-dir", str(DATA),
-                        "--arch", "mlp", "--steps", str(steps), "--eval-every", str(steps),
-                        "--threads", str(threads), "--out", str(out)], check=True, capture_output=True)
-        return json.loads((out / "summary.json").read_text())["seconds"]
+MODELS = {
+    "mlp": (("names", "mlp"), torch_run),
+    "wavenet": (("names", "wavenet"), torch_wavenet),
+    "gpt-names": (("names", "gpt"), torch_gpt_names),
+    "gpt": (("shakespeare", "gpt"), torch_gpt),
+}
 
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--model", choices=["mlp", "gpt"], default="mlp")
+    p.add_argument("--model", choices=list(MODELS), default="mlp")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--steps", type=int, default=5000)
     a = p.parse_args()
     mine, theirs, ratios = [], [], []
     for _ in range(a.rounds):
-        if a.model == "gpt":
-            s, t = ours_gpt(a.steps, a.threads), torch_gpt(a.steps, a.threads)
-        else:
-            s, t = ours(a.steps, a.threads), torch_run(a.steps, a.threads)
+        (dataset, arch), theirs_run = MODELS[a.model]
+        s, t = ours(dataset, arch, a.steps, a.threads), theirs_run(a.steps, a.threads)
         mine.append(s / a.steps)
         theirs.append(t / a.steps)
         ratios.append(s / t)

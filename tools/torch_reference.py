@@ -12,7 +12,8 @@ Writes crates/scratchgrad/tests/fixtures/conv_layers.json the same way for the l
 (conv2d, max and average pooling with strides, padding, odd sizes, batch 1 and several
 channels; batch normalization in training and evaluation, with its running statistics).
 Writes crates/scratchgrad/tests/fixtures/language_ops.json for the operations of the language models,
-and gpt_block.json: a whole small GPT's loss and every gradient.
+gpt_block.json: a whole small GPT's loss and every gradient, and wavenet.json: a whole small
+WaveNet-style model's (makemore part 5).
 Floats are written with Python's repr, which round-trips float64 exactly.
 """
 import torch.nn.functional as F
@@ -244,6 +245,10 @@ def language_cases():
 
     cases.append(case("causal_self_attention", "causal_self_attention",
                       [rand(2, 4, 6), rand(18, 6, low=-0.7, high=0.7), rand(18), rand(6, 6), rand(6)], attention, {"heads": 2}))
+    # A GPT on names: windows padded past each name's end, whose targets (-1) do not count.
+    padded = [1, -1, 4, 0, -1, 2]
+    cases.append(case("cross_entropy_ignore_index", "cross_entropy_ignoring", [rand(6, 5)],
+                      lambda z: F.cross_entropy(z, torch.tensor(padded), ignore_index=-1), {"targets": padded}))
     return cases
 
 
@@ -283,6 +288,45 @@ def gpt_case():
     }
 
 
+def wavenet_case():
+    """makemore part 5's WaveNet-style tree, small (vocabulary 6, context 4, embedding 3, 5 hidden
+    units, 2 levels, batch 3), written as the lecture writes it: FlattenConsecutive(2) as a view,
+    Linear without bias, BatchNorm1d over (batch, time) in training mode (biased variance to
+    normalize, PyTorch's momentum 0.1 for the running statistics), tanh, and a linear head. Its
+    loss, every gradient, and each batch norm's running statistics afterwards, float64."""
+    torch.manual_seed(20261204)
+    v, e, h = 6, 3, 5
+    shapes = {"wte.weight": (v, e), "h.0.weight": (h, 2 * e), "h.0.bn.weight": (h,), "h.0.bn.bias": (h,),
+              "h.1.weight": (h, 2 * h), "h.1.bn.weight": (h,), "h.1.bn.bias": (h,),
+              "out.weight": (v, h), "out.bias": (v,)}
+    w = {n: (rand(*s, low=-1.0, high=1.0) + (1.0 if n.endswith("bn.weight") else 0.0)).requires_grad_(True)
+         for n, s in shapes.items()}
+    running = {f"h.{i}.bn.{k}": (torch.zeros(h) if k == "running_mean" else torch.ones(h))
+               for i in range(2) for k in ("running_mean", "running_var")}
+    ids = torch.tensor([[0, 1, 2, 3], [5, 5, 0, 1], [2, 4, 4, 0]])
+    targets = torch.tensor([4, 2, 1])
+    x = w["wte.weight"][ids]  # [B, T, E]
+    for i in range(2):
+        b, t, c = x.shape
+        x = x.view(b, t // 2, 2 * c)  # FlattenConsecutive(2)
+        if x.shape[1] == 1:
+            x = x.squeeze(1)
+        x = x @ w[f"h.{i}.weight"].T
+        # BatchNorm1d over (batch, time): PyTorch's layer wants channels on axis 1.
+        flat = x.reshape(-1, h)
+        flat = F.batch_norm(flat, running[f"h.{i}.bn.running_mean"], running[f"h.{i}.bn.running_var"],
+                            w[f"h.{i}.bn.weight"], w[f"h.{i}.bn.bias"], training=True, momentum=0.1, eps=1e-5)
+        x = torch.tanh(flat.reshape(x.shape))
+    loss = F.cross_entropy(x @ w["out.weight"].T + w["out.bias"], targets)
+    loss.backward()
+    return {
+        "generated_by": "tools/torch_reference.py", "torch_version": torch.__version__, "dtype": "float64",
+        "ids": ids.flatten().tolist(), "targets": targets.tolist(), "loss": loss.item(),
+        "weights": {n: encode(p) for n, p in w.items()}, "grads": {n: encode(p.grad) for n, p in w.items()},
+        "running_after": {n: encode(r) for n, r in running.items()},
+    }
+
+
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
     ops = build_cases()  # first: it draws from the seed set at the top
@@ -310,6 +354,9 @@ def main():
     path = OUT / "gpt_block.json"
     path.write_text(json.dumps(gpt_case(), indent=1) + "\n")
     print(f"wrote a whole GPT to {path}")
+    path = OUT / "wavenet.json"
+    path.write_text(json.dumps(wavenet_case(), indent=1) + "\n")
+    print(f"wrote a whole WaveNet to {path}")
 
 
 if __name__ == "__main__":

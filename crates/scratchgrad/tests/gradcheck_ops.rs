@@ -2,7 +2,10 @@
 
 use scratchgrad::array::{Array, Rng};
 use scratchgrad::autograd::{gradcheck, Tensor};
-use scratchgrad::nn::{CausalSelfAttention, Gelu, LayerNorm, Linear, Module};
+use scratchgrad::lm::examples::IGNORED;
+use scratchgrad::nn::{
+    cross_entropy_ignoring, CausalSelfAttention, Gelu, LayerNorm, Linear, Module,
+};
 
 const TOLERANCE: f64 = 1e-7;
 
@@ -198,6 +201,12 @@ fn shape_ops() {
             uniform(&[4, 4], -0.7, 0.7, 25),
             uniform(&[4], -0.5, 0.5, 26),
         ],
+    );
+    let padded = [1, IGNORED, 4, 0, IGNORED, 2];
+    check(
+        "cross_entropy_ignoring",
+        |t| cross_entropy_ignoring(&t[0], &padded, IGNORED),
+        &[uniform(&[6, 5], -2.0, 2.0, 27)],
     );
     let ids = Array::from_vec(vec![3usize, 0, 3, 1, 3, 3], &[2, 3]);
     check(

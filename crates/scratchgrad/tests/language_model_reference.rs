@@ -1,10 +1,10 @@
-//! makemore's MLP language model against PyTorch float64 two ways, and a whole GPT: the
-//! hand-derived
+//! The language models against PyTorch float64. makemore's MLP two ways: the hand-derived
 //! backward (`manual::MlpLanguageModel`, the lectures' "backprop ninja" exercise) in f64 to
 //! 1e-10, and the autograd model the trainer uses (`lm::LanguageModel`, f32) to f32's
-//! precision; the GPT (embeddings, a block, the head) likewise. The fixture's case `mlp_language_model` in `tests/fixtures/language_ops.json`
-//! was written by `tools/torch_reference.py` (PyTorch 2.15, float64: F.embedding,
-//! F.batch_norm in training mode, tanh, F.cross_entropy; `loss.backward(upstream)`).
+//! precision; a whole GPT and a whole WaveNet-style tree likewise. The fixtures
+//! (`tests/fixtures/language_ops.json`'s case `mlp_language_model`, `gpt_block.json`,
+//! `wavenet.json`) were written by `tools/torch_reference.py` (PyTorch 2.15, float64:
+//! F.embedding, F.batch_norm in training mode, tanh, F.cross_entropy, `loss.backward()`).
 
 mod common;
 
@@ -117,7 +117,7 @@ fn the_trainers_autograd_model_matches_pytorch_in_f32() {
         hidden: 6,
         batch_norm: true,
     };
-    let mut model = LanguageModel::from_arrays(arch, 27, state, 0).unwrap();
+    let mut model = LanguageModel::from_arrays(arch, 27, state, &Vec::new()).unwrap();
     model.set_training(true);
     let contexts = usizes(&case["index"]["data"]);
     let targets = usizes(&case["args"]["targets"]);
@@ -164,7 +164,7 @@ fn a_whole_gpt_matches_pytorch_in_f32() {
         heads: 2,
         blocks: 1,
     };
-    let model = LanguageModel::from_arrays(arch, 5, state, 0).unwrap();
+    let model = LanguageModel::from_arrays(arch, 5, state, &Vec::new()).unwrap();
     let ids = usizes(&doc["ids"]);
     let targets = usizes(&doc["targets"]);
     let loss = cross_entropy(&model.forward(&ids, 2), &targets);
@@ -187,6 +187,64 @@ fn a_whole_gpt_matches_pytorch_in_f32() {
                 (g as f64 - w).abs() <= 2e-5 * largest.max(1e-3),
                 "{name}[{k}]: autograd {g:e}, PyTorch {w:e}"
             );
+        }
+    }
+}
+
+#[test]
+fn a_whole_wavenet_matches_pytorch_in_f32() {
+    // tests/fixtures/wavenet.json: makemore part 5's tree, small (vocabulary 6, context 4,
+    // embedding 3, 5 hidden units, 2 levels, batch 3), written out in PyTorch float64 as the
+    // lecture writes it (FlattenConsecutive as a view, batch norm over batch and time), its
+    // loss, every gradient and each batch norm's running statistics after the step
+    // (tools/torch_reference.py).
+    let text = std::fs::read_to_string("tests/fixtures/wavenet.json").unwrap();
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    let weights = doc["weights"].as_object().unwrap();
+    let mut state: Vec<(String, Array<f32>)> = weights
+        .iter()
+        .map(|(name, v)| (name.clone(), array(v).map(|x| x as f32)))
+        .collect();
+    for level in 0..2 {
+        state.push((format!("h.{level}.bn.running_mean"), Array::zeros(&[5])));
+        state.push((format!("h.{level}.bn.running_var"), Array::ones(&[5])));
+    }
+    let arch = LmArch::WaveNet {
+        context: 4,
+        embedding: 3,
+        hidden: 5,
+    };
+    let model = LanguageModel::from_arrays(arch, 6, state, &Vec::new()).unwrap();
+    let ids = usizes(&doc["ids"]);
+    let targets = usizes(&doc["targets"]);
+    let loss = cross_entropy(&model.forward(&ids, 3), &targets);
+    let want = doc["loss"].as_f64().unwrap();
+    assert!(
+        (loss.item() as f64 - want).abs() < 1e-5 * want,
+        "{} against {want}",
+        loss.item()
+    );
+    loss.backward();
+    let params = model.named_parameters();
+    assert_eq!(params.len(), weights.len());
+    for (name, tensor) in params {
+        let want = array(&doc["grads"][&name]);
+        let got = tensor.grad().unwrap();
+        assert_eq!(got.shape(), want.shape(), "{name}");
+        let largest = want.data().iter().fold(0.0f64, |m, w| m.max(w.abs()));
+        for (k, (&g, &w)) in got.data().iter().zip(want.data()).enumerate() {
+            assert!(
+                (g as f64 - w).abs() <= 2e-5 * largest.max(1e-3),
+                "{name}[{k}]: autograd {g:e}, PyTorch {w:e}"
+            );
+        }
+    }
+    let (after, counts) = model.state();
+    assert_eq!(counts.len(), 2);
+    for (name, want) in doc["running_after"].as_object().unwrap() {
+        let (_, got) = after.iter().find(|(n, _)| n == name).unwrap();
+        for (&g, &w) in got.data().iter().zip(array(want).data()) {
+            assert!((g as f64 - w).abs() < 1e-5, "{name}: {g} against {w}");
         }
     }
 }

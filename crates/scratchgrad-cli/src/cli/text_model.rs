@@ -125,7 +125,7 @@ pub fn eval(
     let (_, test_text) = corpus
         .split(&text, file.split_seed)
         .map_err(|e| Failure::new(e.to_string()))?;
-    let test = Examples::of(&test_text, corpus.kind(), &file.vocabulary, file.arch.context()).map_err(|c| {
+    let test = Examples::for_arch(&test_text, corpus.kind(), &file.vocabulary, file.arch).map_err(|c| {
         Failure::new(format!(
             "{} does not know {c:?}, which the held-out part of {corpus} holds: it was not trained on this text",
             path.display()
@@ -151,7 +151,7 @@ pub fn eval(
         outln!(
             "{} on the held-out part of {corpus} ({} characters to predict): loss {loss:.4} nats per character",
             file.arch.describe(),
-            test.len()
+            test.characters()
         );
         outln!(
             "({})",

@@ -41,12 +41,12 @@ pub struct TrainArgs {
     #[arg(long)]
     pub(super) dataset: Option<AnyDataset>,
     /// The network: mlp (the texts'), cnn or lenet5; each has its own default optimizer,
-    /// learning rate, schedule and epochs (see below); for text, bigram, mlp (Bengio et al.)
-    /// or gpt [default: mlp]
+    /// learning rate, schedule and epochs (see below); for text, bigram, mlp (Bengio et al.),
+    /// wavenet (makemore's tree) or gpt [default: mlp]
     #[arg(long, conflicts_with = "layers")]
     pub(super) arch: Option<String>,
     /// Hidden layer widths of the MLP, comma-separated (e.g. 512,256) [default: 256; a language
-    /// model's MLP: one width, 300]
+    /// model's MLP: one width, 300; a wavenet: 128 at each level]
     #[arg(
         long,
         allow_negative_numbers = true,

@@ -18,7 +18,12 @@ use crate::Failure;
 /// The defaults, for `train --help`.
 pub const DEFAULTS_HELP: &str = "bigram: adam (AdamW), lr 0.1 down to 0.01, 3000 steps of 256; \
 mlp: context 4, embedding 24, hidden 300 with batch norm, sgd, lr 0.1 down to 0.01, 200000 steps of 32 (makemore's lectures train 3, 10 and 200 this way); \
-gpt (shakespeare): context 64, embedding 128, 4 heads, 4 blocks, adam (AdamW, weight decay 0.1), lr 0.001 down to 0.0001 after 100 warm-up steps, 2000 steps of 12 (nanoGPT's CPU configuration)";
+wavenet: context 8, embedding 24, hidden 128 at each of 3 levels, as makemore part 5, sgd, lr 0.1 down to 0.01, 200000 steps of 32; \
+gpt on names: context 16, embedding 64, 4 heads, 4 blocks, adam (AdamW, weight decay 0.01), lr 0.0005 down to 0.00005, 20000 steps of 32 (makemore's transformer); \
+gpt on shakespeare: context 64, embedding 128, 4 heads, 4 blocks, adam (AdamW, weight decay 0.1), lr 0.001 down to 0.0001 after 100 warm-up steps, 2000 steps of 12 (nanoGPT's CPU configuration)";
+
+/// A GPT's steps on names by default (makemore's batch of 32 and learning rate).
+const GPT_NAMES_STEPS: usize = 20_000;
 
 /// The most steps a run may take.
 const MAX_STEPS: usize = 10_000_000;
@@ -42,7 +47,7 @@ fn refuse_image_flags(args: &TrainArgs) -> Result<(), Failure> {
             "--resume does not take language-model runs yet: start the run again with its flags",
         )),
         Some(flag) => Err(Failure::new(format!(
-            "{flag} is for image networks, not language models (--arch bigram, mlp or gpt)"
+            "{flag} is for image networks, not language models (--arch bigram, mlp, wavenet or gpt)"
         ))),
         None => Ok(()),
     }
@@ -79,7 +84,10 @@ fn within(flag: &str, value: usize, low: usize, high: usize) -> Result<usize, Fa
 fn config(corpus: Corpus, args: &TrainArgs) -> Result<LmConfig, Failure> {
     refuse_image_flags(args)?;
     let kind = args.arch.as_deref().unwrap_or("mlp");
-    let (mlp, gpt) = (kind == "mlp", kind == "gpt");
+    let gpt = kind == "gpt";
+    let lines = corpus.kind() == scratchgrad::data::TextKind::Lines;
+    // The lectures train their MLP and WaveNet with plain SGD on batches of 32.
+    let mlp = kind == "mlp" || kind == "wavenet";
     let gpt_flags = [
         ("--heads", args.heads.is_some()),
         ("--blocks", args.blocks.is_some()),
@@ -89,19 +97,17 @@ fn config(corpus: Corpus, args: &TrainArgs) -> Result<LmConfig, Failure> {
     }
     let arch = match kind {
         "gpt" => {
-            if corpus.kind() == scratchgrad::data::TextKind::Lines {
-                return Err(Failure::new(format!(
-                    "--arch gpt trains on shakespeare (or shakespeare-mini) in this version, not {corpus}"
-                )));
-            }
             if args.hidden.is_some() {
                 return Err(Failure::new(
                     "--hidden does not apply to a gpt (its MLPs are 4 times the embedding)",
                 ));
             }
+            // makemore's defaults on names (the longest name and its boundary), nanoGPT's CPU
+            // configuration on a stream.
+            let (context, embedding) = if lines { (16, 64) } else { (64, 128) };
             LmArch::Gpt {
-                context: args.context.unwrap_or(64),
-                embedding: args.embedding.unwrap_or(128),
+                context: args.context.unwrap_or(context),
+                embedding: args.embedding.unwrap_or(embedding),
                 heads: args.heads.unwrap_or(4),
                 blocks: args.blocks.unwrap_or(4),
             }
@@ -135,9 +141,25 @@ fn config(corpus: Corpus, args: &TrainArgs) -> Result<LmConfig, Failure> {
                 batch_norm: true,
             }
         }
+        "wavenet" => {
+            let hidden = match args.hidden.as_deref() {
+                None => 128,
+                Some([one]) => *one,
+                Some(_) => {
+                    return Err(Failure::new(
+                        "--hidden: a wavenet's levels are all one width: give one number",
+                    ))
+                }
+            };
+            LmArch::WaveNet {
+                context: args.context.unwrap_or(8),
+                embedding: args.embedding.unwrap_or(24),
+                hidden,
+            }
+        }
         other => {
             return Err(Failure::new(format!(
-                "--arch: unknown language model `{}` (known: bigram, mlp, gpt)",
+                "--arch: unknown language model `{}` (known: bigram, mlp, wavenet, gpt)",
                 scratchgrad::text::for_terminal(&scratchgrad::text::elide(other, 40))
             )))
         }
@@ -153,6 +175,8 @@ fn config(corpus: Corpus, args: &TrainArgs) -> Result<LmConfig, Failure> {
         }
     };
     let (default_steps, default_batch, default_lr) = match (gpt, mlp) {
+        (true, true) => unreachable!("one architecture"),
+        (true, false) if lines => (GPT_NAMES_STEPS, 32, 5e-4),
         (true, _) => (2000, 12, 1e-3),
         (_, true) => (200_000, 32, 0.1),
         _ => (3000, 256, 0.1),
@@ -182,9 +206,13 @@ fn config(corpus: Corpus, args: &TrainArgs) -> Result<LmConfig, Failure> {
         optimizer,
         lr,
         min_lr: lr / 10.0,
-        warmup: if gpt { 100.min(steps / 10) } else { 0 },
+        warmup: if gpt && !lines {
+            100.min(steps / 10)
+        } else {
+            0
+        },
         weight_decay: match optimizer {
-            LmOptimizer::AdamW if gpt => 0.1,
+            LmOptimizer::AdamW if gpt && !lines => 0.1,
             LmOptimizer::AdamW => 0.01,
             LmOptimizer::Sgd => 0.0,
         },
@@ -192,7 +220,12 @@ fn config(corpus: Corpus, args: &TrainArgs) -> Result<LmConfig, Failure> {
         eval_every,
         // A GPT's evaluation reads windows of its whole context: 200 of them are 12,800
         // characters at nanoGPT's sizes.
-        eval_examples: if gpt { 200 } else { 25_000 },
+        // On names, a GPT's window is one name: 2,000 of them, and all of the 1,000 held out.
+        eval_examples: match (gpt, lines) {
+            (true, false) => 200,
+            (true, true) => 2000,
+            _ => 25_000,
+        },
         seed: args.seed.unwrap_or(0),
     };
     arch.validate(64)

@@ -20,6 +20,16 @@ pub enum LmArch {
         hidden: usize,
         batch_norm: bool,
     },
+    /// makemore's WaveNet-style tree (after van den Oord et al. 2016): the last `context`
+    /// characters (a power of two) embedded in `embedding` numbers; at each level, neighbours
+    /// are joined in pairs (a consecutive flatten) and go through a linear layer of `hidden`
+    /// units, batch norm over (batch, time) and tanh, halving the positions, until one is left;
+    /// then a linear layer to the scores.
+    WaveNet {
+        context: usize,
+        embedding: usize,
+        hidden: usize,
+    },
     /// A GPT as makemore's and nanoGPT's: token and position embeddings of `embedding`
     /// numbers, `blocks` transformer blocks (layer norm, causal self-attention in `heads`
     /// heads, a residual; layer norm, a 4x-wide GELU MLP, a residual), a last layer norm and
@@ -54,11 +64,35 @@ impl LmArch {
         batch_norm: true,
     };
 
+    /// makemore's WaveNet lecture: 8 characters of context, embeddings of 24, 128 hidden units
+    /// at each of its 3 levels (makemore part 5).
+    pub const LECTURE_WAVENET: LmArch = LmArch::WaveNet {
+        context: 8,
+        embedding: 24,
+        hidden: 128,
+    };
+
     /// How many characters of context it reads.
     pub fn context(&self) -> usize {
         match *self {
             LmArch::Bigram => 1,
-            LmArch::Mlp { context, .. } | LmArch::Gpt { context, .. } => context,
+            LmArch::Mlp { context, .. }
+            | LmArch::WaveNet { context, .. }
+            | LmArch::Gpt { context, .. } => context,
+        }
+    }
+
+    /// The prefixes of its batch norm layers' tensors (`bn`, or `h.0.bn` for a WaveNet's first
+    /// level), in order.
+    pub fn norm_prefixes(&self) -> Vec<String> {
+        match *self {
+            LmArch::Mlp {
+                batch_norm: true, ..
+            } => vec!["bn".into()],
+            LmArch::WaveNet { context, .. } => (0..levels(context))
+                .map(|level| format!("h.{level}.bn"))
+                .collect(),
+            _ => Vec::new(),
         }
     }
 
@@ -73,6 +107,7 @@ impl LmArch {
         match self {
             LmArch::Bigram => "bigram",
             LmArch::Mlp { .. } => "mlp",
+            LmArch::WaveNet { .. } => "wavenet",
             LmArch::Gpt { .. } => "gpt",
         }
     }
@@ -83,7 +118,41 @@ impl LmArch {
             .into_iter()
             .map(|(n, s)| (n.to_string(), s))
             .chain(self.block_shapes())
+            .chain(self.level_shapes())
+            .chain(self.head_shapes(vocabulary))
             .collect()
+    }
+
+    /// A WaveNet's levels' tensors: `h.0.weight` `[hidden, 2 * embedding]`, its batch norm's
+    /// `h.0.bn.weight` and `h.0.bn.bias`, then `h.1.weight` `[hidden, 2 * hidden]`...
+    fn level_shapes(&self) -> Vec<(String, Vec<usize>)> {
+        let LmArch::WaveNet {
+            context,
+            embedding,
+            hidden,
+        } = *self
+        else {
+            return Vec::new();
+        };
+        let mut shapes = Vec::new();
+        for level in 0..levels(context) {
+            let joined = 2 * if level == 0 { embedding } else { hidden };
+            shapes.push((format!("h.{level}.weight"), vec![hidden, joined]));
+            shapes.push((format!("h.{level}.bn.weight"), vec![hidden]));
+            shapes.push((format!("h.{level}.bn.bias"), vec![hidden]));
+        }
+        shapes
+    }
+
+    /// The output layer of an MLP and a WaveNet, after the hidden layers.
+    fn head_shapes(&self, vocabulary: usize) -> Vec<(String, Vec<usize>)> {
+        match *self {
+            LmArch::Mlp { hidden, .. } | LmArch::WaveNet { hidden, .. } => vec![
+                ("out.weight".into(), vec![vocabulary, hidden]),
+                ("out.bias".into(), vec![vocabulary]),
+            ],
+            _ => Vec::new(),
+        }
     }
 
     /// A GPT's blocks' tensors, named as nanoGPT's (`h.0.attn.c_attn.weight`).
@@ -138,10 +207,9 @@ impl LmArch {
                 } else {
                     shapes.push(("hidden.bias", vec![hidden]));
                 }
-                shapes.push(("out.weight", vec![vocabulary, hidden]));
-                shapes.push(("out.bias", vec![vocabulary]));
                 shapes
             }
+            LmArch::WaveNet { embedding, .. } => vec![("wte.weight", vec![vocabulary, embedding])],
             LmArch::Gpt {
                 context, embedding, ..
             } => vec![
@@ -188,6 +256,22 @@ impl LmArch {
             check("context", context, MAX_CONTEXT)?;
             check("embedding", embedding, MAX_WIDTH)?;
             check("hidden", hidden, MAX_WIDTH)?;
+        }
+        if let LmArch::WaveNet {
+            context,
+            embedding,
+            hidden,
+        } = *self
+        {
+            check("context", context, MAX_CONTEXT)?;
+            check("embedding", embedding, MAX_WIDTH)?;
+            check("hidden", hidden, MAX_WIDTH)?;
+            if context < 2 || !context.is_power_of_two() {
+                return Err(format!(
+                    "a wavenet's context joins characters in pairs until one is left: it must be \
+                     2, 4, 8, 16... not {context}"
+                ));
+            }
         }
         if let LmArch::Gpt {
             context,
@@ -236,6 +320,12 @@ impl LmArch {
                 hidden,
                 ..
             } => 2 * context * embedding + 12 * hidden + 4 * v,
+            // Each level keeps half the positions of the one before, each about 12 arrays wide.
+            LmArch::WaveNet {
+                context,
+                embedding,
+                hidden,
+            } => 2 * context * embedding + 12 * context * hidden + 4 * v,
             LmArch::Gpt {
                 context: t,
                 embedding: e,
@@ -285,6 +375,14 @@ impl LmArch {
                 "mlp (context {context}, embedding {embedding}, hidden {hidden}{})",
                 if batch_norm { ", batch norm" } else { "" }
             ),
+            LmArch::WaveNet {
+                context,
+                embedding,
+                hidden,
+            } => format!(
+                "wavenet (context {context}, embedding {embedding}, {} levels of {hidden}, batch norm)",
+                levels(context)
+            ),
             LmArch::Gpt {
                 context,
                 embedding,
@@ -308,6 +406,13 @@ impl LmArch {
             } => json!({
                 "kind": "mlp", "context": context, "embedding": embedding,
                 "hidden": hidden, "batch_norm": batch_norm,
+            }),
+            LmArch::WaveNet {
+                context,
+                embedding,
+                hidden,
+            } => json!({
+                "kind": "wavenet", "context": context, "embedding": embedding, "hidden": hidden,
             }),
             LmArch::Gpt {
                 context,
@@ -339,15 +444,27 @@ impl LmArch {
                     .as_bool()
                     .ok_or("the architecture's `batch_norm` is not true or false")?,
             }),
+            Some("wavenet") => Ok(LmArch::WaveNet {
+                context: size("context")?,
+                embedding: size("embedding")?,
+                hidden: size("hidden")?,
+            }),
             Some("gpt") => Ok(LmArch::Gpt {
                 context: size("context")?,
                 embedding: size("embedding")?,
                 heads: size("heads")?,
                 blocks: size("blocks")?,
             }),
-            _ => Err("the architecture is not a known language model (bigram, mlp, gpt)".into()),
+            _ => Err(
+                "the architecture is not a known language model (bigram, mlp, wavenet, gpt)".into(),
+            ),
         }
     }
+}
+
+/// How many levels a WaveNet of `context` characters has: pairs are joined until one is left.
+fn levels(context: usize) -> usize {
+    context.max(1).ilog2() as usize
 }
 
 #[cfg(test)]
@@ -359,7 +476,15 @@ mod tests {
         // makemore part 3 prints 12,097 parameters for C, W1, W2, b2, bngain and bnbias.
         assert_eq!(LmArch::LECTURE_MLP.parameters(27), 12_097);
         assert_eq!(LmArch::Bigram.parameters(27), 729);
-        for arch in [LmArch::Bigram, LmArch::LECTURE_MLP] {
+        // makemore part 5 prints 76,579 parameters for its WaveNet.
+        assert_eq!(LmArch::LECTURE_WAVENET.parameters(27), 76_579);
+        let odd = LmArch::WaveNet {
+            context: 6,
+            embedding: 24,
+            hidden: 128,
+        };
+        assert!(odd.validate(27).unwrap_err().contains("2, 4, 8, 16"));
+        for arch in [LmArch::Bigram, LmArch::LECTURE_MLP, LmArch::LECTURE_WAVENET] {
             assert_eq!(LmArch::from_json(&arch.to_json()), Ok(arch));
         }
         let huge = LmArch::Mlp {

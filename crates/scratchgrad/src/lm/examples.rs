@@ -2,15 +2,23 @@
 //! follows. Every example reads its context from one token buffer, so a data set of a
 //! million positions costs a million offsets, not a million copies of the context.
 
+use super::arch::LmArch;
 use crate::data::{TextKind, Vocabulary};
 
+/// A target that is not there: a whole line's window is padded past the line's end with
+/// positions whose loss does not count (PyTorch's `ignore_index`, -1 in makemore).
+pub const IGNORED: usize = usize::MAX;
+
 /// Examples with a fixed context length: example `i` reads `context` tokens of `buffer`
-/// ending just before `targets[i]`, and must predict the token at `targets[i]`.
+/// ending just before `targets[i]`, and must predict the token at `targets[i]`. For whole
+/// lines (a GPT on names), example `i` is a line instead, `buffer[targets[i]..]` up to the next
+/// line: its boundary, its characters and the boundary again.
 #[derive(Debug, Clone)]
 pub struct Examples {
     buffer: Vec<u32>,
     targets: Vec<u32>,
     context: usize,
+    whole_lines: bool,
 }
 
 impl Examples {
@@ -61,12 +69,83 @@ impl Examples {
             buffer,
             targets,
             context,
+            whole_lines: false,
         })
+    }
+
+    /// One example per line, as makemore feeds its GPT: the window is the boundary, the
+    /// line and boundaries after it, `context` tokens long, and the targets are the line, its
+    /// boundary, then [`IGNORED`] (`emma` with a context of 7: `.emma..` -> `emma.` and two
+    /// ignored). A line longer than `context - 1` is cut. Fails on the first character the
+    /// vocabulary lacks.
+    ///
+    /// ```
+    /// use scratchgrad::data::{TextKind, Vocabulary};
+    /// use scratchgrad::lm::examples::{Examples, IGNORED};
+    /// let names = vec!["emma".to_string(), "al".to_string()];
+    /// let vocabulary = Vocabulary::of(&names, TextKind::Lines).unwrap();
+    /// let examples = Examples::lines(&names, &vocabulary, 7).unwrap();
+    /// assert_eq!((examples.len(), examples.characters()), (2, 8));
+    /// let (windows, targets) = examples.windows(&[1]);
+    /// assert_eq!(vocabulary.decode(&windows), ".al....");
+    /// assert_eq!(vocabulary.decode(&targets[..3]), "al.");
+    /// assert_eq!(targets[3..], [IGNORED; 4]);
+    /// ```
+    pub fn lines(
+        texts: &[String],
+        vocabulary: &Vocabulary,
+        context: usize,
+    ) -> Result<Examples, char> {
+        let mut buffer = Vec::new();
+        let mut targets = Vec::new();
+        for text in texts {
+            let tokens = vocabulary.encode(text)?;
+            targets.push(buffer.len() as u32);
+            buffer.push(0);
+            buffer.extend(tokens.iter().map(|&t| t as u32));
+            buffer.push(0);
+        }
+        Ok(Examples {
+            buffer,
+            targets,
+            context,
+            whole_lines: true,
+        })
+    }
+
+    /// The examples of `texts` as `arch` reads them: whole lines for a GPT on lines,
+    /// otherwise [`Examples::of`].
+    pub fn for_arch(
+        texts: &[String],
+        kind: TextKind,
+        vocabulary: &Vocabulary,
+        arch: LmArch,
+    ) -> Result<Examples, char> {
+        if kind == TextKind::Lines && arch.predicts_every_position() {
+            Self::lines(texts, vocabulary, arch.context())
+        } else {
+            Self::of(texts, kind, vocabulary, arch.context())
+        }
+    }
+
+    /// Whether each example is a whole line's window.
+    pub fn whole_lines(&self) -> bool {
+        self.whole_lines
     }
 
     /// How many examples there are.
     pub fn len(&self) -> usize {
         self.targets.len()
+    }
+
+    /// How many characters they ask a model to predict: one per example, or for whole lines
+    /// each line's characters and its boundary.
+    pub fn characters(&self) -> usize {
+        if self.whole_lines {
+            self.buffer.len() - self.targets.len()
+        } else {
+            self.targets.len()
+        }
     }
 
     /// Whether there are none.
@@ -84,7 +163,31 @@ impl Examples {
     /// row. A window of a line may reach back into the padding and the line before, as the
     /// text runs on in the buffer.
     pub fn windows(&self, examples: &[usize]) -> (Vec<usize>, Vec<usize>) {
+        if self.whole_lines {
+            return self.line_windows(examples);
+        }
         self.read(examples, self.context)
+    }
+
+    /// Each line's window and targets (see [`Examples::lines`]).
+    fn line_windows(&self, examples: &[usize]) -> (Vec<usize>, Vec<usize>) {
+        let mut windows = Vec::with_capacity(examples.len() * self.context);
+        let mut targets = Vec::with_capacity(examples.len() * self.context);
+        for &e in examples {
+            let start = self.targets[e] as usize;
+            let end = self
+                .targets
+                .get(e + 1)
+                .map_or(self.buffer.len(), |&t| t as usize);
+            // `.emma.`: the window reads it from the first token (padded with boundaries),
+            // the targets from the second (padded with nothing to predict).
+            let line = &self.buffer[start..end];
+            for i in 0..self.context {
+                windows.push(line.get(i).map_or(0, |&t| t as usize));
+                targets.push(line.get(i + 1).map_or(IGNORED, |&t| t as usize));
+            }
+        }
+        (windows, targets)
     }
 
     /// Each example's context, and the last `per_example` tokens up to its target.

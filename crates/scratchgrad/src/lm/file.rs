@@ -5,15 +5,12 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use super::arch::LmArch;
-use super::model::{LanguageModel, NamedArrays};
+use super::model::{LanguageModel, NamedArrays, NamedCounts};
 use crate::data::{Corpus, Vocabulary};
 use crate::model_files::{
     decode_named, encode_named, read_file, LoadError, NamedTensors, LANGUAGE_MODEL_FORMAT,
     LEGACY_MODEL_FORMAT, MAX_MODEL_BYTES, MODEL_FORMAT,
 };
-
-/// Batch norm's count of batches in the file.
-const COUNT: &str = "bn.num_batches_tracked";
 
 /// Everything a language model's file holds.
 #[derive(Debug, Clone)]
@@ -25,7 +22,8 @@ pub struct LmFile {
     /// The seed of the split into training and held-out text.
     pub split_seed: u64,
     pub state: NamedArrays,
-    pub batches_tracked: u64,
+    /// Each batch norm's count of batches.
+    pub counts: NamedCounts,
 }
 
 impl LmFile {
@@ -36,7 +34,7 @@ impl LmFile {
         corpus: Corpus,
         split_seed: u64,
     ) -> LmFile {
-        let (mut state, batches_tracked) = model.state();
+        let (mut state, counts) = model.state();
         // In name order, as the file stores them.
         state.sort_by(|a, b| a.0.cmp(&b.0));
         LmFile {
@@ -45,7 +43,7 @@ impl LmFile {
             corpus,
             split_seed,
             state,
-            batches_tracked,
+            counts,
         }
     }
 
@@ -55,7 +53,7 @@ impl LmFile {
             self.arch,
             self.vocabulary.len(),
             self.state.clone(),
-            self.batches_tracked,
+            &self.counts,
         )
         .expect("decode_lm checked the tensors")
     }
@@ -73,16 +71,10 @@ impl LmFile {
             ("corpus".to_string(), self.corpus.to_string()),
             ("split_seed".to_string(), self.split_seed.to_string()),
         ]);
-        let counts = match self.arch {
-            LmArch::Mlp {
-                batch_norm: true, ..
-            } => vec![(COUNT.to_string(), self.batches_tracked)],
-            _ => Vec::new(),
-        };
         encode_named(&NamedTensors {
             metadata,
             tensors: self.state.clone(),
-            counts,
+            counts: self.counts.clone(),
         })
     }
 
@@ -131,28 +123,19 @@ impl LmFile {
         let split_seed = meta("split_seed")?
             .parse()
             .map_err(|_| fail("has a `split_seed` that is not a whole number".into()))?;
-        let mut batches_tracked = 0;
-        for (count_name, count) in &parsed.counts {
-            if count_name != COUNT {
-                return Err(fail(format!(
-                    "has a count `{count_name}` the model does not have"
-                )));
-            }
-            batches_tracked = *count;
-        }
         let file = LmFile {
             arch,
             vocabulary,
             corpus,
             split_seed,
             state: parsed.tensors,
-            batches_tracked,
+            counts: parsed.counts,
         };
         LanguageModel::from_arrays(
             file.arch,
             file.vocabulary.len(),
             file.state.clone(),
-            batches_tracked,
+            &file.counts,
         )
         .map_err(&fail)?;
         Ok(file)

@@ -59,12 +59,18 @@ pub fn generate(
     } else {
         vocabulary.encode("\n").map(|t| t[0]).unwrap_or(0)
     };
-    let mut tokens: Vec<usize> = vec![pad; context];
+    // A GPT of lines learnt each line from its first position, the boundary (makemore's
+    // windows); every other model reads a full context, padded on the left.
+    let mut tokens: Vec<usize> = if lines && model.arch().predicts_every_position() {
+        vec![0]
+    } else {
+        vec![pad; context]
+    };
     tokens.extend(&prompt_tokens);
     model.set_training(false);
     let mut added = Vec::new();
     for _ in 0..how.max_chars {
-        let window = &tokens[tokens.len() - context..];
+        let window = &tokens[tokens.len().saturating_sub(context)..];
         let scores = model.next_scores(window);
         if scores.iter().any(|s| !s.is_finite()) {
             return Err("the model gives scores that are not finite numbers (inf or NaN); it cannot be used".into());
@@ -105,7 +111,7 @@ mod tests {
                 *array = Array::full(array.shape(), 3e38);
             }
         }
-        let mut model = LanguageModel::from_arrays(arch, 3, state, 0).unwrap();
+        let mut model = LanguageModel::from_arrays(arch, 3, state, &Vec::new()).unwrap();
         let how = Generation {
             temperature: 1.0,
             top_k: None,

@@ -1,5 +1,5 @@
 //! Language models over characters, the ladder of makemore's lectures: a bigram model as a
-//! table of counts and as a trained table, then Bengio et al.'s MLP; their examples (a context
+//! table of counts and as a trained table, then Bengio et al.'s MLP, makemore's WaveNet-style tree and a GPT; their examples (a context
 //! and the next character), training (AdamW or SGD, clipping, warm-up then cosine), their
 //! files and run folders, and writing new text with them.
 
@@ -18,7 +18,7 @@ pub use bigram::BigramTable;
 pub use examples::Examples;
 pub use file::LmFile;
 pub use generate::{generate, Generation};
-pub use model::LanguageModel;
+pub use model::{flatten_consecutive, LanguageModel, NamedArrays, NamedCounts};
 pub use run::{LmConfig, LmFinished, LmRun};
 pub use sample::{next_token, SamplingError};
 pub use train::{mean_loss, train_lm, warmup_cosine, LmObserver, LmOptimizer, LmTraining};

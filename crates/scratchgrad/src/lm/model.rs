@@ -8,6 +8,8 @@ use crate::nn::{BatchNorm, CausalSelfAttention, Gelu, LayerNorm, Linear, Module}
 
 /// A language model's learnt state, by name (as the model file stores it).
 pub type NamedArrays = Vec<(String, Array<f32>)>;
+/// Its whole numbers by name: each batch norm's `num_batches_tracked`.
+pub type NamedCounts = Vec<(String, u64)>;
 
 /// A model ready to train or to sample from.
 pub struct LanguageModel {
@@ -15,7 +17,8 @@ pub struct LanguageModel {
     vocabulary: usize,
     /// Learnt tensors in the order of [`LmArch::parameter_shapes`], batch norm's apart.
     parameters: Vec<(String, Tensor<f32>)>,
-    norm: Option<BatchNorm<f32>>,
+    /// Each batch norm layer with its prefix, in the order of [`LmArch::norm_prefixes`].
+    norms: Vec<(String, BatchNorm<f32>)>,
 }
 
 impl LanguageModel {
@@ -24,7 +27,8 @@ impl LanguageModel {
     /// the output layer small (N(0, 1) * 0.01, bias 0) so the first scores are almost
     /// uniform and the first loss is near ln(vocabulary). A GPT as nanoGPT: every matrix
     /// N(0, 0.02), the residual projections N(0, 0.02 / sqrt(2 blocks)), biases 0, layer
-    /// norms 1 and 0.
+    /// norms 1 and 0. A WaveNet as makemore part 5: N(0, 1) / sqrt(fan-in) for each level and
+    /// a tenth of that for the output layer.
     pub fn new(arch: LmArch, vocabulary: usize, rng: &mut Rng) -> Result<Self, String> {
         arch.validate(vocabulary)?;
         let mut arrays = NamedArrays::new();
@@ -47,31 +51,39 @@ impl LanguageModel {
                 "hidden.weight" => {
                     Array::rand_normal(&shape, 0.0, 5.0 / 3.0 / (shape[1] as f64).sqrt(), rng)
                 }
-                "hidden.bias" | "out.weight" => Array::rand_normal(&shape, 0.0, 0.01, rng),
-                "bn.weight" => Array::ones(&shape),
+                "hidden.bias" => Array::rand_normal(&shape, 0.0, 0.01, rng),
+                "out.weight" if matches!(arch, LmArch::WaveNet { .. }) => {
+                    Array::rand_normal(&shape, 0.0, 0.1 / (shape[1] as f64).sqrt(), rng)
+                }
+                "out.weight" => Array::rand_normal(&shape, 0.0, 0.01, rng),
+                _ if name.ends_with("bn.weight") => Array::ones(&shape),
+                _ if shape.len() == 2 => {
+                    Array::rand_normal(&shape, 0.0, 1.0 / (shape[1] as f64).sqrt(), rng)
+                }
                 _ => Array::zeros(&shape),
             };
             arrays.push((name, array));
         }
-        if let LmArch::Mlp {
-            hidden,
-            batch_norm: true,
-            ..
-        } = arch
-        {
-            arrays.push(("bn.running_mean".into(), Array::zeros(&[hidden])));
-            arrays.push(("bn.running_var".into(), Array::ones(&[hidden])));
+        for prefix in arch.norm_prefixes() {
+            let channels = arrays
+                .iter()
+                .find(|(n, _)| *n == format!("{prefix}.weight"))
+                .map(|(_, a)| a.len())
+                .expect("each batch norm has a scale");
+            arrays.push((format!("{prefix}.running_mean"), Array::zeros(&[channels])));
+            arrays.push((format!("{prefix}.running_var"), Array::ones(&[channels])));
         }
-        Self::from_arrays(arch, vocabulary, arrays, 0)
+        Self::from_arrays(arch, vocabulary, arrays, &NamedCounts::new())
     }
 
     /// A model from its named arrays (parameters and batch norm's running statistics) and
-    /// batch norm's count of batches; every name and shape must be the architecture's.
+    /// batch norm's counts of batches (a missing one is 0); every name and shape must be the
+    /// architecture's.
     pub fn from_arrays(
         arch: LmArch,
         vocabulary: usize,
         mut arrays: NamedArrays,
-        batches_tracked: u64,
+        counts: &NamedCounts,
     ) -> Result<Self, String> {
         arch.validate(vocabulary)?;
         let mut take = |name: &str, shape: &[usize]| -> Result<Array<f32>, String> {
@@ -90,33 +102,52 @@ impl LanguageModel {
             }
             Ok(array)
         };
+        let prefixes = arch.norm_prefixes();
+        let in_norm = |name: &str| {
+            prefixes.iter().any(|p| {
+                name.strip_prefix(p.as_str())
+                    .is_some_and(|r| r.starts_with('.'))
+            })
+        };
         let mut parameters = Vec::new();
         let mut norm_parts = Vec::new();
         for (name, shape) in arch.parameter_shapes(vocabulary) {
             let array = take(&name, &shape)?;
-            if name.starts_with("bn.") {
+            if in_norm(&name) {
                 norm_parts.push(array);
             } else {
                 parameters.push((name, Tensor::parameter(array)));
             }
         }
-        let norm = if let [weight, bias] = &norm_parts[..] {
+        let mut norms = Vec::new();
+        for (prefix, parts) in prefixes.iter().zip(norm_parts.chunks(2)) {
+            let [weight, bias] = parts else {
+                unreachable!("each batch norm has a scale and a shift")
+            };
             let channels = weight.shape()[0];
-            let mean = take("bn.running_mean", &[channels])?;
-            let var = take("bn.running_var", &[channels])?;
+            let mean = take(&format!("{prefix}.running_mean"), &[channels])?;
+            let var = take(&format!("{prefix}.running_var"), &[channels])?;
             if var.data().iter().any(|&v| v < 0.0) {
-                return Err("has a negative running variance".into());
+                return Err(format!("has a negative running variance in `{prefix}`"));
             }
-            Some(BatchNorm::from_arrays(
-                weight.clone(),
-                bias.clone(),
-                mean,
-                var,
-                batches_tracked,
-            ))
-        } else {
-            None
-        };
+            let count_name = format!("{prefix}.num_batches_tracked");
+            let count = counts
+                .iter()
+                .find(|(n, _)| *n == count_name)
+                .map_or(0, |(_, c)| *c);
+            let norm = BatchNorm::from_arrays(weight.clone(), bias.clone(), mean, var, count);
+            norms.push((prefix.clone(), norm));
+        }
+        if let Some((name, _)) = counts.iter().find(|(n, _)| {
+            !norms
+                .iter()
+                .any(|(p, _)| *n == format!("{p}.num_batches_tracked"))
+        }) {
+            return Err(format!(
+                "has a count `{name}` that a {} model does not have",
+                arch.kind()
+            ));
+        }
         if let Some((name, _)) = arrays.first() {
             return Err(format!(
                 "has tensor `{name}` that a {} model does not have",
@@ -127,7 +158,7 @@ impl LanguageModel {
             arch,
             vocabulary,
             parameters,
-            norm,
+            norms,
         })
     }
 
@@ -170,15 +201,34 @@ impl LanguageModel {
                     .embedding(&ids)
                     .reshape(&[batch, context * embedding]);
                 let pre = x.matmul_t(false, self.parameter("hidden.weight"), true);
-                let pre = match &self.norm {
-                    Some(norm) => norm.forward(&pre),
+                let pre = match self.norms.first() {
+                    Some((_, norm)) => norm.forward(&pre),
                     None => &pre + self.parameter("hidden.bias"),
                 };
-                let h = pre.tanh();
-                &h.matmul_t(false, self.parameter("out.weight"), true) + self.parameter("out.bias")
+                self.output(&pre.tanh())
+            }
+            LmArch::WaveNet { embedding, .. } => {
+                // [B, T, E] with T = context; each level joins neighbours in pairs:
+                // [B * T/2, 2E] -> linear -> batch norm over (batch, time) -> tanh -> [B * T/2, H]
+                let mut x = self
+                    .parameter("wte.weight")
+                    .embedding(&ids)
+                    .reshape(&[batch * context, embedding]);
+                for (level, (_, norm)) in self.norms.iter().enumerate() {
+                    let joined = flatten_consecutive(&x, 2);
+                    let pre =
+                        joined.matmul_t(false, self.parameter(&format!("h.{level}.weight")), true);
+                    x = norm.forward(&pre).tanh();
+                }
+                self.output(&x)
             }
             LmArch::Gpt { heads, blocks, .. } => self.gpt(&ids, heads, blocks),
         }
+    }
+
+    /// logits = h W_out^T + b_out, the MLP's and the WaveNet's last layer.
+    fn output(&self, h: &Tensor<f32>) -> Tensor<f32> {
+        &h.matmul_t(false, self.parameter("out.weight"), true) + self.parameter("out.bias")
     }
 
     /// A GPT's scores at every position: `[batch * time, vocabulary]`.
@@ -226,7 +276,7 @@ impl LanguageModel {
 
     /// Training (batch statistics) or evaluation (running statistics) behaviour.
     pub fn set_training(&mut self, training: bool) {
-        if let Some(norm) = &mut self.norm {
+        for (_, norm) in &mut self.norms {
             norm.set_training(training);
         }
     }
@@ -234,35 +284,57 @@ impl LanguageModel {
     /// Every learnt tensor, with its name, batch norm's included.
     pub fn named_parameters(&self) -> Vec<(String, Tensor<f32>)> {
         let mut all = self.parameters.clone();
-        if let Some(norm) = &self.norm {
+        for (prefix, norm) in &self.norms {
             all.extend(
                 norm.named_parameters()
                     .into_iter()
-                    .map(|(n, t)| (format!("bn.{n}"), t)),
+                    .map(|(n, t)| (format!("{prefix}.{n}"), t)),
             );
         }
         all
     }
 
-    /// Everything a model file keeps (parameters and running statistics), by name, and batch
-    /// norm's count of batches.
-    pub fn state(&self) -> (NamedArrays, u64) {
+    /// Everything a model file keeps (parameters and running statistics) and batch norm's
+    /// counts of batches, by name.
+    pub fn state(&self) -> (NamedArrays, NamedCounts) {
         let mut arrays: NamedArrays = self
             .named_parameters()
             .into_iter()
             .map(|(n, t)| (n, t.to_array()))
             .collect();
-        let mut count = 0;
-        if let Some(norm) = &self.norm {
+        let mut counts = NamedCounts::new();
+        for (prefix, norm) in &self.norms {
             arrays.extend(
                 norm.named_buffers()
                     .into_iter()
-                    .map(|(n, a)| (format!("bn.{n}"), a)),
+                    .map(|(n, a)| (format!("{prefix}.{n}"), a)),
             );
-            count = norm.named_counts()[0].1;
+            counts.extend(
+                norm.named_counts()
+                    .into_iter()
+                    .map(|(n, c)| (format!("{prefix}.{n}"), c)),
+            );
         }
-        (arrays, count)
+        (arrays, counts)
     }
+}
+
+/// makemore's FlattenConsecutive: rows `[N, C]` (positions of windows, in order) become
+/// `[N / n, n * C]`, each row the `n` neighbours side by side. In row-major order this is a
+/// reshape: the numbers do not move, and the backward pass is the reshape back.
+///
+/// ```
+/// use scratchgrad::array::Array;
+/// use scratchgrad::autograd::Tensor;
+/// use scratchgrad::lm::flatten_consecutive;
+/// let x = Tensor::new(Array::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[4, 1]));
+/// let pairs = flatten_consecutive(&x, 2);
+/// assert_eq!(pairs.shape(), vec![2, 2]);
+/// assert_eq!(pairs.to_array().data(), &[1.0, 2.0, 3.0, 4.0]);
+/// ```
+pub fn flatten_consecutive(x: &Tensor<f32>, n: usize) -> Tensor<f32> {
+    let shape = x.shape();
+    x.reshape(&[shape[0] / n, n * shape[1]])
 }
 
 #[cfg(test)]
@@ -279,13 +351,13 @@ mod tests {
         let loss = cross_entropy(&model.forward(&contexts, 64), &targets).item();
         // ln 27 = 3.2958: a small output layer gives almost equal scores.
         assert!((loss - 27f32.ln()).abs() < 0.05, "{loss}");
-        let (state, count) = model.state();
+        let (state, counts) = model.state();
         assert_eq!(state.len(), 8);
         let again =
-            LanguageModel::from_arrays(LmArch::LECTURE_MLP, 27, state.clone(), count).unwrap();
+            LanguageModel::from_arrays(LmArch::LECTURE_MLP, 27, state.clone(), &counts).unwrap();
         assert_eq!(again.state().0, state);
         let mut missing = state;
         missing.pop();
-        assert!(LanguageModel::from_arrays(LmArch::LECTURE_MLP, 27, missing, 0).is_err());
+        assert!(LanguageModel::from_arrays(LmArch::LECTURE_MLP, 27, missing, &counts).is_err());
     }
 }

@@ -96,7 +96,7 @@ impl LmRun {
         let all: Vec<String> = train_text.iter().chain(&test_text).cloned().collect();
         let vocabulary = Vocabulary::of(&all, corpus.kind())?;
         let examples = |texts: &[String]| {
-            Examples::of(texts, corpus.kind(), &vocabulary, arch.context())
+            Examples::for_arch(texts, corpus.kind(), &vocabulary, arch)
                 .map_err(|c| format!("{c:?} is not in the vocabulary"))
         };
         let (train, test) = (examples(&train_text)?, examples(&test_text)?);

@@ -2,11 +2,11 @@
 //! gradient clipped to a largest norm, an optimizer step with weight decay on matrices only,
 //! the learning rate warmed up then annealed, and the held-out loss every so many steps.
 
-use super::examples::Examples;
+use super::examples::{Examples, IGNORED};
 use super::model::LanguageModel;
 use crate::array::{Array, Rng};
 use crate::autograd::Tensor;
-use crate::nn::cross_entropy;
+use crate::nn::cross_entropy_ignoring;
 use crate::optim::{cosine_lr, Adam, Optimizer, Sgd};
 
 /// The update rule.
@@ -81,22 +81,31 @@ pub fn warmup_cosine(step: usize, lr: f64, min_lr: f64, warmup: usize, steps: us
 pub fn mean_loss(model: &mut LanguageModel, examples: &Examples, most: usize) -> f64 {
     let every = model.arch().predicts_every_position();
     // A GPT's window predicts every one of its positions: windows that do not overlap read
-    // each held-out character once.
-    let per_window = if every { model.arch().context() } else { 1 };
+    // each held-out character once (a line's window is the line).
+    let per_window = if every && !examples.whole_lines() {
+        model.arch().context()
+    } else {
+        1
+    };
     let count = (examples.len() / per_window)
         .max(1)
         .min(examples.len())
         .min(most.max(1));
     let chosen: Vec<usize> = (0..count).map(|i| i * examples.len() / count).collect();
     model.set_training(false);
-    let mut sum = 0.0;
-    for chunk in chosen.chunks((4096 / per_window).max(1)) {
+    // The mean over every character predicted, however the chunks fall.
+    let (mut sum, mut characters) = (0.0, 0);
+    let windows = (4096 / if every { model.arch().context() } else { 1 }).max(1);
+    for chunk in chosen.chunks(windows) {
         let (contexts, targets) = examples.for_model(chunk, every);
-        let loss = cross_entropy(&model.forward(&contexts, chunk.len()), &targets);
-        sum += loss.item() as f64 * chunk.len() as f64;
+        let counted = targets.iter().filter(|&&t| t != IGNORED).count();
+        let loss =
+            cross_entropy_ignoring(&model.forward(&contexts, chunk.len()), &targets, IGNORED);
+        sum += loss.item() as f64 * counted as f64;
+        characters += counted;
     }
     model.set_training(true);
-    sum / count as f64
+    sum / characters.max(1) as f64
 }
 
 /// The update rules of a run: one for the matrices and embeddings (with weight decay), one for
@@ -201,7 +210,8 @@ pub fn train_lm(
             .map(|_| rng.below(train.len()))
             .collect();
         let (contexts, targets) = train.for_model(&chosen, model.arch().predicts_every_position());
-        let loss = cross_entropy(&model.forward(&contexts, chosen.len()), &targets);
+        let loss =
+            cross_entropy_ignoring(&model.forward(&contexts, chosen.len()), &targets, IGNORED);
         let value = loss.item() as f64;
         if !value.is_finite() {
             return Err(format!(

@@ -34,5 +34,5 @@ pub use conv::{AvgPool2d, Conv2d, MaxPool2d};
 pub use dropout::Dropout;
 pub use layer_norm::LayerNorm;
 pub use layers::{Flatten, Gelu, Linear, ReLU, Sigmoid, Tanh};
-pub use loss::{cross_entropy, mse, nll};
+pub use loss::{cross_entropy, cross_entropy_ignoring, mse, nll};
 pub use module::{Module, Sequential};
