@@ -71,6 +71,7 @@ fn a_bigram_on_names_trains_samples_and_evaluates_as_it_reported() {
     assert_eq!(
         names,
         [
+            "checkpoint.safetensors",
             "loss.svg",
             "metrics.jsonl",
             "model.safetensors",
@@ -126,13 +127,10 @@ fn a_bigram_on_names_trains_samples_and_evaluates_as_it_reported() {
         "--out",
         folder,
     ]);
-    refused(
-        &again,
-        "holds a finished language-model run: choose another --out",
-    );
+    refused(&again, "holds a language-model run: choose another --out");
     refused(
         &scratchgrad(&["train", "--resume", folder]),
-        "--resume does not take those yet",
+        "has already trained all 400 of its steps",
     );
 }
 
@@ -288,6 +286,85 @@ fn a_wavenet_and_a_gpt_learn_names_and_end_them() {
     }
     let wavenet = summary(&dir.join("wavenet"));
     assert_eq!(wavenet["parameters"], 76_579, "makemore part 5's count");
+}
+
+#[test]
+fn a_stopped_run_resumes_to_the_same_bytes_as_one_that_never_stopped() {
+    let dir = common::temp_dir("lm-resume");
+    let flags = [
+        "--dataset",
+        "names-mini",
+        "--arch",
+        "gpt",
+        "--steps",
+        "400",
+        "--eval-every",
+        "20",
+        "--embedding",
+        "32",
+        "--blocks",
+        "2",
+        "--seed",
+        "5",
+    ];
+    let straight = dir.join("straight");
+    train(&straight, &flags);
+    // The same run stopped with Ctrl-C once its first checkpoint is written, then resumed.
+    let stopped = dir.join("stopped");
+    let out = stopped.to_str().unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_scratchgrad"))
+        .args([&["train", "--quiet", "--out", out][..], &flags].concat())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while !stopped.join("checkpoint.safetensors").exists() {
+        assert!(started.elapsed().as_secs() < 60, "no checkpoint written");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    // SAFETY: kill(2) with a live child's pid and a valid signal number.
+    assert_eq!(
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) },
+        0
+    );
+    let done = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&done.stderr);
+    assert_eq!(done.status.code(), Some(130), "{err}");
+    assert!(
+        err.contains("resume with: scratchgrad train --resume"),
+        "{err}"
+    );
+    assert!(!stopped.join("summary.json").exists());
+    // Settings cannot change on the way.
+    refused(
+        &scratchgrad(&["train", "--resume", out, "--lr", "0.1"]),
+        "--lr: a resumed language-model run keeps its settings",
+    );
+    let resumed = scratchgrad(&["train", "--resume", out, "--quiet"]);
+    assert!(
+        resumed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
+    assert!(
+        stdout(&resumed).starts_with("resuming gpt"),
+        "{}",
+        stdout(&resumed)
+    );
+    let model = |d: &Path| std::fs::read(d.join("model.safetensors")).unwrap();
+    assert!(
+        model(&straight) == model(&stopped),
+        "the resumed model differs"
+    );
+    assert_eq!(
+        summary(&straight)["test_loss"],
+        summary(&stopped)["test_loss"]
+    );
+    refused(
+        &scratchgrad(&["train", "--resume", out]),
+        "has already trained all 400 of its steps",
+    );
 }
 
 #[test]

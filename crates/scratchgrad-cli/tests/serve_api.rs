@@ -613,3 +613,119 @@ fn every_error_is_json_with_one_message() {
         assert!(json["error"].as_str().is_some_and(|e| !e.is_empty()), "{body}");
     }
 }
+
+#[test]
+fn the_text_page_reads_a_gpt_on_names_one_character_at_a_time() {
+    let runs = temp_dir("serve-text");
+    let trained = Command::new(env!("CARGO_BIN_EXE_scratchgrad"))
+        .args([
+            "train",
+            "--quiet",
+            "--dataset",
+            "names-mini",
+            "--arch",
+            "gpt",
+            "--steps",
+            "60",
+            "--embedding",
+            "16",
+            "--blocks",
+            "2",
+            "--heads",
+            "2",
+            "--out",
+        ])
+        .arg(runs.join("names-gpt"))
+        .output()
+        .unwrap();
+    assert!(trained.status.success());
+    let image = Command::new(env!("CARGO_BIN_EXE_scratchgrad"))
+        .args(train_args(&runs.join("digits"), &["--epochs", "1"]))
+        .output()
+        .unwrap();
+    assert!(image.status.success());
+    let server = Server::start(&runs);
+    // Each page lists its own kind of model.
+    let (_, listed) = call(&server, "GET", "/api/text/models", &[], None);
+    let names: Vec<&str> = listed["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["names-gpt"]);
+    let (_, listed) = call(&server, "GET", "/api/models", &[], None);
+    assert_eq!(listed["models"].as_array().unwrap().len(), 1);
+    assert_eq!(listed["models"][0]["name"], "digits");
+    let (status, answer) = post(
+        &server,
+        "/api/text/next",
+        &json!({"model": "names-gpt", "text": "em"}),
+    );
+    assert_eq!(status, 200, "{answer}");
+    // The boundary, then the 26 letters, each with a probability; together they make 1.
+    let p: Vec<f64> = answer["probabilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert_eq!(p.len(), 27);
+    assert_eq!(answer["chars"][0], ".");
+    assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-9);
+    // A GPT of names reads the boundary, then the name so far.
+    assert_eq!(answer["window"], json!([".", "e", "m"]));
+    // Two blocks of two heads, each 3x3: every row a softmax over the positions up to it.
+    let attention = answer["attention"].as_array().unwrap();
+    assert_eq!(attention.len(), 2);
+    for block in attention {
+        for head in block.as_array().unwrap() {
+            for (i, row) in head.as_array().unwrap().iter().enumerate() {
+                let row: Vec<f64> = row
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_f64().unwrap())
+                    .collect();
+                assert!((row.iter().sum::<f64>() - 1.0).abs() < 1e-5, "{row:?}");
+                assert!(row[i + 1..].iter().all(|&w| w == 0.0), "{row:?}");
+            }
+        }
+    }
+    // Bad requests: one JSON error each, and the server goes on.
+    for (body, status, want) in [
+        (
+            json!({"model": "names-gpt", "text": "Zoë"}),
+            400,
+            "never saw",
+        ),
+        (
+            json!({"model": "names-gpt", "text": "a.b"}),
+            400,
+            "where a name ends",
+        ),
+        (
+            json!({"model": "names-gpt", "text": "a".repeat(10_001)}),
+            400,
+            "longer than",
+        ),
+        (
+            json!({"model": "digits", "text": "a"}),
+            422,
+            "image classifier",
+        ),
+        (
+            json!({"model": "../etc", "text": "a"}),
+            400,
+            "not the name of a run",
+        ),
+        (json!({"model": "nothing", "text": "a"}), 404, "no run"),
+        (json!({"model": "names-gpt"}), 400, "`text`"),
+    ] {
+        let (got, answer) = post(&server, "/api/text/next", &body);
+        assert_eq!(got, status, "{answer}");
+        assert!(answer["error"].as_str().unwrap().contains(want), "{answer}");
+    }
+    let (status, page) = call(&server, "GET", "/api/text/models", &[], None);
+    assert_eq!((status, page["models"].as_array().unwrap().len()), (200, 1));
+}

@@ -280,7 +280,7 @@ impl TrainArgs {
 }
 
 /// A folder error in the words of the command line: which flag to change.
-fn folder_error(path: &Path, e: &RunDirError, resuming: bool) -> Failure {
+pub(super) fn folder_error(path: &Path, e: &RunDirError, resuming: bool) -> Failure {
     let shown = path.display();
     let how = match e {
         RunDirError::HoldsRun => format!(
@@ -368,12 +368,6 @@ fn session(args: &TrainArgs) -> Result<Session, Failure> {
         };
         return Session::start(config, folder).map_err(|e| session_error(args, None, e));
     };
-    if train_text::is_text_run(path) {
-        return Err(Failure::new(format!(
-            "cannot resume: {} is a language model's run, and --resume does not take those yet: start it again with its flags",
-            path.display()
-        )));
-    }
     let mut session = Session::resume(path).map_err(|e| session_error(args, Some(path), e))?;
     args.check_agrees(session.config(), path)?;
     if let Some(epochs) = args.epochs {
@@ -400,7 +394,19 @@ pub fn run(args: TrainArgs) -> Result<(), Failure> {
             "--threads: must be 1 to {MAX_THREADS}, not {threads}"
         )));
     }
+    if let Some(path) = args
+        .resume
+        .as_deref()
+        .filter(|p| scratchgrad::lm::run::is_lm_run(p))
+    {
+        return train_text::resume(path, &args, threads);
+    }
     if let Some(AnyDataset::Text(corpus)) = args.dataset {
+        if args.resume.is_some() {
+            return Err(Failure::new(
+                "--resume takes the run's folder alone: a resumed run keeps its --dataset",
+            ));
+        }
         return train_text::run(corpus, &args, threads);
     }
     args.refuse_text_flags()?;

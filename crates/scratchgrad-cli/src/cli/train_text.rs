@@ -6,7 +6,11 @@ use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use scratchgrad::data::Corpus;
-use scratchgrad::lm::{LmArch, LmConfig, LmObserver, LmOptimizer, LmRun, LmTraining};
+use scratchgrad::lm::train::MAX_STEPS;
+use scratchgrad::lm::{
+    LmArch, LmConfig, LmObserver, LmOptimizer, LmResumeError, LmRun, LmTraining,
+};
+use scratchgrad::train::run_dir::CHECKPOINT;
 use scratchgrad::train::{Folder, OptimizerKind};
 
 use super::data;
@@ -25,9 +29,6 @@ gpt on shakespeare: context 64, embedding 128, 4 heads, 4 blocks, adam (AdamW, w
 /// A GPT's steps on names by default (makemore's batch of 32 and learning rate).
 const GPT_NAMES_STEPS: usize = 20_000;
 
-/// The most steps a run may take.
-const MAX_STEPS: usize = 10_000_000;
-
 /// Flags that mean nothing for a language model.
 fn refuse_image_flags(args: &TrainArgs) -> Result<(), Failure> {
     let given = [
@@ -37,14 +38,10 @@ fn refuse_image_flags(args: &TrainArgs) -> Result<(), Failure> {
         ("--epochs", args.epochs.is_some()),
         ("--schedule", args.schedule.is_some()),
         ("--val-split", args.val_split.is_some()),
-        ("--resume", args.resume.is_some()),
     ];
     match first_given(&given) {
         Some("--epochs") => Err(Failure::new(
             "--epochs is for image networks: a language model trains for --steps",
-        )),
-        Some("--resume") => Err(Failure::new(
-            "--resume does not take language-model runs yet: start the run again with its flags",
         )),
         Some(flag) => Err(Failure::new(format!(
             "{flag} is for image networks, not language models (--arch bigram, mlp, wavenet or gpt)"
@@ -59,14 +56,6 @@ pub fn first_given<'a>(flags: &[(&'a str, bool)]) -> Option<&'a str> {
         .iter()
         .find(|(_, given)| *given)
         .map(|(flag, _)| *flag)
-}
-
-/// Whether `folder` holds a language model's run (its summary says so).
-pub fn is_text_run(folder: &Path) -> bool {
-    scratchgrad::files::read_regular(&folder.join("summary.json"), 1 << 20)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
-        .is_some_and(|s| s["kind"] == "language-model")
 }
 
 /// Checks a whole number flag against its range.
@@ -278,9 +267,13 @@ pub fn run(corpus: Corpus, args: &TrainArgs, threads: usize) -> Result<(), Failu
         Some(out) => Folder::At(out),
         None => Folder::In(Path::new("runs")),
     };
-    if let Some(out) = args.out.as_deref().filter(|out| is_text_run(out)) {
+    if let Some(out) = args
+        .out
+        .as_deref()
+        .filter(|out| scratchgrad::lm::run::is_lm_run(out))
+    {
         return Err(Failure::new(format!(
-            "{} holds a finished language-model run: choose another --out",
+            "{} holds a language-model run: choose another --out, or continue it with scratchgrad train --resume {0}",
             out.display()
         )));
     }
@@ -290,37 +283,98 @@ pub fn run(corpus: Corpus, args: &TrainArgs, threads: usize) -> Result<(), Failu
             path.display()
         ))
     })?;
-    let shown = run.folder().display().to_string();
     outln!(
-        "training {} on {corpus} for {} steps of {} ({}, lr {} down to {}; {threads} thread(s)) into {shown}",
+        "training {} on {corpus} for {} steps of {} ({}, lr {} down to {}; {threads} thread(s)) into {}",
         config.arch.describe(),
         config.training.steps,
         config.training.batch_size,
         config.training.optimizer,
         config.training.lr,
         config.training.min_lr,
+        run.folder().display(),
     );
+    drive(run, &text, args, threads)
+}
+
+/// `scratchgrad train --resume DIR` of a language model's run: it goes on from its last
+/// checkpoint with its own settings, and ends with the bytes it would have had.
+pub fn resume(path: &Path, args: &TrainArgs, threads: usize) -> Result<(), Failure> {
+    let fixed = [
+        ("--dataset", args.dataset.is_some()),
+        ("--arch", args.arch.is_some()),
+        ("--steps", args.steps.is_some()),
+        ("--batch-size", args.batch_size.is_some()),
+        ("--lr", args.lr.is_some()),
+        ("--optimizer", args.optimizer.is_some()),
+        ("--seed", args.seed.is_some()),
+        ("--context", args.context.is_some()),
+        ("--embedding", args.embedding.is_some()),
+        ("--hidden", args.hidden.is_some()),
+        ("--heads", args.heads.is_some()),
+        ("--blocks", args.blocks.is_some()),
+        ("--eval-every", args.eval_every.is_some()),
+        ("--out", args.out.is_some()),
+    ];
+    if let Some(flag) = first_given(&fixed) {
+        return Err(Failure::new(format!(
+            "{flag}: a resumed language-model run keeps its settings; only --threads, --quiet and --data-dir may be given"
+        )));
+    }
+    let shown = path.display();
+    let run = LmRun::resume(path).map_err(|e| match e {
+        LmResumeError::Folder(e) => super::train::folder_error(path, &e, true),
+        LmResumeError::Checkpoint(e) => Failure::new(format!("cannot resume: {e}")),
+        LmResumeError::Finished { steps } => Failure::new(format!(
+            "{shown} has already trained all {steps} of its steps; start a new run to train longer"
+        )),
+    })?;
+    let config = run.config().clone();
+    let text = data::load_text(config.corpus, args.data_dir.as_deref(), args.quiet)?;
+    outln!(
+        "resuming {} on {} at step {} of {} ({threads} thread(s)) in {shown}",
+        config.arch.describe(),
+        config.corpus,
+        run.steps_done(),
+        config.training.steps,
+    );
+    drive(run, &text, args, threads)
+}
+
+/// Trains a started or resumed run with a progress bar, and reports how it ended.
+fn drive(run: LmRun, text: &str, args: &TrainArgs, threads: usize) -> Result<(), Failure> {
+    let shown = run.folder().display().to_string();
+    let steps = run.config().training.steps as u64;
     interrupt::flag();
     let bar = (!args.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr())).then(|| {
-        let bar = ProgressBar::new(config.training.steps as u64);
+        let bar = ProgressBar::new(steps);
         bar.set_style(
             ProgressStyle::with_template("{bar:30} {pos}/{len} steps {msg} ({eta})")
                 .expect("a valid template"),
         );
+        bar.set_position(run.steps_done() as u64);
         bar
     });
     let mut progress = TextProgress {
         bar,
         started: Instant::now(),
     };
-    let result = scratchgrad::array::with_threads(threads, || run.train(&text, &mut progress));
+    let checkpoint = run.folder().join(CHECKPOINT);
+    let result = scratchgrad::array::with_threads(threads, || run.train(text, &mut progress));
     if let Some(bar) = &progress.bar {
         bar.finish_and_clear();
     }
-    let finished = result.map_err(|e| Failure::new(format!("{e}; nothing was kept in {shown}")))?;
+    let finished = result.map_err(|e| {
+        if checkpoint.exists() {
+            Failure::new(format!(
+                "{e}; the last checkpoint is kept: resume with: scratchgrad train --resume {shown}"
+            ))
+        } else {
+            Failure::new(format!("{e}; nothing was kept in {shown}"))
+        }
+    })?;
     if interrupt::requested() {
         return Err(Failure::new(format!(
-            "interrupted after {} steps; the model trained so far is in {shown}",
+            "interrupted after {} steps, whose checkpoint is kept in {shown}: resume with: scratchgrad train --resume {shown}",
             finished.steps
         ))
         .with_exit_code(130));

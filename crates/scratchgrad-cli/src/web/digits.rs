@@ -131,7 +131,8 @@ fn list_models(runs: &Path) -> Value {
             let Ok(folder) = run_folder(runs, &name) else {
                 continue;
             };
-            if !has_file(&folder, MODEL) {
+            // Language models have their own page (/text).
+            if !has_file(&folder, MODEL) || scratchgrad::lm::run::is_lm_run(&folder) {
                 continue;
             }
             let summary: Value = read_in_folder(&folder, SUMMARY, 1 << 20)

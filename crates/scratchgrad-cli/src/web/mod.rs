@@ -12,6 +12,7 @@ mod pages;
 mod playground;
 mod runs;
 mod security;
+mod text;
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -116,6 +117,9 @@ pub fn router(state: Arc<AppState>) -> Router {
             post(playground::point_graph),
         )
         .route("/api/playground/{id}/close", post(playground::close))
+        .route("/text", get(pages::text_page))
+        .route("/api/text/models", get(text::models))
+        .route("/api/text/next", post(text::next))
         .route("/dashboard", get(pages::dashboard_page))
         .route("/api/dashboard", get(dashboard::current))
         .route("/api/dashboard/start", post(dashboard::start))
@@ -200,7 +204,7 @@ async fn serve(args: ServeArgs) -> Result<(), Failure> {
     });
     let url = state.hosts.url();
     outln!(
-        "serving on {url} (pages: graph, digits, playground, dashboard; runs in {}); Ctrl-C stops",
+        "serving on {url} (pages: graph, digits, text, playground, dashboard; runs in {}); Ctrl-C stops",
         args.runs.display()
     );
     if args.open {

@@ -12,9 +12,10 @@ const GRAPH: &str = include_str!("assets/graph.html");
 const DIGITS: &str = include_str!("assets/digits.html");
 const PLAYGROUND: &str = include_str!("assets/playground.html");
 const DASHBOARD: &str = include_str!("assets/dashboard.html");
+const TEXT: &str = include_str!("assets/text.html");
 
 /// The scripts and the style sheet, by name.
-const ASSETS: [(&str, &str, &str); 6] = [
+const ASSETS: [(&str, &str, &str); 7] = [
     (
         "style.css",
         "text/css; charset=utf-8",
@@ -44,6 +45,11 @@ const ASSETS: [(&str, &str, &str); 6] = [
         "dashboard.js",
         "text/javascript; charset=utf-8",
         include_str!("assets/dashboard.js"),
+    ),
+    (
+        "text.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/text.js"),
     ),
 ];
 
@@ -86,6 +92,11 @@ pub async fn playground_page() -> Response {
 /// `GET /dashboard`.
 pub async fn dashboard_page() -> Response {
     page(DASHBOARD)
+}
+
+/// `GET /text`.
+pub async fn text_page() -> Response {
+    page(TEXT)
 }
 
 /// `GET /favicon.ico`: none (and no error in the browser's console for asking).

@@ -35,6 +35,27 @@ impl Rng {
         Rng(rng)
     }
 
+    /// How far it has read its stream (in 32-bit words): with the seed and stream, where to
+    /// go on from after a checkpoint.
+    pub fn position(&self) -> u128 {
+        self.0.get_word_pos()
+    }
+
+    /// [`Rng::stream`] moved on to `position` (what [`Rng::position`] said).
+    ///
+    /// ```
+    /// use scratchgrad::array::Rng;
+    /// let mut rng = Rng::stream(7, 1);
+    /// rng.below(10);
+    /// let mut again = Rng::stream_at(7, 1, rng.position());
+    /// assert_eq!(rng.below(1000), again.below(1000));
+    /// ```
+    pub fn stream_at(seed: u64, stream: u64, position: u128) -> Self {
+        let mut rng = Self::stream(seed, stream);
+        rng.0.set_word_pos(position);
+        rng
+    }
+
     /// A uniform number in [0, 1): the top 53 bits of a u64, scaled by 2^-53.
     pub fn uniform(&mut self) -> f64 {
         (self.0.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)

@@ -9,4 +9,6 @@ mod read;
 pub use atomic::{
     append_durably, is_temporary, remove_stale_temporaries, write_atomic, TEMP_PREFIX, TEMP_SUFFIX,
 };
-pub use read::{describe_kind, not_a_folder, read_in_folder, read_regular, ReadError};
+pub use read::{
+    describe_kind, not_a_folder, read_in_folder, read_regular, read_start_in_folder, ReadError,
+};

@@ -129,6 +129,31 @@ pub fn read_regular(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
 /// assert_eq!(err.to_string(), "is a symbolic link, not a regular file");
 /// ```
 pub fn read_in_folder(folder: &Path, name: &str, limit: u64) -> Result<Vec<u8>, ReadError> {
+    read_opened(open_in_folder(folder, name)?, limit)
+}
+
+/// The first `bytes` bytes (or fewer, if it is shorter) of the file `name` directly inside
+/// `folder`, opened as [`read_in_folder`] opens it: enough to read a file's header without
+/// reading the whole file.
+pub fn read_start_in_folder(folder: &Path, name: &str, bytes: u64) -> Result<Vec<u8>, ReadError> {
+    use std::io::Read;
+    let file = open_in_folder(folder, name)?;
+    let meta = file.metadata().map_err(ReadError::Io)?;
+    if !meta.file_type().is_file() {
+        return Err(ReadError::NotRegular {
+            kind: describe_kind(&meta.file_type()),
+        });
+    }
+    let mut start = Vec::new();
+    file.take(bytes)
+        .read_to_end(&mut start)
+        .map_err(ReadError::Io)?;
+    Ok(start)
+}
+
+/// Opens `name` in `folder` following no link and refusing a hard-linked file (see
+/// [`read_in_folder`]).
+fn open_in_folder(folder: &Path, name: &str) -> Result<fs::File, ReadError> {
     use rustix::fs::{openat, Mode, OFlags, CWD};
     let link = || ReadError::NotRegular {
         kind: "a symbolic link",
@@ -158,7 +183,7 @@ pub fn read_in_folder(folder: &Path, name: &str, limit: u64) -> Result<Vec<u8>, 
     if meta.is_file() && meta.nlink() > 1 {
         return Err(ReadError::HardLinked);
     }
-    read_opened(file, limit)
+    Ok(file)
 }
 
 /// The checks and the read shared by [`read_regular`] and [`read_in_folder`].

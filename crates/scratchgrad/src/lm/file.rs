@@ -60,6 +60,11 @@ impl LmFile {
 
     /// The file's bytes (the same model gives the same bytes).
     pub fn encode(&self) -> Vec<u8> {
+        encode_named(&self.named())
+    }
+
+    /// The file as named tensors, counts and metadata (a checkpoint adds to them).
+    pub(crate) fn named(&self) -> NamedTensors {
         let metadata = HashMap::from([
             ("format".to_string(), LANGUAGE_MODEL_FORMAT.to_string()),
             ("architecture".to_string(), self.arch.to_json().to_string()),
@@ -71,11 +76,11 @@ impl LmFile {
             ("corpus".to_string(), self.corpus.to_string()),
             ("split_seed".to_string(), self.split_seed.to_string()),
         ]);
-        encode_named(&NamedTensors {
+        NamedTensors {
             metadata,
             tensors: self.state.clone(),
             counts: self.counts.clone(),
-        })
+        }
     }
 
     /// Reads a language model's file from bytes; `name` is used in errors. Every field is
@@ -86,12 +91,6 @@ impl LmFile {
             problem,
         };
         let parsed = decode_named(bytes).map_err(&fail)?;
-        let meta = |key: &str| {
-            parsed
-                .metadata
-                .get(key)
-                .ok_or_else(|| fail(format!("has no `{key}` metadata")))
-        };
         match parsed.metadata.get("format").map(String::as_str) {
             Some(LANGUAGE_MODEL_FORMAT) => {}
             Some(MODEL_FORMAT | LEGACY_MODEL_FORMAT) => {
@@ -102,6 +101,21 @@ impl LmFile {
             }
             _ => return Err(fail("is not a scratchgrad language model".into())),
         }
+        Self::from_named(parsed, name)
+    }
+
+    /// The model in named tensors, whatever their `format` says; every field is checked.
+    pub(crate) fn from_named(parsed: NamedTensors, name: &str) -> Result<LmFile, LoadError> {
+        let fail = |problem: String| LoadError::Invalid {
+            file: name.to_string(),
+            problem,
+        };
+        let meta = |key: &str| {
+            parsed
+                .metadata
+                .get(key)
+                .ok_or_else(|| fail(format!("has no `{key}` metadata")))
+        };
         let json = serde_json::from_str(meta("architecture")?)
             .map_err(|e| fail(format!("has an unreadable architecture ({e})")))?;
         let arch = LmArch::from_json(&json)

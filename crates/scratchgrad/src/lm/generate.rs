@@ -1,6 +1,7 @@
 //! Writing new text with a model: one character at a time, each drawn from the model's scores
 //! for what follows the characters before it.
 
+use super::arch::LmArch;
 use super::model::LanguageModel;
 use super::sample::next_token;
 use crate::array::Rng;
@@ -54,19 +55,7 @@ pub fn generate(
         ));
     }
     let context = model.arch().context();
-    let pad = if lines {
-        0
-    } else {
-        vocabulary.encode("\n").map(|t| t[0]).unwrap_or(0)
-    };
-    // A GPT of lines learnt each line from its first position, the boundary (makemore's
-    // windows); every other model reads a full context, padded on the left.
-    let mut tokens: Vec<usize> = if lines && model.arch().predicts_every_position() {
-        vec![0]
-    } else {
-        vec![pad; context]
-    };
-    tokens.extend(&prompt_tokens);
+    let mut tokens = start_tokens(model.arch(), vocabulary, &prompt_tokens);
     model.set_training(false);
     let mut added = Vec::new();
     for _ in 0..how.max_chars {
@@ -87,12 +76,31 @@ pub fn generate(
     Ok(format!("{prompt}{}", vocabulary.decode(&added)))
 }
 
+/// What a model reads before writing after `prompt`: for a GPT of lines, the boundary then
+/// the prompt (it learnt each line from its first position, as makemore's windows start);
+/// for every other model, a full context of padding (the boundary, or a newline in a stream)
+/// then the prompt. The model reads the last [`LmArch::context`] of them.
+pub fn start_tokens(arch: LmArch, vocabulary: &Vocabulary, prompt: &[usize]) -> Vec<usize> {
+    let lines = vocabulary.has_boundary();
+    let pad = if lines {
+        0
+    } else {
+        vocabulary.encode("\n").map(|t| t[0]).unwrap_or(0)
+    };
+    let mut tokens = if lines && arch.predicts_every_position() {
+        vec![0]
+    } else {
+        vec![pad; arch.context()]
+    };
+    tokens.extend(prompt);
+    tokens
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::array::Array;
     use crate::data::TextKind;
-    use crate::lm::LmArch;
 
     #[test]
     fn a_model_whose_scores_overflow_is_refused_not_sampled() {

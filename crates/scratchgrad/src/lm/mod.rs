@@ -5,6 +5,7 @@
 
 pub mod arch;
 pub mod bigram;
+pub mod checkpoint;
 pub mod examples;
 pub mod file;
 pub mod generate;
@@ -15,10 +16,13 @@ pub mod train;
 
 pub use arch::LmArch;
 pub use bigram::BigramTable;
+pub use checkpoint::LmCheckpoint;
 pub use examples::Examples;
 pub use file::LmFile;
-pub use generate::{generate, Generation};
+pub use generate::{generate, start_tokens, Generation};
 pub use model::{flatten_consecutive, LanguageModel, NamedArrays, NamedCounts};
-pub use run::{LmConfig, LmFinished, LmRun};
+pub use run::{LmConfig, LmFinished, LmResumeError, LmRun};
 pub use sample::{next_token, SamplingError};
-pub use train::{mean_loss, train_lm, warmup_cosine, LmObserver, LmOptimizer, LmTraining};
+pub use train::{
+    mean_loss, train_lm, warmup_cosine, LmObserver, LmOptimizer, LmProgress, LmTraining,
+};

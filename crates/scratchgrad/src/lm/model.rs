@@ -222,7 +222,7 @@ impl LanguageModel {
                 }
                 self.output(&x)
             }
-            LmArch::Gpt { heads, blocks, .. } => self.gpt(&ids, heads, blocks),
+            LmArch::Gpt { heads, blocks, .. } => self.gpt(&ids, heads, blocks, None),
         }
     }
 
@@ -231,8 +231,37 @@ impl LanguageModel {
         &h.matmul_t(false, self.parameter("out.weight"), true) + self.parameter("out.bias")
     }
 
-    /// A GPT's scores at every position: `[batch * time, vocabulary]`.
-    fn gpt(&self, ids: &Array<usize>, heads: usize, blocks: usize) -> Tensor<f32> {
+    /// A GPT's attention over `window`: for each block, each head's weights `[time, time]`
+    /// (row `i`: how much position `i` takes from each position up to it). Empty for the other
+    /// models.
+    pub fn attention(&self, window: &[usize]) -> Vec<Vec<Array<f32>>> {
+        let LmArch::Gpt { heads, blocks, .. } = self.arch else {
+            return Vec::new();
+        };
+        let ids = Array::from_vec(window.to_vec(), &[1, window.len()]);
+        let mut weights = Vec::new();
+        self.gpt(&ids, heads, blocks, Some(&mut weights));
+        let t = window.len();
+        weights
+            .iter()
+            .map(|w| {
+                let data = w.data();
+                (0..heads)
+                    .map(|h| Array::from_vec(data[h * t * t..(h + 1) * t * t].to_vec(), &[t, t]))
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// A GPT's scores at every position: `[batch * time, vocabulary]`; with `weights`, each
+    /// block's attention weights are kept in it.
+    fn gpt(
+        &self,
+        ids: &Array<usize>,
+        heads: usize,
+        blocks: usize,
+        mut weights: Option<&mut Vec<Array<f32>>>,
+    ) -> Tensor<f32> {
         let (batch, time) = (ids.shape()[0], ids.shape()[1]);
         let p = |name: String| self.parameter(&name).clone();
         let norm = |prefix: String| LayerNorm {
@@ -253,7 +282,12 @@ impl LanguageModel {
                 proj: linear(format!("h.{b}.attn.c_proj")),
                 heads,
             };
-            x = &x + &attention.forward(&norm(format!("h.{b}.ln_1")).forward(&x));
+            let (mixed, attended) =
+                attention.forward_with_weights(&norm(format!("h.{b}.ln_1")).forward(&x));
+            if let Some(kept) = weights.as_deref_mut() {
+                kept.push(attended.to_array());
+            }
+            x = &x + &mixed;
             let wide =
                 linear(format!("h.{b}.mlp.c_fc")).forward(&norm(format!("h.{b}.ln_2")).forward(&x));
             x = &x + &linear(format!("h.{b}.mlp.c_proj")).forward(&Gelu.forward(&wide));

@@ -7,7 +7,7 @@ use super::model::LanguageModel;
 use crate::array::{Array, Rng};
 use crate::autograd::Tensor;
 use crate::nn::cross_entropy_ignoring;
-use crate::optim::{cosine_lr, Adam, Optimizer, Sgd};
+use crate::optim::{cosine_lr, Adam, Optimizer, OptimizerState, Sgd};
 
 /// The update rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,12 +44,85 @@ pub struct LmTraining {
     pub seed: u64,
 }
 
+impl LmTraining {
+    /// The settings as JSON (a checkpoint keeps them).
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "steps": self.steps, "batch_size": self.batch_size,
+            "optimizer": self.optimizer.to_string(), "lr": self.lr, "min_lr": self.min_lr,
+            "warmup": self.warmup, "weight_decay": self.weight_decay, "clip": self.clip,
+            "eval_every": self.eval_every, "eval_examples": self.eval_examples, "seed": self.seed,
+        })
+    }
+
+    /// Reads [`LmTraining::to_json`]'s JSON, every number within the bounds a run accepts.
+    pub fn from_json(value: &serde_json::Value) -> Result<LmTraining, String> {
+        let whole = |key: &str, most: u64| {
+            value[key]
+                .as_u64()
+                .filter(|&n| n <= most)
+                .map(|n| n as usize)
+                .ok_or_else(|| format!("`{key}` is not a whole number up to {most}"))
+        };
+        let number = |key: &str, most: f64| {
+            value[key]
+                .as_f64()
+                .filter(|v| (0.0..=most).contains(v))
+                .ok_or_else(|| format!("`{key}` is not a number from 0 to {most}"))
+        };
+        let optimizer = value["optimizer"]
+            .as_str()
+            .and_then(|o| o.parse().ok())
+            .ok_or("`optimizer` is not sgd or adamw")?;
+        let clip = match &value["clip"] {
+            serde_json::Value::Null => None,
+            _ => Some(number("clip", 1e6)?),
+        };
+        let training = LmTraining {
+            steps: whole("steps", MAX_STEPS as u64)?,
+            batch_size: whole("batch_size", 65_536)?,
+            optimizer,
+            lr: number("lr", 1e6)?,
+            min_lr: number("min_lr", 1e6)?,
+            warmup: whole("warmup", MAX_STEPS as u64)?,
+            weight_decay: number("weight_decay", 1e6)?,
+            clip,
+            eval_every: whole("eval_every", MAX_STEPS as u64)?.max(1),
+            eval_examples: whole("eval_examples", u64::MAX)?,
+            seed: value["seed"]
+                .as_u64()
+                .ok_or("`seed` is not a whole number")?,
+        };
+        if training.steps == 0 || training.batch_size == 0 {
+            return Err("`steps` and `batch_size` must be at least 1".into());
+        }
+        Ok(training)
+    }
+}
+
+/// The most steps a run may take.
+pub const MAX_STEPS: usize = 10_000_000;
+
+/// Where a run stands after a step: with the model's state, enough to go on from it bit for
+/// bit (a checkpoint).
+#[derive(Debug, Clone, Default)]
+pub struct LmProgress {
+    /// Steps taken.
+    pub step: usize,
+    /// How far the batch drawer has read its random stream ([`Rng::position`]).
+    pub rng_position: u128,
+    /// The update rule of the matrices and embeddings (with weight decay), then of the rest.
+    pub optimizers: [OptimizerState<f32>; 2],
+}
+
 /// What a run reports as it goes.
 pub trait LmObserver {
     /// After each step: its batch's loss and the learning rate it used.
     fn on_step(&mut self, _step: usize, _loss: f64, _lr: f64) {}
     /// After an evaluation: the loss on (a fixed part of) the training and test examples.
     fn on_eval(&mut self, _step: usize, _train_loss: f64, _test_loss: f64) {}
+    /// After each evaluation: the model and where the run stands, to keep as a checkpoint.
+    fn on_checkpoint(&mut self, _model: &LanguageModel, _progress: &LmProgress) {}
     /// Whether to stop after the current step.
     fn should_stop(&self) -> bool {
         false
@@ -133,6 +206,33 @@ impl Updates {
         }
     }
 
+    /// What both update rules remember.
+    fn state(&self) -> [OptimizerState<f32>; 2] {
+        [self.decayed.state(), self.plain.state()]
+    }
+
+    /// Restores [`Updates::state`] for `parameters`.
+    fn load_state(
+        &mut self,
+        [decayed, plain]: [OptimizerState<f32>; 2],
+        parameters: &[Tensor<f32>],
+    ) -> Result<(), String> {
+        let (matrices, rest): (Vec<Vec<usize>>, Vec<Vec<usize>>) = (
+            parameters
+                .iter()
+                .map(|p| p.shape())
+                .filter(|s| s.len() >= 2)
+                .collect(),
+            parameters
+                .iter()
+                .map(|p| p.shape())
+                .filter(|s| s.len() < 2)
+                .collect(),
+        );
+        self.decayed.load_state(decayed, &matrices)?;
+        self.plain.load_state(plain, &rest)
+    }
+
     /// One step: every parameter moves by its gradient scaled by `scale` (clipping).
     fn step(&mut self, parameters: &[Tensor<f32>], lr: f64, scale: f32) {
         self.decayed.set_lr(lr);
@@ -181,13 +281,15 @@ fn clip_scale(parameters: &[Tensor<f32>], clip: Option<f64>) -> f32 {
 /// Trains `model` on `train` for `training.steps` steps (fewer if the observer stops it),
 /// evaluating on `train` and `test` every `eval_every` steps and after the last. Returns the
 /// steps done and the last evaluation's (train, test) losses. A loss that is not finite
-/// stops the run with an error naming the step.
+/// stops the run with an error naming the step. With `start` (a checkpoint of this model), it
+/// goes on from there, and ends with the same bytes as a run that never stopped.
 pub fn train_lm(
     model: &mut LanguageModel,
     train: &Examples,
     test: &Examples,
     training: &LmTraining,
     observer: &mut dyn LmObserver,
+    start: Option<LmProgress>,
 ) -> Result<(usize, f64, f64), String> {
     let parameters: Vec<Tensor<f32>> = model
         .named_parameters()
@@ -195,7 +297,16 @@ pub fn train_lm(
         .map(|(_, t)| t)
         .collect();
     let mut updates = Updates::new(training);
-    let mut rng = Rng::stream(training.seed, 1);
+    let (first, mut rng) = match start {
+        Some(progress) => {
+            updates.load_state(progress.optimizers, &parameters)?;
+            (
+                progress.step,
+                Rng::stream_at(training.seed, 1, progress.rng_position),
+            )
+        }
+        None => (0, Rng::stream(training.seed, 1)),
+    };
     model.set_training(true);
     let evaluate = |model: &mut LanguageModel, observer: &mut dyn LmObserver, step: usize| {
         let train_loss = mean_loss(model, train, training.eval_examples);
@@ -203,9 +314,15 @@ pub fn train_lm(
         observer.on_eval(step, train_loss, test_loss);
         (train_loss, test_loss)
     };
+    let checkpoint = |step: usize, rng: &Rng, updates: &Updates| LmProgress {
+        step,
+        rng_position: rng.position(),
+        optimizers: updates.state(),
+    };
     let mut last = (f64::NAN, f64::NAN);
-    let mut done = 0;
-    for step in 0..training.steps {
+    let mut evaluated = None;
+    let mut done = first;
+    for step in first..training.steps {
         let chosen: Vec<usize> = (0..training.batch_size)
             .map(|_| rng.below(train.len()))
             .collect();
@@ -236,13 +353,18 @@ pub fn train_lm(
         observer.on_step(done, value, lr);
         if done % training.eval_every.max(1) == 0 || done == training.steps {
             last = evaluate(model, observer, done);
+            observer.on_checkpoint(model, &checkpoint(done, &rng, &updates));
+            evaluated = Some(done);
         }
         if observer.should_stop() {
             break;
         }
     }
-    if done % training.eval_every.max(1) != 0 && done != training.steps {
+    // Stopped between evaluations (or resumed with nothing left to do): evaluate where it
+    // stands.
+    if evaluated != Some(done) {
         last = evaluate(model, observer, done);
+        observer.on_checkpoint(model, &checkpoint(done, &rng, &updates));
     }
     Ok((done, last.0, last.1))
 }
@@ -289,7 +411,7 @@ mod tests {
             seed: 3,
         };
         let (steps, train_loss, _) =
-            train_lm(&mut model, &train, &test, &training, &mut ()).unwrap();
+            train_lm(&mut model, &train, &test, &training, &mut (), None).unwrap();
         assert_eq!(steps, 400);
         // The count table's loss on the same training names is the best a bigram can do on
         // them (the maximum-likelihood table, without smoothing).
@@ -323,6 +445,75 @@ mod tests {
         assert_eq!(clip_scale(&both, None), 1.0);
     }
 
+    /// Keeps the checkpoint of one step, as a run folder would.
+    struct KeepAt {
+        step: usize,
+        kept: Option<(crate::lm::NamedArrays, crate::lm::NamedCounts, LmProgress)>,
+    }
+
+    impl LmObserver for KeepAt {
+        fn on_checkpoint(&mut self, model: &LanguageModel, progress: &LmProgress) {
+            if progress.step == self.step {
+                let (state, counts) = model.state();
+                self.kept = Some((state, counts, progress.clone()));
+            }
+        }
+    }
+
+    #[test]
+    fn a_run_resumed_from_a_checkpoint_ends_with_the_same_bytes() {
+        let (train, test, vocabulary, _) = names_mini(3);
+        let training = LmTraining {
+            steps: 40,
+            batch_size: 16,
+            optimizer: LmOptimizer::AdamW,
+            lr: 0.01,
+            min_lr: 0.001,
+            warmup: 5,
+            weight_decay: 0.1,
+            clip: Some(1.0),
+            eval_every: 15,
+            eval_examples: 200,
+            seed: 4,
+        };
+        let arch = LmArch::LECTURE_MLP;
+        let mut straight = LanguageModel::new(arch, vocabulary.len(), &mut Rng::seed(5)).unwrap();
+        let mut keep = KeepAt {
+            step: 30,
+            kept: None,
+        };
+        train_lm(&mut straight, &train, &test, &training, &mut keep, None).unwrap();
+        let (state, counts, progress) = keep.kept.unwrap();
+        assert_eq!(progress.optimizers[0].steps, 30);
+        let resume = |progress: LmProgress| {
+            let mut model =
+                LanguageModel::from_arrays(arch, vocabulary.len(), state.clone(), &counts).unwrap();
+            let done = train_lm(
+                &mut model,
+                &train,
+                &test,
+                &training,
+                &mut (),
+                Some(progress),
+            );
+            assert_eq!(done.unwrap().0, 40);
+            model.state()
+        };
+        assert_eq!(resume(progress.clone()), straight.state());
+        // Without the optimizer's moments, or drawing other batches, the same ten steps end
+        // elsewhere.
+        let forgetful = LmProgress {
+            optimizers: Default::default(),
+            ..progress.clone()
+        };
+        assert_ne!(resume(forgetful), straight.state());
+        let replaying = LmProgress {
+            rng_position: 0,
+            ..progress
+        };
+        assert_ne!(resume(replaying), straight.state());
+    }
+
     #[test]
     fn same_seed_same_weights() {
         let (train, test, vocabulary, _) = names_mini(3);
@@ -343,7 +534,7 @@ mod tests {
             let mut model =
                 LanguageModel::new(LmArch::LECTURE_MLP, vocabulary.len(), &mut Rng::seed(5))
                     .unwrap();
-            train_lm(&mut model, &train, &test, training, &mut ()).unwrap();
+            train_lm(&mut model, &train, &test, training, &mut (), None).unwrap();
             model.state()
         };
         assert_eq!(run(&training), run(&training));

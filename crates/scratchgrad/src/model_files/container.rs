@@ -105,6 +105,21 @@ pub fn format_of(bytes: &[u8]) -> Option<String> {
     meta.metadata().as_ref()?.get("format").cloned()
 }
 
+/// The `format` of the safetensors file `name` in `folder`, read from its header alone (the
+/// tensors are not read), or `None` (as [`format_of`], or the file cannot be read).
+pub fn format_in_folder(folder: &std::path::Path, name: &str) -> Option<String> {
+    let size = crate::files::read_start_in_folder(folder, name, 8).ok()?;
+    let header = u64::from_le_bytes(size.get(..8)?.try_into().ok()?);
+    if header > MAX_HEADER_BYTES {
+        return None;
+    }
+    let start = crate::files::read_start_in_folder(folder, name, 8 + header).ok()?;
+    // The header is JSON; its `__metadata__` holds the format (safetensors' own reader wants
+    // the tensors' bytes too).
+    let json: serde_json::Value = serde_json::from_slice(start.get(8..)?).ok()?;
+    json["__metadata__"]["format"].as_str().map(str::to_string)
+}
+
 /// Reads a safetensors file's metadata, f32 tensors and int64 counts (every other dtype, a
 /// header over the limit, or bytes that do not add up is refused).
 pub fn parse(bytes: &[u8]) -> Result<Parsed, String> {

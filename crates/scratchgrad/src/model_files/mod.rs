@@ -16,7 +16,9 @@ mod container;
 mod model;
 
 pub use checkpoint::{decode_checkpoint, encode_checkpoint, load_checkpoint, Checkpoint};
-pub use container::{encode_named, format_of, parse as decode_named, Parsed as NamedTensors};
+pub use container::{
+    encode_named, format_in_folder, format_of, parse as decode_named, Parsed as NamedTensors,
+};
 pub use model::{decode_model, encode_model, load_model, preprocessing, ModelFile};
 
 use std::fmt;

@@ -47,6 +47,28 @@ fn causal_mask<T: Float>(time: usize) -> Array<T> {
 
 impl<T: Float> Module<T> for CausalSelfAttention<T> {
     fn forward(&self, x: &Tensor<T>) -> Tensor<T> {
+        self.forward_with_weights(x).0
+    }
+
+    fn named_parameters(&self) -> Vec<(String, Tensor<T>)> {
+        let mut all = Vec::new();
+        for (prefix, layer) in [("c_attn", &self.qkv), ("c_proj", &self.proj)] {
+            all.extend(
+                layer
+                    .named_parameters()
+                    .into_iter()
+                    .map(|(n, p)| (format!("{prefix}.{n}"), p)),
+            );
+        }
+        all
+    }
+}
+
+impl<T: Float> CausalSelfAttention<T> {
+    /// The output, and the attention weights `[batch, heads, time, time]`: row `i` of a
+    /// head is how much position `i` takes from each position up to it (a softmax: it sums
+    /// to 1, and is 0 after `i`).
+    pub fn forward_with_weights(&self, x: &Tensor<T>) -> (Tensor<T>, Tensor<T>) {
         let shape = x.shape();
         let (b, t, c) = (shape[0], shape[1], shape[2]);
         let (h, hs) = (self.heads, c / self.heads);
@@ -67,19 +89,6 @@ impl<T: Float> Module<T> for CausalSelfAttention<T> {
             .matmul(&v)
             .permute(&[0, 2, 1, 3])
             .reshape(&[b, t, c]);
-        self.proj.forward(&mixed)
-    }
-
-    fn named_parameters(&self) -> Vec<(String, Tensor<T>)> {
-        let mut all = Vec::new();
-        for (prefix, layer) in [("c_attn", &self.qkv), ("c_proj", &self.proj)] {
-            all.extend(
-                layer
-                    .named_parameters()
-                    .into_iter()
-                    .map(|(n, p)| (format!("{prefix}.{n}"), p)),
-            );
-        }
-        all
+        (self.proj.forward(&mixed), weights)
     }
 }

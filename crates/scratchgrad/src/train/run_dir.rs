@@ -299,15 +299,6 @@ impl RunDir {
         }
     }
 
-    /// Marks a run that keeps no checkpoint (a language model's, which ends with its model
-    /// and summary) as finished: its lock file goes, when it is still this process's.
-    pub fn finish_without_checkpoint(&self) {
-        let lock_path = self.file(LOCK);
-        if self.file(SUMMARY).exists() && is_at(&self.lock, &lock_path) {
-            let _ = fs::remove_file(lock_path);
-        }
-    }
-
     /// Gives up a run that completed no epoch: removes what it wrote (and the folder, if this
     /// process made it and nothing else is in it), so nothing half-made is left behind. A run
     /// with a checkpoint is left as it is.
