@@ -488,6 +488,18 @@ fn bad_language_model_input_is_one_line() {
         &with(&["--arch", "mlp", "--heads", "2"]),
         "--heads is for --arch gpt",
     );
+    refused(
+        &with(&["--arch", "wavenet", "--dropout", "0.1"]),
+        "--dropout is for --arch gpt",
+    );
+    refused(
+        &with(&["--arch", "gpt", "--dropout", "0.95"]),
+        "--dropout: must be from 0 to 0.9, not 0.95",
+    );
+    refused(
+        &with(&["--arch", "gpt", "--dropout", "nan"]),
+        "--dropout: must be from 0 to 0.9",
+    );
     let gpt = |extra: &[&str]| {
         let flags = [
             "train",

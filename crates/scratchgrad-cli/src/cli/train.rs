@@ -81,6 +81,10 @@ pub struct TrainArgs {
     /// Language models: the GPT's transformer blocks [default: 4]
     #[arg(long, allow_negative_numbers = true)]
     pub(super) blocks: Option<usize>,
+    /// Language models: the GPT's dropout while training, 0 to 0.9 (nanoGPT's places: the
+    /// embeddings, the attention weights, each block's outputs) [default: 0]
+    #[arg(long, allow_negative_numbers = true)]
+    pub(super) dropout: Option<f64>,
     /// Language models: evaluate on the held-out text every this many steps [default: by --arch]
     #[arg(long, allow_negative_numbers = true)]
     pub(super) eval_every: Option<usize>,
@@ -178,6 +182,7 @@ impl TrainArgs {
             ("--eval-every", self.eval_every.is_some()),
             ("--heads", self.heads.is_some()),
             ("--blocks", self.blocks.is_some()),
+            ("--dropout", self.dropout.is_some()),
         ];
         match train_text::first_given(&given) {
             Some(flag) => Err(Failure::new(format!(

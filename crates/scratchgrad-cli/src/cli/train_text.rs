@@ -80,6 +80,7 @@ fn config(corpus: Corpus, args: &TrainArgs) -> Result<LmConfig, Failure> {
     let gpt_flags = [
         ("--heads", args.heads.is_some()),
         ("--blocks", args.blocks.is_some()),
+        ("--dropout", args.dropout.is_some()),
     ];
     if let (false, Some(flag)) = (gpt, first_given(&gpt_flags)) {
         return Err(Failure::new(format!("{flag} is for --arch gpt")));
@@ -206,6 +207,14 @@ fn config(corpus: Corpus, args: &TrainArgs) -> Result<LmConfig, Failure> {
             LmOptimizer::Sgd => 0.0,
         },
         clip: Some(1.0),
+        dropout: match args.dropout {
+            Some(p) if !(0.0..=0.9).contains(&p) => {
+                return Err(Failure::new(format!(
+                    "--dropout: must be from 0 to 0.9, not {p}"
+                )))
+            }
+            p => p.unwrap_or(0.0),
+        },
         eval_every,
         // A GPT's evaluation reads windows of its whole context: 200 of them are 12,800
         // characters at nanoGPT's sizes.
@@ -312,6 +321,7 @@ pub fn resume(path: &Path, args: &TrainArgs, threads: usize) -> Result<(), Failu
         ("--hidden", args.hidden.is_some()),
         ("--heads", args.heads.is_some()),
         ("--blocks", args.blocks.is_some()),
+        ("--dropout", args.dropout.is_some()),
         ("--eval-every", args.eval_every.is_some()),
         ("--out", args.out.is_some()),
     ];

@@ -93,7 +93,9 @@ pub async fn next(
                 "`text` holds `.`, which marks where a name ends: the model writes one name",
             ));
         }
-        let model = file.model();
+        let mut model = file.model();
+        // Running statistics for batch norm, no dropout: one window is not a batch.
+        model.set_training(false);
         let all = start_tokens(file.arch, vocabulary, &tokens);
         let window = &all[all.len().saturating_sub(file.arch.context())..];
         let scores = model.next_scores(window);

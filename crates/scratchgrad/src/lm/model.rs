@@ -4,7 +4,7 @@
 use super::arch::LmArch;
 use crate::array::{Array, Rng};
 use crate::autograd::Tensor;
-use crate::nn::{BatchNorm, CausalSelfAttention, Gelu, LayerNorm, Linear, Module};
+use crate::nn::{BatchNorm, CausalSelfAttention, Dropout, Gelu, LayerNorm, Linear, Module};
 
 /// A language model's learnt state, by name (as the model file stores it).
 pub type NamedArrays = Vec<(String, Array<f32>)>;
@@ -19,6 +19,9 @@ pub struct LanguageModel {
     parameters: Vec<(String, Tensor<f32>)>,
     /// Each batch norm layer with its prefix, in the order of [`LmArch::norm_prefixes`].
     norms: Vec<(String, BatchNorm<f32>)>,
+    /// A GPT's dropout while training (nanoGPT's places: the embeddings, the attention
+    /// weights, each block's two outputs before they join the residual stream).
+    dropout: Option<Dropout>,
 }
 
 impl LanguageModel {
@@ -159,6 +162,7 @@ impl LanguageModel {
             vocabulary,
             parameters,
             norms,
+            dropout: None,
         })
     }
 
@@ -274,7 +278,7 @@ impl LanguageModel {
         };
         // x = token embedding + position embedding, [B, T, E]
         let positions = self.parameter("wpe.weight").narrow(0, 0, time);
-        let mut x = &self.parameter("wte.weight").embedding(ids) + &positions;
+        let mut x = self.drop(&self.parameter("wte.weight").embedding(ids) + &positions);
         for b in 0..blocks {
             // x = x + attention(ln_1(x)); x = x + mlp(ln_2(x)): each block adds to the stream
             let attention = CausalSelfAttention {
@@ -282,15 +286,17 @@ impl LanguageModel {
                 proj: linear(format!("h.{b}.attn.c_proj")),
                 heads,
             };
-            let (mixed, attended) =
-                attention.forward_with_weights(&norm(format!("h.{b}.ln_1")).forward(&x));
+            let (mixed, attended) = attention.forward_with_weights(
+                &norm(format!("h.{b}.ln_1")).forward(&x),
+                self.dropout.as_ref(),
+            );
             if let Some(kept) = weights.as_deref_mut() {
                 kept.push(attended.to_array());
             }
-            x = &x + &mixed;
+            x = &x + &self.drop(mixed);
             let wide =
                 linear(format!("h.{b}.mlp.c_fc")).forward(&norm(format!("h.{b}.ln_2")).forward(&x));
-            x = &x + &linear(format!("h.{b}.mlp.c_proj")).forward(&Gelu.forward(&wide));
+            x = &x + &self.drop(linear(format!("h.{b}.mlp.c_proj")).forward(&Gelu.forward(&wide)));
         }
         let x = norm("ln_f".into()).forward(&x);
         x.matmul_t(false, self.parameter("lm_head.weight"), true)
@@ -308,10 +314,36 @@ impl LanguageModel {
             .collect()
     }
 
-    /// Training (batch statistics) or evaluation (running statistics) behaviour.
+    /// Training (batch statistics, dropout) or evaluation (running statistics, no dropout)
+    /// behaviour.
     pub fn set_training(&mut self, training: bool) {
         for (_, norm) in &mut self.norms {
             norm.set_training(training);
+        }
+        if let Some(dropout) = &mut self.dropout {
+            Module::<f32>::set_training(dropout, training);
+        }
+    }
+
+    /// Drops out values with probability `p` while training (a GPT's; 0 drops none, and the
+    /// other models have none).
+    pub fn set_dropout(&mut self, p: f64) {
+        self.dropout =
+            (p > 0.0 && matches!(self.arch, LmArch::Gpt { .. })).then(|| Dropout::new(p));
+    }
+
+    /// The generator of the next step's dropout masks.
+    pub fn reseed_dropout(&self, rng: Rng) {
+        if let Some(dropout) = &self.dropout {
+            Module::<f32>::reseed(dropout, rng);
+        }
+    }
+
+    /// `x` dropped out, when the model has dropout.
+    fn drop(&self, x: Tensor<f32>) -> Tensor<f32> {
+        match &self.dropout {
+            Some(dropout) => dropout.forward(&x),
+            None => x,
         }
     }
 

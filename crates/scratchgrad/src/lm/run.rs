@@ -237,7 +237,8 @@ impl LmRun {
             "describe": arch.describe(), "parameters": arch.parameters(vocabulary.len()),
             "vocabulary": vocabulary.chars(), "steps": steps, "train_loss": train_loss,
             "test_loss": test_loss, "seed": training.seed, "batch_size": training.batch_size,
-            "optimizer": training.optimizer.to_string(), "lr": training.lr, "seconds": seconds,
+            "optimizer": training.optimizer.to_string(), "lr": training.lr,
+            "dropout": training.dropout, "seconds": seconds,
             "samples": samples,
         });
         write_atomic(&self.dir.file(SUMMARY), format!("{summary:#}\n").as_bytes())

@@ -37,6 +37,8 @@ pub struct LmTraining {
     pub weight_decay: f64,
     /// The largest norm of the whole gradient; a larger one is scaled down to it.
     pub clip: Option<f64>,
+    /// A GPT's dropout probability while training (0: none).
+    pub dropout: f64,
     /// Evaluate every this many steps (and after the last).
     pub eval_every: usize,
     /// The most examples an evaluation reads from each split (evenly spaced).
@@ -51,6 +53,7 @@ impl LmTraining {
             "steps": self.steps, "batch_size": self.batch_size,
             "optimizer": self.optimizer.to_string(), "lr": self.lr, "min_lr": self.min_lr,
             "warmup": self.warmup, "weight_decay": self.weight_decay, "clip": self.clip,
+            "dropout": self.dropout,
             "eval_every": self.eval_every, "eval_examples": self.eval_examples, "seed": self.seed,
         })
     }
@@ -87,6 +90,7 @@ impl LmTraining {
             warmup: whole("warmup", MAX_STEPS as u64)?,
             weight_decay: number("weight_decay", 1e6)?,
             clip,
+            dropout: number("dropout", 0.9)?,
             eval_every: whole("eval_every", MAX_STEPS as u64)?.max(1),
             eval_examples: whole("eval_examples", u64::MAX)?,
             seed: value["seed"]
@@ -102,6 +106,10 @@ impl LmTraining {
 
 /// The most steps a run may take.
 pub const MAX_STEPS: usize = 10_000_000;
+
+/// Step `s` draws its dropout masks from stream `DROPOUT_STREAMS + s` of the run's seed
+/// (streams 1 and 2 draw the batches and the samples).
+const DROPOUT_STREAMS: u64 = 1 << 32;
 
 /// Where a run stands after a step: with the model's state, enough to go on from it bit for
 /// bit (a checkpoint).
@@ -307,6 +315,7 @@ pub fn train_lm(
         }
         None => (0, Rng::stream(training.seed, 1)),
     };
+    model.set_dropout(training.dropout);
     model.set_training(true);
     let evaluate = |model: &mut LanguageModel, observer: &mut dyn LmObserver, step: usize| {
         let train_loss = mean_loss(model, train, training.eval_examples);
@@ -327,6 +336,9 @@ pub fn train_lm(
             .map(|_| rng.below(train.len()))
             .collect();
         let (contexts, targets) = train.for_model(&chosen, model.arch().predicts_every_position());
+        // Each step's dropout masks from a stream of their own: the same on any thread count,
+        // and after a resume.
+        model.reseed_dropout(Rng::stream(training.seed, DROPOUT_STREAMS + step as u64));
         let loss =
             cross_entropy_ignoring(&model.forward(&contexts, chosen.len()), &targets, IGNORED);
         let value = loss.item() as f64;
@@ -406,6 +418,7 @@ mod tests {
             warmup: 10,
             weight_decay: 0.01,
             clip: Some(1.0),
+            dropout: 0.0,
             eval_every: 100,
             eval_examples: 100_000,
             seed: 3,
@@ -472,6 +485,7 @@ mod tests {
             warmup: 5,
             weight_decay: 0.1,
             clip: Some(1.0),
+            dropout: 0.0,
             eval_every: 15,
             eval_examples: 200,
             seed: 4,
@@ -515,6 +529,63 @@ mod tests {
     }
 
     #[test]
+    fn dropout_is_seeded_per_step_so_a_resumed_gpt_drops_the_same_values() {
+        let (train, test, vocabulary, _) = names_mini(3);
+        let training = LmTraining {
+            steps: 20,
+            batch_size: 8,
+            optimizer: LmOptimizer::AdamW,
+            lr: 0.01,
+            min_lr: 0.001,
+            warmup: 0,
+            weight_decay: 0.1,
+            clip: Some(1.0),
+            dropout: 0.3,
+            eval_every: 10,
+            eval_examples: 50,
+            seed: 8,
+        };
+        let arch = LmArch::Gpt {
+            context: 3,
+            embedding: 8,
+            heads: 2,
+            blocks: 1,
+        };
+        let run = |training: &LmTraining, keep: &mut KeepAt| {
+            let mut model = LanguageModel::new(arch, vocabulary.len(), &mut Rng::seed(1)).unwrap();
+            train_lm(&mut model, &train, &test, training, keep, None).unwrap();
+            model.state()
+        };
+        let mut keep = KeepAt {
+            step: 10,
+            kept: None,
+        };
+        let dropped = run(&training, &mut keep);
+        let (state, counts, progress) = keep.kept.unwrap();
+        let mut resumed =
+            LanguageModel::from_arrays(arch, vocabulary.len(), state, &counts).unwrap();
+        train_lm(
+            &mut resumed,
+            &train,
+            &test,
+            &training,
+            &mut (),
+            Some(progress),
+        )
+        .unwrap();
+        assert_eq!(resumed.state(), dropped);
+        let none = LmTraining {
+            dropout: 0.0,
+            ..training
+        };
+        let mut ignore = KeepAt {
+            step: 0,
+            kept: None,
+        };
+        assert_ne!(run(&none, &mut ignore), dropped);
+    }
+
+    #[test]
     fn same_seed_same_weights() {
         let (train, test, vocabulary, _) = names_mini(3);
         let training = LmTraining {
@@ -526,6 +597,7 @@ mod tests {
             warmup: 0,
             weight_decay: 0.0,
             clip: None,
+            dropout: 0.0,
             eval_every: 1000,
             eval_examples: 500,
             seed: 9,

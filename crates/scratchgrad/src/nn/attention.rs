@@ -2,7 +2,7 @@
 //! position mixes the values of the positions up to itself, weighted by how well its query
 //! matches their keys; `heads` such mixtures of `features / heads` numbers side by side.
 
-use super::{Linear, Module};
+use super::{Dropout, Linear, Module};
 use crate::array::{Array, Float, Rng};
 use crate::autograd::Tensor;
 
@@ -47,7 +47,7 @@ fn causal_mask<T: Float>(time: usize) -> Array<T> {
 
 impl<T: Float> Module<T> for CausalSelfAttention<T> {
     fn forward(&self, x: &Tensor<T>) -> Tensor<T> {
-        self.forward_with_weights(x).0
+        self.forward_with_weights(x, None).0
     }
 
     fn named_parameters(&self) -> Vec<(String, Tensor<T>)> {
@@ -67,8 +67,13 @@ impl<T: Float> Module<T> for CausalSelfAttention<T> {
 impl<T: Float> CausalSelfAttention<T> {
     /// The output, and the attention weights `[batch, heads, time, time]`: row `i` of a
     /// head is how much position `i` takes from each position up to it (a softmax: it sums
-    /// to 1, and is 0 after `i`).
-    pub fn forward_with_weights(&self, x: &Tensor<T>) -> (Tensor<T>, Tensor<T>) {
+    /// to 1, and is 0 after `i`). With `dropout` (nanoGPT's `attn_dropout`), the weights are
+    /// dropped out before they mix the values; the weights returned are the softmax's.
+    pub fn forward_with_weights(
+        &self,
+        x: &Tensor<T>,
+        dropout: Option<&Dropout>,
+    ) -> (Tensor<T>, Tensor<T>) {
         let shape = x.shape();
         let (b, t, c) = (shape[0], shape[1], shape[2]);
         let (h, hs) = (self.heads, c / self.heads);
@@ -84,11 +89,12 @@ impl<T: Float> CausalSelfAttention<T> {
         let scale = T::from_f64(1.0 / (hs as f64).sqrt());
         let scores = &q.matmul_t(false, &k, true).mul_scalar(scale) + &Tensor::new(causal_mask(t));
         let weights = scores.softmax(3);
+        let mixing = match dropout {
+            Some(dropout) => dropout.forward(&weights),
+            None => weights.clone(),
+        };
         // each position's mixture of values, heads put back side by side: [B, T, C]
-        let mixed = weights
-            .matmul(&v)
-            .permute(&[0, 2, 1, 3])
-            .reshape(&[b, t, c]);
+        let mixed = mixing.matmul(&v).permute(&[0, 2, 1, 3]).reshape(&[b, t, c]);
         (self.proj.forward(&mixed), weights)
     }
 }
