@@ -5,7 +5,7 @@
 use super::examples::{Examples, IGNORED};
 use super::model::LanguageModel;
 use crate::array::{Array, Rng};
-use crate::autograd::Tensor;
+use crate::autograd::{no_grad, Tensor};
 use crate::nn::cross_entropy_ignoring;
 use crate::optim::{cosine_lr, Adam, Optimizer, OptimizerState, Sgd};
 
@@ -176,12 +176,19 @@ pub fn mean_loss(model: &mut LanguageModel, examples: &Examples, most: usize) ->
     model.set_training(false);
     // The mean over every character predicted, however the chunks fall.
     let (mut sum, mut characters) = (0.0, 0);
-    let windows = (4096 / if every { model.arch().context() } else { 1 }).max(1);
+    // No graph is kept (each output is dropped as soon as the next is made), and a GPT reads
+    // at most 1,024 positions at a time: evaluating never needs more memory than a step.
+    let windows = if every {
+        (1024 / model.arch().context()).max(1)
+    } else {
+        4096
+    };
     for chunk in chosen.chunks(windows) {
         let (contexts, targets) = examples.for_model(chunk, every);
         let counted = targets.iter().filter(|&&t| t != IGNORED).count();
-        let loss =
-            cross_entropy_ignoring(&model.forward(&contexts, chunk.len()), &targets, IGNORED);
+        let loss = no_grad(|| {
+            cross_entropy_ignoring(&model.forward(&contexts, chunk.len()), &targets, IGNORED)
+        });
         sum += loss.item() as f64 * counted as f64;
         characters += counted;
     }
