@@ -140,6 +140,54 @@ impl<T: Float> Array<T> {
     pub fn tanh(&self) -> Array<T> {
         Array::from_vec(T::tanh_slice(&self.data), &self.shape)
     }
+    /// GELU in its tanh form: 0.5 x (1 + tanh(c (x + a x^3))), c = sqrt(2/pi), a = 0.044715
+    /// (GPT-2's, PyTorch's `gelu(approximate="tanh")`).
+    ///
+    /// ```
+    /// use scratchgrad::array::Array;
+    /// let y = Array::from_vec(vec![0.0f64, 1.0], &[2]).gelu();
+    /// assert_eq!(y.data()[0], 0.0);
+    /// assert!((y.data()[1] - 0.8411919906082768).abs() < 1e-15);
+    /// ```
+    pub fn gelu(&self) -> Array<T> {
+        let half = T::from_f64(0.5);
+        let t = self.gelu_tanh();
+        let data = self
+            .data
+            .iter()
+            .zip(&t)
+            .map(|(&x, &t)| half * x * (T::ONE + t))
+            .collect();
+        Array::from_vec(data, &self.shape)
+    }
+
+    /// d gelu(x)/dx elementwise: 0.5 (1 + t) + 0.5 x (1 - t^2) c (1 + 3a x^2), with t as in
+    /// [`Array::gelu`].
+    pub fn gelu_slope(&self) -> Array<T> {
+        let (half, c, a3) = (
+            T::from_f64(0.5),
+            T::from_f64(GELU_C),
+            T::from_f64(3.0 * GELU_A),
+        );
+        let t = self.gelu_tanh();
+        let data = self
+            .data
+            .iter()
+            .zip(&t)
+            .map(|(&x, &t)| {
+                half * (T::ONE + t) + half * x * (T::ONE - t * t) * c * (T::ONE + a3 * x * x)
+            })
+            .collect();
+        Array::from_vec(data, &self.shape)
+    }
+
+    /// tanh(c (x + a x^3)) elementwise, GELU's inner tanh.
+    fn gelu_tanh(&self) -> Vec<T> {
+        let (c, a) = (T::from_f64(GELU_C), T::from_f64(GELU_A));
+        let inner: Vec<T> = self.data.iter().map(|&x| c * (x + a * x * x * x)).collect();
+        T::tanh_slice(&inner)
+    }
+
     /// The logistic function 1 / (1 + e^-x), evaluated without overflow for large |x|.
     pub fn sigmoid(&self) -> Array<T> {
         Array::from_vec(T::sigmoid_slice(&self.data), &self.shape)
@@ -164,6 +212,11 @@ pub(crate) fn sigmoid<T: Float>(x: T) -> T {
         e / (T::ONE + e)
     }
 }
+
+/// GELU's c = sqrt(2 / pi).
+const GELU_C: f64 = 0.797_884_560_802_865_4;
+/// GELU's a, the cube's weight.
+const GELU_A: f64 = 0.044715;
 
 #[cfg(test)]
 mod tests {

@@ -22,6 +22,7 @@ mod matmul;
 mod pool;
 mod random;
 mod reduce;
+mod rows;
 mod shape;
 mod shape_ops;
 mod threads;

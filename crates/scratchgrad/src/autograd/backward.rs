@@ -99,6 +99,8 @@ pub(crate) fn input_grads<T: Float>(
         Sqrt(x) => vec![wanted(x, || g.div(&out.mul_scalar(T::from_f64(2.0))))],
         // d tanh(x)/dx = 1 - tanh(x)^2 = 1 - out^2
         Tanh(x) => vec![wanted(x, || g.mul(&out.map(|t| one - t * t)))],
+        // d gelu(x)/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) c (1 + 3a x^2), t = tanh(c (x + a x^3))
+        Gelu(x) => vec![wanted(x, || g.mul(&x.data().gelu_slope()))],
         // d sigmoid(x)/dx = sigmoid(x) (1 - sigmoid(x)) = out (1 - out)
         Sigmoid(x) => vec![wanted(x, || g.mul(&out.map(|s| s * (one - s))))],
         // d relu(x)/dx = 1 where x > 0, else 0
@@ -227,6 +229,27 @@ pub(crate) fn input_grads<T: Float>(
                 grads.push(wanted(bias, || g_channels.sum(&[1], false)));
             }
             grads
+        }
+        // y = xhat w + b with xhat = (x - mean) / s over each row of n, s = sqrt(var + eps):
+        // dw = sum over rows of g xhat, db = sum of g, and with h = g w,
+        // dx = (h - mean(h) - xhat mean(h xhat)) / s
+        LayerNorm {
+            input,
+            weight,
+            bias,
+            xhat,
+            inv_std,
+        } => {
+            let rows = xhat.len() / xhat.shape()[xhat.ndim() - 1];
+            let flat = |a: &Array<T>| a.reshape(&[rows, a.len() / rows]);
+            vec![
+                wanted(input, || {
+                    let h = g.mul(&weight.data());
+                    h.layer_norm_input_grad(xhat, inv_std)
+                }),
+                wanted(weight, || flat(&g.mul(xhat)).sum(&[0], false)),
+                wanted(bias, || flat(g).sum(&[0], false)),
+            ]
         }
         // max pooling passes each output's gradient to the one input it took
         MaxPool2d { input, argmax } => {

@@ -19,6 +19,7 @@ pub(crate) enum Op<T: Float> {
     Log(Tensor<T>),
     Sqrt(Tensor<T>),
     Tanh(Tensor<T>),
+    Gelu(Tensor<T>),
     Sigmoid(Tensor<T>),
     Relu(Tensor<T>),
     Abs(Tensor<T>),
@@ -68,6 +69,15 @@ pub(crate) enum Op<T: Float> {
         axis: usize,
         start: usize,
     },
+    /// Layer normalization over the last axis, scaled by `weight` and shifted by `bias`;
+    /// `xhat` and `inv_std` (each row's 1 / sqrt(var + eps)) kept for the backward rule.
+    LayerNorm {
+        input: Tensor<T>,
+        weight: Tensor<T>,
+        bias: Tensor<T>,
+        xhat: Array<T>,
+        inv_std: Vec<T>,
+    },
     /// Rows of `table` looked up by `ids` (an embedding).
     Embedding {
         table: Tensor<T>,
@@ -110,8 +120,8 @@ impl<T: Float> Op<T> {
             | Maximum(a, b)
             | Minimum(a, b)
             | Matmul { a, b, .. } => vec![a, b],
-            Neg(x) | Exp(x) | Log(x) | Sqrt(x) | Tanh(x) | Sigmoid(x) | Relu(x) | Abs(x)
-            | Reshape(x) | BroadcastTo(x) => vec![x],
+            Neg(x) | Exp(x) | Log(x) | Sqrt(x) | Tanh(x) | Gelu(x) | Sigmoid(x) | Relu(x)
+            | Abs(x) | Reshape(x) | BroadcastTo(x) => vec![x],
             Sum { input, .. }
             | Mean { input, .. }
             | Max { input, .. }
@@ -132,6 +142,12 @@ impl<T: Float> Op<T> {
                 .flatten()
                 .collect(),
             MaxPool2d { input, .. } | AvgPool2d { input, .. } => vec![input],
+            LayerNorm {
+                input,
+                weight,
+                bias,
+                ..
+            } => vec![input, weight, bias],
         }
     }
 

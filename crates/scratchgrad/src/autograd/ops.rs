@@ -56,6 +56,9 @@ impl<T: Float> Tensor<T> {
         sqrt => Sqrt;
         /// tanh elementwise.
         tanh => Tanh;
+        /// GELU in its tanh form, 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), in one
+        /// operation (`nn::Gelu`).
+        gelu => Gelu;
         /// 1 / (1 + e^-x) elementwise.
         sigmoid => Sigmoid;
         /// max(x, 0) elementwise.
@@ -231,6 +234,24 @@ impl<T: Float> Tensor<T> {
             Op::Embedding {
                 table: self.clone(),
                 ids: ids.clone(),
+            },
+        )
+    }
+
+    /// Layer normalization over the last axis, in one operation: each row brought to mean 0
+    /// and variance 1 (biased, with `eps` added), then `* weight + bias` (both `[features]`),
+    /// as PyTorch's `F.layer_norm`.
+    pub fn layer_norm(&self, weight: &Tensor<T>, bias: &Tensor<T>, eps: f64) -> Tensor<T> {
+        let (xhat, inv_std) = self.data().normalize_rows(eps);
+        let value = xhat.scale_shift_rows(&weight.data(), &bias.data());
+        Tensor::from_op(
+            value,
+            Op::LayerNorm {
+                input: self.clone(),
+                weight: weight.clone(),
+                bias: bias.clone(),
+                xhat,
+                inv_std,
             },
         )
     }

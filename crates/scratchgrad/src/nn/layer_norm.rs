@@ -37,14 +37,11 @@ impl<T: Float> LayerNorm<T> {
 }
 
 impl<T: Float> Module<T> for LayerNorm<T> {
+    /// One operation with its own gradient rule (`autograd/backward.rs`, derived in
+    /// docs/DERIVATIONS.md): as the formula's nine operations it made a dozen arrays each way
+    /// at every step.
     fn forward(&self, x: &Tensor<T>) -> Tensor<T> {
-        let last = x.shape().len() - 1;
-        let centered = x - &x.mean(&[last], true);
-        // The biased variance (divided by the count), as PyTorch's layer norm takes it.
-        let var = (&centered * &centered).mean(&[last], true);
-        let eps = Tensor::new(Array::scalar(T::from_f64(EPS)));
-        let xhat = &centered / &(&var + &eps).sqrt();
-        &(&xhat * &self.weight) + &self.bias
+        x.layer_norm(&self.weight, &self.bias, EPS)
     }
 
     fn named_parameters(&self) -> Vec<(String, Tensor<T>)> {
