@@ -35,7 +35,17 @@ impl<T: Copy> Array<T> {
         let shape: Vec<usize> = perm.iter().map(|&p| self.shape[p]).collect();
         let read: Vec<usize> = perm.iter().map(|&p| strides[p]).collect();
         let mut data = Vec::with_capacity(self.len());
-        for_each_offset(&shape, [&read], |_, [i]| data.push(self.data[i]));
+        let n = self.ndim();
+        if n >= 2 && perm[n - 1] == n - 1 {
+            // The last axis stays last (attention's heads moved in and out): whole rows move,
+            // each copied at once.
+            let row = self.shape[n - 1];
+            for_each_offset(&shape[..n - 1], [&read[..n - 1]], |_, [i]| {
+                data.extend_from_slice(&self.data[i..i + row]);
+            });
+        } else {
+            for_each_offset(&shape, [&read], |_, [i]| data.push(self.data[i]));
+        }
         Array::from_vec(data, &shape)
     }
 
