@@ -127,7 +127,10 @@ fn a_bigram_on_names_trains_samples_and_evaluates_as_it_reported() {
         "--out",
         folder,
     ]);
-    refused(&again, "holds a language-model run: choose another --out");
+    refused(
+        &again,
+        "already holds a run: choose another --out, or continue it",
+    );
     refused(
         &scratchgrad(&["train", "--resume", folder]),
         "has already trained all 400 of its steps",
@@ -336,10 +339,19 @@ fn a_stopped_run_resumes_to_the_same_bytes_as_one_that_never_stopped() {
         "{err}"
     );
     assert!(!stopped.join("summary.json").exists());
-    // Settings cannot change on the way.
+    // Settings cannot change on the way, and an image network's flags mean nothing here.
     refused(
         &scratchgrad(&["train", "--resume", out, "--lr", "0.1"]),
         "--lr: a resumed language-model run keeps its settings",
+    );
+    refused(
+        &scratchgrad(&["train", "--resume", out, "--epochs", "3"]),
+        "--epochs: a resumed language-model run keeps its settings",
+    );
+    // A checkpoint is not a model to sample from, and says so.
+    refused(
+        &scratchgrad(&["sample", &format!("{out}/checkpoint.safetensors")]),
+        "is a language model's training checkpoint: give its run's folder",
     );
     let resumed = scratchgrad(&["train", "--resume", out, "--quiet"]);
     assert!(

@@ -25,9 +25,10 @@ use crate::Failure;
 /// A run writes into its folder (--out, default runs/<dataset>-<time>): model.safetensors,
 /// checkpoint.safetensors and metrics.jsonl after every epoch, then pictures and
 /// summary.json. --resume DIR continues a stopped run with its own settings. A language model
-/// (--dataset names, shakespeare or their -mini slices; --arch bigram or mlp) trains for
-/// --steps, evaluating every --eval-every, and writes metrics.jsonl, model.safetensors,
-/// loss.svg and summary.json (with samples).
+/// (--dataset names, shakespeare or their -mini slices; --arch bigram, mlp, wavenet or gpt)
+/// trains for --steps, evaluating every --eval-every and writing metrics.jsonl and
+/// checkpoint.safetensors each time, then model.safetensors, loss.svg and summary.json (with
+/// samples); --resume DIR continues it to the same bytes.
 #[derive(Args)]
 #[command(after_help = format!("Defaults by --arch: mlp: sgd, lr 1, cosine, 20 epochs; cnn and lenet5 (and --layers): adam, lr 0.002, cosine, 10 epochs. \
 Language models: {DEFAULTS_HELP}.\n\n\

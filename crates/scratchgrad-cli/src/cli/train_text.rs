@@ -276,22 +276,8 @@ pub fn run(corpus: Corpus, args: &TrainArgs, threads: usize) -> Result<(), Failu
         Some(out) => Folder::At(out),
         None => Folder::In(Path::new("runs")),
     };
-    if let Some(out) = args
-        .out
-        .as_deref()
-        .filter(|out| scratchgrad::lm::run::is_lm_run(out))
-    {
-        return Err(Failure::new(format!(
-            "{} holds a language-model run: choose another --out, or continue it with scratchgrad train --resume {0}",
-            out.display()
-        )));
-    }
-    let run = LmRun::start(config.clone(), folder).map_err(|(path, e)| {
-        Failure::new(format!(
-            "{} {e}: choose a new or empty folder for --out",
-            path.display()
-        ))
-    })?;
+    let run = LmRun::start(config.clone(), folder)
+        .map_err(|(path, e)| super::train::folder_error(&path, &e, false))?;
     outln!(
         "training {} on {corpus} for {} steps of {} ({}, lr {} down to {}; {threads} thread(s)) into {}",
         config.arch.describe(),
@@ -324,6 +310,12 @@ pub fn resume(path: &Path, args: &TrainArgs, threads: usize) -> Result<(), Failu
         ("--dropout", args.dropout.is_some()),
         ("--eval-every", args.eval_every.is_some()),
         ("--out", args.out.is_some()),
+        ("--epochs", args.epochs.is_some()),
+        ("--engine", args.engine.is_some()),
+        ("--activation", args.activation.is_some()),
+        ("--layers", args.layers.is_some()),
+        ("--schedule", args.schedule.is_some()),
+        ("--val-split", args.val_split.is_some()),
     ];
     if let Some(flag) = first_given(&fixed) {
         return Err(Failure::new(format!(
@@ -332,6 +324,11 @@ pub fn resume(path: &Path, args: &TrainArgs, threads: usize) -> Result<(), Failu
     }
     let shown = path.display();
     let run = LmRun::resume(path).map_err(|e| match e {
+        LmResumeError::Folder(scratchgrad::train::RunDirError::NoCompleteEpoch) => {
+            Failure::new(format!(
+                "cannot resume: {shown} holds a run stopped before its first evaluation, which keeps nothing to go on from: start it again with its flags"
+            ))
+        }
         LmResumeError::Folder(e) => super::train::folder_error(path, &e, true),
         LmResumeError::Checkpoint(e) => Failure::new(format!("cannot resume: {e}")),
         LmResumeError::Finished { steps } => Failure::new(format!(
@@ -374,7 +371,9 @@ fn drive(run: LmRun, text: &str, args: &TrainArgs, threads: usize) -> Result<(),
         bar.finish_and_clear();
     }
     let finished = result.map_err(|e| {
-        if checkpoint.exists() {
+        if e.starts_with("cannot resume") {
+            Failure::new(e)
+        } else if checkpoint.exists() {
             Failure::new(format!(
                 "{e}; the last checkpoint is kept: resume with: scratchgrad train --resume {shown}"
             ))

@@ -263,15 +263,14 @@ impl LmArch {
             hidden,
         } = *self
         {
-            check("context", context, MAX_CONTEXT)?;
-            check("embedding", embedding, MAX_WIDTH)?;
-            check("hidden", hidden, MAX_WIDTH)?;
-            if context < 2 || !context.is_power_of_two() {
+            if !(2..=MAX_CONTEXT).contains(&context) || !context.is_power_of_two() {
                 return Err(format!(
                     "a wavenet's context joins characters in pairs until one is left: it must be \
-                     2, 4, 8, 16... not {context}"
+                     2, 4, 8, 16... up to {MAX_CONTEXT}, not {context}"
                 ));
             }
+            check("embedding", embedding, MAX_WIDTH)?;
+            check("hidden", hidden, MAX_WIDTH)?;
         }
         if let LmArch::Gpt {
             context,

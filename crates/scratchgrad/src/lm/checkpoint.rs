@@ -112,6 +112,16 @@ impl LmCheckpoint {
                 progress.optimizers[0].steps, progress.optimizers[1].steps, training.steps
             )));
         }
+        // Each step draws `batch_size` numbers of 64 bits (2 words each); a draw is redrawn
+        // with a chance below 2^-40 for any data set here, so the position is exactly that in
+        // practice: allow a few redraws, refuse anything else.
+        let least = 2 * step as u128 * training.batch_size as u128;
+        if !(least..=least + 64).contains(&rng_position) {
+            return Err(fail(format!(
+                "has `rng_position` {rng_position}, which {step} steps of {} cannot have reached",
+                training.batch_size
+            )));
+        }
         progress.step = step as usize;
         let file = LmFile::from_named(named, name)?;
         file.arch
@@ -128,5 +138,73 @@ impl LmCheckpoint {
     pub fn load(path: &Path) -> Result<LmCheckpoint, LoadError> {
         let bytes = read_file(path, MAX_CHECKPOINT_BYTES)?;
         Self::decode(&bytes, &path.display().to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::array::Rng;
+    use crate::data::{Corpus, TextKind, Vocabulary};
+    use crate::lm::{LanguageModel, LmArch, LmOptimizer};
+
+    fn checkpoint() -> LmCheckpoint {
+        let names = vec!["emma".to_string(), "ava".to_string()];
+        let vocabulary = Vocabulary::of(&names, TextKind::Lines).unwrap();
+        let model =
+            LanguageModel::new(LmArch::Bigram, vocabulary.len(), &mut Rng::seed(1)).unwrap();
+        let training = LmTraining {
+            steps: 10,
+            batch_size: 4,
+            optimizer: LmOptimizer::Sgd,
+            lr: 0.1,
+            min_lr: 0.01,
+            warmup: 0,
+            weight_decay: 0.0,
+            clip: None,
+            dropout: 0.0,
+            eval_every: 5,
+            eval_examples: 100,
+            seed: 3,
+        };
+        let mut progress = LmProgress {
+            step: 5,
+            rng_position: 2 * 5 * 4,
+            ..Default::default()
+        };
+        progress.optimizers[0].steps = 5;
+        progress.optimizers[1].steps = 5;
+        LmCheckpoint {
+            file: LmFile::of(&model, &vocabulary, Corpus::Names, 3),
+            training,
+            progress,
+        }
+    }
+
+    #[test]
+    fn a_checkpoint_round_trips_and_settings_it_cannot_have_are_refused() {
+        let good = checkpoint();
+        let back = LmCheckpoint::decode(&good.encode(), "c").unwrap();
+        assert_eq!(back.training, good.training);
+        assert_eq!(back.progress.rng_position, 40);
+        assert_eq!(back.file.state, good.file.state);
+        let refused = |c: LmCheckpoint, want: &str| {
+            let err = LmCheckpoint::decode(&c.encode(), "c")
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(want), "{err}");
+        };
+        let mut c = checkpoint();
+        c.training.min_lr = 100.0;
+        refused(c, "below `min_lr`");
+        let mut c = checkpoint();
+        c.training.eval_every = 0;
+        refused(c, "must be at least 1");
+        let mut c = checkpoint();
+        c.progress.rng_position = 0;
+        refused(c, "cannot have reached");
+        let mut c = checkpoint();
+        c.progress.optimizers[1].steps = 4;
+        refused(c, "does not fit its optimizers");
     }
 }

@@ -99,6 +99,12 @@ impl LmFile {
                         .into(),
                 ))
             }
+            Some(super::checkpoint::LM_CHECKPOINT_FORMAT) => {
+                return Err(fail(
+                    "is a language model's training checkpoint: give its run's folder or model.safetensors"
+                        .into(),
+                ))
+            }
             _ => return Err(fail("is not a scratchgrad language model".into())),
         }
         Self::from_named(parsed, name)

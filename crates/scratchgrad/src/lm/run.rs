@@ -278,8 +278,12 @@ impl LmRun {
     /// to them (a line written after the checkpoint, or torn by a kill, goes: those steps are
     /// taken again).
     fn kept_evaluations(&self, step: usize) -> Result<Vec<Evaluation>, String> {
-        let bytes = read_in_folder(self.dir.path(), METRICS, 1 << 30)
-            .map_err(|e| format!("cannot read {METRICS}: {e}"))?;
+        // A missing file is an empty history (the curve starts at the resume).
+        let bytes = match read_in_folder(self.dir.path(), METRICS, 1 << 30) {
+            Err(e) if e.is_not_found() => Vec::new(),
+            read => read
+                .map_err(|e| format!("cannot resume: {} {e}", self.dir.file(METRICS).display()))?,
+        };
         let text = String::from_utf8_lossy(&bytes);
         let kept: Vec<Evaluation> = text
             .lines()

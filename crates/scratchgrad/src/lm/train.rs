@@ -91,14 +91,28 @@ impl LmTraining {
             weight_decay: number("weight_decay", 1e6)?,
             clip,
             dropout: number("dropout", 0.9)?,
-            eval_every: whole("eval_every", MAX_STEPS as u64)?.max(1),
-            eval_examples: whole("eval_examples", u64::MAX)?,
+            eval_every: whole("eval_every", MAX_STEPS as u64)?,
+            eval_examples: whole("eval_examples", MAX_EVAL_EXAMPLES as u64)?,
             seed: value["seed"]
                 .as_u64()
                 .ok_or("`seed` is not a whole number")?,
         };
-        if training.steps == 0 || training.batch_size == 0 {
-            return Err("`steps` and `batch_size` must be at least 1".into());
+        let counts = [
+            training.steps,
+            training.batch_size,
+            training.eval_every,
+            training.eval_examples,
+        ];
+        if counts.contains(&0) {
+            return Err(
+                "`steps`, `batch_size`, `eval_every` and `eval_examples` must be at least 1".into(),
+            );
+        }
+        if training.min_lr > training.lr || training.lr == 0.0 {
+            return Err(format!(
+                "`lr` {} is 0 or below `min_lr` {}",
+                training.lr, training.min_lr
+            ));
         }
         Ok(training)
     }
@@ -106,6 +120,9 @@ impl LmTraining {
 
 /// The most steps a run may take.
 pub const MAX_STEPS: usize = 10_000_000;
+
+/// The most examples an evaluation may read from each split.
+pub const MAX_EVAL_EXAMPLES: usize = 10_000_000;
 
 /// Step `s` draws its dropout masks from stream `DROPOUT_STREAMS + s` of the run's seed
 /// (streams 1 and 2 draw the batches and the samples).
@@ -314,7 +331,9 @@ pub fn train_lm(
     let mut updates = Updates::new(training);
     let (first, mut rng) = match start {
         Some(progress) => {
-            updates.load_state(progress.optimizers, &parameters)?;
+            updates
+                .load_state(progress.optimizers, &parameters)
+                .map_err(|e| format!("cannot resume: the checkpoint {e}"))?;
             (
                 progress.step,
                 Rng::stream_at(training.seed, 1, progress.rng_position),

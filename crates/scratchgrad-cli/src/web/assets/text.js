@@ -23,15 +23,30 @@ function barLabel(c) {
   return lines && c === "." ? "end" : label(c);
 }
 
-// The odds a character is drawn with: p^(1/T) over the top k, renormalized.
+// The temperature and top-k as typed, or an error saying what is wrong with them.
+function settings() {
+  const typedT = $("temperature").value.trim();
+  const t = typedT === "" ? 1 : Number(typedT);
+  if (!Number.isFinite(t) || t < 0) throw new Error("temperature: give 0 (always the likeliest character) or more");
+  const typedK = $("top-k").value.trim();
+  const k = typedK === "" ? null : Number(typedK);
+  if (k !== null && !(Number.isInteger(k) && k >= 1)) throw new Error("top-k: give a whole number of 1 or more, or leave it empty for all");
+  return { t, k };
+}
+
+// The odds a character is drawn with: p^(1/T) over the top k, renormalized; at temperature 0,
+// all of it on the likeliest.
 function odds(probabilities) {
-  const t = Math.max(0.05, Number($("temperature").value) || 1);
-  const k = Number($("top-k").value) || probabilities.length;
+  const { t, k } = settings();
   const order = probabilities.map((p, i) => i).sort((a, b) => probabilities[b] - probabilities[a]);
-  const kept = new Set(order.slice(0, Math.max(1, k)));
-  const weights = probabilities.map((p, i) => kept.has(i) ? Math.pow(p, 1 / t) : 0);
+  if (t === 0) return probabilities.map((p, i) => i === order[0] ? 1 : 0);
+  const kept = new Set(order.slice(0, k === null ? order.length : k));
+  // p^(1/T) as e^(ln p / T), scaled by the largest so that a low temperature cannot underflow
+  const logs = probabilities.map((p, i) => kept.has(i) && p > 0 ? Math.log(p) / t : -Infinity);
+  const top = Math.max(...logs);
+  const weights = logs.map(l => Math.exp(l - top));
   const total = weights.reduce((a, b) => a + b, 0);
-  return weights.map(w => total > 0 ? w / total : 0);
+  return weights.map(w => w / total);
 }
 
 function draw(weights) {
@@ -220,6 +235,7 @@ function restart() {
   $("attention").textContent = "";
   $("attention-detail").textContent = "";
   $("attention-panel").hidden = true;
+  $("dist-title").textContent = "the next character: press Step (or →) to see the model's probabilities for it";
   message("");
   render(-1);
 }
