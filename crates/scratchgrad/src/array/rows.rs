@@ -1,6 +1,6 @@
-//! Layer normalization's arithmetic over rows (the last axis), one pass each way: the forward
-//! normalization, the scale and shift, and the input's gradient. The gradient rule that uses
-//! them is in `autograd/backward.rs` with the others.
+//! Arithmetic over rows (the last axis), one pass each way: layer normalization (the
+//! normalization, the scale and shift, the input's gradient) and attention's causal softmax.
+//! The gradient rules that use them are in `autograd/backward.rs` with the others.
 
 use super::{Array, Float};
 
@@ -68,6 +68,54 @@ impl<T: Float> Array<T> {
             out.extend(h.iter().zip(xh).map(|(&h, &x)| {
                 T::from_f64((h.to_f64() - mean_h - x.to_f64() * mean_hx) * inv.to_f64())
             }));
+        }
+        Array::from_vec(out, &self.shape)
+    }
+
+    /// Attention's weights from its scores `[..., T, T]`: row `i` of each matrix is the softmax
+    /// of `scale` times its first `i + 1` entries (a position sees itself and the positions
+    /// before it), and exactly 0 after them (the causal mask), as
+    /// `softmax(masked_fill(scale * x, future, -inf))`.
+    ///
+    /// ```
+    /// use scratchgrad::array::Array;
+    /// let w = Array::from_vec(vec![5.0f64, 9.0, 0.0, 0.0], &[2, 2]).causal_softmax(1.0);
+    /// assert_eq!(w.data(), &[1.0, 0.0, 0.5, 0.5]);
+    /// ```
+    pub fn causal_softmax(&self, scale: T) -> Array<T> {
+        let n = self.ndim();
+        assert!(
+            n >= 2 && self.shape[n - 2] == self.shape[n - 1],
+            "causal_softmax: scores {:?} are not square in their last two axes",
+            self.shape
+        );
+        let t = self.shape[n - 1].max(1);
+        let mut out = vec![T::ZERO; self.data.len()];
+        for (r, (row, y)) in self.data.chunks(t).zip(out.chunks_mut(t)).enumerate() {
+            let seen = r % t + 1;
+            let largest = row[..seen]
+                .iter()
+                .fold(T::from_f64(f64::NEG_INFINITY), |m, &v| m.max(v * scale));
+            let mut total = T::ZERO;
+            for (y, &x) in y[..seen].iter_mut().zip(&row[..seen]) {
+                *y = (x * scale - largest).exp();
+                total += *y;
+            }
+            for y in &mut y[..seen] {
+                *y = *y / total;
+            }
+        }
+        Array::from_vec(out, &self.shape)
+    }
+
+    /// [`Array::causal_softmax`]'s input gradient from its output `self` = y and the output's
+    /// gradient `g`: scale * y * (g - sum over the row of g y).
+    pub fn causal_softmax_grad(&self, g: &Array<T>, scale: T) -> Array<T> {
+        let t = self.shape.last().copied().unwrap_or(1).max(1);
+        let mut out = Vec::with_capacity(self.data.len());
+        for (y, g) in self.data.chunks(t).zip(g.data.chunks(t)) {
+            let dot = y.iter().zip(g).fold(T::ZERO, |s, (&y, &g)| s + y * g);
+            out.extend(y.iter().zip(g).map(|(&y, &g)| scale * y * (g - dot)));
         }
         Array::from_vec(out, &self.shape)
     }

@@ -145,6 +145,11 @@ pub(crate) fn input_grads<T: Float>(
         Softmax { input, axis } => vec![wanted(input, || {
             out.mul(&g.sub(&g.mul(out).sum(&[*axis], true)))
         })],
+        // y = softmax(scale x) over each row's entries up to the diagonal (0 after it):
+        // dx = scale y (g - sum(g y)), which is 0 where y is
+        CausalSoftmax { input, scale } => {
+            vec![wanted(input, || out.causal_softmax_grad(g, *scale))]
+        }
         // d log_softmax: dx = g - softmax(x) * sum(g) along the axis, softmax = e^out
         LogSoftmax { input, axis } => vec![wanted(input, || {
             g.sub(&out.exp().mul(&g.sum(&[*axis], true)))

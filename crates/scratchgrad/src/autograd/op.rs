@@ -69,6 +69,11 @@ pub(crate) enum Op<T: Float> {
         axis: usize,
         start: usize,
     },
+    /// Attention's causal softmax of `scale` times the input (`[..., T, T]`).
+    CausalSoftmax {
+        input: Tensor<T>,
+        scale: T,
+    },
     /// Layer normalization over the last axis, scaled by `weight` and shifted by `bias`;
     /// `xhat` and `inv_std` (each row's 1 / sqrt(var + eps)) kept for the backward rule.
     LayerNorm {
@@ -130,6 +135,7 @@ impl<T: Float> Op<T> {
             | Permute { input, .. }
             | Gather { input, .. }
             | Embedding { table: input, .. }
+            | CausalSoftmax { input, .. }
             | Narrow { input, .. } => vec![input],
             Concat { inputs, .. } => inputs.iter().collect(),
             Conv2d {

@@ -238,6 +238,18 @@ impl<T: Float> Tensor<T> {
         )
     }
 
+    /// Attention's weights from its scores `[..., T, T]`: each row the softmax of `scale`
+    /// times its entries up to the diagonal, 0 after it (see [`Array::causal_softmax`]).
+    pub fn causal_softmax(&self, scale: T) -> Tensor<T> {
+        Tensor::from_op(
+            self.data().causal_softmax(scale),
+            Op::CausalSoftmax {
+                input: self.clone(),
+                scale,
+            },
+        )
+    }
+
     /// Layer normalization over the last axis, in one operation: each row brought to mean 0
     /// and variance 1 (biased, with `eps` added), then `* weight + bias` (both `[features]`),
     /// as PyTorch's `F.layer_norm`.

@@ -3,7 +3,7 @@
 //! matches their keys; `heads` such mixtures of `features / heads` numbers side by side.
 
 use super::{Dropout, Linear, Module};
-use crate::array::{Array, Float, Rng};
+use crate::array::{Float, Rng};
 use crate::autograd::Tensor;
 
 /// Self-attention over `[batch, time, features]` where no position sees a later one.
@@ -28,21 +28,6 @@ impl<T: Float> CausalSelfAttention<T> {
             heads,
         }
     }
-}
-
-/// `[time, time]` with 0 on and below the diagonal and -inf above: added to the scores,
-/// it gives later positions a weight of exactly 0 after the softmax.
-fn causal_mask<T: Float>(time: usize) -> Array<T> {
-    let data = (0..time * time)
-        .map(|i| {
-            if i % time > i / time {
-                T::from_f64(f64::NEG_INFINITY)
-            } else {
-                T::ZERO
-            }
-        })
-        .collect();
-    Array::from_vec(data, &[time, time])
 }
 
 impl<T: Float> Module<T> for CausalSelfAttention<T> {
@@ -85,10 +70,9 @@ impl<T: Float> CausalSelfAttention<T> {
                 .permute(&[0, 2, 1, 3])
         };
         let (q, k, v) = (split(0), split(1), split(2));
-        // scores = q k^T / sqrt(hs), [B, H, T, T]; the mask hides the future
+        // weights = softmax(q k^T / sqrt(hs)) over each position's past and itself, [B, H, T, T]
         let scale = T::from_f64(1.0 / (hs as f64).sqrt());
-        let scores = &q.matmul_t(false, &k, true).mul_scalar(scale) + &Tensor::new(causal_mask(t));
-        let weights = scores.softmax(3);
+        let weights = q.matmul_t(false, &k, true).causal_softmax(scale);
         let mixing = match dropout {
             Some(dropout) => dropout.forward(&weights),
             None => weights.clone(),
