@@ -102,7 +102,7 @@ impl<T: Float> Array<T> {
                 total += *y;
             }
             for y in &mut y[..seen] {
-                *y = *y / total;
+                *y /= total;
             }
         }
         Array::from_vec(out, &self.shape)
