@@ -925,6 +925,111 @@ async fn dashboard_page(client: &Client, url: &str, runs: &Path) {
     screenshot(client, "dashboard-finished.png").await;
 }
 
+/// The text page as a learner uses it: a GPT on names writes greedily after a prompt, the
+/// bars and attention maps show each step, a click on a bar rewrites that character, and Play
+/// goes on until the model ends the name.
+async fn text_page(client: &Client, url: &str, without_models: &str) {
+    // Without a language model, the page says how to train one (and its buttons are off).
+    client.goto(&format!("{without_models}text")).await.unwrap();
+    wait_until(
+        client,
+        "the hint",
+        "return document.getElementById('message').textContent.includes('no language model in')",
+    )
+    .await;
+    client.goto(&format!("{url}text")).await.unwrap();
+    wait_until(
+        client,
+        "the models",
+        "return document.querySelectorAll('#model option').length > 0",
+    )
+    .await;
+    client
+        .execute(
+            "document.getElementById('temperature').value = '0';
+             const p = document.getElementById('prompt'); p.value = 'em';
+             p.dispatchEvent(new Event('change'));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    click(client, "step").await;
+    wait_until(
+        client,
+        "the first step",
+        "return document.querySelectorAll('#bars div[data-index]').length > 0",
+    )
+    .await;
+    // Greedy: the character written is the first bar (the likeliest), drawn at 100%.
+    let step = client
+        .execute(
+            "const rows = [...document.querySelectorAll('#bars div[data-index]')];
+             const picked = rows.findIndex(r => r.classList.contains('picked'));
+             return [document.getElementById('written').textContent, picked, rows[0].textContent,
+                     document.querySelectorAll('#attention canvas').length,
+                     document.getElementById('attention-panel').hidden];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let written = step[0].as_str().unwrap();
+    assert!(
+        written.starts_with("em") && written.chars().count() == 3,
+        "{step}"
+    );
+    assert_eq!(step[1], 0, "{step}");
+    assert!(step[2].as_str().unwrap().contains("100.0%"), "{step}");
+    // One block of two heads.
+    assert_eq!(
+        (step[3].as_u64(), step[4].as_bool()),
+        (Some(2), Some(false)),
+        "{step}"
+    );
+    // A click on the second bar writes its character there instead.
+    let second = client
+        .execute(
+            "return document.querySelectorAll('#bars div[data-index]')[1].querySelector('span').textContent;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let second = second.as_str().unwrap().to_string();
+    client
+        .execute(
+            "document.querySelectorAll('#bars div[data-index]')[1].click();",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let want = if second == "end" {
+        "em (end)".to_string()
+    } else {
+        format!("em{second}")
+    };
+    wait_until(
+        client,
+        "the rewritten character",
+        &format!("return document.getElementById('written').textContent === {want:?}"),
+    )
+    .await;
+    if second == "end" {
+        click(client, "restart").await;
+    }
+    click(client, "play").await;
+    wait_until(
+        client,
+        "the end of the name",
+        "return document.getElementById('message').textContent.includes('ended the name')",
+    )
+    .await;
+    let written = text(client, "#written").await;
+    assert!(
+        written.ends_with("(end)") && written.len() < 60,
+        "{written}"
+    );
+    screenshot(client, "text.png").await;
+}
+
 /// `scratchgrad serve` on `runs`: the running server and its address.
 fn serve(runs: &Path) -> (Running, String) {
     let mut server = Command::new(env!("CARGO_BIN_EXE_scratchgrad"))
@@ -963,7 +1068,7 @@ async fn no_models_yet(client: &Client, url: &str, runs: &Path) {
 /// Every page at 800x600: usable without scrolling sideways; screenshots of each.
 async fn small_window(client: &Client, url: &str) {
     client.set_window_size(800, 600).await.unwrap();
-    for page in ["graph", "playground", "dashboard", "digits"] {
+    for page in ["graph", "playground", "dashboard", "digits", "text"] {
         client.goto(&format!("{url}{page}")).await.unwrap();
         tokio::time::sleep(Duration::from_millis(800)).await;
         let widths = client
@@ -1010,6 +1115,37 @@ fn the_pages_work_in_chromium() {
         String::from_utf8_lossy(&trained.stderr)
     );
     let (_server, url) = serve(&runs);
+    // A small GPT on names for the text page, in a folder of its own.
+    let text_runs = temp_dir("browser-text-runs");
+    let trained = Command::new(env!("CARGO_BIN_EXE_scratchgrad"))
+        .args([
+            "train",
+            "--quiet",
+            "--dataset",
+            "names-mini",
+            "--arch",
+            "gpt",
+            "--steps",
+            "200",
+            "--lr",
+            "0.003",
+            "--embedding",
+            "16",
+            "--blocks",
+            "1",
+            "--heads",
+            "2",
+            "--out",
+        ])
+        .arg(text_runs.join("names-gpt"))
+        .output()
+        .unwrap();
+    assert!(
+        trained.status.success(),
+        "{}",
+        String::from_utf8_lossy(&trained.stderr)
+    );
+    let (_text_server, text_url) = serve(&text_runs);
     let empty = temp_dir("browser-no-runs");
     let (_empty_server, empty_url) = serve(&empty);
     let browser = Browser::launch("pages");
@@ -1024,6 +1160,7 @@ fn the_pages_work_in_chromium() {
         playground_page(&client, &url).await;
         dashboard_page(&client, &url, &runs).await;
         no_models_yet(&client, &empty_url, &empty).await;
+        text_page(&client, &text_url, &url).await;
         small_window(&client, &url).await;
         let errors = console_errors(&client).await;
         graph_page_error(&client, &url).await;

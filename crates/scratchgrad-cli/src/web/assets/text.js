@@ -97,6 +97,7 @@ async function step(forced) {
       drawn.push({ char, index, answer, odds: weights });
       if (!lines && drawn.length >= MAX_STREAM_CHARS) ended = true;
     }
+    if (ended) stop();
     message(ended ? (lines ? "the model ended the name: Restart for another" : `${MAX_STREAM_CHARS} characters: Restart for more`) : "");
     render(drawn.length - 1);
   } catch (e) {
@@ -256,4 +257,5 @@ document.addEventListener("keydown", (e) => {
   else if (e.key === "r") restart();
 });
 
-loadModels().then(restart).catch(e => message(e.message));
+restart();
+loadModels().catch(e => message(e.message));
