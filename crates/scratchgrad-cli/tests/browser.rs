@@ -1027,6 +1027,7 @@ async fn text_page(client: &Client, url: &str, without_models: &str) {
         written.ends_with("(end)") && written.len() < 60,
         "{written}"
     );
+    assert_eq!(text(client, "#play").await, "Play");
     screenshot(client, "text.png").await;
 }
 
