@@ -373,6 +373,16 @@ fn drive(run: LmRun, text: &str, args: &TrainArgs, threads: usize) -> Result<(),
     let finished = result.map_err(|e| {
         if e.starts_with("cannot resume") {
             Failure::new(e)
+        } else if e.starts_with("the loss became") {
+            // Resuming would take the same steps again: the advice is the new run's --lr.
+            let kept = if checkpoint.exists() {
+                "its last checkpoint is kept"
+            } else {
+                "nothing was kept"
+            };
+            Failure::new(format!(
+                "{e}; {kept} in {shown}; start a new run with a lower --lr"
+            ))
         } else if checkpoint.exists() {
             Failure::new(format!(
                 "{e}; the last checkpoint is kept: resume with: scratchgrad train --resume {shown}"
