@@ -16,11 +16,11 @@ use scratchgrad::array::Array;
 use scratchgrad::data::preprocess::{mnist_style, SIDE};
 use scratchgrad::files::read_in_folder;
 use scratchgrad::model_files::{decode_model, MAX_MODEL_BYTES};
-use scratchgrad::train::run_dir::{MODEL, SUMMARY};
+use scratchgrad::train::run_dir::MODEL;
 use scratchgrad::train::{check_finite, Engine, Model};
 use serde_json::{json, Value};
 
-use super::http::{blocking, has_file, run_folder, text, ApiError};
+use super::http::{blocking, run_folder, runs_with_a_model, text, ApiError};
 use super::AppState;
 
 /// The largest side of a drawn image.
@@ -124,34 +124,21 @@ pub async fn models(State(state): State<Arc<AppState>>) -> Result<Json<Value>, A
 }
 
 fn list_models(runs: &Path) -> Value {
-    let mut found = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(runs) {
-        for entry in entries.flatten().take(10_000) {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let Ok(folder) = run_folder(runs, &name) else {
-                continue;
-            };
-            // Language models have their own page (/text).
-            if !has_file(&folder, MODEL) || scratchgrad::lm::run::is_lm_run(&folder) {
-                continue;
-            }
-            let summary: Value = read_in_folder(&folder, SUMMARY, 1 << 20)
-                .ok()
-                .and_then(|b| serde_json::from_slice(&b).ok())
-                .unwrap_or(Value::Null);
+    let found: Vec<Value> = runs_with_a_model(runs, false)
+        .into_iter()
+        .map(|(name, summary)| {
             let config = &summary["config"];
             let arch = scratchgrad::arch::Architecture::from_json(&config["architecture"]).ok();
-            found.push(json!({
+            json!({
                 "name": name,
                 "finished": !summary.is_null(),
                 "dataset": config["dataset"],
                 "architecture": arch.as_ref().map(|a| a.describe()),
                 "convolutional": arch.as_ref().map(|a| a.is_spatial()),
                 "test_accuracy": summary["test"]["accuracy"],
-            }));
-        }
-    }
-    found.sort_by(|a, b| b["name"].as_str().cmp(&a["name"].as_str()));
+            })
+        })
+        .collect();
     json!({ "runs": runs.display().to_string(), "models": found })
 }
 

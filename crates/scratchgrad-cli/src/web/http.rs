@@ -8,6 +8,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use scratchgrad::train::run_dir::{MODEL, SUMMARY};
 use serde_json::{json, Value};
 
 /// The largest request body accepted.
@@ -160,4 +161,31 @@ pub fn run_folder(runs: &Path, name: &str) -> Result<PathBuf, ApiError> {
 /// True when `name` in `folder` is a regular file (a symbolic link is not followed).
 pub fn has_file(folder: &Path, name: &str) -> bool {
     std::fs::symlink_metadata(folder.join(name)).is_ok_and(|m| m.is_file())
+}
+
+/// The runs directly in `runs` that have a model, newest name first, each with its summary
+/// (`null` while it trains): the language models' when `language_models`, else the image
+/// classifiers'. The digits and text pages list their models from it.
+pub fn runs_with_a_model(runs: &Path, language_models: bool) -> Vec<(String, Value)> {
+    let mut found = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(runs) {
+        for entry in entries.flatten().take(10_000) {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Ok(folder) = run_folder(runs, &name) else {
+                continue;
+            };
+            if !has_file(&folder, MODEL)
+                || scratchgrad::lm::run::is_lm_run(&folder) != language_models
+            {
+                continue;
+            }
+            let summary: Value = scratchgrad::files::read_in_folder(&folder, SUMMARY, 1 << 20)
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok())
+                .unwrap_or(Value::Null);
+            found.push((name, summary));
+        }
+    }
+    found.sort_by(|a, b| b.0.cmp(&a.0));
+    found
 }

@@ -10,13 +10,13 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use scratchgrad::files::read_in_folder;
-use scratchgrad::lm::run::is_lm_run;
+use scratchgrad::lm::sample::probabilities;
 use scratchgrad::lm::{start_tokens, LmFile};
 use scratchgrad::model_files::MAX_MODEL_BYTES;
-use scratchgrad::train::run_dir::{MODEL, SUMMARY};
+use scratchgrad::train::run_dir::MODEL;
 use serde_json::{json, Value};
 
-use super::http::{blocking, has_file, run_folder, text, ApiError};
+use super::http::{blocking, run_folder, runs_with_a_model, text, ApiError};
 use super::AppState;
 
 /// The longest text a request may carry (the model reads only its last context anyway).
@@ -30,30 +30,18 @@ pub async fn models(State(state): State<Arc<AppState>>) -> Result<Json<Value>, A
 }
 
 fn list_models(runs: &Path) -> Value {
-    let mut found = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(runs) {
-        for entry in entries.flatten().take(10_000) {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let Ok(folder) = run_folder(runs, &name) else {
-                continue;
-            };
-            if !has_file(&folder, MODEL) || !is_lm_run(&folder) {
-                continue;
-            }
-            let summary: Value = read_in_folder(&folder, SUMMARY, 1 << 20)
-                .ok()
-                .and_then(|b| serde_json::from_slice(&b).ok())
-                .unwrap_or(Value::Null);
-            found.push(json!({
+    let found: Vec<Value> = runs_with_a_model(runs, true)
+        .into_iter()
+        .map(|(name, summary)| {
+            json!({
                 "name": name,
                 "finished": !summary.is_null(),
                 "corpus": summary["corpus"],
                 "architecture": summary["describe"],
                 "test_loss": summary["test_loss"],
-            }));
-        }
-    }
-    found.sort_by(|a, b| b["name"].as_str().cmp(&a["name"].as_str()));
+            })
+        })
+        .collect();
     json!({ "runs": runs.display().to_string(), "models": found })
 }
 
@@ -104,10 +92,7 @@ pub async fn next(
                 "the model of `{name}` gives scores that are not finite numbers; it cannot be used"
             )));
         }
-        let largest = scores.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-        let exps: Vec<f64> = scores.iter().map(|s| (s - largest).exp()).collect();
-        let total: f64 = exps.iter().sum();
-        let probabilities: Vec<f64> = exps.iter().map(|e| e / total).collect();
+        let probabilities = probabilities(&scores);
         let chars: Vec<String> = (0..vocabulary.len())
             .map(|t| vocabulary.decode(&[t]))
             .collect();

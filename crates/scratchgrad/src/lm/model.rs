@@ -3,7 +3,7 @@
 
 use super::arch::LmArch;
 use crate::array::{Array, Rng};
-use crate::autograd::Tensor;
+use crate::autograd::{no_grad, Tensor};
 use crate::nn::{BatchNorm, CausalSelfAttention, Dropout, Gelu, LayerNorm, Linear, Module};
 
 /// A language model's learnt state, by name (as the model file stores it).
@@ -244,7 +244,7 @@ impl LanguageModel {
         };
         let ids = Array::from_vec(window.to_vec(), &[1, window.len()]);
         let mut weights = Vec::new();
-        self.gpt(&ids, heads, blocks, Some(&mut weights));
+        no_grad(|| self.gpt(&ids, heads, blocks, Some(&mut weights)));
         let t = window.len();
         weights
             .iter()
@@ -306,7 +306,8 @@ impl LanguageModel {
     /// The scores of the character after `window` (at most the model's context), for writing
     /// text one character at a time.
     pub fn next_scores(&self, window: &[usize]) -> Vec<f64> {
-        let logits = self.forward(window, 1).data();
+        // Nothing to learn here: no graph is kept.
+        let logits = no_grad(|| self.forward(window, 1)).data();
         let all = logits.data();
         all[all.len() - self.vocabulary..]
             .iter()

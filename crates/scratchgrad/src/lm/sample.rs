@@ -49,26 +49,7 @@ pub fn next_token(
     if top_k == Some(0) {
         return Err(SamplingError::TopK);
     }
-    // The k-th highest score: anything below it is left out.
-    let floor = match top_k {
-        Some(k) if k < logits.len() => {
-            let mut sorted = logits.to_vec();
-            sorted.sort_by(|a, b| b.total_cmp(a));
-            sorted[k - 1]
-        }
-        _ => f64::NEG_INFINITY,
-    };
-    let highest = logits.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(v));
-    let weights: Vec<f64> = logits
-        .iter()
-        .map(|&l| {
-            if l >= floor {
-                ((l - highest) / temperature).exp()
-            } else {
-                0.0
-            }
-        })
-        .collect();
+    let weights = weights(logits, temperature, top_k);
     let total: f64 = weights.iter().sum();
     let mut target = rng.uniform() * total;
     for (token, &w) in weights.iter().enumerate() {
@@ -79,6 +60,44 @@ pub fn next_token(
     }
     // Rounding left a sliver past the last weight: the last token that had any.
     Ok(weights.iter().rposition(|&w| w > 0.0).unwrap_or(0))
+}
+
+/// The model's probability for each token after its `logits`: softmax(logits).
+///
+/// ```
+/// use scratchgrad::lm::sample::probabilities;
+/// let p = probabilities(&[0.0, 0.0]);
+/// assert_eq!(p, vec![0.5, 0.5]);
+/// ```
+pub fn probabilities(logits: &[f64]) -> Vec<f64> {
+    let weights = weights(logits, 1.0, None);
+    let total: f64 = weights.iter().sum();
+    weights.iter().map(|w| w / total).collect()
+}
+
+/// e^((logit - highest) / temperature) for the `top_k` highest logits (all without it), 0 for
+/// the rest: the softmax's weights before they are divided by their sum.
+fn weights(logits: &[f64], temperature: f64, top_k: Option<usize>) -> Vec<f64> {
+    // The k-th highest score: anything below it is left out.
+    let floor = match top_k {
+        Some(k) if k < logits.len() => {
+            let mut sorted = logits.to_vec();
+            sorted.sort_by(|a, b| b.total_cmp(a));
+            sorted[k - 1]
+        }
+        _ => f64::NEG_INFINITY,
+    };
+    let highest = logits.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(v));
+    logits
+        .iter()
+        .map(|&l| {
+            if l >= floor {
+                ((l - highest) / temperature).exp()
+            } else {
+                0.0
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
