@@ -4,18 +4,13 @@
 //! float64): two parameters, five steps of fixed random gradients, and the parameters after
 //! each step for every configuration; and the learning rates of two schedulers.
 
+mod common;
+
+use common::floats;
 use scratchgrad::array::Array;
 use scratchgrad::autograd::Tensor;
 use scratchgrad::optim::{cosine_lr, step_lr, Adam, Optimizer, Sgd};
 use serde_json::Value;
-
-fn floats(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap())
-        .collect()
-}
 
 fn fixture() -> Value {
     serde_json::from_str(&std::fs::read_to_string("tests/fixtures/optim.json").unwrap()).unwrap()

@@ -19,7 +19,8 @@ pub fn usizes(v: &Value) -> Vec<usize> {
         .collect()
 }
 
-fn floats(v: &Value) -> Vec<f64> {
+/// A list of numbers.
+pub fn floats(v: &Value) -> Vec<f64> {
     v.as_array()
         .unwrap()
         .iter()
