@@ -1,4 +1,4 @@
-//! Reading the PyTorch fixtures (`tests/fixtures/*.json`, written by `tools/torch_reference.py`):
+//! Reading the PyTorch fixtures (`tests/fixtures/*.json`, written by the reference scripts in `tools/`):
 //! each array is `{"shape": [...], "data": [...]}`.
 #![allow(dead_code)]
 
