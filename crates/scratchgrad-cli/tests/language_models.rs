@@ -140,22 +140,29 @@ fn a_bigram_on_names_trains_samples_and_evaluates_as_it_reported() {
 #[test]
 fn thread_counts_give_the_same_model_bytes() {
     let dir = common::temp_dir("lm-threads");
-    let flags = [
-        "--dataset",
-        "names-mini",
+    let mlp = ["--arch", "mlp", "--steps", "150", "--hidden", "64"];
+    // A GPT's batch is cut into parts that two threads take side by side, with dropout.
+    let gpt = [
         "--arch",
-        "mlp",
+        "gpt",
         "--steps",
-        "150",
-        "--hidden",
-        "64",
+        "20",
+        "--embedding",
+        "32",
+        "--blocks",
+        "2",
+        "--dropout",
+        "0.1",
     ];
-    let one = dir.join("one");
-    let two = dir.join("two");
-    train(&one, &[&flags[..], &["--threads", "1"]].concat());
-    train(&two, &[&flags[..], &["--threads", "2"]].concat());
-    let read = |p: &Path| std::fs::read(p.join("model.safetensors")).unwrap();
-    assert_eq!(read(&one), read(&two));
+    for (name, flags) in [("mlp", &mlp[..]), ("gpt", &gpt[..])] {
+        let flags = [&["--dataset", "names-mini"], flags].concat();
+        let one = dir.join(format!("{name}-one"));
+        let two = dir.join(format!("{name}-two"));
+        train(&one, &[&flags[..], &["--threads", "1"]].concat());
+        train(&two, &[&flags[..], &["--threads", "2"]].concat());
+        let read = |p: &Path| std::fs::read(p.join("model.safetensors")).unwrap();
+        assert_eq!(read(&one), read(&two), "{name}");
+    }
 }
 
 #[test]

@@ -33,7 +33,7 @@ pub use float::Float;
 pub use random::Rng;
 pub use shape::{broadcast_shapes, strides_of};
 pub(crate) use threads::for_each_part;
-pub use threads::{num_threads, set_num_threads, with_threads};
+pub use threads::{num_threads, run_tasks, set_num_threads, with_threads};
 pub use window::Window;
 
 /// An n-dimensional array stored contiguously in row-major (C) order.

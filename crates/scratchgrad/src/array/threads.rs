@@ -3,7 +3,7 @@
 //! rest, the caller's share learnt from how long the blocks took (see [`CallerShare`]).
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 /// 0 means "not set": use every core the machine reports.
@@ -103,6 +103,48 @@ pub(crate) fn for_each_part<T: Send>(
         }
         work(first_start, first);
     });
+}
+
+/// Runs `task(i)` for each `i` in `0..n` and returns the results in that order. The calling
+/// thread and the helpers each take the next task not yet started until none is left, so a
+/// thread slowed by another process takes fewer. A task's products run unsplit on the thread
+/// that runs it: it computes the same bits wherever it runs, and the results do not depend
+/// on the number of threads.
+///
+/// ```
+/// use scratchgrad::array::{run_tasks, with_threads};
+/// let squares = with_threads(2, || run_tasks(4, |i| i * i));
+/// assert_eq!(squares, vec![0, 1, 4, 9]);
+/// ```
+pub fn run_tasks<R: Send>(n: usize, task: impl Fn(usize) -> R + Sync) -> Vec<R> {
+    let threads = num_threads().min(n);
+    if threads <= 1 {
+        return (0..n).map(|i| with_threads(1, || task(i))).collect();
+    }
+    let slots: Vec<Mutex<Option<R>>> = (0..n).map(|_| Mutex::new(None)).collect();
+    let next = AtomicUsize::new(0);
+    let drain = || loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        if i >= n {
+            break;
+        }
+        let result = with_threads(1, || task(i));
+        *slots[i].lock().unwrap_or_else(PoisonError::into_inner) = Some(result);
+    };
+    helpers().in_place_scope(|scope| {
+        for _ in 1..threads {
+            scope.spawn(|_| drain());
+        }
+        drain();
+    });
+    slots
+        .into_iter()
+        .map(|slot| {
+            slot.into_inner()
+                .unwrap_or_else(PoisonError::into_inner)
+                .expect("every task ran")
+        })
+        .collect()
 }
 
 /// Where `len` rows (or columns) are cut into `threads` blocks of at least `min_block` (1 or

@@ -59,10 +59,14 @@ fn lock_poisoned() -> ! {
 
 impl<T: Float> Tensor<T> {
     fn with(data: Array<T>, op: Op<T>, requires_grad: bool) -> Self {
+        Self::with_shared(Arc::new(data), op, requires_grad)
+    }
+
+    fn with_shared(data: Arc<Array<T>>, op: Op<T>, requires_grad: bool) -> Self {
         let input_versions = op.inputs().iter().map(|t| t.version()).collect();
         Tensor(Arc::new(Node {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            data: RwLock::new(Arc::new(data)),
+            data: RwLock::new(data),
             op,
             requires_grad,
             grad: Mutex::new(None),
@@ -84,6 +88,22 @@ impl<T: Float> Tensor<T> {
     /// A parameter: a leaf whose gradient `backward()` computes and accumulates.
     pub fn parameter(data: Array<T>) -> Self {
         Self::with(data, Op::Leaf, true)
+    }
+
+    /// A new parameter that holds this tensor's current value (shared, not copied) and
+    /// gathers a gradient of its own: for computing parts of a batch side by side, each on
+    /// its own copy of a model, and adding their gradients afterwards.
+    ///
+    /// ```
+    /// use scratchgrad::autograd::Tensor;
+    /// let w = Tensor::parameter_from(vec![3.0], &[1]);
+    /// let copy = w.alias();
+    /// (&copy * &copy).sum_all().backward();
+    /// assert_eq!(copy.grad().unwrap().data(), &[6.0]);
+    /// assert!(w.grad().is_none());
+    /// ```
+    pub fn alias(&self) -> Self {
+        Self::with_shared(self.data(), Op::Leaf, self.requires_grad())
     }
 
     /// A parameter from row-major values and a shape.

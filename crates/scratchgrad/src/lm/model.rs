@@ -166,6 +166,24 @@ impl LanguageModel {
         })
     }
 
+    /// A copy that reads this model's values (shared, not copied) and gathers gradients of
+    /// its own, so that parts of a batch can go forward and backward side by side and their
+    /// gradients be added in a fixed order. `None` for a model with batch norm, whose
+    /// statistics must be the whole batch's.
+    pub fn replica(&self) -> Option<LanguageModel> {
+        self.norms.is_empty().then(|| LanguageModel {
+            arch: self.arch,
+            vocabulary: self.vocabulary,
+            parameters: self
+                .parameters
+                .iter()
+                .map(|(name, tensor)| (name.clone(), tensor.alias()))
+                .collect(),
+            norms: Vec::new(),
+            dropout: self.dropout.clone(),
+        })
+    }
+
     /// Its architecture.
     pub fn arch(&self) -> LmArch {
         self.arch

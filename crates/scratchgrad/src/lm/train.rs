@@ -4,7 +4,9 @@
 
 use super::examples::{Examples, IGNORED};
 use super::model::LanguageModel;
-use crate::array::{Array, Rng};
+use std::sync::{Mutex, PoisonError};
+
+use crate::array::{run_tasks, Array, Rng};
 use crate::autograd::{no_grad, Tensor};
 use crate::nn::cross_entropy_ignoring;
 use crate::optim::{cosine_lr, Adam, Optimizer, OptimizerState, Sgd};
@@ -124,9 +126,17 @@ pub const MAX_STEPS: usize = 10_000_000;
 /// The most examples an evaluation may read from each split.
 pub const MAX_EVAL_EXAMPLES: usize = 10_000_000;
 
-/// Step `s` draws its dropout masks from stream `DROPOUT_STREAMS + s` of the run's seed
-/// (streams 1 and 2 draw the batches and the samples).
+/// Part `k` of step `s`'s batch (of `n` parts) draws its dropout masks from stream
+/// `DROPOUT_STREAMS + s * n + k` of the run's seed (streams 1 and 2 draw the batches and the
+/// samples).
 const DROPOUT_STREAMS: u64 = 1 << 32;
+
+/// A GPT's batch is cut into this many parts, each taken forward and backward on its own (side
+/// by side when there are two threads) and their gradients added in order: a fixed number, so
+/// a run gives the same bits on any number of threads. The other models keep their batch
+/// whole: batch norm's statistics are the whole batch's, and their products are too small to
+/// be worth sharing.
+const GPT_PARTS: usize = 2;
 
 /// Where a run stands after a step: with the model's state, enough to go on from it bit for
 /// bit (a checkpoint).
@@ -265,15 +275,22 @@ impl Updates {
         self.plain.load_state(plain, &rest)
     }
 
-    /// One step: every parameter moves by its gradient scaled by `scale` (clipping).
-    fn step(&mut self, parameters: &[Tensor<f32>], lr: f64, scale: f32) {
+    /// One step: every parameter moves by its gradient (`grads`, in the same order) scaled
+    /// by `scale` (clipping).
+    fn step(
+        &mut self,
+        parameters: &[Tensor<f32>],
+        grads: Vec<Option<Array<f32>>>,
+        lr: f64,
+        scale: f32,
+    ) {
         self.decayed.set_lr(lr);
         self.plain.set_lr(lr);
         self.decayed.begin_step();
         self.plain.begin_step();
         let (mut decayed_slot, mut plain_slot) = (0, 0);
-        for p in parameters {
-            let Some(mut grad) = p.grad() else { continue };
+        for (p, grad) in parameters.iter().zip(grads) {
+            let Some(mut grad) = grad else { continue };
             if scale != 1.0 {
                 grad = grad.map(|g| g * scale);
             }
@@ -290,12 +307,12 @@ impl Updates {
 
 /// The factor that brings the gradient's whole norm down to `clip` (1 when it is within it),
 /// as `torch.nn.utils.clip_grad_norm_`: clip / (norm + 1e-6).
-fn clip_scale(parameters: &[Tensor<f32>], clip: Option<f64>) -> f32 {
+fn clip_scale(grads: &[Option<Array<f32>>], clip: Option<f64>) -> f32 {
     let Some(clip) = clip else { return 1.0 };
-    let squares: f64 = parameters
+    let squares: f64 = grads
         .iter()
-        .filter_map(|p| p.grad())
-        .map(|g: Array<f32>| {
+        .flatten()
+        .map(|g| {
             g.data()
                 .iter()
                 .map(|&v| (v as f64) * (v as f64))
@@ -308,6 +325,80 @@ fn clip_scale(parameters: &[Tensor<f32>], clip: Option<f64>) -> f32 {
     } else {
         1.0
     }
+}
+
+/// The loss of one step's batch (the examples `chosen` of `train`) and the gradient of each
+/// of `parameters` (the model's, in order). A GPT's batch is cut into [`GPT_PARTS`] parts,
+/// each on a replica of the model, and the whole batch's mean is each part's mean weighted by
+/// its share of the characters that count.
+fn loss_and_gradients(
+    model: &LanguageModel,
+    parameters: &[Tensor<f32>],
+    train: &Examples,
+    chosen: &[usize],
+    step: usize,
+    seed: u64,
+) -> (f64, Vec<Option<Array<f32>>>) {
+    let every = model.arch().predicts_every_position();
+    let replicas: Vec<Mutex<LanguageModel>> = if every {
+        (0..GPT_PARTS.min(chosen.len()))
+            .filter_map(|_| model.replica().map(Mutex::new))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let parts = replicas.len().max(1);
+    // Each part's dropout masks from a stream of their own: the same on any thread count, and
+    // after a resume.
+    let dropout = |k: usize| Rng::stream(seed, DROPOUT_STREAMS + (step * parts + k) as u64);
+    // The mean loss of `examples` on `model`, its gradients left in `own` (model's parameters).
+    let part_loss = |model: &LanguageModel, own: &[Tensor<f32>], examples: &[usize], k: usize| {
+        model.reseed_dropout(dropout(k));
+        let (contexts, targets) = train.for_model(examples, every);
+        let counted = targets.iter().filter(|&&t| t != IGNORED).count();
+        let loss =
+            cross_entropy_ignoring(&model.forward(&contexts, examples.len()), &targets, IGNORED);
+        for p in own {
+            p.zero_grad();
+        }
+        loss.backward();
+        let grads: Vec<Option<Array<f32>>> = own.iter().map(Tensor::grad).collect();
+        (loss.item() as f64, counted, grads)
+    };
+    if parts == 1 {
+        let (loss, _, grads) = part_loss(model, parameters, chosen, 0);
+        return (loss, grads);
+    }
+    let results = run_tasks(parts, |k| {
+        let replica = replicas[k].lock().unwrap_or_else(PoisonError::into_inner);
+        let own: Vec<Tensor<f32>> = replica
+            .named_parameters()
+            .into_iter()
+            .map(|(_, t)| t)
+            .collect();
+        let examples = &chosen[k * chosen.len() / parts..(k + 1) * chosen.len() / parts];
+        part_loss(&replica, &own, examples, k)
+    });
+    let total: usize = results.iter().map(|(_, counted, _)| counted).sum();
+    let mut loss = 0.0;
+    let mut sum: Vec<Option<Array<f32>>> = vec![None; parameters.len()];
+    for (part_loss, counted, grads) in results {
+        if counted == 0 {
+            continue;
+        }
+        // d(whole mean) = sum over parts of (part's share of the characters) * d(part's mean)
+        let share = counted as f64 / total as f64;
+        loss += part_loss * share;
+        for (sum, grad) in sum.iter_mut().zip(grads) {
+            let Some(grad) = grad else { continue };
+            let grad = grad.mul_scalar(share as f32);
+            match sum {
+                Some(sum) => sum.add_assign(&grad),
+                None => *sum = Some(grad),
+            }
+        }
+    }
+    (loss, sum)
 }
 
 /// Trains `model` on `train` for `training.steps` steps (fewer if the observer stops it),
@@ -361,13 +452,8 @@ pub fn train_lm(
         let chosen: Vec<usize> = (0..training.batch_size)
             .map(|_| rng.below(train.len()))
             .collect();
-        let (contexts, targets) = train.for_model(&chosen, model.arch().predicts_every_position());
-        // Each step's dropout masks from a stream of their own: the same on any thread count,
-        // and after a resume.
-        model.reseed_dropout(Rng::stream(training.seed, DROPOUT_STREAMS + step as u64));
-        let loss =
-            cross_entropy_ignoring(&model.forward(&contexts, chosen.len()), &targets, IGNORED);
-        let value = loss.item() as f64;
+        let (value, grads) =
+            loss_and_gradients(model, &parameters, train, &chosen, step, training.seed);
         if !value.is_finite() {
             return Err(format!(
                 "the loss became {value} at step {}: lower the learning rate (it was {})",
@@ -375,10 +461,6 @@ pub fn train_lm(
                 training.lr
             ));
         }
-        for p in &parameters {
-            p.zero_grad();
-        }
-        loss.backward();
         let lr = warmup_cosine(
             step,
             training.lr,
@@ -386,7 +468,8 @@ pub fn train_lm(
             training.warmup,
             training.steps,
         );
-        updates.step(&parameters, lr, clip_scale(&parameters, training.clip));
+        let scale = clip_scale(&grads, training.clip);
+        updates.step(&parameters, grads, lr, scale);
         done = step + 1;
         observer.on_step(done, value, lr);
         if done % training.eval_every.max(1) == 0 || done == training.steps {
@@ -478,7 +561,7 @@ mod tests {
         let loss = &(&a * &Tensor::from_vec(vec![3.0, 4.0], &[2])).sum_all()
             + &b.mul_scalar(12.0).sum_all();
         loss.backward();
-        let both = [a, b];
+        let both = [a.grad(), b.grad()];
         assert!((clip_scale(&both, Some(6.5)) - 0.5).abs() < 1e-6);
         assert_eq!(clip_scale(&both, Some(13.5)), 1.0);
         assert_eq!(clip_scale(&both, None), 1.0);
@@ -552,6 +635,41 @@ mod tests {
             ..progress
         };
         assert_ne!(resume(replaying), straight.state());
+    }
+
+    #[test]
+    fn a_batch_cut_in_parts_gives_the_whole_batchs_loss_and_gradients() {
+        // Names of different lengths, each a window with ignored targets after its end: the
+        // parts count different numbers of characters, so a plain mean of their means would
+        // be wrong.
+        let (_, _, vocabulary, names) = names_mini(3);
+        let train = Examples::lines(&names, &vocabulary, 16).unwrap();
+        let arch = LmArch::Gpt {
+            context: 16,
+            embedding: 16,
+            heads: 2,
+            blocks: 2,
+        };
+        let model = LanguageModel::new(arch, vocabulary.len(), &mut Rng::seed(3)).unwrap();
+        let parameters: Vec<Tensor<f32>> = model
+            .named_parameters()
+            .into_iter()
+            .map(|(_, t)| t)
+            .collect();
+        let chosen = [0, 5, 17, 30, 31, 44, 60];
+        let (loss, grads) = loss_and_gradients(&model, &parameters, &train, &chosen, 0, 1);
+        // The whole batch at once, on the model itself.
+        let (contexts, targets) = train.for_model(&chosen, true);
+        let whole =
+            cross_entropy_ignoring(&model.forward(&contexts, chosen.len()), &targets, IGNORED);
+        whole.backward();
+        assert!((loss - whole.item() as f64).abs() < 1e-6, "{loss}");
+        for (p, grad) in parameters.iter().zip(&grads) {
+            let (expected, got) = (p.grad().unwrap(), grad.as_ref().unwrap());
+            for (&e, &g) in expected.data().iter().zip(got.data()) {
+                assert!((e - g).abs() <= 1e-6 + 1e-4 * e.abs(), "{e} vs {g}");
+            }
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@ use crate::autograd::Tensor;
 /// Dropout with probability `p`: while training, `x * mask` with each mask value 0 (with
 /// probability p) or 1 / (1 - p); in evaluation, `x`. The masks come from a generator the model
 /// reseeds every step, the same as `manual::Dropout`'s, so both engines drop the same values.
+#[derive(Clone)]
 pub struct Dropout {
     p: f64,
     rng: RefCell<Rng>,
