@@ -2,7 +2,8 @@
 //! `chromium` and `chromedriver`, and without them they are compiled as ignored, with the
 //! reason, so that `cargo test` says what did not run instead of passing them silently. The
 //! same for the tests that read the full text data sets from `../shared/data` beside the
-//! checkout (the development machines and CI keep copies there; there is no internet).
+//! checkout (the development machines and CI keep copies there; there is no internet), and
+//! for the Python package's tests, which need `python3`.
 
 use std::path::{Path, PathBuf};
 
@@ -21,6 +22,7 @@ fn installed(program: &str, dirs: &[PathBuf]) -> bool {
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(no_browser)");
     println!("cargo::rustc-check-cfg=cfg(no_shared_data)");
+    println!("cargo::rustc-check-cfg=cfg(no_python)");
     let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/names.txt");
     println!("cargo::rerun-if-changed={}", shared.display());
     if !shared.is_file() {
@@ -34,5 +36,9 @@ fn main() {
     }
     if !(installed("chromium", &dirs) && installed("chromedriver", &dirs)) {
         println!("cargo::rustc-cfg=no_browser");
+    }
+    // The Python package's tests need python3 (with venv: the test says so if it is not).
+    if !installed("python3", &dirs) {
+        println!("cargo::rustc-cfg=no_python");
     }
 }

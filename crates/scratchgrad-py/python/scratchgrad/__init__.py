@@ -1,0 +1,17 @@
+"""scratchgrad: backpropagation from first principles, on a Rust engine.
+
+>>> from scratchgrad import Value
+>>> x, y, z = Value(-2.0), Value(5.0), Value(-4.0)
+>>> f = (x + y) * z
+>>> f.backward()
+>>> f.data, x.grad, y.grad, z.grad
+(-12.0, -4.0, -4.0, 3.0)
+
+In a notebook, a cell that ends in a `Value` shows its graph with every value's data and
+gradient (`Value._repr_svg_`); `draw_dot(v)` gives the same SVG as a string.
+`scratchgrad.micrograd` has micrograd's `Neuron`, `Layer` and `MLP` on this `Value`.
+"""
+
+from ._scratchgrad import Value, __version__, draw_dot
+
+__all__ = ["Value", "draw_dot", "__version__"]
