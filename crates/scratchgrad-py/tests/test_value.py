@@ -122,3 +122,14 @@ def test_memory_stays_flat_over_many_graphs():
         one_graph()
     after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     assert after - before < 20_000, f"peak RSS grew by {after - before} KiB"
+
+
+def test_the_docstrings_examples_run():
+    import doctest
+
+    import scratchgrad
+    import scratchgrad.micrograd
+
+    for module in (scratchgrad, scratchgrad.micrograd):
+        failed, tried = doctest.testmod(module)
+        assert tried > 0 and failed == 0, module.__name__

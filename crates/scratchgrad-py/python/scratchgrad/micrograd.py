@@ -12,8 +12,8 @@ compute the same numbers.
 >>> model = MLP(2, [16, 16, 1])
 >>> len(model.parameters())
 337
->>> model
-MLP of [Layer of [ReLUNeuron(2), ...
+>>> str(model.layers[-1])
+'Layer of [LinearNeuron(16)]'
 """
 
 import random
