@@ -9,6 +9,7 @@ Usage (in a virtual environment with micrograd and the scratchgrad wheel install
 """
 import argparse
 import pathlib
+import random
 import statistics
 import sys
 import time
@@ -20,8 +21,6 @@ import scratchgrad.micrograd as ours
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "crates/scratchgrad-py/tests"))
 from test_micrograd_demo import moons, train  # noqa: E402  (the tests' loop, not a copy)
-
-import random  # noqa: E402
 
 
 def main():

@@ -390,8 +390,8 @@ fn loss_and_gradients(
         let share = counted as f64 / total as f64;
         loss += part_loss * share;
         for (sum, grad) in sum.iter_mut().zip(grads) {
-            let Some(grad) = grad else { continue };
-            let grad = grad.mul_scalar(share as f32);
+            let Some(mut grad) = grad else { continue };
+            grad.data_mut().iter_mut().for_each(|g| *g *= share as f32);
             match sum {
                 Some(sum) => sum.add_assign(&grad),
                 None => *sum = Some(grad),
