@@ -3,7 +3,7 @@
 //! reason, so that `cargo test` says what did not run instead of passing them silently. The
 //! same for the tests that read the full text data sets from `../shared/data` beside the
 //! checkout (the development machines and CI keep copies there; there is no internet), and
-//! for the Python package's tests, which need `python3`.
+//! for the Python package's tests, which need `python3` with its `venv` module.
 
 use std::path::{Path, PathBuf};
 
@@ -17,6 +17,16 @@ fn search_path() -> Vec<PathBuf> {
 
 fn installed(program: &str, dirs: &[PathBuf]) -> bool {
     dirs.iter().any(|dir| dir.join(program).is_file())
+}
+
+/// Whether `python3` runs and can make virtual environments.
+fn python_with_venv() -> bool {
+    std::process::Command::new("python3")
+        .args(["-c", "import venv, ensurepip"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 fn main() {
@@ -37,8 +47,9 @@ fn main() {
     if !(installed("chromium", &dirs) && installed("chromedriver", &dirs)) {
         println!("cargo::rustc-cfg=no_browser");
     }
-    // The Python package's tests need python3 (with venv: the test says so if it is not).
-    if !installed("python3", &dirs) {
+    // The Python package's tests need python3 with its venv module (Debian ships it apart, in
+    // python3-venv).
+    if !python_with_venv() {
         println!("cargo::rustc-cfg=no_python");
     }
 }

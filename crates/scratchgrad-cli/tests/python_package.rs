@@ -3,8 +3,9 @@
 //! (the reference the tests compare with) from PyPI, and pytest runs there.
 //!
 //! Needs `python3` with its `venv` module and access to PyPI (Debian: `apt-get install
-//! python3-venv`; `.ci/run` makes sure of both). Without `python3` the test is compiled as
-//! ignored (the build script looks), so the summary says it did not run; under CI it must run.
+//! python3-venv`; `.ci/run` makes sure of both). Without them the test is compiled as
+//! ignored (the build script tries `import venv, ensurepip`), so the summary says it did not run;
+//! under CI it must run.
 //! The wheel's Rust build has a target folder of its own (`target/python`), since this test
 //! runs while cargo holds the main one.
 
