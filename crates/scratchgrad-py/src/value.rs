@@ -11,8 +11,8 @@ use scratchgrad::scalar::Value;
 /// through it (micrograd's `Value`).
 ///
 /// The graph is built of reference-counted nodes that belong to the thread that made them
-/// (`unsendable`): using a value from another Python thread raises an error instead of
-/// racing.
+/// (`unsendable`): using a value from another Python thread raises pyo3's `PanicException`
+/// (after a panic message on stderr) instead of racing.
 #[pyclass(unsendable, name = "Value", module = "scratchgrad")]
 pub struct PyValue(pub Value);
 
