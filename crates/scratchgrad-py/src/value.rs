@@ -33,7 +33,7 @@ impl Operand<'_> {
 }
 
 /// Python's three-argument `pow` has no meaning here.
-fn no_modulus(modulo: &Bound<'_, PyAny>) -> PyResult<()> {
+pub fn no_modulus(modulo: &Bound<'_, PyAny>) -> PyResult<()> {
     if modulo.is_none() {
         Ok(())
     } else {

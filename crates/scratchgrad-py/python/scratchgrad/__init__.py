@@ -12,6 +12,11 @@ gradient (`Value._repr_svg_`); `draw_dot(v)` gives the same SVG as a string.
 `scratchgrad.micrograd` has micrograd's `Neuron`, `Layer` and `MLP` on this `Value`.
 """
 
-from ._scratchgrad import Value, __version__, draw_dot
+from ._scratchgrad import Tensor, Value, __version__, draw_dot, is_grad_enabled, no_grad
 
-__all__ = ["Value", "draw_dot", "__version__"]
+__all__ = ["Tensor", "Value", "draw_dot", "is_grad_enabled", "no_grad", "__version__"]
+
+
+def _rebuild_tensor(values, options):
+    """Makes a tensor again from what `Tensor.__reduce__` kept (for pickle and `copy`)."""
+    return Tensor(values, **options)

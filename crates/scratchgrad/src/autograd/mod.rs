@@ -57,6 +57,20 @@ pub fn no_grad<R>(f: impl FnOnce() -> R) -> R {
             GRAD_ENABLED.with(|g| g.set(self.0));
         }
     }
-    let _restore = Restore(GRAD_ENABLED.with(|g| g.replace(false)));
+    let _restore = Restore(set_grad_enabled(false));
     f()
+}
+
+/// Turns recording of the graph on this thread on or off, and returns what it was (PyTorch's
+/// `torch.set_grad_enabled`): for a caller that cannot wrap its work in a closure, as a
+/// Python `with` block. [`no_grad`] is the safer form.
+///
+/// ```
+/// use scratchgrad::autograd::{grad_enabled, set_grad_enabled};
+/// let before = set_grad_enabled(false);
+/// assert!(before && !grad_enabled());
+/// set_grad_enabled(before);
+/// ```
+pub fn set_grad_enabled(enabled: bool) -> bool {
+    GRAD_ENABLED.with(|g| g.replace(enabled))
 }
