@@ -1,6 +1,7 @@
 //! The Python package (`crates/scratchgrad-py`) passes its pytest suite: the wheel is built by
-//! maturin and installed into a fresh virtual environment, which gets pytest, numpy (the package's one dependency) and
-//! micrograd (references the tests compare with) from PyPI, and pytest runs there.
+//! maturin and installed into a fresh virtual environment, which gets pytest, numpy (the
+//! package's one dependency) and micrograd (references the tests compare with) from PyPI, and
+//! pytest runs there.
 //!
 //! Needs `python3` with its `venv` module and access to PyPI (Debian: `apt-get install
 //! python3-venv`; `.ci/run` makes sure of both). Without them the test is compiled as
