@@ -1,7 +1,8 @@
 //! The Python package (`crates/scratchgrad-py`) passes its pytest suite: the wheel is built by
 //! maturin and installed into a fresh virtual environment, which gets pytest, numpy (the
-//! package's one dependency) and micrograd (references the tests compare with) from PyPI, and
-//! pytest runs there.
+//! package's one dependency), micrograd (a reference the tests compare with), tqdm (the
+//! progress bar), nbclient and ipykernel (to run the example notebook) from PyPI, and pytest
+//! runs there, with the command line's binary at hand to compare runs with.
 //!
 //! Needs `python3` with its `venv` module and access to PyPI (Debian: `apt-get install
 //! python3-venv`; `.ci/run` makes sure of both). Without them the test is compiled as
@@ -74,6 +75,10 @@ fn the_python_package_passes_its_tests() {
             "pytest",
             "micrograd==0.1.0",
             "numpy",
+            "tqdm",
+            "nbclient",
+            "nbformat",
+            "ipykernel",
         ],
         &work,
         &[],
@@ -110,7 +115,10 @@ fn the_python_package_passes_its_tests() {
             "tests",
         ],
         &package,
-        &[],
+        &[(
+            "SCRATCHGRAD_BIN",
+            Path::new(env!("CARGO_BIN_EXE_scratchgrad")),
+        )],
     );
     println!("{report}");
     assert!(report.contains(" passed"), "{report}");

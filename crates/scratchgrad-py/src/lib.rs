@@ -4,12 +4,19 @@
 //! - `value.rs`: [`value::PyValue`], micrograd's `Value` on the library's scalar engine.
 //! - `tensor.rs`: [`tensor::PyTensor`], the autograd tensor with numpy in and out, and
 //!   `no_grad`.
+//! - `train.rs`: `train_run`, the command line's training run with the GIL released.
+//! - `model.rs`: [`model::PyModel`], a trained classifier from its file, to predict numpy
+//!   images.
+//! - `data.rs`: `load_dataset`, a data set's images and labels as numpy arrays.
 //! - `refusal.rs`: the library's refusals (its panics on bad arguments) as Python exceptions.
 
 use pyo3::prelude::*;
 
+mod data;
+mod model;
 mod refusal;
 mod tensor;
+mod train;
 mod value;
 
 /// The extension module.
@@ -20,6 +27,10 @@ fn _scratchgrad(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<tensor::PyTensor>()?;
     m.add_class::<tensor::NoGrad>()?;
     m.add_function(wrap_pyfunction!(tensor::is_grad_enabled, m)?)?;
+    m.add_class::<model::PyModel>()?;
+    m.add_function(wrap_pyfunction!(model::load_model, m)?)?;
+    m.add_function(wrap_pyfunction!(train::train_run, m)?)?;
+    m.add_function(wrap_pyfunction!(data::load_dataset, m)?)?;
     m.add_function(wrap_pyfunction!(value::draw_dot, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

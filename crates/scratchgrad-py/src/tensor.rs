@@ -69,6 +69,11 @@ impl AnyTensor {
         with!(self, t => t.shape())
     }
 
+    /// A constant with the same values.
+    fn detach_any(&self) -> AnyTensor {
+        map!(self, t => t.detach())
+    }
+
     /// A constant of this tensor's type holding `x`.
     fn constant(&self, x: f64) -> AnyTensor {
         match self {
@@ -430,6 +435,22 @@ impl PyTensor {
         PyTensor(map!(&self.0, t => t.neg()))
     }
 
+    /// `self -= other` in place (a parameter update): under `no_grad()` for a tensor that
+    /// requires grad, as in PyTorch; `other` broadcasts to this tensor's shape.
+    fn __isub__(&self, other: Operand) -> PyResult<()> {
+        self.in_place(other, |a, b| pair!(a, b, |x, y| x.sub(&y)))
+    }
+
+    /// `self += other` in place, as `-=`.
+    fn __iadd__(&self, other: Operand) -> PyResult<()> {
+        self.in_place(other, |a, b| pair!(a, b, |x, y| x.add(&y)))
+    }
+
+    /// `self *= other` in place, as `-=`.
+    fn __imul__(&self, other: Operand) -> PyResult<()> {
+        self.in_place(other, |a, b| pair!(a, b, |x, y| x.mul(&y)))
+    }
+
     /// The larger of each pair, broadcasting.
     fn maximum(&self, other: Operand) -> PyResult<Self> {
         self.binary(other, false, |a, b| pair!(a, b, |x, y| x.maximum(&y)))
@@ -600,6 +621,39 @@ impl PyTensor {
             (self.0.clone(), other)
         };
         refusal(Kind::Value, move || op(a, b))?.map(PyTensor)
+    }
+
+    /// Replaces this leaf's values with `op(self, other)`, computed without a graph.
+    fn in_place(
+        &self,
+        other: Operand,
+        op: impl FnOnce(AnyTensor, AnyTensor) -> PyResult<AnyTensor>,
+    ) -> PyResult<()> {
+        let leaf = with!(&self.0, t => t.is_leaf());
+        if !leaf || (self.requires_grad() && scratchgrad::autograd::grad_enabled()) {
+            return Err(PyRuntimeError::new_err(
+                "an in-place change is for a leaf, and for one that requires grad only under \
+                 no_grad(): with scratchgrad.no_grad(): w -= lr * w.grad",
+            ));
+        }
+        let other = other.into_tensor(&self.0)?;
+        let shape = self.0.shape();
+        let this = self.0.clone();
+        let result = refusal(Kind::Value, move || {
+            scratchgrad::autograd::no_grad(|| op(this.detach_any(), other))
+        })??;
+        if result.shape() != shape {
+            return Err(PyValueError::new_err(format!(
+                "an in-place result must keep the shape {shape:?}, not become {:?}",
+                result.shape()
+            )));
+        }
+        match (&self.0, result) {
+            (AnyTensor::F32(t), AnyTensor::F32(r)) => t.update_data(|v| *v = r.to_array()),
+            (AnyTensor::F64(t), AnyTensor::F64(r)) => t.update_data(|v| *v = r.to_array()),
+            _ => unreachable!("pair! keeps the dtype"),
+        }
+        Ok(())
     }
 
     /// `op(self)` with the library's refusal raised as an exception of `kind`.

@@ -252,3 +252,22 @@ def test_bad_calls_raise_python_exceptions_that_say_what_was_wrong():
         Tensor([1.0], dtype="int8")
     with pytest.raises(ValueError, match="None"):
         a.grad = np.ones(3)
+
+
+def test_in_place_updates_are_for_leaves_under_no_grad():
+    # one step of gradient descent on sum(w^2), written as in PyTorch
+    w = Tensor(np.array([1.0, -2.0]), requires_grad=True)
+    (w * w).sum().backward()
+    with pytest.raises(RuntimeError, match="no_grad"):
+        w -= 0.1 * w.grad
+    with sg.no_grad():
+        w -= 0.1 * w.grad
+        w *= 2
+        w += np.array([1.0, 1.0])
+    np.testing.assert_allclose(w.numpy(), [(1 - 0.2) * 2 + 1, (-2 + 0.4) * 2 + 1])
+    assert w.requires_grad
+    with sg.no_grad(), pytest.raises(ValueError, match="keep the shape"):
+        w += np.ones((3, 2))
+    with pytest.raises(RuntimeError, match="leaf"):
+        y = w * 2
+        y -= 1

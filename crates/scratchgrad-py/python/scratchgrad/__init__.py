@@ -12,9 +12,31 @@ gradient (`Value._repr_svg_`); `draw_dot(v)` gives the same SVG as a string.
 `scratchgrad.micrograd` has micrograd's `Neuron`, `Layer` and `MLP` on this `Value`.
 """
 
-from ._scratchgrad import Tensor, Value, __version__, draw_dot, is_grad_enabled, no_grad
+from ._scratchgrad import (
+    Model,
+    Tensor,
+    Value,
+    __version__,
+    draw_dot,
+    is_grad_enabled,
+    load_dataset,
+    load_model,
+    no_grad,
+)
+from .training import train
 
-__all__ = ["Tensor", "Value", "draw_dot", "is_grad_enabled", "no_grad", "__version__"]
+__all__ = [
+    "Model",
+    "Tensor",
+    "Value",
+    "draw_dot",
+    "is_grad_enabled",
+    "load_dataset",
+    "load_model",
+    "no_grad",
+    "train",
+    "__version__",
+]
 
 
 def _rebuild_tensor(values, options):
