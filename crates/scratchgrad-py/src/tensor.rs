@@ -126,13 +126,13 @@ fn from_python(
 ) -> PyResult<AnyTensor> {
     if let Ok(array) = obj.cast::<PyArrayDyn<f32>>() {
         if dtype.is_none_or(|d| d == "float32") {
-            let data = array.readonly().as_array().iter().copied().collect();
+            let data = values(&array.readonly());
             return Ok(AnyTensor::F32(leaf(data, array.shape(), requires_grad)));
         }
     }
     if let Ok(array) = obj.cast::<PyArrayDyn<f64>>() {
         if dtype.is_none_or(|d| d == "float64") {
-            let data = array.readonly().as_array().iter().copied().collect();
+            let data = values(&array.readonly());
             return Ok(AnyTensor::F64(leaf(data, array.shape(), requires_grad)));
         }
     }
@@ -155,6 +155,16 @@ fn from_python(
         ))
     })?;
     from_python(&converted, Some(wanted), requires_grad)
+}
+
+/// An array's values in row-major order: one copy of its memory when it is C-contiguous
+/// (the common case, and far faster), else element by element in logical order.
+fn values<T: Float + numpy::Element>(array: &numpy::PyReadonlyArrayDyn<'_, T>) -> Vec<T> {
+    // `as_slice` also takes Fortran order, whose memory is not in row-major order.
+    match array.as_slice() {
+        Ok(memory) if array.is_c_contiguous() => memory.to_vec(),
+        _ => array.as_array().iter().copied().collect(),
+    }
 }
 
 /// A leaf of `data` in row-major order and `shape`.

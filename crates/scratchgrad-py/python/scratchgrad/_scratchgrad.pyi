@@ -1,6 +1,7 @@
 """Type stubs of the Rust extension module."""
 
-from typing import Any, Optional, Tuple, Union
+import os
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
@@ -88,6 +89,9 @@ class Tensor:
     def __matmul__(self, other: Operand) -> "Tensor": ...
     def __rmatmul__(self, other: Operand) -> "Tensor": ...
     def __neg__(self) -> "Tensor": ...
+    def __isub__(self, other: Operand) -> "Tensor": ...
+    def __iadd__(self, other: Operand) -> "Tensor": ...
+    def __imul__(self, other: Operand) -> "Tensor": ...
     def __len__(self) -> int: ...
     def maximum(self, other: Operand) -> "Tensor": ...
     def minimum(self, other: Operand) -> "Tensor": ...
@@ -116,3 +120,33 @@ class no_grad:
 
 def is_grad_enabled() -> bool:
     """Whether operations on this thread record the graph."""
+
+class Model:
+    """A trained classifier loaded from a model file (`load_model`)."""
+
+    @property
+    def arch(self) -> str: ...
+    @property
+    def dataset(self) -> str: ...
+    @property
+    def class_names(self) -> List[str]: ...
+    def predict(self, images: ArrayLike) -> Any:
+        """The class of each image (an int array), or one int for one image."""
+    def predict_proba(self, images: ArrayLike) -> np.ndarray:
+        """The probability of each class for each image."""
+    def logits(self, images: ArrayLike) -> np.ndarray:
+        """The network's raw scores, before the softmax."""
+    def state_dict(self) -> Dict[str, np.ndarray]:
+        """The weights by name, named as PyTorch's nn.Sequential names them."""
+
+def load_model(path: Union[str, "os.PathLike[str]"]) -> Model:
+    """Reads a model file written by `scratchgrad train`."""
+
+def load_dataset(
+    name: str, split: str = "test", data_dir: Optional[Union[str, "os.PathLike[str]"]] = None
+) -> Tuple[np.ndarray, np.ndarray]:
+    """A data set's images (uint8, (n, 28, 28)) and labels (int64, (n,))."""
+
+def train_run(
+    settings: str, out: Optional[str], data_dir: Optional[str], threads: Optional[int], progress: Any
+) -> str: ...

@@ -6,6 +6,7 @@ it runs with the GIL released, so other Python threads keep going while it train
 
 import json
 import sys
+import warnings
 
 from . import _scratchgrad
 
@@ -85,7 +86,10 @@ class _Progress:
         self.show = show
         self.bar = None
         try:
-            from tqdm.auto import tqdm
+            # tqdm.auto warns and falls back to its terminal bar where ipywidgets is missing.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                from tqdm.auto import tqdm
         except ImportError:
             tqdm = None
         self.tqdm = tqdm
