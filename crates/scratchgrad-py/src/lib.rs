@@ -8,12 +8,17 @@
 //! - `model.rs`: [`model::PyModel`], a trained classifier from its file, to predict numpy
 //!   images.
 //! - `data.rs`: `load_dataset`, a data set's images and labels as numpy arrays.
+//! - `functional.rs`: convolution, pooling, embedding, layer norm and cross-entropy for
+//!   `scratchgrad.nn.functional`.
+//! - `optim.rs`: the library's optimizers over tensors, for `scratchgrad.optim`.
 //! - `refusal.rs`: the library's refusals (its panics on bad arguments) as Python exceptions.
 
 use pyo3::prelude::*;
 
 mod data;
+mod functional;
 mod model;
+mod optim;
 mod refusal;
 mod tensor;
 mod train;
@@ -31,6 +36,13 @@ fn _scratchgrad(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(model::load_model, m)?)?;
     m.add_function(wrap_pyfunction!(train::train_run, m)?)?;
     m.add_function(wrap_pyfunction!(data::load_dataset, m)?)?;
+    m.add_class::<optim::UpdateRule>()?;
+    m.add_function(wrap_pyfunction!(functional::conv2d, m)?)?;
+    m.add_function(wrap_pyfunction!(functional::max_pool2d, m)?)?;
+    m.add_function(wrap_pyfunction!(functional::avg_pool2d, m)?)?;
+    m.add_function(wrap_pyfunction!(functional::layer_norm, m)?)?;
+    m.add_function(wrap_pyfunction!(functional::embedding, m)?)?;
+    m.add_function(wrap_pyfunction!(functional::cross_entropy, m)?)?;
     m.add_function(wrap_pyfunction!(value::draw_dot, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -65,7 +65,7 @@ impl AnyTensor {
         }
     }
 
-    fn shape(&self) -> Vec<usize> {
+    pub fn shape(&self) -> Vec<usize> {
         with!(self, t => t.shape())
     }
 
@@ -449,6 +449,23 @@ impl PyTensor {
     /// requires grad, as in PyTorch; `other` broadcasts to this tensor's shape.
     fn __isub__(&self, other: Operand) -> PyResult<()> {
         self.in_place(other, |a, b| pair!(a, b, |x, y| x.sub(&y)))
+    }
+
+    /// Overwrites this leaf's values with `source`'s (a tensor or array of the same shape),
+    /// under the same rule as `-=`; returns the tensor (PyTorch's `Tensor.copy_`).
+    fn copy_<'py>(slf: PyRef<'py, Self>, source: Operand) -> PyResult<PyRef<'py, Self>> {
+        let shape = slf.0.shape();
+        slf.in_place(source, |_, b| {
+            if b.shape() == shape {
+                Ok(b)
+            } else {
+                Err(PyValueError::new_err(format!(
+                    "copy_: the source has shape {:?}, the tensor {shape:?}",
+                    b.shape()
+                )))
+            }
+        })?;
+        Ok(slf)
     }
 
     /// `self += other` in place, as `-=`.

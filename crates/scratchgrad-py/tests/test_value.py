@@ -129,7 +129,9 @@ def test_the_docstrings_examples_run():
 
     import scratchgrad
     import scratchgrad.micrograd
+    import scratchgrad.nn
+    import scratchgrad.optim
 
-    for module in (scratchgrad, scratchgrad.micrograd):
+    for module in (scratchgrad, scratchgrad.micrograd, scratchgrad.nn, scratchgrad.optim):
         failed, tried = doctest.testmod(module)
         assert tried > 0 and failed == 0, module.__name__

@@ -10,6 +10,10 @@
 In a notebook, a cell that ends in a `Value` shows its graph with every value's data and
 gradient (`Value._repr_svg_`); `draw_dot(v)` gives the same SVG as a string.
 `scratchgrad.micrograd` has micrograd's `Neuron`, `Layer` and `MLP` on this `Value`.
+
+`Tensor` is the n-dimensional autograd tensor, with numpy arrays in and out and `no_grad()`;
+`scratchgrad.nn` and `scratchgrad.optim` have PyTorch's layers and optimizers by PyTorch's
+names; `train`, `load_model` and `load_dataset` are the command line's jobs as functions.
 """
 
 from ._scratchgrad import (
@@ -23,6 +27,8 @@ from ._scratchgrad import (
     load_model,
     no_grad,
 )
+from . import nn, optim
+from .nn.init import manual_seed
 from .training import train
 
 __all__ = [
@@ -33,7 +39,10 @@ __all__ = [
     "is_grad_enabled",
     "load_dataset",
     "load_model",
+    "manual_seed",
+    "nn",
     "no_grad",
+    "optim",
     "train",
     "__version__",
 ]

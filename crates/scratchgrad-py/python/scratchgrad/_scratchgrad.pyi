@@ -89,6 +89,7 @@ class Tensor:
     def __matmul__(self, other: Operand) -> "Tensor": ...
     def __rmatmul__(self, other: Operand) -> "Tensor": ...
     def __neg__(self) -> "Tensor": ...
+    def copy_(self, source: Operand) -> "Tensor": ...
     def __isub__(self, other: Operand) -> "Tensor": ...
     def __iadd__(self, other: Operand) -> "Tensor": ...
     def __imul__(self, other: Operand) -> "Tensor": ...
@@ -150,3 +151,42 @@ def load_dataset(
 def train_run(
     settings: str, out: Optional[str], data_dir: Optional[str], threads: Optional[int], progress: Any
 ) -> str: ...
+
+def conv2d(
+    input: Tensor, weight: Tensor, bias: Optional[Tensor] = None, stride: int = 1, padding: int = 0
+) -> Tensor:
+    """2-D convolution of (n, in, h, w) with weight (out, in, k, k), as torch's conv2d."""
+
+def max_pool2d(input: Tensor, kernel_size: int, stride: Optional[int] = None) -> Tensor:
+    """The largest value of each window."""
+
+def avg_pool2d(input: Tensor, kernel_size: int, stride: Optional[int] = None) -> Tensor:
+    """The mean of each window."""
+
+def layer_norm(input: Tensor, weight: Tensor, bias: Tensor, eps: float = 1e-5) -> Tensor:
+    """Layer normalization over the last axis."""
+
+def embedding(input: ArrayLike, weight: Tensor) -> Tensor:
+    """The rows of weight picked by the integer input."""
+
+def cross_entropy(logits: Tensor, target: ArrayLike) -> Tensor:
+    """The mean over rows of -log softmax(logits)[row, target[row]]."""
+
+class _UpdateRule:
+    def __init__(
+        self,
+        kind: str,
+        params: List[Tensor],
+        lr: float,
+        momentum: float,
+        nesterov: bool,
+        weight_decay: float,
+        decoupled: bool,
+        betas: Tuple[float, float],
+    ) -> None: ...
+    def step(self) -> None: ...
+    def zero_grad(self) -> None: ...
+    @property
+    def lr(self) -> float: ...
+    @lr.setter
+    def lr(self, value: float) -> None: ...
