@@ -564,6 +564,34 @@ impl PyTensor {
         Ok(PyTensor(map!(&self.0, t => t.log_softmax(axis))))
     }
 
+    /// `length` entries of `axis` from `start` on (PyTorch's `Tensor.narrow`); the
+    /// gradient goes back to those entries.
+    fn narrow(&self, axis: isize, start: usize, length: usize) -> PyResult<Self> {
+        let shape = self.0.shape();
+        let axis = axis_index(axis, shape.len())?;
+        if start
+            .checked_add(length)
+            .is_none_or(|end| end > shape[axis])
+        {
+            return Err(PyValueError::new_err(format!(
+                "narrow: entries {start}..{} of axis {axis} do not fit its size {}",
+                start.saturating_add(length),
+                shape[axis]
+            )));
+        }
+        self.refused(Kind::Value, |t| map!(t, t => t.narrow(axis, start, length)))
+    }
+
+    /// Attention's weights from scores `(..., T, T)`: each row the softmax of `scale` times
+    /// its entries up to the diagonal, 0 after it (a position sees only itself and the past).
+    #[pyo3(signature = (scale = 1.0))]
+    fn causal_softmax(&self, scale: f64) -> PyResult<Self> {
+        self.refused(
+            Kind::Value,
+            |t| map!(t, t => t.causal_softmax(Float::from_f64(scale))),
+        )
+    }
+
     /// The same values in a new shape (`reshape(2, 3)`, `reshape((2, -1))`).
     #[pyo3(signature = (*shape))]
     fn reshape(&self, shape: &Bound<'_, PyTuple>) -> PyResult<Self> {

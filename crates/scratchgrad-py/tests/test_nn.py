@@ -278,3 +278,46 @@ def test_dropout_drops_while_training_only():
     assert 0.2 < np.mean(y == 0) < 0.3
     drop.eval()
     np.testing.assert_array_equal(drop(Tensor(x)).numpy(), x)
+
+
+def numpy_attention(x, w_attn, b_attn, w_proj, b_proj, heads):
+    """Causal self-attention written from nanoGPT's formula: softmax(q k^T / sqrt(d), masked
+    to the past) v, heads side by side, then the projection."""
+    b, t, c = x.shape
+    d = c // heads
+    q, k, v = np.split(x @ w_attn.T + b_attn, 3, axis=2)
+    split = lambda a: a.reshape(b, t, heads, d).transpose(0, 2, 1, 3)
+    q, k, v = split(q), split(k), split(v)
+    scores = q @ k.transpose(0, 1, 3, 2) / np.sqrt(d)
+    scores = np.where(np.tril(np.ones((t, t), bool)), scores, -np.inf)
+    weights = np.exp(scores - scores.max(-1, keepdims=True))
+    weights /= weights.sum(-1, keepdims=True)
+    mixed = (weights @ v).transpose(0, 2, 1, 3).reshape(b, t, c)
+    return mixed @ w_proj.T + b_proj
+
+
+def test_causal_self_attention_against_numpy_and_finite_differences():
+    sg.manual_seed(1)
+    attention = nn.CausalSelfAttention(8, 2, dtype="float64")
+    assert sorted(attention.state_dict()) == ["c_attn.bias", "c_attn.weight", "c_proj.bias", "c_proj.weight"]
+    x = RNG.standard_normal((2, 5, 8))
+    params = [p.numpy() for p in (attention.c_attn.weight, attention.c_attn.bias,
+                                  attention.c_proj.weight, attention.c_proj.bias)]
+    xt = Tensor(x.copy(), requires_grad=True)
+    y = attention(xt)
+    want = numpy_attention(x, *params, heads=2)
+    np.testing.assert_allclose(y.numpy(), want, atol=1e-12)
+    # a position's output does not depend on later positions
+    later = x.copy()
+    later[:, 3:] += 1.0
+    np.testing.assert_allclose(attention(later).numpy()[:, :3], want[:, :3], atol=1e-12)
+    r = RNG.standard_normal(want.shape)
+    (y * r).sum().backward()
+    numeric = numeric_gradient(lambda: float(np.sum(numpy_attention(x, *params, heads=2) * r)), x)
+    np.testing.assert_allclose(xt.grad, numeric, atol=1e-6)
+    weight_numeric = numeric_gradient(lambda: float(np.sum(numpy_attention(x, *params, heads=2) * r)), params[0])
+    np.testing.assert_allclose(attention.c_attn.weight.grad, weight_numeric, atol=1e-6)
+    with pytest.raises(ValueError, match="heads"):
+        nn.CausalSelfAttention(8, 3)
+    with pytest.raises(ValueError, match="do not fit"):
+        Tensor(np.ones((2, 3))).narrow(1, 2, 2)

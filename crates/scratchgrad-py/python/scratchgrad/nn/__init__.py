@@ -375,6 +375,36 @@ class Embedding(Module):
         return f"{self.num_embeddings}, {self.embedding_dim}"
 
 
+class CausalSelfAttention(Module):
+    """Multi-head self-attention over `(batch, time, n_embd)` where no position sees a later
+    one, as nanoGPT's and makemore's `CausalSelfAttention` (and named as theirs: `c_attn`
+    makes queries, keys and values in one product, `c_proj` mixes the heads back)."""
+
+    def __init__(self, n_embd, n_head, dtype="float32"):
+        super().__init__()
+        if n_head < 1 or n_embd % n_head:
+            raise ValueError(f"{n_embd} features do not split into {n_head} heads")
+        self.n_embd, self.n_head = n_embd, n_head
+        self.c_attn = Linear(n_embd, 3 * n_embd, dtype=dtype)
+        self.c_proj = Linear(n_embd, n_embd, dtype=dtype)
+
+    def forward(self, x):
+        x = _as_tensor(x, self.c_proj.weight.dtype)
+        if x.ndim != 3 or x.shape[2] != self.n_embd:
+            raise ValueError(f"CausalSelfAttention({self.n_embd}) takes (batch, time, {self.n_embd}), not {x.shape}")
+        b, t, c = x.shape
+        h = self.n_head
+        qkv = self.c_attn(x)
+        # (b, t, c) -> (b, h, t, c / h): each head's slice of the features, heads as a batch axis
+        q, k, v = (qkv.narrow(2, i * c, c).reshape(b, t, h, c // h).permute(0, 2, 1, 3) for i in range(3))
+        weights = (q @ k.T).causal_softmax(1 / math.sqrt(c // h))
+        mixed = (weights @ v).permute(0, 2, 1, 3).reshape(b, t, c)
+        return self.c_proj(mixed)
+
+    def extra_repr(self):
+        return f"n_embd={self.n_embd}, n_head={self.n_head}"
+
+
 class Sequential(Module):
     """Modules applied one after another, named `0`, `1`, ... as in PyTorch."""
 
@@ -415,6 +445,7 @@ __all__ = [
     "AvgPool2d",
     "BatchNorm1d",
     "BatchNorm2d",
+    "CausalSelfAttention",
     "Conv2d",
     "CrossEntropyLoss",
     "Dropout",
