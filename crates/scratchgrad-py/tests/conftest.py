@@ -10,5 +10,5 @@ collect_ignore = [] if TORCH else ["test_engine.py"]
 
 def pytest_report_header(config):
     if not TORCH:
-        return "not run: test_engine.py (micrograd's own tests need torch, not installed here)"
+        return "not run: test_engine.py (micrograd's own tests need torch, not installed here; SCRATCHGRAD_TEST_TORCH=1 cargo test installs it)"
     return None

@@ -1,8 +1,12 @@
 """scratchgrad.Tensor against numpy: every operation's values against numpy's own, and every
 gradient against central finite differences of the numpy expression in float64 (both are
-references from outside the engine). Plus round trips, dtypes, no_grad and the errors."""
+references from outside the engine); then every operation against PyTorch float64 values and
+gradients stored by tools/torch_python_reference.py. Plus round trips, dtypes, no_grad and the
+errors."""
 
 import copy
+import json
+import pathlib
 import pickle
 import threading
 
@@ -11,6 +15,7 @@ import pytest
 
 import scratchgrad as sg
 from scratchgrad import Tensor
+from scratchgrad.nn import functional as F
 
 RNG = np.random.default_rng(7)
 
@@ -271,3 +276,61 @@ def test_in_place_updates_are_for_leaves_under_no_grad():
     with pytest.raises(RuntimeError, match="leaf"):
         y = w * 2
         y -= 1
+
+
+FIXTURE = json.loads((pathlib.Path(__file__).parent / "fixtures" / "tensor_ops_torch.json").read_text())
+
+# The same operations written with scratchgrad, by the names tools/torch_python_reference.py
+# gives them.
+OURS = {
+    "relu": Tensor.relu,
+    "tanh": Tensor.tanh,
+    "sigmoid": Tensor.sigmoid,
+    "gelu": Tensor.gelu,
+    "exp": Tensor.exp,
+    "log": Tensor.log,
+    "sqrt": Tensor.sqrt,
+    "abs": Tensor.abs,
+    "pow_scalar": lambda x: x**2.5,
+    "add": lambda a, b: a + b,
+    "sub": lambda a, b: a - b,
+    "mul": lambda a, b: a * b,
+    "div": lambda a, b: a / b,
+    "pow": lambda a, b: a**b,
+    "maximum": Tensor.maximum,
+    "minimum": Tensor.minimum,
+    "matmul": lambda a, b: a @ b,
+    "sum_axis1": lambda x: x.sum(axis=1),
+    "mean_axes02_keepdims": lambda x: x.mean(axis=(0, 2), keepdims=True),
+    "max_axis_last": lambda x: x.max(axis=-1),
+    "softmax": lambda x: x.softmax(),
+    "log_softmax_axis0": lambda x: x.log_softmax(0),
+    "reshape": lambda x: x.reshape(4, -1),
+    "permute": lambda x: x.permute(2, 0, 1),
+    "transpose": lambda x: x.T,
+    "narrow": lambda x: x.narrow(1, 1, 2),
+    "causal_softmax": lambda x: x.causal_softmax(0.5),
+    "conv2d_s2_p1": lambda x, w, b: F.conv2d(x, w, b, stride=2, padding=1),
+    "max_pool2d": lambda x: F.max_pool2d(x, 2),
+    "avg_pool2d_s1": lambda x: F.avg_pool2d(x, 3, stride=1),
+    "layer_norm": lambda x, w, b: F.layer_norm(x, w, b, 1e-5),
+    "embedding": lambda w, ids: F.embedding(ids, w),
+    "cross_entropy": lambda z, t: F.cross_entropy(z, t),
+}
+
+
+def test_every_fixture_case_has_an_operation_here():
+    assert sorted(OURS) == sorted(FIXTURE["cases"])
+
+
+@pytest.mark.parametrize("name", sorted(FIXTURE["cases"]))
+def test_operations_agree_with_pytorch_float64(name):
+    case = FIXTURE["cases"][name]
+    inputs = [Tensor(np.array(x).reshape(s), requires_grad=True) for x, s in zip(case["inputs"], case["shapes"])]
+    extra = [np.array(case["integers"])] if "integers" in case else []
+    out = OURS[name](*inputs, *extra)
+    assert list(out.shape) == case["output_shape"]
+    np.testing.assert_allclose(out.numpy(), np.array(case["output"]).reshape(case["output_shape"]), rtol=1e-10, atol=1e-12)
+    (out * np.array(case["upstream"]).reshape(case["output_shape"])).sum().backward()
+    for t, want, shape in zip(inputs, case["gradients"], case["shapes"]):
+        np.testing.assert_allclose(t.grad, np.array(want).reshape(shape), rtol=1e-10, atol=1e-12)
