@@ -126,14 +126,13 @@ impl UpdateRule {
     }
 
     /// One update of every parameter that has a gradient.
-    fn step(&self, py: Python<'_>) {
-        py.detach(|| {
-            let mut rule = self.0.lock().unwrap_or_else(|e| e.into_inner());
-            match &mut *rule {
-                AnyRule::F32(r) => r.rule.step(&r.params),
-                AnyRule::F64(r) => r.rule.step(&r.params),
-            }
-        });
+    /// (With the GIL held: parameters may read numpy memory lent to them, see `tensor.rs`.)
+    fn step(&self) {
+        let mut rule = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match &mut *rule {
+            AnyRule::F32(r) => r.rule.step(&r.params),
+            AnyRule::F64(r) => r.rule.step(&r.params),
+        }
     }
 
     /// Forgets every parameter's gradient.

@@ -3,6 +3,10 @@
 //! gradient is the library's; this file converts, checks dtypes, and turns the library's
 //! refusals (a shape mismatch, a backward from a non-scalar) into Python exceptions.
 
+use std::any::Any;
+use std::ptr::NonNull;
+use std::sync::Arc;
+
 use numpy::{PyArray1, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -126,14 +130,12 @@ fn from_python(
 ) -> PyResult<AnyTensor> {
     if let Ok(array) = obj.cast::<PyArrayDyn<f32>>() {
         if dtype.is_none_or(|d| d == "float32") {
-            let data = values(&array.readonly());
-            return Ok(AnyTensor::F32(leaf(data, array.shape(), requires_grad)));
+            return Ok(AnyTensor::F32(leaf(array_of(array), requires_grad)));
         }
     }
     if let Ok(array) = obj.cast::<PyArrayDyn<f64>>() {
         if dtype.is_none_or(|d| d == "float64") {
-            let data = values(&array.readonly());
-            return Ok(AnyTensor::F64(leaf(data, array.shape(), requires_grad)));
+            return Ok(AnyTensor::F64(leaf(array_of(array), requires_grad)));
         }
     }
     let numpy = obj.py().import("numpy")?;
@@ -157,19 +159,28 @@ fn from_python(
     from_python(&converted, Some(wanted), requires_grad)
 }
 
-/// An array's values in row-major order: one copy of its memory when it is C-contiguous
-/// (the common case, and far faster), else element by element in logical order.
-fn values<T: Float + numpy::Element>(array: &numpy::PyReadonlyArrayDyn<'_, T>) -> Vec<T> {
-    // `as_slice` also takes Fortran order, whose memory is not in row-major order.
-    match array.as_slice() {
-        Ok(memory) if array.is_c_contiguous() => memory.to_vec(),
-        _ => array.as_array().iter().copied().collect(),
+/// A numpy array's values as the engine's array: numpy's own memory, lent without a copy,
+/// when the array is C-contiguous and aligned; otherwise a copy in row-major order.
+fn array_of<T: Float + numpy::Element>(array: &Bound<'_, PyArrayDyn<T>>) -> Array<T> {
+    let shape = array.shape().to_vec();
+    let lendable = array.is_c_contiguous() && array.len() > 0;
+    if let Some(ptr) = NonNull::new(array.data()).filter(|p| lendable && p.as_ptr().is_aligned()) {
+        let owner: Arc<dyn Any + Send + Sync> = Arc::new(array.clone().unbind());
+        // SAFETY: a C-contiguous, aligned array of `shape` holds that many elements at `ptr`
+        // in row-major order, and `owner` keeps the array (so its memory) alive. Nothing
+        // writes that memory while the engine reads it: the engine reads only inside calls
+        // from Python that hold the GIL (this crate never releases it while a tensor may be
+        // read), so Python code cannot run meanwhile; and the engine never writes lent
+        // memory (its first write copies). Python code writing the array between calls
+        // changes the tensor, as with `torch.from_numpy` (Tensor's docstring says so).
+        return unsafe { Array::from_lent(ptr, &shape, owner) };
     }
+    let data = array.readonly().as_array().iter().copied().collect();
+    Array::from_vec(data, &shape)
 }
 
-/// A leaf of `data` in row-major order and `shape`.
-fn leaf<T: Float>(data: Vec<T>, shape: &[usize], requires_grad: bool) -> Tensor<T> {
-    let array = Array::from_vec(data, shape);
+/// A leaf holding `array`.
+fn leaf<T: Float>(array: Array<T>, requires_grad: bool) -> Tensor<T> {
     if requires_grad {
         Tensor::parameter(array)
     } else {
@@ -254,8 +265,11 @@ fn shape_argument(args: &Bound<'_, PyTuple>, size: usize) -> PyResult<Vec<usize>
 #[pymethods]
 impl PyTensor {
     /// Wraps `data` (a numpy array, a nested list or a number). float32 and float64 arrays
-    /// keep their type unless `dtype` is given; other data become float64. The values are
-    /// copied once into the engine's own memory.
+    /// keep their type unless `dtype` is given; other data become float64. A C-contiguous
+    /// float32 or float64 array is not copied: the tensor reads numpy's memory, so writing
+    /// into the array afterwards changes the tensor, as with `torch.from_numpy` (pass
+    /// `a.copy()` to keep the values as they are now). The tensor never writes into the
+    /// array: its own in-place updates copy first.
     #[new]
     #[pyo3(signature = (data, requires_grad = false, dtype = None))]
     fn new(data: &Bound<'_, PyAny>, requires_grad: bool, dtype: Option<&str>) -> PyResult<Self> {
@@ -357,7 +371,7 @@ impl PyTensor {
     /// `requires_grad=True` it was computed from. Without `gradient` the tensor must hold one
     /// number (a loss); otherwise `gradient` is d(loss)/d(this tensor), of its shape.
     #[pyo3(signature = (gradient = None))]
-    fn backward(&self, py: Python<'_>, gradient: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
+    fn backward(&self, gradient: Option<&Bound<'_, PyAny>>) -> PyResult<()> {
         let shape = self.0.shape();
         if gradient.is_none() && shape.iter().product::<usize>() != 1 {
             return Err(PyRuntimeError::new_err(format!(
@@ -375,14 +389,13 @@ impl PyTensor {
                 )));
             }
         }
+        // With the GIL held: the graph may read numpy memory lent to it (see `array_of`).
         let this = self.0.clone();
-        py.detach(move || {
-            refusal(Kind::Runtime, move || match (this, upstream) {
-                (t, None) => with!(t, t => t.backward()),
-                (AnyTensor::F32(t), Some(AnyTensor::F32(g))) => t.backward_with(g.to_array()),
-                (AnyTensor::F64(t), Some(AnyTensor::F64(g))) => t.backward_with(g.to_array()),
-                _ => unreachable!("the gradient was read in the tensor's dtype"),
-            })
+        refusal(Kind::Runtime, move || match (this, upstream) {
+            (t, None) => with!(t, t => t.backward()),
+            (AnyTensor::F32(t), Some(AnyTensor::F32(g))) => t.backward_with(g.to_array()),
+            (AnyTensor::F64(t), Some(AnyTensor::F64(g))) => t.backward_with(g.to_array()),
+            _ => unreachable!("the gradient was read in the tensor's dtype"),
         })
     }
 

@@ -175,10 +175,29 @@ def test_numpy_round_trips_are_exact(dtype):
         assert back.dtype == dtype and back.flags.c_contiguous
         np.testing.assert_array_equal(back, view)
         np.testing.assert_array_equal(np.asarray(t), view)
-    # the tensor keeps its own copy: changing the array afterwards does not change it
-    t, before = Tensor(x), x[0, 0]
-    x[0, 0] += 1
-    assert t.numpy()[0, 0] == before
+
+
+def test_a_contiguous_array_is_read_in_place_and_never_written():
+    # zero-copy in, as torch.from_numpy: the tensor reads the array's own memory, so a later
+    # write into the array shows in the tensor; views that are not C-contiguous are copied
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    shared, copied = Tensor(x), Tensor(x.T)
+    x[0, 0] = 100
+    assert shared.numpy()[0, 0] == 100 and copied.numpy()[0, 0] == 0
+    # the tensor outlives the name; the array stays alive with it
+    y = np.ones(4)
+    t = Tensor(y, requires_grad=True)
+    del y
+    np.testing.assert_array_equal((t * 2).numpy(), [2, 2, 2, 2])
+    # the tensor's own updates copy first: the array is never written
+    w_values = np.array([1.0, 2.0])
+    w = Tensor(w_values, requires_grad=True)
+    (w * w).sum().backward()
+    sg.optim.SGD([w], lr=0.5).step()
+    with sg.no_grad():
+        w += 1
+    np.testing.assert_array_equal(w.numpy(), [1.0, 1.0])
+    np.testing.assert_array_equal(w_values, [1.0, 2.0])
 
 
 def test_other_inputs_become_float64_and_the_dtype_is_kept():

@@ -135,3 +135,13 @@ def test_the_docstrings_examples_run():
     for module in (scratchgrad, scratchgrad.micrograd, scratchgrad.nn, scratchgrad.optim):
         failed, tried = doctest.testmod(module)
         assert tried > 0 and failed == 0, module.__name__
+
+
+def test_importing_the_package_does_not_import_numpy():
+    # numpy takes most of an import's time; it is loaded when a tensor or `nn` first needs it
+    import subprocess
+    import sys
+
+    code = "import sys, scratchgrad; print('numpy' in sys.modules)"
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert shown.stdout.strip() == "False"

@@ -27,9 +27,27 @@ from ._scratchgrad import (
     load_model,
     no_grad,
 )
-from . import nn, optim
-from .nn.init import manual_seed
+from typing import TYPE_CHECKING
+
 from .training import train
+
+if TYPE_CHECKING:  # editors and type checkers see them; at run time they load when first used
+    from . import nn, optim
+    from .nn.init import manual_seed
+
+
+def __getattr__(name):
+    # `nn` (and `manual_seed` with it) imports numpy, which takes longer than everything
+    # else here: it is loaded when first used, so `import scratchgrad` stays quick.
+    if name in ("nn", "optim"):
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    if name == "manual_seed":
+        from .nn.init import manual_seed
+
+        return manual_seed
+    raise AttributeError(f"module 'scratchgrad' has no attribute {name!r}")
 
 __all__ = [
     "Model",

@@ -25,6 +25,7 @@ mod reduce;
 mod rows;
 mod shape;
 mod shape_ops;
+mod storage;
 mod threads;
 mod vector_math;
 mod window;
@@ -36,13 +37,19 @@ pub(crate) use threads::for_each_part;
 pub use threads::{num_threads, run_tasks, set_num_threads, with_threads};
 pub use window::Window;
 
+use std::any::Any;
+use std::ptr::NonNull;
+use std::sync::Arc;
+
+use storage::Storage;
+
 /// An n-dimensional array stored contiguously in row-major (C) order.
 ///
 /// `T` is any `Copy` element for storage and shape operations (`usize` indices, `u8` pixels);
 /// arithmetic needs `T: Float` (`f32` or `f64`).
 #[derive(Clone, PartialEq)]
 pub struct Array<T> {
-    data: Vec<T>,
+    data: Storage<T>,
     shape: Vec<usize>,
 }
 
@@ -60,15 +67,41 @@ impl<T: Copy> Array<T> {
             expected
         );
         Array {
-            data,
+            data: data.into(),
             shape: shape.to_vec(),
         }
+    }
+
+    /// An array over memory another owner lends (the Python package lends numpy's): read in
+    /// place, never written (the first write copies it), kept alive by `owner`.
+    ///
+    /// # Safety
+    /// `ptr` must point to the `shape`'s product of initialised, aligned elements in
+    /// row-major order that stay valid while `owner` lives, and nothing may write them while
+    /// this array or a clone of it may read them.
+    pub unsafe fn from_lent(
+        ptr: NonNull<T>,
+        shape: &[usize],
+        owner: Arc<dyn Any + Send + Sync>,
+    ) -> Self {
+        let len = shape.iter().product();
+        Array {
+            // SAFETY: the caller's promise is the storage's.
+            data: unsafe { Storage::lent(ptr, len, owner) },
+            shape: shape.to_vec(),
+        }
+    }
+
+    /// Whether the elements are memory lent by another owner ([`Array::from_lent`]) rather
+    /// than the array's own.
+    pub fn is_lent(&self) -> bool {
+        self.data.is_lent()
     }
 
     /// An array of `shape` with every element equal to `value`.
     pub fn full(shape: &[usize], value: T) -> Self {
         Array {
-            data: vec![value; shape.iter().product()],
+            data: vec![value; shape.iter().product()].into(),
             shape: shape.to_vec(),
         }
     }
@@ -76,7 +109,7 @@ impl<T: Copy> Array<T> {
     /// A 0-dimensional array holding one value.
     pub fn scalar(value: T) -> Self {
         Array {
-            data: vec![value],
+            data: vec![value].into(),
             shape: vec![],
         }
     }
@@ -113,7 +146,7 @@ impl<T: Copy> Array<T> {
 
     /// Gives up the elements in row-major order.
     pub fn into_vec(self) -> Vec<T> {
-        self.data
+        self.data.into_vec()
     }
 
     /// The only element of a one-element array (any shape), as PyTorch's `item()`.
@@ -146,7 +179,7 @@ impl<T: Copy> Array<T> {
     /// Applies `f` to every element, giving an array of the same shape.
     pub fn map<U: Copy>(&self, mut f: impl FnMut(T) -> U) -> Array<U> {
         Array {
-            data: self.data.iter().map(|&x| f(x)).collect(),
+            data: self.data.iter().map(|&x| f(x)).collect::<Vec<_>>().into(),
             shape: self.shape.clone(),
         }
     }
@@ -166,7 +199,7 @@ impl<T: Float> Array<T> {
     /// `[0, 1, ..., n-1]` as a 1-D array.
     pub fn arange(n: usize) -> Self {
         Array {
-            data: (0..n).map(T::from_usize).collect(),
+            data: (0..n).map(T::from_usize).collect::<Vec<_>>().into(),
             shape: vec![n],
         }
     }

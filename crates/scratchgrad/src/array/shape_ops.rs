@@ -16,7 +16,11 @@ impl<T: Copy> Array<T> {
             shape,
             n
         );
-        Array::from_vec(self.data.clone(), shape)
+        // The elements are shared as they are (lent memory stays lent).
+        Array {
+            data: self.data.clone(),
+            shape: shape.to_vec(),
+        }
     }
 
     /// Reorders the axes: output axis `i` is input axis `perm[i]` (numpy's `transpose(perm)`).
