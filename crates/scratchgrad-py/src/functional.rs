@@ -2,11 +2,12 @@
 //! pooling, embedding lookup, layer norm and cross-entropy, each one call of the library's
 //! autograd operation (its backward is the library's, in `autograd/backward.rs`).
 
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::{PyMemoryError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use scratchgrad::array::{Array, Window};
 use scratchgrad::nn::cross_entropy as library_cross_entropy;
 
+use crate::limits;
 use crate::refusal::{refusal, Kind};
 use crate::tensor::{AnyTensor, PyTensor};
 
@@ -51,7 +52,29 @@ fn window(kernel_size: usize, stride: usize, padding: usize) -> PyResult<Window>
     })
 }
 
-/// 2-D convolution of `input` `(n, in, h, w)` with `weight` `(out, in, k, k)` and an
+/// Refuses a convolution whose padded input, unfolded patches or result would be too large
+/// (a huge padding, say), with arithmetic that cannot wrap.
+fn conv_fits(input: &[usize], weight: &[usize], w: &Window) -> PyResult<()> {
+    let (&[n, c, h, wd], &[out, _, kh, kw]) = (input, weight) else {
+        return Ok(()); // the library refuses other shapes with its own message
+    };
+    let too_large =
+        || PyMemoryError::new_err(format!("conv2d: padding {} is too large", w.padding));
+    let pad = w.padding.checked_mul(2).ok_or_else(too_large)?;
+    let (hp, wp) = (
+        h.checked_add(pad).ok_or_else(too_large)?,
+        wd.checked_add(pad).ok_or_else(too_large)?,
+    );
+    if hp < kh || wp < kw {
+        return Ok(());
+    }
+    let (oh, ow) = ((hp - kh) / w.stride + 1, (wp - kw) / w.stride + 1);
+    limits::fits("conv2d", &[n, c, hp, wp])?;
+    limits::fits("conv2d", &[n, out, oh, ow])?;
+    limits::fits("conv2d", &[n, oh, ow, c, kh, kw])
+}
+
+/// 2-D convolution of `input` `(n, in, h, w)` with `weight` `(out, in, kh, kw)` and an
 /// optional `bias` `(out,)`, as `torch.nn.functional.conv2d`.
 #[pyfunction]
 #[pyo3(signature = (input, weight, bias = None, stride = 1, padding = 0))]
@@ -63,12 +86,21 @@ pub fn conv2d(
     padding: usize,
 ) -> PyResult<PyTensor> {
     let shape = weight.0.shape();
-    if shape.len() != 4 || shape[2] != shape[3] {
+    if shape.len() != 4 {
         return Err(PyValueError::new_err(format!(
-            "conv2d: the weight must be (out, in, k, k), not of shape {shape:?}"
+            "conv2d: the weight must be (out, in, kh, kw), not of shape {shape:?}"
         )));
     }
-    let window = window(shape[2], stride, padding)?;
+    let window = Window {
+        kw: shape[3],
+        ..window(shape[2], stride, padding)?
+    };
+    if window.kw == 0 {
+        return Err(PyValueError::new_err(
+            "conv2d: the kernel's width must be at least 1",
+        ));
+    }
+    conv_fits(&input.0.shape(), &shape, &window)?;
     match bias {
         Some(bias) => same_dtype!((input, weight, bias), |x, w, b| x.conv2d(
             &w,
@@ -153,6 +185,7 @@ pub fn embedding(input: &Bound<'_, PyAny>, weight: PyRef<'_, PyTensor>) -> PyRes
         )));
     }
     let (ids, ids_shape) = indices(input, shape[0], "embedding indices")?;
+    limits::fits("embedding", &[ids.len(), shape[1]])?;
     let ids = Array::from_vec(ids, &ids_shape);
     one!(weight, |w| w.embedding(&ids))
 }

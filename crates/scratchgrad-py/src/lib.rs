@@ -17,6 +17,7 @@ use pyo3::prelude::*;
 
 mod data;
 mod functional;
+mod limits;
 mod model;
 mod optim;
 mod refusal;

@@ -10,6 +10,7 @@ use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use scratchgrad::array::Array;
+use scratchgrad::data::preprocess::SIDE;
 use scratchgrad::model_files::{self, ModelFile};
 use scratchgrad::train::{check_finite, Engine, Model};
 
@@ -21,7 +22,7 @@ pub struct PyModel {
     model: Mutex<Model>,
 }
 
-/// Reads a model file written by `scratchgrad train` (or `Model.save`). Raises `ValueError`
+/// Reads a model file written by `scratchgrad train` (or `scratchgrad.train`). Raises `ValueError`
 /// naming what is wrong with a file that is not one.
 #[pyfunction]
 pub fn load_model(path: PathBuf) -> PyResult<PyModel> {
@@ -51,25 +52,36 @@ impl PyModel {
         let floats = array.call_method1("astype", ("float32",))?;
         let floats = floats.cast::<PyArrayDyn<f32>>()?;
         let shape = floats.shape().to_vec();
-        let single = shape.len() == 1 || (shape.len() == 2 && shape[1] != features);
-        let n = if single {
-            1
-        } else {
-            shape.first().copied().unwrap_or(0)
-        };
-        if n == 0 || shape.iter().product::<usize>() != n * features {
+        // One image is laid out as the network takes it, flat, or as 28x28 rows (with or
+        // without its channel axis); a batch is such images along a first axis.
+        let mut layouts = vec![self.file.arch.input.clone(), vec![features]];
+        if let [1, rows, cols] = self.file.arch.input[..] {
+            layouts.push(vec![rows, cols]);
+        }
+        if features == SIDE * SIDE {
+            layouts.extend([vec![SIDE, SIDE], vec![1, SIDE, SIDE]]);
+        }
+        let single = layouts.contains(&shape);
+        let batch = !single && shape.len() > 1 && layouts.iter().any(|l| *l == shape[1..]);
+        if !single && !batch {
             return Err(PyValueError::new_err(format!(
                 "images of shape {shape:?} do not fit a network taking {} inputs per image: \
                  give (n, 28, 28), (n, 784) or (n, 1, 28, 28) for a batch, or one image",
                 self.file.arch.input_text()
             )));
         }
-        let data = floats
+        let n = if single { 1 } else { shape[0] };
+        let data: Vec<f32> = floats
             .readonly()
             .as_array()
             .iter()
             .map(|&x| x * scale)
             .collect();
+        if data.iter().any(|x| !x.is_finite()) {
+            return Err(PyValueError::new_err(
+                "the images hold NaN or infinite values: give pixels in [0, 1] (or uint8)",
+            ));
+        }
         Ok((Array::from_vec(data, &[n, features]), single))
     }
 
@@ -77,6 +89,9 @@ impl PyModel {
     /// image.
     fn forward(&self, py: Python<'_>, images: &Bound<'_, PyAny>) -> PyResult<(Array<f32>, bool)> {
         let (batch, single) = self.batch(images)?;
+        if batch.is_empty() {
+            return Ok((Array::zeros(&[0, self.file.class_names.len()]), single));
+        }
         let logits = py.detach(|| {
             let mut model = self.model.lock().unwrap_or_else(|e| e.into_inner());
             model.logits(batch)

@@ -14,6 +14,7 @@ use pyo3::types::{PyDict, PyTuple};
 use scratchgrad::array::{Array, Float};
 use scratchgrad::autograd::Tensor;
 
+use crate::limits;
 use crate::refusal::{refusal, Kind};
 
 /// A tensor of either float type.
@@ -138,8 +139,33 @@ fn from_python(
             return Ok(AnyTensor::F64(leaf(array_of(array), requires_grad)));
         }
     }
+    let cannot = |why: String| {
+        let kind = obj
+            .get_type()
+            .name()
+            .map_or("value".into(), |n| n.to_string());
+        PyTypeError::new_err(format!("cannot make a tensor of a {kind}: {why}"))
+    };
+    if obj.is_none() {
+        return Err(cannot("None is not a number".into()));
+    }
     let numpy = obj.py().import("numpy")?;
+    // What numpy makes of it first, so that text, None inside a list or complex numbers are
+    // refused rather than parsed, turned into NaN or cut to their real part.
+    let natural = numpy
+        .call_method1("asarray", (obj,))
+        .map_err(|e| cannot(e.to_string()))?;
+    let natural_dtype = natural.getattr("dtype")?;
+    let kind: String = natural_dtype.getattr("kind")?.extract()?;
+    if !matches!(kind.as_str(), "b" | "i" | "u" | "f") {
+        return Err(cannot(format!(
+            "its values are {}, not numbers",
+            natural_dtype.str()?
+        )));
+    }
+    let single = kind == "f" && natural_dtype.getattr("itemsize")?.extract::<usize>()? == 4;
     let wanted = match dtype {
+        None if single => "float32",
         None | Some("float64") => "float64",
         Some("float32") => "float32",
         Some(other) => {
@@ -148,15 +174,27 @@ fn from_python(
             )))
         }
     };
-    let converted = numpy.call_method1("asarray", (obj, wanted)).map_err(|e| {
-        PyTypeError::new_err(format!(
-            "cannot make a tensor of a {}: {e}",
-            obj.get_type()
-                .name()
-                .map_or("value".into(), |n| n.to_string())
-        ))
-    })?;
+    let converted = numpy
+        .call_method1("ascontiguousarray", (natural, wanted))
+        .map_err(|e| cannot(e.to_string()))?;
     from_python(&converted, Some(wanted), requires_grad)
+}
+
+/// A dtype given as text (`"float32"`) or as numpy gives it (`np.float32`, `np.dtype("f4")`),
+/// as its name.
+fn dtype_name(dtype: Option<&Bound<'_, PyAny>>) -> PyResult<Option<String>> {
+    let Some(dtype) = dtype.filter(|d| !d.is_none()) else {
+        return Ok(None);
+    };
+    if let Ok(text) = dtype.extract::<String>() {
+        return Ok(Some(text));
+    }
+    let numpy = dtype.py().import("numpy")?;
+    let name = numpy
+        .call_method1("dtype", (dtype,))
+        .and_then(|d| d.getattr("name")?.extract::<String>())
+        .map_err(|_| PyValueError::new_err("dtype must be \"float32\" or \"float64\""))?;
+    Ok(Some(name))
 }
 
 /// A numpy array's values as the engine's array: numpy's own memory, lent without a copy,
@@ -167,12 +205,14 @@ fn array_of<T: Float + numpy::Element>(array: &Bound<'_, PyArrayDyn<T>>) -> Arra
     if let Some(ptr) = NonNull::new(array.data()).filter(|p| lendable && p.as_ptr().is_aligned()) {
         let owner: Arc<dyn Any + Send + Sync> = Arc::new(array.clone().unbind());
         // SAFETY: a C-contiguous, aligned array of `shape` holds that many elements at `ptr`
-        // in row-major order, and `owner` keeps the array (so its memory) alive. Nothing
-        // writes that memory while the engine reads it: the engine reads only inside calls
-        // from Python that hold the GIL (this crate never releases it while a tensor may be
-        // read), so Python code cannot run meanwhile; and the engine never writes lent
-        // memory (its first write copies). Python code writing the array between calls
-        // changes the tensor, as with `torch.from_numpy` (Tensor's docstring says so).
+        // in row-major order, and `owner` keeps the array (so its memory) alive. The engine
+        // never writes lent memory (its first write copies), and reads it only inside calls
+        // from Python that hold the GIL (this crate never releases the GIL while a tensor
+        // may be read), so Python code cannot write it meanwhile. What this cannot stop is
+        // native code in another thread that released the GIL (a numpy ufunc with `out=`
+        // this array) writing while we read: as rust-numpy's own borrows (its `borrow`
+        // module docs), we take it that such code must not write an array another thread
+        // reads; the Tensor docstring tells users, as torch.from_numpy's does.
         return unsafe { Array::from_lent(ptr, &shape, owner) };
     }
     let data = array.readonly().as_array().iter().copied().collect();
@@ -232,6 +272,16 @@ fn reduction_axes(axis: Option<&Bound<'_, PyAny>>, ndim: usize) -> PyResult<Vec<
     Ok(axes)
 }
 
+/// Refuses a reduction over `axes` of `shape` whose result would be too large (a zero-size
+/// tensor can have huge other axes) or that reduces an axis of size 0 with `max`.
+fn reduction_fits(shape: &[usize], axes: &[usize], keepdims: bool) -> PyResult<()> {
+    let kept: Vec<usize> = (0..shape.len())
+        .filter(|d| keepdims || !axes.contains(d))
+        .map(|d| if axes.contains(&d) { 1 } else { shape[d] })
+        .collect();
+    limits::fits("this reduction", &kept)
+}
+
 /// A shape given as separate ints or as one tuple or list (`reshape(2, 3)` or
 /// `reshape((2, 3))`), with at most one -1 standing for what is left.
 fn shape_argument(args: &Bound<'_, PyTuple>, size: usize) -> PyResult<Vec<usize>> {
@@ -239,27 +289,32 @@ fn shape_argument(args: &Bound<'_, PyTuple>, size: usize) -> PyResult<Vec<usize>
         1 if args.get_item(0)?.extract::<isize>().is_err() => args.get_item(0)?.extract()?,
         _ => args.extract()?,
     };
-    let known: usize = given
-        .iter()
-        .filter(|&&d| d >= 0)
-        .map(|&d| d as usize)
-        .product();
     let unknown = given.iter().filter(|&&d| d == -1).count();
     if given.iter().any(|&d| d < -1) || unknown > 1 {
         return Err(PyValueError::new_err(format!(
             "a shape's sizes are 0 or more, with at most one -1: not {given:?}"
         )));
     }
-    given
+    let cannot = || PyValueError::new_err(format!("cannot reshape {size} elements into {given:?}"));
+    let known_dims: Vec<usize> = given
+        .iter()
+        .filter(|&&d| d >= 0)
+        .map(|&d| d as usize)
+        .collect();
+    let known = limits::elements(&known_dims).ok_or_else(cannot)?;
+    let shape = given
         .iter()
         .map(|&d| match d {
             -1 if known > 0 && size.is_multiple_of(known) => Ok(size / known),
-            -1 => Err(PyValueError::new_err(format!(
-                "cannot reshape {size} elements into {given:?}"
-            ))),
+            -1 => Err(cannot()),
             d => Ok(d as usize),
         })
-        .collect()
+        .collect::<PyResult<Vec<usize>>>()?;
+    // Checked here, without wrapping: 7 * 7905747460161236407 wraps to 1 in a plain product.
+    if limits::elements(&shape) != Some(size) {
+        return Err(cannot());
+    }
+    Ok(shape)
 }
 
 #[pymethods]
@@ -268,11 +323,18 @@ impl PyTensor {
     /// keep their type unless `dtype` is given; other data become float64. A C-contiguous
     /// float32 or float64 array is not copied: the tensor reads numpy's memory, so writing
     /// into the array afterwards changes the tensor, as with `torch.from_numpy` (pass
-    /// `a.copy()` to keep the values as they are now). The tensor never writes into the
-    /// array: its own in-place updates copy first.
+    /// `a.copy()` to keep the values as they are now, and do not write the array from
+    /// another thread while tensors made from it are used). The tensor never writes into
+    /// the array: its own in-place updates copy first.
     #[new]
     #[pyo3(signature = (data, requires_grad = false, dtype = None))]
-    fn new(data: &Bound<'_, PyAny>, requires_grad: bool, dtype: Option<&str>) -> PyResult<Self> {
+    fn new(
+        data: &Bound<'_, PyAny>,
+        requires_grad: bool,
+        dtype: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let dtype = dtype_name(dtype)?;
+        let dtype = dtype.as_deref();
         if let Ok(t) = data.cast::<PyTensor>() {
             let array = t.get().numpy(data.py())?;
             return Ok(PyTensor(from_python(&array, dtype, requires_grad)?));
@@ -447,11 +509,15 @@ impl PyTensor {
 
     /// The matrix product over the last two axes (leading axes broadcast).
     fn __matmul__(&self, other: Operand) -> PyResult<Self> {
-        self.binary(other, false, |a, b| pair!(a, b, |x, y| x.matmul(&y)))
+        self.binary_shaped(other, false, limits::matmul, |a, b| {
+            pair!(a, b, |x, y| x.matmul(&y))
+        })
     }
 
     fn __rmatmul__(&self, other: Operand) -> PyResult<Self> {
-        self.binary(other, true, |a, b| pair!(a, b, |x, y| x.matmul(&y)))
+        self.binary_shaped(other, true, limits::matmul, |a, b| {
+            pair!(a, b, |x, y| x.matmul(&y))
+        })
     }
 
     fn __neg__(&self) -> Self {
@@ -545,6 +611,7 @@ impl PyTensor {
     #[pyo3(signature = (axis = None, keepdims = false))]
     fn sum(&self, axis: Option<&Bound<'_, PyAny>>, keepdims: bool) -> PyResult<Self> {
         let axes = reduction_axes(axis, self.0.shape().len())?;
+        reduction_fits(&self.0.shape(), &axes, keepdims)?;
         Ok(PyTensor(map!(&self.0, t => t.sum(&axes, keepdims))))
     }
 
@@ -552,14 +619,22 @@ impl PyTensor {
     #[pyo3(signature = (axis = None, keepdims = false))]
     fn mean(&self, axis: Option<&Bound<'_, PyAny>>, keepdims: bool) -> PyResult<Self> {
         let axes = reduction_axes(axis, self.0.shape().len())?;
+        reduction_fits(&self.0.shape(), &axes, keepdims)?;
         self.refused(Kind::Value, |t| map!(t, t => t.mean(&axes, keepdims)))
     }
 
     /// The largest value over `axis` (an int, a tuple, or `None` for all), as numpy's `max`;
-    /// the gradient goes to the first of equal largest values.
+    /// equal largest values share the gradient equally (as `torch.amax`).
     #[pyo3(signature = (axis = None, keepdims = false))]
     fn max(&self, axis: Option<&Bound<'_, PyAny>>, keepdims: bool) -> PyResult<Self> {
         let axes = reduction_axes(axis, self.0.shape().len())?;
+        reduction_fits(&self.0.shape(), &axes, keepdims)?;
+        let shape = self.0.shape();
+        if axes.iter().any(|&a| shape[a] == 0) {
+            return Err(PyValueError::new_err(format!(
+                "max of a zero-size axis of shape {shape:?} has no value"
+            )));
+        }
         self.refused(Kind::Value, |t| map!(t, t => t.max(&axes, keepdims)))
     }
 
@@ -615,7 +690,11 @@ impl PyTensor {
 
     /// The axes in a new order (`permute(1, 0, 2)`).
     #[pyo3(signature = (*dims))]
-    fn permute(&self, dims: Vec<isize>) -> PyResult<Self> {
+    fn permute(&self, dims: &Bound<'_, PyTuple>) -> PyResult<Self> {
+        let dims: Vec<isize> = match dims.len() {
+            1 if dims.get_item(0)?.extract::<isize>().is_err() => dims.get_item(0)?.extract()?,
+            _ => dims.extract()?,
+        };
         let ndim = self.0.shape().len();
         let perm = dims
             .into_iter()
@@ -682,12 +761,27 @@ impl PyTensor {
         reversed: bool,
         op: impl FnOnce(AnyTensor, AnyTensor) -> PyResult<AnyTensor>,
     ) -> PyResult<Self> {
+        self.binary_shaped(other, reversed, limits::broadcast, op)
+    }
+
+    /// [`PyTensor::binary`] for an operation whose result has the shape `shape_of` gives
+    /// (checked against [`limits::MAX_ELEMENTS`] before anything is computed).
+    fn binary_shaped(
+        &self,
+        other: Operand,
+        reversed: bool,
+        shape_of: fn(&[usize], &[usize]) -> Option<Vec<usize>>,
+        op: impl FnOnce(AnyTensor, AnyTensor) -> PyResult<AnyTensor>,
+    ) -> PyResult<Self> {
         let other = other.into_tensor(&self.0)?;
         let (a, b) = if reversed {
             (other, self.0.clone())
         } else {
             (self.0.clone(), other)
         };
+        if let Some(shape) = shape_of(&a.shape(), &b.shape()) {
+            limits::fits("this operation", &shape)?;
+        }
         refusal(Kind::Value, move || op(a, b))?.map(PyTensor)
     }
 

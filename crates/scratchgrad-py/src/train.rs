@@ -46,7 +46,7 @@ impl PythonProgress {
 
 impl Observer for PythonProgress {
     fn on_batch(&mut self, epoch: usize, batch: usize, batches: usize, loss: f64, accuracy: f64) {
-        if self.last.elapsed() >= TICK || batch + 1 == batches {
+        if batch == 0 || batch + 1 == batches || self.last.elapsed() >= TICK {
             self.last = Instant::now();
             let args = (epoch, batch + 1, batches, loss, accuracy);
             self.tell(|py, progress| progress.call_method1(py, "batch", args));

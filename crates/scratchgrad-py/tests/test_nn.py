@@ -321,3 +321,23 @@ def test_causal_self_attention_against_numpy_and_finite_differences():
         nn.CausalSelfAttention(8, 3)
     with pytest.raises(ValueError, match="do not fit"):
         Tensor(np.ones((2, 3))).narrow(1, 2, 2)
+
+
+def test_a_layer_used_twice_is_one_set_of_parameters():
+    shared = nn.Linear(3, 3)
+    net = nn.Sequential(shared, nn.Tanh(), shared)
+    assert len(net.parameters()) == 2
+    w = shared.weight
+    before = w.numpy().copy()
+    net(np.ones((2, 3), np.float32)).sum().backward()
+    optim.SGD(net.parameters(), lr=0.1).step()
+    np.testing.assert_allclose(w.numpy(), before - 0.1 * w.grad, rtol=1e-6)
+
+
+def test_rectangular_kernels_and_layer_norm_sizes():
+    conv = nn.Conv2d(1, 4, (3, 5), padding=1)
+    assert conv.weight.shape == (4, 1, 3, 5)
+    assert conv(np.zeros((2, 1, 8, 8), np.float32)).shape == (2, 4, 8, 6)
+    assert nn.LayerNorm([6]).normalized_shape == 6
+    with pytest.raises(ValueError, match="last axis"):
+        nn.LayerNorm((3, 4))

@@ -139,6 +139,7 @@ def test_shape_operations():
     check(lambda t: t.reshape(4, -1), lambda x: x.reshape(4, -1), normal(2, 3, 2))
     check(lambda t: t.reshape((12,)), lambda x: x.reshape(12), normal(2, 3, 2))
     check(lambda t: t.permute(2, 0, 1), lambda x: x.transpose(2, 0, 1), normal(2, 3, 4))
+    check(lambda t: t.permute((1, 0)), lambda x: x.T, normal(2, 3))
     check(lambda t: t.T, lambda x: np.swapaxes(x, -1, -2), normal(2, 3, 4))
 
 
@@ -353,3 +354,44 @@ def test_operations_agree_with_pytorch_float64(name):
     (out * np.array(case["upstream"]).reshape(case["output_shape"])).sum().backward()
     for t, want, shape in zip(inputs, case["gradients"], case["shapes"]):
         np.testing.assert_allclose(t.grad, np.array(want).reshape(shape), rtol=1e-10, atol=1e-12)
+
+
+def test_results_too_large_raise_memory_error_instead_of_aborting():
+    column, row = Tensor(np.zeros((10**6, 1), np.float32)), Tensor(np.zeros(10**6, np.float32))
+    with pytest.raises(MemoryError, match="2\\^31"):
+        column - row
+    with pytest.raises(MemoryError):
+        Tensor(np.ones((10**5, 1))) @ Tensor(np.ones((1, 10**6)))
+    with pytest.raises(MemoryError):
+        Tensor(np.empty((0, 10**12))).sum(0)
+    with pytest.raises(MemoryError):
+        F.conv2d(Tensor(np.ones((1, 1, 4, 4))), Tensor(np.ones((1, 1, 3, 3))), padding=2**40)
+    with pytest.raises((MemoryError, OverflowError)):
+        F.conv2d(Tensor(np.ones((1, 1, 4, 4))), Tensor(np.ones((1, 1, 3, 3))), padding=2**63)
+    # 7 * 7905747460161236407 wraps to 1 in 64-bit arithmetic: it must not pass for 1 element
+    with pytest.raises(ValueError, match="cannot reshape"):
+        Tensor(np.array([1.5])).reshape(7, 7905747460161236407)
+
+
+def test_long_float32_sums_are_accurate():
+    # ten million 0.1s added one after another in float32 come to 1,087,937
+    tenths = np.full(10**7, 0.1, np.float32)
+    assert abs(Tensor(tenths).sum().item() - 1e6) < 1
+    assert abs(Tensor(tenths.reshape(-1, 10)).mean(axis=0).numpy() - 0.1).max() < 1e-6
+
+
+def test_only_numbers_become_tensors_and_single_precision_stays_single():
+    for bad in (None, "3.5", [1.0, None], np.array([1 + 2j]), ["a"]):
+        with pytest.raises(TypeError):
+            Tensor(bad)
+    with pytest.raises(TypeError):
+        Tensor([1.0]) + None
+    with pytest.raises(TypeError):
+        Tensor([1.0]) + "3"
+    assert Tensor(np.array([1.0, 2.0], dtype=">f4")).dtype == "float32"
+    assert Tensor(np.float32(2.5)).dtype == "float32"
+    assert Tensor([1, 2], dtype=np.float32).dtype == "float32"
+    assert Tensor([1, 2], dtype=np.dtype("float64")).dtype == "float64"
+    assert Tensor(np.array([True, False])).numpy().tolist() == [1.0, 0.0]
+    with pytest.raises(ValueError, match="zero-size"):
+        Tensor(np.zeros((0, 3))).max()

@@ -93,6 +93,12 @@ def test_bad_settings_raise_value_error_that_names_them(tmp_path):
         sg.train("mnist-mini", layers="linear10,wobble", out=tmp_path / "c", progress=False)
     with pytest.raises(ValueError, match="threads"):
         sg.train("mnist-mini", threads=0, out=tmp_path / "d", progress=False)
+    with pytest.raises(ValueError, match="out is empty"):
+        sg.train("mnist-mini", out="", progress=False)
+    with pytest.raises(ValueError, match="threads"):
+        sg.train("mnist-mini", threads=-1, out=tmp_path / "e", progress=False)
+    with pytest.raises(ValueError, match="finite"):
+        sg.train("mnist-mini", lr=float("nan"), out=tmp_path / "f", progress=False)
     (tmp_path / "file").write_text("not a folder")
     with pytest.raises(RuntimeError):
         sg.train("mnist-mini", out=tmp_path / "file", progress=False)
@@ -143,8 +149,12 @@ def test_bad_models_and_images_raise_value_error(trained, tmp_path):
         sg.load_model(garbage)
     with pytest.raises(ValueError, match=r"\[3, 27, 27\]"):
         trained.predict(np.zeros((3, 27, 27)))
-    with pytest.raises(ValueError):
-        trained.predict(np.zeros((0, 784)))
+    assert trained.predict(np.zeros((0, 784))).shape == (0,)
+    for shape in ((784, 1), (2, 392), (14, 56)):
+        with pytest.raises(ValueError, match="do not fit"):
+            trained.predict(np.zeros(shape))
+    with pytest.raises(ValueError, match="NaN"):
+        trained.predict(np.full((1, 784), np.nan))
 
 
 @pytest.mark.parametrize("with_tqdm", [True, False])

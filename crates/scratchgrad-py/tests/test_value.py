@@ -145,3 +145,24 @@ def test_importing_the_package_does_not_import_numpy():
     code = "import sys, scratchgrad; print('numpy' in sys.modules)"
     shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert shown.stdout.strip() == "False"
+
+
+def test_a_value_used_from_another_thread_raises_runtime_error():
+    import threading
+
+    from scratchgrad import Value
+
+    x = Value(2.0)
+    caught = []
+
+    def use():
+        try:
+            x * 3
+        except RuntimeError as e:  # not pyo3's PanicException, which `except Exception` misses
+            caught.append(str(e))
+
+    thread = threading.Thread(target=use)
+    thread.start()
+    thread.join()
+    assert len(caught) == 1 and "thread" in caught[0]
+    assert (x * 3).data == 6.0

@@ -51,7 +51,7 @@ Operand = Union["Tensor", Number, ArrayLike]
 
 class Tensor:
     """An n-dimensional array that remembers how it was computed (PyTorch's `torch.Tensor`),
-    in float32 or float64, with numpy arrays in (copied once) and out."""
+    in float32 or float64, with numpy arrays in (C-contiguous ones read in place) and out."""
 
     __array_ufunc__: None
     def __init__(

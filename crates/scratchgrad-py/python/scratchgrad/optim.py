@@ -19,7 +19,10 @@ class Optimizer:
     """Updates a fixed list of parameters from their gradients."""
 
     def __init__(self, params, rule, **settings):
-        self.params = list(params)
+        unique = {}
+        for p in params:
+            unique.setdefault(id(p), p)  # a tensor listed twice is updated once
+        self.params = list(unique.values())
         self._rule = _UpdateRule(rule, self.params, **settings)
 
     def step(self):

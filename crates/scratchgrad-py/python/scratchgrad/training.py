@@ -5,6 +5,7 @@ it runs with the GIL released, so other Python threads keep going while it train
 """
 
 import json
+import math
 import sys
 import warnings
 
@@ -64,6 +65,13 @@ def train(
         "val_split": val_split,
     }
     settings = {k: v for k, v in settings.items() if v is not None}
+    for name, value in settings.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"{name} must be a finite number, not {value}")
+    if out is not None and str(out).strip() == "":
+        raise ValueError("out is empty: give a folder for the run, or leave it out for a new folder in runs/")
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise ValueError(f"threads must be a whole number of at least 1, not {threads!r}")
     bar = _Progress(progress)
     try:
         result = _scratchgrad.train_run(

@@ -32,6 +32,7 @@ mod window;
 
 pub use float::Float;
 pub use random::Rng;
+pub use reduce::LONG_SUM;
 pub use shape::{broadcast_shapes, strides_of};
 pub(crate) use threads::for_each_part;
 pub use threads::{num_threads, run_tasks, set_num_threads, with_threads};

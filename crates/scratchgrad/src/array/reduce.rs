@@ -20,15 +20,16 @@ impl<T: Copy> Array<T> {
     }
 
     /// Folds every element into its slot of the output, where the axes in `axes` collapse to
-    /// one slot. The output keeps reduced axes as size 1 when `keepdims`, else drops them.
-    fn fold_axes(
+    /// one slot: the output's values (in an accumulator type `A` of the caller's choosing)
+    /// and its shape, which keeps reduced axes as size 1 when `keepdims`, else drops them.
+    fn fold_axes<A: Copy>(
         &self,
         op: &str,
         axes: &[usize],
         keepdims: bool,
-        init: T,
-        f: impl Fn(T, T) -> T,
-    ) -> Array<T> {
+        init: A,
+        f: impl Fn(A, T) -> A,
+    ) -> (Vec<A>, Vec<usize>) {
         let reduced = self.reduced_dims(op, axes);
         let kept: Vec<usize> = (0..self.ndim())
             .map(|d| if reduced[d] { 1 } else { self.shape[d] })
@@ -60,7 +61,7 @@ impl<T: Copy> Array<T> {
                 .map(|d| self.shape[d])
                 .collect()
         };
-        Array::from_vec(out, &shape)
+        (out, shape)
     }
 
     /// Splits the shape around `axis` into (product before, size of axis, product after).
@@ -76,6 +77,9 @@ impl<T: Copy> Array<T> {
     }
 }
 
+/// How many numbers a sum adds into one result before it adds them in f64 ([`Array::sum`]).
+pub const LONG_SUM: usize = 4096;
+
 impl<T: Float> Array<T> {
     /// Sum over `axes` (an empty list reduces nothing, as numpy's `axis=()`).
     ///
@@ -85,8 +89,18 @@ impl<T: Float> Array<T> {
     /// assert_eq!(a.sum(&[1], true).shape(), &[2, 1]);
     /// assert_eq!(a.sum(&[0, 1], false).item(), 10.0);
     /// ```
+    ///
+    /// Long sums (more than [`LONG_SUM`] numbers into each result) add up in f64: in f32,
+    /// ten million additions of 0.1 one after another come to 1,087,937, not 1,000,000.
+    /// Shorter ones (a batch's gradients) add up in `T`, which is faster.
     pub fn sum(&self, axes: &[usize], keepdims: bool) -> Array<T> {
-        self.fold_axes("sum", axes, keepdims, T::ZERO, |a, b| a + b)
+        let count: usize = axes.iter().filter_map(|&a| self.shape.get(a)).product();
+        if count > LONG_SUM {
+            let (out, shape) = self.fold_axes("sum", axes, keepdims, 0.0f64, |a, b| a + b.to_f64());
+            return Array::from_vec(out.into_iter().map(T::from_f64).collect(), &shape);
+        }
+        let (out, shape) = self.fold_axes("sum", axes, keepdims, T::ZERO, |a, b| a + b);
+        Array::from_vec(out, &shape)
     }
 
     /// Mean over `axes`.
@@ -101,13 +115,14 @@ impl<T: Float> Array<T> {
 
     /// Maximum over `axes`.
     pub fn max(&self, axes: &[usize], keepdims: bool) -> Array<T> {
-        self.fold_axes("max", axes, keepdims, T::NEG_INFINITY, |a, b| {
+        let (out, shape) = self.fold_axes("max", axes, keepdims, T::NEG_INFINITY, |a, b| {
             if b > a {
                 b
             } else {
                 a
             }
-        })
+        });
+        Array::from_vec(out, &shape)
     }
 
     /// The mean and (biased) variance of each channel (axis 1) over every other axis of a
@@ -222,6 +237,17 @@ impl<T: Float> Array<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_float32_sums_add_up_in_float64() {
+        // a million additions of 0.1 one after another in f32 come to about 100,958
+        let tenths = Array::full(&[1_000_000], 0.1f32);
+        assert!((tenths.sum(&[0], false).item() - 100_000.0).abs() < 0.1);
+        // also when the long axis is not the last one, and for the mean
+        let column = tenths.reshape(&[1_000_000, 1]);
+        assert!((column.sum(&[0], false).item() - 100_000.0).abs() < 0.1);
+        assert!((column.mean(&[0, 1], false).item() - 0.1).abs() < 1e-7);
+    }
 
     #[test]
     fn sums_over_any_axes() {

@@ -7,14 +7,15 @@ use super::{Array, Float};
 impl<T: Copy> Array<T> {
     /// The same elements in a new shape with the same number of elements.
     pub fn reshape(&self, shape: &[usize]) -> Array<T> {
-        let n: usize = shape.iter().product();
+        // Without wrapping: 7 * 7905747460161236407 would wrap to 1 in a plain product.
+        let n = shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
         assert!(
-            n == self.len(),
+            n == Some(self.len()),
             "reshape: cannot view {:?} ({} elements) as {:?} ({} elements)",
             self.shape,
             self.len(),
             shape,
-            n
+            n.map_or("too many".to_string(), |n| n.to_string())
         );
         // The elements are shared as they are (lent memory stays lent).
         Array {

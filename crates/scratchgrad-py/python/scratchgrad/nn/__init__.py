@@ -60,14 +60,22 @@ class Module:
         return self.forward(*args)
 
     def named_parameters(self, prefix=""):
-        """(name, tensor) for every parameter, children's included."""
+        """(name, tensor) for every parameter, children's included; a parameter shared by
+        several layers comes once, under its first name (as in PyTorch)."""
+        seen = set()
+        for name, p in self._all_parameters(prefix):
+            if id(p) not in seen:
+                seen.add(id(p))
+                yield name, p
+
+    def _all_parameters(self, prefix):
         for name, p in self._parameters.items():
             yield prefix + name, p
         for child_name, child in self._modules.items():
-            yield from child.named_parameters(f"{prefix}{child_name}.")
+            yield from child._all_parameters(f"{prefix}{child_name}.")
 
     def parameters(self):
-        """Every parameter, for an optimizer."""
+        """Every parameter once, for an optimizer."""
         return [p for _, p in self.named_parameters()]
 
     def children(self):
@@ -171,15 +179,17 @@ class Linear(Module):
 
 
 class Conv2d(Module):
-    """2-D convolution of `(n, in_channels, h, w)` inputs with square kernels, weights drawn
-    as PyTorch draws them (uniform in +-1/sqrt(in_channels * k * k))."""
+    """2-D convolution of `(n, in_channels, h, w)` inputs with `kernel_size` kernels (an int,
+    or (height, width)), weights drawn as PyTorch draws them (uniform in
+    +-1/sqrt(in_channels * kh * kw)); `stride` and `padding` are ints, the same both ways."""
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True, dtype="float32"):
         super().__init__()
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
-        bound = 1 / math.sqrt(in_channels * kernel_size * kernel_size)
-        shape = (out_channels, in_channels, kernel_size, kernel_size)
+        kh, kw = kernel_size if isinstance(kernel_size, (tuple, list)) else (kernel_size, kernel_size)
+        bound = 1 / math.sqrt(in_channels * kh * kw)
+        shape = (out_channels, in_channels, kh, kw)
         self.weight = Tensor(init.uniform(shape, bound, dtype), requires_grad=True)
         self.bias = Tensor(init.uniform((out_channels,), bound, dtype), requires_grad=True) if bias else None
 
@@ -347,6 +357,10 @@ class LayerNorm(Module):
 
     def __init__(self, normalized_shape, eps=1e-5, dtype="float32"):
         super().__init__()
+        if isinstance(normalized_shape, (tuple, list)) and len(normalized_shape) == 1:
+            normalized_shape = normalized_shape[0]
+        if not isinstance(normalized_shape, int) or normalized_shape < 1:
+            raise ValueError(f"LayerNorm normalizes the last axis only: give its size as an int, not {normalized_shape!r}")
         self.normalized_shape, self.eps = normalized_shape, eps
         self.weight = Tensor(np.ones(normalized_shape, dtype), requires_grad=True)
         self.bias = Tensor(np.zeros(normalized_shape, dtype), requires_grad=True)
