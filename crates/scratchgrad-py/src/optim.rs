@@ -38,11 +38,12 @@ struct Settings {
     weight_decay: f64,
     decoupled: bool,
     betas: (f64, f64),
+    eps: f64,
 }
 
 fn build<T: Float>(s: Settings) -> Box<dyn Optimizer<T> + Send> {
     if s.adam {
-        let adam = Adam::new(s.lr).betas(s.betas.0, s.betas.1);
+        let adam = Adam::new(s.lr).betas(s.betas.0, s.betas.1).eps(s.eps);
         Box::new(if s.decoupled {
             adam.decoupled_weight_decay(s.weight_decay)
         } else {
@@ -63,7 +64,7 @@ fn build<T: Float>(s: Settings) -> Box<dyn Optimizer<T> + Send> {
 impl UpdateRule {
     /// `kind` is "sgd" or "adam"; `params` tensors of one dtype that require grad.
     #[new]
-    #[pyo3(signature = (kind, params, lr, momentum, nesterov, weight_decay, decoupled, betas))]
+    #[pyo3(signature = (kind, params, lr, momentum, nesterov, weight_decay, decoupled, betas, eps = 1e-8))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         kind: &str,
@@ -74,6 +75,7 @@ impl UpdateRule {
         weight_decay: f64,
         decoupled: bool,
         betas: (f64, f64),
+        eps: f64,
     ) -> PyResult<Self> {
         let settings = Settings {
             adam: match kind {
@@ -87,6 +89,7 @@ impl UpdateRule {
             weight_decay,
             decoupled,
             betas,
+            eps,
         };
         check(settings)?;
         if params.is_empty() {
@@ -186,6 +189,9 @@ fn check(s: Settings) -> PyResult<()> {
         if !(0.0..1.0).contains(&beta) {
             return Err(bad("beta", beta));
         }
+    }
+    if !(s.eps.is_finite() && s.eps >= 0.0) {
+        return Err(bad("eps", s.eps));
     }
     if s.nesterov && s.momentum == 0.0 {
         return Err(PyValueError::new_err(

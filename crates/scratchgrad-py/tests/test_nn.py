@@ -191,6 +191,8 @@ def numpy_adam(p, grads, lr, betas, weight_decay, decoupled, eps=1e-8):
          lambda p, g: numpy_adam(p, g, 0.01, (0.8, 0.99), 0.1, False)),
         (lambda ps: optim.AdamW(ps, lr=0.01, weight_decay=0.1),
          lambda p, g: numpy_adam(p, g, 0.01, (0.9, 0.999), 0.1, True)),
+        (lambda ps: optim.Adam(ps, lr=0.01, eps=0.1),
+         lambda p, g: numpy_adam(p, g, 0.01, (0.9, 0.999), 0.0, False, eps=0.1)),
     ],
 )
 def test_optimizers_follow_pytorchs_documented_update_rules(make, reference):

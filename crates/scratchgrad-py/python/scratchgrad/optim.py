@@ -53,21 +53,21 @@ class SGD(Optimizer):
 
 
 class Adam(Optimizer):
-    """Adam (Kingma and Ba) with eps 1e-8 and optional L2 weight decay (g += weight_decay *
-    p), as `torch.optim.Adam`."""
+    """Adam (Kingma and Ba) with optional L2 weight decay (g += weight_decay * p), as
+    `torch.optim.Adam`."""
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), weight_decay=0.0):
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
         super().__init__(params, "adam", lr=lr, momentum=0.0, nesterov=False,
-                         weight_decay=weight_decay, decoupled=False, betas=tuple(betas))
+                         weight_decay=weight_decay, decoupled=False, betas=tuple(betas), eps=eps)
 
 
 class AdamW(Optimizer):
     """Adam with decoupled weight decay (p -= lr * weight_decay * p apart from the
     gradient), as `torch.optim.AdamW`."""
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), weight_decay=0.01):
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01):
         super().__init__(params, "adam", lr=lr, momentum=0.0, nesterov=False,
-                         weight_decay=weight_decay, decoupled=True, betas=tuple(betas))
+                         weight_decay=weight_decay, decoupled=True, betas=tuple(betas), eps=eps)
 
 
 __all__ = ["Adam", "AdamW", "Optimizer", "SGD"]

@@ -39,6 +39,12 @@ impl<T: Float> Adam<T> {
         self
     }
 
+    /// The term added to the denominator, sqrt(v) + eps, so it never divides by zero.
+    pub fn eps(mut self, eps: f64) -> Self {
+        self.eps = eps;
+        self
+    }
+
     /// Adam's L2 penalty: g = g + wd * p.
     pub fn weight_decay(mut self, weight_decay: f64) -> Self {
         (self.weight_decay, self.decoupled) = (weight_decay, false);
