@@ -52,17 +52,18 @@ impl PyModel {
         let floats = array.call_method1("astype", ("float32",))?;
         let floats = floats.cast::<PyArrayDyn<f32>>()?;
         let shape = floats.shape().to_vec();
-        // One image is laid out as the network takes it, flat, or as 28x28 rows (with or
-        // without its channel axis); a batch is such images along a first axis.
-        let mut layouts = vec![self.file.arch.input.clone(), vec![features]];
-        if let [1, rows, cols] = self.file.arch.input[..] {
-            layouts.push(vec![rows, cols]);
-        }
+        // One image is flat or 28x28 rows; a batch is images along a first axis, each flat,
+        // in rows, or with its channel axis, (n, 1, 28, 28): so (1, 28, 28) is a batch of one.
+        let mut images = vec![vec![features]];
         if features == SIDE * SIDE {
-            layouts.extend([vec![SIDE, SIDE], vec![1, SIDE, SIDE]]);
+            images.push(vec![SIDE, SIDE]);
         }
-        let single = layouts.contains(&shape);
-        let batch = !single && shape.len() > 1 && layouts.iter().any(|l| *l == shape[1..]);
+        let single = images.contains(&shape);
+        images.push(self.file.arch.input.clone());
+        if features == SIDE * SIDE {
+            images.push(vec![1, SIDE, SIDE]);
+        }
+        let batch = !single && shape.len() > 1 && images.iter().any(|l| *l == shape[1..]);
         if !single && !batch {
             return Err(PyValueError::new_err(format!(
                 "images of shape {shape:?} do not fit a network taking {} inputs per image: \

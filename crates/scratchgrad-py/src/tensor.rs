@@ -8,7 +8,7 @@ use std::ptr::NonNull;
 use std::sync::Arc;
 
 use numpy::{PyArray1, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
-use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyMemoryError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 use scratchgrad::array::{Array, Float};
@@ -131,12 +131,12 @@ fn from_python(
 ) -> PyResult<AnyTensor> {
     if let Ok(array) = obj.cast::<PyArrayDyn<f32>>() {
         if dtype.is_none_or(|d| d == "float32") {
-            return Ok(AnyTensor::F32(leaf(array_of(array), requires_grad)));
+            return Ok(AnyTensor::F32(leaf(array_of(array)?, requires_grad)));
         }
     }
     if let Ok(array) = obj.cast::<PyArrayDyn<f64>>() {
         if dtype.is_none_or(|d| d == "float64") {
-            return Ok(AnyTensor::F64(leaf(array_of(array), requires_grad)));
+            return Ok(AnyTensor::F64(leaf(array_of(array)?, requires_grad)));
         }
     }
     let cannot = |why: String| {
@@ -152,9 +152,17 @@ fn from_python(
     let numpy = obj.py().import("numpy")?;
     // What numpy makes of it first, so that text, None inside a list or complex numbers are
     // refused rather than parsed, turned into NaN or cut to their real part.
+    let py = obj.py();
+    let keep_memory_error = |e: PyErr| {
+        if e.is_instance_of::<PyMemoryError>(py) {
+            e
+        } else {
+            cannot(e.to_string())
+        }
+    };
     let natural = numpy
         .call_method1("asarray", (obj,))
-        .map_err(|e| cannot(e.to_string()))?;
+        .map_err(keep_memory_error)?;
     let natural_dtype = natural.getattr("dtype")?;
     let kind: String = natural_dtype.getattr("kind")?.extract()?;
     if !matches!(kind.as_str(), "b" | "i" | "u" | "f") {
@@ -175,20 +183,17 @@ fn from_python(
         }
     };
     let converted = numpy
-        .call_method1("ascontiguousarray", (natural, wanted))
-        .map_err(|e| cannot(e.to_string()))?;
+        .call_method1("asarray", (natural, wanted))
+        .map_err(keep_memory_error)?;
     from_python(&converted, Some(wanted), requires_grad)
 }
 
-/// A dtype given as text (`"float32"`) or as numpy gives it (`np.float32`, `np.dtype("f4")`),
-/// as its name.
+/// A dtype given as text (`"float32"`, `"f4"`) or as numpy gives it (`np.float32`,
+/// `np.dtype("f4")`), as numpy names it.
 fn dtype_name(dtype: Option<&Bound<'_, PyAny>>) -> PyResult<Option<String>> {
     let Some(dtype) = dtype.filter(|d| !d.is_none()) else {
         return Ok(None);
     };
-    if let Ok(text) = dtype.extract::<String>() {
-        return Ok(Some(text));
-    }
     let numpy = dtype.py().import("numpy")?;
     let name = numpy
         .call_method1("dtype", (dtype,))
@@ -199,7 +204,7 @@ fn dtype_name(dtype: Option<&Bound<'_, PyAny>>) -> PyResult<Option<String>> {
 
 /// A numpy array's values as the engine's array: numpy's own memory, lent without a copy,
 /// when the array is C-contiguous and aligned; otherwise a copy in row-major order.
-fn array_of<T: Float + numpy::Element>(array: &Bound<'_, PyArrayDyn<T>>) -> Array<T> {
+fn array_of<T: Float + numpy::Element>(array: &Bound<'_, PyArrayDyn<T>>) -> PyResult<Array<T>> {
     let shape = array.shape().to_vec();
     let lendable = array.is_c_contiguous() && array.len() > 0;
     if let Some(ptr) = NonNull::new(array.data()).filter(|p| lendable && p.as_ptr().is_aligned()) {
@@ -213,10 +218,12 @@ fn array_of<T: Float + numpy::Element>(array: &Bound<'_, PyArrayDyn<T>>) -> Arra
         // this array) writing while we read: as rust-numpy's own borrows (its `borrow`
         // module docs), we take it that such code must not write an array another thread
         // reads; the Tensor docstring tells users, as torch.from_numpy's does.
-        return unsafe { Array::from_lent(ptr, &shape, owner) };
+        return Ok(unsafe { Array::from_lent(ptr, &shape, owner) });
     }
+    // A view (broadcast, strided) may stand for far more numbers than its memory holds.
+    limits::fits("this array", &shape)?;
     let data = array.readonly().as_array().iter().copied().collect();
-    Array::from_vec(data, &shape)
+    Ok(Array::from_vec(data, &shape))
 }
 
 /// A leaf holding `array`.
@@ -534,8 +541,14 @@ impl PyTensor {
     /// under the same rule as `-=`; returns the tensor (PyTorch's `Tensor.copy_`).
     fn copy_<'py>(slf: PyRef<'py, Self>, source: Operand) -> PyResult<PyRef<'py, Self>> {
         let shape = slf.0.shape();
-        slf.in_place(source, |_, b| {
-            if b.shape() == shape {
+        slf.in_place(source, |a, b| {
+            if a.dtype() != b.dtype() {
+                Err(PyTypeError::new_err(format!(
+                    "copy_: the source is {}, the tensor {}: convert it first",
+                    b.dtype(),
+                    a.dtype()
+                )))
+            } else if b.shape() == shape {
                 Ok(b)
             } else {
                 Err(PyValueError::new_err(format!(
@@ -642,6 +655,7 @@ impl PyTensor {
     #[pyo3(signature = (axis = -1))]
     fn softmax(&self, axis: isize) -> PyResult<Self> {
         let axis = axis_index(axis, self.0.shape().len())?;
+        reduction_fits(&self.0.shape(), &[axis], true)?;
         Ok(PyTensor(map!(&self.0, t => t.softmax(axis))))
     }
 
@@ -649,6 +663,7 @@ impl PyTensor {
     #[pyo3(signature = (axis = -1))]
     fn log_softmax(&self, axis: isize) -> PyResult<Self> {
         let axis = axis_index(axis, self.0.shape().len())?;
+        reduction_fits(&self.0.shape(), &[axis], true)?;
         Ok(PyTensor(map!(&self.0, t => t.log_softmax(axis))))
     }
 
@@ -800,6 +815,9 @@ impl PyTensor {
         }
         let other = other.into_tensor(&self.0)?;
         let shape = self.0.shape();
+        if let Some(result) = limits::broadcast(&shape, &other.shape()) {
+            limits::fits("this operation", &result)?;
+        }
         let this = self.0.clone();
         let result = refusal(Kind::Value, move || {
             scratchgrad::autograd::no_grad(|| op(this.detach_any(), other))

@@ -343,3 +343,7 @@ def test_rectangular_kernels_and_layer_norm_sizes():
     assert nn.LayerNorm([6]).normalized_shape == 6
     with pytest.raises(ValueError, match="last axis"):
         nn.LayerNorm((3, 4))
+    for make in (lambda: nn.Linear(0, 3), lambda: nn.Conv2d(0, 2, 3), lambda: nn.BatchNorm1d(0),
+                 lambda: nn.CausalSelfAttention(0, 1), lambda: nn.Embedding(4, 0)):
+        with pytest.raises(ValueError, match="at least 1"):
+            make()

@@ -395,3 +395,23 @@ def test_only_numbers_become_tensors_and_single_precision_stays_single():
     assert Tensor(np.array([True, False])).numpy().tolist() == [1.0, 0.0]
     with pytest.raises(ValueError, match="zero-size"):
         Tensor(np.zeros((0, 3))).max()
+
+
+def test_second_review_cases():
+    # copy_ from another dtype is a TypeError, not a crash
+    with sg.no_grad(), pytest.raises(TypeError, match="float64"):
+        Tensor(np.ones(2, np.float32)).copy_(Tensor(np.zeros(2)))
+    # in-place results, broadcast views and softmax buffers are sized before allocating
+    a = Tensor(np.zeros((10**6, 1), np.float32))
+    with pytest.raises(MemoryError):
+        a -= Tensor(np.zeros(10**6, np.float32))
+    with pytest.raises(MemoryError):
+        Tensor(np.broadcast_to(np.zeros(1, np.float32), (10**12,)))
+    with pytest.raises(MemoryError):
+        Tensor(np.broadcast_to(np.zeros(1, np.int64), (10**12,)))
+    with pytest.raises(MemoryError):
+        Tensor(np.zeros((0, 10**12))).softmax(0)
+    # numbers and 0-d arrays stay 0-d
+    for scalar in (3.0, np.float32(3), np.array(3), 7):
+        assert Tensor(scalar).shape == ()
+    assert Tensor([1, 2], dtype="f4").dtype == "float32"

@@ -150,6 +150,9 @@ def test_bad_models_and_images_raise_value_error(trained, tmp_path):
     with pytest.raises(ValueError, match=r"\[3, 27, 27\]"):
         trained.predict(np.zeros((3, 27, 27)))
     assert trained.predict(np.zeros((0, 784))).shape == (0,)
+    # (1, 28, 28) is a batch of one, so predicting in chunks works to the last one
+    assert trained.predict(np.zeros((1, 28, 28))).shape == (1,)
+    assert trained.predict_proba(np.zeros((1, 1, 28, 28))).shape == (1, 10)
     for shape in ((784, 1), (2, 392), (14, 56)):
         with pytest.raises(ValueError, match="do not fit"):
             trained.predict(np.zeros(shape))
@@ -183,3 +186,10 @@ def test_predictions_on_the_test_set_give_the_runs_accuracy(tmp_path):
         sg.load_dataset("mnist-mini", "validation")
     with pytest.raises(ValueError, match="data set"):
         sg.load_dataset("imagenet")
+
+
+def test_progress_with_a_validation_split(tmp_path, capsys):
+    result = sg.train("mnist-mini", epochs=2, val_split=0.1, out=tmp_path / "run")
+    assert [sorted(m) for m in result["history"]][0] == sorted(
+        ["epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "seconds"])
+    assert "validation loss" in capsys.readouterr().err

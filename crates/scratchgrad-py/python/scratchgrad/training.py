@@ -41,9 +41,10 @@ def train(
     folder in `runs/`; it holds `model.safetensors`, `metrics.jsonl`, the pictures and
     `summary.json`, and `load_model(folder + "/model.safetensors")` reads the model back.
 
-    Returns a dict: `folder`, `history` (one dict per epoch: `train_loss`,
-    `train_accuracy`, `test_loss`, `test_accuracy`, `seconds`), `test_accuracy`,
-    `wall_seconds`, `pictures`. A progress bar shows each epoch (tqdm's, a widget in a
+    Returns a dict: `folder`, `history` (one dict per epoch: `epoch`, `train_loss`,
+    `train_accuracy`, `test_loss` and `test_accuracy`, or `val_loss` and `val_accuracy`
+    with `val_split`, `seconds`), `test_accuracy` (on the test set at the end),
+    `wall_seconds`, `pictures` (the files drawn) and `warnings` (pictures that could not be). A progress bar shows each epoch (tqdm's, a widget in a
     notebook, when tqdm is installed; one line on stderr otherwise); `progress=False`
     hides it. Ctrl-C (or the notebook's stop button) stops the run and raises
     `KeyboardInterrupt`; completed epochs stay in the folder. Settings out of range raise
@@ -118,8 +119,8 @@ class _Progress:
         if not self.show:
             return
         metrics = json.loads(metrics)
-        held = "test" if "test_loss" in metrics else "validation"
-        end = f"{held} loss {metrics[held + '_loss']:.4f}, accuracy {metrics[held + '_accuracy'] * 100:.2f}%"
+        held, name = ("test", "test") if "test_loss" in metrics else ("val", "validation")
+        end = f"{name} loss {metrics[held + '_loss']:.4f}, accuracy {metrics[held + '_accuracy'] * 100:.2f}%"
         if self.bar is not None:
             self.bar.set_postfix_str(end)
             self.bar.close()

@@ -155,6 +155,12 @@ def _no_grad():
     return no_grad()
 
 
+def _positive(**sizes):
+    for name, value in sizes.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a whole number of at least 1, not {value!r}")
+
+
 def _as_tensor(x, dtype):
     return x if isinstance(x, Tensor) else Tensor(x, dtype=dtype)
 
@@ -165,6 +171,7 @@ class Linear(Module):
 
     def __init__(self, in_features, out_features, bias=True, dtype="float32"):
         super().__init__()
+        _positive(in_features=in_features, out_features=out_features)
         self.in_features, self.out_features = in_features, out_features
         bound = 1 / math.sqrt(in_features)
         self.weight = Tensor(init.uniform((out_features, in_features), bound, dtype), requires_grad=True)
@@ -185,6 +192,7 @@ class Conv2d(Module):
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True, dtype="float32"):
         super().__init__()
+        _positive(in_channels=in_channels, out_channels=out_channels, stride=stride)
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
         kh, kw = kernel_size if isinstance(kernel_size, (tuple, list)) else (kernel_size, kernel_size)
@@ -264,7 +272,8 @@ class Flatten(Module):
     """Every axis after the first into one: `(n, c, h, w)` to `(n, c*h*w)`."""
 
     def forward(self, x):
-        return x.reshape(x.shape[0], -1)
+        # the sizes written out (not -1), so an empty batch flattens too
+        return x.reshape(x.shape[0], math.prod(x.shape[1:]))
 
 
 class Dropout(Module):
@@ -293,6 +302,7 @@ class _BatchNorm(Module):
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, dtype="float32"):
         super().__init__()
+        _positive(num_features=num_features)
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.weight = Tensor(np.ones(num_features, dtype), requires_grad=True)
         self.bias = Tensor(np.zeros(num_features, dtype), requires_grad=True)
@@ -378,6 +388,7 @@ class Embedding(Module):
 
     def __init__(self, num_embeddings, embedding_dim, dtype="float32"):
         super().__init__()
+        _positive(num_embeddings=num_embeddings, embedding_dim=embedding_dim)
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
         table = init.generator().standard_normal((num_embeddings, embedding_dim)).astype(dtype)
         self.weight = Tensor(table, requires_grad=True)
@@ -396,7 +407,8 @@ class CausalSelfAttention(Module):
 
     def __init__(self, n_embd, n_head, dtype="float32"):
         super().__init__()
-        if n_head < 1 or n_embd % n_head:
+        _positive(n_embd=n_embd, n_head=n_head)
+        if n_embd % n_head:
             raise ValueError(f"{n_embd} features do not split into {n_head} heads")
         self.n_embd, self.n_head = n_embd, n_head
         self.c_attn = Linear(n_embd, 3 * n_embd, dtype=dtype)
