@@ -8,6 +8,8 @@ use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use scratchgrad::data::{load_splits, DatasetName, Split};
 
+use crate::refusal::Interrupt;
+
 /// The images (uint8, `(n, 28, 28)`, ink 255 on 0) and labels (int64, `(n,)`) of `split`
 /// ("train" or "test") of `name` ("mnist", "fashion-mnist", or "mnist-mini", which is built
 /// in). Files missing from `data_dir` (default: the command line's data folder) are
@@ -30,10 +32,15 @@ pub fn load_dataset<'py>(
             )))
         }
     };
-    let loaded =
-        py.detach(|| load_splits(name, &[split], data_dir.as_deref(), &mut |_| {}, &|| false));
-    let dataset = loaded
-        .map_err(|e| PyRuntimeError::new_err(e.to_string()))?
+    // Ctrl-C stops a download cleanly (the fetch keeps nothing half-written).
+    let interrupt = Interrupt::default();
+    let loaded = py.detach(|| {
+        load_splits(name, &[split], data_dir.as_deref(), &mut |_| {}, &|| {
+            interrupt.requested()
+        })
+    });
+    let dataset = interrupt
+        .raise(loaded.map_err(|e| PyRuntimeError::new_err(e.to_string())))?
         .remove(0);
     let count = dataset.labels.len();
     let images =

@@ -12,6 +12,8 @@ use pyo3::prelude::*;
 use scratchgrad::data::{load_splits, Split};
 use scratchgrad::train::{EpochReport, Folder, Observer, Session, SessionError, Settings};
 
+use crate::refusal::Interrupt;
+
 /// The most threads a run may ask for (as the command line's `--threads`).
 const MAX_THREADS: usize = 256;
 
@@ -98,15 +100,17 @@ pub fn train_run(
         last: Instant::now(),
         raised: None,
     };
+    let interrupt = Interrupt::default();
     let result = py.detach(|| {
         let splits = load_splits(
             dataset,
             &[Split::Train, Split::Test],
             data_dir.as_deref(),
             &mut |_| {},
-            &|| false,
+            &|| interrupt.requested(),
         )
-        .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+        .map_err(|e| PyRuntimeError::new_err(e.to_string()));
+        let splits = interrupt.raise(splits)?;
         let (train_set, test_set) = (&splits[0], &splits[1]);
         session.check_data(train_set).map_err(session_error)?;
         let folder = session.folder().to_path_buf();
