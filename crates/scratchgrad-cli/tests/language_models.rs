@@ -496,9 +496,10 @@ fn bad_language_model_input_is_one_line() {
     refused(&with(&["--steps", "0"]), "--steps: must be 1 to");
     refused(&with(&["--hidden", "10,10"]), "one hidden layer");
     refused(&with(&["--optimizer", "momentum"]), "sgd or adam");
+    // on text, --layers writes a language model, whose layers must end in one position
     refused(
         &with(&["--layers", "linear10"]),
-        "--layers is for image networks",
+        "--layers: the layers leave",
     );
     refused(&with(&["--context", "1000"]), "`context` must be 1 to 256");
     refused(
@@ -562,4 +563,61 @@ fn bad_language_model_input_is_one_line() {
     // Nothing was left by the refused runs.
     assert!(!Path::new(other).exists());
     assert!(!image.exists());
+}
+
+#[test]
+fn a_layer_list_trains_a_language_model() {
+    let dir = common::temp_dir("lm-layers");
+    let out = dir.join("run");
+    let flags = [
+        "--dataset",
+        "names-mini",
+        "--context",
+        "3",
+        "--embedding",
+        "10",
+        "--layers",
+        "flatten,linear200,bn,tanh",
+        "--steps",
+        "600",
+        "--seed",
+        "3",
+    ];
+    let run = train(&out, &flags);
+    let s = summary(&out);
+    // The lectures' MLP (12,097 parameters) with a bias in its hidden layer (200 more).
+    assert_eq!(s["parameters"], 12_297);
+    let test_loss = s["test_loss"].as_f64().unwrap();
+    assert!(test_loss < 2.7, "{test_loss}\n{}", stdout(&run));
+    let evaluated = stdout(&scratchgrad(&[
+        "eval",
+        "--model",
+        out.join("model.safetensors").to_str().unwrap(),
+    ]));
+    assert!(
+        evaluated.contains(&format!("{test_loss:.4}")),
+        "{evaluated}"
+    );
+    let names = stdout(&scratchgrad(&["sample", out.to_str().unwrap(), "--n", "5"]));
+    assert_eq!(names.lines().count(), 5, "{names}");
+    for (layers, want) in [
+        ("flatten,linear", "`linear` is not a language model's layer"),
+        (
+            "flatten3,linear10",
+            "flatten3 joins 3 neighbouring positions",
+        ),
+        ("linear10,tanh", "end the joining with flatten"),
+    ] {
+        let run = scratchgrad(&[
+            "train",
+            "--dataset",
+            "names-mini",
+            "--layers",
+            layers,
+            "--out",
+            dir.join("refused").to_str().unwrap(),
+        ]);
+        refused(&run, want);
+        assert!(!dir.join("refused").exists(), "{layers}");
+    }
 }

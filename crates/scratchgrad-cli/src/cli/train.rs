@@ -18,6 +18,7 @@ use super::progress::Progress;
 use super::train_text::{self, DEFAULTS_HELP};
 use crate::output::{errln, outln};
 use crate::Failure;
+use scratchgrad::lm::LM_LAYER_GRAMMAR;
 
 /// Train a classifier (default: the texts' 784-256-10 sigmoid MLP on MNIST, 20 epochs), or a
 /// language model on names or Shakespeare
@@ -35,7 +36,7 @@ Language models: {DEFAULTS_HELP}.\n\n\
 --layers takes a comma-separated list of layers, input side first: {LAYER_GRAMMAR}. \
 Images are [1, 28, 28] when the list has a convolution or pooling (put flatten before the first linear layer), else flat [784]. \
 Examples: --layers linear512,relu,linear256,relu,linear10; --layers conv32k3,relu,conv64k3,relu,maxpool2,flatten,linear128,relu,linear10 \
-(the last layer has one output per class)."))]
+(the last layer has one output per class). On a text data set --layers writes a language model instead: {LM_LAYER_GRAMMAR}, after the embedding of --context characters; the scores' linear layer is added. The lectures' MLP is --context 3 --embedding 10 --layers flatten,linear200,bn,tanh; their WaveNet is --layers flatten2,linear128,bn,tanh,flatten2,linear128,bn,tanh,flatten2,linear128,bn,tanh."))]
 pub struct TrainArgs {
     /// mnist, fashion-mnist or mnist-mini (built in, no download); names, shakespeare,
     /// names-mini or shakespeare-mini for a language model [default: mnist]

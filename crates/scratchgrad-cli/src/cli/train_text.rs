@@ -24,7 +24,7 @@ pub const DEFAULTS_HELP: &str = "bigram: adam (AdamW), lr 0.1 down to 0.01, 3000
 mlp: context 4, embedding 24, hidden 300 with batch norm, sgd, lr 0.1 down to 0.01, 200000 steps of 32 (makemore's lectures train 3, 10 and 200 this way); \
 wavenet: context 8, embedding 24, hidden 128 at each of 3 levels, as makemore part 5, sgd, lr 0.1 down to 0.01, 200000 steps of 32; \
 gpt on names: context 16, embedding 64, 4 heads, 4 blocks, adam (AdamW, weight decay 0.01), lr 0.0005 down to 0.00005, 20000 steps of 32 (makemore's transformer); \
-gpt on shakespeare: context 64, embedding 128, 4 heads, 4 blocks, adam (AdamW, weight decay 0.1), lr 0.001 down to 0.0001 after 100 warm-up steps, 2000 steps of 12 (nanoGPT's CPU configuration)";
+gpt on shakespeare: context 64, embedding 128, 4 heads, 4 blocks, adam (AdamW, weight decay 0.1), lr 0.001 down to 0.0001 after 100 warm-up steps, 2000 steps of 12 (nanoGPT's CPU configuration); --layers (a text data set): context 8, embedding 24, then the layers and a linear layer to the scores, trained as the mlp";
 
 /// A GPT's steps on names by default (makemore's batch of 32 and learning rate).
 const GPT_NAMES_STEPS: usize = 20_000;
@@ -32,7 +32,6 @@ const GPT_NAMES_STEPS: usize = 20_000;
 /// Flags that mean nothing for a language model.
 fn refuse_image_flags(args: &TrainArgs) -> Result<(), Failure> {
     let given = [
-        ("--layers", args.layers.is_some()),
         ("--activation", args.activation.is_some()),
         ("--engine", args.engine.is_some()),
         ("--epochs", args.epochs.is_some()),
@@ -44,7 +43,7 @@ fn refuse_image_flags(args: &TrainArgs) -> Result<(), Failure> {
             "--epochs is for image networks: a language model trains for --steps",
         )),
         Some(flag) => Err(Failure::new(format!(
-            "{flag} is for image networks, not language models (--arch bigram, mlp, wavenet or gpt)"
+            "{flag} is for image networks, not language models (--arch bigram, mlp, wavenet or gpt, or --layers)"
         ))),
         None => Ok(()),
     }
@@ -72,11 +71,16 @@ fn within(flag: &str, value: usize, low: usize, high: usize) -> Result<usize, Fa
 /// The run the flags ask for, with each architecture's defaults.
 fn config(corpus: Corpus, args: &TrainArgs) -> Result<LmConfig, Failure> {
     refuse_image_flags(args)?;
-    let kind = args.arch.as_deref().unwrap_or("mlp");
+    let kind = match (&args.arch, &args.layers) {
+        (_, Some(_)) => "layers",
+        (Some(arch), None) => arch.as_str(),
+        (None, None) => "mlp",
+    };
     let gpt = kind == "gpt";
     let lines = corpus.kind() == scratchgrad::data::TextKind::Lines;
-    // The lectures train their MLP and WaveNet with plain SGD on batches of 32.
-    let mlp = kind == "mlp" || kind == "wavenet";
+    // The lectures train their MLP and WaveNet with plain SGD on batches of 32; a layer list
+    // is of their family.
+    let mlp = matches!(kind, "mlp" | "wavenet" | "layers");
     let gpt_flags = [
         ("--heads", args.heads.is_some()),
         ("--blocks", args.blocks.is_some()),
@@ -147,6 +151,16 @@ fn config(corpus: Corpus, args: &TrainArgs) -> Result<LmConfig, Failure> {
                 hidden,
             }
         }
+        "layers" => LmArch::Layers {
+            context: args.context.unwrap_or(8),
+            embedding: args.embedding.unwrap_or(24),
+            layers: args
+                .layers
+                .as_deref()
+                .unwrap_or_default()
+                .parse()
+                .map_err(|e| Failure::new(format!("--layers: {e}")))?,
+        },
         other => {
             return Err(Failure::new(format!(
                 "--arch: unknown language model `{}` (known: bigram, mlp, wavenet, gpt)",
@@ -226,8 +240,13 @@ fn config(corpus: Corpus, args: &TrainArgs) -> Result<LmConfig, Failure> {
         },
         seed: args.seed.unwrap_or(0),
     };
+    let flag = if kind == "layers" {
+        "--layers".to_string()
+    } else {
+        format!("--arch {kind}")
+    };
     arch.validate(64)
-        .map_err(|e| Failure::new(format!("--arch {kind}: {e}")))?;
+        .map_err(|e| Failure::new(format!("{flag}: {e}")))?;
     Ok(LmConfig {
         corpus,
         arch,

@@ -3,6 +3,8 @@
 
 use serde_json::{json, Value};
 
+use super::layers::{LayerList, LmLayer};
+
 /// A character-level language model: the context it reads and how it turns it into scores
 /// for the next character.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +41,13 @@ pub enum LmArch {
         embedding: usize,
         heads: usize,
         blocks: usize,
+    },
+    /// A model written as a list of layers (`train --layers`): the last `context` characters
+    /// embedded in `embedding` numbers, `layers` in order, then a linear layer to the scores.
+    Layers {
+        context: usize,
+        embedding: usize,
+        layers: LayerList,
     },
 }
 
@@ -78,7 +87,8 @@ impl LmArch {
             LmArch::Bigram => 1,
             LmArch::Mlp { context, .. }
             | LmArch::WaveNet { context, .. }
-            | LmArch::Gpt { context, .. } => context,
+            | LmArch::Gpt { context, .. }
+            | LmArch::Layers { context, .. } => context,
         }
     }
 
@@ -91,6 +101,10 @@ impl LmArch {
             } => vec!["bn".into()],
             LmArch::WaveNet { context, .. } => (0..levels(context))
                 .map(|level| format!("h.{level}.bn"))
+                .collect(),
+            LmArch::Layers { layers, .. } => (layers.layers().iter().enumerate())
+                .filter(|(_, layer)| **layer == LmLayer::BatchNorm)
+                .map(|(i, _)| format!("layers.{i}"))
                 .collect(),
             _ => Vec::new(),
         }
@@ -109,6 +123,7 @@ impl LmArch {
             LmArch::Mlp { .. } => "mlp",
             LmArch::WaveNet { .. } => "wavenet",
             LmArch::Gpt { .. } => "gpt",
+            LmArch::Layers { .. } => "layers",
         }
     }
 
@@ -119,6 +134,7 @@ impl LmArch {
             .map(|(n, s)| (n.to_string(), s))
             .chain(self.block_shapes())
             .chain(self.level_shapes())
+            .chain(self.list_shapes())
             .chain(self.head_shapes(vocabulary))
             .collect()
     }
@@ -144,15 +160,54 @@ impl LmArch {
         shapes
     }
 
-    /// The output layer of an MLP and a WaveNet, after the hidden layers.
-    fn head_shapes(&self, vocabulary: usize) -> Vec<(String, Vec<usize>)> {
-        match *self {
-            LmArch::Mlp { hidden, .. } | LmArch::WaveNet { hidden, .. } => vec![
-                ("out.weight".into(), vec![vocabulary, hidden]),
-                ("out.bias".into(), vec![vocabulary]),
-            ],
-            _ => Vec::new(),
+    /// A layer list's tensors: `layers.{i}.weight` and `layers.{i}.bias` for each linear
+    /// layer (`[outputs, inputs]`, `[outputs]`) and each norm (`[width]` both).
+    fn list_shapes(&self) -> Vec<(String, Vec<usize>)> {
+        let LmArch::Layers {
+            context,
+            embedding,
+            layers,
+        } = *self
+        else {
+            return Vec::new();
+        };
+        let mut shapes = Vec::new();
+        let steps = layers.walk(context, embedding).unwrap_or_default();
+        for (i, step) in steps.into_iter().enumerate() {
+            let ((_, width), (_, out)) = (step.input, step.output);
+            let (weight, bias) = match step.layer {
+                LmLayer::Linear(_) => (vec![out, width], vec![out]),
+                LmLayer::BatchNorm | LmLayer::LayerNorm => (vec![out], vec![out]),
+                _ => continue,
+            };
+            shapes.push((format!("layers.{i}.weight"), weight));
+            shapes.push((format!("layers.{i}.bias"), bias));
         }
+        shapes
+    }
+
+    /// The output layer of an MLP, a WaveNet and a layer list, after the hidden layers.
+    fn head_shapes(&self, vocabulary: usize) -> Vec<(String, Vec<usize>)> {
+        let width = match *self {
+            LmArch::Mlp { hidden, .. } | LmArch::WaveNet { hidden, .. } => hidden,
+            LmArch::Layers {
+                context,
+                embedding,
+                layers,
+            } => match layers
+                .walk(context, embedding)
+                .ok()
+                .and_then(|s| s.last().copied())
+            {
+                Some(last) => last.output.1,
+                None => embedding,
+            },
+            _ => return Vec::new(),
+        };
+        vec![
+            ("out.weight".into(), vec![vocabulary, width]),
+            ("out.bias".into(), vec![vocabulary]),
+        ]
     }
 
     /// A GPT's blocks' tensors, named as nanoGPT's (`h.0.attn.c_attn.weight`).
@@ -209,7 +264,9 @@ impl LmArch {
                 }
                 shapes
             }
-            LmArch::WaveNet { embedding, .. } => vec![("wte.weight", vec![vocabulary, embedding])],
+            LmArch::WaveNet { embedding, .. } | LmArch::Layers { embedding, .. } => {
+                vec![("wte.weight", vec![vocabulary, embedding])]
+            }
             LmArch::Gpt {
                 context, embedding, ..
             } => vec![
@@ -289,6 +346,23 @@ impl LmArch {
                 ));
             }
         }
+        if let LmArch::Layers {
+            context,
+            embedding,
+            layers,
+        } = *self
+        {
+            check("context", context, MAX_CONTEXT)?;
+            check("embedding", embedding, MAX_WIDTH)?;
+            let steps = layers.walk(context, embedding)?;
+            let positions = steps.last().map_or(context, |last| last.output.0);
+            if positions != 1 {
+                return Err(format!(
+                    "the layers leave {positions} positions, and the scores are for one: end \
+                     the joining with flatten (or enough flattenN)"
+                ));
+            }
+        }
         let count = self
             .parameter_shapes(vocabulary)
             .iter()
@@ -325,6 +399,19 @@ impl LmArch {
                 embedding,
                 hidden,
             } => 2 * context * embedding + 12 * context * hidden + 4 * v,
+            // Each layer keeps its output and its gradient, about 6 arrays' worth at most.
+            LmArch::Layers {
+                context,
+                embedding,
+                layers,
+            } => layers
+                .walk(context, embedding)
+                .unwrap_or_default()
+                .iter()
+                .fold(2 * context * embedding + 4 * v, |sum, step| {
+                    let (positions, width) = step.output;
+                    sum.saturating_add(12usize.saturating_mul(positions).saturating_mul(width))
+                }),
             LmArch::Gpt {
                 context: t,
                 embedding: e,
@@ -390,6 +477,11 @@ impl LmArch {
             } => format!(
                 "gpt (context {context}, embedding {embedding}, {heads} heads, {blocks} blocks)"
             ),
+            LmArch::Layers {
+                context,
+                embedding,
+                layers,
+            } => format!("layers (context {context}, embedding {embedding}: {layers})"),
         }
     }
 
@@ -421,6 +513,14 @@ impl LmArch {
             } => json!({
                 "kind": "gpt", "context": context, "embedding": embedding,
                 "heads": heads, "blocks": blocks,
+            }),
+            LmArch::Layers {
+                context,
+                embedding,
+                layers,
+            } => json!({
+                "kind": "layers", "context": context, "embedding": embedding,
+                "layers": layers.to_string(),
             }),
         }
     }
@@ -454,8 +554,18 @@ impl LmArch {
                 heads: size("heads")?,
                 blocks: size("blocks")?,
             }),
+            Some("layers") => Ok(LmArch::Layers {
+                context: size("context")?,
+                embedding: size("embedding")?,
+                layers: value["layers"]
+                    .as_str()
+                    .filter(|t| t.len() <= 1000)
+                    .ok_or("the architecture's `layers` is not a short line of text")?
+                    .parse()?,
+            }),
             _ => Err(
-                "the architecture is not a known language model (bigram, mlp, wavenet, gpt)".into(),
+                "the architecture is not a known language model (bigram, mlp, wavenet, gpt, layers)"
+                    .into(),
             ),
         }
     }

@@ -2,6 +2,7 @@
 //! layer (batch norm, tanh) and an output layer. The backward pass is autograd's.
 
 use super::arch::LmArch;
+use super::layers::LmLayer;
 use crate::array::{Array, Rng};
 use crate::autograd::{no_grad, Tensor};
 use crate::nn::{BatchNorm, CausalSelfAttention, Dropout, Gelu, LayerNorm, Linear, Module};
@@ -55,11 +56,12 @@ impl LanguageModel {
                     Array::rand_normal(&shape, 0.0, 5.0 / 3.0 / (shape[1] as f64).sqrt(), rng)
                 }
                 "hidden.bias" => Array::rand_normal(&shape, 0.0, 0.01, rng),
-                "out.weight" if matches!(arch, LmArch::WaveNet { .. }) => {
+                "out.weight" if matches!(arch, LmArch::WaveNet { .. } | LmArch::Layers { .. }) => {
                     Array::rand_normal(&shape, 0.0, 0.1 / (shape[1] as f64).sqrt(), rng)
                 }
                 "out.weight" => Array::rand_normal(&shape, 0.0, 0.01, rng),
-                _ if name.ends_with("bn.weight") => Array::ones(&shape),
+                // every norm's scale (batch norm's `bn.weight`, a layer list's norms)
+                _ if shape.len() == 1 && name.ends_with(".weight") => Array::ones(&shape),
                 _ if shape.len() == 2 => {
                     Array::rand_normal(&shape, 0.0, 1.0 / (shape[1] as f64).sqrt(), rng)
                 }
@@ -245,6 +247,45 @@ impl LanguageModel {
                 self.output(&x)
             }
             LmArch::Gpt { heads, blocks, .. } => self.gpt(&ids, heads, blocks, None),
+            LmArch::Layers {
+                embedding, layers, ..
+            } => {
+                // [B * T, E], then each layer on [B * positions, width]
+                let mut x = self
+                    .parameter("wte.weight")
+                    .embedding(&ids)
+                    .reshape(&[batch * context, embedding]);
+                for (i, layer) in layers.layers().iter().enumerate() {
+                    let name = |part: &str| format!("layers.{i}.{part}");
+                    x = match *layer {
+                        LmLayer::Flatten => {
+                            let width = x.shape()[1] * x.shape()[0] / batch.max(1);
+                            x.reshape(&[batch, width])
+                        }
+                        LmLayer::Join(n) => flatten_consecutive(&x, usize::from(n)),
+                        LmLayer::Linear(_) => {
+                            &x.matmul_t(false, self.parameter(&name("weight")), true)
+                                + self.parameter(&name("bias"))
+                        }
+                        LmLayer::BatchNorm => {
+                            let prefix = format!("layers.{i}");
+                            let (_, norm) = (self.norms.iter())
+                                .find(|(p, _)| *p == prefix)
+                                .expect("each bn layer has its batch norm");
+                            norm.forward(&x)
+                        }
+                        LmLayer::LayerNorm => x.layer_norm(
+                            self.parameter(&name("weight")),
+                            self.parameter(&name("bias")),
+                            1e-5,
+                        ),
+                        LmLayer::Tanh => x.tanh(),
+                        LmLayer::Relu => x.relu(),
+                        LmLayer::Gelu => x.gelu(),
+                    };
+                }
+                self.output(&x)
+            }
         }
     }
 
@@ -426,6 +467,38 @@ pub fn flatten_consecutive(x: &Tensor<f32>, n: usize) -> Tensor<f32> {
 mod tests {
     use super::*;
     use crate::nn::cross_entropy;
+
+    #[test]
+    fn a_layer_list_computes_what_the_lectures_mlp_computes() {
+        // The MLP's own tensors under a layer list's names (and a zero hidden bias, which the
+        // MLP leaves out before its batch norm) give the same scores, bit for bit.
+        let mut rng = Rng::seed(4);
+        let mlp = LanguageModel::new(LmArch::LECTURE_MLP, 27, &mut rng).unwrap();
+        let (state, counts) = mlp.state();
+        let rename = |name: &str| match name {
+            "hidden.weight" => "layers.1.weight".to_string(),
+            other => other.replacen("bn.", "layers.2.", 1),
+        };
+        let mut arrays: NamedArrays = state.iter().map(|(n, a)| (rename(n), a.clone())).collect();
+        arrays.push(("layers.1.bias".into(), Array::zeros(&[200])));
+        let layers = LmArch::Layers {
+            context: 3,
+            embedding: 10,
+            layers: "flatten,linear200,bn,tanh".parse().unwrap(),
+        };
+        let counts: NamedCounts = counts.iter().map(|(n, c)| (rename(n), *c)).collect();
+        let list = LanguageModel::from_arrays(layers, 27, arrays, &counts).unwrap();
+        let contexts = [0, 0, 5, 1, 2, 3, 26, 4, 4, 9, 0, 13];
+        assert_eq!(
+            list.forward(&contexts, 4).to_array(),
+            mlp.forward(&contexts, 4).to_array()
+        );
+        assert_eq!(
+            layers.parameters(27),
+            LmArch::LECTURE_MLP.parameters(27) + 200
+        );
+        assert_eq!(LmArch::from_json(&layers.to_json()), Ok(layers));
+    }
 
     #[test]
     fn a_new_model_starts_near_the_uniform_guess() {
