@@ -607,6 +607,12 @@ fn a_layer_list_trains_a_language_model() {
             "flatten3 joins 3 neighbouring positions",
         ),
         ("linear10,tanh", "end the joining with flatten"),
+        ("flatten,,linear10", "an item of the list is empty"),
+        ("flatten,linear0", "a layer's size is 1 to 4096"),
+        (
+            "flatten,linear99999999999999999999",
+            "a layer's size is 1 to 4096",
+        ),
     ] {
         let run = scratchgrad(&[
             "train",

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use scratchgrad::data::Corpus;
+use scratchgrad::lm::arch::{MAX_CONTEXT, MAX_WIDTH};
 use scratchgrad::lm::train::MAX_STEPS;
 use scratchgrad::lm::{
     LmArch, LmConfig, LmObserver, LmOptimizer, LmResumeError, LmRun, LmTraining,
@@ -152,8 +153,8 @@ fn config(corpus: Corpus, args: &TrainArgs) -> Result<LmConfig, Failure> {
             }
         }
         "layers" => LmArch::Layers {
-            context: args.context.unwrap_or(8),
-            embedding: args.embedding.unwrap_or(24),
+            context: within("--context", args.context.unwrap_or(8), 1, MAX_CONTEXT)?,
+            embedding: within("--embedding", args.embedding.unwrap_or(24), 1, MAX_WIDTH)?,
             layers: args
                 .layers
                 .as_deref()

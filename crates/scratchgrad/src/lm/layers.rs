@@ -58,10 +58,17 @@ impl LmLayer {
             .take(40)
             .flat_map(char::escape_debug)
             .collect();
+        if token.is_empty() {
+            return Err(
+                "an item of the list is empty (two commas in a row, or one at an end)".into(),
+            );
+        }
         let sized = |rest: &str, make: fn(u16) -> LmLayer| -> Option<Result<LmLayer, String>> {
-            let n = rest.parse::<usize>().ok().filter(|&n| n > 0)?;
-            Some(match u16::try_from(n) {
-                Ok(n) if usize::from(n) <= MAX_WIDTH => Ok(make(n)),
+            if rest.is_empty() || !rest.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            Some(match rest.parse::<u16>() {
+                Ok(n) if n > 0 && usize::from(n) <= MAX_WIDTH => Ok(make(n)),
                 _ => Err(format!("`{shown}`: a layer's size is 1 to {MAX_WIDTH}")),
             })
         };
@@ -135,8 +142,12 @@ impl LayerList {
                 ),
                 LmLayer::Join(n) => {
                     return Err(format!(
-                        "flatten{n} joins {n} neighbouring positions, but {positions} positions \
-                         reach it; choose a --context that it divides"
+                        "flatten{n} joins {n} neighbouring positions, but the {} reaching it \
+                         do not divide by {n}",
+                        match positions {
+                            1 => "one position".to_string(),
+                            p => format!("{p} positions"),
+                        }
                     ))
                 }
                 LmLayer::Linear(n) => (positions, usize::from(n)),

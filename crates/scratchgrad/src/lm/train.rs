@@ -184,6 +184,10 @@ pub fn warmup_cosine(step: usize, lr: f64, min_lr: f64, warmup: usize, steps: us
     cosine_lr(lr, min_lr, step - warmup, steps.saturating_sub(warmup))
 }
 
+/// The most numbers an evaluation chunk of a context model may keep along the way (2^26,
+/// 256 MiB of f32): wide models are evaluated a few contexts at a time.
+const EVAL_VALUES: usize = 1 << 26;
+
 /// The mean cross-entropy (nats per character) over at most `most` of `examples`, evenly
 /// spaced, in evaluation mode.
 pub fn mean_loss(model: &mut LanguageModel, examples: &Examples, most: usize) -> f64 {
@@ -203,12 +207,14 @@ pub fn mean_loss(model: &mut LanguageModel, examples: &Examples, most: usize) ->
     model.set_training(false);
     // The mean over every character predicted, however the chunks fall.
     let (mut sum, mut characters) = (0.0, 0);
-    // No graph is kept (each output is dropped as soon as the next is made), and a GPT reads
-    // at most 1,024 positions at a time: evaluating never needs more memory than a step.
+    // No graph is kept (each output is dropped as soon as the next is made), a GPT reads at
+    // most 1,024 positions at a time, and the other models at most 4,096 contexts and at most
+    // EVAL_VALUES numbers along the way: evaluating never needs more memory than a step.
     let windows = if every {
         (1024 / model.arch().context()).max(1)
     } else {
-        4096
+        let per_example = model.arch().values_per_example(model.vocabulary()).max(1);
+        (EVAL_VALUES / per_example).clamp(1, 4096)
     };
     for chunk in chosen.chunks(windows) {
         let (contexts, targets) = examples.for_model(chunk, every);
