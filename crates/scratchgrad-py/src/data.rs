@@ -8,7 +8,7 @@ use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use scratchgrad::data::{load_splits, DatasetName, Split};
 
-use crate::refusal::Interrupt;
+use crate::interrupt::Interrupt;
 
 /// The images (uint8, `(n, 28, 28)`, ink 255 on 0) and labels (int64, `(n,)`) of `split`
 /// ("train" or "test") of `name` ("mnist", "fashion-mnist", or "mnist-mini", which is built

@@ -11,12 +11,14 @@
 //! - `functional.rs`: convolution, pooling, embedding, layer norm and cross-entropy for
 //!   `scratchgrad.nn.functional`.
 //! - `optim.rs`: the library's optimizers over tensors, for `scratchgrad.optim`.
+//! - `interrupt.rs`: Ctrl-C noticed while Rust works without the GIL.
 //! - `refusal.rs`: the library's refusals (its panics on bad arguments) as Python exceptions.
 
 use pyo3::prelude::*;
 
 mod data;
 mod functional;
+mod interrupt;
 mod limits;
 mod model;
 mod optim;

@@ -25,26 +25,9 @@ pub fn fits(what: &str, shape: &[usize]) -> PyResult<()> {
     }
 }
 
-/// The shape `a` and `b` broadcast to, numpy's rule, or `None` when they do not (the
-/// library then refuses them with its own message).
-pub fn broadcast(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
-    let n = a.len().max(b.len());
-    let dim = |s: &[usize], i: usize| {
-        if i + s.len() >= n {
-            s[i + s.len() - n]
-        } else {
-            1
-        }
-    };
-    (0..n)
-        .map(|i| match (dim(a, i), dim(b, i)) {
-            (x, y) if x == y => Some(x),
-            (1, y) => Some(y),
-            (x, 1) => Some(x),
-            _ => None,
-        })
-        .collect()
-}
+/// The shape `a` and `b` broadcast to, or `None` when they do not (the library then refuses
+/// them with its own message).
+pub use scratchgrad::array::try_broadcast_shapes as broadcast;
 
 /// The shape of `a @ b` over their last two axes (batch axes broadcast), or `None` when
 /// they do not multiply.

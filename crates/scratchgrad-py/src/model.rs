@@ -14,6 +14,8 @@ use scratchgrad::data::preprocess::SIDE;
 use scratchgrad::model_files::{self, ModelFile};
 use scratchgrad::train::{check_finite, Engine, Model};
 
+use crate::tensor::to_numpy;
+
 /// A trained classifier loaded from a model file.
 #[pyclass(name = "Model", module = "scratchgrad", frozen)]
 pub struct PyModel {
@@ -101,13 +103,6 @@ impl PyModel {
             .map_err(|e| PyRuntimeError::new_err(format!("the model {e}: it cannot be used")))?;
         Ok((logits, single))
     }
-}
-
-/// A numpy array holding a copy of `array`.
-fn to_numpy<'py>(py: Python<'py>, array: &Array<f32>) -> PyResult<Bound<'py, PyAny>> {
-    Ok(PyArray1::from_slice(py, array.data())
-        .reshape(array.shape().to_vec())?
-        .into_any())
 }
 
 #[pymethods]

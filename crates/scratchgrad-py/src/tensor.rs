@@ -236,7 +236,7 @@ fn leaf<T: Float>(array: Array<T>, requires_grad: bool) -> Tensor<T> {
 }
 
 /// A numpy array holding a copy of `array`.
-fn to_numpy<'py, T: Float + numpy::Element>(
+pub fn to_numpy<'py, T: Float + numpy::Element>(
     py: Python<'py>,
     array: &Array<T>,
 ) -> PyResult<Bound<'py, PyAny>> {

@@ -12,7 +12,7 @@ use pyo3::prelude::*;
 use scratchgrad::data::{load_splits, Split};
 use scratchgrad::train::{EpochReport, Folder, Observer, Session, SessionError, Settings};
 
-use crate::refusal::Interrupt;
+use crate::interrupt::Interrupt;
 
 /// The most threads a run may ask for (as the command line's `--threads`).
 const MAX_THREADS: usize = 256;

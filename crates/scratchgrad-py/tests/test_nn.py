@@ -11,6 +11,8 @@ import scratchgrad as sg
 from scratchgrad import Tensor, nn, optim
 from scratchgrad.nn import functional as F
 
+from finite_differences import numeric_gradient
+
 RNG = np.random.default_rng(11)
 
 
@@ -25,20 +27,6 @@ def numpy_conv2d(x, w, b, stride, padding):
             patch = xp[:, :, i * stride:i * stride + k, j * stride:j * stride + k]
             y[:, :, i, j] = np.einsum("nckl,ockl->no", patch, w)
     return y + b[None, :, None, None]
-
-
-def numeric_gradient(f, x, eps=1e-6):
-    grad = np.zeros_like(x)
-    flat, out = x.reshape(-1), grad.reshape(-1)
-    for i in range(flat.size):
-        keep = flat[i]
-        flat[i] = keep + eps
-        up = f()
-        flat[i] = keep - eps
-        down = f()
-        flat[i] = keep
-        out[i] = (up - down) / (2 * eps)
-    return grad
 
 
 @pytest.mark.parametrize("stride, padding", [(1, 0), (2, 1), (1, 2)])

@@ -17,22 +17,9 @@ import scratchgrad as sg
 from scratchgrad import Tensor
 from scratchgrad.nn import functional as F
 
+from finite_differences import numeric_gradient
+
 RNG = np.random.default_rng(7)
-
-
-def numeric_gradient(f, x, eps=1e-6):
-    """d(sum(f(x) * weights))/dx by central differences, all in numpy float64."""
-    grad = np.zeros_like(x)
-    flat, out = x.reshape(-1), grad.reshape(-1)
-    for i in range(flat.size):
-        keep = flat[i]
-        flat[i] = keep + eps
-        up = f(x)
-        flat[i] = keep - eps
-        down = f(x)
-        flat[i] = keep
-        out[i] = (up - down) / (2 * eps)
-    return grad
 
 
 def check(tensor_op, numpy_op, *inputs, tol=1e-6):
@@ -51,7 +38,8 @@ def check(tensor_op, numpy_op, *inputs, tol=1e-6):
             args[i] = xi
             return float(np.sum(numpy_op(*args) * weights))
 
-        np.testing.assert_allclose(t.grad, numeric_gradient(loss, x.copy()), atol=tol, rtol=tol)
+        point = x.copy()
+        np.testing.assert_allclose(t.grad, numeric_gradient(lambda: loss(point), point), atol=tol, rtol=tol)
 
 
 def normal(*shape):

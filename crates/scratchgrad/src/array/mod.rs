@@ -33,7 +33,7 @@ mod window;
 pub use float::Float;
 pub use random::Rng;
 pub use reduce::LONG_SUM;
-pub use shape::{broadcast_shapes, strides_of};
+pub use shape::{broadcast_shapes, strides_of, try_broadcast_shapes};
 pub(crate) use threads::for_each_part;
 pub use threads::{num_threads, run_tasks, set_num_threads, with_threads};
 pub use window::Window;

@@ -21,25 +21,33 @@ pub fn strides_of(shape: &[usize]) -> Vec<usize> {
 /// assert_eq!(broadcast_shapes("add", &[3, 1], &[4]), vec![3, 4]);
 /// ```
 pub fn broadcast_shapes(op: &str, a: &[usize], b: &[usize]) -> Vec<usize> {
+    try_broadcast_shapes(a, b).unwrap_or_else(|| panic!("{op}: cannot broadcast {a:?} with {b:?}"))
+}
+
+/// [`broadcast_shapes`] for a caller that checks first: `None` where the shapes do not
+/// broadcast.
+///
+/// ```
+/// use scratchgrad::array::try_broadcast_shapes;
+/// assert_eq!(try_broadcast_shapes(&[2, 1, 3], &[4, 1]), Some(vec![2, 4, 3]));
+/// assert_eq!(try_broadcast_shapes(&[2, 3], &[4]), None);
+/// ```
+pub fn try_broadcast_shapes(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
     let n = a.len().max(b.len());
+    // a missing leading dimension counts as 1
+    let dim = |s: &[usize], i: usize| {
+        if i + s.len() >= n {
+            s[i + s.len() - n]
+        } else {
+            1
+        }
+    };
     (0..n)
-        .map(|i| {
-            let da = if i + a.len() >= n {
-                a[i + a.len() - n]
-            } else {
-                1
-            };
-            let db = if i + b.len() >= n {
-                b[i + b.len() - n]
-            } else {
-                1
-            };
-            match (da, db) {
-                (x, y) if x == y => x,
-                (1, y) => y,
-                (x, 1) => x,
-                _ => panic!("{op}: cannot broadcast {a:?} with {b:?}"),
-            }
+        .map(|i| match (dim(a, i), dim(b, i)) {
+            (x, y) if x == y => Some(x),
+            (1, y) => Some(y),
+            (x, 1) => Some(x),
+            _ => None,
         })
         .collect()
 }
