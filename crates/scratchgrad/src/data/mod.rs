@@ -15,7 +15,7 @@ pub mod vocabulary;
 
 pub use datasets::{Dataset, DatasetName, Split};
 pub use folders::{data_dir, dataset_dir};
-pub use text::{Corpus, TextKind};
+pub use text::{torch_randperm, Corpus, TextKind, MAKEMORE_SEED};
 pub use vocabulary::Vocabulary;
 
 use std::fmt;

@@ -6,7 +6,6 @@ use std::path::Path;
 
 use super::fetch::{fetch_files, FetchEvent, Sources};
 use super::{data_dir, DataError};
-use crate::array::Rng;
 use crate::files::read_regular;
 use crate::text::named_choices;
 
@@ -70,6 +69,28 @@ pub const MAX_TEXT_BYTES: u64 = 64 << 20;
 /// makemore's test set: a tenth of the names, at most this many.
 pub const MAX_TEST_NAMES: usize = 1000;
 
+/// makemore.py's default seed: with it, [`Corpus::split`] holds out the 1,000 names that
+/// makemore.py holds out, so held-out losses compare with makemore's own.
+pub const MAKEMORE_SEED: u32 = 3407;
+
+/// The permutation `torch.randperm(n)` gives after `torch.manual_seed(seed)` on the CPU:
+/// PyTorch's generator is a Mersenne Twister (MT19937), and its `randperm` walks forward,
+/// swapping place `i` with place `i + draw % (n - i)`.
+///
+/// ```
+/// // torch.manual_seed(3407); torch.randperm(10) -> [9, 1, 5, 7, 3, 6, 4, 2, 0, 8]
+/// assert_eq!(scratchgrad::data::torch_randperm(10, 3407), [9, 1, 5, 7, 3, 6, 4, 2, 0, 8]);
+/// ```
+pub fn torch_randperm(n: usize, seed: u32) -> Vec<usize> {
+    let mut twister = rand_mt::Mt::new(seed);
+    let mut order: Vec<usize> = (0..n).collect();
+    for i in 0..n.saturating_sub(1) {
+        let draw = twister.next_u32() as usize % (n - i);
+        order.swap(i, i + draw);
+    }
+    order
+}
+
 impl Corpus {
     /// The file to fetch, or `None` for a built-in slice.
     pub fn file(self) -> Option<TextFile> {
@@ -124,18 +145,19 @@ impl Corpus {
             .map_err(|_| DataError::new(path.display().to_string(), "is not UTF-8 text"))
     }
 
-    /// The training and test examples of `text`, as the lectures cut them: names are
-    /// shuffled (seeded) and the last tenth, at most [`MAX_TEST_NAMES`], is the test set
-    /// (makemore.py); a stream's first 90% trains and its last 10% tests (nanoGPT's
-    /// `prepare.py`). A stream is one example.
+    /// The training and test examples of `text`, as the lectures cut them: names are put in
+    /// the order of [`torch_randperm`] and the last tenth, at most [`MAX_TEST_NAMES`], is the
+    /// test set (makemore.py's `create_datasets`: with [`MAKEMORE_SEED`], the same names);
+    /// a stream's first 90% trains and its last 10% tests (nanoGPT's `prepare.py`). A stream
+    /// is one example.
     ///
     /// ```
     /// use scratchgrad::data::Corpus;
     /// let text = Corpus::NamesMini.load(None, &mut |_| {}, &|| false).unwrap();
-    /// let (train, test) = Corpus::NamesMini.split(&text, 42).unwrap();
+    /// let (train, test) = Corpus::NamesMini.split(&text, 3407).unwrap();
     /// assert_eq!((train.len(), test.len()), (1803, 200));
     /// ```
-    pub fn split(self, text: &str, seed: u64) -> Result<(Vec<String>, Vec<String>), DataError> {
+    pub fn split(self, text: &str, seed: u32) -> Result<(Vec<String>, Vec<String>), DataError> {
         match self.kind() {
             TextKind::Lines => {
                 let mut lines: Vec<String> = text
@@ -153,10 +175,13 @@ impl Corpus {
                         ),
                     ));
                 }
-                Rng::seed(seed).shuffle(&mut lines);
-                let held_out = (lines.len() / 10).min(MAX_TEST_NAMES);
-                let test = lines.split_off(lines.len() - held_out);
-                Ok((lines, test))
+                let mut shuffled: Vec<String> = torch_randperm(lines.len(), seed)
+                    .into_iter()
+                    .map(|i| std::mem::take(&mut lines[i]))
+                    .collect();
+                let held_out = (shuffled.len() / 10).min(MAX_TEST_NAMES);
+                let test = shuffled.split_off(shuffled.len() - held_out);
+                Ok((shuffled, test))
             }
             TextKind::Stream => {
                 let chars: Vec<char> = text.chars().collect();
@@ -179,6 +204,30 @@ impl Corpus {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn permutations_are_pytorchs() {
+        // tools/torch_randperm_reference.py: torch.randperm after torch.manual_seed
+        let fixture: serde_json::Value =
+            serde_json::from_str(include_str!("../../tests/fixtures/torch_randperm.json")).unwrap();
+        let numbers = |v: &serde_json::Value| -> Vec<usize> {
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i.as_u64().unwrap() as usize)
+                .collect()
+        };
+        for case in fixture["whole"].as_array().unwrap() {
+            let (n, seed) = (case["n"].as_u64().unwrap(), case["seed"].as_u64().unwrap());
+            let ours = torch_randperm(n as usize, seed as u32);
+            assert_eq!(ours, numbers(&case["permutation"]), "n {n}, seed {seed}");
+        }
+        // makemore.py's 1,000 held-out names are the last 1,000 of names.txt's permutation
+        let names = &fixture["makemore_names"];
+        let ours = torch_randperm(32_033, MAKEMORE_SEED);
+        assert_eq!(ours[32_033 - 1000..], numbers(&names["last_1000"]));
+        assert!(torch_randperm(0, 1).is_empty());
+    }
 
     #[test]
     fn the_slices_are_the_files_the_tool_made() {

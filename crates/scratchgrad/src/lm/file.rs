@@ -12,6 +12,10 @@ use crate::model_files::{
     LEGACY_MODEL_FORMAT, MAX_MODEL_BYTES, MODEL_FORMAT,
 };
 
+/// The metadata key of the split's seed. Files written before the names were split as
+/// makemore splits them have `split_seed` instead, and are refused.
+const SPLIT_SEED: &str = "torch_split_seed";
+
 /// Everything a language model's file holds.
 #[derive(Debug, Clone)]
 pub struct LmFile {
@@ -19,8 +23,8 @@ pub struct LmFile {
     pub vocabulary: Vocabulary,
     /// The text data set it learnt.
     pub corpus: Corpus,
-    /// The seed of the split into training and held-out text.
-    pub split_seed: u64,
+    /// The seed of the split into training and held-out text ([`Corpus::split`]).
+    pub split_seed: u32,
     pub state: NamedArrays,
     /// Each batch norm's count of batches.
     pub counts: NamedCounts,
@@ -32,7 +36,7 @@ impl LmFile {
         model: &LanguageModel,
         vocabulary: &Vocabulary,
         corpus: Corpus,
-        split_seed: u64,
+        split_seed: u32,
     ) -> LmFile {
         let (mut state, counts) = model.state();
         // In name order, as the file stores them.
@@ -74,7 +78,7 @@ impl LmFile {
                 self.vocabulary.has_boundary().to_string(),
             ),
             ("corpus".to_string(), self.corpus.to_string()),
-            ("split_seed".to_string(), self.split_seed.to_string()),
+            (SPLIT_SEED.to_string(), self.split_seed.to_string()),
         ]);
         NamedTensors {
             metadata,
@@ -140,9 +144,18 @@ impl LmFile {
         if (corpus.kind() == crate::data::TextKind::Lines) != boundary {
             return Err(fail(format!("has a vocabulary that does not fit {corpus}")));
         }
-        let split_seed = meta("split_seed")?
-            .parse()
-            .map_err(|_| fail("has a `split_seed` that is not a whole number".into()))?;
+        if parsed.metadata.contains_key("split_seed") && !parsed.metadata.contains_key(SPLIT_SEED) {
+            return Err(fail(
+                "was written by an earlier scratchgrad, which held out other names than makemore's: \
+                 train it again"
+                    .into(),
+            ));
+        }
+        let split_seed = meta(SPLIT_SEED)?.parse().map_err(|_| {
+            fail(format!(
+                "has a `{SPLIT_SEED}` that is not a 32-bit whole number"
+            ))
+        })?;
         let file = LmFile {
             arch,
             vocabulary,
@@ -202,6 +215,15 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("does not fit shakespeare"), "{err}");
+        // A file from before the names were split as makemore splits them: other names held
+        // out, so `eval` would score names it trained on.
+        let mut old = file.named();
+        let seed = old.metadata.remove(SPLIT_SEED).unwrap();
+        old.metadata.insert("split_seed".into(), seed);
+        let err = LmFile::decode(&encode_named(&old), "m")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("earlier scratchgrad"), "{err}");
         let mut shapes = file.clone();
         shapes.state[0].1 = crate::array::Array::zeros(&[2, 2]);
         let err = LmFile::decode(&shapes.encode(), "m")

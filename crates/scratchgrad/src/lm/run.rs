@@ -16,7 +16,7 @@ use super::generate::{generate, Generation};
 use super::model::LanguageModel;
 use super::train::{train_lm, LmObserver, LmProgress, LmTraining};
 use crate::array::Rng;
-use crate::data::{Corpus, Vocabulary};
+use crate::data::{Corpus, Vocabulary, MAKEMORE_SEED};
 use crate::files::{append_durably, read_in_folder, write_atomic};
 use crate::report::curves_svg;
 use crate::train::run_dir::{CHECKPOINT, METRICS, MODEL, SUMMARY};
@@ -140,7 +140,7 @@ impl LmRun {
             ref training,
         } = self.config;
         let (train_text, test_text) = corpus
-            .split(text, training.seed)
+            .split(text, MAKEMORE_SEED)
             .map_err(|e| e.to_string())?;
         let all: Vec<String> = train_text.iter().chain(&test_text).cloned().collect();
         let vocabulary = Vocabulary::of(&all, corpus.kind())?;
@@ -189,7 +189,7 @@ impl LmRun {
             return Err(e);
         }
         let evaluations = recorder.evaluations;
-        let file = LmFile::of(&model, &vocabulary, corpus, training.seed);
+        let file = LmFile::of(&model, &vocabulary, corpus, MAKEMORE_SEED);
         write_atomic(&self.dir.file(MODEL), &file.encode())
             .map_err(|e| format!("cannot write {MODEL}: {e}"))?;
         let mut files = vec![METRICS, CHECKPOINT, MODEL];
@@ -360,7 +360,7 @@ impl LmObserver for Recorder<'_> {
     fn on_checkpoint(&mut self, model: &LanguageModel, progress: &LmProgress) {
         let (vocabulary, corpus, training) = &self.file;
         let checkpoint = LmCheckpoint {
-            file: LmFile::of(model, vocabulary, *corpus, training.seed),
+            file: LmFile::of(model, vocabulary, *corpus, MAKEMORE_SEED),
             training: training.clone(),
             progress: progress.clone(),
         };
