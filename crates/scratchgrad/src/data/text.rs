@@ -78,8 +78,8 @@ pub const MAKEMORE_SEED: u32 = 3407;
 /// swapping place `i` with place `i + draw % (n - i)`.
 ///
 /// ```
-/// // torch.manual_seed(3407); torch.randperm(10) -> [9, 1, 5, 7, 3, 6, 4, 2, 0, 8]
-/// assert_eq!(scratchgrad::data::torch_randperm(10, 3407), [9, 1, 5, 7, 3, 6, 4, 2, 0, 8]);
+/// // torch.manual_seed(3407); torch.randperm(10) -> [9, 1, 5, 7, 3, 2, 8, 6, 4, 0]
+/// assert_eq!(scratchgrad::data::torch_randperm(10, 3407), [9, 1, 5, 7, 3, 2, 8, 6, 4, 0]);
 /// ```
 pub fn torch_randperm(n: usize, seed: u32) -> Vec<usize> {
     let mut twister = rand_mt::Mt::new(seed);
