@@ -1,4 +1,5 @@
-//! Matrix products at the texts' MLP shapes (784-256-10, batch 64), in GFLOP/s:
+//! Matrix products at the texts' MLP shapes (784-256-10, batch 64) and at the names GPT's
+//! linear layers (half a batch: 256 positions, embedding 64), in GFLOP/s:
 //! scratchgrad's `matmul_t` (the `gemm` crate) against `matrixmultiply` (the other candidate
 //! kernel) and, when `python3` can import torch and numpy, against PyTorch and numpy.
 //!
@@ -10,13 +11,17 @@ use std::time::Instant;
 
 use scratchgrad::array::{set_num_threads, Array, Rng};
 
-/// (name, m, k, n, transpose a, transpose b): the five products of one training step.
-const SHAPES: [(&str, usize, usize, usize, bool, bool); 5] = [
+/// (name, m, k, n, transpose a, transpose b): the five products of one MLP training step, then
+/// a GPT block's three forward products `x @ W^T` (queries-keys-values, the MLP's two layers).
+const SHAPES: [(&str, usize, usize, usize, bool, bool); 8] = [
     ("X @ W1        64x784 @ 784x256", 64, 784, 256, false, false),
     ("H @ W2        64x256 @ 256x10", 64, 256, 10, false, false),
     ("dZ2 @ W2^T    64x10 @ 10x256", 64, 10, 256, false, true),
     ("H^T @ dZ2     256x64 @ 64x10", 256, 64, 10, true, false),
     ("X^T @ dZ1     784x64 @ 64x256", 784, 64, 256, true, false),
+    ("x @ Wqkv^T    256x64 @ 64x192", 256, 64, 192, false, true),
+    ("x @ Wfc^T     256x64 @ 64x256", 256, 64, 256, false, true),
+    ("h @ Wproj^T   256x256 @ 256x64", 256, 256, 64, false, true),
 ];
 const ROUNDS: usize = 7;
 

@@ -344,6 +344,12 @@ impl<T: Float> Array<T> {
             fail();
         }
         let (m, k, n) = (a.rows, a.cols, b.cols);
+        if trans_b && m > 1 && n > 1 && k > 2 {
+            // gemm 0.19 reads a right side stored by columns (`x @ W^T`, `q @ k^T`) two to
+            // five times slower than one stored by rows (docs/BENCHMARKS.md): copying the
+            // transpose out first costs k * n moves against m * k * n multiply-adds.
+            return self.matmul_t(trans_a, &other.transpose(), false);
+        }
         let a_batch = &self.shape[..self.ndim() - 2];
         let b_batch = &other.shape[..other.ndim() - 2];
         let batch = broadcast_shapes("matmul", a_batch, b_batch);

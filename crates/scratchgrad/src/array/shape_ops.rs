@@ -41,7 +41,21 @@ impl<T: Copy> Array<T> {
         let read: Vec<usize> = perm.iter().map(|&p| strides[p]).collect();
         let mut data = Vec::with_capacity(self.len());
         let n = self.ndim();
-        if n >= 2 && perm[n - 1] == n - 1 {
+        let lead_kept = perm
+            .iter()
+            .take(n.saturating_sub(2))
+            .enumerate()
+            .all(|(i, &p)| i == p);
+        if n >= 2 && lead_kept && perm[n - 1] == n - 2 && self.len() > 0 {
+            // The last two axes swapped (a batch of matrix transposes, as `x @ W^T` needs):
+            // each output row is a column of the input, read down it.
+            let (rows, cols) = (self.shape[n - 2], self.shape[n - 1]);
+            for matrix in self.data.chunks_exact(rows * cols) {
+                for j in 0..cols {
+                    data.extend((0..rows).map(|i| matrix[i * cols + j]));
+                }
+            }
+        } else if n >= 2 && perm[n - 1] == n - 1 {
             // The last axis stays last (attention's heads moved in and out): whole rows move,
             // each copied at once.
             let row = self.shape[n - 1];
@@ -315,6 +329,19 @@ mod tests {
             .permute(&[2, 0, 1]);
         assert_eq!(b.shape(), &[4, 2, 3]);
         assert_eq!(b.at(&[1, 1, 2]), 21.0);
+        // a batch of transposes (its own loop) against the definition, element by element
+        let c = Array::<f64>::arange(2 * 3 * 5).reshape(&[2, 3, 5]);
+        let t = c.transpose();
+        assert_eq!(t.shape(), &[2, 5, 3]);
+        for (b, i, j) in
+            (0..2).flat_map(|b| (0..3).flat_map(move |i| (0..5).map(move |j| (b, i, j))))
+        {
+            assert_eq!(t.at(&[b, j, i]), c.at(&[b, i, j]));
+        }
+        assert_eq!(
+            Array::<f64>::zeros(&[0, 3, 2]).transpose().shape(),
+            &[0, 2, 3]
+        );
     }
 
     #[test]
