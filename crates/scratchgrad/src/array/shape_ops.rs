@@ -46,7 +46,7 @@ impl<T: Copy> Array<T> {
             .take(n.saturating_sub(2))
             .enumerate()
             .all(|(i, &p)| i == p);
-        if n >= 2 && lead_kept && perm[n - 1] == n - 2 && self.len() > 0 {
+        if n >= 2 && lead_kept && perm[n - 1] == n - 2 && !self.is_empty() {
             // The last two axes swapped (a batch of matrix transposes, as `x @ W^T` needs):
             // each output row is a column of the input, read down it.
             let (rows, cols) = (self.shape[n - 2], self.shape[n - 1]);
