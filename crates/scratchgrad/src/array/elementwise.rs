@@ -138,7 +138,7 @@ impl<T: Float> Array<T> {
     }
     /// tanh elementwise.
     pub fn tanh(&self) -> Array<T> {
-        Array::from_vec(T::tanh_slice(&self.data), &self.shape)
+        Array::from_vec(T::map_slice(&self.data, T::tanh), &self.shape)
     }
     /// GELU in its tanh form: 0.5 x (1 + tanh(c (x + a x^3))), c = sqrt(2/pi), a = 0.044715
     /// (GPT-2's, PyTorch's `gelu(approximate="tanh")`).
@@ -151,14 +151,8 @@ impl<T: Float> Array<T> {
     /// ```
     pub fn gelu(&self) -> Array<T> {
         let half = T::from_f64(0.5);
-        let t = self.gelu_tanh();
-        let data = self
-            .data
-            .iter()
-            .zip(&t)
-            .map(|(&x, &t)| half * x * (T::ONE + t))
-            .collect();
-        Array::from_vec(data, &self.shape)
+        let gelu = |x: T| half * x * (T::ONE + gelu_tanh(x));
+        Array::from_vec(T::map_slice(&self.data, gelu), &self.shape)
     }
 
     /// d gelu(x)/dx elementwise: 0.5 (1 + t) + 0.5 x (1 - t^2) c (1 + 3a x^2), with t as in
@@ -169,28 +163,16 @@ impl<T: Float> Array<T> {
             T::from_f64(GELU_C),
             T::from_f64(3.0 * GELU_A),
         );
-        let t = self.gelu_tanh();
-        let data = self
-            .data
-            .iter()
-            .zip(&t)
-            .map(|(&x, &t)| {
-                half * (T::ONE + t) + half * x * (T::ONE - t * t) * c * (T::ONE + a3 * x * x)
-            })
-            .collect();
-        Array::from_vec(data, &self.shape)
-    }
-
-    /// tanh(c (x + a x^3)) elementwise, GELU's inner tanh.
-    fn gelu_tanh(&self) -> Vec<T> {
-        let (c, a) = (T::from_f64(GELU_C), T::from_f64(GELU_A));
-        let inner: Vec<T> = self.data.iter().map(|&x| c * (x + a * x * x * x)).collect();
-        T::tanh_slice(&inner)
+        let slope = |x: T| {
+            let t = gelu_tanh(x);
+            half * (T::ONE + t) + half * x * (T::ONE - t * t) * c * (T::ONE + a3 * x * x)
+        };
+        Array::from_vec(T::map_slice(&self.data, slope), &self.shape)
     }
 
     /// The logistic function 1 / (1 + e^-x), evaluated without overflow for large |x|.
     pub fn sigmoid(&self) -> Array<T> {
-        Array::from_vec(T::sigmoid_slice(&self.data), &self.shape)
+        Array::from_vec(T::map_slice(&self.data, T::sigmoid), &self.shape)
     }
     /// max(x, 0) elementwise.
     pub fn relu(&self) -> Array<T> {
@@ -217,6 +199,12 @@ pub(crate) fn sigmoid<T: Float>(x: T) -> T {
 const GELU_C: f64 = 0.797_884_560_802_865_4;
 /// GELU's a, the cube's weight.
 const GELU_A: f64 = 0.044715;
+
+/// tanh(c (x + a x^3)), GELU's inner tanh.
+#[inline(always)]
+fn gelu_tanh<T: Float>(x: T) -> T {
+    (T::from_f64(GELU_C) * (x + T::from_f64(GELU_A) * x * x * x)).tanh()
+}
 
 #[cfg(test)]
 mod tests {

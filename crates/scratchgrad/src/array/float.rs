@@ -61,7 +61,8 @@ pub trait Float:
     fn ln(self) -> Self;
     /// Square root.
     fn sqrt(self) -> Self;
-    /// Hyperbolic tangent.
+    /// Hyperbolic tangent (`f32`: the branch-free `vector_math::tanh_f32`, within 4 ulps of
+    /// the exact value, so that loops over it vectorize; `f64`: libm's, the reference).
     fn tanh(self) -> Self;
     /// self^e for a real exponent.
     fn powf(self, e: Self) -> Self;
@@ -79,20 +80,16 @@ pub trait Float:
     /// libm's `exp` (the reference); `f32` with a branch-free `exp` that vectorizes
     /// (`vector_math.rs`), tested against it.
     fn sigmoid(self) -> Self;
-    /// [`Float::sigmoid`] of every value (`f32`: compiled for AVX2 as well, chosen at run
-    /// time, with the same results).
-    fn sigmoid_slice(values: &[Self]) -> Vec<Self> {
-        values.iter().map(|&v| v.sigmoid()).collect()
-    }
-    /// [`Float::tanh`] of every value (`f32`: a vectorizing version within 4 ulps of the
-    /// exact value, the same bits on every processor).
-    fn tanh_slice(values: &[Self]) -> Vec<Self> {
-        values.iter().map(|&v| v.tanh()).collect()
+    /// `f` of every value (`f32`: compiled for AVX2 as well, chosen at run time, with the same
+    /// results: `f` built from branch-free arithmetic, [`Float::sigmoid`] and [`Float::tanh`]
+    /// vectorizes).
+    fn map_slice(values: &[Self], f: impl Fn(Self) -> Self) -> Vec<Self> {
+        values.iter().map(|&v| f(v)).collect()
     }
 }
 
 macro_rules! impl_float {
-    ($t:ty, $name:literal, $sigmoid:path $(, $sigmoid_slice:path, $tanh_slice:path)?) => {
+    ($t:ty, $name:literal, $sigmoid:path, $tanh:path $(, $map_slice:path)?) => {
         impl Float for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -120,7 +117,7 @@ macro_rules! impl_float {
             }
             #[inline]
             fn tanh(self) -> Self {
-                <$t>::tanh(self)
+                $tanh(self)
             }
             #[inline]
             fn powf(self, e: Self) -> Self {
@@ -151,11 +148,8 @@ macro_rules! impl_float {
                 $sigmoid(self)
             }
             $(
-                fn sigmoid_slice(values: &[Self]) -> Vec<Self> {
-                    $sigmoid_slice(values)
-                }
-                fn tanh_slice(values: &[Self]) -> Vec<Self> {
-                    $tanh_slice(values)
+                fn map_slice(values: &[Self], f: impl Fn(Self) -> Self) -> Vec<Self> {
+                    $map_slice(values, f)
                 }
             )?
         }
@@ -166,7 +160,7 @@ impl_float!(
     f32,
     "F32",
     super::vector_math::sigmoid_f32,
-    super::vector_math::sigmoid_slice_f32,
-    super::vector_math::tanh_slice_f32
+    super::vector_math::tanh_f32,
+    super::vector_math::map_f32
 );
-impl_float!(f64, "F64", super::elementwise::sigmoid);
+impl_float!(f64, "F64", super::elementwise::sigmoid, f64::tanh);
