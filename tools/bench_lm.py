@@ -4,7 +4,7 @@ WaveNet (makemore part 5), the names GPT (makemore.py's transformer) or the Shak
 (nanoGPT's CPU configuration), scratchgrad against the same model in PyTorch, on this machine
 in the same run, alternating A B A B.
 
-Usage: ~/torchvenv/bin/python tools/bench_lm.py [--model mlp|wavenet|gpt-names|gpt] [--threads N] [--rounds R] [--steps S]
+Usage: ~/torchvenv/bin/python tools/bench_lm.py [--model mlp|wavenet|gpt-names|gpt|makemore] [--threads N] [--rounds R] [--steps S] [--makemore PATH]
 
 WaveNet: `train --dataset names --arch wavenet` (context 8, embedding 24, 3 levels of 128, SGD,
 batch 32) against the lecture's model in PyTorch: nn.Embedding, FlattenConsecutive(2) as a
@@ -15,6 +15,11 @@ GPT on names: `train --dataset names --arch gpt` (context 16, embedding 64, 4 he
 AdamW lr 5e-4 weight decay 0.01, batch 32, clipping) against makemore.py's Transformer (the
 blocks below, at its sizes; F.gelu's tanh form in place of makemore's slower hand-written
 NewGELU) fed makemore's way: each name a window of 16, padded, ignored targets (-1).
+
+makemore: the same names GPT of ours against makemore.py itself (its file, unchanged, given
+by --makemore; it needs tensorboard installed), run with its defaults and `--num-workers 0`
+under OMP_NUM_THREADS=N; its time per step is the median of the step times it prints (its
+data loader's batch, forward, backward and AdamW; not its evaluations and samples).
 
 GPT: `train --dataset shakespeare --arch gpt` (context 64, embedding 128, 4 heads, 4 blocks,
 AdamW, batch 12, clipping) timed to its last evaluation (metrics.jsonl's `seconds`, which
@@ -31,6 +36,9 @@ the same number of steps on names.txt's examples built the lectures' way, plus t
 evaluations. Prints the median seconds per step of each and their ratio.
 """
 import argparse
+import os
+import re
+import sys
 import json
 import pathlib
 import statistics
@@ -232,6 +240,21 @@ def torch_gpt(steps, threads):
     return time.perf_counter() - start
 
 
+def makemore_script(steps, threads):
+    """makemore.py itself (a copy fetched from github.com/karpathy/makemore, unchanged, given
+    by --makemore), on names.txt with its defaults: the seconds of its training steps as it
+    prints them ("step time", every tenth step: the batch from its data loader, forward,
+    backward, AdamW), their median times the steps. Its evaluations and samples are left out,
+    as it leaves them out."""
+    with tempfile.TemporaryDirectory() as d:
+        env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+        out = subprocess.run([sys.executable, str(MAKEMORE), "-i", str(DATA / "names.txt"), "-o", d,
+                              "--max-steps", str(steps), "--num-workers", "0"],
+                             env=env, check=True, capture_output=True, text=True).stdout
+    times = [float(m) for m in re.findall(r"step time ([0-9.]+)ms", out)]
+    return statistics.median(times[len(times) // 10:]) / 1000 * steps
+
+
 def ours(dataset, arch, steps, threads):
     """Our run's seconds to its last evaluation (metrics.jsonl's `seconds`, which leaves out
     writing samples and files)."""
@@ -249,6 +272,7 @@ MODELS = {
     "wavenet": (("names", "wavenet"), torch_wavenet),
     "gpt-names": (("names", "gpt"), torch_gpt_names),
     "gpt": (("shakespeare", "gpt"), torch_gpt),
+    "makemore": (("names", "gpt"), makemore_script),
 }
 
 
@@ -258,7 +282,13 @@ def main():
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--steps", type=int, default=5000)
+    p.add_argument("--makemore", type=pathlib.Path, help="makemore.py, for --model makemore")
     a = p.parse_args()
+    if a.model == "makemore":
+        if a.makemore is None:
+            p.error("--model makemore needs --makemore PATH (makemore.py from github.com/karpathy/makemore)")
+        global MAKEMORE
+        MAKEMORE = a.makemore
     mine, theirs, ratios = [], [], []
     for _ in range(a.rounds):
         (dataset, arch), theirs_run = MODELS[a.model]
