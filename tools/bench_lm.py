@@ -240,15 +240,15 @@ def torch_gpt(steps, threads):
     return time.perf_counter() - start
 
 
-def makemore_script(steps, threads):
+def makemore_script(steps, threads, script):
     """makemore.py itself (a copy fetched from github.com/karpathy/makemore, unchanged, given
-    by --makemore), on names.txt with its defaults: the seconds of its training steps as it
-    prints them ("step time", every tenth step: the batch from its data loader, forward,
-    backward, AdamW), their median times the steps. Its evaluations and samples are left out,
+    by --makemore as `script`), on names.txt with its defaults: the seconds of its training
+    steps as it prints them ("step time", every tenth step: the batch from its data loader,
+    forward, backward, AdamW), their median times the steps. Its evaluations and samples are left out,
     as it leaves them out."""
     with tempfile.TemporaryDirectory() as d:
         env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-        out = subprocess.run([sys.executable, str(MAKEMORE), "-i", str(DATA / "names.txt"), "-o", d,
+        out = subprocess.run([sys.executable, str(script), "-i", str(DATA / "names.txt"), "-o", d,
                               "--max-steps", str(steps), "--num-workers", "0"],
                              env=env, check=True, capture_output=True, text=True).stdout
     times = [float(m) for m in re.findall(r"step time ([0-9.]+)ms", out)]
@@ -284,15 +284,13 @@ def main():
     p.add_argument("--steps", type=int, default=5000)
     p.add_argument("--makemore", type=pathlib.Path, help="makemore.py, for --model makemore")
     a = p.parse_args()
-    if a.model == "makemore":
-        if a.makemore is None:
-            p.error("--model makemore needs --makemore PATH (makemore.py from github.com/karpathy/makemore)")
-        global MAKEMORE
-        MAKEMORE = a.makemore
+    if a.model == "makemore" and a.makemore is None:
+        p.error("--model makemore needs --makemore PATH (makemore.py from github.com/karpathy/makemore)")
     mine, theirs, ratios = [], [], []
     for _ in range(a.rounds):
         (dataset, arch), theirs_run = MODELS[a.model]
-        s, t = ours(dataset, arch, a.steps, a.threads), theirs_run(a.steps, a.threads)
+        extra = (a.makemore,) if a.model == "makemore" else ()
+        s, t = ours(dataset, arch, a.steps, a.threads), theirs_run(a.steps, a.threads, *extra)
         mine.append(s / a.steps)
         theirs.append(t / a.steps)
         ratios.append(s / t)
