@@ -8,11 +8,12 @@
 //! python3-venv`; `.ci/run` makes sure of both). Without them the test is compiled as
 //! ignored (the build script tries `import venv, ensurepip`), so the summary says it did not run;
 //! under CI it must run.
-//! The wheel's Rust build has a target folder of its own (`target/python`), since this test
-//! runs while cargo holds the main one.
+//! The wheel's Rust build shares the workspace's `target` folder (cargo lets go of it once the
+//! test binaries are built), so the crates it has in common with the tests' build are reused;
+//! PyTorch downloads while the wheel builds. Both were CI's longest waits.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Stdio};
 
 /// Why the Python test is ignored where it is.
 const NO_PYTHON: &str =
@@ -51,6 +52,28 @@ fn run(program: &Path, args: &[&str], dir: &Path, env: &[(&str, &Path)]) -> Stri
         program.display()
     );
     text
+}
+
+/// Starts `program` with `args` in `dir`, its output going to `log` (read if it fails).
+fn start(program: &Path, args: &[&str], dir: &Path, log: &Path) -> Child {
+    let file = std::fs::File::create(log).unwrap();
+    Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::from(file.try_clone().unwrap()))
+        .stderr(Stdio::from(file))
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()))
+}
+
+/// Waits for a program [`start`] started, and fails the test with its output if it failed.
+fn finish(mut child: Child, what: &str, log: &Path) {
+    let status = child.wait().unwrap();
+    assert!(
+        status.success(),
+        "{what} failed:\n{}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
 }
 
 #[test]
@@ -93,16 +116,20 @@ fn the_python_package_passes_its_tests() {
     // micrograd's own tests compare with PyTorch: a 3 GB download, so it is installed only
     // where asked for (CI asks); elsewhere those two tests are left out, and pytest's header
     // says so.
-    if std::env::var_os(WITH_TORCH).is_some() {
-        run(&pip, &["install", "--quiet", TORCH], &work, &[]);
-    }
+    // It downloads while the wheel builds.
+    let torch_log = work.join("torch-install.log");
+    let torch = std::env::var_os(WITH_TORCH)
+        .map(|_| start(&pip, &["install", "--quiet", TORCH], &work, &torch_log));
     let package = root.join("crates/scratchgrad-py");
     run(
         &bin.join("maturin"),
         &["build", "--release", "--out", wheels.to_str().unwrap()],
         &package,
-        &[("CARGO_TARGET_DIR", &root.join("target/python"))],
+        &[("CARGO_TARGET_DIR", &root.join("target"))],
     );
+    if let Some(child) = torch {
+        finish(child, &format!("pip install {TORCH}"), &torch_log);
+    }
     run(
         &pip,
         &[
