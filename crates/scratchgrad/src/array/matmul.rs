@@ -340,45 +340,97 @@ impl<T: Float> Array<T> {
         let batch = broadcast_shapes("matmul", a_batch, b_batch);
         let mut shape = batch.clone();
         shape.extend([m, n]);
-        let len: usize = shape.iter().product();
-        if k == 0 {
-            return Array::zeros(&shape); // an empty sum
+        if !trans_a && b_batch.is_empty() && !a_batch.is_empty() {
+            // A batch times one shared matrix (a Linear layer on [B, T, C]): the batch's
+            // matrices, stacked, are one tall matrix of rows, so one product replaces B small
+            // ones.
+            let rows = MatrixView {
+                rows: self.len() / k.max(1),
+                ..a
+            };
+            return products(self, rows, &[], other, b, &[], &shape);
         }
-        // Not zero-filled first: gemm overwrites every element (it is told not to read the
-        // output), and the fill was serial work on the calling thread before every product.
-        let mut out: Vec<T> = Vec::with_capacity(len);
-        let a_step: Vec<usize> = broadcast_strides(a_batch, &batch)
-            .iter()
-            .map(|s| s * m * k)
-            .collect();
-        let b_step: Vec<usize> = broadcast_strides(b_batch, &batch)
-            .iter()
-            .map(|s| s * k * n)
-            .collect();
-        let dst = Shared(out.as_mut_ptr());
-        let (lhs, rhs) = (self.data.as_ptr(), other.data.as_ptr());
-        for_each_offset(&batch, [&a_step, &b_step], |i, [ia, ib]| {
-            // SAFETY: every offset stays inside its array: `ia`/`ib` index whole matrices of
-            // `self`/`other` (broadcast strides over their batch dims), `i * m * n` a whole
-            // matrix of `out`, and the views describe exactly those m x k, k x n and m x n
-            // matrices.
-            unsafe {
-                let a = Operand {
-                    at: lhs.add(ia),
-                    ..a.operand()
-                };
-                let b = Operand {
-                    at: rhs.add(ib),
-                    ..b.operand()
-                };
-                product(Shared(dst.0.add(i * m * n)), n, a, b, (m, k, n));
-            }
-        });
-        // SAFETY: the loop above ran one product per output matrix, and each wrote all of its
-        // m x n elements (with k > 0 gemm stores `a @ b` without reading the destination).
-        unsafe { out.set_len(len) };
-        Array::from_vec(out, &shape)
+        products(self, a, a_batch, other, b, b_batch, &shape)
     }
+
+    /// `self^T @ other` with both read as one tall matrix of their rows (`[.., r]` and
+    /// `[.., c]` with as many rows give `[r, c]`): the sum over a batch of each matrix's
+    /// product, which is the gradient of a matrix the whole batch shared (a Linear layer's
+    /// weight on `[B, T, C]` inputs), made in one product.
+    ///
+    /// ```
+    /// use scratchgrad::array::Array;
+    /// let x = Array::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 1, 2]);
+    /// let g = Array::from_vec(vec![1.0, 10.0], &[2, 1, 1]);
+    /// // x[0]^T @ g[0] + x[1]^T @ g[1]
+    /// assert_eq!(x.rows_t_matmul(&g).data(), &[31.0, 42.0]);
+    /// ```
+    pub fn rows_t_matmul(&self, other: &Array<T>) -> Array<T> {
+        let width = |a: &Array<T>| a.shape.last().copied().unwrap_or(1).max(1);
+        let (r, c) = (width(self), width(other));
+        let rows = self.len() / r;
+        assert!(
+            self.ndim() >= 2 && other.ndim() >= 2 && other.len() / c == rows,
+            "rows_t_matmul: {:?} and {:?} do not have as many rows",
+            self.shape,
+            other.shape
+        );
+        let a = MatrixView::of(&[rows, r], true);
+        let b = MatrixView::of(&[rows, c], false);
+        products(self, a, &[], other, b, &[], &[r, c])
+    }
+}
+
+/// The products of `a`'s and `b`'s matrices (views over their elements, batch axes
+/// broadcast), into a new array of `shape` (the batch, then the product's rows and columns).
+fn products<T: Float>(
+    lhs: &Array<T>,
+    a: MatrixView,
+    a_batch: &[usize],
+    rhs: &Array<T>,
+    b: MatrixView,
+    b_batch: &[usize],
+    shape: &[usize],
+) -> Array<T> {
+    let (m, k, n) = (a.rows, a.cols, b.cols);
+    let batch = broadcast_shapes("matmul", a_batch, b_batch);
+    if k == 0 {
+        return Array::zeros(shape); // an empty sum
+    }
+    let len: usize = shape.iter().product();
+    // Not zero-filled first: gemm overwrites every element (it is told not to read the
+    // output), and the fill was serial work on the calling thread before every product.
+    let mut out: Vec<T> = Vec::with_capacity(len);
+    let a_step: Vec<usize> = broadcast_strides(a_batch, &batch)
+        .iter()
+        .map(|s| s * m * k)
+        .collect();
+    let b_step: Vec<usize> = broadcast_strides(b_batch, &batch)
+        .iter()
+        .map(|s| s * k * n)
+        .collect();
+    let dst = Shared(out.as_mut_ptr());
+    let (lhs, rhs) = (lhs.data.as_ptr(), rhs.data.as_ptr());
+    for_each_offset(&batch, [&a_step, &b_step], |i, [ia, ib]| {
+        // SAFETY: every offset stays inside its array: `ia`/`ib` index whole matrices of
+        // `lhs`/`rhs` (broadcast strides over their batch dims), `i * m * n` a whole matrix
+        // of `out`, and the views describe exactly those m x k, k x n and m x n matrices.
+        unsafe {
+            let a = Operand {
+                at: lhs.add(ia),
+                ..a.operand()
+            };
+            let b = Operand {
+                at: rhs.add(ib),
+                ..b.operand()
+            };
+            product(Shared(dst.0.add(i * m * n)), n, a, b, (m, k, n));
+        }
+    });
+    // SAFETY: the loop above ran one product per output matrix, and each wrote all of its
+    // m x n elements (with k > 0 gemm stores `a @ b` without reading the destination).
+    unsafe { out.set_len(len) };
+    Array::from_vec(out, shape)
 }
 
 #[cfg(test)]

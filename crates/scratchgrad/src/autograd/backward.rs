@@ -164,14 +164,19 @@ pub(crate) fn input_grads<T: Float>(
             trans_b,
         } => {
             let (ad, bd) = (a.data(), b.data());
+            // One B shared by a batch of A's (a Linear layer on [B, T, C]): dB sums every
+            // matrix's A^T @ g, which is one product of the batch's rows stacked.
+            let shared_b = bd.ndim() == 2 && ad.ndim() > 2 && !trans_a;
             vec![
                 wanted(a, || match trans_a {
                     false => g.matmul_t(false, &bd, !trans_b),
                     true => bd.matmul_t(*trans_b, g, true),
                 }),
-                wanted(b, || match trans_b {
-                    false => ad.matmul_t(!trans_a, g, false),
-                    true => g.matmul_t(true, &ad, *trans_a),
+                wanted(b, || match (trans_b, shared_b) {
+                    (false, true) => ad.rows_t_matmul(g),
+                    (true, true) => g.rows_t_matmul(&ad),
+                    (false, false) => ad.matmul_t(!trans_a, g, false),
+                    (true, false) => g.matmul_t(true, &ad, *trans_a),
                 }),
             ]
         }
