@@ -92,11 +92,22 @@ impl Rng {
 impl<T: Float> Array<T> {
     /// A dropout mask: each element 0 with probability `p`, else `1 / (1 - p)` (so that the
     /// expected value of `x * mask` is `x`).
+    ///
+    /// Each element reads one 32-bit word of the stream and is dropped when it is below
+    /// `p * 2^32` (half the bits of a [`Rng::uniform`], and the mask is a GPT step's largest
+    /// use of random numbers).
     pub fn dropout_mask(shape: &[usize], p: f64, rng: &mut Rng) -> Self {
         let keep = T::from_f64(1.0 / (1.0 - p));
+        let below = (p * 4_294_967_296.0).round() as u64;
         let n = shape.iter().product();
         let data = (0..n)
-            .map(|_| if rng.uniform() < p { T::ZERO } else { keep })
+            .map(|_| {
+                if u64::from(rng.0.next_u32()) < below {
+                    T::ZERO
+                } else {
+                    keep
+                }
+            })
             .collect();
         Array::from_vec(data, shape)
     }
