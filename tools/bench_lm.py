@@ -11,15 +11,17 @@ batch 32) against the lecture's model in PyTorch: nn.Embedding, FlattenConsecuti
 view, Linear without bias, batch norm over (batch, time) (nn.BatchNorm1d on the rows, which is
 faster than the lecture's hand-written layer), tanh, a linear head.
 
-GPT on names: `train --dataset names --arch gpt` (context 16, embedding 64, 4 heads, 4 blocks,
-AdamW lr 5e-4 weight decay 0.01, batch 32, clipping) against makemore.py's Transformer (the
+GPT on names: `train --dataset names --arch gpt --dropout 0` (context 16, embedding 64, 4 heads,
+4 blocks, AdamW weight decay 0.01, batch 32, clipping; no dropout, as makemore.py has none) against makemore.py's Transformer (the
 blocks below, at its sizes; F.gelu's tanh form in place of makemore's slower hand-written
 NewGELU) fed makemore's way: each name a window of 16, padded, ignored targets (-1).
 
 makemore: the same names GPT of ours against makemore.py itself (its file, unchanged, given
 by --makemore; it needs tensorboard installed), run with its defaults and `--num-workers 0`
 under OMP_NUM_THREADS=N; its time per step is the median of the step times it prints (its
-data loader's batch, forward, backward and AdamW; not its evaluations and samples).
+data loader's batch, forward, backward and AdamW; not its evaluations and samples). Ours
+leaves its evaluation out the same way: the time of a run of 2S steps less that of a run of S
+steps.
 
 GPT: `train --dataset shakespeare --arch gpt` (context 64, embedding 128, 4 heads, 4 blocks,
 AdamW, batch 12, clipping) timed to its last evaluation (metrics.jsonl's `seconds`, which
@@ -255,24 +257,27 @@ def makemore_script(steps, threads, script):
     return statistics.median(times[len(times) // 10:]) / 1000 * steps
 
 
-def ours(dataset, arch, steps, threads):
+def ours(dataset, arch, steps, threads, flags=()):
     """Our run's seconds to its last evaluation (metrics.jsonl's `seconds`, which leaves out
-    writing samples and files)."""
+    writing samples and files), with `flags` added to its command line."""
     with tempfile.TemporaryDirectory() as d:
         out = pathlib.Path(d) / "run"
         subprocess.run([str(BIN), "train", "--quiet", "--dataset", dataset, "--data-dir", str(DATA),
                         "--arch", arch, "--steps", str(steps), "--eval-every", str(steps),
-                        "--threads", str(threads), "--out", str(out)], check=True, capture_output=True)
+                        "--threads", str(threads), "--out", str(out), *flags], check=True, capture_output=True)
         last = (out / "metrics.jsonl").read_text().splitlines()[-1]
         return json.loads(last)["seconds"]
 
 
+# Our side's dataset, architecture and extra flags, and the PyTorch side. The names GPT's
+# default dropout (0.1) is turned off: makemore.py has none, and the comparison is of the same
+# configuration.
 MODELS = {
-    "mlp": (("names", "mlp"), torch_run),
-    "wavenet": (("names", "wavenet"), torch_wavenet),
-    "gpt-names": (("names", "gpt"), torch_gpt_names),
-    "gpt": (("shakespeare", "gpt"), torch_gpt),
-    "makemore": (("names", "gpt"), makemore_script),
+    "mlp": (("names", "mlp", ()), torch_run),
+    "wavenet": (("names", "wavenet", ()), torch_wavenet),
+    "gpt-names": (("names", "gpt", ("--dropout", "0")), torch_gpt_names),
+    "gpt": (("shakespeare", "gpt", ()), torch_gpt),
+    "makemore": (("names", "gpt", ("--dropout", "0")), makemore_script),
 }
 
 
@@ -288,9 +293,16 @@ def main():
         p.error("--model makemore needs --makemore PATH (makemore.py from github.com/karpathy/makemore)")
     mine, theirs, ratios = [], [], []
     for _ in range(a.rounds):
-        (dataset, arch), theirs_run = MODELS[a.model]
+        (dataset, arch, flags), theirs_run = MODELS[a.model]
         extra = (a.makemore,) if a.model == "makemore" else ()
-        s, t = ours(dataset, arch, a.steps, a.threads), theirs_run(a.steps, a.threads, *extra)
+        if a.model == "makemore":
+            # makemore.py's step times leave its evaluations out: ours leaves them out too, as
+            # the difference between a run of twice the steps and a run of the steps (each
+            # evaluates once, at its end).
+            s = ours(dataset, arch, 2 * a.steps, a.threads, flags) - ours(dataset, arch, a.steps, a.threads, flags)
+        else:
+            s = ours(dataset, arch, a.steps, a.threads, flags)
+        t = theirs_run(a.steps, a.threads, *extra)
         mine.append(s / a.steps)
         theirs.append(t / a.steps)
         ratios.append(s / t)
