@@ -101,6 +101,24 @@ fn matmul_plain_and_batched() {
             uniform(&[3, 5, 2], -1.0, 1.0, 14),
         ],
     );
+    // A batch times one shared matrix, as a Linear layer on [B, T, C] runs it: one product over
+    // the stacked rows, and the shared matrix's gradient as one product too.
+    check(
+        "batch @ shared matrix",
+        |t| t[0].matmul(&t[1]),
+        &[
+            uniform(&[2, 3, 4, 5], -1.0, 1.0, 24),
+            uniform(&[5, 3], -1.0, 1.0, 25),
+        ],
+    );
+    check(
+        "batch @ shared matrix^T",
+        |t| t[0].matmul_t(false, &t[1], true),
+        &[
+            uniform(&[3, 4, 5], -1.0, 1.0, 26),
+            uniform(&[2, 5], -1.0, 1.0, 27),
+        ],
+    );
 }
 
 #[test]

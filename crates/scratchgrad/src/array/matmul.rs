@@ -464,6 +464,29 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_times_a_shared_matrix_agrees_with_the_triple_loop_per_matrix() {
+        let mut rng = crate::array::Rng::seed(5);
+        let x = Array::<f64>::rand_uniform(&[3, 7, 11], -1.0, 1.0, &mut rng);
+        let w = Array::<f64>::rand_uniform(&[11, 6], -1.0, 1.0, &mut rng);
+        let g = Array::<f64>::rand_uniform(&[3, 7, 6], -1.0, 1.0, &mut rng);
+        let matrix = |a: &Array<f64>, i: usize| {
+            let (r, c) = (a.shape()[1], a.shape()[2]);
+            Array::from_vec(a.data()[i * r * c..(i + 1) * r * c].to_vec(), &[r, c])
+        };
+        let out = x.matmul(&w);
+        let out_t = x.matmul_t(false, &w.transpose(), true);
+        let mut dw = Array::<f64>::zeros(&[11, 6]);
+        for i in 0..3 {
+            let want = naive(&matrix(&x, i), &w);
+            assert!(matrix(&out, i).allclose(&want, 1e-12, 1e-12));
+            assert!(matrix(&out_t, i).allclose(&want, 1e-12, 1e-12));
+            dw = dw.add(&naive(&matrix(&x, i).transpose(), &matrix(&g, i)));
+        }
+        assert!(x.rows_t_matmul(&g).allclose(&dw, 1e-12, 1e-12));
+        assert!(g.rows_t_matmul(&x).allclose(&dw.transpose(), 1e-12, 1e-12));
+    }
+
+    #[test]
     fn a_large_product_agrees_with_the_triple_loop() {
         let mut rng = crate::array::Rng::seed(1);
         let a = Array::<f32>::rand_uniform(&[64, 784], -1.0, 1.0, &mut rng);
