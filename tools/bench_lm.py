@@ -11,10 +11,11 @@ batch 32) against the lecture's model in PyTorch: nn.Embedding, FlattenConsecuti
 view, Linear without bias, batch norm over (batch, time) (nn.BatchNorm1d on the rows, which is
 faster than the lecture's hand-written layer), tanh, a linear head.
 
-GPT on names: `train --dataset names --arch gpt --dropout 0` (context 16, embedding 64, 4 heads,
-4 blocks, AdamW weight decay 0.01, batch 32, clipping; no dropout, as makemore.py has none) against makemore.py's Transformer (the
-blocks below, at its sizes; F.gelu's tanh form in place of makemore's slower hand-written
-NewGELU) fed makemore's way: each name a window of 16, padded, ignored targets (-1).
+GPT on names: `train --dataset names --arch gpt --dropout 0` (context 16, embedding 64, 4
+heads, 4 blocks, AdamW weight decay 0.01, batch 32, clipping; no dropout, as makemore.py has
+none) against makemore.py's Transformer (the blocks below, at its sizes; F.gelu's tanh form in
+place of makemore's slower hand-written NewGELU) fed makemore's way: each name a window of 16,
+padded, ignored targets (-1).
 
 makemore: the same names GPT of ours against makemore.py itself (its file, unchanged, given
 by --makemore; it needs tensorboard installed), run with its defaults and `--num-workers 0`
@@ -294,15 +295,15 @@ def main():
     mine, theirs, ratios = [], [], []
     for _ in range(a.rounds):
         (dataset, arch, flags), theirs_run = MODELS[a.model]
-        extra = (a.makemore,) if a.model == "makemore" else ()
         if a.model == "makemore":
             # makemore.py's step times leave its evaluations out: ours leaves them out too, as
             # the difference between a run of twice the steps and a run of the steps (each
             # evaluates once, at its end).
             s = ours(dataset, arch, 2 * a.steps, a.threads, flags) - ours(dataset, arch, a.steps, a.threads, flags)
+            t = theirs_run(a.steps, a.threads, a.makemore)
         else:
             s = ours(dataset, arch, a.steps, a.threads, flags)
-        t = theirs_run(a.steps, a.threads, *extra)
+            t = theirs_run(a.steps, a.threads)
         mine.append(s / a.steps)
         theirs.append(t / a.steps)
         ratios.append(s / t)

@@ -114,9 +114,8 @@ fn the_python_package_passes_its_tests() {
         &[],
     );
     // micrograd's own tests compare with PyTorch: a 3 GB download, so it is installed only
-    // where asked for (CI asks); elsewhere those two tests are left out, and pytest's header
-    // says so.
-    // It downloads while the wheel builds.
+    // where asked for (CI asks), while the wheel builds; elsewhere those two tests are left
+    // out, and pytest's header says so.
     let torch_log = work.join("torch-install.log");
     let torch = std::env::var_os(WITH_TORCH)
         .map(|_| start(&pip, &["install", "--quiet", TORCH], &work, &torch_log));

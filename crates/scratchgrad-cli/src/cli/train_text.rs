@@ -28,13 +28,13 @@ gpt on names: context 16, embedding 64, 4 heads, 4 blocks (makemore's transforme
 gpt on shakespeare: context 64, embedding 128, 4 heads, 4 blocks, adam (AdamW, weight decay 0.1), lr 0.001 down to 0.0001 after 100 warm-up steps, 2000 steps of 12 (nanoGPT's CPU configuration); --layers (a text data set): context 8, embedding 24, then the layers and a linear layer to the scores, trained as the mlp";
 
 /// A GPT's steps on names by default (makemore's batch of 32). With [`GPT_NAMES_DROPOUT`] and
-/// [`GPT_NAMES_LR`], 40,000 steps held out 1.9000 where 20,000 at makemore's settings held out
+/// [`GPT_NAMES_LR`], 40,000 steps held out 1.9017 where 20,000 at makemore's settings held out
 /// 1.9656, makemore.py's own best in 20,000 steps (docs/BENCHMARKS.md).
 const GPT_NAMES_STEPS: usize = 40_000;
 
 /// A GPT's peak learning rate on names by default, four times makemore's 5e-4: with dropout
-/// and the cosine decay it held out 1.9000 after 40,000 steps, where 5e-4 held out 1.9266
-/// and 1e-3 held out 1.9223.
+/// and the cosine decay it held out 1.9017 after 40,000 steps (1.9000 with an earlier build's
+/// dropout mask), where 5e-4 held out 1.9266 and 1e-3 held out 1.9223.
 const GPT_NAMES_LR: f64 = 2e-3;
 
 /// A GPT's dropout on names by default: without it the model learns the training names
