@@ -238,6 +238,16 @@ fn shape_ops() {
         std::slice::from_ref(&x),
     );
     check(
+        "split_heads",
+        |t| t[0].split_heads(2).tanh(),
+        &[uniform(&[2, 3, 4], -1.0, 1.0, 19)],
+    );
+    check(
+        "merge_heads",
+        |t| t[0].merge_heads().tanh(),
+        &[uniform(&[2, 2, 3, 2], -1.0, 1.0, 20)],
+    );
+    check(
         "slice_rows",
         |t| t[0].slice_rows(1, 2).exp(),
         std::slice::from_ref(&x),

@@ -7,6 +7,31 @@ use super::{Array, Float};
 impl<T: Copy> Array<T> {
     /// The same elements in a new shape with the same number of elements.
     pub fn reshape(&self, shape: &[usize]) -> Array<T> {
+        self.check_reshape(shape);
+        // The elements are shared as they are (lent memory stays lent).
+        Array {
+            data: self.data.clone(),
+            shape: shape.to_vec(),
+        }
+    }
+
+    /// [`reshape`](Self::reshape) that takes the elements over instead of copying them.
+    ///
+    /// ```
+    /// use scratchgrad::array::Array;
+    /// let a = Array::<f32>::arange(6).into_reshape(&[3, 2]);
+    /// assert_eq!((a.shape(), a.at(&[2, 1])), (&[3, 2][..], 5.0));
+    /// ```
+    pub fn into_reshape(self, shape: &[usize]) -> Array<T> {
+        self.check_reshape(shape);
+        Array {
+            data: self.data,
+            shape: shape.to_vec(),
+        }
+    }
+
+    /// Panics unless `shape` holds as many elements as `self`.
+    fn check_reshape(&self, shape: &[usize]) {
         // Without wrapping: 7 * 7905747460161236407 would wrap to 1 in a plain product.
         let n = shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
         assert!(
@@ -17,11 +42,6 @@ impl<T: Copy> Array<T> {
             shape,
             n.map_or("too many".to_string(), |n| n.to_string())
         );
-        // The elements are shared as they are (lent memory stays lent).
-        Array {
-            data: self.data.clone(),
-            shape: shape.to_vec(),
-        }
     }
 
     /// Reorders the axes: output axis `i` is input axis `perm[i]` (numpy's `transpose(perm)`).
@@ -126,6 +146,63 @@ impl<T: Copy> Array<T> {
         let mut shape = self.shape.clone();
         shape[0] = indices.len();
         Array::from_vec(data, &shape)
+    }
+
+    /// `[batch, time, heads * size]` -> `[batch, heads, time, size]`: attention's heads made
+    /// a batch axis. The same as `reshape(&[b, t, heads, size]).permute(&[0, 2, 1, 3])`
+    /// (nanoGPT's `view(...).transpose(1, 2)`), in one copy.
+    ///
+    /// ```
+    /// use scratchgrad::array::Array;
+    /// // one sequence of 2 positions, 2 heads of 1 number: [[a0, b0], [a1, b1]]
+    /// let x = Array::from_vec(vec![10.0, 20.0, 11.0, 21.0], &[1, 2, 2]);
+    /// let heads = x.split_heads(2);
+    /// assert_eq!(heads.shape(), &[1, 2, 2, 1]);
+    /// assert_eq!(heads.data(), &[10.0, 11.0, 20.0, 21.0]); // head a's positions, then b's
+    /// assert_eq!(heads.merge_heads().data(), x.data());
+    /// ```
+    pub fn split_heads(&self, heads: usize) -> Array<T> {
+        let &[b, t, c] = self.shape.as_slice() else {
+            panic!(
+                "split_heads: needs [batch, time, features], got {:?}",
+                self.shape
+            )
+        };
+        assert!(
+            heads > 0 && c.is_multiple_of(heads),
+            "split_heads: {c} features do not split into {heads} heads"
+        );
+        let size = c / heads;
+        let mut data = Vec::with_capacity(self.len());
+        for sequence in self.data.chunks_exact(t * c) {
+            for h in 0..heads {
+                for row in sequence.chunks_exact(c) {
+                    data.extend_from_slice(&row[h * size..(h + 1) * size]);
+                }
+            }
+        }
+        Array::from_vec(data, &[b, heads, t, size])
+    }
+
+    /// `[batch, heads, time, size]` -> `[batch, time, heads * size]`, the inverse of
+    /// [`split_heads`](Self::split_heads): each position's heads side by side again.
+    pub fn merge_heads(&self) -> Array<T> {
+        let &[b, heads, t, size] = self.shape.as_slice() else {
+            panic!(
+                "merge_heads: needs [batch, heads, time, size], got {:?}",
+                self.shape
+            )
+        };
+        let mut data = Vec::with_capacity(self.len());
+        for sequence in self.data.chunks_exact(heads * t * size) {
+            for position in 0..t {
+                for h in 0..heads {
+                    let from = (h * t + position) * size;
+                    data.extend_from_slice(&sequence[from..from + size]);
+                }
+            }
+        }
+        Array::from_vec(data, &[b, t, heads * size])
     }
 
     /// `len` consecutive entries starting at `start` along `axis` (PyTorch's `narrow`).
@@ -319,6 +396,17 @@ impl<T: Float> Array<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn split_heads_is_a_reshape_then_a_permute_and_merge_heads_undoes_it() {
+        let x = Array::<f64>::arange(2 * 3 * 8).reshape(&[2, 3, 8]);
+        let heads = x.split_heads(4);
+        let want = x.reshape(&[2, 3, 4, 2]).permute(&[0, 2, 1, 3]);
+        assert_eq!(heads.shape(), want.shape());
+        assert_eq!(heads.data(), want.data());
+        assert_eq!(heads.merge_heads().shape(), x.shape());
+        assert_eq!(heads.merge_heads().data(), x.data());
+    }
 
     #[test]
     fn permute_moves_axes() {

@@ -1,7 +1,8 @@
 //! Every backward rule of the tensor engine, in one place.
 //!
 //! Given an operation, its output value `out` and the gradient `g` of the final result with
-//! respect to that output, each arm returns the gradient with respect to each input (in the
+//! respect to that output (handed over, so a rule that passes it on unchanged moves it instead
+//! of copying it), each arm returns the gradient with respect to each input (in the
 //! order of [`Op::inputs`]), or `None` for an input that does not need one. A gradient may come
 //! back in the broadcast (larger) shape: the caller sums it down to the input's shape in one
 //! generic place ([`Array::sum_to`]).
@@ -27,16 +28,19 @@ fn kept_shape(shape: &[usize], axes: &[usize]) -> Vec<usize> {
 pub(crate) fn input_grads<T: Float>(
     op: &Op<T>,
     out: &Array<T>,
-    g: &Array<T>,
+    g: Array<T>,
 ) -> Vec<Option<Array<T>>> {
     use Op::*;
     let one = T::ONE;
     match op {
         Leaf => vec![],
         // d(a+b)/da = 1, d(a+b)/db = 1
-        Add(a, b) => vec![wanted(a, || g.clone()), wanted(b, || g.clone())],
+        Add(a, b) => vec![wanted(a, || g.clone()), wanted(b, || g)],
         // d(a-b)/da = 1, d(a-b)/db = -1
-        Sub(a, b) => vec![wanted(a, || g.clone()), wanted(b, || g.neg())],
+        Sub(a, b) => {
+            let db = wanted(b, || g.neg());
+            vec![wanted(a, || g), db]
+        }
         // d(a*b)/da = b, d(a*b)/db = a
         Mul(a, b) => vec![
             wanted(a, || g.mul(&b.data())),
@@ -148,7 +152,7 @@ pub(crate) fn input_grads<T: Float>(
         // y = softmax(scale x) over each row's entries up to the diagonal (0 after it):
         // dx = scale y (g - sum(g y)), which is 0 where y is
         CausalSoftmax { input, scale } => {
-            vec![wanted(input, || out.causal_softmax_grad(g, *scale))]
+            vec![wanted(input, || out.causal_softmax_grad(&g, *scale))]
         }
         // d log_softmax: dx = g - softmax(x) * sum(g) along the axis, softmax = e^out
         LogSoftmax { input, axis } => vec![wanted(input, || {
@@ -170,18 +174,18 @@ pub(crate) fn input_grads<T: Float>(
             vec![
                 wanted(a, || match trans_a {
                     false => g.matmul_t(false, &bd, !trans_b),
-                    true => bd.matmul_t(*trans_b, g, true),
+                    true => bd.matmul_t(*trans_b, &g, true),
                 }),
                 wanted(b, || match (trans_b, shared_b) {
-                    (false, true) => ad.rows_t_matmul(g),
+                    (false, true) => ad.rows_t_matmul(&g),
                     (true, true) => g.rows_t_matmul(&ad),
-                    (false, false) => ad.matmul_t(!trans_a, g, false),
+                    (false, false) => ad.matmul_t(!trans_a, &g, false),
                     (true, false) => g.matmul_t(true, &ad, *trans_a),
                 }),
             ]
         }
         // reshape moves no value: the gradient takes the input's shape back
-        Reshape(x) => vec![wanted(x, || g.reshape(&x.shape()))],
+        Reshape(x) => vec![wanted(x, || g.into_reshape(&x.shape()))],
         // permute moves values: the inverse permutation moves their gradients back
         Permute { input, perm } => vec![wanted(input, || {
             let mut inverse = vec![0; perm.len()];
@@ -190,16 +194,19 @@ pub(crate) fn input_grads<T: Float>(
             }
             g.permute(&inverse)
         })],
+        // splitting or merging heads moves values: the other one moves their gradients back
+        SplitHeads(x) => vec![wanted(x, || g.merge_heads())],
+        MergeHeads(x) => vec![wanted(x, || g.split_heads(x.shape()[1]))],
         // broadcasting copies values: their gradients are summed (by the caller's sum_to)
-        BroadcastTo(x) => vec![wanted(x, || g.clone())],
+        BroadcastTo(x) => vec![wanted(x, || g)],
         // gather reads x at the index: each gradient is added back where it was read
         Gather { input, axis, index } => vec![wanted(input, || {
-            Array::zeros(&input.shape()).scatter_add(*axis, index, g)
+            Array::zeros(&input.shape()).scatter_add(*axis, index, &g)
         })],
         // y[i] = table[ids[i]]: each row's gradient adds into the row it was read from, so a
         // row looked up twice collects both (a scatter-add)
         Embedding { table, ids } => {
-            vec![wanted(table, || Array::add_rows(table.shape()[0], ids, g))]
+            vec![wanted(table, || Array::add_rows(table.shape()[0], ids, &g))]
         }
         // narrow reads a block: its gradient goes back into that block, zeros elsewhere
         Narrow { input, axis, start } => vec![wanted(input, || {
@@ -207,7 +214,7 @@ pub(crate) fn input_grads<T: Float>(
             let len = g.shape()[*axis];
             let before = Array::zeros(&with_axis(&shape, *axis, *start));
             let after = Array::zeros(&with_axis(&shape, *axis, shape[*axis] - start - len));
-            Array::concat(&[&before, g, &after], *axis)
+            Array::concat(&[&before, &g, &after], *axis)
         })],
         // y = conv(x, W) + b is Y = W X_cols (+ b) with X_cols = im2col(x), so with G the
         // gradient as [out, positions]: dW = G X_cols^T, dX_cols = W^T G, dx = col2im(dX_cols),
@@ -258,7 +265,7 @@ pub(crate) fn input_grads<T: Float>(
                     h.layer_norm_input_grad(xhat, inv_std)
                 }),
                 wanted(weight, || flat(&g.mul(xhat)).sum(&[0], false)),
-                wanted(bias, || flat(g).sum(&[0], false)),
+                wanted(bias, || flat(&g).sum(&[0], false)),
             ]
         }
         // max pooling passes each output's gradient to the one input it took
@@ -287,11 +294,11 @@ pub(crate) fn input_grads<T: Float>(
 }
 
 /// The gradient of a reduction copied back over the axes it reduced.
-fn spread<T: Float>(g: &Array<T>, shape: &[usize], axes: &[usize], keepdims: bool) -> Array<T> {
+fn spread<T: Float>(g: Array<T>, shape: &[usize], axes: &[usize], keepdims: bool) -> Array<T> {
     let g = if keepdims {
-        g.clone()
+        g
     } else {
-        g.reshape(&kept_shape(shape, axes))
+        g.into_reshape(&kept_shape(shape, axes))
     };
     g.broadcast_to(shape)
 }

@@ -69,6 +69,9 @@ pub(crate) enum Op<T: Float> {
         axis: usize,
         start: usize,
     },
+    /// `[B, T, H * s]` -> `[B, H, T, s]`, and back: attention's heads as a batch axis.
+    SplitHeads(Tensor<T>),
+    MergeHeads(Tensor<T>),
     /// Attention's causal softmax of `scale` times the input (`[..., T, T]`).
     CausalSoftmax {
         input: Tensor<T>,
@@ -126,7 +129,7 @@ impl<T: Float> Op<T> {
             | Minimum(a, b)
             | Matmul { a, b, .. } => vec![a, b],
             Neg(x) | Exp(x) | Log(x) | Sqrt(x) | Tanh(x) | Gelu(x) | Sigmoid(x) | Relu(x)
-            | Abs(x) | Reshape(x) | BroadcastTo(x) => vec![x],
+            | Abs(x) | Reshape(x) | BroadcastTo(x) | SplitHeads(x) | MergeHeads(x) => vec![x],
             Sum { input, .. }
             | Mean { input, .. }
             | Max { input, .. }

@@ -281,6 +281,20 @@ impl<T: Float> Tensor<T> {
         )
     }
 
+    /// `[batch, time, heads * size]` -> `[batch, heads, time, size]`: attention's heads made
+    /// a batch axis (see [`Array::split_heads`]).
+    pub fn split_heads(&self, heads: usize) -> Tensor<T> {
+        let value = self.data().split_heads(heads);
+        Tensor::from_op(value, Op::SplitHeads(self.clone()))
+    }
+
+    /// `[batch, heads, time, size]` -> `[batch, time, heads * size]`, the inverse of
+    /// [`split_heads`](Self::split_heads).
+    pub fn merge_heads(&self) -> Tensor<T> {
+        let value = self.data().merge_heads();
+        Tensor::from_op(value, Op::MergeHeads(self.clone()))
+    }
+
     /// Rows `start..end` along axis 0.
     pub fn slice_rows(&self, start: usize, end: usize) -> Tensor<T> {
         assert!(start <= end, "slice_rows: start {start} is after end {end}");

@@ -266,7 +266,7 @@ impl<T: Float> Tensor<T> {
                 continue;
             }
             node.check_inputs_unchanged();
-            let grads = input_grads(&node.0.op, &node.data(), &g);
+            let grads = input_grads(&node.0.op, &node.data(), g);
             for (input, grad) in node.0.op.inputs().into_iter().zip(grads) {
                 let Some(grad) = grad else { continue };
                 // The one place broadcasting is undone: sum down to the input's shape.

@@ -59,16 +59,11 @@ impl<T: Float> CausalSelfAttention<T> {
         x: &Tensor<T>,
         dropout: Option<&Dropout>,
     ) -> (Tensor<T>, Tensor<T>) {
-        let shape = x.shape();
-        let (b, t, c) = (shape[0], shape[1], shape[2]);
+        let c = x.shape()[2];
         let (h, hs) = (self.heads, c / self.heads);
         let qkv = self.qkv.forward(x);
         // [B, T, C] -> [B, H, T, hs]: each head's slice of the features, heads as a batch axis
-        let split = |i: usize| {
-            qkv.narrow(2, i * c, c)
-                .reshape(&[b, t, h, hs])
-                .permute(&[0, 2, 1, 3])
-        };
+        let split = |i: usize| qkv.narrow(2, i * c, c).split_heads(h);
         let (q, k, v) = (split(0), split(1), split(2));
         // weights = softmax(q k^T / sqrt(hs)) over each position's past and itself, [B, H, T, T]
         let scale = T::from_f64(1.0 / (hs as f64).sqrt());
@@ -78,7 +73,7 @@ impl<T: Float> CausalSelfAttention<T> {
             None => weights.clone(),
         };
         // each position's mixture of values, heads put back side by side: [B, T, C]
-        let mixed = mixing.matmul(&v).permute(&[0, 2, 1, 3]).reshape(&[b, t, c]);
+        let mixed = mixing.matmul(&v).merge_heads();
         (self.proj.forward(&mixed), weights)
     }
 }
