@@ -446,6 +446,10 @@ fn bad_input_is_one_clear_line() {
             "--val-split: must be a fraction from 0 to 0.9, not 0.95",
         ),
         (
+            owned(&["bench", "--scaling", "--threads", "1"]),
+            "--scaling: compares 1 thread with more, so it needs --threads 2 or more",
+        ),
+        (
             owned(&["bench", "--hidden", "100000000"]),
             "--hidden: layer 1 `linear100000000`: a layer has 1 to 65536 outputs",
         ),

@@ -1,8 +1,11 @@
 //! `scratchgrad bench`: epoch time of a network (the texts' MLP by default, or `--arch cnn`,
 //! `lenet5`) through each engine, against the matrix products alone and against PyTorch, each
-//! contender in its own process, rounds alternating between them.
+//! contender in its own process, rounds alternating between them; or, with `--scaling`, how
+//! the epoch scales with threads beside what the machine's cores can do at once ([`scaling`]).
 
-use std::path::PathBuf;
+mod scaling;
+
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
@@ -43,6 +46,11 @@ pub struct BenchArgs {
     /// Print one JSON object instead of a table
     #[arg(long)]
     json: bool,
+    /// Instead of the contenders: the autograd engine's epoch on 1 thread and on --threads,
+    /// beside --threads one-thread epochs run at once (how much parallel work this machine's
+    /// cores can do right now, to judge the speedup against)
+    #[arg(long)]
+    scaling: bool,
     /// Where data sets are kept [default: $SCRATCHGRAD_DATA, else ~/.cache/scratchgrad]
     #[arg(long, value_name = "DIR")]
     data_dir: Option<PathBuf>,
@@ -52,6 +60,9 @@ pub struct BenchArgs {
     /// How many times a worker times evaluating the test set after its epoch (0: none)
     #[arg(long, allow_negative_numbers = true, hide = true, default_value_t = 5)]
     eval_repeats: usize,
+    /// A worker prints `ready` after its warm-up and starts its epoch on a line from stdin
+    #[arg(long, hide = true)]
+    start_signal: bool,
 }
 
 const WARM_UP_STEPS: usize = 50;
@@ -90,6 +101,9 @@ fn run_worker(
     for chunk in batches.iter().take(WARM_UP_STEPS) {
         let (x, y) = train.batch(chunk);
         model.train_step(x, &y, optimizer.as_mut(), 0);
+    }
+    if args.start_signal {
+        scaling::wait_for_start()?;
     }
     let t = Instant::now();
     for (b, chunk) in batches.iter().enumerate() {
@@ -166,6 +180,25 @@ fn products_of_a_step(arch: &Architecture, batch: usize) -> Vec<Box<dyn Fn()>> {
     products
 }
 
+/// A worker's JSON line (the last line it printed), or its error as one line.
+fn worker_json(
+    contender: &str,
+    stdout: &[u8],
+    stderr: &[u8],
+) -> Result<serde_json::Value, Failure> {
+    let stdout = String::from_utf8_lossy(stdout);
+    let last = stdout.lines().last().unwrap_or("");
+    serde_json::from_str(last).map_err(|_| {
+        let stderr = String::from_utf8_lossy(stderr);
+        let why = stderr
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty() && !l.contains("RUST_BACKTRACE"))
+            .unwrap_or("it printed nothing");
+        Failure::new(format!("the {contender} contender failed: {why}"))
+    })
+}
+
 fn median(v: &[f64]) -> f64 {
     let mut v = v.to_vec();
     v.sort_by(f64::total_cmp);
@@ -188,6 +221,33 @@ impl BenchArgs {
             Preset::Mlp => OptimizerKind::Sgd,
             _ => OptimizerKind::Adam,
         }
+    }
+
+    /// This program run as the worker that times `contender` on `threads` threads, then
+    /// `eval_repeats` evaluations.
+    fn worker_command(
+        &self,
+        me: &Path,
+        contender: &str,
+        threads: usize,
+        eval_repeats: usize,
+    ) -> Command {
+        let mut c = Command::new(me);
+        c.args([
+            "bench",
+            "--worker",
+            contender,
+            "--arch",
+            &self.arch.to_string(),
+        ]);
+        c.args(["--eval-repeats", &eval_repeats.to_string()]);
+        c.args(["--hidden", &self.hidden.to_string()]);
+        c.args(["--batch-size", &self.batch_size.to_string()]);
+        c.args(["--threads", &threads.to_string()]);
+        if let Some(dir) = &self.data_dir {
+            c.arg("--data-dir").arg(dir);
+        }
+        c
     }
 
     fn lr(&self) -> f64 {
@@ -238,6 +298,11 @@ pub fn run(args: BenchArgs) -> Result<(), Failure> {
         )));
     }
     args.check()?;
+    if args.scaling && threads < 2 {
+        return Err(Failure::new(
+            "--scaling: compares 1 thread with more, so it needs --threads 2 or more",
+        ));
+    }
     set_num_threads(threads);
     if let Some(contender) = &args.worker {
         let dir = data::folder(DatasetName::Mnist, args.data_dir.as_deref())?;
@@ -258,14 +323,17 @@ pub fn run(args: BenchArgs) -> Result<(), Failure> {
         &mnist,
         args.json,
     )?;
+    let me = std::env::current_exe()
+        .map_err(|e| Failure::new(format!("cannot find this program's path: {e}")))?;
+    if args.scaling {
+        return scaling::run(&args, &me, threads);
+    }
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tools/bench_pytorch.py");
     let torch = Command::new(&args.python)
         .args(["-c", "import torch"])
         .output()
         .is_ok_and(|o| o.status.success())
         && script.exists();
-    let me = std::env::current_exe()
-        .map_err(|e| Failure::new(format!("cannot find this program's path: {e}")))?;
     let mut contenders = vec!["autograd", "manual", "gemm"];
     if torch {
         contenders.push("pytorch");
@@ -289,42 +357,22 @@ pub fn run(args: BenchArgs) -> Result<(), Failure> {
                     "--optimizer",
                     &args.optimizer().to_string(),
                 ]);
+                c.args([
+                    "--hidden",
+                    &hidden,
+                    "--batch-size",
+                    &batch,
+                    "--threads",
+                    &threads_s,
+                ]);
                 c
             } else {
-                let mut c = Command::new(&me);
-                c.args([
-                    "bench",
-                    "--worker",
-                    contender,
-                    "--arch",
-                    &args.arch.to_string(),
-                ]);
-                c.args(["--eval-repeats", &args.eval_repeats.to_string()]);
-                if let Some(dir) = &args.data_dir {
-                    c.arg("--data-dir").arg(dir);
-                }
-                c
+                args.worker_command(&me, contender, threads, args.eval_repeats)
             };
-            command.args([
-                "--hidden",
-                &hidden,
-                "--batch-size",
-                &batch,
-                "--threads",
-                &threads_s,
-            ]);
             let out = command
                 .output()
                 .map_err(|e| Failure::new(format!("cannot run the {contender} contender: {e}")))?;
-            let json: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|_| {
-                let stderr = String::from_utf8_lossy(&out.stderr);
-                let why = stderr
-                    .lines()
-                    .rev()
-                    .find(|l| !l.trim().is_empty() && !l.contains("RUST_BACKTRACE"))
-                    .unwrap_or("it printed nothing");
-                Failure::new(format!("the {contender} contender failed: {why}"))
-            })?;
+            let json = worker_json(contender, &out.stdout, &out.stderr)?;
             times[i].push(json["epoch_seconds"].as_f64().unwrap_or(f64::NAN));
             if let Some(eval) = json["eval_seconds"].as_f64() {
                 evals[i].push(eval);
