@@ -303,6 +303,13 @@ pub fn run(args: BenchArgs) -> Result<(), Failure> {
             "--scaling: compares 1 thread with more, so it needs --threads 2 or more",
         ));
     }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if args.scaling && threads > cores {
+        return Err(Failure::new(format!(
+            "--scaling: --threads {threads} is more than this machine's {cores} cores; one-thread \
+             runs side by side beyond them measure waiting, not capacity"
+        )));
+    }
     set_num_threads(threads);
     if let Some(contender) = &args.worker {
         let dir = data::folder(DatasetName::Mnist, args.data_dir.as_deref())?;

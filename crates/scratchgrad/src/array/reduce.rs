@@ -230,7 +230,7 @@ impl<T: Float> Array<T> {
             self.shape,
             shape
         );
-        summed.reshape(shape)
+        summed.into_reshape(shape)
     }
 }
 

@@ -76,7 +76,7 @@ impl<T: Copy> Array<T> {
                 }
             }
         } else if n >= 2 && perm[n - 1] == n - 1 {
-            // The last axis stays last (attention's heads moved in and out): whole rows move,
+            // The last axis stays last: whole rows move,
             // each copied at once.
             let row = self.shape[n - 1];
             for_each_offset(&shape[..n - 1], [&read[..n - 1]], |_, [i]| {
@@ -174,6 +174,9 @@ impl<T: Copy> Array<T> {
         );
         let size = c / heads;
         let mut data = Vec::with_capacity(self.len());
+        if self.is_empty() {
+            return Array::from_vec(data, &[b, heads, t, size]);
+        }
         for sequence in self.data.chunks_exact(t * c) {
             for h in 0..heads {
                 for row in sequence.chunks_exact(c) {
@@ -194,6 +197,9 @@ impl<T: Copy> Array<T> {
             )
         };
         let mut data = Vec::with_capacity(self.len());
+        if self.is_empty() {
+            return Array::from_vec(data, &[b, t, heads * size]);
+        }
         for sequence in self.data.chunks_exact(heads * t * size) {
             for position in 0..t {
                 for h in 0..heads {
@@ -406,6 +412,12 @@ mod tests {
         assert_eq!(heads.data(), want.data());
         assert_eq!(heads.merge_heads().shape(), x.shape());
         assert_eq!(heads.merge_heads().data(), x.data());
+        // empty along any axis, as the reshape and permute they replace
+        for shape in [[0, 3, 8], [2, 0, 8], [2, 3, 0]] {
+            let empty = Array::<f64>::zeros(&shape).split_heads(4);
+            assert_eq!(empty.shape(), &[shape[0], 4, shape[1], shape[2] / 4]);
+            assert_eq!(empty.merge_heads().shape(), &shape);
+        }
     }
 
     #[test]

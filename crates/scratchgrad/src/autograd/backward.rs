@@ -194,8 +194,9 @@ pub(crate) fn input_grads<T: Float>(
             }
             g.permute(&inverse)
         })],
-        // splitting or merging heads moves values: the other one moves their gradients back
+        // splitting heads moves values: merging the gradient moves each back where it was
         SplitHeads(x) => vec![wanted(x, || g.merge_heads())],
+        // merging heads moves values: splitting the gradient moves each back where it was
         MergeHeads(x) => vec![wanted(x, || g.split_heads(x.shape()[1]))],
         // broadcasting copies values: their gradients are summed (by the caller's sum_to)
         BroadcastTo(x) => vec![wanted(x, || g)],
@@ -239,7 +240,7 @@ pub(crate) fn input_grads<T: Float>(
                     // computed as dW^T = X_cols G^T, the kernel's faster orientation
                     cols.matmul(&g.nchw_to_rows())
                         .transpose()
-                        .reshape(w.shape())
+                        .into_reshape(w.shape())
                 }),
             ];
             if let Some(bias) = bias {
@@ -257,15 +258,15 @@ pub(crate) fn input_grads<T: Float>(
             xhat,
             inv_std,
         } => {
-            let rows = xhat.len() / xhat.shape()[xhat.ndim() - 1];
-            let flat = |a: &Array<T>| a.reshape(&[rows, a.len() / rows]);
+            let width = xhat.shape()[xhat.ndim() - 1];
+            let rows = [xhat.len() / width, width];
             vec![
                 wanted(input, || {
                     let h = g.mul(&weight.data());
                     h.layer_norm_input_grad(xhat, inv_std)
                 }),
-                wanted(weight, || flat(&g.mul(xhat)).sum(&[0], false)),
-                wanted(bias, || flat(&g).sum(&[0], false)),
+                wanted(weight, || g.mul(xhat).into_reshape(&rows).sum(&[0], false)),
+                wanted(bias, || g.into_reshape(&rows).sum(&[0], false)),
             ]
         }
         // max pooling passes each output's gradient to the one input it took

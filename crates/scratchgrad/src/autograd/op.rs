@@ -69,8 +69,9 @@ pub(crate) enum Op<T: Float> {
         axis: usize,
         start: usize,
     },
-    /// `[B, T, H * s]` -> `[B, H, T, s]`, and back: attention's heads as a batch axis.
+    /// `[B, T, H * s]` -> `[B, H, T, s]`: attention's heads as a batch axis.
     SplitHeads(Tensor<T>),
+    /// `[B, H, T, s]` -> `[B, T, H * s]`: the heads side by side again.
     MergeHeads(Tensor<T>),
     /// Attention's causal softmax of `scale` times the input (`[..., T, T]`).
     CausalSoftmax {

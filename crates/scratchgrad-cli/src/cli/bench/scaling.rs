@@ -6,9 +6,10 @@
 //! runs N one-thread epochs at once and takes the machine's capacity as
 //! N x (time alone) / (time side by side); the N-thread speedup is judged as a share of it.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 use std::process::{Child, ChildStdout, Stdio};
+use std::thread::JoinHandle;
 
 use super::{median, worker_json, BenchArgs};
 use crate::output::{errln, outln};
@@ -22,16 +23,30 @@ const READY: &str = "ready";
 pub(super) fn wait_for_start() -> Result<(), Failure> {
     outln!("{READY}");
     let mut line = String::new();
-    std::io::stdin()
-        .read_line(&mut line)
-        .map_err(|e| Failure::new(format!("cannot read the start signal: {e}")))?;
-    Ok(())
+    match std::io::stdin().read_line(&mut line) {
+        Ok(0) => Err(Failure::new(
+            "the start signal never came (the bench that started this worker has stopped)",
+        )),
+        Ok(_) => Ok(()),
+        Err(e) => Err(Failure::new(format!("cannot read the start signal: {e}"))),
+    }
 }
 
-/// A started worker, waiting at its start line.
+/// A started worker, waiting at its start line. Dropped before it finished (another worker
+/// failed), it is killed, so no worker outlives the bench.
 struct Worker {
     child: Child,
     stdout: BufReader<ChildStdout>,
+    /// Its standard error, read as it comes (a full pipe would stop the worker).
+    stderr: Option<JoinHandle<Vec<u8>>>,
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        // Nothing to do for a worker already waited for: `kill` and `wait` see its status.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 impl Worker {
@@ -47,9 +62,19 @@ impl Worker {
             .spawn()
             .map_err(|e| Failure::new(format!("cannot run the autograd worker: {e}")))?;
         let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
+        let mut errors = child.stderr.take().expect("stderr is piped");
+        let stderr = std::thread::spawn(move || {
+            let mut all = Vec::new();
+            let _ = errors.read_to_end(&mut all);
+            all
+        });
         let mut line = String::new();
         let _ = stdout.read_line(&mut line);
-        let worker = Worker { child, stdout };
+        let worker = Worker {
+            child,
+            stdout,
+            stderr: Some(stderr),
+        };
         if line.trim() != READY {
             // It stopped before its epoch: its own error says why.
             return Err(worker
@@ -72,12 +97,19 @@ impl Worker {
     /// Waits for the worker to end; its epoch's seconds.
     fn finish(mut self) -> Result<f64, Failure> {
         let mut rest = Vec::new();
-        let _ = std::io::Read::read_to_end(&mut self.stdout, &mut rest);
-        let out = self
+        let _ = self.stdout.read_to_end(&mut rest);
+        let status = self
             .child
-            .wait_with_output()
+            .wait()
             .map_err(|e| Failure::new(format!("cannot wait for the autograd worker: {e}")))?;
-        let json = worker_json("autograd", &rest, &out.stderr)?;
+        let stderr = self.stderr.take().map(|h| h.join().unwrap_or_default());
+        let stderr = stderr.unwrap_or_default();
+        if !status.success() && String::from_utf8_lossy(&stderr).trim().is_empty() {
+            return Err(Failure::new(format!(
+                "the autograd worker stopped ({status}) without saying why"
+            )));
+        }
+        let json = worker_json("autograd", &rest, &stderr)?;
         json["epoch_seconds"]
             .as_f64()
             .ok_or_else(|| Failure::new("the autograd worker printed no epoch time"))
@@ -95,13 +127,17 @@ fn together(
     for _ in 0..workers {
         started.push(Worker::start(args, me, threads)?);
     }
-    for worker in &mut started {
-        worker.go()?;
+    for i in 0..started.len() {
+        if let Err(cannot) = started[i].go() {
+            // It stopped before its start: its own error says why (the others are killed
+            // as they are dropped).
+            return Err(started.swap_remove(i).finish().err().unwrap_or(cannot));
+        }
     }
     started.into_iter().map(Worker::finish).collect()
 }
 
-/// One round's measurements.
+/// One round's measurements, in seconds per epoch.
 struct Round {
     alone: f64,
     threaded: f64,
@@ -109,6 +145,11 @@ struct Round {
 }
 
 impl Round {
+    /// The mean epoch of the one-thread runs side by side.
+    fn side_by_side_mean(&self) -> f64 {
+        self.side_by_side.iter().sum::<f64>() / self.side_by_side.len() as f64
+    }
+
     /// The N-thread epoch's speedup over the one-thread epoch.
     fn speedup(&self) -> f64 {
         self.alone / self.threaded
@@ -116,8 +157,7 @@ impl Round {
 
     /// N x (time alone) / (mean time of the N side by side).
     fn capacity(&self) -> f64 {
-        let n = self.side_by_side.len() as f64;
-        n * self.alone / (self.side_by_side.iter().sum::<f64>() / n)
+        self.side_by_side.len() as f64 * self.alone / self.side_by_side_mean()
     }
 }
 
@@ -137,9 +177,10 @@ pub(super) fn run(args: &BenchArgs, me: &Path, threads: usize) -> Result<(), Fai
     let of = |f: fn(&Round) -> f64| median(&rounds.iter().map(f).collect::<Vec<_>>());
     let alone = of(|r| r.alone);
     let threaded = of(|r| r.threaded);
-    let side_by_side = of(|r| r.side_by_side.iter().sum::<f64>() / r.side_by_side.len() as f64);
+    let side_by_side = of(Round::side_by_side_mean);
+    // Each round's own ratios, then their medians: a load that changes between rounds
+    // cancels within one. (So they need not equal the ratios of the median times.)
     let (speedup, capacity) = (of(Round::speedup), of(Round::capacity));
-    // Each round's own ratio, so that a load that changes between rounds cancels within one.
     let share = of(|r| r.speedup() / r.capacity());
     if args.json {
         outln!(
@@ -149,12 +190,16 @@ pub(super) fn run(args: &BenchArgs, me: &Path, threads: usize) -> Result<(), Fai
                 "rounds": args.rounds, "one_thread_seconds": alone, "threads_seconds": threaded,
                 "side_by_side_seconds": side_by_side, "speedup": speedup, "capacity": capacity,
                 "share_of_capacity": share,
+                "rounds_seconds": rounds.iter().map(|r| serde_json::json!({
+                    "one_thread": r.alone, "threads": r.threaded, "side_by_side": r.side_by_side,
+                })).collect::<Vec<_>>(),
             })
         );
-        return Ok(());
+        return crate::output::results_delivered();
     }
     outln!(
-        "one MNIST epoch of {} with the autograd engine, batch {}, median of {} rounds",
+        "one MNIST epoch of {} with the autograd engine, batch {}, medians of {} rounds (each \
+         ratio is the median of the rounds' own)",
         args.arch().describe(),
         args.batch_size,
         args.rounds
@@ -180,7 +225,7 @@ pub(super) fn run(args: &BenchArgs, me: &Path, threads: usize) -> Result<(), Fai
         "the {threads}-thread speedup is {:.0}% of what {threads} cores did side by side in the same rounds",
         share * 100.0
     );
-    Ok(())
+    crate::output::results_delivered()
 }
 
 #[cfg(test)]
