@@ -450,6 +450,10 @@ fn bad_input_is_one_clear_line() {
             "--scaling: compares 1 thread with more, so it needs --threads 2 or more",
         ),
         (
+            owned(&["bench", "--scaling", "--threads", "256"]),
+            "--scaling: --threads 256 is more than this machine's cores (",
+        ),
+        (
             owned(&["bench", "--hidden", "100000000"]),
             "--hidden: layer 1 `linear100000000`: a layer has 1 to 65536 outputs",
         ),

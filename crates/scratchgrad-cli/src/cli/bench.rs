@@ -306,8 +306,8 @@ pub fn run(args: BenchArgs) -> Result<(), Failure> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     if args.scaling && threads > cores {
         return Err(Failure::new(format!(
-            "--scaling: --threads {threads} is more than this machine's {cores} cores; one-thread \
-             runs side by side beyond them measure waiting, not capacity"
+            "--scaling: --threads {threads} is more than this machine's cores ({cores}); \
+             one-thread runs side by side beyond them measure waiting, not capacity"
         )));
     }
     set_num_threads(threads);
@@ -410,7 +410,7 @@ pub fn run(args: BenchArgs) -> Result<(), Failure> {
             "{}",
             serde_json::json!({"arch": args.arch().to_json(), "hidden": args.hidden, "batch_size": args.batch_size, "threads": threads, "rounds": args.rounds, "results": rows})
         );
-        return Ok(());
+        return crate::output::results_delivered();
     }
     outln!(
         "one MNIST epoch (60,000 images) of {} ({}), batch {}, {} thread(s), median of {} rounds",
@@ -454,5 +454,5 @@ pub fn run(args: BenchArgs) -> Result<(), Failure> {
             args.python
         );
     }
-    Ok(())
+    crate::output::results_delivered()
 }

@@ -2,7 +2,7 @@
 //! beside how much work N cores of this machine can do at once right now.
 //!
 //! Two cores of a shared machine are not always two cores: two independent one-thread jobs
-//! side by side have run anywhere from 1.2x to 2x the throughput of one. So each round also
+//! side by side have run anywhere from 1.2x to about 2x the throughput of one. So each round also
 //! runs N one-thread epochs at once and takes the machine's capacity as
 //! N x (time alone) / (time side by side); the N-thread speedup is judged as a share of it.
 
@@ -96,6 +96,8 @@ impl Worker {
 
     /// Waits for the worker to end; its epoch's seconds.
     fn finish(mut self) -> Result<f64, Failure> {
+        // A worker still at its start line now reads the end of its input and stops.
+        drop(self.child.stdin.take());
         let mut rest = Vec::new();
         let _ = self.stdout.read_to_end(&mut rest);
         let status = self
