@@ -76,8 +76,7 @@ impl<T: Copy> Array<T> {
                 }
             }
         } else if n >= 2 && perm[n - 1] == n - 1 {
-            // The last axis stays last: whole rows move,
-            // each copied at once.
+            // The last axis stays last: whole rows move, each copied at once.
             let row = self.shape[n - 1];
             for_each_offset(&shape[..n - 1], [&read[..n - 1]], |_, [i]| {
                 data.extend_from_slice(&self.data[i..i + row]);
