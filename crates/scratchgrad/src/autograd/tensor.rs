@@ -203,6 +203,24 @@ impl<T: Float> Tensor<T> {
             .clone()
     }
 
+    /// Takes the accumulated gradient out, leaving none (`grad()` then `zero_grad()`, without
+    /// the copy).
+    ///
+    /// ```
+    /// use scratchgrad::autograd::Tensor;
+    /// let w = Tensor::parameter_from(vec![3.0], &[1]);
+    /// (&w * &w).sum_all().backward();
+    /// assert_eq!(w.take_grad().unwrap().data(), &[6.0]);
+    /// assert!(w.grad().is_none());
+    /// ```
+    pub fn take_grad(&self) -> Option<Array<T>> {
+        self.0
+            .grad
+            .lock()
+            .unwrap_or_else(|_| lock_poisoned())
+            .take()
+    }
+
     /// Runs `f` on the accumulated gradient without copying it (for optimizers).
     pub(crate) fn with_grad<R>(&self, f: impl FnOnce(Option<&Array<T>>) -> R) -> R {
         f(self

@@ -368,7 +368,7 @@ fn loss_and_gradients(
             p.zero_grad();
         }
         loss.backward();
-        let grads: Vec<Option<Array<f32>>> = own.iter().map(Tensor::grad).collect();
+        let grads: Vec<Option<Array<f32>>> = own.iter().map(Tensor::take_grad).collect();
         (loss.item() as f64, counted, grads)
     };
     if parts == 1 {

@@ -17,10 +17,16 @@ pub struct Conv2d<T: Float> {
 impl<T: Float> Conv2d<T> {
     /// A layer with the given filters and bias, sliding with `window`'s stride and padding.
     pub fn from_arrays(weight: Array<T>, bias: Array<T>, window: Window) -> Self {
-        window.assert_filters_fit(weight.shape(), bias.shape());
+        Self::from_tensors(Tensor::parameter(weight), Tensor::parameter(bias), window)
+    }
+
+    /// A layer that learns the given parameters (shared with whoever else holds them, as
+    /// a replica of a model for one part of a batch does).
+    pub fn from_tensors(weight: Tensor<T>, bias: Tensor<T>, window: Window) -> Self {
+        window.assert_filters_fit(&weight.shape(), &bias.shape());
         Conv2d {
-            weight: Tensor::parameter(weight),
-            bias: Tensor::parameter(bias),
+            weight,
+            bias,
             window,
         }
     }

@@ -24,16 +24,18 @@ impl<T: Float> Linear<T> {
 
     /// A layer with the given weight (`[out, in]`) and bias (`[out]`).
     pub fn from_arrays(weight: Array<T>, bias: Array<T>) -> Self {
+        Self::from_tensors(Tensor::parameter(weight), Tensor::parameter(bias))
+    }
+
+    /// A layer that learns the given parameters (shared with whoever else holds them, as
+    /// a replica of a model for one part of a batch does).
+    pub fn from_tensors(weight: Tensor<T>, bias: Tensor<T>) -> Self {
+        let (w, b) = (weight.shape(), bias.shape());
         assert!(
-            weight.ndim() == 2 && bias.shape() == [weight.shape()[0]],
-            "Linear: weight {:?} and bias {:?} do not fit ([out, in] and [out])",
-            weight.shape(),
-            bias.shape()
+            w.len() == 2 && b == [w[0]],
+            "Linear: weight {w:?} and bias {b:?} do not fit ([out, in] and [out])"
         );
-        Linear {
-            weight: Tensor::parameter(weight),
-            bias: Tensor::parameter(bias),
-        }
+        Linear { weight, bias }
     }
 }
 

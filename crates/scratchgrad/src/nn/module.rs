@@ -106,8 +106,14 @@ impl<T: Float> Sequential<T> {
     /// Random numbers for the next step: module `i` gets stream `i` of the family `seed`, as
     /// `manual::Sequential::reseed` gives its layers.
     pub fn reseed_all(&self, seed: u64) {
+        self.reseed_part(seed, 0);
+    }
+
+    /// Random numbers for part `part` of the next step's batch: module `i` gets stream
+    /// `part * 2^32 + i` of the family `seed` (part 0's are [`Sequential::reseed_all`]'s).
+    pub fn reseed_part(&self, seed: u64, part: usize) {
         for (i, m) in self.modules.iter().enumerate() {
-            m.reseed(Rng::stream(seed, i as u64));
+            m.reseed(Rng::stream(seed, ((part as u64) << 32) + i as u64));
         }
     }
 }

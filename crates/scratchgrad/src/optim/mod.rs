@@ -63,6 +63,17 @@ pub trait Optimizer<T: Float> {
         }
     }
 
+    /// One step over tensor parameters with gradients computed elsewhere (added up over the
+    /// parts of a batch), in the same order; a parameter without one is left alone.
+    fn step_with(&mut self, params: &[Tensor<T>], grads: &[Option<Array<T>>]) {
+        self.begin_step();
+        for (slot, (p, grad)) in params.iter().zip(grads).enumerate() {
+            if let Some(grad) = grad {
+                p.update_data(|value| self.update(slot, value, grad));
+            }
+        }
+    }
+
     /// One step over array parameters with their gradients (the hand-derived models).
     fn step_arrays(&mut self, params: Vec<(&mut Array<T>, &Array<T>)>) {
         self.begin_step();

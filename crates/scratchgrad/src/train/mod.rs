@@ -8,6 +8,7 @@ mod config;
 mod diagnostics;
 mod evaluate;
 mod metrics;
+mod micro_batch;
 mod model;
 mod pictures;
 mod preset;

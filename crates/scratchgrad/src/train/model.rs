@@ -11,6 +11,8 @@ use crate::nn::{self, Module};
 use crate::optim::Optimizer;
 use crate::text::named_choices;
 
+use super::micro_batch;
+
 /// Which engine computes the gradients.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {
@@ -32,6 +34,8 @@ pub enum Model {
         params: Vec<Tensor<f32>>,
         /// One example's shape.
         input: Vec<usize>,
+        /// What it is made of (to build replicas for parts of a batch).
+        arch: Architecture,
     },
     /// Hand-derived layers, with the softmax cross-entropy used for training.
     Manual {
@@ -60,12 +64,17 @@ fn layer(activation: Activation) -> Box<dyn Layer<f32>> {
     }
 }
 
-/// A network's state by name, taken out as layers are built.
-struct State(HashMap<String, Array<f32>>, HashMap<String, u64>);
+/// A network's state by name, taken out as layers are built: its tensors and counts, and for
+/// a replica the parameters it shares with the model it copies.
+struct State {
+    tensors: HashMap<String, Array<f32>>,
+    counts: HashMap<String, u64>,
+    shared: HashMap<String, Tensor<f32>>,
+}
 
 impl State {
     fn take(&mut self, layer: usize, name: &str) -> Array<f32> {
-        self.0
+        self.tensors
             .remove(&format!("{layer}.{name}"))
             .unwrap_or_else(|| {
                 panic!("the state lacks {layer}.{name}, which the architecture needs")
@@ -73,10 +82,65 @@ impl State {
     }
 
     fn count(&mut self, layer: usize) -> u64 {
-        self.1
+        self.counts
             .remove(&format!("{layer}.num_batches_tracked"))
             .unwrap_or_else(|| panic!("the state lacks {layer}.num_batches_tracked"))
     }
+
+    /// A learnt tensor: an alias of the shared one (same value, a gradient of its own), else a
+    /// new parameter.
+    fn parameter(&mut self, layer: usize, name: &str) -> Tensor<f32> {
+        match self.shared.remove(&format!("{layer}.{name}")) {
+            Some(shared) => shared.alias(),
+            None => Tensor::parameter(self.take(layer, name)),
+        }
+    }
+}
+
+/// The autograd modules of `arch`, built from `state`.
+fn autograd_net(arch: &Architecture, state: &mut State) -> nn::Sequential<f32> {
+    let modules: Vec<Box<dyn Module<f32>>> = arch
+        .layers
+        .iter()
+        .enumerate()
+        .map(|(i, spec)| -> Box<dyn Module<f32>> {
+            match *spec {
+                LayerSpec::Linear { .. } => Box::new(nn::Linear::from_tensors(
+                    state.parameter(i, "weight"),
+                    state.parameter(i, "bias"),
+                )),
+                LayerSpec::Conv2d { window, .. } => Box::new(nn::Conv2d::from_tensors(
+                    state.parameter(i, "weight"),
+                    state.parameter(i, "bias"),
+                    window,
+                )),
+                LayerSpec::MaxPool2d(window) => Box::new(nn::MaxPool2d(window)),
+                LayerSpec::AvgPool2d(window) => Box::new(nn::AvgPool2d(window)),
+                LayerSpec::BatchNorm => Box::new(nn::BatchNorm::from_arrays(
+                    state.take(i, "weight"),
+                    state.take(i, "bias"),
+                    state.take(i, "running_mean"),
+                    state.take(i, "running_var"),
+                    state.count(i),
+                )),
+                LayerSpec::Dropout { p } => Box::new(nn::Dropout::new(p)),
+                LayerSpec::Activation(a) => module(a),
+                LayerSpec::Flatten => Box::new(nn::Flatten),
+            }
+        })
+        .collect();
+    nn::Sequential::new(modules)
+}
+
+/// A copy of `net` (of `arch`, without batch norm) that shares its parameters' values and
+/// gathers gradients of its own: for one part of a batch.
+pub(super) fn replica(arch: &Architecture, net: &nn::Sequential<f32>) -> nn::Sequential<f32> {
+    let mut state = State {
+        tensors: HashMap::new(),
+        counts: HashMap::new(),
+        shared: net.named_parameters().into_iter().collect(),
+    };
+    autograd_net(arch, &mut state)
 }
 
 impl Model {
@@ -88,46 +152,22 @@ impl Model {
         weights: &[(String, Array<f32>)],
         counts: &[(String, u64)],
     ) -> Model {
-        let mut state = State(
-            weights.iter().cloned().collect(),
-            counts.iter().cloned().collect(),
-        );
+        let mut state = State {
+            tensors: weights.iter().cloned().collect(),
+            counts: counts.iter().cloned().collect(),
+            shared: HashMap::new(),
+        };
         let input = arch.input.clone();
         match engine {
             Engine::Autograd => {
-                let modules: Vec<Box<dyn Module<f32>>> = arch
-                    .layers
-                    .iter()
-                    .enumerate()
-                    .map(|(i, spec)| -> Box<dyn Module<f32>> {
-                        match *spec {
-                            LayerSpec::Linear { .. } => Box::new(nn::Linear::from_arrays(
-                                state.take(i, "weight"),
-                                state.take(i, "bias"),
-                            )),
-                            LayerSpec::Conv2d { window, .. } => Box::new(nn::Conv2d::from_arrays(
-                                state.take(i, "weight"),
-                                state.take(i, "bias"),
-                                window,
-                            )),
-                            LayerSpec::MaxPool2d(window) => Box::new(nn::MaxPool2d(window)),
-                            LayerSpec::AvgPool2d(window) => Box::new(nn::AvgPool2d(window)),
-                            LayerSpec::BatchNorm => Box::new(nn::BatchNorm::from_arrays(
-                                state.take(i, "weight"),
-                                state.take(i, "bias"),
-                                state.take(i, "running_mean"),
-                                state.take(i, "running_var"),
-                                state.count(i),
-                            )),
-                            LayerSpec::Dropout { p } => Box::new(nn::Dropout::new(p)),
-                            LayerSpec::Activation(a) => module(a),
-                            LayerSpec::Flatten => Box::new(nn::Flatten),
-                        }
-                    })
-                    .collect();
-                let net = nn::Sequential::new(modules);
+                let net = autograd_net(arch, &mut state);
                 let params = net.parameters();
-                Model::Autograd { net, params, input }
+                Model::Autograd {
+                    net,
+                    params,
+                    input,
+                    arch: arch.clone(),
+                }
             }
             Engine::Manual => {
                 let layers: Vec<Box<dyn Layer<f32>>> = arch
@@ -314,7 +354,15 @@ impl Model {
         let x = self.shaped(x);
         self.set_training(true);
         match self {
-            Model::Autograd { net, params, .. } => {
+            Model::Autograd {
+                net, params, arch, ..
+            } => {
+                let parts = micro_batch::parts(arch, labels.len());
+                if parts > 1 {
+                    return micro_batch::train_step_in_parts(
+                        arch, net, params, &x, labels, optimizer, step_seed, parts,
+                    );
+                }
                 net.reseed_all(step_seed);
                 let logits = net.forward(&Tensor::new(x));
                 let loss = nn::cross_entropy(&logits, labels);
