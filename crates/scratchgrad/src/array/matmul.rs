@@ -34,8 +34,8 @@ enum SumOrder {
     },
 }
 
-/// The order gemm 0.19 sums an `m x k` by `k x n` product in (its right side stored by rows:
-/// `matmul_t` copies a transposed one out first).
+/// The order gemm 0.19 sums an `m x k` by `k x n` product in, its right side stored by rows
+/// (one stored by columns is never split).
 fn sum_order((m, k, n): (usize, usize, usize)) -> SumOrder {
     if m <= 1 || n <= 1 || k <= 2 {
         return SumOrder::Special;
@@ -44,6 +44,11 @@ fn sum_order((m, k, n): (usize, usize, usize)) -> SumOrder {
         small: k > 512 && m <= 64 && n <= 64,
     }
 }
+
+/// A right side stored by columns (`x @ W^T`) is handed to gemm as it is when a single
+/// product reads it with this many rows or fewer: gemm then packs it faster than a copy of its
+/// transpose is made (an MLP's `x @ W^T` for a batch of 64, docs/BENCHMARKS.md).
+const STRIDED_RIGHT_SIDE_ROWS: usize = 64;
 
 /// One block of a split product: where it writes, its operands and its size.
 type Block<T> = (Shared<T>, Operand<T>, Operand<T>, (usize, usize, usize));
@@ -197,7 +202,10 @@ unsafe fn product<T: Float>(
     (m, k, n): (usize, usize, usize),
 ) {
     let threads = num_threads().min(m.max(n));
-    let plan = (m * n * k >= THREADING_MIN_FLOPS)
+    // A right side stored by columns is read in an order that depends on the block's width
+    // (a cut changed the sums), so such a product runs whole.
+    let by_rows = b.col_stride == 1 || n == 1;
+    let plan = (by_rows && m * n * k >= THREADING_MIN_FLOPS)
         .then(|| SplitPlan::new((m, k, n), threads))
         .flatten();
     let share = plan.and_then(|_| CALLER_SHARE.for_next_product(threads));
@@ -329,25 +337,27 @@ impl<T: Float> Array<T> {
             fail();
         }
         let (m, k, n) = (a.rows, a.cols, b.cols);
-        if trans_b && m > 1 && n > 1 && k > 2 {
-            // gemm 0.19 reads a right side stored by columns (`x @ W^T`, `q @ k^T`) two to
-            // five times slower than one stored by rows (docs/BENCHMARKS.md): copying the
-            // transpose out first costs k * n moves against m * k * n multiply-adds.
-            return self.matmul_t(trans_a, &other.transpose(), false);
-        }
         let a_batch = &self.shape[..self.ndim() - 2];
         let b_batch = &other.shape[..other.ndim() - 2];
+        // A batch times one shared matrix (a Linear layer on [B, T, C]) is one product of all
+        // the batch's rows.
+        let tall = !trans_a && b_batch.is_empty() && !a_batch.is_empty();
+        let rows = if tall { self.len() / k.max(1) } else { m };
+        let many_rows = rows > STRIDED_RIGHT_SIDE_ROWS || !b_batch.is_empty();
+        if trans_b && m > 1 && n > 1 && k > 2 && many_rows {
+            // gemm 0.19 reads a right side stored by columns (`x @ W^T`, `q @ k^T`) two to
+            // five times slower than one stored by rows, for many rows or a batch of small
+            // products (docs/BENCHMARKS.md): copying the transpose out first costs k * n moves
+            // against m * k * n multiply-adds.
+            return self.matmul_t(trans_a, &other.transpose(), false);
+        }
         let batch = broadcast_shapes("matmul", a_batch, b_batch);
         let mut shape = batch.clone();
         shape.extend([m, n]);
-        if !trans_a && b_batch.is_empty() && !a_batch.is_empty() {
-            // A batch times one shared matrix (a Linear layer on [B, T, C]): the batch's
-            // matrices, stacked, are one tall matrix of rows, so one product replaces B small
-            // ones.
-            let rows = MatrixView {
-                rows: self.len() / k.max(1),
-                ..a
-            };
+        if tall {
+            // The batch's matrices, stacked, are one tall matrix of rows, so one product
+            // replaces B small ones.
+            let rows = MatrixView { rows, ..a };
             return products(self, rows, &[], other, b, &[], &shape);
         }
         products(self, a, a_batch, other, b, b_batch, &shape)
@@ -588,7 +598,7 @@ mod tests {
         for &m in &sides {
             for &n in &sides {
                 for &k in &inners {
-                    // (matmul_t copies a transposed right side out before it gets here)
+                    // (a right side stored by columns is never split: see `product`)
                     for (trans_a, trans_b) in [(false, false), (true, false)] {
                         let a_shape = if trans_a { [k, m] } else { [m, k] };
                         let b_shape = if trans_b { [n, k] } else { [k, n] };
