@@ -350,7 +350,7 @@ fn convolution_pooling_batch_norm_and_dropout() {
         "dropout (one mask)",
         |t| {
             let dropout = nn::Dropout::new(0.5);
-            Module::<f64>::reseed(&dropout, Rng::stream(7, 0));
+            Module::<f64>::reseed(&dropout, Rng::stream(7, 0), 0);
             dropout.forward(&t[0])
         },
         std::slice::from_ref(&x),

@@ -56,6 +56,21 @@ impl Rng {
         rng
     }
 
+    /// Moves on `words` 32-bit words, as drawing that many would (a part of a batch skips
+    /// what the examples before it would have drawn).
+    ///
+    /// ```
+    /// use scratchgrad::array::Rng;
+    /// let (mut drawn, mut skipped) = (Rng::seed(3), Rng::seed(3));
+    /// drawn.below(7); // one 64-bit draw: two words
+    /// skipped.skip(2);
+    /// assert_eq!(drawn.uniform(), skipped.uniform());
+    /// ```
+    pub fn skip(&mut self, words: u128) {
+        let at = self.0.get_word_pos();
+        self.0.set_word_pos(at + words);
+    }
+
     /// A uniform number in [0, 1): the top 53 bits of a u64, scaled by 2^-53.
     pub fn uniform(&mut self) -> f64 {
         (self.0.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)

@@ -395,7 +395,7 @@ impl LanguageModel {
     /// The generator of the next step's dropout masks.
     pub fn reseed_dropout(&self, rng: Rng) {
         if let Some(dropout) = &self.dropout {
-            Module::<f32>::reseed(dropout, rng);
+            Module::<f32>::reseed(dropout, rng, 0);
         }
     }
 

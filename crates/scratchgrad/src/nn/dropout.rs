@@ -1,6 +1,6 @@
 //! Dropout on autograd: a multiplication by a constant mask, which the engine differentiates.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use super::Module;
 use crate::array::{Array, Float, Rng};
@@ -13,6 +13,8 @@ use crate::autograd::Tensor;
 pub struct Dropout {
     p: f64,
     rng: RefCell<Rng>,
+    /// Examples before this batch in the step's whole batch, whose masks are skipped.
+    first_example: Cell<usize>,
     training: bool,
 }
 
@@ -23,6 +25,7 @@ impl Dropout {
         Dropout {
             p,
             rng: RefCell::new(Rng::seed(0)),
+            first_example: Cell::new(0),
             training: true,
         }
     }
@@ -33,7 +36,13 @@ impl<T: Float> Module<T> for Dropout {
         if !self.training {
             return x.clone();
         }
-        let mask = Array::dropout_mask(&x.shape(), self.p, &mut self.rng.borrow_mut());
+        let shape = x.shape();
+        let mut rng = self.rng.borrow_mut();
+        // The mask takes one word per element, example by example: a part of a batch skips
+        // the earlier examples' words and draws the mask the whole batch would give its own.
+        let per_example: usize = shape.iter().skip(1).product();
+        rng.skip((self.first_example.take() * per_example) as u128);
+        let mask = Array::dropout_mask(&shape, self.p, &mut rng);
         x * &Tensor::new(mask)
     }
 
@@ -41,7 +50,8 @@ impl<T: Float> Module<T> for Dropout {
         self.training = training;
     }
 
-    fn reseed(&self, rng: Rng) {
+    fn reseed(&self, rng: Rng, first_example: usize) {
         *self.rng.borrow_mut() = rng;
+        self.first_example.set(first_example);
     }
 }

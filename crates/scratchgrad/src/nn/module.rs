@@ -36,8 +36,10 @@ pub trait Module<T: Float>: Send {
     /// Switches between training and evaluation behaviour (dropout, batch norm).
     fn set_training(&mut self, _training: bool) {}
 
-    /// Gives the module its random numbers for the next step (dropout's masks).
-    fn reseed(&self, _rng: Rng) {}
+    /// Gives the module its random numbers for the next step (dropout's masks), for a batch
+    /// that starts at example `first_example` of the step's: a part of a batch draws what the
+    /// whole batch would have drawn for its examples.
+    fn reseed(&self, _rng: Rng, _first_example: usize) {}
 }
 
 /// Modules applied one after another; parameter names are prefixed with the module's index
@@ -106,14 +108,14 @@ impl<T: Float> Sequential<T> {
     /// Random numbers for the next step: module `i` gets stream `i` of the family `seed`, as
     /// `manual::Sequential::reseed` gives its layers.
     pub fn reseed_all(&self, seed: u64) {
-        self.reseed_part(seed, 0);
+        self.reseed_from(seed, 0);
     }
 
-    /// Random numbers for part `part` of the next step's batch: module `i` gets stream
-    /// `part * 2^32 + i` of the family `seed` (part 0's are [`Sequential::reseed_all`]'s).
-    pub fn reseed_part(&self, seed: u64, part: usize) {
+    /// Random numbers for the part of the next step's batch that starts at example
+    /// `first_example`: the same as [`Sequential::reseed_all`] gives the whole batch's.
+    pub fn reseed_from(&self, seed: u64, first_example: usize) {
         for (i, m) in self.modules.iter().enumerate() {
-            m.reseed(Rng::stream(seed, ((part as u64) << 32) + i as u64));
+            m.reseed(Rng::stream(seed, i as u64), first_example);
         }
     }
 }

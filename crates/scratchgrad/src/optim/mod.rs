@@ -66,6 +66,7 @@ pub trait Optimizer<T: Float> {
     /// One step over tensor parameters with gradients computed elsewhere (added up over the
     /// parts of a batch), in the same order; a parameter without one is left alone.
     fn step_with(&mut self, params: &[Tensor<T>], grads: &[Option<Array<T>>]) {
+        assert_eq!(params.len(), grads.len(), "one gradient per parameter");
         self.begin_step();
         for (slot, (p, grad)) in params.iter().zip(grads).enumerate() {
             if let Some(grad) = grad {

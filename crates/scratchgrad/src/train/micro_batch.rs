@@ -1,6 +1,6 @@
-//! A training step with its batch cut into parts: each part goes forward and backward on a
-//! replica of the model (side by side when there are threads for it), and the parts'
-//! gradients are added in order before one optimizer step.
+//! A training step with its batch cut into parts (micro-batches): each part goes forward and
+//! backward on a replica of the model (side by side when there are threads for it), and the
+//! parts' gradients are added in order before one optimizer step.
 //!
 //! The number of parts is fixed, whatever the thread count, so a run gives the same bits on
 //! 1, 2 or 16 threads, and every matrix product runs whole on the thread that computes its
@@ -40,8 +40,8 @@ pub(super) fn parts(arch: &Architecture, n: usize) -> usize {
 }
 
 /// One training step of `net` (of `arch`, with `params` its parameters in slot order) on
-/// batch `x` cut into `parts` parts. Part `k` draws its dropout masks from family `k` of
-/// `step_seed`. Returns the batch's mean loss and how many it classified correctly.
+/// batch `x` cut into `parts` parts, dropout's masks drawn from `step_seed` as for the whole
+/// batch. Returns the batch's mean loss and how many it classified correctly.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn train_step_in_parts(
     arch: &Architecture,
@@ -54,12 +54,15 @@ pub(super) fn train_step_in_parts(
     parts: usize,
 ) -> (f32, usize) {
     let n = labels.len();
+    assert_eq!(x.shape()[0], n, "one label per example");
+    // Gradients are the parts'; the model's own would be an earlier step's.
+    crate::optim::zero_grad(params);
     let replicas: Vec<Mutex<nn::Sequential<f32>>> =
         (0..parts).map(|_| Mutex::new(replica(arch, net))).collect();
     let results = run_tasks(parts, |k| {
         let replica = replicas[k].lock().unwrap_or_else(PoisonError::into_inner);
         let (start, end) = (k * n / parts, (k + 1) * n / parts);
-        replica.reseed_part(step_seed, k);
+        replica.reseed_from(step_seed, start);
         let logits = replica.forward(&Tensor::new(x.slice_rows(start, end)));
         // The whole batch's mean is the sum of each part's mean times its share of the batch.
         let share = (end - start) as f32 / n as f32;
@@ -91,53 +94,39 @@ pub(super) fn train_step_in_parts(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::array::Rng;
+    use crate::arch::Architecture;
+    use crate::array::{Array, Rng};
     use crate::optim::Sgd;
     use crate::train::{Engine, Model};
 
     #[test]
-    fn a_step_in_parts_moves_the_weights_as_the_whole_batch_does() {
+    fn a_step_in_parts_is_the_hand_derived_whole_batch_step() {
         // The whole batch's mean loss is each part's mean weighted by its share of the
-        // examples, so 5 examples in 1, 2 or 3 parts (5; 2 + 3; 1 + 2 + 2) give one SGD step
-        // the same loss, count and weights, up to f32 rounding.
-        let arch =
-            Architecture::parse(&[1, 6, 6], "conv3k3p1,relu,maxpool2,flatten,linear4").unwrap();
-        let x = Array::<f32>::rand_uniform(&[5, 1, 6, 6], 0.0, 1.0, &mut Rng::seed(2));
+        // examples (5 examples: 2 + 3), and each part draws the dropout masks the whole batch
+        // gives its examples. So one SGD step of the autograd engine in parts gives the loss,
+        // count and weights of the hand-derived layers' step on the whole batch, up to f32
+        // rounding.
+        let arch = Architecture::parse(
+            &[1, 6, 6],
+            "conv3k3p1,relu,maxpool2,flatten,dropout0.5,linear4",
+        )
+        .unwrap();
+        assert_eq!(super::parts(&arch, 5), 2);
+        let x = Array::<f32>::rand_uniform(&[5, 36], 0.0, 1.0, &mut Rng::seed(2));
         let labels = [0, 1, 2, 3, 1];
-        let step = |parts: usize| {
-            let Model::Autograd {
-                net, params, arch, ..
-            } = Model::fresh(&arch, Engine::Autograd, 4)
-            else {
-                unreachable!("an autograd model")
-            };
-            let (loss, right) = train_step_in_parts(
-                &arch,
-                &net,
-                &params,
-                &x,
-                &labels,
-                &mut Sgd::new(0.5),
-                0,
-                parts,
-            );
-            let weights: Vec<Array<f32>> = params.iter().map(Tensor::to_array).collect();
-            (loss, right, weights)
+        let step = |engine: Engine| {
+            let mut model = Model::fresh(&arch, engine, 4);
+            let (loss, right) = model.train_step(x.clone(), &labels, &mut Sgd::new(0.5), 9);
+            (loss, right, model.weights(&arch))
         };
-        let (whole_loss, whole_right, whole) = step(1);
-        let before = Model::fresh(&arch, Engine::Autograd, 4).weights(&arch);
-        assert!(
-            whole.iter().zip(&before).all(|(a, (_, b))| a != b),
-            "the step moves every parameter"
-        );
-        for parts in [2, 3] {
-            let (loss, right, weights) = step(parts);
-            assert!((loss - whole_loss).abs() < 1e-6, "{parts} parts: {loss}");
-            assert_eq!(right, whole_right);
-            for (a, b) in weights.iter().zip(&whole) {
-                assert!(a.allclose(b, 1e-5, 1e-6), "{parts} parts: weights differ");
-            }
+        let (loss, right, in_parts) = step(Engine::Autograd);
+        let (whole_loss, whole_right, whole) = step(Engine::Manual);
+        assert!((loss - whole_loss).abs() < 1e-6, "{loss} vs {whole_loss}");
+        assert_eq!(right, whole_right);
+        let before = Model::fresh(&arch, Engine::Manual, 4).weights(&arch);
+        for (((name, a), (_, b)), (_, old)) in in_parts.iter().zip(&whole).zip(&before) {
+            assert!(b != old, "{name}: the step moves it");
+            assert!(a.allclose(b, 1e-5, 1e-6), "{name}: the steps differ");
         }
     }
 }

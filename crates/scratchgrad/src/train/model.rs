@@ -135,6 +135,13 @@ fn autograd_net(arch: &Architecture, state: &mut State) -> nn::Sequential<f32> {
 /// A copy of `net` (of `arch`, without batch norm) that shares its parameters' values and
 /// gathers gradients of its own: for one part of a batch.
 pub(super) fn replica(arch: &Architecture, net: &nn::Sequential<f32>) -> nn::Sequential<f32> {
+    assert!(
+        !arch
+            .layers
+            .iter()
+            .any(|l| matches!(l, LayerSpec::BatchNorm)),
+        "replica: batch norm's running statistics belong to one model"
+    );
     let mut state = State {
         tensors: HashMap::new(),
         counts: HashMap::new(),
