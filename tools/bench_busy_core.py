@@ -10,6 +10,8 @@ the 2-thread / 1-thread ratio.
 
     python3 tools/bench_busy_core.py --scratchgrad target/release/scratchgrad \
         --python ~/torchvenv/bin/python --data ~/.cache/scratchgrad/mnist --rounds 5
+
+`--arch cnn` or `--arch lenet5` times that network instead (scratchgrad only).
 """
 import argparse
 import json
@@ -29,13 +31,17 @@ def main():
     parser.add_argument("--python", help="a Python with torch (PyTorch is skipped without)")
     parser.add_argument("--data", default=str(pathlib.Path.home() / ".cache/scratchgrad/mnist"))
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--arch", choices=["mlp", "cnn", "lenet5"], default="mlp",
+                        help="the network; PyTorch runs beside the MLP only")
     args = parser.parse_args()
     script = pathlib.Path(__file__).with_name("bench_pytorch.py")
     contenders = {
         "scratchgrad autograd": lambda t: [args.scratchgrad, "bench", "--worker", "autograd",
+                                           "--arch", args.arch, "--eval-repeats", "0",
+                                           "--data-dir", str(pathlib.Path(args.data).parent),
                                            "--threads", str(t)],
     }
-    if args.python:
+    if args.python and args.arch == "mlp":
         contenders["PyTorch"] = lambda t: [args.python, str(script), "--data", args.data,
                                            "--threads", str(t)]
     times = {(name, t): [] for name in contenders for t in (1, 2)}
@@ -47,7 +53,8 @@ def main():
                     times[(name, t)].append(epoch_seconds(command(t)))
     finally:
         busy.kill()
-    print(f"one epoch with another process busy on one core, median of {args.rounds} rounds")
+    print(f"one {args.arch} epoch with another process busy on one core, "
+          f"median of {args.rounds} rounds")
     print(f"{'contender':<22} {'1 thread s':>11} {'2 threads s':>12} {'2t / 1t':>8}")
     for name in contenders:
         one, two = (statistics.median(times[(name, t)]) for t in (1, 2))
