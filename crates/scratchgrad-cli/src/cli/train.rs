@@ -111,7 +111,8 @@ pub struct TrainArgs {
     /// then scored once, at the end [default: 0, the texts' way: the test set every epoch]
     #[arg(long, value_name = "FRACTION", allow_negative_numbers = true)]
     pub(super) val_split: Option<f64>,
-    /// Threads for matrix products (results do not depend on it) [default: all cores]
+    /// Threads for a step's matrix products, or for the parts of a convolutional network's
+    /// batch (results do not depend on it) [default: all cores]
     #[arg(long, allow_negative_numbers = true)]
     pub(super) threads: Option<usize>,
     /// Folder for the model, metrics and pictures: new, empty, or a run stopped before its
