@@ -426,6 +426,10 @@ fn bad_input_is_one_clear_line() {
             "--lr: must be between 1e-10 and 1e6, not NaN",
         ),
         (
+            train(&["--arch", "lenet5", "--activation", "relu"]),
+            "--activation: the hidden widths and activation shape the MLP; lenet5 has its own",
+        ),
+        (
             train(&["--threads", "10000"]),
             "--threads: must be 1 to 256, not 10000",
         ),

@@ -143,6 +143,7 @@ impl TrainArgs {
             "architecture" if self.layers.is_some() => "--layers",
             "architecture" if self.arch.as_deref().is_some_and(|a| a != "mlp") => "--arch",
             "architecture" | "hidden" => "--hidden",
+            "activation" => "--activation",
             "layers" => "--layers",
             "engine" => "--engine",
             "epochs" => "--epochs",
@@ -151,7 +152,8 @@ impl TrainArgs {
             "optimizer" => "--optimizer",
             "schedule" => "--schedule",
             "seed" => "--seed",
-            _ => "--val-split",
+            "val_split" => "--val-split",
+            _ => "a setting",
         }
     }
 

@@ -151,8 +151,14 @@ fn window(
             (pad, rest) = leading_number(after).ok_or_else(bad)?;
         }
     }
-    if !rest.is_empty() || kh == 0 || kw == 0 || stride == 0 {
+    if !rest.is_empty() {
         return Err(bad());
+    }
+    if kh == 0 || kw == 0 {
+        return Err(format!("`{}`: a window is 1 or more wide", shown(token)));
+    }
+    if stride == 0 {
+        return Err(format!("`{}`: a stride is 1 or more", shown(token)));
     }
     Ok(Window {
         kh,
@@ -200,7 +206,10 @@ impl std::str::FromStr for LayerSpec {
             let (outputs, rest) = leading_number(rest).ok_or_else(bad)?;
             let rest = rest.strip_prefix('k').ok_or_else(bad)?;
             if outputs == 0 {
-                return Err(bad());
+                return Err(format!(
+                    "`{}`: a convolution has 1 or more filters",
+                    shown(token)
+                ));
             }
             let window = window(token, rest, Some(1), true)?;
             return Ok(LayerSpec::Conv2d { outputs, window });
@@ -215,7 +224,7 @@ impl std::str::FromStr for LayerSpec {
             return match p.parse::<f64>() {
                 Ok(p) if p > 0.0 && p < 1.0 => Ok(LayerSpec::Dropout { p }),
                 _ => Err(format!(
-                    "`{}` needs a probability between 0 and 1 after its name, e.g. dropout0.5",
+                    "`{}` needs a probability above 0 and below 1 after its name, e.g. dropout0.5",
                     shown(token)
                 )),
             };
@@ -266,6 +275,17 @@ mod tests {
             "bn2",
         ] {
             assert!(bad.parse::<LayerSpec>().is_err(), "{bad}");
+        }
+        // A number out of range is named, not the token's form.
+        for (bad, message) in [
+            ("conv0k3", "1 or more filters"),
+            ("conv4k3s0", "a stride is 1 or more"),
+            ("maxpool0", "a window is 1 or more wide"),
+            ("conv4k3x0", "a window is 1 or more wide"),
+            ("dropout1", "above 0 and below 1"),
+        ] {
+            let err = bad.parse::<LayerSpec>().unwrap_err();
+            assert!(err.contains(message), "{bad}: {err}");
         }
     }
 }

@@ -343,8 +343,9 @@ impl<T: Float> Array<T> {
         // the batch's rows.
         let tall = !trans_a && b_batch.is_empty() && !a_batch.is_empty();
         let rows = if tall { self.len() / k.max(1) } else { m };
-        let many_rows = rows > STRIDED_RIGHT_SIDE_ROWS || !b_batch.is_empty();
-        if trans_b && m > 1 && n > 1 && k > 2 && many_rows {
+        let batched = !tall && (!a_batch.is_empty() || !b_batch.is_empty());
+        let worth_copying = rows > STRIDED_RIGHT_SIDE_ROWS || batched;
+        if trans_b && m > 1 && n > 1 && k > 2 && worth_copying {
             // gemm 0.19 reads a right side stored by columns (`x @ W^T`, `q @ k^T`) two to
             // five times slower than one stored by rows, for many rows or a batch of small
             // products (docs/BENCHMARKS.md): copying the transpose out first costs k * n moves
@@ -357,8 +358,8 @@ impl<T: Float> Array<T> {
         if tall {
             // The batch's matrices, stacked, are one tall matrix of rows, so one product
             // replaces B small ones.
-            let rows = MatrixView { rows, ..a };
-            return products(self, rows, &[], other, b, &[], &shape);
+            let stacked = MatrixView { rows, ..a };
+            return products(self, stacked, &[], other, b, &[], &shape);
         }
         products(self, a, a_batch, other, b, b_batch, &shape)
     }

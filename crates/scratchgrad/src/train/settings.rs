@@ -72,7 +72,11 @@ impl Settings {
         let preset = self.preset();
         if preset != Preset::Mlp && (self.hidden.is_some() || self.activation.is_some()) {
             return Err(bad(
-                "hidden",
+                if self.hidden.is_some() {
+                    "hidden"
+                } else {
+                    "activation"
+                },
                 format!("the hidden widths and activation shape the MLP; {preset} has its own layers (give a layer list for another network)"),
             ));
         }
@@ -315,6 +319,11 @@ mod tests {
             (
                 serde_json::json!({"arch": "cnn", "hidden": "32"}),
                 "hidden",
+                "shape the MLP",
+            ),
+            (
+                serde_json::json!({"arch": "lenet5", "activation": "relu"}),
+                "activation",
                 "shape the MLP",
             ),
             (
