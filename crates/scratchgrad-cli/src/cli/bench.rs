@@ -16,7 +16,7 @@ use scratchgrad::data::datasets::epoch_order;
 use scratchgrad::data::{Dataset, DatasetName, Split};
 use scratchgrad::train::{evaluate, Engine, Model, OptimizerKind, Preset, Schedule, TrainConfig};
 
-use super::data;
+use super::{data, interrupt};
 use crate::output::{errln, outln};
 use crate::Failure;
 
@@ -66,6 +66,16 @@ pub struct BenchArgs {
 }
 
 const WARM_UP_STEPS: usize = 50;
+
+/// An error once Ctrl-C or SIGTERM has arrived: loading the data set installs the handler that
+/// turns the first one into a request, so a bench checks it between steps and between runs.
+fn stop_if_interrupted() -> Result<(), Failure> {
+    if interrupt::requested() {
+        return Err(Failure::new("interrupted: no timings were printed").with_exit_code(130));
+    }
+    Ok(())
+}
+
 /// What one worker measured: an epoch of training, and (for our engines) evaluating the
 /// 10,000 test images.
 struct WorkerTimes {
@@ -87,9 +97,15 @@ fn run_worker(
     if contender == "gemm" {
         // The step's matrix products and nothing else: the floor for any trainer.
         let products = products_of_a_step(&arch, args.batch_size);
-        (0..WARM_UP_STEPS).for_each(|_| products.iter().for_each(|p| p()));
+        for _ in 0..WARM_UP_STEPS {
+            stop_if_interrupted()?;
+            products.iter().for_each(|p| p());
+        }
         let t = Instant::now();
-        (0..batches.len()).for_each(|_| products.iter().for_each(|p| p()));
+        for _ in 0..batches.len() {
+            stop_if_interrupted()?;
+            products.iter().for_each(|p| p());
+        }
         return Ok(WorkerTimes {
             epoch: t.elapsed().as_secs_f64(),
             eval: None,
@@ -99,6 +115,7 @@ fn run_worker(
     let mut model = Model::fresh(&arch, engine, 0);
     let mut optimizer = args.optimizer().build(args.lr());
     for chunk in batches.iter().take(WARM_UP_STEPS) {
+        stop_if_interrupted()?;
         let (x, y) = train.batch(chunk);
         model.train_step(x, &y, optimizer.as_mut(), 0);
     }
@@ -107,6 +124,7 @@ fn run_worker(
     }
     let t = Instant::now();
     for (b, chunk) in batches.iter().enumerate() {
+        stop_if_interrupted()?;
         let (x, y) = train.batch(chunk);
         model.train_step(x, &y, optimizer.as_mut(), b as u64);
     }
@@ -379,6 +397,7 @@ pub fn run(args: BenchArgs) -> Result<(), Failure> {
             let out = command
                 .output()
                 .map_err(|e| Failure::new(format!("cannot run the {contender} contender: {e}")))?;
+            stop_if_interrupted()?;
             let json = worker_json(contender, &out.stdout, &out.stderr)?;
             times[i].push(json["epoch_seconds"].as_f64().unwrap_or(f64::NAN));
             if let Some(eval) = json["eval_seconds"].as_f64() {

@@ -165,12 +165,18 @@ impl Round {
 
 /// Runs `scratchgrad bench --scaling` with `threads` threads.
 pub(super) fn run(args: &BenchArgs, me: &Path, threads: usize) -> Result<(), Failure> {
+    // An interrupt reaches the workers too: say so rather than that a worker failed.
+    let measure = |workers: usize, threads: usize| {
+        let times = together(args, me, workers, threads);
+        super::stop_if_interrupted()?;
+        times
+    };
     let mut rounds = Vec::new();
     for round in 0..args.rounds {
         rounds.push(Round {
-            alone: together(args, me, 1, 1)?[0],
-            threaded: together(args, me, 1, threads)?[0],
-            side_by_side: together(args, me, threads, 1)?,
+            alone: measure(1, 1)?[0],
+            threaded: measure(1, threads)?[0],
+            side_by_side: measure(threads, 1)?,
         });
         if !args.json {
             errln!("round {}/{} done", round + 1, args.rounds);
