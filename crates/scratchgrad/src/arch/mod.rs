@@ -160,6 +160,11 @@ impl Architecture {
         Architecture::parse(&[1, 28, 28], &layers).expect("a valid preset")
     }
 
+    /// True when some layer is batch norm, whose statistics are a whole batch's.
+    pub fn has_batch_norm(&self) -> bool {
+        self.layers.contains(&LayerSpec::BatchNorm)
+    }
+
     /// True when some layer works on images (`[channels, height, width]` per example).
     pub fn is_spatial(&self) -> bool {
         self.input.len() == 3

@@ -29,10 +29,11 @@ const PARTS: usize = 2;
 /// whole products split between the threads (docs/BENCHMARKS.md). Batch norm keeps the
 /// batch whole too: its statistics are the whole batch's.
 pub(super) fn parts(arch: &Architecture, n: usize) -> usize {
-    let has = |wanted: fn(&LayerSpec) -> bool| arch.layers.iter().any(wanted);
-    let convolutional = has(|l| matches!(l, LayerSpec::Conv2d { .. }));
-    let batch_norm = has(|l| matches!(l, LayerSpec::BatchNorm));
-    if convolutional && !batch_norm {
+    let convolutional = arch
+        .layers
+        .iter()
+        .any(|l| matches!(l, LayerSpec::Conv2d { .. }));
+    if convolutional && !arch.has_batch_norm() {
         PARTS.min(n).max(1)
     } else {
         1

@@ -32,9 +32,7 @@ pub enum Model {
         net: nn::Sequential<f32>,
         /// Its parameters, in the optimizer's slot order.
         params: Vec<Tensor<f32>>,
-        /// One example's shape.
-        input: Vec<usize>,
-        /// What it is made of (to build replicas for parts of a batch).
+        /// What it is made of (one example's shape, and replicas for parts of a batch).
         arch: Architecture,
     },
     /// Hand-derived layers, with the softmax cross-entropy used for training.
@@ -136,10 +134,7 @@ fn autograd_net(arch: &Architecture, state: &mut State) -> nn::Sequential<f32> {
 /// gathers gradients of its own: for one part of a batch.
 pub(super) fn replica(arch: &Architecture, net: &nn::Sequential<f32>) -> nn::Sequential<f32> {
     assert!(
-        !arch
-            .layers
-            .iter()
-            .any(|l| matches!(l, LayerSpec::BatchNorm)),
+        !arch.has_batch_norm(),
         "replica: batch norm's running statistics belong to one model"
     );
     let mut state = State {
@@ -164,7 +159,6 @@ impl Model {
             counts: counts.iter().cloned().collect(),
             shared: HashMap::new(),
         };
-        let input = arch.input.clone();
         match engine {
             Engine::Autograd => {
                 let net = autograd_net(arch, &mut state);
@@ -172,7 +166,6 @@ impl Model {
                 Model::Autograd {
                     net,
                     params,
-                    input,
                     arch: arch.clone(),
                 }
             }
@@ -214,7 +207,7 @@ impl Model {
                 Model::Manual {
                     net: manual::Sequential::new(layers),
                     loss: manual::SoftmaxCrossEntropyWithLogits::default(),
-                    input,
+                    input: arch.input.clone(),
                 }
             }
         }
@@ -236,7 +229,8 @@ impl Model {
     /// network takes (`[n, 1, 28, 28]` for a convolutional one).
     fn shaped(&self, x: Array<f32>) -> Array<f32> {
         let input = match self {
-            Model::Autograd { input, .. } | Model::Manual { input, .. } => input,
+            Model::Autograd { arch, .. } => &arch.input,
+            Model::Manual { input, .. } => input,
         };
         if input.len() == 1 {
             return x;
