@@ -11,7 +11,7 @@ mod common;
 
 use common::array;
 
-use scratchgrad::array::{Array, Window};
+use scratchgrad::array::{Array, ConvPath, Isa, Window};
 use scratchgrad::autograd::Tensor;
 use scratchgrad::manual::{self, Layer};
 use scratchgrad::nn::{self, Module};
@@ -176,4 +176,49 @@ fn cnn_layers_match_pytorch_float64_in_both_engines() {
             }
         }
     }
+}
+
+/// The `f32` convolution by every path that applies to a case (the direct kernels on each
+/// instruction set this CPU has for stride 1; im2col + GEMM always) against the same
+/// float64 fixtures, to `f32`'s precision: sums of a few hundred terms of size 1.
+#[test]
+fn f32_convolutions_match_pytorch_float64_by_every_path() {
+    let to_f32 = |a: &Array<f64>| a.map(|v| v as f32);
+    let mut direct_cases = 0;
+    for case in cases().iter().filter(|c| c["op"] == "conv2d") {
+        let name = case["name"].as_str().unwrap();
+        let window = window(&case["args"]);
+        let inputs: Vec<Array<f32>> = case["inputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| to_f32(&array(v)))
+            .collect();
+        let (x, w, b) = (&inputs[0], &inputs[1], &inputs[2]);
+        let upstream = to_f32(&array(&case["upstream"]));
+        let mut paths = vec![ConvPath::Gemm];
+        if window.stride == 1 {
+            paths.extend(Isa::available().into_iter().map(ConvPath::Direct));
+            direct_cases += 1;
+        }
+        for path in paths {
+            let (out, saved) = x.conv2d_by(w, Some(b), &window, path);
+            let got = [
+                out,
+                saved.input_grad(&upstream, w, x.shape(), &window),
+                saved.weight_grad(&upstream, w.shape(), x.shape(), &window),
+            ];
+            let want = [
+                array(&case["output"]),
+                array(&case["grads"][0]),
+                array(&case["grads"][1]),
+            ];
+            for (what, (got, want)) in ["output", "dx", "dw"].iter().zip(got.iter().zip(&want)) {
+                let got = got.map(f64::from);
+                assert_eq!(got.shape(), want.shape(), "{name} {path:?} {what}");
+                assert!(got.allclose(want, 1e-4, 1e-4), "{name} {path:?} {what}");
+            }
+        }
+    }
+    assert!(direct_cases >= 2, "the fixture lost its stride-1 cases");
 }

@@ -14,7 +14,9 @@
 //! assert_eq!(b.sum(&[0], false).data(), &[25.0, 47.0, 69.0]);
 //! ```
 
+mod channels_last;
 mod conv;
+mod direct_conv;
 mod display;
 mod elementwise;
 mod float;
@@ -25,15 +27,18 @@ mod reduce;
 mod rows;
 mod shape;
 mod shape_ops;
+mod simd;
 mod storage;
 mod threads;
 mod vector_math;
 mod window;
 
+pub use conv::{ConvPath, SavedInput};
 pub use float::Float;
 pub use random::Rng;
 pub use reduce::LONG_SUM;
 pub use shape::{broadcast_shapes, strides_of, try_broadcast_shapes};
+pub use simd::Isa;
 pub(crate) use threads::for_each_part;
 pub use threads::{num_threads, run_tasks, set_num_threads, with_threads};
 pub use window::Window;

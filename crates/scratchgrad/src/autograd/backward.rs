@@ -223,34 +223,27 @@ pub(crate) fn input_grads<T: Float>(
             let after = Array::zeros(&with_axis(&shape, *axis, shape[*axis] - start - len));
             Array::concat(&[&before, &g, &after], *axis)
         })],
-        // y = conv(x, W) + b is Y = W X_cols (+ b) with X_cols = im2col(x), so with G the
-        // gradient as [out, positions]: dW = G X_cols^T, dX_cols = W^T G, dx = col2im(dX_cols),
-        // db = G summed over every position
+        // y = x ⋆ W + b (cross-correlation, stride 1 on the direct path):
+        // dx = pad(g, k - 1 - p) ⋆ W flipped with in and out swapped, dW[o, c, i, j] = sum over
+        // positions of g[o] times x[c] shifted by (i, j), db = g summed over every position
+        // (the im2col path: dW = G X_cols^T, dx = col2im(W^T G); array/conv.rs holds both)
         Conv2d {
             input,
             weight,
             bias,
             window,
-            cols,
+            saved,
         } => {
-            let g_channels = g.nchw_to_channels();
             let w = weight.data();
-            let filters = w.reshape(&[w.shape()[0], cols.shape()[0]]);
+            let input_shape = input.shape();
             let mut grads = vec![
-                wanted(input, || {
-                    filters
-                        .matmul_t(true, &g_channels, false)
-                        .col2im(&input.shape(), window)
-                }),
+                wanted(input, || saved.input_grad(&g, &w, &input_shape, window)),
                 wanted(weight, || {
-                    // computed as dW^T = X_cols G^T, the kernel's faster orientation
-                    cols.matmul(&g.nchw_to_rows())
-                        .transpose()
-                        .into_reshape(w.shape())
+                    saved.weight_grad(&g, w.shape(), &input_shape, window)
                 }),
             ];
             if let Some(bias) = bias {
-                grads.push(wanted(bias, || g_channels.sum(&[1], false)));
+                grads.push(wanted(bias, || g.sum(&[0, 2, 3], false)));
             }
             grads
         }

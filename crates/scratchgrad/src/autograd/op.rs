@@ -2,7 +2,7 @@
 //! holding its inputs (and anything else its backward rule needs).
 
 use super::Tensor;
-use crate::array::{Array, Float, Window};
+use crate::array::{Array, Float, SavedInput, Window};
 
 /// The operation that produced a tensor. Leaves (inputs, parameters, constants) are `Leaf`.
 pub(crate) enum Op<T: Float> {
@@ -96,13 +96,13 @@ pub(crate) enum Op<T: Float> {
         inputs: Vec<Tensor<T>>,
         axis: usize,
     },
-    /// A 2-D convolution; `cols` are the input's patches (`Array::im2col`), kept for backward.
+    /// A 2-D convolution; `saved` is what its path keeps of the input for backward.
     Conv2d {
         input: Tensor<T>,
         weight: Tensor<T>,
         bias: Option<Tensor<T>>,
         window: Window,
-        cols: Array<T>,
+        saved: SavedInput<T>,
     },
     /// Max pooling; `argmax` holds the flat index of the input element each output took.
     MaxPool2d {

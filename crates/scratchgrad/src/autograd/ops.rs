@@ -5,7 +5,7 @@ use std::ops;
 
 use super::op::Op;
 use super::Tensor;
-use crate::array::{Array, Float, Window};
+use crate::array::{Array, ConvPath, Float, Window};
 
 macro_rules! binary {
     ($($(#[$doc:meta])* $name:ident => $variant:ident;)*) => {$(
@@ -310,15 +310,16 @@ impl<T: Float> Tensor<T> {
         window: Window,
     ) -> Tensor<T> {
         let bias_data = bias.map(Tensor::data);
-        let (value, cols) = self
-            .data()
-            .conv2d(&weight.data(), bias_data.as_deref(), &window);
+        let path = ConvPath::choose::<T>(&window);
+        let (value, saved) =
+            self.data()
+                .conv2d_by(&weight.data(), bias_data.as_deref(), &window, path);
         let op = Op::Conv2d {
             input: self.clone(),
             weight: weight.clone(),
             bias: bias.cloned(),
             window,
-            cols,
+            saved,
         };
         Tensor::from_op(value, op)
     }

@@ -1,0 +1,186 @@
+//! Vectors of `f32` lanes for the hand-written kernels (the direct convolution), with the
+//! instruction set picked at run time, as oneDNN and gemm pick theirs.
+//!
+//! A kernel is written once, generic over [`Lanes`], and marked `#[inline(always)]` all the
+//! way down; [`Isa::run`]-style entry points then compile it three times: inside a
+//! `#[target_feature(enable = "avx512f")]` function (16 lanes, 32 registers), inside an
+//! `avx2,fma` one (8 lanes, 16 registers), and as plain Rust ([`Portable`], 8 lanes the
+//! compiler vectorizes as it can). This is the `std::arch` route: the intrinsics are stable,
+//! need no dependency, and a reader sees the exact instruction each line becomes (`pulp`
+//! hides the same dispatch behind a trait of its own).
+
+#[cfg(target_arch = "x86_64")]
+use std::arch::x86_64::*;
+use std::sync::OnceLock;
+
+/// The operations a kernel needs on a vector of `LANES` floats.
+///
+/// # Safety
+/// Implementations for an instruction set may only run on a CPU that has it: every method is
+/// `unsafe` and is only called from inside a function compiled for that set, after
+/// [`Isa::detect`] has found it.
+pub(crate) trait Lanes: Copy {
+    /// A vector of `LANES` floats, as the CPU holds it in one register.
+    type V: Copy;
+    /// Floats per vector.
+    const LANES: usize;
+    /// How many vectors a kernel may keep as accumulators (the register file, less a few for
+    /// the operands).
+    const ACCUMULATORS: usize;
+    /// All lanes 0.
+    unsafe fn zero() -> Self::V;
+    /// All lanes `x`.
+    unsafe fn splat(x: f32) -> Self::V;
+    /// `LANES` floats from `p` (any alignment).
+    unsafe fn load(p: *const f32) -> Self::V;
+    /// `LANES` floats to `p` (any alignment).
+    unsafe fn store(p: *mut f32, v: Self::V);
+    /// `a * b + c` in each lane.
+    unsafe fn mul_add(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
+}
+
+/// AVX-512: 16 lanes, 32 registers, a fused multiply-add rounded once.
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+pub(crate) struct Avx512;
+
+#[cfg(target_arch = "x86_64")]
+impl Lanes for Avx512 {
+    type V = __m512;
+    const LANES: usize = 16;
+    const ACCUMULATORS: usize = 28;
+    #[inline(always)]
+    unsafe fn zero() -> __m512 {
+        unsafe { _mm512_setzero_ps() }
+    }
+    #[inline(always)]
+    unsafe fn splat(x: f32) -> __m512 {
+        unsafe { _mm512_set1_ps(x) }
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> __m512 {
+        unsafe { _mm512_loadu_ps(p) }
+    }
+    #[inline(always)]
+    unsafe fn store(p: *mut f32, v: __m512) {
+        unsafe { _mm512_storeu_ps(p, v) }
+    }
+    #[inline(always)]
+    unsafe fn mul_add(a: __m512, b: __m512, c: __m512) -> __m512 {
+        unsafe { _mm512_fmadd_ps(a, b, c) }
+    }
+}
+
+/// AVX2 with FMA: 8 lanes, 16 registers, a fused multiply-add rounded once.
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+pub(crate) struct Avx2;
+
+#[cfg(target_arch = "x86_64")]
+impl Lanes for Avx2 {
+    type V = __m256;
+    const LANES: usize = 8;
+    const ACCUMULATORS: usize = 12;
+    #[inline(always)]
+    unsafe fn zero() -> __m256 {
+        unsafe { _mm256_setzero_ps() }
+    }
+    #[inline(always)]
+    unsafe fn splat(x: f32) -> __m256 {
+        unsafe { _mm256_set1_ps(x) }
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> __m256 {
+        unsafe { _mm256_loadu_ps(p) }
+    }
+    #[inline(always)]
+    unsafe fn store(p: *mut f32, v: __m256) {
+        unsafe { _mm256_storeu_ps(p, v) }
+    }
+    #[inline(always)]
+    unsafe fn mul_add(a: __m256, b: __m256, c: __m256) -> __m256 {
+        unsafe { _mm256_fmadd_ps(a, b, c) }
+    }
+}
+
+/// Plain Rust on 8 lanes, for any CPU: `a * b + c` with two roundings (a fused
+/// multiply-add without hardware support is a slow library call).
+#[derive(Clone, Copy)]
+pub(crate) struct Portable;
+
+impl Lanes for Portable {
+    type V = [f32; 8];
+    const LANES: usize = 8;
+    const ACCUMULATORS: usize = 12;
+    #[inline(always)]
+    unsafe fn zero() -> [f32; 8] {
+        [0.0; 8]
+    }
+    #[inline(always)]
+    unsafe fn splat(x: f32) -> [f32; 8] {
+        [x; 8]
+    }
+    #[inline(always)]
+    unsafe fn load(p: *const f32) -> [f32; 8] {
+        unsafe { p.cast::<[f32; 8]>().read_unaligned() }
+    }
+    #[inline(always)]
+    unsafe fn store(p: *mut f32, v: [f32; 8]) {
+        unsafe { p.cast::<[f32; 8]>().write_unaligned(v) }
+    }
+    #[inline(always)]
+    unsafe fn mul_add(a: [f32; 8], b: [f32; 8], c: [f32; 8]) -> [f32; 8] {
+        std::array::from_fn(|i| a[i] * b[i] + c[i])
+    }
+}
+
+/// The instruction sets the kernels are compiled for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Isa {
+    /// 16-lane AVX-512 (`avx512f`).
+    Avx512,
+    /// 8-lane AVX2 with FMA.
+    Avx2,
+    /// Plain Rust, on any CPU.
+    Portable,
+}
+
+impl Isa {
+    /// The widest set this CPU has (detected once). `SCRATCHGRAD_ISA=avx2|portable` asks
+    /// for a narrower one, to compare them on one machine; a set the CPU lacks is never
+    /// chosen.
+    pub fn detect() -> Isa {
+        static CHOSEN: OnceLock<Isa> = OnceLock::new();
+        *CHOSEN.get_or_init(|| {
+            let wanted = std::env::var("SCRATCHGRAD_ISA").unwrap_or_default();
+            let available = Isa::available();
+            let asked = available.iter().find(|isa| isa.name() == wanted);
+            *asked.unwrap_or(&available[0])
+        })
+    }
+
+    /// Every set this CPU can run, widest first (always ending with `Portable`).
+    pub fn available() -> Vec<Isa> {
+        let mut sets = Vec::new();
+        #[cfg(target_arch = "x86_64")]
+        {
+            if is_x86_feature_detected!("avx512f") {
+                sets.push(Isa::Avx512);
+            }
+            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+                sets.push(Isa::Avx2);
+            }
+        }
+        sets.push(Isa::Portable);
+        sets
+    }
+
+    /// Its name as `SCRATCHGRAD_ISA` spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Isa::Avx512 => "avx512",
+            Isa::Avx2 => "avx2",
+            Isa::Portable => "portable",
+        }
+    }
+}
