@@ -17,6 +17,29 @@ use super::window::Window;
 /// An NCHW shape as `(n, c, h, w)`.
 type Nchw = (usize, usize, usize, usize);
 
+/// Positions per block of a transpose: a block's rows on both sides stay in the L1 cache.
+const BLOCK: usize = 64;
+
+/// Positions `0..len` from channels first to channels last: `to[p * stored + ch] =
+/// from[ch * channel_stride + p]` for `ch < c` (`to`'s other channels are left as they are),
+/// in blocks of positions, so that both sides stay in the cache.
+fn to_channels_last(
+    from: &[f32],
+    (c, channel_stride, len): (usize, usize, usize),
+    to: &mut [f32],
+    stored: usize,
+) {
+    for p0 in (0..len).step_by(BLOCK) {
+        let block = BLOCK.min(len - p0);
+        for ch in 0..c {
+            let line = &from[ch * channel_stride + p0..][..block];
+            for (row, &v) in to[p0 * stored..].chunks_exact_mut(stored).zip(line) {
+                row[ch] = v;
+            }
+        }
+    }
+}
+
 /// `x` NCHW zero-padded by `(ph, pw)` on each side, channels last:
 /// `[n, h + 2 ph, w + 2 pw, c]`.
 pub(crate) fn pad_channels_last(
@@ -26,15 +49,13 @@ pub(crate) fn pad_channels_last(
 ) -> Vec<f32> {
     let (hp, wp) = (h + 2 * ph, w + 2 * pw);
     let mut out = vec![0.0; n * hp * wp * c];
-    for b in 0..n {
-        for ci in 0..c {
-            let plane = &x[(b * c + ci) * h * w..][..h * w];
-            for (y, line) in plane.chunks_exact(w).enumerate() {
-                let row = &mut out[((b * hp + y + ph) * wp + pw) * c..][..w * c];
-                for (pixel, &v) in row.chunks_exact_mut(c).zip(line) {
-                    pixel[ci] = v;
-                }
-            }
+    for (image, padded) in x
+        .chunks_exact(c * h * w)
+        .zip(out.chunks_exact_mut(hp * wp * c))
+    {
+        for y in 0..h {
+            let row = &mut padded[((y + ph) * wp + pw) * c..][..w * c];
+            to_channels_last(&image[y * w..], (c, h * w, w), row, c);
         }
     }
     out
@@ -49,12 +70,19 @@ fn rows_to_nchw(
     bias: Option<&[f32]>,
 ) -> Vec<f32> {
     let mut out = vec![0.0; n * c * plane];
-    for (b, image) in out.chunks_exact_mut(c * plane).enumerate() {
-        let rows = &rows[b * plane * stored..][..plane * stored];
-        for (ch, to) in image.chunks_exact_mut(plane).enumerate() {
-            let add = bias.map_or(0.0, |bias| bias[ch]);
-            for (t, row) in to.iter_mut().zip(rows.chunks_exact(stored)) {
-                *t = row[ch] + add;
+    for (image, to) in rows
+        .chunks_exact(plane * stored)
+        .zip(out.chunks_exact_mut(c * plane))
+    {
+        for p0 in (0..plane).step_by(BLOCK) {
+            let len = BLOCK.min(plane - p0);
+            let block = &image[p0 * stored..][..len * stored];
+            for ch in 0..c {
+                let add = bias.map_or(0.0, |bias| bias[ch]);
+                let line = &mut to[ch * plane + p0..][..len];
+                for (v, row) in line.iter_mut().zip(block.chunks_exact(stored)) {
+                    *v = row[ch] + add;
+                }
             }
         }
     }
@@ -64,13 +92,11 @@ fn rows_to_nchw(
 /// NCHW `[n, c, plane]` as channels-last rows `[n * plane, stored]`, channels `c..stored` 0.
 fn nchw_to_rows(x: &[f32], (n, c, plane): (usize, usize, usize), stored: usize) -> Vec<f32> {
     let mut out = vec![0.0; n * plane * stored];
-    for (b, rows) in out.chunks_exact_mut(plane * stored).enumerate() {
-        for ch in 0..c {
-            let from = &x[(b * c + ch) * plane..][..plane];
-            for (row, &v) in rows.chunks_exact_mut(stored).zip(from) {
-                row[ch] = v;
-            }
-        }
+    for (image, rows) in x
+        .chunks_exact(c * plane)
+        .zip(out.chunks_exact_mut(plane * stored))
+    {
+        to_channels_last(image, (c, plane, plane), rows, stored);
     }
     out
 }
@@ -124,8 +150,7 @@ pub(crate) fn forward(
         o: stored,
     };
     let filters = filters_channels_last(w, (o, c, kh, kw), stored, false);
-    let mut rows = vec![0.0; n * g.oh() * g.ow() * stored];
-    direct_conv::forward(isa, g, &padded, &filters, &mut rows);
+    let rows = direct_conv::forward(isa, g, &padded, &filters);
     let out = rows_to_nchw(&rows, (n, o, g.oh() * g.ow()), stored, bias);
     (out, padded)
 }
@@ -156,8 +181,7 @@ pub(crate) fn input_grad(
         o: stored,
     };
     let filters = filters_channels_last(w, (o, c, kh, kw), stored, true);
-    let mut rows = vec![0.0; n * h * wd * stored];
-    direct_conv::forward(isa, geo, &padded, &filters, &mut rows);
+    let rows = direct_conv::forward(isa, geo, &padded, &filters);
     rows_to_nchw(&rows, (n, c, h * wd), stored, None)
 }
 
@@ -184,14 +208,11 @@ pub(crate) fn weight_grad(
         o: stored,
     };
     let rows = nchw_to_rows(g, (n, o, geo.oh() * geo.ow()), stored);
-    let mut dw = vec![0.0; kh * kw * c * stored];
-    direct_conv::weight_grad(isa, geo, padded, &rows, &mut dw);
-    let mut out = vec![0.0; o * c * kh * kw];
+    let dw = direct_conv::weight_grad(isa, geo, padded, &rows);
+    let mut out = Vec::with_capacity(o * c * kh * kw);
     for co in 0..o {
         for ci in 0..c {
-            for ij in 0..kh * kw {
-                out[(co * c + ci) * kh * kw + ij] = dw[(ij * c + ci) * stored + co];
-            }
+            out.extend((0..kh * kw).map(|ij| dw[(ij * c + ci) * stored + co]));
         }
     }
     out

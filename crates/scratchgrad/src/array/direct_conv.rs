@@ -21,6 +21,8 @@
 
 #[cfg(target_arch = "x86_64")]
 use super::simd::{Avx2, Avx512};
+use std::mem::MaybeUninit;
+
 use super::simd::{Isa, Lanes, Portable};
 use super::threads::for_each_part;
 
@@ -68,6 +70,9 @@ impl Geometry {
     }
 }
 
+/// An output value the kernels store (nothing reads it before).
+type Out = MaybeUninit<f32>;
+
 /// Below this many output values a pass runs on one thread.
 const PARALLEL_MIN: usize = 1 << 14;
 
@@ -100,66 +105,82 @@ macro_rules! with_tile {
     };
 }
 
-/// `out = xp ⋆ w`, channels last: `xp` `[n, hp, wp, c]`, `w` `[kh, kw, c, o]`, `out`
-/// `[n, oh, ow, o]`. Images are split across threads.
-pub(crate) fn forward(isa: Isa, g: Geometry, xp: &[f32], w: &[f32], out: &mut [f32]) {
+/// `xp ⋆ w`, channels last: `xp` `[n, hp, wp, c]` and `w` `[kh, kw, c, o]` give
+/// `[n, oh, ow, o]`. Rows of the output are split across threads.
+pub(crate) fn forward(isa: Isa, g: Geometry, xp: &[f32], w: &[f32]) -> Vec<f32> {
     assert!(
         g.o.is_multiple_of(lanes(isa)),
         "direct conv: {g:?} has unpadded channels"
     );
     assert!(
-        xp.len() == g.input_len() && w.len() == g.filters_len() && out.len() == g.output_len(),
-        "direct conv: buffers of {}, {} and {} floats do not fit {g:?}",
+        xp.len() == g.input_len() && w.len() == g.filters_len(),
+        "direct conv: buffers of {} and {} floats do not fit {g:?}",
         xp.len(),
         w.len(),
-        out.len()
     );
     let row = g.ow() * g.o;
-    for_each_part(out, row, PARALLEL_MIN, |start, part| {
-        let first = start / row;
-        // SAFETY: the lengths were checked above against `g`, which every offset in the
-        // kernel stays within; `isa` came from `Isa::detect` or `available`, so the CPU has it.
-        unsafe {
-            match isa {
-                #[cfg(target_arch = "x86_64")]
-                Isa::Avx512 => forward_avx512(g, xp, w, part, first),
-                #[cfg(target_arch = "x86_64")]
-                Isa::Avx2 => forward_avx2(g, xp, w, part, first),
-                _ => forward_rows::<Portable>(g, xp, w, part, first),
+    let mut out = Vec::with_capacity(g.output_len());
+    for_each_part(
+        &mut out.spare_capacity_mut()[..g.output_len()],
+        row,
+        PARALLEL_MIN,
+        |start, part| {
+            let first = start / row;
+            // SAFETY: the lengths were checked above against `g`, which every offset in the
+            // kernel stays within; `isa` came from `Isa::detect` or `available`, so the CPU has it.
+            unsafe {
+                match isa {
+                    #[cfg(target_arch = "x86_64")]
+                    Isa::Avx512 => forward_avx512(g, xp, w, part, first),
+                    #[cfg(target_arch = "x86_64")]
+                    Isa::Avx2 => forward_avx2(g, xp, w, part, first),
+                    _ => forward_rows::<Portable>(g, xp, w, part, first),
+                }
             }
-        }
-    });
+        },
+    );
+    // SAFETY: every row stored each of its tiles for every channel block: all of it.
+    unsafe { out.set_len(g.output_len()) };
+    out
 }
 
 /// `dw[i, r, o] = sum over (b, y, x) of xp[b, y + i, x * c + r] * gr[b, y, x, o]`, with `xp`
-/// `[n, hp, wp, c]`, the output's gradient `gr` `[n, oh, ow, o]` and `dw` `[kh, kw, c, o]`.
+/// `[n, hp, wp, c]` and the output's gradient `gr` `[n, oh, ow, o]`, as `[kh, kw, c, o]`.
 /// Rows of `dw` are split across threads; each sums the positions in order.
-pub(crate) fn weight_grad(isa: Isa, g: Geometry, xp: &[f32], gr: &[f32], dw: &mut [f32]) {
+pub(crate) fn weight_grad(isa: Isa, g: Geometry, xp: &[f32], gr: &[f32]) -> Vec<f32> {
     assert!(
         g.o.is_multiple_of(lanes(isa)),
         "direct conv: {g:?} has unpadded channels"
     );
     assert!(
-        xp.len() == g.input_len() && gr.len() == g.output_len() && dw.len() == g.filters_len(),
-        "direct conv: buffers of {}, {} and {} floats do not fit {g:?}",
+        xp.len() == g.input_len() && gr.len() == g.output_len(),
+        "direct conv: buffers of {} and {} floats do not fit {g:?}",
         xp.len(),
         gr.len(),
-        dw.len()
     );
+    let mut dw = Vec::with_capacity(g.filters_len());
     // Every weight's sum reads all positions: split even small ones.
-    for_each_part(dw, g.o, 0, |start, part| {
-        let first = start / g.o;
-        // SAFETY: as in `forward`.
-        unsafe {
-            match isa {
-                #[cfg(target_arch = "x86_64")]
-                Isa::Avx512 => weight_grad_avx512(g, xp, gr, part, first),
-                #[cfg(target_arch = "x86_64")]
-                Isa::Avx2 => weight_grad_avx2(g, xp, gr, part, first),
-                _ => weight_grad_rows::<Portable>(g, xp, gr, part, first),
+    for_each_part(
+        &mut dw.spare_capacity_mut()[..g.filters_len()],
+        g.o,
+        0,
+        |start, part| {
+            let first = start / g.o;
+            // SAFETY: as in `forward`.
+            unsafe {
+                match isa {
+                    #[cfg(target_arch = "x86_64")]
+                    Isa::Avx512 => weight_grad_avx512(g, xp, gr, part, first),
+                    #[cfg(target_arch = "x86_64")]
+                    Isa::Avx2 => weight_grad_avx2(g, xp, gr, part, first),
+                    _ => weight_grad_rows::<Portable>(g, xp, gr, part, first),
+                }
             }
-        }
-    });
+        },
+    );
+    // SAFETY: every row stored each of its channel blocks: all of it.
+    unsafe { dw.set_len(g.filters_len()) };
+    dw
 }
 
 /// Floats per vector of `isa`: output channels are padded to a multiple of this.
@@ -172,28 +193,28 @@ pub(crate) fn lanes(isa: Isa) -> usize {
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn forward_avx512(g: Geometry, xp: &[f32], w: &[f32], out: &mut [f32], first: usize) {
+unsafe fn forward_avx512(g: Geometry, xp: &[f32], w: &[f32], out: &mut [Out], first: usize) {
     // SAFETY: the caller's promise, passed on.
     unsafe { forward_rows::<Avx512>(g, xp, w, out, first) }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn forward_avx2(g: Geometry, xp: &[f32], w: &[f32], out: &mut [f32], first: usize) {
+unsafe fn forward_avx2(g: Geometry, xp: &[f32], w: &[f32], out: &mut [Out], first: usize) {
     // SAFETY: the caller's promise, passed on.
     unsafe { forward_rows::<Avx2>(g, xp, w, out, first) }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn weight_grad_avx512(g: Geometry, xp: &[f32], gr: &[f32], dw: &mut [f32], first: usize) {
+unsafe fn weight_grad_avx512(g: Geometry, xp: &[f32], gr: &[f32], dw: &mut [Out], first: usize) {
     // SAFETY: the caller's promise, passed on.
     unsafe { weight_grad_rows::<Avx512>(g, xp, gr, dw, first) }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn weight_grad_avx2(g: Geometry, xp: &[f32], gr: &[f32], dw: &mut [f32], first: usize) {
+unsafe fn weight_grad_avx2(g: Geometry, xp: &[f32], gr: &[f32], dw: &mut [Out], first: usize) {
     // SAFETY: the caller's promise, passed on.
     unsafe { weight_grad_rows::<Avx2>(g, xp, gr, dw, first) }
 }
@@ -207,7 +228,7 @@ unsafe fn forward_rows<L: Lanes>(
     g: Geometry,
     xp: &[f32],
     w: &[f32],
-    out: &mut [f32],
+    out: &mut [Out],
     first: usize,
 ) {
     let (oh, ow, o) = (g.oh(), g.ow(), g.o);
@@ -225,7 +246,7 @@ unsafe fn forward_rows<L: Lanes>(
                 // image b (x + px + kw - 1 <= wp); the filters' offsets inside `w`.
                 unsafe {
                     let input = input.add(x * g.c);
-                    let to = out_row.as_mut_ptr().add(x * o + block);
+                    let to = out_row.as_mut_ptr().cast::<f32>().add(x * o + block);
                     let filters = w.as_ptr().add(block);
                     with_tile!(forward_tile::<L>(nv, px; g, input, filters, to));
                 }
@@ -283,7 +304,7 @@ unsafe fn weight_grad_rows<L: Lanes>(
     g: Geometry,
     xp: &[f32],
     gr: &[f32],
-    dw: &mut [f32],
+    dw: &mut [Out],
     first: usize,
 ) {
     let (span, o) = (g.span(), g.o);
@@ -299,7 +320,7 @@ unsafe fn weight_grad_rows<L: Lanes>(
             // inputs read start at column r of row i of each image and end within it.
             unsafe {
                 let input = xp.as_ptr().add(i * g.input_row() + r);
-                let to = dw.as_mut_ptr().add(k * o + block);
+                let to = dw.as_mut_ptr().cast::<f32>().add(k * o + block);
                 let grads = gr.as_ptr().add(block);
                 with_tile!(weight_grad_tile::<L>(nv, px; g, input, grads, to));
             }

@@ -16,34 +16,36 @@ fn no_padding(op: &str, window: &Window) {
 }
 
 /// Max pooling's common case, 2x2 windows with stride 2, over one plane of width `w` (the
-/// same choices as the general loop, with the comparisons laid out for the compiler).
+/// same choices as the general loop). Written without branches (comparisons become masks and
+/// selects), since which of four values is largest is a coin toss the CPU mispredicts.
 fn max_pool_2x2<T: Float>(
     image: &[T],
     w: usize,
     base: usize,
-    pooled: &mut [(T, usize)],
+    values: &mut [T],
+    taken: &mut [usize],
     ow: usize,
 ) {
-    let take = |best: (T, usize), v: T, at: usize| {
-        if v > best.0 || (v.is_nan() && !best.0.is_nan()) {
-            (v, at)
-        } else {
-            best
-        }
-    };
-    for (y, row) in pooled.chunks_exact_mut(ow).enumerate() {
-        let (top, bottom) = (
-            &image[2 * y * w..2 * y * w + 2 * ow],
-            &image[(2 * y + 1) * w..(2 * y + 1) * w + 2 * ow],
-        );
-        let pairs = top.chunks_exact(2).zip(bottom.chunks_exact(2));
-        for (x, (slot, (t, b))) in row.iter_mut().zip(pairs).enumerate() {
-            let at = base + 2 * y * w + 2 * x;
-            let mut best = (t[0], at);
-            best = take(best, t[1], at + 1);
-            best = take(best, b[0], at + w);
-            best = take(best, b[1], at + w + 1);
-            *slot = best;
+    // v replaces best if larger, or if v is NaN and best is not (a NaN is always taken)
+    let wins = |v: T, best: T| (v > best) | (v.is_nan() & !best.is_nan());
+    let rows = values.chunks_exact_mut(ow).zip(taken.chunks_exact_mut(ow));
+    for (y, (values, taken)) in rows.enumerate() {
+        let top = &image[2 * y * w..][..2 * ow];
+        let bottom = &image[(2 * y + 1) * w..][..2 * ow];
+        let at = base + 2 * y * w;
+        for x in 0..ow {
+            let (mut best, mut k) = (top[2 * x], 0);
+            for (offset, v) in [
+                (1, top[2 * x + 1]),
+                (w, bottom[2 * x]),
+                (w + 1, bottom[2 * x + 1]),
+            ] {
+                let take = wins(v, best);
+                best = if take { v } else { best };
+                k = if take { offset } else { k };
+            }
+            values[x] = best;
+            taken[x] = at + 2 * x + k;
         }
     }
 }
@@ -56,19 +58,26 @@ impl<T: Float> Array<T> {
         no_padding("max_pool2d", window);
         let (n, c, h, w) = nchw("max_pool2d", &self.shape);
         let (oh, ow) = out_size("max_pool2d", window, &self.shape);
-        let mut out = vec![(T::ZERO, 0usize); n * c * oh * ow];
+        let plane = oh * ow;
+        let mut values = vec![T::ZERO; n * c * plane];
+        let mut taken = vec![0usize; n * c * plane];
+        let mut planes: Vec<_> = values
+            .chunks_exact_mut(plane)
+            .zip(taken.chunks_exact_mut(plane))
+            .collect();
         // Planes are independent: split them across threads.
-        for_each_part(&mut out, oh * ow, PARALLEL_MIN, |start, part| {
-            for (k, pooled) in part.chunks_exact_mut(oh * ow).enumerate() {
-                let base = (start / (oh * ow) + k) * h * w;
+        let min_planes = PARALLEL_MIN / plane.max(1);
+        for_each_part(&mut planes, 1, min_planes, |start, part| {
+            for (k, (values, taken)) in part.iter_mut().enumerate() {
+                let base = (start + k) * h * w;
                 let image = &self.data[base..base + h * w];
                 if *window == Window::square_pool(2) {
-                    max_pool_2x2(image, w, base, pooled, ow);
+                    max_pool_2x2(image, w, base, values, taken, ow);
                     continue;
                 }
-                for (y, row) in pooled.chunks_exact_mut(ow).enumerate() {
+                for y in 0..oh {
                     let y0 = y * window.stride;
-                    for (x, slot) in row.iter_mut().enumerate() {
+                    for x in 0..ow {
                         let x0 = x * window.stride;
                         let mut best = (image[y0 * w + x0], y0 * w + x0);
                         for i in 0..window.kh {
@@ -81,16 +90,16 @@ impl<T: Float> Array<T> {
                                 }
                             }
                         }
-                        *slot = (best.0, base + best.1);
+                        values[y * ow + x] = best.0;
+                        taken[y * ow + x] = base + best.1;
                     }
                 }
             }
         });
         let shape = [n, c, oh, ow];
-        let (values, argmax) = out.into_iter().unzip();
         (
             Array::from_vec(values, &shape),
-            Array::from_vec(argmax, &shape),
+            Array::from_vec(taken, &shape),
         )
     }
 
