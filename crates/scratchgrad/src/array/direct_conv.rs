@@ -296,7 +296,8 @@ unsafe fn forward_tile<L: Lanes, const NV: usize, const PX: usize>(
 }
 
 /// The weight-gradient rows `first..` that `dw` holds (row `i * span + r` of `[kh, span, o]`),
-/// cut into tiles that stay inside one kernel row `i`.
+/// cut into tiles of neighbouring rows (a tile may span kernel rows: a thin filter, such as a
+/// first layer's `kw * 1`, still fills the registers).
 ///
 /// SAFETY: as for [`forward_rows`].
 #[inline(always)]
@@ -314,15 +315,15 @@ unsafe fn weight_grad_rows<L: Lanes>(
         let nv = if o - block >= 2 * L::LANES { 2 } else { 1 };
         let mut k = 0;
         while k < rows {
-            let (i, r) = ((first + k) / span, (first + k) % span);
-            let px = tile_width((span - r).min(rows - k), nv, L::ACCUMULATORS);
-            // SAFETY: rows k..k + px of `dw` are inside it and inside kernel row i; the
-            // inputs read start at column r of row i of each image and end within it.
+            let px = tile_width(rows - k, nv, L::ACCUMULATORS);
+            // Row i * span + r of the filters reads input row y + i from column x * c + r.
+            let at = |t: usize| (first + k + t) / span * g.input_row() + (first + k + t) % span;
+            // SAFETY: rows k..k + px of `dw` are inside it; each row's inputs start at its
+            // column r of its row i of each image and end within that row.
             unsafe {
-                let input = xp.as_ptr().add(i * g.input_row() + r);
                 let to = dw.as_mut_ptr().cast::<f32>().add(k * o + block);
                 let grads = gr.as_ptr().add(block);
-                with_tile!(weight_grad_tile::<L>(nv, px; g, input, grads, to));
+                with_tile!(weight_grad_tile::<L>(nv, px; g, xp.as_ptr(), at, grads, to));
             }
             k += px;
         }
@@ -330,32 +331,36 @@ unsafe fn weight_grad_rows<L: Lanes>(
     }
 }
 
-/// One tile of the weight gradient: `PX` consecutive rows `r` of one kernel row, `NV` vectors
-/// of output channels, each summed over every output position `(b, y, x)` in order.
+/// One tile of the weight gradient: `PX` neighbouring rows of the filters, `NV` vectors of
+/// output channels, each summed over every output position `(b, y, x)` in order. Row `t`
+/// reads the inputs from `xp` plus `at(t)` on.
 ///
-/// SAFETY: `input` points at `xp[0, i, r]`, `grads` at `gr[0, 0, 0, block]`, `to` at
-/// `dw[i, r, block]`; all in bounds for `PX` rows and `NV` vectors.
+/// SAFETY: `xp` is the padded input, `at(t)` the offset of row `t`'s first input in image 0,
+/// `grads` points at `gr[0, 0, 0, block]`, `to` at the tile's first row of `dw` at `block`;
+/// all in bounds for `PX` rows and `NV` vectors.
 #[inline(always)]
 unsafe fn weight_grad_tile<L: Lanes, const NV: usize, const PX: usize>(
     g: Geometry,
-    input: *const f32,
+    xp: *const f32,
+    at: impl Fn(usize) -> usize,
     grads: *const f32,
     to: *mut f32,
 ) {
     let (oh, ow) = (g.oh(), g.ow());
+    let offsets: [usize; PX] = std::array::from_fn(at);
     // SAFETY: the caller's promise on every pointer; `L` runs on this CPU.
     unsafe {
         let mut acc = [[L::zero(); NV]; PX];
         for b in 0..g.n {
             for y in 0..oh {
-                let row = input.add((b * g.hp + y) * g.input_row());
+                let row = xp.add((b * g.hp + y) * g.input_row());
                 let grad_row = grads.add((b * oh + y) * ow * g.o);
                 for x in 0..ow {
                     let gv: [L::V; NV] =
                         std::array::from_fn(|v| L::load(grad_row.add(x * g.o + v * L::LANES)));
                     let pixels = row.add(x * g.c);
                     for (t, acc) in acc.iter_mut().enumerate() {
-                        let p = L::splat(*pixels.add(t));
+                        let p = L::splat(*pixels.add(offsets[t]));
                         for v in 0..NV {
                             acc[v] = L::mul_add(p, gv[v], acc[v]);
                         }
