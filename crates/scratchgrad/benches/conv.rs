@@ -145,11 +145,10 @@ fn main() {
     let columns = paths.len() + usize::from(python.is_some());
     let mut times = vec![vec![vec![Vec::new(); columns]; PASSES.len()]; LAYERS.len()];
     for round in 0..rounds {
-        for (layer, (x, w, b, window)) in inputs.iter().enumerate() {
-            for pass in 0..PASSES.len() {
-                for (column, (_, path)) in paths.iter().enumerate() {
-                    let ms = time_pass(*path, pass, x, w, b, window);
-                    times[layer][pass][column].push(ms);
+        for ((x, w, b, window), layer_times) in inputs.iter().zip(&mut times) {
+            for (pass, pass_times) in layer_times.iter_mut().enumerate() {
+                for ((_, path), column) in paths.iter().zip(pass_times) {
+                    column.push(time_pass(*path, pass, x, w, b, window));
                 }
             }
         }
