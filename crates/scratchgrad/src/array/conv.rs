@@ -1,16 +1,12 @@
-//! Convolution on `[batch, channels, height, width]` (NCHW) arrays, the layout PyTorch uses. Convolution is im2col + one matrix product, as candle and burn do on the CPU:
-//! every input patch becomes a column, so a whole batch's convolution is a single large product
+//! The im2col + GEMM convolution on `[batch, channels, height, width]` (NCHW) arrays, the
+//! layout PyTorch uses, as candle and burn compute it on the CPU (`conv_path.rs` says when
+//! the direct kernels are used instead): every input patch becomes a column, so a whole batch's convolution is a single large product
 //! (which the matrix kernel runs fast and splits across threads) and its backward pass is two
 //! more products plus col2im, the inverse scatter.
 //!
 //! Patches are laid out `[channels * kh * kw, batch * out_h * out_w]`: a row per weight of a
 //! filter, a column per output position of every image.
 
-use std::any::{Any, TypeId};
-use std::sync::OnceLock;
-
-use super::channels_last;
-use super::simd::Isa;
 use super::threads::for_each_part;
 use super::window::{nchw, out_size, Window, PARALLEL_MIN};
 use super::{Array, Float};
@@ -49,6 +45,9 @@ impl<T: Float> Array<T> {
         let (oh, ow) = out_size("im2col", window, &self.shape);
         let (rows, columns) = (c * window.kh * window.kw, n * oh * ow);
         let mut cols = vec![T::ZERO; rows * columns];
+        if cols.is_empty() {
+            return Array::from_vec(cols, &[rows, columns]); // no images, or nothing in them
+        }
         // Rows are independent: split them across threads.
         for_each_part(&mut cols, columns, PARALLEL_MIN, |start, part| {
             for (r, out) in part.chunks_exact_mut(columns).enumerate() {
@@ -98,6 +97,9 @@ impl<T: Float> Array<T> {
             c * window.kh * window.kw
         );
         let mut image_data = vec![T::ZERO; n * c * h * w];
+        if image_data.is_empty() {
+            return Array::from_vec(image_data, shape);
+        }
         // Each image's pixels gather from its own columns: split the images across threads.
         for_each_part(&mut image_data, c * h * w, PARALLEL_MIN, |start, part| {
             for (k, image) in part.chunks_exact_mut(c * h * w).enumerate() {
@@ -138,7 +140,7 @@ impl<T: Float> Array<T> {
 
     /// Panics unless `weight` is `[out, c, kh, kw]` for this NCHW input and `window`, and
     /// `bias` (if any) `[out]`, naming the operation and the shapes.
-    fn assert_filters_fit(
+    pub(super) fn assert_filters_fit(
         &self,
         op: &str,
         weight: &Array<T>,
@@ -251,151 +253,6 @@ impl<T: Float> Array<T> {
         // the orientation the matrix kernel runs fastest for these shapes (long side first).
         let rows = cols.matmul_t(true, &filters, true);
         (rows.rows_to_nchw(n, size, bias), cols)
-    }
-}
-
-/// The two ways a convolution is computed here.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ConvPath {
-    /// im2col + one matrix product per pass (any type, stride and padding).
-    Gemm,
-    /// The direct kernels on channels-last arrays (`f32`, stride 1, padding below the
-    /// kernel's size), with the instruction set this CPU has.
-    Direct(Isa),
-}
-
-impl ConvPath {
-    /// The path for a convolution of `T` over `window`: direct where it applies, unless
-    /// `SCRATCHGRAD_CONV=gemm` asks for im2col + GEMM everywhere (to compare the two).
-    pub fn choose<T: Float>(window: &Window) -> ConvPath {
-        static GEMM_ONLY: OnceLock<bool> = OnceLock::new();
-        let gemm_only =
-            *GEMM_ONLY.get_or_init(|| std::env::var("SCRATCHGRAD_CONV").is_ok_and(|v| v == "gemm"));
-        let direct = TypeId::of::<T>() == TypeId::of::<f32>()
-            && window.stride == 1
-            && window.padding < window.kh
-            && window.padding < window.kw;
-        if direct && !gemm_only {
-            ConvPath::Direct(Isa::detect())
-        } else {
-            ConvPath::Gemm
-        }
-    }
-}
-
-/// What a convolution keeps of its input for its backward pass: what its path reads.
-pub enum SavedInput<T> {
-    /// im2col's columns, `[c * kh * kw, n * oh * ow]`.
-    Columns(Array<T>),
-    /// The input zero-padded and channels last, `[n, h + 2p, w + 2p, c]`, for the direct
-    /// kernels of this instruction set.
-    Padded(Array<T>, Isa),
-}
-
-/// The `f32` values of an array that is one (the direct path's operands).
-fn f32s<T: Float>(a: &Array<T>) -> &[f32] {
-    let a: &dyn Any = a;
-    a.downcast_ref::<Array<f32>>()
-        .expect("the direct convolution runs on f32 only")
-        .data()
-}
-
-/// `f32` values as an `Array<T>` where `T` is `f32`.
-fn from_f32s<T: Float>(values: Vec<f32>, shape: &[usize]) -> Array<T> {
-    let a: Box<dyn Any> = Box::new(Array::from_vec(values, shape));
-    *a.downcast::<Array<T>>()
-        .expect("the direct convolution runs on f32 only")
-}
-
-impl<T: Float> Array<T> {
-    /// [`Array::conv2d`] by `path`, keeping what the backward pass reads: the output and the
-    /// saved input for [`SavedInput::input_grad`] and [`SavedInput::weight_grad`].
-    ///
-    /// ```
-    /// use scratchgrad::array::{Array, ConvPath, Window};
-    /// let x = Array::<f32>::from_vec((0..32).map(|v| v as f32).collect(), &[2, 1, 4, 4]);
-    /// let w = Array::from_vec(vec![1.0; 9], &[1, 1, 3, 3]);
-    /// let window = Window { padding: 1, ..Window::square(3) };
-    /// let (y, saved) = x.conv2d_by(&w, None, &window, ConvPath::choose::<f32>(&window));
-    /// assert_eq!(y.at(&[0, 0, 0, 0]), 0.0 + 1.0 + 4.0 + 5.0); // the corner's 2x2 neighbours
-    /// let g = Array::ones(y.shape());
-    /// assert_eq!(saved.weight_grad(&g, w.shape(), x.shape(), &window).shape(), &[1, 1, 3, 3]);
-    /// ```
-    pub fn conv2d_by(
-        &self,
-        weight: &Array<T>,
-        bias: Option<&Array<T>>,
-        window: &Window,
-        path: ConvPath,
-    ) -> (Array<T>, SavedInput<T>) {
-        let ConvPath::Direct(isa) = path else {
-            let (y, cols) = self.conv2d(weight, bias, window);
-            return (y, SavedInput::Columns(cols));
-        };
-        self.assert_filters_fit("conv2d", weight, bias, window);
-        let shape = nchw("conv2d", &self.shape);
-        let o = weight.shape[0];
-        let (oh, ow) = out_size("conv2d", window, &self.shape);
-        let bias = bias.map(f32s);
-        let (y, padded) =
-            channels_last::forward(isa, f32s(self), shape, f32s(weight), o, bias, window);
-        let (n, c, h, w) = shape;
-        let p = window.padding;
-        let padded = from_f32s(padded, &[n, h + 2 * p, w + 2 * p, c]);
-        (
-            from_f32s(y, &[n, o, oh, ow]),
-            SavedInput::Padded(padded, isa),
-        )
-    }
-}
-
-impl<T: Float> SavedInput<T> {
-    /// The input's gradient (`input_shape`) from the output's, `g`.
-    pub fn input_grad(
-        &self,
-        g: &Array<T>,
-        weight: &Array<T>,
-        input_shape: &[usize],
-        window: &Window,
-    ) -> Array<T> {
-        match self {
-            // dX_cols = W^T G, then each column entry back to the pixel it was copied from
-            SavedInput::Columns(cols) => {
-                let filters = weight.reshape(&[weight.shape[0], cols.shape[0]]);
-                filters
-                    .matmul_t(true, &g.nchw_to_channels(), false)
-                    .col2im(input_shape, window)
-            }
-            SavedInput::Padded(_, isa) => {
-                let input = nchw("conv2d", input_shape);
-                let (o, w) = (weight.shape[0], f32s(weight));
-                let dx = channels_last::input_grad(*isa, f32s(g), input, w, o, window);
-                from_f32s(dx, input_shape)
-            }
-        }
-    }
-
-    /// The filters' gradient (`weight_shape`) from the output's, `g`.
-    pub fn weight_grad(
-        &self,
-        g: &Array<T>,
-        weight_shape: &[usize],
-        input_shape: &[usize],
-        window: &Window,
-    ) -> Array<T> {
-        match self {
-            // dW = G X_cols^T, computed as (X_cols G^T)^T, the kernel's faster orientation
-            SavedInput::Columns(cols) => cols
-                .matmul(&g.nchw_to_rows())
-                .transpose()
-                .into_reshape(weight_shape),
-            SavedInput::Padded(padded, isa) => {
-                let input = nchw("conv2d", input_shape);
-                let o = weight_shape[0];
-                let dw = channels_last::weight_grad(*isa, f32s(padded), f32s(g), input, o, window);
-                from_f32s(dw, weight_shape)
-            }
-        }
     }
 }
 

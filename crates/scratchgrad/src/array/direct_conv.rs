@@ -23,7 +23,7 @@
 use super::simd::{Avx2, Avx512};
 use std::mem::MaybeUninit;
 
-use super::simd::{Isa, Lanes, Portable};
+use super::simd::{Isa, Kind, Lanes, Portable};
 use super::threads::for_each_part;
 
 /// The sizes of a stride-1 convolution over a padded, channels-last input.
@@ -33,22 +33,42 @@ pub(crate) struct Geometry {
     pub n: usize,
     /// Input channels.
     pub c: usize,
-    /// Padded input height and width.
+    /// Padded input height.
     pub hp: usize,
+    /// Padded input width.
     pub wp: usize,
-    /// Kernel height and width.
+    /// Kernel height.
     pub kh: usize,
+    /// Kernel width.
     pub kw: usize,
     /// Output channels as stored: a multiple of the lanes.
     pub o: usize,
 }
 
 impl Geometry {
+    /// Output height (the kernel fits the padded input: checked by the passes).
     pub fn oh(&self) -> usize {
         self.hp - self.kh + 1
     }
+    /// Output width.
     pub fn ow(&self) -> usize {
         self.wp - self.kw + 1
+    }
+    /// Panics unless the buffers' lengths and the shapes fit each other and the lanes: every
+    /// offset the kernels compute from `self` then stays inside the buffers.
+    fn check(&self, isa: Isa, xp: usize, other: usize, other_len: usize) {
+        assert!(
+            self.kh >= 1 && self.kw >= 1 && self.hp >= self.kh && self.wp >= self.kw,
+            "direct conv: the kernel does not fit the padded input in {self:?}"
+        );
+        assert!(
+            self.o > 0 && self.o.is_multiple_of(lanes(isa)),
+            "direct conv: {self:?} has no channels or unpadded ones"
+        );
+        assert!(
+            xp == self.input_len() && other == other_len,
+            "direct conv: buffers of {xp} and {other} floats do not fit {self:?}"
+        );
     }
     /// Filter values per input row: `kw * c`.
     fn span(&self) -> usize {
@@ -58,13 +78,15 @@ impl Geometry {
     fn input_row(&self) -> usize {
         self.wp * self.c
     }
+    /// Floats in the padded input `[n, hp, wp, c]`.
     fn input_len(&self) -> usize {
         self.n * self.hp * self.input_row()
     }
-    /// Floats in the filters `[kh, kw * c, o]` and in the output `[n, oh, ow, o]`.
+    /// Floats in the filters `[kh, kw * c, o]`.
     fn filters_len(&self) -> usize {
         self.kh * self.span() * self.o
     }
+    /// Floats in the output `[n, oh, ow, o]`.
     fn output_len(&self) -> usize {
         self.n * self.oh() * self.ow() * self.o
     }
@@ -73,8 +95,9 @@ impl Geometry {
 /// An output value the kernels store (nothing reads it before).
 type Out = MaybeUninit<f32>;
 
-/// Below this many output values a pass runs on one thread.
-const PARALLEL_MIN: usize = 1 << 14;
+/// Below this many output values a forward pass runs on one thread (each value is a long
+/// sum: a quarter of the threshold elementwise work uses).
+const DIRECT_PARALLEL_MIN: usize = 1 << 14;
 
 /// Tile widths tried, widest first: a row of `ow` outputs is covered greedily.
 const TILES: [usize; 5] = [14, 7, 4, 2, 1];
@@ -95,12 +118,13 @@ macro_rules! with_tile {
             (2, 7) => $f::<$L, 2, 7>($($arg),*),
             (2, 4) => $f::<$L, 2, 4>($($arg),*),
             (2, 2) => $f::<$L, 2, 2>($($arg),*),
-            (2, _) => $f::<$L, 2, 1>($($arg),*),
-            (_, 14) => $f::<$L, 1, 14>($($arg),*),
-            (_, 7) => $f::<$L, 1, 7>($($arg),*),
-            (_, 4) => $f::<$L, 1, 4>($($arg),*),
-            (_, 2) => $f::<$L, 1, 2>($($arg),*),
-            (_, _) => $f::<$L, 1, 1>($($arg),*),
+            (2, 1) => $f::<$L, 2, 1>($($arg),*),
+            (1, 14) => $f::<$L, 1, 14>($($arg),*),
+            (1, 7) => $f::<$L, 1, 7>($($arg),*),
+            (1, 4) => $f::<$L, 1, 4>($($arg),*),
+            (1, 2) => $f::<$L, 1, 2>($($arg),*),
+            (1, 1) => $f::<$L, 1, 1>($($arg),*),
+            (nv, px) => unreachable!("no tile of {nv} vectors by {px} outputs"),
         }
     };
 }
@@ -108,32 +132,23 @@ macro_rules! with_tile {
 /// `xp ⋆ w`, channels last: `xp` `[n, hp, wp, c]` and `w` `[kh, kw, c, o]` give
 /// `[n, oh, ow, o]`. Rows of the output are split across threads.
 pub(crate) fn forward(isa: Isa, g: Geometry, xp: &[f32], w: &[f32]) -> Vec<f32> {
-    assert!(
-        g.o.is_multiple_of(lanes(isa)),
-        "direct conv: {g:?} has unpadded channels"
-    );
-    assert!(
-        xp.len() == g.input_len() && w.len() == g.filters_len(),
-        "direct conv: buffers of {} and {} floats do not fit {g:?}",
-        xp.len(),
-        w.len(),
-    );
+    g.check(isa, xp.len(), w.len(), g.filters_len());
     let row = g.ow() * g.o;
     let mut out = Vec::with_capacity(g.output_len());
     for_each_part(
         &mut out.spare_capacity_mut()[..g.output_len()],
         row,
-        PARALLEL_MIN,
+        DIRECT_PARALLEL_MIN,
         |start, part| {
             let first = start / row;
             // SAFETY: the lengths were checked above against `g`, which every offset in the
-            // kernel stays within; `isa` came from `Isa::detect` or `available`, so the CPU has it.
+            // kernel stays within; only detection makes an `Isa`, so the CPU has it.
             unsafe {
-                match isa {
+                match isa.kind() {
                     #[cfg(target_arch = "x86_64")]
-                    Isa::Avx512 => forward_avx512(g, xp, w, part, first),
+                    Kind::Avx512 => forward_avx512(g, xp, w, part, first),
                     #[cfg(target_arch = "x86_64")]
-                    Isa::Avx2 => forward_avx2(g, xp, w, part, first),
+                    Kind::Avx2 => forward_avx2(g, xp, w, part, first),
                     _ => forward_rows::<Portable>(g, xp, w, part, first),
                 }
             }
@@ -148,16 +163,7 @@ pub(crate) fn forward(isa: Isa, g: Geometry, xp: &[f32], w: &[f32]) -> Vec<f32> 
 /// `[n, hp, wp, c]` and the output's gradient `gr` `[n, oh, ow, o]`, as `[kh, kw, c, o]`.
 /// Rows of `dw` are split across threads; each sums the positions in order.
 pub(crate) fn weight_grad(isa: Isa, g: Geometry, xp: &[f32], gr: &[f32]) -> Vec<f32> {
-    assert!(
-        g.o.is_multiple_of(lanes(isa)),
-        "direct conv: {g:?} has unpadded channels"
-    );
-    assert!(
-        xp.len() == g.input_len() && gr.len() == g.output_len(),
-        "direct conv: buffers of {} and {} floats do not fit {g:?}",
-        xp.len(),
-        gr.len(),
-    );
+    g.check(isa, xp.len(), gr.len(), g.output_len());
     let mut dw = Vec::with_capacity(g.filters_len());
     // Every weight's sum reads all positions: split even small ones.
     for_each_part(
@@ -168,11 +174,11 @@ pub(crate) fn weight_grad(isa: Isa, g: Geometry, xp: &[f32], gr: &[f32]) -> Vec<
             let first = start / g.o;
             // SAFETY: as in `forward`.
             unsafe {
-                match isa {
+                match isa.kind() {
                     #[cfg(target_arch = "x86_64")]
-                    Isa::Avx512 => weight_grad_avx512(g, xp, gr, part, first),
+                    Kind::Avx512 => weight_grad_avx512(g, xp, gr, part, first),
                     #[cfg(target_arch = "x86_64")]
-                    Isa::Avx2 => weight_grad_avx2(g, xp, gr, part, first),
+                    Kind::Avx2 => weight_grad_avx2(g, xp, gr, part, first),
                     _ => weight_grad_rows::<Portable>(g, xp, gr, part, first),
                 }
             }
@@ -185,9 +191,9 @@ pub(crate) fn weight_grad(isa: Isa, g: Geometry, xp: &[f32], gr: &[f32]) -> Vec<
 
 /// Floats per vector of `isa`: output channels are padded to a multiple of this.
 pub(crate) fn lanes(isa: Isa) -> usize {
-    match isa {
-        Isa::Avx512 => 16,
-        Isa::Avx2 | Isa::Portable => 8,
+    match isa.kind() {
+        Kind::Avx512 => 16,
+        Kind::Avx2 | Kind::Portable => 8,
     }
 }
 

@@ -16,6 +16,7 @@
 
 mod channels_last;
 mod conv;
+mod conv_path;
 mod direct_conv;
 mod display;
 mod elementwise;
@@ -33,7 +34,7 @@ mod threads;
 mod vector_math;
 mod window;
 
-pub use conv::{ConvPath, SavedInput};
+pub use conv_path::{ConvPath, SavedInput};
 pub use float::Float;
 pub use random::Rng;
 pub use reduce::LONG_SUM;

@@ -2,7 +2,7 @@
 //! instruction set picked at run time, as oneDNN and gemm pick theirs.
 //!
 //! A kernel is written once, generic over [`Lanes`], and marked `#[inline(always)]` all the
-//! way down; [`Isa::run`]-style entry points then compile it three times: inside a
+//! way down; its entry points then compile it three times: inside a
 //! `#[target_feature(enable = "avx512f")]` function (16 lanes, 32 registers), inside an
 //! `avx2,fma` one (8 lanes, 16 registers), and as plain Rust ([`Portable`], 8 lanes the
 //! compiler vectorizes as it can). This is the `std::arch` route: the intrinsics are stable,
@@ -13,19 +13,17 @@
 use std::arch::x86_64::*;
 use std::sync::OnceLock;
 
-/// The operations a kernel needs on a vector of `LANES` floats.
-///
-/// # Safety
-/// Implementations for an instruction set may only run on a CPU that has it: every method is
-/// `unsafe` and is only called from inside a function compiled for that set, after
-/// [`Isa::detect`] has found it.
+/// The operations a kernel needs on a vector of `LANES` floats. Every method is `unsafe`:
+/// an implementation for an instruction set may only run on a CPU that has it, so its
+/// methods are only called from inside a function compiled for that set, with an [`Isa`]
+/// (which only detection makes) that says the CPU has it.
 pub(crate) trait Lanes: Copy {
     /// A vector of `LANES` floats, as the CPU holds it in one register.
     type V: Copy;
     /// Floats per vector.
     const LANES: usize;
-    /// How many vectors a kernel may keep as accumulators (the register file, less a few for
-    /// the operands).
+    /// How many vectors a kernel may keep as accumulators (the vector registers, less a few
+    /// for the operands; for `Portable`, what suits the common 16-register SSE/NEON files).
     const ACCUMULATORS: usize;
     /// All lanes 0.
     unsafe fn zero() -> Self::V;
@@ -134,9 +132,21 @@ impl Lanes for Portable {
     }
 }
 
-/// The instruction sets the kernels are compiled for.
+/// An instruction set the kernels are compiled for, that this CPU has: only [`Isa::detect`]
+/// and [`Isa::available`] make one, so a kernel given an `Isa` may use its instructions.
+///
+/// ```
+/// use scratchgrad::array::Isa;
+/// let sets = Isa::available();
+/// assert_eq!(sets.last().unwrap().name(), "portable"); // every CPU runs plain Rust
+/// assert!(sets.contains(&Isa::detect()));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Isa {
+pub struct Isa(Kind);
+
+/// The sets, for the kernels' dispatch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
     /// 16-lane AVX-512 (`avx512f`).
     Avx512,
     /// 8-lane AVX2 with FMA.
@@ -159,28 +169,33 @@ impl Isa {
         })
     }
 
-    /// Every set this CPU can run, widest first (always ending with `Portable`).
+    /// Every set this CPU can run, widest first (always ending with the portable one).
     pub fn available() -> Vec<Isa> {
         let mut sets = Vec::new();
         #[cfg(target_arch = "x86_64")]
         {
             if is_x86_feature_detected!("avx512f") {
-                sets.push(Isa::Avx512);
+                sets.push(Isa(Kind::Avx512));
             }
             if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-                sets.push(Isa::Avx2);
+                sets.push(Isa(Kind::Avx2));
             }
         }
-        sets.push(Isa::Portable);
+        sets.push(Isa(Kind::Portable));
         sets
     }
 
     /// Its name as `SCRATCHGRAD_ISA` spells it.
     pub fn name(self) -> &'static str {
-        match self {
-            Isa::Avx512 => "avx512",
-            Isa::Avx2 => "avx2",
-            Isa::Portable => "portable",
+        match self.0 {
+            Kind::Avx512 => "avx512",
+            Kind::Avx2 => "avx2",
+            Kind::Portable => "portable",
         }
+    }
+
+    /// Which set it is.
+    pub(crate) fn kind(self) -> Kind {
+        self.0
     }
 }

@@ -226,7 +226,7 @@ pub(crate) fn input_grads<T: Float>(
         // y = x ⋆ W + b (cross-correlation, stride 1 on the direct path):
         // dx = pad(g, k - 1 - p) ⋆ W flipped with in and out swapped, dW[o, c, i, j] = sum over
         // positions of g[o] times x[c] shifted by (i, j), db = g summed over every position
-        // (the im2col path: dW = G X_cols^T, dx = col2im(W^T G); array/conv.rs holds both)
+        // (the im2col path: dW = G X_cols^T, dx = col2im(W^T G); array/conv_path.rs picks one)
         Conv2d {
             input,
             weight,
