@@ -225,7 +225,8 @@ mod tests {
     /// Every pass on every instruction set this CPU has, against the `f64` im2col path
     /// (itself checked against the nested loops and PyTorch's float64 fixtures): odd sizes,
     /// 1 and many channels, channel counts that are not a multiple of the lanes, rows wider
-    /// than a tile, a 1x1 kernel, padding 0 up to k - 1.
+    /// than a tile, a 1x1 kernel, padding 0 up to k - 1. (The input's gradient runs direct
+    /// only for at least a vector's lanes of input channels.)
     #[test]
     fn every_pass_matches_the_f64_gemm_path_on_every_instruction_set() {
         let mut rng = Rng::seed(11);
@@ -239,6 +240,8 @@ mod tests {
             ((2, 1, 5, 5), (3, 1, 1), 0),
             ((1, 4, 3, 3), (7, 3, 3), 2),
             ((2, 2, 30, 3), (9, 2, 3), 1),
+            // 20 input channels: the input's gradient runs direct with a part-empty vector
+            ((2, 20, 9, 7), (12, 3, 3), 1),
         ];
         for ((n, c, h, w), (o, kh, kw), padding) in cases {
             let window = Window {
