@@ -189,9 +189,15 @@ impl TrainArgs {
             ("--blocks", self.blocks.is_some()),
             ("--dropout", self.dropout.is_some()),
         ];
+        let instead = |flag: &str| match flag {
+            "--steps" | "--eval-every" => "an image network trains for --epochs",
+            "--dropout" => "an image network takes dropout as a layer: --layers ...,dropout0.5,...",
+            _ => "an image network's shape is --arch or --layers",
+        };
         match train_text::first_given(&given) {
             Some(flag) => Err(Failure::new(format!(
-                "{flag} is for language models (--dataset names or shakespeare); an image network trains for --epochs"
+                "{flag} is for language models (--dataset names or shakespeare); {}",
+                instead(flag)
             ))),
             None => Ok(()),
         }
