@@ -211,6 +211,33 @@ impl<T: Float> Array<T> {
         Array::from_vec(out, &[n * plane, c])
     }
 
+    /// The sum of each channel of an NCHW array over the batch and every position, `[c]`:
+    /// the gradient of a convolution's bias. Each plane is summed in `T` with 8 running sums
+    /// (which the compiler vectorizes), the planes' sums are added in f64, as [`Array::sum`]
+    /// adds long sums.
+    ///
+    /// ```
+    /// use scratchgrad::array::Array;
+    /// let g = Array::from_vec((1..=8).map(f64::from).collect(), &[2, 2, 1, 2]);
+    /// assert_eq!(g.sum_per_channel().data(), &[1.0 + 2.0 + 5.0 + 6.0, 3.0 + 4.0 + 7.0 + 8.0]);
+    /// ```
+    pub fn sum_per_channel(&self) -> Array<T> {
+        let (_, c, h, w) = nchw("sum_per_channel", &self.shape);
+        let mut sums = vec![0.0f64; c];
+        if h * w > 0 {
+            for (k, plane) in self.data.chunks_exact(h * w).enumerate() {
+                let mut lanes = [T::ZERO; 8];
+                let chunks = plane.chunks_exact(8);
+                let rest: T = chunks.remainder().iter().copied().sum();
+                for chunk in chunks {
+                    lanes.iter_mut().zip(chunk).for_each(|(s, &v)| *s += v);
+                }
+                sums[k % c] += (lanes.iter().copied().sum::<T>() + rest).to_f64();
+            }
+        }
+        Array::from_vec(sums.into_iter().map(T::from_f64).collect(), &[c])
+    }
+
     /// `[n, c, h, w]` as `[c, n * h * w]`: one row per channel, in the columns' order.
     pub fn nchw_to_channels(&self) -> Array<T> {
         let (n, c, h, w) = nchw("nchw_to_channels", &self.shape);

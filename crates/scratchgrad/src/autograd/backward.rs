@@ -243,7 +243,7 @@ pub(crate) fn input_grads<T: Float>(
                 }),
             ];
             if let Some(bias) = bias {
-                grads.push(wanted(bias, || g.sum(&[0, 2, 3], false)));
+                grads.push(wanted(bias, || g.sum_per_channel()));
             }
             grads
         }
