@@ -10,7 +10,7 @@
 //! - weight gradient: `dw[co, ci, i, j] = sum over (b, y, x) of pad(x, p)[b, ci, y + i, x + j]
 //!   * g[b, co, y, x]`.
 
-use super::direct_conv::{self, lanes, Geometry};
+use super::direct_conv::{self, Geometry};
 use super::simd::Isa;
 use super::window::Window;
 
@@ -125,6 +125,21 @@ fn filters_channels_last(w: &[f32], (o, c, kh, kw): Nchw, stored: usize, flip: b
     out
 }
 
+/// The kernels' view of a convolution of `input` over `window`, the input padded by the
+/// window's padding, with `stored` output channels.
+fn padded_input((n, c, h, w): Nchw, window: &Window, stored: usize) -> Geometry {
+    let p = window.padding;
+    Geometry {
+        n,
+        c,
+        hp: h + 2 * p,
+        wp: w + 2 * p,
+        kh: window.kh,
+        kw: window.kw,
+        o: stored,
+    }
+}
+
 /// The forward pass: `x` NCHW `[n, c, h, w]`, filters `[o, c, kh, kw]`, stride 1. Returns
 /// the NCHW output and the padded, channels-last input the gradients read.
 pub(crate) fn forward(
@@ -136,19 +151,11 @@ pub(crate) fn forward(
     bias: Option<&[f32]>,
     window: &Window,
 ) -> (Vec<f32>, Vec<f32>) {
-    let (n, c, h, wd) = shape;
+    let (n, c, _, _) = shape;
     let (p, (kh, kw)) = (window.padding, (window.kh, window.kw));
-    let stored = o.next_multiple_of(lanes(isa));
+    let stored = o.next_multiple_of(isa.lanes());
     let padded = pad_channels_last(x, shape, (p, p));
-    let g = Geometry {
-        n,
-        c,
-        hp: h + 2 * p,
-        wp: wd + 2 * p,
-        kh,
-        kw,
-        o: stored,
-    };
+    let g = padded_input(shape, window, stored);
     let filters = filters_channels_last(w, (o, c, kh, kw), stored, false);
     let rows = direct_conv::forward(isa, g, &padded, &filters);
     let out = rows_to_nchw(&rows, (n, o, g.oh() * g.ow()), stored, bias);
@@ -168,7 +175,7 @@ pub(crate) fn input_grad(
     let (n, c, h, wd) = input;
     let (kh, kw, p) = (window.kh, window.kw, window.padding);
     let (oh, ow) = (h + 2 * p + 1 - kh, wd + 2 * p + 1 - kw);
-    let stored = c.next_multiple_of(lanes(isa));
+    let stored = c.next_multiple_of(isa.lanes());
     let (qh, qw) = (kh - 1 - p, kw - 1 - p);
     let padded = pad_channels_last(g, (n, o, oh, ow), (qh, qw));
     let geo = Geometry {
@@ -195,18 +202,10 @@ pub(crate) fn weight_grad(
     o: usize,
     window: &Window,
 ) -> Vec<f32> {
-    let (n, c, h, wd) = input;
-    let (kh, kw, p) = (window.kh, window.kw, window.padding);
-    let stored = o.next_multiple_of(lanes(isa));
-    let geo = Geometry {
-        n,
-        c,
-        hp: h + 2 * p,
-        wp: wd + 2 * p,
-        kh,
-        kw,
-        o: stored,
-    };
+    let (n, c, _, _) = input;
+    let (kh, kw) = (window.kh, window.kw);
+    let stored = o.next_multiple_of(isa.lanes());
+    let geo = padded_input(input, window, stored);
     let rows = nchw_to_rows(g, (n, o, geo.oh() * geo.ow()), stored);
     let dw = direct_conv::weight_grad(isa, geo, padded, &rows);
     let mut out = Vec::with_capacity(o * c * kh * kw);

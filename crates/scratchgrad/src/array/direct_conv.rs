@@ -62,7 +62,7 @@ impl Geometry {
             "direct conv: the kernel does not fit the padded input in {self:?}"
         );
         assert!(
-            self.o > 0 && self.o.is_multiple_of(lanes(isa)),
+            self.o > 0 && self.o.is_multiple_of(isa.lanes()),
             "direct conv: {self:?} has no channels or unpadded ones"
         );
         assert!(
@@ -189,14 +189,6 @@ pub(crate) fn weight_grad(isa: Isa, g: Geometry, xp: &[f32], gr: &[f32]) -> Vec<
     dw
 }
 
-/// Floats per vector of `isa`: output channels are padded to a multiple of this.
-pub(crate) fn lanes(isa: Isa) -> usize {
-    match isa.kind() {
-        Kind::Avx512 => 16,
-        Kind::Avx2 | Kind::Portable => 8,
-    }
-}
-
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn forward_avx512(g: Geometry, xp: &[f32], w: &[f32], out: &mut [Out], first: usize) {
@@ -243,7 +235,7 @@ unsafe fn forward_rows<L: Lanes>(
         let input = xp[(b * g.hp + y) * g.input_row()..].as_ptr();
         let mut block = 0;
         while block < o {
-            let nv = if o - block >= 2 * L::LANES { 2 } else { 1 };
+            let nv = vectors_in_block::<L>(o - block);
             let mut x = 0;
             while x < ow {
                 let px = tile_width(ow - x, nv, L::ACCUMULATORS);
@@ -259,6 +251,32 @@ unsafe fn forward_rows<L: Lanes>(
                 x += px;
             }
             block += nv * L::LANES;
+        }
+    }
+}
+
+/// How many vectors of channels a tile takes when `left` channels remain: 2, or the last 1.
+fn vectors_in_block<L: Lanes>(left: usize) -> usize {
+    if left >= 2 * L::LANES {
+        2
+    } else {
+        1
+    }
+}
+
+/// Stores a tile's sums: `PX` rows `o` floats apart, `NV` vectors each.
+///
+/// SAFETY: `to` is in bounds for `PX` rows of `NV` vectors; `L` runs on this CPU.
+#[inline(always)]
+unsafe fn store_tile<L: Lanes, const NV: usize, const PX: usize>(
+    acc: &[[L::V; NV]; PX],
+    to: *mut f32,
+    o: usize,
+) {
+    for (t, acc) in acc.iter().enumerate() {
+        for (v, &sum) in acc.iter().enumerate() {
+            // SAFETY: the caller's promise.
+            unsafe { L::store(to.add(t * o + v * L::LANES), sum) };
         }
     }
 }
@@ -293,11 +311,7 @@ unsafe fn forward_tile<L: Lanes, const NV: usize, const PX: usize>(
                 }
             }
         }
-        for (t, acc) in acc.iter().enumerate() {
-            for (v, &sum) in acc.iter().enumerate() {
-                L::store(to.add(t * g.o + v * L::LANES), sum);
-            }
-        }
+        store_tile::<L, NV, PX>(&acc, to, g.o);
     }
 }
 
@@ -318,7 +332,7 @@ unsafe fn weight_grad_rows<L: Lanes>(
     let rows = dw.len() / o;
     let mut block = 0;
     while block < o {
-        let nv = if o - block >= 2 * L::LANES { 2 } else { 1 };
+        let nv = vectors_in_block::<L>(o - block);
         let mut k = 0;
         while k < rows {
             let px = tile_width(rows - k, nv, L::ACCUMULATORS);
@@ -374,10 +388,6 @@ unsafe fn weight_grad_tile<L: Lanes, const NV: usize, const PX: usize>(
                 }
             }
         }
-        for (t, acc) in acc.iter().enumerate() {
-            for (v, &sum) in acc.iter().enumerate() {
-                L::store(to.add(t * g.o + v * L::LANES), sum);
-            }
-        }
+        store_tile::<L, NV, PX>(&acc, to, g.o);
     }
 }

@@ -198,4 +198,15 @@ impl Isa {
     pub(crate) fn kind(self) -> Kind {
         self.0
     }
+
+    /// Floats per vector of this set.
+    pub(crate) fn lanes(self) -> usize {
+        match self.0 {
+            #[cfg(target_arch = "x86_64")]
+            Kind::Avx512 => Avx512::LANES,
+            #[cfg(target_arch = "x86_64")]
+            Kind::Avx2 => Avx2::LANES,
+            _ => Portable::LANES,
+        }
+    }
 }
