@@ -128,6 +128,11 @@ impl<T: Float> Array<T> {
     pub fn exp(&self) -> Array<T> {
         self.map(T::exp)
     }
+    /// e^x elementwise for values that are all 0 or less (scores less their row's largest),
+    /// vectorized for `f32`: see [`Float::exp_nonpositive`].
+    pub(crate) fn exp_nonpositive(&self) -> Array<T> {
+        Array::from_vec(T::map_slice(&self.data, T::exp_nonpositive), &self.shape)
+    }
     /// Natural log elementwise.
     pub fn log(&self) -> Array<T> {
         self.map(T::ln)

@@ -57,6 +57,10 @@ pub trait Float:
     }
     /// e^self.
     fn exp(self) -> Self;
+    /// e^self for self <= 0 (a softmax's scores less their largest), NaN kept: `f32` with the
+    /// branch-free `vector_math::exp_nonpositive` (within 2 ulps), so that loops over it
+    /// vectorize; `f64` with libm's, the reference.
+    fn exp_nonpositive(self) -> Self;
     /// Natural logarithm.
     fn ln(self) -> Self;
     /// Square root.
@@ -89,7 +93,7 @@ pub trait Float:
 }
 
 macro_rules! impl_float {
-    ($t:ty, $name:literal, $sigmoid:path, $tanh:path $(, $map_slice:path)?) => {
+    ($t:ty, $name:literal, $exp_nonpositive:path, $sigmoid:path, $tanh:path $(, $map_slice:path)?) => {
         impl Float for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -106,6 +110,10 @@ macro_rules! impl_float {
             #[inline]
             fn exp(self) -> Self {
                 <$t>::exp(self)
+            }
+            #[inline]
+            fn exp_nonpositive(self) -> Self {
+                $exp_nonpositive(self)
             }
             #[inline]
             fn ln(self) -> Self {
@@ -159,8 +167,9 @@ macro_rules! impl_float {
 impl_float!(
     f32,
     "F32",
+    super::vector_math::exp_nonpositive,
     super::vector_math::sigmoid_f32,
     super::vector_math::tanh_f32,
     super::vector_math::map_f32
 );
-impl_float!(f64, "F64", super::elementwise::sigmoid, f64::tanh);
+impl_float!(f64, "F64", f64::exp, super::elementwise::sigmoid, f64::tanh);

@@ -193,7 +193,7 @@ impl<T: Float> Array<T> {
     /// softmax along `axis`: e^(x - max) / sum(e^(x - max)); subtracting the max keeps every
     /// exponent <= 0, so no logit is too large.
     pub fn softmax(&self, axis: usize) -> Array<T> {
-        let shifted = self.sub(&self.max(&[axis], true)).exp();
+        let shifted = self.sub(&self.max(&[axis], true)).exp_nonpositive();
         shifted.div(&shifted.sum(&[axis], true))
     }
 
@@ -201,7 +201,7 @@ impl<T: Float> Array<T> {
     /// finite even where softmax underflows to 0.
     pub fn log_softmax(&self, axis: usize) -> Array<T> {
         let shifted = self.sub(&self.max(&[axis], true));
-        let log_sum = shifted.exp().sum(&[axis], true).log();
+        let log_sum = shifted.exp_nonpositive().sum(&[axis], true).log();
         shifted.sub(&log_sum)
     }
 

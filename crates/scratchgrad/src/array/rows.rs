@@ -96,11 +96,11 @@ impl<T: Float> Array<T> {
             let largest = row[..seen]
                 .iter()
                 .fold(T::from_f64(f64::NEG_INFINITY), |m, &v| m.max(v * scale));
-            let mut total = T::ZERO;
+            // Two loops: the exponentials vectorize, the sum keeps its order.
             for (y, &x) in y[..seen].iter_mut().zip(&row[..seen]) {
-                *y = (x * scale - largest).exp();
-                total += *y;
+                *y = (x * scale - largest).exp_nonpositive();
             }
+            let total = y[..seen].iter().fold(T::ZERO, |s, &y| s + y);
             for y in &mut y[..seen] {
                 *y /= total;
             }

@@ -199,6 +199,22 @@ impl Isa {
         self.0
     }
 
+    /// Runs `body` compiled for this set: loops in an `#[inline(always)]` closure are
+    /// vectorized in its registers (the elementwise and row-wise loops of `Array`, which the
+    /// baseline x86-64 build compiles for two-wide SSE2). Rust never fuses a multiply and an
+    /// add on its own and keeps every sum's order, so each set gives the same bits.
+    pub(crate) fn run<R>(self, body: impl FnOnce() -> R) -> R {
+        match self.0 {
+            // SAFETY: only detection makes an `Isa`, so this CPU has the set.
+            #[cfg(target_arch = "x86_64")]
+            Kind::Avx512 => unsafe { run_avx512(body) },
+            // SAFETY: as above.
+            #[cfg(target_arch = "x86_64")]
+            Kind::Avx2 => unsafe { run_avx2(body) },
+            _ => body(),
+        }
+    }
+
     /// Floats per vector of this set.
     pub(crate) fn lanes(self) -> usize {
         match self.0 {
@@ -209,4 +225,22 @@ impl Isa {
             _ => Portable::LANES,
         }
     }
+}
+
+/// `body` compiled for AVX-512 (see [`Isa::run`]).
+///
+/// SAFETY: only call this on a CPU with AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn run_avx512<R>(body: impl FnOnce() -> R) -> R {
+    body()
+}
+
+/// `body` compiled for AVX2 and FMA (see [`Isa::run`]).
+///
+/// SAFETY: only call this on a CPU with AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn run_avx2<R>(body: impl FnOnce() -> R) -> R {
+    body()
 }

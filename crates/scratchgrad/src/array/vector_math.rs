@@ -7,6 +7,8 @@
 //! n an integer and |r| <= ln2 / 2, so e^t = 2^n e^r; 2^n goes straight into the float's
 //! exponent bits, and e^r is a degree-7 polynomial accurate to about 1 ulp on that interval.
 
+use super::simd::Isa;
+
 const LOG2_E: f32 = std::f32::consts::LOG2_E;
 /// ln 2 in two parts (Cody and Waite): `n * LN2_HI` is exact, so `t - n ln2` loses nothing.
 const LN2_HI: f32 = 0.693_359_4;
@@ -16,9 +18,10 @@ const ROUND: f32 = 12_582_912.0;
 /// Below this, e^t is under f32's smallest normal number: the result is flushed to 0.
 const SMALLEST: f32 = -87.0;
 
-/// e^t for t <= 0 (positive t is treated as 0: only the logistic function calls this).
+/// e^t for t <= 0 (positive t is treated as 0: the logistic function, tanh and softmax call
+/// this with t <= 0); NaN stays NaN.
 #[inline(always)]
-fn exp_nonpositive(t: f32) -> f32 {
+pub(crate) fn exp_nonpositive(t: f32) -> f32 {
     let clamped = t.clamp(SMALLEST, 0.0);
     let shifted = clamped * LOG2_E + ROUND;
     let n = shifted - ROUND;
@@ -50,30 +53,19 @@ pub(crate) fn sigmoid_f32(x: f32) -> f32 {
     numerator / (1.0 + e)
 }
 
-/// `f` of every value, in AVX2's eight-wide registers where the processor has them (chosen at
-/// run time; the baseline x86-64 build has four-wide SSE2 only). `f` is inlined into each
-/// copy of the loop, so a branch-free `f` (as [`sigmoid_f32`], [`tanh_f32`] and GELU built
-/// on it are) vectorizes; without FMA enabled, every path rounds alike and gives the same bits.
+/// `f` of every value, compiled for the widest instruction set the processor has
+/// ([`Isa::run`]; the baseline x86-64 build has four-wide SSE2 only). `f` is inlined into the
+/// loop, so a branch-free `f` (as [`sigmoid_f32`], [`tanh_f32`] and GELU built on it are)
+/// vectorizes, with the same bits on every set.
 pub(crate) fn map_f32(x: &[f32], f: impl Fn(f32) -> f32) -> Vec<f32> {
-    #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx2") {
-        // SAFETY: the processor has AVX2 (checked just above).
-        return unsafe { map_avx2(x, f) };
-    }
-    map_portable(x, f)
+    Isa::detect().run(
+        #[inline(always)]
+        || map_portable(x, f),
+    )
 }
 
-/// [`map_portable`] compiled for AVX2.
-///
-/// SAFETY: only call this on a processor with AVX2.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn map_avx2(x: &[f32], f: impl Fn(f32) -> f32) -> Vec<f32> {
-    map_portable(x, f)
-}
-
-/// A plain loop into a zeroed vector (`collect` would call out of the AVX2 copy into code
-/// compiled for the baseline).
+/// A plain loop into a zeroed vector (`collect` would call out of the vectorized copy into
+/// code compiled for the baseline).
 #[inline(always)]
 fn map_portable(x: &[f32], f: impl Fn(f32) -> f32) -> Vec<f32> {
     let mut out = vec![0.0; x.len()];
@@ -182,5 +174,15 @@ mod tests {
         let bits = |y: Vec<f32>| -> Vec<u32> { y.iter().map(|v| v.to_bits()).collect() };
         assert_eq!(bits(map_f32(&x, sigmoid_f32)), want);
         assert_eq!(bits(map_portable(&x, sigmoid_f32)), want);
+        for isa in Isa::available() {
+            for f in [sigmoid_f32, tanh_f32, exp_nonpositive] {
+                let want: Vec<u32> = x.iter().map(|&v| f(v).to_bits()).collect();
+                let got = isa.run(
+                    #[inline(always)]
+                    || map_portable(&x, f),
+                );
+                assert_eq!(bits(got), want, "{}", isa.name());
+            }
+        }
     }
 }
