@@ -57,9 +57,10 @@ pub trait Float:
     }
     /// e^self.
     fn exp(self) -> Self;
-    /// e^self for self <= 0 (a softmax's scores less their largest), NaN kept: `f32` with the
-    /// branch-free `vector_math::exp_nonpositive` (within 2 ulps), so that loops over it
-    /// vectorize; `f64` with libm's, the reference.
+    /// e^self for self <= 0 (a softmax's scores less their largest; a positive self counts as
+    /// 0), NaN kept: `f32` with the branch-free `vector_math::exp_nonpositive` (within 2 ulps
+    /// down to -87, 0 below), so that loops over it vectorize; `f64` with libm's, the
+    /// reference.
     fn exp_nonpositive(self) -> Self;
     /// Natural logarithm.
     fn ln(self) -> Self;
@@ -84,9 +85,9 @@ pub trait Float:
     /// libm's `exp` (the reference); `f32` with a branch-free `exp` that vectorizes
     /// (`vector_math.rs`), tested against it.
     fn sigmoid(self) -> Self;
-    /// `f` of every value (`f32`: compiled for AVX2 as well, chosen at run time, with the same
-    /// results: `f` built from branch-free arithmetic, [`Float::sigmoid`] and [`Float::tanh`]
-    /// vectorizes).
+    /// `f` of every value (`f32`: compiled for the widest instruction set the CPU has, chosen
+    /// at run time, with the same results: `f` built from branch-free arithmetic,
+    /// [`Float::sigmoid`], [`Float::tanh`] and [`Float::exp_nonpositive`] vectorizes).
     fn map_slice(values: &[Self], f: impl Fn(Self) -> Self) -> Vec<Self> {
         values.iter().map(|&v| f(v)).collect()
     }
@@ -172,4 +173,20 @@ impl_float!(
     super::vector_math::tanh_f32,
     super::vector_math::map_f32
 );
-impl_float!(f64, "F64", f64::exp, super::elementwise::sigmoid, f64::tanh);
+/// [`Float::exp_nonpositive`] for `f64`: libm's e^t, with a positive t counted as 0 as the
+/// `f32` version counts it.
+fn exp_nonpositive_f64(t: f64) -> f64 {
+    if t > 0.0 {
+        1.0
+    } else {
+        t.exp()
+    }
+}
+
+impl_float!(
+    f64,
+    "F64",
+    exp_nonpositive_f64,
+    super::elementwise::sigmoid,
+    f64::tanh
+);

@@ -4,12 +4,13 @@
 
 use super::{Array, Float};
 
-/// The sum over `a` and `b` side by side of `term(a[i], b[i])`, in f64 and in eight running
-/// sums (term `i` goes to sum `i % 8`) added in a fixed order at the end: eight chains of
-/// additions that do not wait on each other (one chain made layer norm's sums wait on every
-/// addition before), and the same bits on every run.
+/// The sum over `a` and `b` side by side of `term(a[i], b[i])`, in f64: the terms of each
+/// whole block of eight go to eight running sums (term `i` to sum `i % 8`), those of the last
+/// `n % 8` to a chain of their own, and all are added in a fixed order at the end. Eight chains
+/// of additions do not wait on each other (one chain made layer norm's sums wait on every
+/// addition before), and the order, so the bits, depend only on the length.
 #[inline(always)]
-fn sum_f64<T: Float>(a: &[T], b: &[T], term: impl Fn(T, T) -> f64) -> f64 {
+fn sum_pairs_f64<T: Float>(a: &[T], b: &[T], term: impl Fn(T, T) -> f64) -> f64 {
     let mut lanes = [0.0f64; 8];
     let (whole_a, whole_b) = (a.chunks_exact(8), b.chunks_exact(8));
     let rest: f64 = (whole_a.remainder().iter().zip(whole_b.remainder()))
@@ -22,6 +23,12 @@ fn sum_f64<T: Float>(a: &[T], b: &[T], term: impl Fn(T, T) -> f64) -> f64 {
     }
     let [s0, s1, s2, s3, s4, s5, s6, s7] = lanes;
     (((s0 + s4) + (s1 + s5)) + ((s2 + s6) + (s3 + s7))) + rest
+}
+
+/// The sum of `term(v)` over `values`, in f64, as [`sum_pairs_f64`] orders it.
+#[inline(always)]
+fn sum_f64<T: Float>(values: &[T], term: impl Fn(T) -> f64) -> f64 {
+    sum_pairs_f64(values, values, |v, _| term(v))
 }
 
 impl<T: Float> Array<T> {
@@ -41,8 +48,8 @@ impl<T: Float> Array<T> {
         let mut out = Vec::with_capacity(self.data.len());
         let mut inv_std = Vec::with_capacity(self.data.len() / n);
         for row in self.data.chunks(n) {
-            let mean = sum_f64(row, row, |x, _| x.to_f64()) / n as f64;
-            let var = sum_f64(row, row, |x, _| (x.to_f64() - mean).powi(2)) / n as f64;
+            let mean = sum_f64(row, |x| x.to_f64()) / n as f64;
+            let var = sum_f64(row, |x| (x.to_f64() - mean).powi(2)) / n as f64;
             let inv = 1.0 / (var + eps).sqrt();
             out.extend(row.iter().map(|v| T::from_f64((v.to_f64() - mean) * inv)));
             inv_std.push(T::from_f64(inv));
@@ -78,8 +85,8 @@ impl<T: Float> Array<T> {
         let n = self.shape.last().copied().unwrap_or(1).max(1);
         let mut out = Vec::with_capacity(self.data.len());
         for ((h, xh), &inv) in self.data.chunks(n).zip(xhat.data.chunks(n)).zip(inv_std) {
-            let mean_h = sum_f64(h, h, |h, _| h.to_f64()) / n as f64;
-            let mean_hx = sum_f64(h, xh, |h, x| h.to_f64() * x.to_f64()) / n as f64;
+            let mean_h = sum_f64(h, |h| h.to_f64()) / n as f64;
+            let mean_hx = sum_pairs_f64(h, xh, |h, x| h.to_f64() * x.to_f64()) / n as f64;
             out.extend(h.iter().zip(xh).map(|(&h, &x)| {
                 T::from_f64((h.to_f64() - mean_h - x.to_f64() * mean_hx) * inv.to_f64())
             }));

@@ -1,5 +1,7 @@
 //! Vectors of `f32` lanes for the hand-written kernels (the direct convolution), with the
-//! instruction set picked at run time, as oneDNN and gemm pick theirs.
+//! instruction set picked at run time, as oneDNN and gemm pick theirs; and [`Isa::run`], which
+//! compiles a plain loop for that set so that the compiler vectorizes it (GELU, tanh, the
+//! logistic function).
 //!
 //! A kernel is written once, generic over [`Lanes`], and marked `#[inline(always)]` all the
 //! way down; its entry points then compile it three times: inside a
@@ -200,8 +202,8 @@ impl Isa {
     }
 
     /// Runs `body` compiled for this set: loops in an `#[inline(always)]` closure are
-    /// vectorized in its registers (the elementwise and row-wise loops of `Array`, which the
-    /// baseline x86-64 build compiles for two-wide SSE2). Rust never fuses a multiply and an
+    /// vectorized in its registers (the elementwise maps of `f32` arrays, `map_f32`, which the
+    /// baseline x86-64 build compiles for four-wide SSE2). Rust never fuses a multiply and an
     /// add on its own and keeps every sum's order, so each set gives the same bits.
     pub(crate) fn run<R>(self, body: impl FnOnce() -> R) -> R {
         match self.0 {

@@ -160,9 +160,9 @@ pub(crate) fn input_grads<T: Float>(
         CausalSoftmax { input, scale } => {
             vec![wanted(input, || out.causal_softmax_grad(&g, *scale))]
         }
-        // d log_softmax: dx = g - softmax(x) * sum(g) along the axis, softmax = e^out
+        // d log_softmax: dx = g - softmax(x) * sum(g) along the axis, softmax = e^out (out <= 0)
         LogSoftmax { input, axis } => vec![wanted(input, || {
-            g.sub(&out.exp().mul(&g.sum(&[*axis], true)))
+            g.sub(&out.exp_nonpositive().mul(&g.sum(&[*axis], true)))
         })],
         // C = A @ B: dA = g @ B^T, dB = A^T @ g. With a transposed operand (C = A @ B^T, as in
         // a Linear layer) the same rule is rearranged so that nothing is ever copied:

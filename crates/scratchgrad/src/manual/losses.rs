@@ -50,7 +50,7 @@ impl<T: Float> SoftmaxCrossEntropyWithLogits<T> {
         );
         let log_p = logits.log_softmax(1);
         let loss = mean_cross_entropy(&log_p, labels);
-        self.softmax = Some(log_p.exp());
+        self.softmax = Some(log_p.exp_nonpositive());
         self.labels = labels.to_vec();
         loss
     }
