@@ -34,8 +34,8 @@ enum SumOrder {
     },
 }
 
-/// The order gemm 0.19 sums an `m x k` by `k x n` product in, its right side stored by rows
-/// (one stored by columns is never split).
+/// The order gemm 0.19 sums an `m x k` by `k x n` product in (with a right side stored by
+/// columns, outside its horizontal kernel: see [`SplitPlan::new`]).
 fn sum_order((m, k, n): (usize, usize, usize)) -> SumOrder {
     if m <= 1 || n <= 1 || k <= 2 {
         return SumOrder::Special;
@@ -49,6 +49,10 @@ fn sum_order((m, k, n): (usize, usize, usize)) -> SumOrder {
 /// product reads it with this many rows or fewer: gemm then packs it faster than a copy of its
 /// transpose is made (an MLP's `x @ W^T` for a batch of 64, docs/BENCHMARKS.md).
 const STRIDED_RIGHT_SIDE_ROWS: usize = 64;
+
+/// gemm 0.19 takes a product with a right side stored by columns and at most this many outputs
+/// to its horizontal kernel, which sums the inner dimension in its own chunks.
+const HORIZONTAL_MAX_OUTPUTS: usize = 16 * 16;
 
 /// One block of a split product: where it writes, its operands and its size.
 type Block<T> = (Shared<T>, Operand<T>, Operand<T>, (usize, usize, usize));
@@ -69,9 +73,19 @@ impl SplitPlan {
     /// The plan for a product across `threads`, or `None` when it cannot be cut without
     /// changing a result (a special path, or a side too short for blocks of the needed
     /// length): then it runs unsplit, so results never depend on the thread count or load.
-    fn new((m, k, n): (usize, usize, usize), threads: usize) -> Option<SplitPlan> {
+    fn new(
+        (m, k, n): (usize, usize, usize),
+        threads: usize,
+        right_by_columns: bool,
+    ) -> Option<SplitPlan> {
         let whole = sum_order((m, k, n));
         if whole == SumOrder::Special || threads < 2 {
+            return None;
+        }
+        // gemm sums a product with a right side stored by columns and at most 16 x 16
+        // outputs in its horizontal kernel, in chunks of 1,024.
+        let horizontal = |outputs: usize| right_by_columns && outputs <= HORIZONTAL_MAX_OUTPUTS;
+        if horizontal(m * n) {
             return None;
         }
         let (by_columns, len, other) = if n >= m { (true, n, m) } else { (false, m, n) };
@@ -80,6 +94,10 @@ impl SplitPlan {
             // The whole sums in chunks sized from k (its long side is over 64): each block
             // must keep a side over 64 too.
             min_block = min_block.max(65);
+        }
+        if right_by_columns {
+            // Nor may a block fall into the horizontal kernel.
+            min_block = min_block.max(HORIZONTAL_MAX_OUTPUTS / other + 1);
         }
         if len < threads * min_block {
             return None;
@@ -202,11 +220,11 @@ unsafe fn product<T: Float>(
     (m, k, n): (usize, usize, usize),
 ) {
     let threads = num_threads().min(m.max(n));
-    // A right side stored by columns is read in an order that depends on the block's width
-    // (a cut changed the sums), so such a product runs whole.
-    let by_rows = b.col_stride == 1 || n == 1;
-    let plan = (by_rows && m * n * k >= THREADING_MIN_FLOPS)
-        .then(|| SplitPlan::new((m, k, n), threads))
+    // A right side stored by columns (an MLP's `x @ W^T`) is cut too, into blocks that keep
+    // out of gemm's horizontal kernel (a block that fell into it changed the sums).
+    let right_by_columns = b.col_stride != 1 && n > 1;
+    let plan = (m * n * k >= THREADING_MIN_FLOPS)
+        .then(|| SplitPlan::new((m, k, n), threads, right_by_columns))
         .flatten();
     let share = plan.and_then(|_| CALLER_SHARE.for_next_product(threads));
     // SAFETY: the caller's promise, passed on.
@@ -527,7 +545,7 @@ mod tests {
                 at: b.data.as_ptr(),
                 ..vb.operand()
             };
-            let plan = SplitPlan::new((m, k, n), 2).expect("these can be cut");
+            let plan = SplitPlan::new((m, k, n), 2, true).expect("these can be cut");
             assert_eq!(plan.by_columns, by_columns);
             let cuts = split_points(plan.len, 2, 0.3, plan.min_block);
             // SAFETY: whole arrays of the stated sizes; the cuts span the cut side.
@@ -599,16 +617,15 @@ mod tests {
         for &m in &sides {
             for &n in &sides {
                 for &k in &inners {
-                    // (a right side stored by columns is never split: see `product`)
-                    let trans_b = false;
-                    for trans_a in [false, true] {
+                    for (trans_a, trans_b) in [(false, false), (true, false), (false, true)] {
                         let a_shape = if trans_a { [k, m] } else { [m, k] };
                         let a = Array::<f32>::rand_uniform(&a_shape, -1.0, 1.0, &mut rng);
-                        let b = Array::<f32>::rand_uniform(&[k, n], -1.0, 1.0, &mut rng);
+                        let b_shape = if trans_b { [n, k] } else { [k, n] };
+                        let b = Array::<f32>::rand_uniform(&b_shape, -1.0, 1.0, &mut rng);
                         let whole = product_bits(&a, trans_a, &b, trans_b, None);
                         products += 1;
                         for threads in [2, 3] {
-                            let Some(plan) = SplitPlan::new((m, k, n), threads) else {
+                            let Some(plan) = SplitPlan::new((m, k, n), threads, trans_b) else {
                                 continue;
                             };
                             split += 1;
@@ -630,7 +647,7 @@ mod tests {
         // them.
         assert!(split > products, "{split} plans for {products} products");
         for (m, k, n) in [(64, 784, 256), (64, 256, 784), (784, 64, 256)] {
-            assert!(SplitPlan::new((m, k, n), 2).is_some(), "{m}x{k}x{n}");
+            assert!(SplitPlan::new((m, k, n), 2, false).is_some(), "{m}x{k}x{n}");
         }
     }
 
