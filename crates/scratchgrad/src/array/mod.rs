@@ -37,6 +37,7 @@ mod window;
 pub use conv_path::{ConvPath, SavedInput};
 pub use float::Float;
 pub use random::Rng;
+pub(crate) use reduce::sum_f64;
 pub use reduce::LONG_SUM;
 pub use shape::{broadcast_shapes, strides_of, try_broadcast_shapes};
 pub use simd::Isa;

@@ -2,34 +2,8 @@
 //! normalization, the scale and shift, the input's gradient) and attention's causal softmax.
 //! The gradient rules that use them are in `autograd/backward.rs` with the others.
 
+use super::reduce::{sum_f64, sum_pairs_f64};
 use super::{Array, Float};
-
-/// The sum over `a` and `b` side by side of `term(a[i], b[i])`, in f64: the terms of each
-/// whole block of eight go to eight running sums (term `i` to sum `i % 8`), those of the last
-/// `n % 8` to a chain of their own, and all are added in a fixed order at the end. Eight chains
-/// of additions do not wait on each other (one chain made layer norm's sums wait on every
-/// addition before), and the order, so the bits, depend only on the length.
-#[inline(always)]
-fn sum_pairs_f64<T: Float>(a: &[T], b: &[T], term: impl Fn(T, T) -> f64) -> f64 {
-    let mut lanes = [0.0f64; 8];
-    let (whole_a, whole_b) = (a.chunks_exact(8), b.chunks_exact(8));
-    let rest: f64 = (whole_a.remainder().iter().zip(whole_b.remainder()))
-        .map(|(&x, &y)| term(x, y))
-        .sum();
-    for (ca, cb) in whole_a.zip(whole_b) {
-        for lane in 0..8 {
-            lanes[lane] += term(ca[lane], cb[lane]);
-        }
-    }
-    let [s0, s1, s2, s3, s4, s5, s6, s7] = lanes;
-    (((s0 + s4) + (s1 + s5)) + ((s2 + s6) + (s3 + s7))) + rest
-}
-
-/// The sum of `term(v)` over `values`, in f64, as [`sum_pairs_f64`] orders it.
-#[inline(always)]
-fn sum_f64<T: Float>(values: &[T], term: impl Fn(T) -> f64) -> f64 {
-    sum_pairs_f64(values, values, |v, _| term(v))
-}
 
 impl<T: Float> Array<T> {
     /// Each row (the last axis) brought to mean 0 and variance 1: `(x - mean) / s` with

@@ -6,7 +6,7 @@ use super::examples::{Examples, IGNORED};
 use super::model::LanguageModel;
 use std::sync::{Mutex, PoisonError};
 
-use crate::array::{run_tasks, Array, Rng};
+use crate::array::{run_tasks, sum_f64, Array, Rng};
 use crate::autograd::{no_grad, Tensor};
 use crate::nn::cross_entropy_ignoring;
 use crate::optim::{cosine_lr, Adam, Optimizer, OptimizerState, Sgd};
@@ -298,7 +298,7 @@ impl Updates {
         for (p, grad) in parameters.iter().zip(grads) {
             let Some(mut grad) = grad else { continue };
             if scale != 1.0 {
-                grad = grad.map(|g| g * scale);
+                grad.data_mut().iter_mut().for_each(|g| *g *= scale);
             }
             if p.shape().len() >= 2 {
                 p.update_data(|value| self.decayed.update(decayed_slot, value, &grad));
@@ -318,12 +318,7 @@ fn clip_scale(grads: &[Option<Array<f32>>], clip: Option<f64>) -> f32 {
     let squares: f64 = grads
         .iter()
         .flatten()
-        .map(|g| {
-            g.data()
-                .iter()
-                .map(|&v| (v as f64) * (v as f64))
-                .sum::<f64>()
-        })
+        .map(|g| sum_f64(g.data(), |v| (v as f64) * (v as f64)))
         .sum();
     let norm = squares.sqrt();
     if norm > clip {
