@@ -31,7 +31,7 @@ use scratchgrad::lm::LM_LAYER_GRAMMAR;
 /// checkpoint.safetensors each time, then model.safetensors, loss.svg and summary.json (with
 /// samples); --resume DIR continues it to the same bytes.
 #[derive(Args)]
-#[command(after_help = format!("Defaults by --arch: mlp: sgd, lr 1, cosine, 20 epochs; cnn and lenet5 (and --layers): adam, lr 0.002, cosine, 10 epochs. \
+#[command(after_help = format!("Defaults by --arch: mlp: sgd, lr 1, cosine, 20 epochs; cnn and lenet5 (and --layers): adam, lr 0.002, cosine, 10 epochs; another --optimizer starts at lr 0.05 (momentum), 0.001 (adam), 1 (sgd on mlp) or 0.1 (sgd on the others). \
 Language models: {DEFAULTS_HELP}.\n\n\
 --layers takes a comma-separated list of layers, input side first: {LAYER_GRAMMAR}. \
 Images are [1, 28, 28] when the list has a convolution or pooling (put flatten before the first linear layer), else flat [784]. \

@@ -26,7 +26,8 @@ pub enum ConvPath {
 impl ConvPath {
     /// The path for a convolution of `T` over `window`: direct where it applies, unless the
     /// environment variable `SCRATCHGRAD_CONV=gemm` asks for im2col + GEMM everywhere (to
-    /// compare the two in one build).
+    /// compare the two in one build; any other value is named in one line on stderr, once,
+    /// and ignored).
     ///
     /// ```
     /// use scratchgrad::array::{ConvPath, Window};
@@ -36,8 +37,14 @@ impl ConvPath {
     /// ```
     pub fn choose<T: Float>(window: &Window) -> ConvPath {
         static GEMM_ONLY: OnceLock<bool> = OnceLock::new();
-        let gemm_only =
-            *GEMM_ONLY.get_or_init(|| std::env::var("SCRATCHGRAD_CONV").is_ok_and(|v| v == "gemm"));
+        let gemm_only = *GEMM_ONLY.get_or_init(|| match std::env::var("SCRATCHGRAD_CONV") {
+            Ok(v) if v == "gemm" => true,
+            Ok(v) => {
+                eprintln!("scratchgrad: SCRATCHGRAD_CONV={v:?} is ignored: the only value is gemm");
+                false
+            }
+            Err(_) => false,
+        });
         if TypeId::of::<T>() == TypeId::of::<f32>() && direct_fits(window) && !gemm_only {
             ConvPath::Direct(Isa::detect())
         } else {

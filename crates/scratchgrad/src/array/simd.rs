@@ -160,14 +160,26 @@ pub(crate) enum Kind {
 impl Isa {
     /// The widest set this CPU has (detected once). `SCRATCHGRAD_ISA=avx2|portable` asks
     /// for a narrower one, to compare them on one machine; a set the CPU lacks is never
-    /// chosen.
+    /// chosen (nor is any other value: either is named in one line on stderr, once).
     pub fn detect() -> Isa {
         static CHOSEN: OnceLock<Isa> = OnceLock::new();
         *CHOSEN.get_or_init(|| {
-            let wanted = std::env::var("SCRATCHGRAD_ISA").unwrap_or_default();
             let available = Isa::available();
-            let asked = available.iter().find(|isa| isa.name() == wanted);
-            *asked.unwrap_or(&available[0])
+            let Ok(wanted) = std::env::var("SCRATCHGRAD_ISA") else {
+                return available[0];
+            };
+            match available.iter().find(|isa| isa.name() == wanted) {
+                Some(&asked) => asked,
+                None => {
+                    let names: Vec<&str> = available.iter().map(|isa| isa.name()).collect();
+                    eprintln!(
+                        "scratchgrad: SCRATCHGRAD_ISA={wanted:?} is not a set this CPU has ({}): using {}",
+                        names.join(", "),
+                        names[0]
+                    );
+                    available[0]
+                }
+            }
         })
     }
 

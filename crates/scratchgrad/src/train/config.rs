@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use super::Engine;
+use super::{Engine, Preset};
 use crate::arch::Architecture;
 use crate::data::DatasetName;
 use crate::optim::{Adam, Optimizer, Sgd};
@@ -22,12 +22,16 @@ pub enum OptimizerKind {
 }
 
 impl OptimizerKind {
-    /// The default learning rate for each, chosen for the texts' network (see the README).
-    pub fn default_lr(self) -> f64 {
-        match self {
-            OptimizerKind::Sgd => 1.0,
-            OptimizerKind::Momentum => 0.05,
-            OptimizerKind::Adam => 0.001,
+    /// The default learning rate for each on `preset`'s network (see the README): plain SGD
+    /// takes 1.0 on the texts' sigmoid MLP, whose flat regions need large steps, but 0.1 on a
+    /// ReLU CNN, which 1.0 throws off at once (`cnn` on mnist-mini, 3 epochs: 10.0% test
+    /// accuracy at 1.0, 94.0% at 0.1).
+    pub fn default_lr(self, preset: Preset) -> f64 {
+        match (self, preset) {
+            (OptimizerKind::Sgd, Preset::Mlp) => 1.0,
+            (OptimizerKind::Sgd, Preset::Cnn | Preset::Lenet5) => 0.1,
+            (OptimizerKind::Momentum, _) => 0.05,
+            (OptimizerKind::Adam, _) => 0.001,
         }
     }
 
