@@ -93,8 +93,9 @@ pub struct TrainArgs {
     /// Examples per step [default: 64]
     #[arg(long, allow_negative_numbers = true)]
     pub(super) batch_size: Option<usize>,
-    /// Learning rate at the first epoch [default: by --arch; with another --optimizer, 1.0 for
-    /// sgd, 0.05 for momentum, 0.001 for adam]
+    /// Learning rate at the first epoch [default: by --arch; for an image network with another
+    /// --optimizer, 1.0 for sgd on mlp and 0.1 on the others, 0.05 for momentum, 0.001 for
+    /// adam; a language model keeps its --arch's rate]
     #[arg(long, allow_negative_numbers = true)]
     pub(super) lr: Option<f64>,
     /// sgd, momentum (0.9) or adam [default: by --arch]; for a language model, sgd or adam
