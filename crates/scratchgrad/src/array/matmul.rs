@@ -82,10 +82,7 @@ impl SplitPlan {
         if whole == SumOrder::Special || threads < 2 {
             return None;
         }
-        // gemm sums a product with a right side stored by columns and at most 16 x 16
-        // outputs in its horizontal kernel, in chunks of 1,024.
-        let horizontal = |outputs: usize| right_by_columns && outputs <= HORIZONTAL_MAX_OUTPUTS;
-        if horizontal(m * n) {
+        if right_by_columns && m * n <= HORIZONTAL_MAX_OUTPUTS {
             return None;
         }
         let (by_columns, len, other) = if n >= m { (true, n, m) } else { (false, m, n) };
