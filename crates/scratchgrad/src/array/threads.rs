@@ -25,11 +25,19 @@ pub fn set_num_threads(n: usize) {
 pub fn num_threads() -> usize {
     match SCOPED_THREADS.with(|t| t.get()) {
         0 => match NUM_THREADS.load(Ordering::Relaxed) {
-            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            0 => machine_cores(),
             n => n,
         },
         n => n,
     }
+}
+
+/// The cores this process may use, asked once: the standard library reads the cgroup's files
+/// on every call (about 25 us, more than a 64 x 64 x 32 product takes), and products ask for
+/// every one.
+fn machine_cores() -> usize {
+    static CORES: OnceLock<usize> = OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 /// Runs `work` with products computed on this thread using at most `threads` threads (at
@@ -59,7 +67,7 @@ pub fn with_threads<R>(threads: usize, work: impl FnOnce() -> R) -> R {
 pub(super) fn helpers() -> &'static rayon::ThreadPool {
     static POOL: OnceLock<rayon::ThreadPool> = OnceLock::new();
     POOL.get_or_init(|| {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let cores = machine_cores();
         rayon::ThreadPoolBuilder::new()
             .num_threads(cores.saturating_sub(1).max(1))
             .thread_name(|i| format!("scratchgrad-matmul-{i}"))
