@@ -31,6 +31,7 @@ mod shape_ops;
 mod simd;
 mod storage;
 mod threads;
+mod transpose;
 mod vector_math;
 mod window;
 

@@ -2,6 +2,7 @@
 //! Each returns a new contiguous array.
 
 use super::shape::{broadcast_shapes, broadcast_strides, for_each_offset, strides_of};
+use super::transpose;
 use super::{Array, Float};
 
 impl<T: Copy> Array<T> {
@@ -67,13 +68,10 @@ impl<T: Copy> Array<T> {
             .enumerate()
             .all(|(i, &p)| i == p);
         if n >= 2 && lead_kept && perm[n - 1] == n - 2 && !self.is_empty() {
-            // The last two axes swapped (a batch of matrix transposes, as `x @ W^T` needs):
-            // each output row is a column of the input, read down it.
+            // The last two axes swapped (a batch of matrix transposes, as `x @ W^T` needs).
             let (rows, cols) = (self.shape[n - 2], self.shape[n - 1]);
             for matrix in self.data.chunks_exact(rows * cols) {
-                for j in 0..cols {
-                    data.extend((0..rows).map(|i| matrix[i * cols + j]));
-                }
+                transpose::append_transposed(matrix, rows, cols, &mut data);
             }
         } else if n >= 2 && perm[n - 1] == n - 1 {
             // The last axis stays last: whole rows move, each copied at once.
