@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use gemm::Parallelism;
 
 use super::shape::{broadcast_shapes, broadcast_strides, for_each_offset};
-use super::threads::{helpers, num_threads, split_points, CALLER_SHARE};
+use super::threads::{num_threads, split_points, CALLER_SHARE};
+use super::waiting_helpers::{helper_count, run_with_helpers};
 use super::{Array, Float};
 
 /// Products with fewer multiply-adds than this run single-threaded.
@@ -216,7 +217,7 @@ unsafe fn product<T: Float>(
     b: Operand<T>,
     (m, k, n): (usize, usize, usize),
 ) {
-    let threads = num_threads().min(m.max(n));
+    let threads = num_threads().min(helper_count() + 1).min(m.max(n));
     // A right side stored by columns (an MLP's `x @ W^T`) is cut too, into blocks that keep
     // out of gemm's horizontal kernel (a block that fell into it changed the sums).
     let right_by_columns = b.col_stride != 1 && n > 1;
@@ -229,8 +230,13 @@ unsafe fn product<T: Float>(
         match (plan, share) {
             (Some(plan), Some(share)) => {
                 let cuts = split_points(plan.len, threads, share, plan.min_block);
-                let (own, helpers) = split_product(dst, dst_row, a, b, (m, k, n), plan, &cuts);
-                CALLER_SHARE.learn(threads, cuts[1] as f64 / plan.len as f64, own, helpers);
+                match split_product(dst, dst_row, a, b, (m, k, n), plan, &cuts) {
+                    Some((own, helpers)) => {
+                        let share = cuts[1] as f64 / plan.len as f64;
+                        CALLER_SHARE.learn(threads, share, own, helpers);
+                    }
+                    None => kernel(dst, dst_row, a, b, (m, k, n)),
+                }
             }
             _ => kernel(dst, dst_row, a, b, (m, k, n)),
         }
@@ -239,7 +245,8 @@ unsafe fn product<T: Float>(
 
 /// `dst = a @ b` in the blocks between `cuts` (along the side `plan` cuts), the calling
 /// thread computing the first while the helpers compute the others. Returns when the
-/// caller's block and when the last helper's block was done, counted from the start.
+/// caller's block and when the last helper's block was done, counted from the start; or
+/// `None`, having computed nothing, when the helpers are busy with another thread's product.
 ///
 /// SAFETY: as for [`kernel`]; `cuts` must run from 0 to the cut side's length, increasing.
 unsafe fn split_product<T: Float>(
@@ -250,7 +257,7 @@ unsafe fn split_product<T: Float>(
     size: (usize, usize, usize),
     plan: SplitPlan,
     cuts: &[usize],
-) -> (Duration, Duration) {
+) -> Option<(Duration, Duration)> {
     let blocks: Vec<_> = cuts
         .windows(2)
         // SAFETY: the cuts lie within the cut side (the caller's promise).
@@ -258,23 +265,28 @@ unsafe fn split_product<T: Float>(
         .collect();
     let started = Instant::now();
     let helpers_done = AtomicU64::new(0);
-    let mut own = Duration::ZERO;
-    helpers().in_place_scope(|scope| {
-        for &(dst, a, b, size) in &blocks[1..] {
+    let jobs: Vec<_> = blocks[1..]
+        .iter()
+        .map(|&(dst, a, b, size)| {
             let helpers_done = &helpers_done;
-            scope.spawn(move |_| {
+            move || {
                 // SAFETY: each block writes only its own part of the output.
                 unsafe { kernel(dst, dst_row, a, b, size) };
                 let done = started.elapsed().as_nanos() as u64;
                 helpers_done.fetch_max(done, Ordering::Relaxed);
-            });
-        }
-        let (dst, a, b, size) = blocks[0];
+            }
+        })
+        .collect();
+    let jobs: Vec<&(dyn Fn() + Sync)> = jobs.iter().map(|job| job as _).collect();
+    let mut own = Duration::ZERO;
+    let (dst, a, b, size) = blocks[0];
+    let own_block = || {
         // SAFETY: as above.
         unsafe { kernel(dst, dst_row, a, b, size) };
         own = started.elapsed();
-    });
-    (own, Duration::from_nanos(helpers_done.into_inner()))
+    };
+    run_with_helpers(own_block, &jobs)
+        .then(|| (own, Duration::from_nanos(helpers_done.into_inner())))
 }
 
 /// One row-major matrix inside an array: where it starts and its (row, column) strides, which
@@ -545,18 +557,10 @@ mod tests {
             let plan = SplitPlan::new((m, k, n), 2, true).expect("these can be cut");
             assert_eq!(plan.by_columns, by_columns);
             let cuts = split_points(plan.len, 2, 0.3, plan.min_block);
-            // SAFETY: whole arrays of the stated sizes; the cuts span the cut side.
-            unsafe {
-                split_product(
-                    Shared(out.data.as_mut_ptr()),
-                    n,
-                    lhs,
-                    rhs,
-                    (m, k, n),
-                    plan,
-                    &cuts,
-                );
-            }
+            let dst = Shared(out.data.as_mut_ptr());
+            // SAFETY: whole arrays of the stated sizes; the cuts span the cut side. (None:
+            // another test's product held the helpers, and nothing was computed.)
+            while unsafe { split_product(dst, n, lhs, rhs, (m, k, n), plan, &cuts) }.is_none() {}
             let want = naive(&a.transpose(), &b.transpose());
             assert!(out.allclose(&want, 1e-12, 1e-12), "{m}x{k}x{n}");
         }
@@ -592,7 +596,8 @@ mod tests {
             match split {
                 None => kernel(dst, vb.cols, lhs, rhs, size),
                 Some((plan, cuts)) => {
-                    split_product(dst, vb.cols, lhs, rhs, size, plan, cuts);
+                    // None: another test's product held the helpers, and nothing was computed.
+                    while split_product(dst, vb.cols, lhs, rhs, size, plan, cuts).is_none() {}
                 }
             }
         }

@@ -33,6 +33,7 @@ mod storage;
 mod threads;
 mod transpose;
 mod vector_math;
+mod waiting_helpers;
 mod window;
 
 pub use conv_path::{ConvPath, SavedInput};

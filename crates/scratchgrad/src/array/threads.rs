@@ -1,6 +1,7 @@
-//! The threads that large matrix products are split across, and how the work is shared
-//! between them: the calling thread takes a block of each product and a pool of helpers the
-//! rest, the caller's share learnt from how long the blocks took (see [`CallerShare`]).
+//! How many threads work may use, and how it is shared between them: the calling thread takes
+//! a block of each large product and the helpers (`waiting_helpers.rs`) the rest, the caller's
+//! share learnt from how long the blocks took (see [`CallerShare`]); parts of a batch and of an
+//! array run on a pool of their own ([`run_tasks`], [`for_each_part`]).
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError};
@@ -35,7 +36,7 @@ pub fn num_threads() -> usize {
 /// The cores this process may use, asked once: the standard library reads the cgroup's files
 /// on every call (about 25 us, more than a 64 x 64 x 32 product takes), and products ask for
 /// every one.
-fn machine_cores() -> usize {
+pub(super) fn machine_cores() -> usize {
     static CORES: OnceLock<usize> = OnceLock::new();
     *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
@@ -60,10 +61,10 @@ pub fn with_threads<R>(threads: usize, work: impl FnOnce() -> R) -> R {
     work()
 }
 
-/// The threads that compute the other blocks of a split product while the calling thread
-/// computes the first: one fewer than the machine's cores, so that together with the caller
-/// they never ask for more cores than there are (an idle helper sleeps rather than competing
-/// with the calling thread's elementwise work).
+/// The threads that run the other parts of [`for_each_part`] and the other tasks of
+/// [`run_tasks`] while the calling thread runs the first: one fewer than the machine's cores,
+/// so that together with the caller they never ask for more cores than there are. (Split
+/// products have helpers of their own that wait awake between products: `waiting_helpers.rs`.)
 pub(super) fn helpers() -> &'static rayon::ThreadPool {
     static POOL: OnceLock<rayon::ThreadPool> = OnceLock::new();
     POOL.get_or_init(|| {

@@ -1,0 +1,249 @@
+//! The helper threads that compute the other blocks of a split matrix product, kept awake
+//! between products.
+//!
+//! A thread that sleeps must be woken by the operating system, and on these virtual machines
+//! that took 29-79 us (a rayon pool's helper, from the spawn to the job's start; 0.1 us for a
+//! thread already checking for work), while half of an MLP's largest product takes about 60.
+//! So a helper, after each job, keeps checking for the next one: for [`SPIN`] in a tight loop,
+//! then until [`AWAKE`] giving its core away between checks (so that another process on it
+//! loses little), and only then sleeps. OpenMP runtimes do the same (Intel's waits 200 ms by
+//! default). docs/BENCHMARKS.md has the measurements.
+
+use std::cell::UnsafeCell;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering::SeqCst};
+use std::sync::{Mutex, OnceLock, TryLockError};
+use std::thread::Thread;
+use std::time::{Duration, Instant};
+
+use super::threads::machine_cores;
+
+/// How long a helper checks for work in a tight loop after its last job.
+const SPIN: Duration = Duration::from_micros(50);
+/// How long it stays awake in all, yielding its core between checks after [`SPIN`].
+const AWAKE: Duration = Duration::from_millis(1);
+
+/// A slot's states: empty, a job posted for the helper, the job done.
+const EMPTY: u8 = 0;
+const POSTED: u8 = 1;
+const DONE: u8 = 2;
+
+/// A job, its lifetime erased: [`run_with_helpers`] waits until it is done before the borrow
+/// it was made from ends.
+type Job = *const (dyn Fn() + Sync + 'static);
+
+/// Where the caller hands one helper its job.
+struct Slot {
+    state: AtomicU8,
+    job: UnsafeCell<Option<Job>>,
+    panicked: AtomicBool,
+    sleeping: AtomicBool,
+    thread: OnceLock<Thread>,
+}
+
+// SAFETY: `job` is written only by the caller holding the pool's lock while the slot is
+// EMPTY, and read only by the helper after it saw POSTED (the state orders the two); the job
+// it points to is `Sync`, so running it on the helper is sound.
+unsafe impl Sync for Slot {}
+// SAFETY: as above; the slot owns nothing that is tied to a thread.
+unsafe impl Send for Slot {}
+
+struct Pool {
+    slots: Vec<Slot>,
+    /// Held by the one caller whose product the helpers are computing.
+    busy: Mutex<()>,
+}
+
+/// The pool, its threads started at first use: one fewer than the machine's cores (one on a
+/// machine of one core, for a count of threads set above it).
+fn pool() -> &'static Pool {
+    static POOL: OnceLock<Pool> = OnceLock::new();
+    let pool = POOL.get_or_init(|| Pool {
+        slots: (1..machine_cores().max(2))
+            .map(|_| Slot {
+                state: AtomicU8::new(EMPTY),
+                job: UnsafeCell::new(None),
+                panicked: AtomicBool::new(false),
+                sleeping: AtomicBool::new(false),
+                thread: OnceLock::new(),
+            })
+            .collect(),
+        busy: Mutex::new(()),
+    });
+    for (i, slot) in pool.slots.iter().enumerate() {
+        slot.thread.get_or_init(|| {
+            let slot: &'static Slot = slot;
+            std::thread::Builder::new()
+                .name(format!("scratchgrad-matmul-{i}"))
+                .spawn(move || serve(slot))
+                .expect("a helper thread can be started")
+                .thread()
+                .clone()
+        });
+    }
+    pool
+}
+
+/// How many helpers there are beside the calling thread.
+pub(super) fn helper_count() -> usize {
+    pool().slots.len()
+}
+
+/// Runs `own` on the calling thread and each of `others` on a helper (those beyond the
+/// helpers' count on the calling thread after `own`), and returns when all are done. Returns
+/// `false`, running nothing, when the helpers are computing another thread's product (the
+/// caller then computes it alone).
+///
+/// Panics, after every job has finished, when a helper's job panicked.
+pub(super) fn run_with_helpers(own: impl FnOnce(), others: &[&(dyn Fn() + Sync)]) -> bool {
+    let pool = pool();
+    let (others, extra) = others.split_at(others.len().min(pool.slots.len()));
+    let busy = match pool.busy.try_lock() {
+        Ok(guard) => guard,
+        // A caller that panicked held it; the slots were left empty all the same.
+        Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+        Err(TryLockError::WouldBlock) => return false,
+    };
+    let slots = &pool.slots[..others.len()];
+    for (slot, &job) in slots.iter().zip(others) {
+        // SAFETY: the lifetime is erased only until `WaitForAll` below, which returns (also
+        // when `own` panics) only once the helper has finished the job.
+        let job: Job = unsafe { std::mem::transmute::<*const (dyn Fn() + Sync + '_), Job>(job) };
+        // SAFETY: the slot is EMPTY and this caller holds the lock: no one else touches it.
+        unsafe { *slot.job.get() = Some(job) };
+        slot.state.store(POSTED, SeqCst);
+        if slot.sleeping.load(SeqCst) {
+            if let Some(thread) = slot.thread.get() {
+                thread.unpark();
+            }
+        }
+    }
+    /// Waits for every posted job on drop, so that no job outlives its borrow.
+    struct WaitForAll<'a>(&'a [Slot]);
+    impl Drop for WaitForAll<'_> {
+        fn drop(&mut self) {
+            for slot in self.0 {
+                let started = Instant::now();
+                while slot.state.load(SeqCst) != DONE {
+                    pause(started);
+                }
+                slot.state.store(EMPTY, SeqCst);
+            }
+        }
+    }
+    let wait = WaitForAll(slots);
+    own();
+    extra.iter().for_each(|job| job());
+    drop(wait);
+    let panicked = slots.iter().any(|slot| slot.panicked.swap(false, SeqCst));
+    drop(busy);
+    if panicked {
+        panic!("a helper thread's block of a matrix product panicked");
+    }
+    true
+}
+
+/// A helper's life: wait for a job, run it, say it is done.
+fn serve(slot: &'static Slot) {
+    loop {
+        wait_for_job(slot);
+        // SAFETY: POSTED was seen, so the caller's write of the job is visible, and it waits
+        // for DONE before its borrow ends.
+        let job = unsafe { (*slot.job.get()).take() };
+        if let Some(job) = job {
+            // SAFETY: as above: what the job borrows outlives it.
+            let ran = catch_unwind(AssertUnwindSafe(|| unsafe { (*job)() }));
+            slot.panicked.store(ran.is_err(), SeqCst);
+        }
+        slot.state.store(DONE, SeqCst);
+    }
+}
+
+/// Returns once the slot holds a job: checking in a loop, then yielding between checks, then
+/// asleep until the caller unparks it.
+fn wait_for_job(slot: &Slot) {
+    let mut started = Instant::now();
+    loop {
+        if slot.state.load(SeqCst) == POSTED {
+            return;
+        }
+        if started.elapsed() < AWAKE {
+            pause(started);
+            continue;
+        }
+        slot.sleeping.store(true, SeqCst);
+        // A job posted after the check above but before `sleeping` was set would not be
+        // unparked for: look once more. (An unpark that comes before `park` makes it return
+        // at once, so none is lost either way.)
+        if slot.state.load(SeqCst) != POSTED {
+            std::thread::park();
+        }
+        slot.sleeping.store(false, SeqCst);
+        started = Instant::now();
+    }
+}
+
+/// One wait between checks: a spin hint for [`SPIN`] after `started`, then a yield of the core.
+fn pause(started: Instant) {
+    if started.elapsed() < SPIN {
+        for _ in 0..32 {
+            std::hint::spin_loop();
+        }
+    } else {
+        std::thread::yield_now();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
+    #[test]
+    fn every_job_runs_once_whether_the_helpers_are_awake_or_asleep() {
+        let count = AtomicUsize::new(0);
+        let job = || {
+            count.fetch_add(1, Relaxed);
+        };
+        for round in 0..50 {
+            if round % 10 == 0 {
+                // Long enough for the helpers to fall asleep.
+                std::thread::sleep(AWAKE * 3);
+            }
+            let own = || {
+                count.fetch_add(1, Relaxed);
+            };
+            // Other tests' products may hold the helpers: then nothing ran, and it is retried.
+            while !run_with_helpers(own, &[&job]) {}
+        }
+        assert_eq!(count.load(Relaxed), 100);
+    }
+
+    #[test]
+    fn jobs_beyond_the_helpers_run_on_the_caller() {
+        let count = AtomicUsize::new(0);
+        let job = || {
+            count.fetch_add(1, Relaxed);
+        };
+        let jobs: Vec<&(dyn Fn() + Sync)> = (0..helper_count() + 3).map(|_| &job as _).collect();
+        while !run_with_helpers(|| {}, &jobs) {}
+        assert_eq!(count.load(Relaxed), jobs.len());
+    }
+
+    #[test]
+    fn a_helpers_panic_reaches_the_caller_after_every_job_is_done() {
+        let done = AtomicUsize::new(0);
+        let result = catch_unwind(AssertUnwindSafe(|| {
+            let job = || panic!("the helper's job fails");
+            while !run_with_helpers(|| done.store(1, Relaxed), &[&job]) {}
+        }));
+        assert!(result.is_err());
+        assert_eq!(done.load(Relaxed), 1);
+        // The helper lives on for the next product.
+        let job = || {
+            done.fetch_add(1, Relaxed);
+        };
+        while !run_with_helpers(|| {}, &[&job]) {}
+        assert_eq!(done.load(Relaxed), 2);
+    }
+}
