@@ -1,11 +1,14 @@
 //! How many threads work may use, and how it is shared between them: the calling thread takes
 //! a block of each large product and the helpers (`waiting_helpers.rs`) the rest, the caller's
-//! share learnt from how long the blocks took (see [`CallerShare`]); parts of a batch and of an
-//! array run on a pool of their own ([`run_tasks`], [`for_each_part`]).
+//! share learnt from how long the blocks took (see [`CallerShare`]); the parts of an array
+//! ([`for_each_part`]) share the same helpers, and the parts of a batch ([`run_tasks`]) run on
+//! a pool of their own.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::Duration;
+
+use super::waiting_helpers::run_with_helpers;
 
 /// 0 means "not set": use every core the machine reports.
 static NUM_THREADS: AtomicUsize = AtomicUsize::new(0);
@@ -61,10 +64,11 @@ pub fn with_threads<R>(threads: usize, work: impl FnOnce() -> R) -> R {
     work()
 }
 
-/// The threads that run the other parts of [`for_each_part`] and the other tasks of
-/// [`run_tasks`] while the calling thread runs the first: one fewer than the machine's cores,
-/// so that together with the caller they never ask for more cores than there are. (Split
-/// products have helpers of their own that wait awake between products: `waiting_helpers.rs`.)
+/// The threads that run the other tasks of [`run_tasks`] while the calling thread runs the
+/// first: one fewer than the machine's cores, so that together with the caller they never ask
+/// for more cores than there are. (A task is a whole part of a batch, so these may sleep
+/// between tasks; split products and [`for_each_part`] use the helpers of
+/// `waiting_helpers.rs`, which wait awake.)
 pub(super) fn helpers() -> &'static rayon::ThreadPool {
     static POOL: OnceLock<rayon::ThreadPool> = OnceLock::new();
     POOL.get_or_init(|| {
@@ -77,8 +81,12 @@ pub(super) fn helpers() -> &'static rayon::ThreadPool {
     })
 }
 
+/// A part of [`for_each_part`]'s data and its offset, until a thread takes it.
+type PartSlot<'a, T> = Mutex<Option<(usize, &'a mut [T])>>;
+
 /// Runs `work(start, part)` over `data` cut into one part per thread at multiples of `unit`
-/// elements, the first part on the calling thread and the others on the helpers; on one thread
+/// elements, the first part on the calling thread and the others on the helpers that wait
+/// awake between jobs (`waiting_helpers.rs`; elementwise work is short); on one thread
 /// (or for less than `min_len` elements), once over everything. Each part sees the offset of
 /// its first element, so every element is computed exactly as in the one-call case.
 pub(crate) fn for_each_part<T: Send>(
@@ -103,15 +111,23 @@ pub(crate) fn for_each_part<T: Send>(
         start += take;
         rest = tail;
     }
-    let work = &work;
-    helpers().in_place_scope(|scope| {
-        let mut parts = parts.into_iter();
-        let (first_start, first) = parts.next().expect("at least one part");
-        for (start, part) in parts {
-            scope.spawn(move |_| work(start, part));
+    // Each part is taken out of its slot by whichever thread runs it, so it runs once.
+    let slots: Vec<PartSlot<T>> = parts
+        .into_iter()
+        .map(|part| Mutex::new(Some(part)))
+        .collect();
+    let run = |slot: &PartSlot<T>| {
+        let part = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
+        if let Some((start, part)) = part {
+            work(start, part);
         }
-        work(first_start, first);
-    });
+    };
+    let jobs: Vec<_> = slots[1..].iter().map(|slot| move || run(slot)).collect();
+    let jobs: Vec<&(dyn Fn() + Sync)> = jobs.iter().map(|job| job as _).collect();
+    if !run_with_helpers(|| run(&slots[0]), &jobs) {
+        // The helpers are busy with another thread's work: every part runs here.
+        slots.iter().for_each(run);
+    }
 }
 
 /// Runs `task(i)` for each `i` in `0..n` and returns the results in that order. The calling

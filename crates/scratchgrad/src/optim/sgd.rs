@@ -2,7 +2,11 @@
 //! `torch.optim.SGD` (dampening 0).
 
 use super::{export_buffers, import_buffers, slot_state, Optimizer, OptimizerState};
-use crate::array::{Array, Float};
+use crate::array::{for_each_part, Array, Float};
+
+/// Plain SGD splits the update of a parameter with at least this many weights between threads
+/// (the MLP's first layer has 200,704; its 2,560-weight second layer stays on one).
+const SPLIT_MIN: usize = 1 << 15;
 
 /// SGD. Build with `Sgd::new(lr)` and the optional `.momentum(m)`, `.nesterov()`,
 /// `.weight_decay(wd)`.
@@ -59,14 +63,18 @@ impl<T: Float> Optimizer<T> for Sgd<T> {
             T::from_f64(self.momentum),
             T::from_f64(self.weight_decay),
         );
-        let params = param.data_mut().iter_mut().zip(grad.data());
         if self.momentum == 0.0 {
-            for (p, &g) in params {
-                // p = p - lr * (g + wd * p)
-                *p -= lr * (g + wd * *p);
-            }
+            let grad = grad.data();
+            // Each weight on its own: a large matrix's parts may go to other threads.
+            for_each_part(param.data_mut(), 1, SPLIT_MIN, |start, part| {
+                for (p, &g) in part.iter_mut().zip(&grad[start..]) {
+                    // p = p - lr * (g + wd * p)
+                    *p -= lr * (g + wd * *p);
+                }
+            });
             return;
         }
+        let params = param.data_mut().iter_mut().zip(grad.data());
         let first_step = self.velocity.get(slot).is_none_or(Option::is_none);
         let v = slot_state(&mut self.velocity, slot, grad.shape());
         for ((p, &g), v) in params.zip(v.data_mut()) {
