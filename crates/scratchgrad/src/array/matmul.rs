@@ -217,7 +217,11 @@ unsafe fn product<T: Float>(
     b: Operand<T>,
     (m, k, n): (usize, usize, usize),
 ) {
-    let threads = num_threads().min(helper_count() + 1).min(m.max(n));
+    // The helpers are only asked for (and started) when more than one thread may be used.
+    let threads = match num_threads().min(m.max(n)) {
+        1 => 1,
+        asked => asked.min(helper_count() + 1),
+    };
     // A right side stored by columns (an MLP's `x @ W^T`) is cut too, into blocks that keep
     // out of gemm's horizontal kernel (a block that fell into it changed the sums).
     let right_by_columns = b.col_stride != 1 && n > 1;

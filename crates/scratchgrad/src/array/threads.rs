@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
-use super::waiting_helpers::run_with_helpers;
+use super::waiting_helpers::{helper_count, run_with_helpers};
 
 /// 0 means "not set": use every core the machine reports.
 static NUM_THREADS: AtomicUsize = AtomicUsize::new(0);
@@ -75,7 +75,7 @@ pub(super) fn helpers() -> &'static rayon::ThreadPool {
         let cores = machine_cores();
         rayon::ThreadPoolBuilder::new()
             .num_threads(cores.saturating_sub(1).max(1))
-            .thread_name(|i| format!("scratchgrad-matmul-{i}"))
+            .thread_name(|i| format!("scratchgrad-task-{i}"))
             .build()
             .expect("a thread pool of a few threads can be created")
     })
@@ -95,11 +95,12 @@ pub(crate) fn for_each_part<T: Send>(
     min_len: usize,
     work: impl Fn(usize, &mut [T]) + Sync,
 ) {
-    let threads = num_threads();
     let units = data.len() / unit.max(1);
-    if threads <= 1 || data.len() < min_len || units < threads {
+    if num_threads() <= 1 || data.len() < min_len || units < 2 {
         return work(0, data);
     }
+    // As many parts as there are threads to run them (the helpers are started here).
+    let threads = num_threads().min(helper_count() + 1).min(units);
     let mut parts = Vec::with_capacity(threads);
     let mut rest = data;
     let mut start = 0;

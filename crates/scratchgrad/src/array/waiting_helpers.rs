@@ -9,10 +9,11 @@
 //! loses little), and only then sleeps. OpenMP runtimes do the same (Intel's waits 200 ms by
 //! default). docs/BENCHMARKS.md has the measurements.
 
+use std::any::Any;
 use std::cell::UnsafeCell;
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering::SeqCst};
-use std::sync::{Mutex, OnceLock, TryLockError};
+use std::sync::{Mutex, OnceLock, PoisonError, TryLockError};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
 
@@ -36,7 +37,8 @@ type Job = *const (dyn Fn() + Sync + 'static);
 struct Slot {
     state: AtomicU8,
     job: UnsafeCell<Option<Job>>,
-    panicked: AtomicBool,
+    /// What a job's panic carried, handed to the caller to go on with.
+    panic: Mutex<Option<Box<dyn Any + Send>>>,
     sleeping: AtomicBool,
     thread: OnceLock<Thread>,
 }
@@ -63,7 +65,7 @@ fn pool() -> &'static Pool {
             .map(|_| Slot {
                 state: AtomicU8::new(EMPTY),
                 job: UnsafeCell::new(None),
-                panicked: AtomicBool::new(false),
+                panic: Mutex::new(None),
                 sleeping: AtomicBool::new(false),
                 thread: OnceLock::new(),
             })
@@ -74,7 +76,7 @@ fn pool() -> &'static Pool {
         slot.thread.get_or_init(|| {
             let slot: &'static Slot = slot;
             std::thread::Builder::new()
-                .name(format!("scratchgrad-matmul-{i}"))
+                .name(format!("scratchgrad-helper-{i}"))
                 .spawn(move || serve(slot))
                 .expect("a helper thread can be started")
                 .thread()
@@ -91,10 +93,15 @@ pub(super) fn helper_count() -> usize {
 
 /// Runs `own` on the calling thread and each of `others` on a helper (those beyond the
 /// helpers' count on the calling thread after `own`), and returns when all are done. Returns
-/// `false`, running nothing, when the helpers are computing another thread's product (the
-/// caller then computes it alone).
+/// `false`, running nothing, when the helpers are running another call's jobs (another
+/// thread's, or this call's own when `own` or a job calls this again): the caller then does
+/// the work alone.
 ///
-/// Panics, after every job has finished, when a helper's job panicked.
+/// When a helper's job panicked, the panic goes on in the caller after every job finished.
+///
+/// A process forked while the helpers exist has none in the child (a fork copies only the
+/// calling thread), and would wait for them forever: as with any thread pool, fork before
+/// the first split product, or exec after.
 pub(super) fn run_with_helpers(own: impl FnOnce(), others: &[&(dyn Fn() + Sync)]) -> bool {
     let pool = pool();
     let (others, extra) = others.split_at(others.len().min(pool.slots.len()));
@@ -104,25 +111,12 @@ pub(super) fn run_with_helpers(own: impl FnOnce(), others: &[&(dyn Fn() + Sync)]
         Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
         Err(TryLockError::WouldBlock) => return false,
     };
-    let slots = &pool.slots[..others.len()];
-    for (slot, &job) in slots.iter().zip(others) {
-        // SAFETY: the lifetime is erased only until `WaitForAll` below, which returns (also
-        // when `own` panics) only once the helper has finished the job.
-        let job: Job = unsafe { std::mem::transmute::<*const (dyn Fn() + Sync + '_), Job>(job) };
-        // SAFETY: the slot is EMPTY and this caller holds the lock: no one else touches it.
-        unsafe { *slot.job.get() = Some(job) };
-        slot.state.store(POSTED, SeqCst);
-        if slot.sleeping.load(SeqCst) {
-            if let Some(thread) = slot.thread.get() {
-                thread.unpark();
-            }
-        }
-    }
-    /// Waits for every posted job on drop, so that no job outlives its borrow.
-    struct WaitForAll<'a>(&'a [Slot]);
+    /// Waits on drop for every job posted so far (the first `.1` slots), so that none
+    /// outlives its borrow, whichever way the caller leaves.
+    struct WaitForAll<'a>(&'a [Slot], usize);
     impl Drop for WaitForAll<'_> {
         fn drop(&mut self) {
-            for slot in self.0 {
+            for slot in &self.0[..self.1] {
                 let started = Instant::now();
                 while slot.state.load(SeqCst) != DONE {
                     pause(started);
@@ -131,14 +125,33 @@ pub(super) fn run_with_helpers(own: impl FnOnce(), others: &[&(dyn Fn() + Sync)]
             }
         }
     }
-    let wait = WaitForAll(slots);
+    let mut wait = WaitForAll(&pool.slots, 0);
+    for (slot, &job) in pool.slots.iter().zip(others) {
+        // SAFETY: the lifetime is erased only until `wait` is dropped, which returns (also
+        // when `own` panics) only once the helper has finished the job.
+        let job: Job = unsafe { std::mem::transmute::<*const (dyn Fn() + Sync + '_), Job>(job) };
+        // SAFETY: the slot is EMPTY and this caller holds the lock: no one else touches it.
+        unsafe { *slot.job.get() = Some(job) };
+        wait.1 += 1;
+        slot.state.store(POSTED, SeqCst);
+        if slot.sleeping.load(SeqCst) {
+            if let Some(thread) = slot.thread.get() {
+                thread.unpark();
+            }
+        }
+    }
     own();
     extra.iter().for_each(|job| job());
     drop(wait);
-    let panicked = slots.iter().any(|slot| slot.panicked.swap(false, SeqCst));
+    let panic = pool.slots[..others.len()].iter().find_map(|slot| {
+        slot.panic
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    });
     drop(busy);
-    if panicked {
-        panic!("a helper thread's block of a matrix product panicked");
+    if let Some(payload) = panic {
+        resume_unwind(payload);
     }
     true
 }
@@ -152,8 +165,10 @@ fn serve(slot: &'static Slot) {
         let job = unsafe { (*slot.job.get()).take() };
         if let Some(job) = job {
             // SAFETY: as above: what the job borrows outlives it.
-            let ran = catch_unwind(AssertUnwindSafe(|| unsafe { (*job)() }));
-            slot.panicked.store(ran.is_err(), SeqCst);
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| unsafe { (*job)() })) {
+                // Kept, not dropped here: the caller goes on with it.
+                *slot.panic.lock().unwrap_or_else(PoisonError::into_inner) = Some(payload);
+            }
         }
         slot.state.store(DONE, SeqCst);
     }
@@ -183,9 +198,10 @@ fn wait_for_job(slot: &Slot) {
     }
 }
 
-/// One wait between checks: a spin hint for [`SPIN`] after `started`, then a yield of the core.
+/// One wait between checks: a spin hint for [`SPIN`] after `started`, then a yield of the core
+/// (at once on a machine of one core, where spinning would only keep the other thread out).
 fn pause(started: Instant) {
-    if started.elapsed() < SPIN {
+    if machine_cores() > 1 && started.elapsed() < SPIN {
         for _ in 0..32 {
             std::hint::spin_loop();
         }
@@ -237,7 +253,11 @@ mod tests {
             let job = || panic!("the helper's job fails");
             while !run_with_helpers(|| done.store(1, Relaxed), &[&job]) {}
         }));
-        assert!(result.is_err());
+        let payload = result.expect_err("the helper's panic goes on in the caller");
+        assert_eq!(
+            payload.downcast_ref::<&str>(),
+            Some(&"the helper's job fails")
+        );
         assert_eq!(done.load(Relaxed), 1);
         // The helper lives on for the next product.
         let job = || {
