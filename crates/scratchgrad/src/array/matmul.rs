@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use gemm::Parallelism;
 
 use super::shape::{broadcast_shapes, broadcast_strides, for_each_offset};
-use super::threads::{num_threads, split_points, CALLER_SHARE};
-use super::waiting_helpers::{helper_count, run_with_helpers};
+use super::threads::{split_points, usable_threads, CALLER_SHARE};
+use super::waiting_helpers::run_with_helpers;
 use super::{Array, Float};
 
 /// Products with fewer multiply-adds than this run single-threaded.
@@ -217,11 +217,7 @@ unsafe fn product<T: Float>(
     b: Operand<T>,
     (m, k, n): (usize, usize, usize),
 ) {
-    // The helpers are only asked for (and started) when more than one thread may be used.
-    let threads = match num_threads().min(m.max(n)) {
-        1 => 1,
-        asked => asked.min(helper_count() + 1),
-    };
+    let threads = usable_threads().min(m.max(n));
     // A right side stored by columns (an MLP's `x @ W^T`) is cut too, into blocks that keep
     // out of gemm's horizontal kernel (a block that fell into it changed the sums).
     let right_by_columns = b.col_stride != 1 && n > 1;
@@ -281,7 +277,6 @@ unsafe fn split_product<T: Float>(
             }
         })
         .collect();
-    let jobs: Vec<&(dyn Fn() + Sync)> = jobs.iter().map(|job| job as _).collect();
     let mut own = Duration::ZERO;
     let (dst, a, b, size) = blocks[0];
     let own_block = || {

@@ -36,6 +36,15 @@ pub fn num_threads() -> usize {
     }
 }
 
+/// [`num_threads`], but no more than the calling thread and the helpers can run at once; the
+/// helpers are only started (by asking their count) when more than one thread may be used.
+pub(super) fn usable_threads() -> usize {
+    match num_threads() {
+        1 => 1,
+        asked => asked.min(helper_count() + 1),
+    }
+}
+
 /// The cores this process may use, asked once: the standard library reads the cgroup's files
 /// on every call (about 25 us, more than a 64 x 64 x 32 product takes), and products ask for
 /// every one.
@@ -99,8 +108,7 @@ pub(crate) fn for_each_part<T: Send>(
     if num_threads() <= 1 || data.len() < min_len || units < 2 {
         return work(0, data);
     }
-    // As many parts as there are threads to run them (the helpers are started here).
-    let threads = num_threads().min(helper_count() + 1).min(units);
+    let threads = usable_threads().min(units);
     let mut parts = Vec::with_capacity(threads);
     let mut rest = data;
     let mut start = 0;
@@ -124,7 +132,6 @@ pub(crate) fn for_each_part<T: Send>(
         }
     };
     let jobs: Vec<_> = slots[1..].iter().map(|slot| move || run(slot)).collect();
-    let jobs: Vec<&(dyn Fn() + Sync)> = jobs.iter().map(|job| job as _).collect();
     if !run_with_helpers(|| run(&slots[0]), &jobs) {
         // The helpers are busy with another thread's work: every part runs here.
         slots.iter().for_each(run);

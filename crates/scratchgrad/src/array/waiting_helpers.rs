@@ -102,7 +102,7 @@ pub(super) fn helper_count() -> usize {
 /// A process forked while the helpers exist has none in the child (a fork copies only the
 /// calling thread), and would wait for them forever: as with any thread pool, fork before
 /// the first split product, or exec after.
-pub(super) fn run_with_helpers(own: impl FnOnce(), others: &[&(dyn Fn() + Sync)]) -> bool {
+pub(super) fn run_with_helpers<F: Fn() + Sync>(own: impl FnOnce(), others: &[F]) -> bool {
     let pool = pool();
     let (others, extra) = others.split_at(others.len().min(pool.slots.len()));
     let busy = match pool.busy.try_lock() {
@@ -126,7 +126,8 @@ pub(super) fn run_with_helpers(own: impl FnOnce(), others: &[&(dyn Fn() + Sync)]
         }
     }
     let mut wait = WaitForAll(&pool.slots, 0);
-    for (slot, &job) in pool.slots.iter().zip(others) {
+    for (slot, job) in pool.slots.iter().zip(others) {
+        let job: *const (dyn Fn() + Sync + '_) = job;
         // SAFETY: the lifetime is erased only until `wait` is dropped, which returns (also
         // when `own` panics) only once the helper has finished the job.
         let job: Job = unsafe { std::mem::transmute::<*const (dyn Fn() + Sync + '_), Job>(job) };
@@ -241,7 +242,7 @@ mod tests {
         let job = || {
             count.fetch_add(1, Relaxed);
         };
-        let jobs: Vec<&(dyn Fn() + Sync)> = (0..helper_count() + 3).map(|_| &job as _).collect();
+        let jobs = vec![&job; helper_count() + 3];
         while !run_with_helpers(|| {}, &jobs) {}
         assert_eq!(count.load(Relaxed), jobs.len());
     }
