@@ -237,6 +237,19 @@ fn shape_ops() {
         |t| t[0].narrow(2, 1, 2).tanh(),
         std::slice::from_ref(&x),
     );
+    // Overlapping blocks of one tensor, and a block of it beside the whole: each block's
+    // gradient adds into the gradient the others left (in place, tensor.rs).
+    check(
+        "narrow_used_three_times",
+        |t| {
+            let (a, b) = (t[0].narrow(2, 0, 3), t[0].narrow(2, 1, 3));
+            a.tanh()
+                .mul(&b)
+                .add(&t[0].narrow(2, 3, 1))
+                .add(&t[0].narrow(2, 1, 3).exp())
+        },
+        std::slice::from_ref(&x),
+    );
     check(
         "split_heads",
         |t| t[0].split_heads(2).tanh(),

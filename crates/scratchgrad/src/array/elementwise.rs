@@ -146,7 +146,9 @@ impl<T: Float> Array<T> {
         Array::from_vec(T::map_slice(&self.data, T::tanh), &self.shape)
     }
     /// GELU in its tanh form: 0.5 x (1 + tanh(c (x + a x^3))), c = sqrt(2/pi), a = 0.044715
-    /// (GPT-2's, PyTorch's `gelu(approximate="tanh")`).
+    /// (GPT-2's, PyTorch's `gelu(approximate="tanh")`), computed as x sigmoid(2 c (x + a x^3)):
+    /// 0.5 (1 + tanh u) = sigmoid(2u) exactly, and the logistic function costs one e^t where
+    /// tanh also needed a series near 0 and a sign put back.
     ///
     /// ```
     /// use scratchgrad::array::Array;
@@ -155,24 +157,33 @@ impl<T: Float> Array<T> {
     /// assert!((y.data()[1] - 0.8411919906082768).abs() < 1e-15);
     /// ```
     pub fn gelu(&self) -> Array<T> {
-        let half = T::from_f64(0.5);
-        let gelu = |x: T| half * x * (T::ONE + gelu_tanh(x));
+        let gelu = |x: T| x * gelu_sigmoid(x);
         Array::from_vec(T::map_slice(&self.data, gelu), &self.shape)
     }
 
-    /// d gelu(x)/dx elementwise: 0.5 (1 + t) + 0.5 x (1 - t^2) c (1 + 3a x^2), with t as in
-    /// [`Array::gelu`].
-    pub fn gelu_slope(&self) -> Array<T> {
-        let (half, c, a3) = (
-            T::from_f64(0.5),
-            T::from_f64(GELU_C),
-            T::from_f64(3.0 * GELU_A),
+    /// `g` times d gelu(x)/dx elementwise, in one pass (`self` is x, `g` the same shape):
+    /// with s = sigmoid(2u), u = c (x + a x^3), d (x s)/dx = s + x s (1 - s) 2c (1 + 3a x^2).
+    ///
+    /// ```
+    /// use scratchgrad::array::Array;
+    /// let x = Array::from_vec(vec![0.0f64, 1.0], &[2]);
+    /// let d = x.gelu_backward(&Array::from_vec(vec![2.0, 1.0], &[2]));
+    /// assert_eq!(d.data()[0], 1.0); // the slope at 0 is 1/2
+    /// assert!((d.data()[1] - 1.0829640838457826).abs() < 1e-15);
+    /// ```
+    pub fn gelu_backward(&self, g: &Array<T>) -> Array<T> {
+        assert!(
+            self.shape == g.shape,
+            "gelu_backward: gradient of shape {:?} for an input of shape {:?}",
+            g.shape,
+            self.shape
         );
-        let slope = |x: T| {
-            let t = gelu_tanh(x);
-            half * (T::ONE + t) + half * x * (T::ONE - t * t) * c * (T::ONE + a3 * x * x)
+        let (two_c, a3) = (T::from_f64(2.0 * GELU_C), T::from_f64(3.0 * GELU_A));
+        let times_slope = |x: T, g: T| {
+            let s = gelu_sigmoid(x);
+            g * (s + x * s * (T::ONE - s) * two_c * (T::ONE + a3 * x * x))
         };
-        Array::from_vec(T::map_slice(&self.data, slope), &self.shape)
+        Array::from_vec(T::zip_slice(&self.data, &g.data, times_slope), &self.shape)
     }
 
     /// The logistic function 1 / (1 + e^-x), evaluated without overflow for large |x|.
@@ -205,10 +216,10 @@ const GELU_C: f64 = 0.797_884_560_802_865_4;
 /// GELU's a, the cube's weight.
 const GELU_A: f64 = 0.044715;
 
-/// tanh(c (x + a x^3)), GELU's inner tanh.
+/// sigmoid(2 c (x + a x^3)) = 0.5 (1 + tanh(c (x + a x^3))): GELU's weight on x.
 #[inline(always)]
-fn gelu_tanh<T: Float>(x: T) -> T {
-    (T::from_f64(GELU_C) * (x + T::from_f64(GELU_A) * x * x * x)).tanh()
+fn gelu_sigmoid<T: Float>(x: T) -> T {
+    (T::from_f64(2.0 * GELU_C) * (x + T::from_f64(GELU_A) * x * x * x)).sigmoid()
 }
 
 #[cfg(test)]
@@ -224,6 +235,57 @@ mod tests {
         assert_eq!(sum.data(), &[11.0, 21.0, 31.0, 12.0, 22.0, 32.0]);
         let scalar = Array::scalar(2.0);
         assert_eq!(scalar.mul(&row).data(), &[20.0, 40.0, 60.0]);
+    }
+
+    /// PyTorch's `gelu(x, approximate="tanh")` and its slope, in f64 from the formulas in
+    /// its documentation.
+    fn gelu_reference(x: f64) -> (f64, f64) {
+        let t = (GELU_C * (x + GELU_A * x * x * x)).tanh();
+        let slope =
+            0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * GELU_C * (1.0 + 3.0 * GELU_A * x * x);
+        (0.5 * x * (1.0 + t), slope)
+    }
+
+    #[test]
+    fn gelu_and_its_backward_match_the_tanh_formula() {
+        let xs: Vec<f64> = (0..8_001).map(|i| (i as f64 - 4_000.0) * 0.0025).collect();
+        let g: Vec<f64> = xs.iter().map(|x| 1.0 - 0.1 * x).collect();
+        let n = xs.len();
+        let x64 = Array::from_vec(xs.clone(), &[n]);
+        let g64 = Array::from_vec(g.clone(), &[n]);
+        let x32: Array<f32> = x64.cast();
+        let g32: Array<f32> = g64.cast();
+        let (y64, d64) = (x64.gelu(), x64.gelu_backward(&g64));
+        let (y32, d32) = (x32.gelu(), x32.gelu_backward(&g32));
+        for i in 0..n {
+            let (y, slope) = gelu_reference(xs[i]);
+            assert!(
+                (y64.data()[i] - y).abs() <= 1e-15 * (1.0 + y.abs()),
+                "gelu({})",
+                xs[i]
+            );
+            let d = g[i] * slope;
+            assert!(
+                (d64.data()[i] - d).abs() <= 1e-14 * (1.0 + d.abs()),
+                "gelu'({})",
+                xs[i]
+            );
+            // f32: a few roundings of an input that is itself rounded
+            assert!(
+                (y32.data()[i] as f64 - y).abs() <= 1e-6 * (1.0 + y.abs()),
+                "{}",
+                xs[i]
+            );
+            assert!(
+                (d32.data()[i] as f64 - d).abs() <= 2e-6 * (1.0 + d.abs()),
+                "{}",
+                xs[i]
+            );
+        }
+        assert!(
+            x32.gelu().data()[4_000] == 0.0
+                && Array::from_vec(vec![f32::NAN], &[1]).gelu().data()[0].is_nan()
+        );
     }
 
     #[test]

@@ -240,6 +240,14 @@ impl<T: Float> Array<T> {
         if self.shape == shape {
             return self;
         }
+        self.summed_to(shape)
+    }
+
+    /// [`Array::sum_to`] reading `self` in place: a copy when there is nothing to undo.
+    pub fn summed_to(&self, shape: &[usize]) -> Array<T> {
+        if self.shape == shape {
+            return self.clone();
+        }
         assert!(
             shape.len() <= self.ndim(),
             "sum_to: cannot reduce {:?} to {:?}",

@@ -299,6 +299,38 @@ impl<T: Copy> Array<T> {
 }
 
 impl<T: Float> Array<T> {
+    /// Adds `block` into the entries that `narrow(axis, start, block.shape()[axis])` reads,
+    /// leaving the rest as they are: the in-place form of adding a narrow's gradient.
+    ///
+    /// ```
+    /// use scratchgrad::array::Array;
+    /// let mut a = Array::from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]);
+    /// a.add_into_block(1, 1, &Array::from_vec(vec![10.0, 20.0], &[2, 1]));
+    /// assert_eq!(a.data(), &[1.0, 12.0, 3.0, 4.0, 25.0, 6.0]);
+    /// ```
+    pub fn add_into_block(&mut self, axis: usize, start: usize, block: &Array<T>) {
+        let (_, n, inner) = self.around_axis("add_into_block", axis);
+        let len = block.shape.get(axis).copied().unwrap_or(0);
+        let fits = block.ndim() == self.ndim()
+            && start + len <= n
+            && (0..self.ndim()).all(|d| d == axis || block.shape[d] == self.shape[d]);
+        assert!(
+            fits,
+            "add_into_block: {:?} does not fit {:?} at {start} along axis {axis}",
+            block.shape, self.shape
+        );
+        if block.is_empty() {
+            return;
+        }
+        let data = &mut self.data[..];
+        for (o, part) in block.data.chunks_exact(len * inner).enumerate() {
+            let from = (o * n + start) * inner;
+            for (a, &b) in data[from..from + len * inner].iter_mut().zip(part) {
+                *a += b;
+            }
+        }
+    }
+
     /// The reverse of `gather`: a zero array of `self`'s shape with every `src` element added
     /// at the position `gather` would have read it from (PyTorch's `scatter_add`).
     pub fn scatter_add(&self, axis: usize, index: &Array<usize>, src: &Array<T>) -> Array<T> {

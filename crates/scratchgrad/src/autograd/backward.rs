@@ -34,11 +34,18 @@ pub(crate) fn input_grads<T: Float>(
     let one = T::ONE;
     match op {
         Leaf => vec![],
-        // d(a+b)/da = 1, d(a+b)/db = 1
-        Add(a, b) => vec![wanted(a, || g.clone()), wanted(b, || g)],
-        // d(a-b)/da = 1, d(a-b)/db = -1
+        // d(a+b)/da = 1, d(a+b)/db = 1. b's gradient is read from g before g moves on to a:
+        // a broadcast b (a bias) is summed down from g itself, never from a copy of it.
+        Add(a, b) => match a.requires_grad() {
+            true => {
+                let db = wanted(b, || g.summed_to(&b.shape()));
+                vec![Some(g), db]
+            }
+            false => vec![None, wanted(b, || g)],
+        },
+        // d(a-b)/da = 1, d(a-b)/db = -1 (a broadcast b summed down before it is negated)
         Sub(a, b) => {
-            let db = wanted(b, || g.neg());
+            let db = wanted(b, || g.summed_to(&b.shape()).neg());
             vec![wanted(a, || g), db]
         }
         // d(a*b)/da = b, d(a*b)/db = a
@@ -103,8 +110,8 @@ pub(crate) fn input_grads<T: Float>(
         Sqrt(x) => vec![wanted(x, || g.div(&out.mul_scalar(T::from_f64(2.0))))],
         // d tanh(x)/dx = 1 - tanh(x)^2 = 1 - out^2
         Tanh(x) => vec![wanted(x, || g.mul(&out.map(|t| one - t * t)))],
-        // d gelu(x)/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) c (1 + 3a x^2), t = tanh(c (x + a x^3))
-        Gelu(x) => vec![wanted(x, || g.mul(&x.data().gelu_slope()))],
+        // d gelu(x)/dx = s + x s (1 - s) 2c (1 + 3a x^2), s = sigmoid(2c (x + a x^3))
+        Gelu(x) => vec![wanted(x, || x.data().gelu_backward(&g))],
         // d sigmoid(x)/dx = sigmoid(x) (1 - sigmoid(x)) = out (1 - out)
         Sigmoid(x) => vec![wanted(x, || g.mul(&out.map(|s| s * (one - s))))],
         // d relu(x)/dx = 1 where x > 0, else 0

@@ -284,6 +284,15 @@ impl<T: Float> Tensor<T> {
                 continue;
             }
             node.check_inputs_unchanged();
+            // A narrow's gradient is zeros outside the block it read (backward.rs): when its
+            // input already holds a gradient (attention's q, k and v, read from one product),
+            // the block is added into that in place instead of into a new array of zeros.
+            if let Op::Narrow { input, axis, start } = &node.0.op {
+                if let Some(total) = pending.get_mut(&input.id()) {
+                    total.add_into_block(*axis, *start, &g);
+                    continue;
+                }
+            }
             let grads = input_grads(&node.0.op, &node.data(), g);
             for (input, grad) in node.0.op.inputs().into_iter().zip(grads) {
                 let Some(grad) = grad else { continue };
