@@ -24,6 +24,42 @@ pub(crate) fn sum_pairs_f64<T: Float>(a: &[T], b: &[T], term: impl Fn(T, T) -> f
     (((s0 + s4) + (s1 + s5)) + ((s2 + s6) + (s3 + s7))) + rest
 }
 
+/// The sum over `a` and `b` side by side of `term(a[i], b[i])` in `T`, in the order
+/// [`sum_pairs_f64`] takes (eight running sums): for short rows, as attention's, where f64
+/// is not needed.
+#[inline(always)]
+pub(crate) fn sum_pairs<T: Float>(a: &[T], b: &[T], term: impl Fn(T, T) -> T) -> T {
+    let mut lanes = [T::ZERO; 8];
+    let (whole_a, whole_b) = (a.chunks_exact(8), b.chunks_exact(8));
+    let rest = (whole_a.remainder().iter().zip(whole_b.remainder()))
+        .fold(T::ZERO, |s, (&x, &y)| s + term(x, y));
+    for (ca, cb) in whole_a.zip(whole_b) {
+        for lane in 0..8 {
+            lanes[lane] += term(ca[lane], cb[lane]);
+        }
+    }
+    let [s0, s1, s2, s3, s4, s5, s6, s7] = lanes;
+    (((s0 + s4) + (s1 + s5)) + ((s2 + s6) + (s3 + s7))) + rest
+}
+
+/// The largest of `values` (negative infinity for none), eight at a time: the maximum is
+/// exact, so only the waiting changes, not the result.
+#[inline(always)]
+pub(crate) fn largest<T: Float>(values: &[T]) -> T {
+    let mut lanes = [T::NEG_INFINITY; 8];
+    let whole = values.chunks_exact(8);
+    let rest = whole
+        .remainder()
+        .iter()
+        .fold(T::NEG_INFINITY, |m, &v| m.max(v));
+    for chunk in whole {
+        for lane in 0..8 {
+            lanes[lane] = lanes[lane].max(chunk[lane]);
+        }
+    }
+    lanes.iter().fold(rest, |m, &v| m.max(v))
+}
+
 /// The sum of `term(v)` over `values`, in f64, as [`sum_pairs_f64`] orders it.
 #[inline(always)]
 pub(crate) fn sum_f64<T: Float>(values: &[T], term: impl Fn(T) -> f64) -> f64 {

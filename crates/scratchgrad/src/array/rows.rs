@@ -1,9 +1,13 @@
 //! Arithmetic over rows (the last axis), one pass each way: layer normalization (the
 //! normalization, the scale and shift, the input's gradient) and attention's causal softmax.
 //! The gradient rules that use them are in `autograd/backward.rs` with the others.
+//!
+//! Each loop is compiled for the widest instruction set the CPU has ([`Isa::run`]) and sums
+//! in eight running sums, so that it is not one addition waiting on the last: the same bits
+//! on every set, since nothing is reordered by the compiler.
 
-use super::reduce::{sum_f64, sum_pairs_f64};
-use super::{Array, Float};
+use super::reduce::{largest, sum_f64, sum_pairs, sum_pairs_f64};
+use super::{Array, Float, Isa};
 
 impl<T: Float> Array<T> {
     /// Each row (the last axis) brought to mean 0 and variance 1: `(x - mean) / s` with
@@ -21,13 +25,18 @@ impl<T: Float> Array<T> {
         let n = self.shape.last().copied().unwrap_or(1).max(1);
         let mut out = Vec::with_capacity(self.data.len());
         let mut inv_std = Vec::with_capacity(self.data.len() / n);
-        for row in self.data.chunks(n) {
-            let mean = sum_f64(row, |x| x.to_f64()) / n as f64;
-            let var = sum_f64(row, |x| (x.to_f64() - mean).powi(2)) / n as f64;
-            let inv = 1.0 / (var + eps).sqrt();
-            out.extend(row.iter().map(|v| T::from_f64((v.to_f64() - mean) * inv)));
-            inv_std.push(T::from_f64(inv));
-        }
+        Isa::detect().run(
+            #[inline(always)]
+            || {
+                for row in self.data.chunks(n) {
+                    let mean = sum_f64(row, |x| x.to_f64()) / n as f64;
+                    let var = sum_f64(row, |x| (x.to_f64() - mean).powi(2)) / n as f64;
+                    let inv = 1.0 / (var + eps).sqrt();
+                    out.extend(row.iter().map(|v| T::from_f64((v.to_f64() - mean) * inv)));
+                    inv_std.push(T::from_f64(inv));
+                }
+            },
+        );
         (Array::from_vec(out, &self.shape), inv_std)
     }
 
@@ -58,13 +67,18 @@ impl<T: Float> Array<T> {
     pub fn layer_norm_input_grad(&self, xhat: &Array<T>, inv_std: &[T]) -> Array<T> {
         let n = self.shape.last().copied().unwrap_or(1).max(1);
         let mut out = Vec::with_capacity(self.data.len());
-        for ((h, xh), &inv) in self.data.chunks(n).zip(xhat.data.chunks(n)).zip(inv_std) {
-            let mean_h = sum_f64(h, |h| h.to_f64()) / n as f64;
-            let mean_hx = sum_pairs_f64(h, xh, |h, x| h.to_f64() * x.to_f64()) / n as f64;
-            out.extend(h.iter().zip(xh).map(|(&h, &x)| {
-                T::from_f64((h.to_f64() - mean_h - x.to_f64() * mean_hx) * inv.to_f64())
-            }));
-        }
+        Isa::detect().run(
+            #[inline(always)]
+            || {
+                for ((h, xh), &inv) in self.data.chunks(n).zip(xhat.data.chunks(n)).zip(inv_std) {
+                    let mean_h = sum_f64(h, |h| h.to_f64()) / n as f64;
+                    let mean_hx = sum_pairs_f64(h, xh, |h, x| h.to_f64() * x.to_f64()) / n as f64;
+                    out.extend(h.iter().zip(xh).map(|(&h, &x)| {
+                        T::from_f64((h.to_f64() - mean_h - x.to_f64() * mean_hx) * inv.to_f64())
+                    }));
+                }
+            },
+        );
         Array::from_vec(out, &self.shape)
     }
 
@@ -87,32 +101,134 @@ impl<T: Float> Array<T> {
         );
         let t = self.shape[n - 1].max(1);
         let mut out = vec![T::ZERO; self.data.len()];
-        for (r, (row, y)) in self.data.chunks(t).zip(out.chunks_mut(t)).enumerate() {
-            let seen = r % t + 1;
-            let largest = row[..seen]
-                .iter()
-                .fold(T::from_f64(f64::NEG_INFINITY), |m, &v| m.max(v * scale));
-            // Two loops: the exponentials vectorize, the sum keeps its order.
-            for (y, &x) in y[..seen].iter_mut().zip(&row[..seen]) {
-                *y = (x * scale - largest).exp_nonpositive();
-            }
-            let total = y[..seen].iter().fold(T::ZERO, |s, &y| s + y);
-            for y in &mut y[..seen] {
-                *y /= total;
-            }
-        }
+        Isa::detect().run(
+            #[inline(always)]
+            || {
+                for (r, (row, y)) in self.data.chunks(t).zip(out.chunks_mut(t)).enumerate() {
+                    let seen = r % t + 1;
+                    // Whole vectors of 16 where the row has room: the entries after the
+                    // diagonal are computed with the others and then masked, rather than a
+                    // short row ending in one value at a time.
+                    let span = seen.next_multiple_of(16).min(t);
+                    let (row, y) = (&row[..span], &mut y[..span]);
+                    for (y, &x) in y.iter_mut().zip(row) {
+                        *y = x * scale;
+                    }
+                    let top = largest(&y[..seen]);
+                    for y in y.iter_mut() {
+                        *y = (*y - top).exp_nonpositive();
+                    }
+                    y[seen..].fill(T::ZERO);
+                    let total = sum_pairs(y, y, |y, _| y);
+                    for y in y.iter_mut() {
+                        *y /= total;
+                    }
+                }
+            },
+        );
         Array::from_vec(out, &self.shape)
     }
 
     /// [`Array::causal_softmax`]'s input gradient from its output `self` = y and the output's
-    /// gradient `g`: scale * y * (g - sum over the row of g y).
+    /// gradient `g`: scale * y * (g - sum over the row of g y), which is 0 after the diagonal
+    /// (where y is), so only the entries up to it are read.
     pub fn causal_softmax_grad(&self, g: &Array<T>, scale: T) -> Array<T> {
+        assert!(
+            self.shape == g.shape && self.ndim() >= 2,
+            "causal_softmax_grad: gradient {:?} for weights {:?}",
+            g.shape,
+            self.shape
+        );
         let t = self.shape.last().copied().unwrap_or(1).max(1);
-        let mut out = Vec::with_capacity(self.data.len());
-        for (y, g) in self.data.chunks(t).zip(g.data.chunks(t)) {
-            let dot = y.iter().zip(g).fold(T::ZERO, |s, (&y, &g)| s + y * g);
-            out.extend(y.iter().zip(g).map(|(&y, &g)| scale * y * (g - dot)));
-        }
+        let mut out = vec![T::ZERO; self.data.len()];
+        Isa::detect().run(
+            #[inline(always)]
+            || {
+                let each_row = self.data.chunks(t).zip(g.data.chunks(t));
+                for (r, ((y, g), dx)) in each_row.zip(out.chunks_mut(t)).enumerate() {
+                    let seen = r % t + 1;
+                    let (y, g) = (&y[..seen], &g[..seen]);
+                    let dot = sum_pairs(y, g, |y, g| y * g);
+                    for ((dx, &y), &g) in dx.iter_mut().zip(y).zip(g) {
+                        *dx = scale * y * (g - dot);
+                    }
+                }
+            },
+        );
         Array::from_vec(out, &self.shape)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::array::Rng;
+
+    /// softmax(masked_fill(scale x, future, -inf)) of one row, and its input gradient
+    /// scale y (g - sum(g y)), in f64 from their definitions.
+    fn reference_row(x: &[f64], g: &[f64], seen: usize, scale: f64) -> (Vec<f64>, Vec<f64>) {
+        let top = x[..seen]
+            .iter()
+            .fold(f64::NEG_INFINITY, |m, &v| m.max(v * scale));
+        let e: Vec<f64> = (0..x.len())
+            .map(|i| {
+                if i < seen {
+                    (x[i] * scale - top).exp()
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let total: f64 = e.iter().sum();
+        let y: Vec<f64> = e.iter().map(|v| v / total).collect();
+        let dot: f64 = y.iter().zip(g).map(|(y, g)| y * g).sum();
+        let dx = y
+            .iter()
+            .zip(g)
+            .map(|(y, g)| scale * y * (g - dot))
+            .collect();
+        (y, dx)
+    }
+
+    #[test]
+    fn causal_softmax_and_its_gradient_match_the_definition_on_long_rows() {
+        let mut rng = Rng::seed(11);
+        // rows shorter and longer than the 16 computed at once, and not a multiple of it
+        for t in [5, 16, 37, 64] {
+            let x = Array::<f32>::rand_uniform(&[2, t, t], -4.0, 4.0, &mut rng);
+            let g = Array::<f32>::rand_uniform(&[2, t, t], -1.0, 1.0, &mut rng);
+            let y = x.causal_softmax(0.7);
+            let dx = y.causal_softmax_grad(&g, 0.7);
+            for r in 0..2 * t {
+                let seen = r % t + 1;
+                let row = |a: &Array<f32>| -> Vec<f64> {
+                    a.data()[r * t..(r + 1) * t]
+                        .iter()
+                        .map(|&v| v as f64)
+                        .collect()
+                };
+                let (want_y, want_dx) = reference_row(&row(&x), &row(&g), seen, 0.7);
+                for (i, (got, want)) in row(&y).iter().zip(&want_y).enumerate() {
+                    assert!(
+                        (got - want).abs() <= 1e-6,
+                        "t {t} row {r} y[{i}] {got} {want}"
+                    );
+                    assert!(
+                        i < seen || *got == 0.0,
+                        "t {t} row {r}: y[{i}] after the diagonal"
+                    );
+                }
+                for (i, (got, want)) in row(&dx).iter().zip(&want_dx).enumerate() {
+                    assert!(
+                        (got - want).abs() <= 1e-6,
+                        "t {t} row {r} dx[{i}] {got} {want}"
+                    );
+                    assert!(
+                        i < seen || *got == 0.0,
+                        "t {t} row {r}: dx[{i}] after the diagonal"
+                    );
+                }
+            }
+        }
     }
 }
