@@ -237,16 +237,16 @@ fn shape_ops() {
         |t| t[0].narrow(2, 1, 2).tanh(),
         std::slice::from_ref(&x),
     );
-    // Overlapping blocks of one tensor, and a block of it beside the whole: each block's
-    // gradient adds into the gradient the others left (in place, tensor.rs).
+    // Overlapping blocks of one tensor, and the whole tensor used too: each block's gradient
+    // adds into the gradient the other uses left (in place, tensor.rs).
     check(
-        "narrow_used_three_times",
+        "narrow_used_four_times",
         |t| {
             let (a, b) = (t[0].narrow(2, 0, 3), t[0].narrow(2, 1, 3));
-            a.tanh()
-                .mul(&b)
-                .add(&t[0].narrow(2, 3, 1))
+            let blocks = a.tanh().mul(&b).add(&t[0].narrow(2, 3, 1));
+            blocks
                 .add(&t[0].narrow(2, 1, 3).exp())
+                .add(&t[0].tanh().sum(&[2], true))
         },
         std::slice::from_ref(&x),
     );

@@ -167,14 +167,14 @@ impl<T: Float> Array<T> {
     /// ```
     /// use scratchgrad::array::Array;
     /// let x = Array::from_vec(vec![0.0f64, 1.0], &[2]);
-    /// let d = x.gelu_backward(&Array::from_vec(vec![2.0, 1.0], &[2]));
+    /// let d = x.gelu_grad(&Array::from_vec(vec![2.0, 1.0], &[2]));
     /// assert_eq!(d.data()[0], 1.0); // the slope at 0 is 1/2
     /// assert!((d.data()[1] - 1.0829640838457826).abs() < 1e-15);
     /// ```
-    pub fn gelu_backward(&self, g: &Array<T>) -> Array<T> {
+    pub fn gelu_grad(&self, g: &Array<T>) -> Array<T> {
         assert!(
             self.shape == g.shape,
-            "gelu_backward: gradient of shape {:?} for an input of shape {:?}",
+            "gelu_grad: gradient of shape {:?} for an input of shape {:?}",
             g.shape,
             self.shape
         );
@@ -255,8 +255,8 @@ mod tests {
         let g64 = Array::from_vec(g.clone(), &[n]);
         let x32: Array<f32> = x64.cast();
         let g32: Array<f32> = g64.cast();
-        let (y64, d64) = (x64.gelu(), x64.gelu_backward(&g64));
-        let (y32, d32) = (x32.gelu(), x32.gelu_backward(&g32));
+        let (y64, d64) = (x64.gelu(), x64.gelu_grad(&g64));
+        let (y32, d32) = (x32.gelu(), x32.gelu_grad(&g32));
         for i in 0..n {
             let (y, slope) = gelu_reference(xs[i]);
             assert!(

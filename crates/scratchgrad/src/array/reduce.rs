@@ -270,7 +270,7 @@ impl<T: Float> Array<T> {
 
     /// Sums a broadcast result back down to `shape`: the reverse of broadcasting `shape` up to
     /// `self.shape()`. Extra leading axes are summed away; axes where `shape` has 1 are summed
-    /// with the 1 kept. This is the one place where autograd undoes broadcasting. Takes the
+    /// with the 1 kept. This is the one rule by which autograd undoes broadcasting. Takes the
     /// array so that, when there is nothing to undo, it comes back as it is (no copy).
     pub fn sum_to(self, shape: &[usize]) -> Array<T> {
         if self.shape == shape {

@@ -129,13 +129,15 @@ impl<T: Float> Array<T> {
         Array::from_vec(out, &self.shape)
     }
 
-    /// [`Array::causal_softmax`]'s input gradient from its output `self` = y and the output's
-    /// gradient `g`: scale * y * (g - sum over the row of g y), which is 0 after the diagonal
-    /// (where y is), so only the entries up to it are read.
+    /// [`Array::causal_softmax`]'s input gradient from its output `self` = y (which must be
+    /// such an output) and the output's gradient `g`: scale * y * (g - sum over the row of
+    /// g y), which is 0 after the diagonal (where y is), so only the entries up to it are read
+    /// (a non-finite g there is ignored, where the full formula would give NaN).
     pub fn causal_softmax_grad(&self, g: &Array<T>, scale: T) -> Array<T> {
+        let n = self.ndim();
         assert!(
-            self.shape == g.shape && self.ndim() >= 2,
-            "causal_softmax_grad: gradient {:?} for weights {:?}",
+            self.shape == g.shape && n >= 2 && self.shape[n - 2] == self.shape[n - 1],
+            "causal_softmax_grad: gradient {:?} for weights {:?} (square in the last two axes)",
             g.shape,
             self.shape
         );

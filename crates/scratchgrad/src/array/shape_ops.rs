@@ -312,7 +312,8 @@ impl<T: Float> Array<T> {
         let (_, n, inner) = self.around_axis("add_into_block", axis);
         let len = block.shape.get(axis).copied().unwrap_or(0);
         let fits = block.ndim() == self.ndim()
-            && start + len <= n
+            && start <= n
+            && len <= n - start
             && (0..self.ndim()).all(|d| d == axis || block.shape[d] == self.shape[d]);
         assert!(
             fits,

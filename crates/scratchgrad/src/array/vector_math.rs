@@ -92,6 +92,11 @@ pub(crate) fn zip_f32(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> Vec<
 /// The two-slice [`map_portable`].
 #[inline(always)]
 fn zip_portable(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> Vec<f32> {
+    assert_eq!(
+        a.len(),
+        b.len(),
+        "zip_portable: slices of different lengths"
+    );
     let mut out = Vec::with_capacity(a.len());
     for ((y, &u), &v) in out.spare_capacity_mut().iter_mut().zip(a).zip(b) {
         y.write(f(u, v));

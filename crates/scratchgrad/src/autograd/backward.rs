@@ -5,7 +5,8 @@
 //! of copying it), each arm returns the gradient with respect to each input (in the
 //! order of [`Op::inputs`]), or `None` for an input that does not need one. A gradient may come
 //! back in the broadcast (larger) shape: the caller sums it down to the input's shape in one
-//! generic place ([`Array::sum_to`]).
+//! generic place ([`Array::sum_to`]); only Add and Sub sum an input's share down themselves
+//! (with the same rule, [`Array::summed_to`]), so as not to copy g first.
 
 use super::op::Op;
 use super::Tensor;
@@ -34,18 +35,28 @@ pub(crate) fn input_grads<T: Float>(
     let one = T::ONE;
     match op {
         Leaf => vec![],
-        // d(a+b)/da = 1, d(a+b)/db = 1. b's gradient is read from g before g moves on to a:
-        // a broadcast b (a bias) is summed down from g itself, never from a copy of it.
-        Add(a, b) => match a.requires_grad() {
-            true => {
-                let db = wanted(b, || g.summed_to(&b.shape()));
+        // d(a+b)/da = 1, d(a+b)/db = 1. g moves on to one input as it is; the other's share
+        // is read from g first, summed down (sum_to's rule) if that input was broadcast, as a
+        // bias is: so g is copied only when both inputs have its shape.
+        Add(a, b) => {
+            let (need_a, need_b) = (a.requires_grad(), b.requires_grad());
+            if need_a && (!need_b || b.shape() != g.shape()) {
+                let db = need_b.then(|| g.summed_to(&b.shape()));
                 vec![Some(g), db]
+            } else {
+                let da = need_a.then(|| g.summed_to(&a.shape()));
+                vec![da, need_b.then_some(g)]
             }
-            false => vec![None, wanted(b, || g)],
-        },
+        }
         // d(a-b)/da = 1, d(a-b)/db = -1 (a broadcast b summed down before it is negated)
         Sub(a, b) => {
-            let db = wanted(b, || g.summed_to(&b.shape()).neg());
+            let db = wanted(b, || {
+                if b.shape() == g.shape() {
+                    g.neg()
+                } else {
+                    g.summed_to(&b.shape()).neg()
+                }
+            });
             vec![wanted(a, || g), db]
         }
         // d(a*b)/da = b, d(a*b)/db = a
@@ -111,7 +122,7 @@ pub(crate) fn input_grads<T: Float>(
         // d tanh(x)/dx = 1 - tanh(x)^2 = 1 - out^2
         Tanh(x) => vec![wanted(x, || g.mul(&out.map(|t| one - t * t)))],
         // d gelu(x)/dx = s + x s (1 - s) 2c (1 + 3a x^2), s = sigmoid(2c (x + a x^3))
-        Gelu(x) => vec![wanted(x, || x.data().gelu_backward(&g))],
+        Gelu(x) => vec![wanted(x, || x.data().gelu_grad(&g))],
         // d sigmoid(x)/dx = sigmoid(x) (1 - sigmoid(x)) = out (1 - out)
         Sigmoid(x) => vec![wanted(x, || g.mul(&out.map(|s| s * (one - s))))],
         // d relu(x)/dx = 1 where x > 0, else 0
@@ -222,7 +233,8 @@ pub(crate) fn input_grads<T: Float>(
         Embedding { table, ids } => {
             vec![wanted(table, || Array::add_rows(table.shape()[0], ids, &g))]
         }
-        // narrow reads a block: its gradient goes back into that block, zeros elsewhere
+        // narrow reads a block: its gradient goes back into that block, zeros elsewhere (when
+        // the input already holds a gradient, backward_with adds the block into it in place)
         Narrow { input, axis, start } => vec![wanted(input, || {
             let shape = input.shape();
             let len = g.shape()[*axis];

@@ -3,7 +3,8 @@
 //!
 //! - Forward rules: `ops.rs` (each computes its value with [`crate::array::Array`]).
 //! - Backward rules: `backward.rs`, one match arm per operation, its math in a comment.
-//! - Broadcasting is undone in one place: a gradient is summed down to its input's shape.
+//! - Broadcasting is undone by one rule ([`crate::array::Array::sum_to`]): a gradient is summed
+//!   down to its input's shape.
 //! - Never here: printing, files, or anything specific to a model.
 //!
 //! The texts' broadcasting example, `y = (a*x + b) * a` with `a` used twice:

@@ -296,7 +296,7 @@ impl<T: Float> Tensor<T> {
             let grads = input_grads(&node.0.op, &node.data(), g);
             for (input, grad) in node.0.op.inputs().into_iter().zip(grads) {
                 let Some(grad) = grad else { continue };
-                // The one place broadcasting is undone: sum down to the input's shape.
+                // Broadcasting undone: sum down to the input's shape (Add and Sub may have).
                 let grad = grad.sum_to(&input.shape());
                 match pending.get_mut(&input.id()) {
                     // A tensor used more than once receives the sum of its gradients.
