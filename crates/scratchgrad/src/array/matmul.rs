@@ -13,6 +13,7 @@ use gemm::Parallelism;
 
 use super::shape::{broadcast_shapes, broadcast_strides, for_each_offset};
 use super::threads::{split_points, usable_threads, CALLER_SHARE};
+use super::transpose::append_transposed;
 use super::waiting_helpers::run_with_helpers;
 use super::{Array, Float};
 
@@ -47,8 +48,9 @@ fn sum_order((m, k, n): (usize, usize, usize)) -> SumOrder {
 }
 
 /// A right side stored by columns (`x @ W^T`) is handed to gemm as it is when a single
-/// product reads it with this many rows or fewer: gemm then packs it faster than a copy of its
-/// transpose is made (an MLP's `x @ W^T` for a batch of 64, docs/BENCHMARKS.md).
+/// product reads it with this many rows or fewer (and W is not so large that the product is
+/// better turned around, see `matmul_t`): gemm then packs it faster than a copy of its
+/// transpose is made (an MLP's second layer for a batch of 64, docs/BENCHMARKS.md).
 const STRIDED_RIGHT_SIDE_ROWS: usize = 64;
 
 /// gemm 0.19 takes a product with a right side stored by columns and at most this many outputs
@@ -343,8 +345,9 @@ impl<T: Float> Array<T> {
     }
 
     /// `op(self) @ op(other)` where `op` transposes the last two axes when its flag is set.
-    /// The transpose is handed to the kernel as strides: no copy is made. Backward passes use
-    /// this for `grad @ W^T` and `X^T @ grad`.
+    /// A transpose is handed to the kernel as strides, or copied out first where gemm reads
+    /// the copy faster (the cases below). Backward passes use this for `grad @ W^T` and
+    /// `X^T @ grad`.
     pub fn matmul_t(&self, trans_a: bool, other: &Array<T>, trans_b: bool) -> Array<T> {
         let fail = || -> ! {
             let show = |s: &[usize], t: bool| format!("{s:?}{}", if t { "^T" } else { "" });
@@ -370,6 +373,22 @@ impl<T: Float> Array<T> {
         let tall = !trans_a && b_batch.is_empty() && !a_batch.is_empty();
         let rows = if tall { self.len() / k.max(1) } else { m };
         let batched = !tall && (!a_batch.is_empty() || !b_batch.is_empty());
+        let one_matrix_by_rows = !trans_a && b_batch.is_empty() && !batched;
+        if trans_b && one_matrix_by_rows && rows > 1 && n > 1 && k > 2 && rows * (k + n) < k * n {
+            // `x @ W^T` for a few rows and a large W (an MNIST MLP's first layer: 64 rows
+            // against a 256 x 784 W) is `(W @ x^T)^T`: copying x^T and the result moves
+            // rows * (k + n) values where a copy of W^T moves k * n, and gemm runs W @ x^T at
+            // the speed of a product stored by rows (docs/BENCHMARKS.md).
+            let transposed = |a: &[T], rows: usize, cols: usize| {
+                let mut t = Vec::with_capacity(a.len());
+                append_transposed(a, rows, cols, &mut t);
+                Array::from_vec(t, &[cols, rows])
+            };
+            let out_t = other.matmul(&transposed(&self.data, rows, k));
+            let mut shape = self.shape.clone();
+            *shape.last_mut().expect("two axes or more") = n;
+            return transposed(&out_t.data, n, rows).into_reshape(&shape);
+        }
         let worth_copying = rows > STRIDED_RIGHT_SIDE_ROWS || batched;
         if trans_b && m > 1 && n > 1 && k > 2 && worth_copying {
             // gemm 0.19 reads a right side stored by columns (`x @ W^T`, `q @ k^T`) two to
@@ -521,6 +540,24 @@ mod tests {
         }
         assert!(x.rows_t_matmul(&g).allclose(&dw, 1e-12, 1e-12));
         assert!(g.rows_t_matmul(&x).allclose(&dw.transpose(), 1e-12, 1e-12));
+    }
+
+    #[test]
+    fn a_few_rows_times_a_large_transposed_matrix_agree_with_the_triple_loop() {
+        // Few rows against a large W: computed as (W @ x^T)^T, for a matrix and for a batch
+        // read as one tall matrix.
+        let mut rng = crate::array::Rng::seed(9);
+        let w = Array::<f64>::rand_uniform(&[50, 40], -1.0, 1.0, &mut rng);
+        for shape in [vec![5, 40], vec![2, 3, 40]] {
+            let x = Array::<f64>::rand_uniform(&shape, -1.0, 1.0, &mut rng);
+            let rows = x.len() / 40;
+            let want = naive(&x.reshape(&[rows, 40]), &w.transpose());
+            let got = x.matmul_t(false, &w, true);
+            let mut out_shape = shape.clone();
+            out_shape[shape.len() - 1] = 50;
+            assert_eq!(got.shape(), out_shape.as_slice());
+            assert!(got.reshape(&[rows, 50]).allclose(&want, 1e-12, 1e-12));
+        }
     }
 
     #[test]
