@@ -6,7 +6,9 @@
 //! order of [`Op::inputs`]), or `None` for an input that does not need one. A gradient may come
 //! back in the broadcast (larger) shape: the caller sums it down to the input's shape in one
 //! generic place ([`Array::sum_to`]); only Add and Sub sum an input's share down themselves
-//! (with the same rule, [`Array::summed_to`]), so as not to copy g first.
+//! (with the same rule, [`Array::summed_to`]), so as not to copy g first. An operation that
+//! read one block of its input (narrow) returns that block's gradient alone ([`Grad::Block`]):
+//! the rest of its input's gradient is zeros, and the caller adds the block where it belongs.
 
 use super::op::Op;
 use super::Tensor;
@@ -25,12 +27,44 @@ fn kept_shape(shape: &[usize], axes: &[usize]) -> Vec<usize> {
         .collect()
 }
 
+/// The gradient with respect to one input.
+pub(crate) enum Grad<T> {
+    /// An array of the input's shape, or of the shape it was broadcast to.
+    Whole(Array<T>),
+    /// The gradient of the block of the input that starts at `start` along `axis`; zeros
+    /// everywhere else.
+    Block {
+        axis: usize,
+        start: usize,
+        block: Array<T>,
+    },
+}
+
 /// The gradients of an operation's inputs, given its output `out` and upstream gradient `g`.
 pub(crate) fn input_grads<T: Float>(
     op: &Op<T>,
     out: &Array<T>,
     g: Array<T>,
-) -> Vec<Option<Array<T>>> {
+) -> Vec<Option<Grad<T>>> {
+    match op {
+        // narrow reads a block: its gradient is g in that block, zeros elsewhere
+        Op::Narrow { input, axis, start } => {
+            let block = |block| Grad::Block {
+                axis: *axis,
+                start: *start,
+                block,
+            };
+            vec![wanted(input, || g).map(block)]
+        }
+        _ => whole_grads(op, out, g)
+            .into_iter()
+            .map(|grad| grad.map(Grad::Whole))
+            .collect(),
+    }
+}
+
+/// The rules whose gradients are whole arrays: every operation but narrow.
+fn whole_grads<T: Float>(op: &Op<T>, out: &Array<T>, g: Array<T>) -> Vec<Option<Array<T>>> {
     use Op::*;
     let one = T::ONE;
     match op {
@@ -233,15 +267,7 @@ pub(crate) fn input_grads<T: Float>(
         Embedding { table, ids } => {
             vec![wanted(table, || Array::add_rows(table.shape()[0], ids, &g))]
         }
-        // narrow reads a block: its gradient goes back into that block, zeros elsewhere (when
-        // the input already holds a gradient, backward_with adds the block into it in place)
-        Narrow { input, axis, start } => vec![wanted(input, || {
-            let shape = input.shape();
-            let len = g.shape()[*axis];
-            let before = Array::zeros(&with_axis(&shape, *axis, *start));
-            let after = Array::zeros(&with_axis(&shape, *axis, shape[*axis] - start - len));
-            Array::concat(&[&before, &g, &after], *axis)
-        })],
+        Narrow { .. } => unreachable!("input_grads answers for narrow"),
         // y = x ⋆ W + b (cross-correlation, stride 1 on the direct path):
         // dx = pad(g, k - 1 - p) ⋆ W flipped with in and out swapped, dW[o, c, i, j] = sum over
         // positions of g[o] times x[c] shifted by (i, j), db = g summed over every position
@@ -320,12 +346,6 @@ fn spread<T: Float>(g: Array<T>, shape: &[usize], axes: &[usize], keepdims: bool
         g.into_reshape(&kept_shape(shape, axes))
     };
     g.broadcast_to(shape)
-}
-
-fn with_axis(shape: &[usize], axis: usize, size: usize) -> Vec<usize> {
-    let mut s = shape.to_vec();
-    s[axis] = size;
-    s
 }
 
 fn sign<T: Float>(x: T) -> T {

@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 
-use super::backward::input_grads;
+use super::backward::{input_grads, Grad};
 use super::grad_enabled;
 use super::op::Op;
 use crate::array::{Array, Float};
@@ -284,25 +284,28 @@ impl<T: Float> Tensor<T> {
                 continue;
             }
             node.check_inputs_unchanged();
-            // A narrow's gradient is zeros outside the block it read (backward.rs): when its
-            // input already holds a gradient (attention's q, k and v, read from one product),
-            // the block is added into that in place instead of into a new array of zeros.
-            if let Op::Narrow { input, axis, start } = &node.0.op {
-                if let Some(total) = pending.get_mut(&input.id()) {
-                    total.add_into_block(*axis, *start, &g);
-                    continue;
-                }
-            }
             let grads = input_grads(&node.0.op, &node.data(), g);
             for (input, grad) in node.0.op.inputs().into_iter().zip(grads) {
-                let Some(grad) = grad else { continue };
-                // Broadcasting undone: sum down to the input's shape (Add and Sub may have).
-                let grad = grad.sum_to(&input.shape());
-                match pending.get_mut(&input.id()) {
-                    // A tensor used more than once receives the sum of its gradients.
-                    Some(total) => total.add_assign(&grad),
-                    None => {
-                        pending.insert(input.id(), grad);
+                // A tensor used more than once receives the sum of its gradients.
+                match (grad, pending.get_mut(&input.id())) {
+                    (None, _) => {}
+                    // Broadcasting undone: sum down to the input's shape (Add and Sub may have).
+                    (Some(Grad::Whole(grad)), Some(total)) => {
+                        total.add_assign(&grad.sum_to(&input.shape()))
+                    }
+                    (Some(Grad::Whole(grad)), None) => {
+                        pending.insert(input.id(), grad.sum_to(&input.shape()));
+                    }
+                    // A block's gradient (narrow's) is added where the block was read: into
+                    // the gradient the input already has (attention's q, k and v, read from
+                    // one product), else into zeros.
+                    (Some(Grad::Block { axis, start, block }), Some(total)) => {
+                        total.add_into_block(axis, start, &block)
+                    }
+                    (Some(Grad::Block { axis, start, block }), None) => {
+                        let mut total = Array::zeros(&input.shape());
+                        total.add_into_block(axis, start, &block);
+                        pending.insert(input.id(), total);
                     }
                 }
             }
