@@ -1,7 +1,7 @@
 //! Matrix products, 2-D and batched, through the `gemm` crate's kernels.
 //!
 //! We own the shapes, the broadcasting of batch dimensions, the transposes (passed to the
-//! kernel as strides, never copied) and the threading (a large product is split into one block
+//! kernel as strides, or copied out first where gemm reads the copy faster) and the threading (a large product is split into one block
 //! of output per thread, sized as `threads.rs` has learnt); the `gemm` crate owns the fast
 //! single-threaded inner loops. Small products run on the calling thread: spawning threads
 //! costs more than it saves below [`THREADING_MIN_FLOPS`].
@@ -52,6 +52,10 @@ fn sum_order((m, k, n): (usize, usize, usize)) -> SumOrder {
 /// better turned around, see `matmul_t`): gemm then packs it faster than a copy of its
 /// transpose is made (an MLP's second layer for a batch of 64, docs/BENCHMARKS.md).
 const STRIDED_RIGHT_SIDE_ROWS: usize = 64;
+
+/// `x @ W^T` is turned around (see `matmul_t`) only for a W of this many values or more:
+/// below, the two copies cost more than reading a small W by columns.
+const TURN_AROUND_MIN: usize = 1 << 14;
 
 /// gemm 0.19 takes a product with a right side stored by columns and at most this many outputs
 /// to its horizontal kernel, which sums the inner dimension in its own chunks.
@@ -373,12 +377,14 @@ impl<T: Float> Array<T> {
         let tall = !trans_a && b_batch.is_empty() && !a_batch.is_empty();
         let rows = if tall { self.len() / k.max(1) } else { m };
         let batched = !tall && (!a_batch.is_empty() || !b_batch.is_empty());
-        let one_matrix_by_rows = !trans_a && b_batch.is_empty() && !batched;
-        if trans_b && one_matrix_by_rows && rows > 1 && n > 1 && k > 2 && rows * (k + n) < k * n {
-            // `x @ W^T` for a few rows and a large W (an MNIST MLP's first layer: 64 rows
-            // against a 256 x 784 W) is `(W @ x^T)^T`: copying x^T and the result moves
-            // rows * (k + n) values where a copy of W^T moves k * n, and gemm runs W @ x^T at
-            // the speed of a product stored by rows (docs/BENCHMARKS.md).
+        let moves_less = rows.checked_mul(k + n).is_some_and(|moved| moved < k * n);
+        let turn_around = trans_b && !trans_a && b_batch.is_empty() && rows > 1 && n > 1;
+        if turn_around && k * n >= TURN_AROUND_MIN && moves_less {
+            // `x @ W^T` where x and the result are smaller than W (an MNIST MLP's first
+            // layer: 64 rows against a 256 x 784 W) is `(W @ x^T)^T`: copying x^T and the
+            // result moves rows * (k + n) values where a copy of W^T moves k * n, and gemm
+            // runs W @ x^T at the speed of a product stored by rows, faster than it reads W by
+            // columns (docs/BENCHMARKS.md).
             let transposed = |a: &[T], rows: usize, cols: usize| {
                 let mut t = Vec::with_capacity(a.len());
                 append_transposed(a, rows, cols, &mut t);
@@ -551,13 +557,32 @@ mod tests {
         for shape in [vec![5, 40], vec![2, 3, 40]] {
             let x = Array::<f64>::rand_uniform(&shape, -1.0, 1.0, &mut rng);
             let rows = x.len() / 40;
-            let want = naive(&x.reshape(&[rows, 40]), &w.transpose());
+            let w_t = Array::from_vec(
+                (0..40 * 50).map(|i| w.at(&[i % 50, i / 50])).collect(),
+                &[40, 50],
+            );
+            let want = naive(&x.reshape(&[rows, 40]), &w_t);
             let got = x.matmul_t(false, &w, true);
             let mut out_shape = shape.clone();
             out_shape[shape.len() - 1] = 50;
             assert_eq!(got.shape(), out_shape.as_slice());
             assert!(got.reshape(&[rows, 50]).allclose(&want, 1e-12, 1e-12));
         }
+        // f32 (the AVX transpose) and large enough to be split between threads: the same
+        // bits on 1 and 2 threads.
+        let x = Array::<f32>::rand_uniform(&[64, 784], -1.0, 1.0, &mut rng);
+        let w = Array::<f32>::rand_uniform(&[256, 784], -1.0, 1.0, &mut rng);
+        let one = crate::array::with_threads(1, || x.matmul_t(false, &w, true));
+        let two = crate::array::with_threads(2, || x.matmul_t(false, &w, true));
+        assert_eq!(one, two);
+        let w_t = Array::from_vec(
+            (0..784 * 256)
+                .map(|i| w.at(&[i % 256, i / 256]) as f64)
+                .collect(),
+            &[784, 256],
+        );
+        let want = naive(&x.cast(), &w_t);
+        assert!(one.cast::<f64>().allclose(&want, 1e-4, 1e-3));
     }
 
     #[test]

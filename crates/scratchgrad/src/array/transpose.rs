@@ -1,5 +1,6 @@
-//! The matrix transpose, which `x @ W^T` runs on `W` before gemm when many rows read it (gemm
-//! reads a right side stored by rows faster than one stored by columns; `matmul.rs`).
+//! The matrix transpose, which `x @ W^T` runs before gemm: on `W` when many rows read it, or on
+//! `x` and the result when it is computed as `(W @ x^T)^T` (gemm reads a right side stored by
+//! rows faster than one stored by columns; `matmul.rs`).
 //!
 //! Walking down a column of a row-major matrix reads one float from each cache line, and
 //! when a row is a multiple of 2 KiB long those lines all land in the same few sets of the
