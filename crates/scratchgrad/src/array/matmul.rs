@@ -459,7 +459,11 @@ fn products<T: Float>(
     if k == 0 {
         return Array::zeros(shape); // an empty sum
     }
-    let len: usize = shape.iter().product();
+    // Checked: a wrapped count would leave gemm writing past the end of `out`.
+    let len = shape
+        .iter()
+        .try_fold(1usize, |all, &d| all.checked_mul(d))
+        .unwrap_or_else(|| panic!("matmul: a result of shape {shape:?} has too many elements"));
     // Not zero-filled first: gemm overwrites every element (it is told not to read the
     // output), and the fill was serial work on the calling thread before every product.
     let mut out: Vec<T> = Vec::with_capacity(len);

@@ -212,9 +212,9 @@ impl<T: Copy> Array<T> {
     pub fn narrow(&self, axis: usize, start: usize, len: usize) -> Array<T> {
         let (outer, n, inner) = self.around_axis("narrow", axis);
         assert!(
-            start + len <= n,
+            start <= n && len <= n - start,
             "narrow: {start}..{} out of range for axis {axis} of {:?}",
-            start + len,
+            start.saturating_add(len),
             self.shape
         );
         let mut data = Vec::with_capacity(outer * len * inner);
