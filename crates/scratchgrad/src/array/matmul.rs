@@ -1,9 +1,9 @@
 //! Matrix products, 2-D and batched, through the `gemm` crate's kernels.
 //!
 //! We own the shapes, the broadcasting of batch dimensions, the transposes (passed to the
-//! kernel as strides, or copied out first where gemm reads the copy faster) and the threading (a large product is split into one block
-//! of output per thread, sized as `threads.rs` has learnt); the `gemm` crate owns the fast
-//! single-threaded inner loops. Small products run on the calling thread: spawning threads
+//! kernel as strides, or copied out first where gemm reads the copy faster) and the threading
+//! (a large product is split into one block of output per thread, sized as `threads.rs` has
+//! learnt); the `gemm` crate owns the fast single-threaded inner loops. Small products run on the calling thread: spawning threads
 //! costs more than it saves below [`THREADING_MIN_FLOPS`].
 
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -3,36 +3,18 @@
 use super::shape::{for_each_row, strides_of};
 use super::{Array, Float};
 
-/// The sum over `a` and `b` side by side of `term(a[i], b[i])`, in f64: the terms of each
-/// whole block of eight go to eight running sums (term `i` to sum `i % 8`), those of the last
-/// `n % 8` to a chain of their own, and all are added in a fixed order at the end. Eight chains
-/// of additions do not wait on each other (one chain made layer norm's sums wait on every
-/// addition before), and the order, so the bits, depend only on the length.
+/// The sum over `a` and `b` side by side of `term(a[i], b[i])`, added in `A` (f64 for the
+/// long sums of layer norm and the losses, `T` itself for attention's short rows): the terms of
+/// each whole block of eight go to eight running sums (term `i` to sum `i % 8`), those of the
+/// last `n % 8` to a chain of their own, and all are added in a fixed order at the end. Eight
+/// chains of additions do not wait on each other (one chain made layer norm's sums wait on
+/// every addition before), and the order, so the bits, depend only on the length.
 #[inline(always)]
-pub(crate) fn sum_pairs_f64<T: Float>(a: &[T], b: &[T], term: impl Fn(T, T) -> f64) -> f64 {
-    let mut lanes = [0.0f64; 8];
-    let (whole_a, whole_b) = (a.chunks_exact(8), b.chunks_exact(8));
-    let rest: f64 = (whole_a.remainder().iter().zip(whole_b.remainder()))
-        .map(|(&x, &y)| term(x, y))
-        .sum();
-    for (ca, cb) in whole_a.zip(whole_b) {
-        for lane in 0..8 {
-            lanes[lane] += term(ca[lane], cb[lane]);
-        }
-    }
-    let [s0, s1, s2, s3, s4, s5, s6, s7] = lanes;
-    (((s0 + s4) + (s1 + s5)) + ((s2 + s6) + (s3 + s7))) + rest
-}
-
-/// The sum over `a` and `b` side by side of `term(a[i], b[i])` in `T`, in the order
-/// [`sum_pairs_f64`] takes (eight running sums): for short rows, as attention's, where f64
-/// is not needed.
-#[inline(always)]
-pub(crate) fn sum_pairs<T: Float>(a: &[T], b: &[T], term: impl Fn(T, T) -> T) -> T {
-    let mut lanes = [T::ZERO; 8];
+pub(crate) fn sum_pairs<T: Copy, A: Float>(a: &[T], b: &[T], term: impl Fn(T, T) -> A) -> A {
+    let mut lanes = [A::ZERO; 8];
     let (whole_a, whole_b) = (a.chunks_exact(8), b.chunks_exact(8));
     let rest = (whole_a.remainder().iter().zip(whole_b.remainder()))
-        .fold(T::ZERO, |s, (&x, &y)| s + term(x, y));
+        .fold(A::ZERO, |s, (&x, &y)| s + term(x, y));
     for (ca, cb) in whole_a.zip(whole_b) {
         for lane in 0..8 {
             lanes[lane] += term(ca[lane], cb[lane]);
@@ -60,10 +42,10 @@ pub(crate) fn largest<T: Float>(values: &[T]) -> T {
     lanes.iter().fold(rest, |m, &v| m.max(v))
 }
 
-/// The sum of `term(v)` over `values`, in f64, as [`sum_pairs_f64`] orders it.
+/// The sum of `term(v)` over `values`, in f64, as [`sum_pairs`] orders it.
 #[inline(always)]
 pub(crate) fn sum_f64<T: Float>(values: &[T], term: impl Fn(T) -> f64) -> f64 {
-    sum_pairs_f64(values, values, |v, _| term(v))
+    sum_pairs(values, values, |v, _| term(v))
 }
 
 impl<T: Copy> Array<T> {

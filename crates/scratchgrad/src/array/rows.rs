@@ -6,7 +6,7 @@
 //! in eight running sums, so that it is not one addition waiting on the last: the same bits
 //! on every set, since nothing is reordered by the compiler.
 
-use super::reduce::{largest, sum_f64, sum_pairs, sum_pairs_f64};
+use super::reduce::{largest, sum_f64, sum_pairs};
 use super::{Array, Float, Isa};
 
 impl<T: Float> Array<T> {
@@ -72,7 +72,7 @@ impl<T: Float> Array<T> {
             || {
                 for ((h, xh), &inv) in self.data.chunks(n).zip(xhat.data.chunks(n)).zip(inv_std) {
                     let mean_h = sum_f64(h, |h| h.to_f64()) / n as f64;
-                    let mean_hx = sum_pairs_f64(h, xh, |h, x| h.to_f64() * x.to_f64()) / n as f64;
+                    let mean_hx = sum_pairs(h, xh, |h, x| h.to_f64() * x.to_f64()) / n as f64;
                     out.extend(h.iter().zip(xh).map(|(&h, &x)| {
                         T::from_f64((h.to_f64() - mean_h - x.to_f64() * mean_hx) * inv.to_f64())
                     }));
@@ -210,25 +210,17 @@ mod tests {
                         .collect()
                 };
                 let (want_y, want_dx) = reference_row(&row(&x), &row(&g), seen, 0.7);
-                for (i, (got, want)) in row(&y).iter().zip(&want_y).enumerate() {
-                    assert!(
-                        (got - want).abs() <= 1e-6,
-                        "t {t} row {r} y[{i}] {got} {want}"
-                    );
-                    assert!(
-                        i < seen || *got == 0.0,
-                        "t {t} row {r}: y[{i}] after the diagonal"
-                    );
-                }
-                for (i, (got, want)) in row(&dx).iter().zip(&want_dx).enumerate() {
-                    assert!(
-                        (got - want).abs() <= 1e-6,
-                        "t {t} row {r} dx[{i}] {got} {want}"
-                    );
-                    assert!(
-                        i < seen || *got == 0.0,
-                        "t {t} row {r}: dx[{i}] after the diagonal"
-                    );
+                for (name, got, want) in [("y", row(&y), want_y), ("dx", row(&dx), want_dx)] {
+                    for (i, (got, want)) in got.iter().zip(&want).enumerate() {
+                        assert!(
+                            (got - want).abs() <= 1e-6,
+                            "t {t} row {r} {name}[{i}] {got} {want}"
+                        );
+                        assert!(
+                            i < seen || *got == 0.0,
+                            "t {t} row {r}: {name}[{i}] after the diagonal"
+                        );
+                    }
                 }
             }
         }

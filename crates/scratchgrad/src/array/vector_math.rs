@@ -82,7 +82,6 @@ fn map_portable(x: &[f32], f: impl Fn(f32) -> f32) -> Vec<f32> {
 /// `f` of every pair of values at the same place in `a` and `b` (one length), compiled as
 /// [`map_f32`] is.
 pub(crate) fn zip_f32(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> Vec<f32> {
-    assert_eq!(a.len(), b.len(), "zip_f32: slices of different lengths");
     Isa::detect().run(
         #[inline(always)]
         || zip_portable(a, b, f),
