@@ -3,8 +3,10 @@
 //! We own the shapes, the broadcasting of batch dimensions, the transposes (passed to the
 //! kernel as strides, or copied out first where gemm reads the copy faster) and the threading
 //! (a large product is split into one block of output per thread, sized as `threads.rs` has
-//! learnt); the `gemm` crate owns the fast single-threaded inner loops. Small products run on the calling thread: spawning threads
-//! costs more than it saves below [`THREADING_MIN_FLOPS`].
+//! learnt); the `gemm` crate owns the fast single-threaded inner loops. Small products run on
+//! the calling thread: spawning threads costs more than it saves below
+//! [`THREADING_MIN_FLOPS`]. A product whose data side is mostly zeros (an MNIST batch) goes to
+//! `zero_skipping.rs` instead.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -15,6 +17,7 @@ use super::shape::{broadcast_shapes, broadcast_strides, for_each_offset};
 use super::threads::{split_points, usable_threads, CALLER_SHARE};
 use super::transpose::append_transposed;
 use super::waiting_helpers::run_with_helpers;
+use super::zero_skipping;
 use super::{Array, Float};
 
 /// Products with fewer multiply-adds than this run single-threaded.
@@ -368,6 +371,10 @@ impl<T: Float> Array<T> {
         let b = MatrixView::of(&other.shape, trans_b);
         if a.cols != b.rows {
             fail();
+        }
+        // A first layer's x @ W^T and g^T @ x on mostly-black images skip the zeros.
+        if let Some(out) = zero_skipping::product(self, trans_a, other, trans_b) {
+            return out;
         }
         let (m, k, n) = (a.rows, a.cols, b.cols);
         let a_batch = &self.shape[..self.ndim() - 2];

@@ -35,6 +35,7 @@ mod transpose;
 mod vector_math;
 mod waiting_helpers;
 mod window;
+mod zero_skipping;
 
 pub use conv_path::{ConvPath, SavedInput};
 pub use float::Float;

@@ -1,0 +1,477 @@
+//! Matrix products whose left side is mostly zeros, computed without the multiply-adds that a
+//! zero would make: an MNIST image is 81% black pixels, so most of the first layer's work,
+//! `x @ W^T` and its weight gradient `g^T @ x`, adds nothing.
+//!
+//! The kernel is gemm's idea with one change. gemm keeps a tile of the output (a few rows of
+//! `a` by a few vectors of columns of `b`) in registers and, for each `j` of the inner
+//! dimension, loads a piece of row `j` of `b` once and multiplies it by each of the tile's
+//! `a[r, j]`. Here the tile's rows are taken [`ROWS`] at a time, and only the `j`'s where at
+//! least one of those rows is nonzero are visited: for MNIST batches that is about 40% of
+//! them (a single pixel is nonzero in 19% of images, but six images rarely share their black
+//! pixels everywhere). Skipping single zeros instead, one row at a time, would load a row of
+//! `b` for every multiply-add and run at the speed of the cache, not the arithmetic
+//! (docs/BENCHMARKS.md).
+//!
+//! A skipped `j` adds `0 * b[j, c]` nowhere, which is what the dense product adds as well,
+//! except where `b` holds an infinity or NaN: the dense product then gives NaN and this
+//! gives the sum of the other terms.
+//!
+//! The blocks of rows start at multiples of [`ROWS`] whatever the threads, and each output's
+//! sum runs over `j` in order, so the result does not depend on the thread count.
+
+use std::any::Any;
+use std::cell::RefCell;
+use std::mem::MaybeUninit;
+use std::sync::OnceLock;
+
+#[cfg(target_arch = "x86_64")]
+use super::simd::{Avx2, Avx512};
+use super::simd::{Isa, Kind, Lanes, Portable};
+use super::threads::for_each_part;
+use super::transpose::append_transposed;
+use super::{Array, Float};
+
+/// Rows of `a` (and of the output) that share one list of nonzero columns.
+const ROWS: usize = 6;
+
+/// The product skips zeros only when its blocks have nonzeros in at most this share of
+/// `(block, column)` pairs: the kernel runs a visited column at about gemm's speed, and the
+/// copies around it (a transpose or two) cost about a fifth of the dense product.
+const MAX_VISITED_SHARE: f64 = 0.5;
+
+thread_local! {
+    /// The transposed operands and the turned-around result, kept between products: the
+    /// same few sizes come back at every training step, and fresh memory costs page faults.
+    static SCRATCH: RefCell<[Vec<f32>; 3]> = const { RefCell::new([Vec::new(), Vec::new(), Vec::new()]) };
+}
+
+/// Products smaller than this many multiply-adds are left to gemm.
+const MIN_MULTIPLY_ADDS: usize = 1 << 20;
+
+/// For each block of [`ROWS`] rows of a row-major `m x k` matrix, the columns where one of the
+/// block's rows is nonzero, in increasing order.
+struct NonzeroColumns {
+    /// Block `i`'s columns are `columns[starts[i]..starts[i + 1]]`.
+    starts: Vec<usize>,
+    columns: Vec<u32>,
+}
+
+impl NonzeroColumns {
+    /// The lists of `a`, or `None` when they visit more than [`MAX_VISITED_SHARE`] of all
+    /// `(block, column)` pairs (then nothing is skipped). The first block is looked at alone
+    /// first, so a dense matrix costs one block's comparisons.
+    fn of(a: &[f32], m: usize, k: usize) -> Option<NonzeroColumns> {
+        let blocks = m.div_ceil(ROWS);
+        let limit = (MAX_VISITED_SHARE * (blocks * k) as f64) as usize;
+        let first_limit = (MAX_VISITED_SHARE * k as f64) as usize;
+        let mut lists = NonzeroColumns {
+            starts: vec![0],
+            columns: Vec::new(),
+        };
+        // One byte per column, set where a row of the block is nonzero: a loop of compares
+        // and ors the compiler vectorizes (`Isa::run`).
+        let mut nonzero = vec![0u8; k];
+        for block in 0..blocks {
+            let rows = a[block * ROWS * k..].chunks_exact(k).take(ROWS);
+            Isa::detect().run(
+                #[inline(always)]
+                || {
+                    nonzero.fill(0);
+                    for row in rows {
+                        for (seen, &x) in nonzero.iter_mut().zip(row) {
+                            *seen |= (x != 0.0) as u8;
+                        }
+                    }
+                },
+            );
+            // Every column written, the count advanced only past nonzero ones: no branch to
+            // mispredict on a coin-flip pattern.
+            let start = lists.columns.len();
+            lists.columns.resize(start + k, 0);
+            let mut visited = start;
+            for (j, &seen) in nonzero.iter().enumerate() {
+                lists.columns[visited] = j as u32;
+                visited += seen as usize;
+            }
+            lists.columns.truncate(visited);
+            if visited > limit || (block == 0 && visited > first_limit) {
+                return None;
+            }
+            lists.starts.push(visited);
+        }
+        Some(lists)
+    }
+
+    fn block(&self, i: usize) -> &[u32] {
+        &self.columns[self.starts[i]..self.starts[i + 1]]
+    }
+}
+
+/// `op(a) @ op(b)` (`op` transposes when its flag is set) with the zeros of the data read as
+/// the left side skipped, for two `f32` matrices, when that left side is mostly zeros and the
+/// product large; `None` leaves it to gemm. Three forms have such a side: `x @ W^T` (a Linear
+/// layer), `x @ B`, and `g^T @ x` (its weight's gradient), which runs as `(x^T @ g)^T`.
+pub(crate) fn product<T: Float>(
+    a: &Array<T>,
+    trans_a: bool,
+    b: &Array<T>,
+    trans_b: bool,
+) -> Option<Array<T>> {
+    let (a, b) = (f32s(a)?, f32s(b)?);
+    if a.ndim() != 2 || b.ndim() != 2 || dense_only() {
+        return None;
+    }
+    let (ar, ac, br, bc) = (a.shape[0], a.shape[1], b.shape[0], b.shape[1]);
+    let (m, k, n) = match (trans_a, trans_b) {
+        (false, _) => (ar, ac, if trans_b { br } else { bc }),
+        (true, false) => (ac, ar, bc),
+        (true, true) => return None,
+    };
+    let multiply_adds = m.checked_mul(k).and_then(|mk| mk.checked_mul(n));
+    if multiply_adds.is_none_or(|count| count < MIN_MULTIPLY_ADDS) {
+        return None;
+    }
+    let isa = Isa::detect();
+    let out = SCRATCH.with_borrow_mut(|[left, right, out_t]| {
+        if trans_a {
+            // g^T @ x = (x^T @ g)^T, with x^T the mostly-zero left side.
+            transpose_if_sparse(b, left)?;
+            let lists = NonzeroColumns::of(left, n, k)?;
+            skipping(isa, left, &lists, k, a.data(), m, out_t);
+            let mut out = Vec::with_capacity(m * n);
+            append_transposed(out_t, n, m, &mut out);
+            Some(Array::from_vec(out, &[m, n]))
+        } else {
+            let lists = NonzeroColumns::of(a.data(), m, k)?;
+            let right: &[f32] = if trans_b {
+                right.clear();
+                append_transposed(b.data(), n, k, right);
+                right
+            } else {
+                b.data()
+            };
+            let mut out = Vec::new();
+            skipping(isa, a.data(), &lists, k, right, n, &mut out);
+            Some(Array::from_vec(out, &[m, n]))
+        }
+    })?;
+    let out: Box<dyn Any> = Box::new(out);
+    Some(*out.downcast::<Array<T>>().expect("T is f32"))
+}
+
+/// Whether the environment variable `SCRATCHGRAD_MATMUL=dense` asks for gemm everywhere (to
+/// compare the two on one machine; any other value is named in one line on stderr, once).
+fn dense_only() -> bool {
+    static DENSE: OnceLock<bool> = OnceLock::new();
+    *DENSE.get_or_init(|| match std::env::var("SCRATCHGRAD_MATMUL") {
+        Ok(v) if v == "dense" => true,
+        Ok(v) => {
+            eprintln!("scratchgrad: SCRATCHGRAD_MATMUL={v:?} is ignored: the only value is dense");
+            false
+        }
+        Err(_) => false,
+    })
+}
+
+/// The array as `f32`s, when it is one.
+fn f32s<T: Float>(a: &Array<T>) -> Option<&Array<f32>> {
+    (a as &dyn Any).downcast_ref::<Array<f32>>()
+}
+
+/// The transpose of a 2-D array's values into `to`, unless its first block as a left side
+/// (`x`'s first [`ROWS`] columns) is already too dense, so that dense data costs no copy.
+fn transpose_if_sparse(x: &Array<f32>, to: &mut Vec<f32>) -> Option<()> {
+    let (rows, cols) = (x.shape[0], x.shape[1]);
+    let probe = ROWS.min(cols);
+    let nonzero = x
+        .data()
+        .chunks_exact(cols)
+        .filter(|row| row[..probe].iter().any(|&v| v != 0.0))
+        .count();
+    if nonzero as f64 > MAX_VISITED_SHARE * rows as f64 {
+        return None;
+    }
+    to.clear();
+    append_transposed(x.data(), rows, cols, to);
+    Some(())
+}
+
+/// `a @ b` for a row-major `a` (`m x k`, its nonzero columns listed per block) and `b`
+/// (`k x n`) into `out` (its old values dropped), split across threads by blocks of rows.
+fn skipping(
+    isa: Isa,
+    a: &[f32],
+    lists: &NonzeroColumns,
+    k: usize,
+    b: &[f32],
+    n: usize,
+    out: &mut Vec<f32>,
+) {
+    let m = a.len() / k;
+    assert!(
+        b.len() == k * n && a.len() == m * k,
+        "zero_skipping: operand sizes"
+    );
+    out.clear();
+    out.reserve(m * n);
+    for_each_part(
+        &mut out.spare_capacity_mut()[..m * n],
+        ROWS * n,
+        0,
+        |start, part| {
+            let first_block = start / (ROWS * n);
+            for (i, rows) in part.chunks_mut(ROWS * n).enumerate() {
+                let block = first_block + i;
+                let a_rows = &a[block * ROWS * k..][..rows.len() / n * k];
+                let columns = lists.block(block);
+                // SAFETY: `a_rows` holds this block's rows, `columns` are below k, `b` is
+                // k x n and `rows` is the block's n-wide output rows; only detection makes
+                // an `Isa`, so the CPU has its instructions.
+                unsafe {
+                    match isa.kind() {
+                        #[cfg(target_arch = "x86_64")]
+                        Kind::Avx512 => block_avx512(a_rows, k, columns, b, n, rows),
+                        #[cfg(target_arch = "x86_64")]
+                        Kind::Avx2 => block_avx2(a_rows, k, columns, b, n, rows),
+                        _ => block_rows::<Portable, 2>(a_rows, k, columns, b, n, rows),
+                    }
+                }
+            }
+        },
+    );
+    // SAFETY: every block wrote each of its rows' n outputs.
+    unsafe { out.set_len(m * n) };
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn block_avx512(a: &[f32], k: usize, cols: &[u32], b: &[f32], n: usize, out: &mut [Out]) {
+    // SAFETY: the caller's promise, passed on. 6 rows x 4 vectors: 24 of the 32 registers.
+    unsafe { block_rows::<Avx512, 4>(a, k, cols, b, n, out) }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn block_avx2(a: &[f32], k: usize, cols: &[u32], b: &[f32], n: usize, out: &mut [Out]) {
+    // SAFETY: the caller's promise, passed on. 6 rows x 2 vectors: 12 of the 16 registers.
+    unsafe { block_rows::<Avx2, 2>(a, k, cols, b, n, out) }
+}
+
+type Out = MaybeUninit<f32>;
+
+/// One block of up to [`ROWS`] rows: `out[r, c] = sum over j in cols of a[r, j] * b[j, c]`,
+/// in tiles of `V` vectors of columns, then single vectors, then single columns.
+///
+/// SAFETY: `a` holds the block's rows (`k` wide), `cols` are below `k`, `b` is `k x n`, `out`
+/// the block's rows (`n` wide), and `L`'s instructions run on this CPU.
+#[inline(always)]
+unsafe fn block_rows<L: Lanes, const V: usize>(
+    a: &[f32],
+    k: usize,
+    cols: &[u32],
+    b: &[f32],
+    n: usize,
+    out: &mut [Out],
+) {
+    let rows = a.len() / k;
+    let mut c = 0;
+    macro_rules! tiles {
+        ($v:literal) => {
+            while c + $v * L::LANES <= n {
+                // SAFETY: columns c..c + $v lanes lie inside every row of `b` and `out`.
+                unsafe {
+                    match rows {
+                        6 => tile::<L, 6, $v>(a, k, cols, b, n, out, c),
+                        5 => tile::<L, 5, $v>(a, k, cols, b, n, out, c),
+                        4 => tile::<L, 4, $v>(a, k, cols, b, n, out, c),
+                        3 => tile::<L, 3, $v>(a, k, cols, b, n, out, c),
+                        2 => tile::<L, 2, $v>(a, k, cols, b, n, out, c),
+                        _ => tile::<L, 1, $v>(a, k, cols, b, n, out, c),
+                    }
+                }
+                c += $v * L::LANES;
+            }
+        };
+    }
+    if V == 4 {
+        tiles!(4);
+    }
+    if V >= 2 {
+        tiles!(2);
+    }
+    tiles!(1);
+    for r in 0..rows {
+        for col in c..n {
+            let sum = cols.iter().fold(0.0, |sum, &j| {
+                let j = j as usize;
+                sum + a[r * k + j] * b[j * n + col]
+            });
+            out[r * n + col].write(sum);
+        }
+    }
+}
+
+/// `R` rows by `V` vectors of outputs from column `c`, summed in registers.
+///
+/// SAFETY: as for [`block_rows`], with `a` holding `R` rows and `c + V * LANES <= n`.
+#[inline(always)]
+unsafe fn tile<L: Lanes, const R: usize, const V: usize>(
+    a: &[f32],
+    k: usize,
+    cols: &[u32],
+    b: &[f32],
+    n: usize,
+    out: &mut [Out],
+    c: usize,
+) {
+    unsafe {
+        let mut sums = [[L::zero(); V]; R];
+        for &j in cols {
+            let j = j as usize;
+            let from = b.as_ptr().add(j * n + c);
+            let bv: [L::V; V] = std::array::from_fn(|v| L::load(from.add(v * L::LANES)));
+            for (r, row_sums) in sums.iter_mut().enumerate() {
+                let x = L::splat(*a.get_unchecked(r * k + j));
+                for (sum, &bv) in row_sums.iter_mut().zip(&bv) {
+                    *sum = L::mul_add(x, bv, *sum);
+                }
+            }
+        }
+        for (r, row_sums) in sums.iter().enumerate() {
+            let to = out.as_mut_ptr().add(r * n + c).cast::<f32>();
+            for (v, &sum) in row_sums.iter().enumerate() {
+                L::store(to.add(v * L::LANES), sum);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::array::{with_threads, Rng};
+
+    /// A row-major `rows x cols` matrix where about `density` of the values are nonzero.
+    fn mostly_zero(rows: usize, cols: usize, density: f64, rng: &mut Rng) -> Vec<f32> {
+        (0..rows * cols)
+            .map(|_| match rng.uniform() < density {
+                true => rng.normal() as f32,
+                false => 0.0,
+            })
+            .collect()
+    }
+
+    /// `a @ b` by the textbook triple loop, in f64.
+    fn reference(a: &[f32], b: &[f32], (m, k, n): (usize, usize, usize)) -> Vec<f64> {
+        let mut out = vec![0.0; m * n];
+        for i in 0..m {
+            for j in 0..k {
+                for c in 0..n {
+                    out[i * n + c] += a[i * k + j] as f64 * b[j * n + c] as f64;
+                }
+            }
+        }
+        out
+    }
+
+    fn assert_close(got: &[f32], want: &[f64], what: &str) {
+        assert_eq!(got.len(), want.len(), "{what}: length");
+        for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
+            assert!(
+                (g as f64 - w).abs() <= 1e-5 * (1.0 + w.abs()),
+                "{what}: element {i} is {g}, the triple loop gives {w}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_instruction_set_agrees_with_the_triple_loop() {
+        let mut rng = Rng::seed(3);
+        // Row counts around the blocks of 6, widths around every tile (64 and 16 lanes for
+        // AVX-512, 16 and 8 for AVX2, 16 and 8 for the portable code) and odd remainders.
+        for (m, k, n) in [
+            (1, 5, 3),
+            (6, 9, 64),
+            (7, 31, 17),
+            (13, 40, 100),
+            (64, 784, 256),
+        ] {
+            let a = mostly_zero(m, k, 0.2, &mut rng);
+            let b: Vec<f32> = (0..k * n).map(|_| rng.normal() as f32).collect();
+            let lists = NonzeroColumns {
+                starts: (0..=m.div_ceil(ROWS)).map(|i| i * k).collect(),
+                columns: (0..m.div_ceil(ROWS)).flat_map(|_| 0..k as u32).collect(),
+            };
+            let all = lists.starts.len() - 1;
+            let want = reference(&a, &b, (m, k, n));
+            for isa in Isa::available() {
+                let what = format!("{} on {m}x{k}x{n}", isa.name());
+                // Every column visited, and only the nonzero ones: the same sums.
+                let product = |lists: &NonzeroColumns| {
+                    let mut out = vec![f32::NAN; 3]; // dropped, not added to
+                    skipping(isa, &a, lists, k, &b, n, &mut out);
+                    out
+                };
+                assert_close(&product(&lists), &want, &what);
+                if let Some(sparse) = NonzeroColumns::of(&a, m, k) {
+                    assert_eq!(sparse.starts.len() - 1, all);
+                    assert_close(&product(&sparse), &want, &what);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn lists_hold_the_columns_where_a_block_has_a_nonzero() {
+        // 7 rows: a block of 6 and a block of 1.
+        let mut a = vec![0.0f32; 7 * 10];
+        a[2 * 10 + 3] = 1.0; // row 2, column 3
+        a[5 * 10 + 1] = -2.0; // row 5, column 1
+        a[6 * 10 + 9] = 0.5; // row 6 (the second block), column 9
+        let lists = NonzeroColumns::of(&a, 7, 10).expect("mostly zero");
+        assert_eq!(lists.block(0), &[1, 3]);
+        assert_eq!(lists.block(1), &[9]);
+        // A dense first block is turned down at once.
+        assert!(NonzeroColumns::of(&[1.0; 70], 7, 10).is_none());
+    }
+
+    #[test]
+    fn the_three_forms_match_the_dense_product_on_any_number_of_threads() {
+        let mut rng = Rng::seed(11);
+        let (batch, inputs, outputs) = (64, 300, 70);
+        let x = Array::from_vec(mostly_zero(batch, inputs, 0.08, &mut rng), &[batch, inputs]);
+        let w = Array::from_vec(
+            (0..outputs * inputs).map(|_| rng.normal() as f32).collect(),
+            &[outputs, inputs],
+        );
+        let g = Array::from_vec(
+            (0..batch * outputs).map(|_| rng.normal() as f32).collect(),
+            &[batch, outputs],
+        );
+        let wide = |a: &Array<f32>| {
+            Array::from_vec(a.data().iter().map(|&v| v as f64).collect(), a.shape())
+        };
+        let w_t = w.transpose();
+        let forms = [
+            ("x @ W^T", &x, false, &w, true),
+            ("x @ W", &x, false, &w_t, false),
+            ("g^T @ x", &g, true, &x, false),
+        ];
+        for (what, a, trans_a, b, trans_b) in forms {
+            // gemm in f64, itself checked against the triple loop in matmul.rs.
+            let want = wide(a).matmul_t(trans_a, &wide(b), trans_b);
+            let form = || product(a, trans_a, b, trans_b);
+            let one = with_threads(1, form).expect("mostly zero and large: skipped");
+            let two = with_threads(2, form).expect("the same on 2 threads");
+            assert_eq!(one.shape(), want.shape(), "{what}");
+            assert_close(one.data(), want.data(), what);
+            assert_eq!(one.data(), two.data(), "{what}: 1 and 2 threads differ");
+        }
+        // Dense data and small products are left to gemm.
+        let dense = Array::from_vec(vec![1.0f32; batch * inputs], &[batch, inputs]);
+        assert!(product(&dense, false, &w, true).is_none());
+        assert!(product(&g, true, &dense, false).is_none());
+        let small = Array::from_vec(mostly_zero(4, inputs, 0.1, &mut rng), &[4, inputs]);
+        assert!(product(&small, false, &w, true).is_none());
+    }
+}
