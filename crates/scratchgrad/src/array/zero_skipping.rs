@@ -12,6 +12,10 @@
 //! `b` for every multiply-add and run at the speed of the cache, not the arithmetic
 //! (docs/BENCHMARKS.md).
 //!
+//! The tile is compiled for AVX-512 and for AVX2 with FMA, picked at run time (`simd.rs`). On a
+//! CPU with neither, gemm's own kernels beat the plain-Rust tile and the product is left to
+//! them.
+//!
 //! A skipped `j` adds `0 * b[j, c]` nowhere, which is what the dense product adds as well,
 //! except where `b` holds an infinity or NaN: the dense product then gives NaN and this
 //! gives the sum of the other terms.
@@ -132,6 +136,11 @@ pub(crate) fn product<T: Float>(
         return None;
     }
     let isa = Isa::detect();
+    if isa.kind() == Kind::Portable {
+        // Plain Rust's vectors lose to gemm's own kernels (docs/BENCHMARKS.md): the portable
+        // tile is kept for the tests, which check it on every machine.
+        return None;
+    }
     let out = SCRATCH.with_borrow_mut(|[left, right, out_t]| {
         if trans_a {
             // g^T @ x = (x^T @ g)^T, with x^T the mostly-zero left side.
