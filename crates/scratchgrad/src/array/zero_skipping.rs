@@ -43,18 +43,20 @@ const ROWS: usize = 6;
 /// copies around it (a transpose or two) cost about a fifth of the dense product.
 const MAX_VISITED_SHARE: f64 = 0.5;
 
-thread_local! {
-    /// The transposed operands and the turned-around result, kept between products: the
-    /// same few sizes come back at every training step, and fresh memory costs page faults.
-    static SCRATCH: RefCell<[Vec<f32>; 3]> = const { RefCell::new([Vec::new(), Vec::new(), Vec::new()]) };
-}
-
 /// Products smaller than this many multiply-adds are left to gemm.
 const MIN_MULTIPLY_ADDS: usize = 1 << 20;
+
+thread_local! {
+    /// The transposed operands and the turned-around result, kept between products: the
+    /// same few sizes come back at every training step, so they are allocated once.
+    static SCRATCH: RefCell<[Vec<f32>; 3]> = const { RefCell::new([Vec::new(), Vec::new(), Vec::new()]) };
+}
 
 /// For each block of [`ROWS`] rows of a row-major `m x k` matrix, the columns where one of the
 /// block's rows is nonzero, in increasing order.
 struct NonzeroColumns {
+    /// The matrix's width: every listed column is below it.
+    k: usize,
     /// Block `i`'s columns are `columns[starts[i]..starts[i + 1]]`.
     starts: Vec<usize>,
     columns: Vec<u32>,
@@ -65,10 +67,16 @@ impl NonzeroColumns {
     /// `(block, column)` pairs (then nothing is skipped). The first block is looked at alone
     /// first, so a dense matrix costs one block's comparisons.
     fn of(a: &[f32], m: usize, k: usize) -> Option<NonzeroColumns> {
+        assert!(
+            a.len() == m * k && u32::try_from(k).is_ok(),
+            "zero_skipping: a {m} x {k} matrix of {} values",
+            a.len()
+        );
         let blocks = m.div_ceil(ROWS);
         let limit = (MAX_VISITED_SHARE * (blocks * k) as f64) as usize;
         let first_limit = (MAX_VISITED_SHARE * k as f64) as usize;
         let mut lists = NonzeroColumns {
+            k,
             starts: vec![0],
             columns: Vec::new(),
         };
@@ -136,6 +144,11 @@ pub(crate) fn product<T: Float>(
         return None;
     }
     let isa = Isa::detect();
+    if n < isa.lanes() {
+        // Too narrow for a vector of columns (a convolution's weight gradient for 6
+        // filters): gemm's kernels do better.
+        return None;
+    }
     if isa.kind() == Kind::Portable {
         // Plain Rust's vectors lose to gemm's own kernels (docs/BENCHMARKS.md): the portable
         // tile is kept for the tests, which check it on every machine.
@@ -146,7 +159,7 @@ pub(crate) fn product<T: Float>(
             // g^T @ x = (x^T @ g)^T, with x^T the mostly-zero left side.
             transpose_if_sparse(b, left)?;
             let lists = NonzeroColumns::of(left, n, k)?;
-            skipping(isa, left, &lists, k, a.data(), m, out_t);
+            skipping(isa, left, n, &lists, a.data(), m, out_t);
             let mut out = Vec::with_capacity(m * n);
             append_transposed(out_t, n, m, &mut out);
             Some(Array::from_vec(out, &[m, n]))
@@ -160,7 +173,7 @@ pub(crate) fn product<T: Float>(
                 b.data()
             };
             let mut out = Vec::new();
-            skipping(isa, a.data(), &lists, k, right, n, &mut out);
+            skipping(isa, a.data(), m, &lists, right, n, &mut out);
             Some(Array::from_vec(out, &[m, n]))
         }
     })?;
@@ -210,15 +223,15 @@ fn transpose_if_sparse(x: &Array<f32>, to: &mut Vec<f32>) -> Option<()> {
 fn skipping(
     isa: Isa,
     a: &[f32],
+    m: usize,
     lists: &NonzeroColumns,
-    k: usize,
     b: &[f32],
     n: usize,
     out: &mut Vec<f32>,
 ) {
-    let m = a.len() / k;
+    let k = lists.k;
     assert!(
-        b.len() == k * n && a.len() == m * k,
+        a.len() == m * k && b.len() == k * n && lists.starts.len() == m.div_ceil(ROWS) + 1,
         "zero_skipping: operand sizes"
     );
     out.clear();
@@ -233,15 +246,17 @@ fn skipping(
                 let block = first_block + i;
                 let a_rows = &a[block * ROWS * k..][..rows.len() / n * k];
                 let columns = lists.block(block);
-                // SAFETY: `a_rows` holds this block's rows, `columns` are below k, `b` is
-                // k x n and `rows` is the block's n-wide output rows; only detection makes
-                // an `Isa`, so the CPU has its instructions.
+                // SAFETY: `a_rows` holds this block's rows (1 to 6), `columns` are below k
+                // (`NonzeroColumns` lists no other), `b` is k x n and `rows` is the block's
+                // n-wide output rows; only detection makes an `Isa`, so the CPU has its
+                // instructions.
                 unsafe {
                     match isa.kind() {
                         #[cfg(target_arch = "x86_64")]
                         Kind::Avx512 => block_avx512(a_rows, k, columns, b, n, rows),
                         #[cfg(target_arch = "x86_64")]
                         Kind::Avx2 => block_avx2(a_rows, k, columns, b, n, rows),
+                        // Only the tests come here: `product` leaves a CPU without AVX2 to gemm.
                         _ => block_rows::<Portable, 2>(a_rows, k, columns, b, n, rows),
                     }
                 }
@@ -295,7 +310,8 @@ unsafe fn block_rows<L: Lanes, const V: usize>(
                         4 => tile::<L, 4, $v>(a, k, cols, b, n, out, c),
                         3 => tile::<L, 3, $v>(a, k, cols, b, n, out, c),
                         2 => tile::<L, 2, $v>(a, k, cols, b, n, out, c),
-                        _ => tile::<L, 1, $v>(a, k, cols, b, n, out, c),
+                        1 => tile::<L, 1, $v>(a, k, cols, b, n, out, c),
+                        _ => unreachable!("a block has 1 to {ROWS} rows"),
                     }
                 }
                 c += $v * L::LANES;
@@ -309,13 +325,25 @@ unsafe fn block_rows<L: Lanes, const V: usize>(
         tiles!(2);
     }
     tiles!(1);
-    for r in 0..rows {
-        for col in c..n {
-            let sum = cols.iter().fold(0.0, |sum, &j| {
-                let j = j as usize;
-                sum + a[r * k + j] * b[j * n + col]
-            });
-            out[r * n + col].write(sum);
+    // The last columns, fewer than a vector: sums in an array, each its own chain of adds
+    // (one running sum at a time would wait on every add).
+    let width = n - c;
+    if width > 0 {
+        let mut sums = [[0.0f32; 16]; ROWS];
+        for &j in cols {
+            let j = j as usize;
+            let b_row = &b[j * n + c..][..width];
+            for (r, row_sums) in sums.iter_mut().enumerate().take(rows) {
+                let x = a[r * k + j];
+                for (sum, &bv) in row_sums.iter_mut().zip(b_row) {
+                    *sum += x * bv;
+                }
+            }
+        }
+        for (r, row_sums) in sums.iter().enumerate().take(rows) {
+            for (to, &sum) in out[r * n + c..][..width].iter_mut().zip(row_sums) {
+                to.write(sum);
+            }
         }
     }
 }
@@ -333,6 +361,8 @@ unsafe fn tile<L: Lanes, const R: usize, const V: usize>(
     out: &mut [Out],
     c: usize,
 ) {
+    // SAFETY: the caller's promise: rows 0..R of `a` and columns j < k, rows j < k of `b` and
+    // columns c..c + V * LANES of `b` and `out`, all inside their slices; `L` runs here.
     unsafe {
         let mut sums = [[L::zero(); V]; R];
         for &j in cols {
@@ -396,36 +426,38 @@ mod tests {
     #[test]
     fn every_instruction_set_agrees_with_the_triple_loop() {
         let mut rng = Rng::seed(3);
-        // Row counts around the blocks of 6, widths around every tile (64 and 16 lanes for
-        // AVX-512, 16 and 8 for AVX2, 16 and 8 for the portable code) and odd remainders.
+        // Blocks of 1 to 6 rows (m = 1, 8, 9, 11, 13, 64), and widths through every tile:
+        // 64, 32 and 16 columns for AVX-512, 16 and 8 for AVX2 and the portable code, and
+        // the columns after the last vector (n = 3, 17, 24, 31, 100).
         for (m, k, n) in [
             (1, 5, 3),
             (6, 9, 64),
-            (7, 31, 17),
+            (8, 31, 17),
+            (9, 12, 24),
+            (11, 50, 31),
             (13, 40, 100),
             (64, 784, 256),
         ] {
-            let a = mostly_zero(m, k, 0.2, &mut rng);
+            let a = mostly_zero(m, k, 0.05, &mut rng);
             let b: Vec<f32> = (0..k * n).map(|_| rng.normal() as f32).collect();
-            let lists = NonzeroColumns {
-                starts: (0..=m.div_ceil(ROWS)).map(|i| i * k).collect(),
-                columns: (0..m.div_ceil(ROWS)).flat_map(|_| 0..k as u32).collect(),
+            let blocks = m.div_ceil(ROWS);
+            let every = NonzeroColumns {
+                k,
+                starts: (0..=blocks).map(|i| i * k).collect(),
+                columns: (0..blocks).flat_map(|_| 0..k as u32).collect(),
             };
-            let all = lists.starts.len() - 1;
+            let nonzero = NonzeroColumns::of(&a, m, k).expect("5% nonzero: lists");
             let want = reference(&a, &b, (m, k, n));
             for isa in Isa::available() {
                 let what = format!("{} on {m}x{k}x{n}", isa.name());
-                // Every column visited, and only the nonzero ones: the same sums.
                 let product = |lists: &NonzeroColumns| {
                     let mut out = vec![f32::NAN; 3]; // dropped, not added to
-                    skipping(isa, &a, lists, k, &b, n, &mut out);
+                    skipping(isa, &a, m, lists, &b, n, &mut out);
                     out
                 };
-                assert_close(&product(&lists), &want, &what);
-                if let Some(sparse) = NonzeroColumns::of(&a, m, k) {
-                    assert_eq!(sparse.starts.len() - 1, all);
-                    assert_close(&product(&sparse), &want, &what);
-                }
+                // Every column visited, and only the nonzero ones: the same sums.
+                assert_close(&product(&every), &want, &what);
+                assert_close(&product(&nonzero), &want, &what);
             }
         }
     }
@@ -466,10 +498,16 @@ mod tests {
             ("x @ W", &x, false, &w_t, false),
             ("g^T @ x", &g, true, &x, false),
         ];
+        // Without AVX2 (or with SCRATCHGRAD_MATMUL=dense) every product stays with gemm.
+        let skips = Isa::detect().kind() != Kind::Portable && !dense_only();
         for (what, a, trans_a, b, trans_b) in forms {
+            let form = || product(a, trans_a, b, trans_b);
+            if !skips {
+                assert!(form().is_none(), "{what}: left to gemm");
+                continue;
+            }
             // gemm in f64, itself checked against the triple loop in matmul.rs.
             let want = wide(a).matmul_t(trans_a, &wide(b), trans_b);
-            let form = || product(a, trans_a, b, trans_b);
             let one = with_threads(1, form).expect("mostly zero and large: skipped");
             let two = with_threads(2, form).expect("the same on 2 threads");
             assert_eq!(one.shape(), want.shape(), "{what}");
@@ -482,5 +520,13 @@ mod tests {
         assert!(product(&g, true, &dense, false).is_none());
         let small = Array::from_vec(mostly_zero(4, inputs, 0.1, &mut rng), &[4, inputs]);
         assert!(product(&small, false, &w, true).is_none());
+        // Nor are both sides transposed, an empty product, or fewer columns than a vector.
+        assert!(product(&x.transpose(), true, &w, true).is_none());
+        let empty = Array::<f32>::zeros(&[0, inputs]);
+        assert!(product(&empty, false, &w, true).is_none());
+        assert_eq!(empty.matmul_t(false, &w, true).shape(), &[0, outputs]);
+        let tall = Array::from_vec(mostly_zero(1024, inputs, 0.05, &mut rng), &[1024, inputs]);
+        let narrow = Array::from_vec(vec![1.0f32; 4 * inputs], &[4, inputs]);
+        assert!(product(&tall, false, &narrow, true).is_none());
     }
 }
