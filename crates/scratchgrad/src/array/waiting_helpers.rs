@@ -7,7 +7,9 @@
 //! So a helper, after each job, keeps checking for the next one: for [`SPIN`] in a tight loop,
 //! then until [`AWAKE`] giving its core away between checks (so that another process on it
 //! loses little), and only then sleeps. OpenMP runtimes do the same (Intel's waits 200 ms by
-//! default). docs/BENCHMARKS.md has the measurements.
+//! default). A job that no helper has started by the time the caller has done its own share
+//! is taken back and run by the caller, so a helper whose core another process holds (or
+//! that is still waking) delays nothing. docs/BENCHMARKS.md has the measurements.
 
 use std::any::Any;
 use std::cell::UnsafeCell;
@@ -24,10 +26,14 @@ const SPIN: Duration = Duration::from_micros(50);
 /// How long it stays awake in all, yielding its core between checks after [`SPIN`].
 const AWAKE: Duration = Duration::from_millis(1);
 
-/// A slot's states: empty, a job posted for the helper, the job done.
+/// A slot's states: empty, a job posted for the helper, taken by the helper, done. A job
+/// still POSTED when the caller has finished its own share is taken back (POSTED to EMPTY)
+/// and run by the caller: a helper whose core is busy with another process, or not yet
+/// awake, then costs nothing.
 const EMPTY: u8 = 0;
 const POSTED: u8 = 1;
-const DONE: u8 = 2;
+const TAKEN: u8 = 2;
+const DONE: u8 = 3;
 
 /// A job, its lifetime erased: [`run_with_helpers`] waits until it is done before the borrow
 /// it was made from ends.
@@ -92,7 +98,8 @@ pub(super) fn helper_count() -> usize {
 }
 
 /// Runs `own` on the calling thread and each of `others` on a helper (those beyond the
-/// helpers' count on the calling thread after `own`), and returns when all are done. Returns
+/// helpers' count, and those no helper has started when `own` is done, on the calling thread
+/// after `own`), and returns when all are done. Returns
 /// `false`, running nothing, when the helpers are running another call's jobs (another
 /// thread's, or this call's own when `own` or a job calls this again): the caller then does
 /// the work alone.
@@ -111,17 +118,24 @@ pub(super) fn run_with_helpers<F: Fn() + Sync>(own: impl FnOnce(), others: &[F])
         Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
         Err(TryLockError::WouldBlock) => return false,
     };
-    /// Waits on drop for every job posted so far (the first `.1` slots), so that none
-    /// outlives its borrow, whichever way the caller leaves.
+    /// On drop, takes back every job posted so far (the first `.1` slots) that no helper
+    /// has taken, and waits for the others, so that none outlives its borrow, whichever way
+    /// the caller leaves.
     struct WaitForAll<'a>(&'a [Slot], usize);
     impl Drop for WaitForAll<'_> {
         fn drop(&mut self) {
             for slot in &self.0[..self.1] {
                 let started = Instant::now();
-                while slot.state.load(SeqCst) != DONE {
-                    pause(started);
+                while !slot.take_back() {
+                    match slot.state.load(SeqCst) {
+                        DONE => {
+                            slot.state.store(EMPTY, SeqCst);
+                            break;
+                        }
+                        EMPTY => break,
+                        _ => pause(started),
+                    }
                 }
-                slot.state.store(EMPTY, SeqCst);
             }
         }
     }
@@ -143,6 +157,12 @@ pub(super) fn run_with_helpers<F: Fn() + Sync>(own: impl FnOnce(), others: &[F])
     }
     own();
     extra.iter().for_each(|job| job());
+    // Jobs no helper has started yet run here rather than be waited for.
+    for (slot, job) in pool.slots.iter().zip(others) {
+        if slot.take_back() {
+            job();
+        }
+    }
     drop(wait);
     let panic = pool.slots[..others.len()].iter().find_map(|slot| {
         slot.panic
@@ -157,12 +177,29 @@ pub(super) fn run_with_helpers<F: Fn() + Sync>(own: impl FnOnce(), others: &[F])
     true
 }
 
+impl Slot {
+    /// Takes a posted job back from a helper that has not started it: true when it was
+    /// still POSTED (it is EMPTY now, and no helper will run it).
+    fn take_back(&self) -> bool {
+        let taken = self
+            .state
+            .compare_exchange(POSTED, EMPTY, SeqCst, SeqCst)
+            .is_ok();
+        if taken {
+            // SAFETY: only the caller holding the pool's lock posts and takes back, and an
+            // EMPTY slot is not read by its helper.
+            unsafe { *self.job.get() = None };
+        }
+        taken
+    }
+}
+
 /// A helper's life: wait for a job, run it, say it is done.
 fn serve(slot: &'static Slot) {
     loop {
         wait_for_job(slot);
-        // SAFETY: POSTED was seen, so the caller's write of the job is visible, and it waits
-        // for DONE before its borrow ends.
+        // SAFETY: the helper moved the slot from POSTED to TAKEN, so the caller's write of
+        // the job is visible, and the caller waits for DONE before its borrow ends.
         let job = unsafe { (*slot.job.get()).take() };
         if let Some(job) = job {
             // SAFETY: as above: what the job borrows outlives it.
@@ -180,7 +217,12 @@ fn serve(slot: &'static Slot) {
 fn wait_for_job(slot: &Slot) {
     let mut started = Instant::now();
     loop {
-        if slot.state.load(SeqCst) == POSTED {
+        if slot.state.load(SeqCst) == POSTED
+            && slot
+                .state
+                .compare_exchange(POSTED, TAKEN, SeqCst, SeqCst)
+                .is_ok()
+        {
             return;
         }
         if started.elapsed() < AWAKE {
