@@ -354,7 +354,9 @@ impl<T: Float> Array<T> {
     /// `op(self) @ op(other)` where `op` transposes the last two axes when its flag is set.
     /// A transpose is handed to the kernel as strides, or copied out first where gemm reads
     /// the copy faster (the cases below). Backward passes use this for `grad @ W^T` and
-    /// `X^T @ grad`.
+    /// `X^T @ grad`. An `f32` product whose data side is mostly zeros skips them
+    /// (`zero_skipping.rs`); where the other side holds an infinity or NaN that meets only
+    /// zeros, such a product then gives a number where gemm gives NaN.
     pub fn matmul_t(&self, trans_a: bool, other: &Array<T>, trans_b: bool) -> Array<T> {
         let fail = || -> ! {
             let show = |s: &[usize], t: bool| format!("{s:?}{}", if t { "^T" } else { "" });

@@ -1,4 +1,5 @@
-//! Vectors of `f32` lanes for the hand-written kernels (the direct convolution), with the
+//! Vectors of `f32` lanes for the hand-written kernels (the direct convolution, the products
+//! that skip zeros), with the
 //! instruction set picked at run time, as oneDNN and gemm pick theirs; and [`Isa::run`], which
 //! compiles a plain loop for that set so that the compiler vectorizes it (GELU, tanh, the
 //! logistic function).
