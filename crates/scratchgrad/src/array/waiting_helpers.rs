@@ -164,12 +164,18 @@ pub(super) fn run_with_helpers<F: Fn() + Sync>(own: impl FnOnce(), others: &[F])
         }
     }
     drop(wait);
-    let panic = pool.slots[..others.len()].iter().find_map(|slot| {
-        slot.panic
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
-    });
+    // Every slot's panic is taken (so none is left for a later call to raise); the first
+    // goes on.
+    let panics: Vec<_> = pool.slots[..others.len()]
+        .iter()
+        .filter_map(|slot| {
+            slot.panic
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take()
+        })
+        .collect();
+    let panic = panics.into_iter().next();
     drop(busy);
     if let Some(payload) = panic {
         resume_unwind(payload);
