@@ -46,7 +46,10 @@ impl<T: Copy> Array<T> {
     }
 
     /// Reorders the axes: output axis `i` is input axis `perm[i]` (numpy's `transpose(perm)`).
-    pub fn permute(&self, perm: &[usize]) -> Array<T> {
+    pub fn permute(&self, perm: &[usize]) -> Array<T>
+    where
+        T: Send + Sync,
+    {
         let mut seen = vec![false; self.ndim()];
         let valid = perm.len() == self.ndim()
             && perm
@@ -86,7 +89,10 @@ impl<T: Copy> Array<T> {
     }
 
     /// Swaps the last two axes (a matrix transpose, batched over any leading axes).
-    pub fn transpose(&self) -> Array<T> {
+    pub fn transpose(&self) -> Array<T>
+    where
+        T: Send + Sync,
+    {
         let n = self.ndim();
         assert!(
             n >= 2,

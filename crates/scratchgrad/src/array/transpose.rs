@@ -15,13 +15,24 @@ use std::arch::x86_64::*;
 use std::mem::size_of;
 
 use super::simd::{Isa, Kind};
+use super::threads::for_each_part;
 
 /// The side of a block.
 const BLOCK: usize = 8;
 
+/// Matrices with fewer elements than this are moved by one thread.
+const PARALLEL_MIN: usize = 1 << 16;
+
 /// Appends the transpose of the row-major `rows x cols` matrix `src` (a `cols x rows` matrix,
 /// row-major) to `out`: [[1, 2, 3], [4, 5, 6]] appends 1, 4, 2, 5, 3, 6.
-pub(crate) fn append_transposed<T: Copy>(src: &[T], rows: usize, cols: usize, out: &mut Vec<T>) {
+///
+/// A large matrix is moved in bands of its columns (rows of the result), one per thread.
+pub(crate) fn append_transposed<T: Copy + Send + Sync>(
+    src: &[T],
+    rows: usize,
+    cols: usize,
+    out: &mut Vec<T>,
+) {
     assert_eq!(
         src.len(),
         rows * cols,
@@ -29,40 +40,56 @@ pub(crate) fn append_transposed<T: Copy>(src: &[T], rows: usize, cols: usize, ou
     );
     out.reserve(src.len());
     let start = out.len();
-    let dst = out.spare_capacity_mut().as_mut_ptr().cast::<T>();
-    // SAFETY: `dst` has room for rows * cols elements (reserved above), and each kernel
-    // writes every one of them: each output element (j, i) once, from src[i * cols + j].
-    unsafe {
-        match Isa::detect().kind() {
-            // The AVX kernel moves 4-byte values (`f32`; a transpose moves bits and computes
-            // nothing, so any 4-byte `Copy` type moves the same way).
-            #[cfg(target_arch = "x86_64")]
-            Kind::Avx512 | Kind::Avx2 if size_of::<T>() == 4 => {
-                transpose_avx(src.as_ptr().cast(), rows, cols, dst.cast())
+    let isa = Isa::detect();
+    let dst = &mut out.spare_capacity_mut()[..src.len()];
+    for_each_part(dst, rows.max(1), PARALLEL_MIN, |first, band| {
+        // This part is the result's rows first / rows.. : those columns of `src`.
+        let (first, width) = (first / rows.max(1), band.len() / rows.max(1));
+        // SAFETY: the band has room for `width` rows of `rows` elements, and each kernel
+        // writes every one of them: element (j, i) once, from src[i * cols + first + j],
+        // with first + j < cols.
+        unsafe {
+            let (from, to) = (src.as_ptr().add(first), band.as_mut_ptr().cast::<T>());
+            match isa.kind() {
+                // The AVX kernel moves 4-byte values (`f32`; a transpose moves bits and
+                // computes nothing, so any 4-byte `Copy` type moves the same way).
+                #[cfg(target_arch = "x86_64")]
+                Kind::Avx512 | Kind::Avx2 if size_of::<T>() == 4 => {
+                    transpose_avx(from.cast(), rows, width, cols, to.cast())
+                }
+                _ => transpose_blocked(from, rows, width, cols, to),
             }
-            _ => transpose_blocked(src.as_ptr(), rows, cols, dst),
         }
-        out.set_len(start + src.len());
-    }
+    });
+    // SAFETY: every band wrote all of its elements, and the bands cover rows * cols.
+    unsafe { out.set_len(start + src.len()) };
 }
 
-/// The transpose in 8 x 8 blocks of plain moves, then the edges.
+/// The transpose in 8 x 8 blocks of plain moves, then the edges: `cols` columns of `rows`
+/// rows that start `pitch` elements apart.
 ///
-/// SAFETY: `src` holds `rows * cols` elements, `dst` has room for as many.
-unsafe fn transpose_blocked<T: Copy>(src: *const T, rows: usize, cols: usize, dst: *mut T) {
+/// SAFETY: `src` holds `rows` rows of `cols` elements, `pitch` apart; `dst` has room for
+/// `rows * cols`.
+unsafe fn transpose_blocked<T: Copy>(
+    src: *const T,
+    rows: usize,
+    cols: usize,
+    pitch: usize,
+    dst: *mut T,
+) {
     let (full_rows, full_cols) = (rows / BLOCK * BLOCK, cols / BLOCK * BLOCK);
     for i0 in (0..full_rows).step_by(BLOCK) {
         for j0 in (0..full_cols).step_by(BLOCK) {
             for i in i0..i0 + BLOCK {
                 for j in j0..j0 + BLOCK {
                     // SAFETY: i < rows and j < cols.
-                    unsafe { *dst.add(j * rows + i) = *src.add(i * cols + j) };
+                    unsafe { *dst.add(j * rows + i) = *src.add(i * pitch + j) };
                 }
             }
         }
     }
     // SAFETY: the caller's promise, passed on.
-    unsafe { transpose_edges(src, rows, cols, dst) };
+    unsafe { transpose_edges(src, rows, cols, pitch, dst) };
 }
 
 /// The elements the 8 x 8 blocks leave: the last `cols % 8` columns of the block rows, then
@@ -70,31 +97,37 @@ unsafe fn transpose_blocked<T: Copy>(src: *const T, rows: usize, cols: usize, ds
 ///
 /// SAFETY: as for [`transpose_blocked`].
 #[inline(always)]
-unsafe fn transpose_edges<T: Copy>(src: *const T, rows: usize, cols: usize, dst: *mut T) {
+unsafe fn transpose_edges<T: Copy>(
+    src: *const T,
+    rows: usize,
+    cols: usize,
+    pitch: usize,
+    dst: *mut T,
+) {
     let (full_rows, full_cols) = (rows / BLOCK * BLOCK, cols / BLOCK * BLOCK);
     for i in 0..rows {
         let first = if i < full_rows { full_cols } else { 0 };
         for j in first..cols {
             // SAFETY: i < rows and j < cols.
-            unsafe { *dst.add(j * rows + i) = *src.add(i * cols + j) };
+            unsafe { *dst.add(j * rows + i) = *src.add(i * pitch + j) };
         }
     }
 }
 
 /// The transpose with each 8 x 8 block held in eight AVX registers.
 ///
-/// SAFETY: the CPU must have AVX; `src` holds `rows * cols` floats, `dst` has room for as
-/// many.
+/// SAFETY: the CPU must have AVX; `src` holds `rows` rows of `cols` floats, `pitch` apart;
+/// `dst` has room for `rows * cols`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx")]
-unsafe fn transpose_avx(src: *const f32, rows: usize, cols: usize, dst: *mut f32) {
+unsafe fn transpose_avx(src: *const f32, rows: usize, cols: usize, pitch: usize, dst: *mut f32) {
     let (full_rows, full_cols) = (rows / BLOCK * BLOCK, cols / BLOCK * BLOCK);
     for i0 in (0..full_rows).step_by(BLOCK) {
         for j0 in (0..full_cols).step_by(BLOCK) {
             // SAFETY: rows i0..i0 + 8 and columns j0..j0 + 8 lie inside both matrices.
             unsafe {
                 let r: [__m256; BLOCK] =
-                    std::array::from_fn(|i| _mm256_loadu_ps(src.add((i0 + i) * cols + j0)));
+                    std::array::from_fn(|i| _mm256_loadu_ps(src.add((i0 + i) * pitch + j0)));
                 // Pairs of rows interleaved: t0 = r0[0] r1[0] r0[1] r1[1] | r0[4] r1[4] ..
                 let t0 = _mm256_unpacklo_ps(r[0], r[1]);
                 let t1 = _mm256_unpackhi_ps(r[0], r[1]);
@@ -131,7 +164,7 @@ unsafe fn transpose_avx(src: *const f32, rows: usize, cols: usize, dst: *mut f32
         }
     }
     // SAFETY: the caller's promise, passed on.
-    unsafe { transpose_edges(src, rows, cols, dst) };
+    unsafe { transpose_edges(src, rows, cols, pitch, dst) };
 }
 
 #[cfg(test)]
@@ -159,12 +192,22 @@ mod tests {
                 let mut plain = Vec::with_capacity(src.len());
                 // SAFETY: room for rows * cols, all written.
                 unsafe {
-                    transpose_blocked(src.as_ptr(), rows, cols, plain.as_mut_ptr());
+                    transpose_blocked(src.as_ptr(), rows, cols, cols, plain.as_mut_ptr());
                     plain.set_len(src.len());
                 }
                 assert_eq!(plain, want, "{rows} x {cols}, plain moves");
             }
         }
+    }
+
+    #[test]
+    fn a_matrix_moved_in_bands_by_two_threads_is_the_same() {
+        // Large enough to be cut between threads, with bands that end mid-block.
+        let (rows, cols) = (301, 333);
+        let src: Vec<f32> = (0..rows * cols).map(|v| v as f32).collect();
+        let mut out = Vec::new();
+        crate::array::with_threads(2, || append_transposed(&src, rows, cols, &mut out));
+        assert_eq!(out, by_definition(&src, rows, cols));
     }
 
     #[test]
