@@ -6,7 +6,7 @@
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::waiting_helpers::{helper_count, run_with_helpers};
 
@@ -96,8 +96,11 @@ type PartSlot<'a, T> = Mutex<Option<(usize, &'a mut [T])>>;
 /// Runs `work(start, part)` over `data` cut into one part per thread at multiples of `unit`
 /// elements, the first part on the calling thread and the others on the helpers that wait
 /// awake between jobs (`waiting_helpers.rs`; elementwise work is short); on one thread
-/// (or for less than `min_len` elements), once over everything. Each part sees the offset of
-/// its first element, so every element is computed exactly as in the one-call case.
+/// (or for less than `min_len` elements), once over everything. The caller's part is sized by
+/// [`CALLER_SHARE`], as a split product's is, and learns from this split too; while splits do
+/// not pay (a helper's core busy with another process), everything runs on the caller. Each
+/// part sees the offset of its first element, so every element is computed exactly as in the
+/// one-call case.
 pub(crate) fn for_each_part<T: Send>(
     data: &mut [T],
     unit: usize,
@@ -109,11 +112,15 @@ pub(crate) fn for_each_part<T: Send>(
         return work(0, data);
     }
     let threads = usable_threads().min(units);
+    let Some(share) = CALLER_SHARE.for_next_product(threads) else {
+        return work(0, data);
+    };
+    let cuts = split_points(units, threads, share, 1);
     let mut parts = Vec::with_capacity(threads);
     let mut rest = data;
     let mut start = 0;
     for t in 0..threads {
-        let take = (units * (t + 1) / threads - units * t / threads) * unit;
+        let take = (cuts[t + 1] - cuts[t]) * unit;
         let take = if t + 1 == threads { rest.len() } else { take };
         let (part, tail) = rest.split_at_mut(take);
         parts.push((start, part));
@@ -131,11 +138,31 @@ pub(crate) fn for_each_part<T: Send>(
             work(start, part);
         }
     };
-    let jobs: Vec<_> = slots[1..].iter().map(|slot| move || run(slot)).collect();
-    if !run_with_helpers(|| run(&slots[0]), &jobs) {
+    let started = Instant::now();
+    // When the last of the other parts was done, in nanoseconds from the start.
+    let others_done = AtomicU64::new(0);
+    let jobs: Vec<_> = slots[1..]
+        .iter()
+        .map(|slot| {
+            let others_done = &others_done;
+            move || {
+                run(slot);
+                others_done.fetch_max(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+            }
+        })
+        .collect();
+    let mut own = Duration::ZERO;
+    let own_part = || {
+        run(&slots[0]);
+        own = started.elapsed();
+    };
+    if !run_with_helpers(own_part, &jobs) {
         // The helpers are busy with another thread's work: every part runs here.
         slots.iter().for_each(run);
+        return;
     }
+    let others = Duration::from_nanos(others_done.load(Ordering::Relaxed));
+    CALLER_SHARE.learn(threads, cuts[1] as f64 / units as f64, own, others);
 }
 
 /// Runs `task(i)` for each `i` in `0..n` and returns the results in that order. The calling
