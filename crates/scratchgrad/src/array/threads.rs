@@ -95,10 +95,11 @@ type PartSlot<'a, T> = Mutex<Option<(usize, &'a mut [T])>>;
 
 /// Runs `work(start, part)` over `data` cut into one part per thread at multiples of `unit`
 /// elements, the first part on the calling thread and the others on the helpers that wait
-/// awake between jobs (`waiting_helpers.rs`; elementwise work is short); on one thread
-/// (or for less than `min_len` elements), once over everything. The caller's part is sized by
-/// [`CALLER_SHARE`], as a split product's is, and learns from this split too; while splits do
-/// not pay (a helper's core busy with another process), everything runs on the caller. Each
+/// awake between jobs (`waiting_helpers.rs`; elementwise work is short), or on the caller
+/// when no helper has started them by then; on one thread (or for less than `min_len`
+/// elements), once over everything. The caller's part is sized by [`PART_SHARE`], learnt as
+/// split products learn theirs; while splits do not pay (a helper's core busy with another
+/// process), everything runs on the caller. Each
 /// part sees the offset of its first element, so every element is computed exactly as in the
 /// one-call case.
 pub(crate) fn for_each_part<T: Send>(
@@ -112,7 +113,7 @@ pub(crate) fn for_each_part<T: Send>(
         return work(0, data);
     }
     let threads = usable_threads().min(units);
-    let Some(share) = CALLER_SHARE.for_next_product(threads) else {
+    let Some(share) = PART_SHARE.for_next_product(threads) else {
         return work(0, data);
     };
     let cuts = split_points(units, threads, share, 1);
@@ -162,7 +163,7 @@ pub(crate) fn for_each_part<T: Send>(
         return;
     }
     let others = Duration::from_nanos(others_done.load(Ordering::Relaxed));
-    CALLER_SHARE.learn(threads, cuts[1] as f64 / units as f64, own, others);
+    PART_SHARE.learn(threads, cuts[1] as f64 / units as f64, own, others);
 }
 
 /// Runs `task(i)` for each `i` in `0..n` and returns the results in that order. The calling
@@ -246,6 +247,11 @@ pub(super) struct CallerShare {
 }
 
 pub(super) static CALLER_SHARE: CallerShare = CallerShare::new();
+
+/// The same, learnt from [`for_each_part`]'s splits (elementwise work and the hand-written
+/// kernels, whose parts are shorter than most split products): kept apart so that neither
+/// kind's timings move the other's share.
+static PART_SHARE: CallerShare = CallerShare::new();
 
 impl CallerShare {
     /// How far each product moves the averages.

@@ -12,7 +12,7 @@
 
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
-use std::mem::size_of;
+use std::mem::{size_of, MaybeUninit};
 
 use super::simd::{Isa, Kind};
 use super::threads::for_each_part;
@@ -42,27 +42,43 @@ pub(crate) fn append_transposed<T: Copy + Send + Sync>(
     let start = out.len();
     let isa = Isa::detect();
     let dst = &mut out.spare_capacity_mut()[..src.len()];
-    for_each_part(dst, rows.max(1), PARALLEL_MIN, |first, band| {
-        // This part is the result's rows first / rows.. : those columns of `src`.
-        let (first, width) = (first / rows.max(1), band.len() / rows.max(1));
-        // SAFETY: the band has room for `width` rows of `rows` elements, and each kernel
-        // writes every one of them: element (j, i) once, from src[i * cols + first + j],
-        // with first + j < cols.
-        unsafe {
-            let (from, to) = (src.as_ptr().add(first), band.as_mut_ptr().cast::<T>());
-            match isa.kind() {
-                // The AVX kernel moves 4-byte values (`f32`; a transpose moves bits and
-                // computes nothing, so any 4-byte `Copy` type moves the same way).
-                #[cfg(target_arch = "x86_64")]
-                Kind::Avx512 | Kind::Avx2 if size_of::<T>() == 4 => {
-                    transpose_avx(from.cast(), rows, width, cols, to.cast())
-                }
-                _ => transpose_blocked(from, rows, width, cols, to),
-            }
-        }
+    for_each_part(dst, rows.max(1), PARALLEL_MIN, |offset, band| {
+        write_band(isa, src, rows, cols, offset / rows.max(1), band)
     });
     // SAFETY: every band wrote all of its elements, and the bands cover rows * cols.
     unsafe { out.set_len(start + src.len()) };
+}
+
+/// Rows `first..` of the transpose of the row-major `rows x cols` matrix `src` (its columns
+/// `first..`), as many as `band` holds, written into `band`.
+fn write_band<T: Copy>(
+    isa: Isa,
+    src: &[T],
+    rows: usize,
+    cols: usize,
+    first: usize,
+    band: &mut [MaybeUninit<T>],
+) {
+    let width = band.len() / rows.max(1);
+    assert!(
+        first + width <= cols && band.len() == width * rows && src.len() == rows * cols,
+        "transpose: a band of {width} columns from {first} does not fit {rows} x {cols}"
+    );
+    // SAFETY: the band has room for `width` rows of `rows` elements, and each kernel writes
+    // every one of them: element (j, i) once, from src[i * cols + first + j], with
+    // first + j < cols (checked above).
+    unsafe {
+        let (from, to) = (src.as_ptr().add(first), band.as_mut_ptr().cast::<T>());
+        match isa.kind() {
+            // The AVX kernel moves 4-byte values (`f32`; a transpose moves bits and computes
+            // nothing, so any 4-byte `Copy` type moves the same way).
+            #[cfg(target_arch = "x86_64")]
+            Kind::Avx512 | Kind::Avx2 if size_of::<T>() == 4 => {
+                transpose_avx(from.cast(), rows, width, cols, to.cast())
+            }
+            _ => transpose_blocked(from, rows, width, cols, to),
+        }
+    }
 }
 
 /// The transpose in 8 x 8 blocks of plain moves, then the edges: `cols` columns of `rows`
@@ -201,13 +217,28 @@ mod tests {
     }
 
     #[test]
-    fn a_matrix_moved_in_bands_by_two_threads_is_the_same() {
-        // Large enough to be cut between threads, with bands that end mid-block.
-        let (rows, cols) = (301, 333);
+    fn bands_that_start_and_end_anywhere_make_the_whole_transpose() {
+        let (rows, cols) = (21, 37);
         let src: Vec<f32> = (0..rows * cols).map(|v| v as f32).collect();
-        let mut out = Vec::new();
-        crate::array::with_threads(2, || append_transposed(&src, rows, cols, &mut out));
-        assert_eq!(out, by_definition(&src, rows, cols));
+        let want = by_definition(&src, rows, cols);
+        for isa in Isa::available() {
+            // Cuts inside 8 x 8 blocks, at their edges, and a band of one column.
+            for cuts in [
+                vec![0, 37],
+                vec![0, 5, 37],
+                vec![0, 8, 16, 36, 37],
+                vec![0, 13, 14, 37],
+            ] {
+                let mut out = vec![MaybeUninit::uninit(); rows * cols];
+                for pair in cuts.windows(2) {
+                    let band = &mut out[pair[0] * rows..pair[1] * rows];
+                    write_band(isa, &src, rows, cols, pair[0], band);
+                }
+                // SAFETY: the bands covered every element.
+                let out: Vec<f32> = out.iter().map(|v| unsafe { v.assume_init() }).collect();
+                assert_eq!(out, want, "{} with cuts {cuts:?}", isa.name());
+            }
+        }
     }
 
     #[test]

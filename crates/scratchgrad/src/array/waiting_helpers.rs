@@ -35,8 +35,8 @@ const POSTED: u8 = 1;
 const TAKEN: u8 = 2;
 const DONE: u8 = 3;
 
-/// A job, its lifetime erased: [`run_with_helpers`] waits until it is done before the borrow
-/// it was made from ends.
+/// A job, its lifetime erased: [`run_with_helpers`] waits until it is done (or takes it back
+/// unstarted) before the borrow it was made from ends.
 type Job = *const (dyn Fn() + Sync + 'static);
 
 /// Where the caller hands one helper its job.
@@ -49,9 +49,10 @@ struct Slot {
     thread: OnceLock<Thread>,
 }
 
-// SAFETY: `job` is written only by the caller holding the pool's lock while the slot is
-// EMPTY, and read only by the helper after it saw POSTED (the state orders the two); the job
-// it points to is `Sync`, so running it on the helper is sound.
+// SAFETY: `job` is written by the caller holding the pool's lock while the slot is EMPTY (a
+// post, or clearing a job it took back), and taken by the helper only after its own
+// POSTED-to-TAKEN exchange (the state orders the two); the job it points to is `Sync`, so
+// running it on the helper is sound.
 unsafe impl Sync for Slot {}
 // SAFETY: as above; the slot owns nothing that is tied to a thread.
 unsafe impl Send for Slot {}
@@ -114,13 +115,14 @@ pub(super) fn run_with_helpers<F: Fn() + Sync>(own: impl FnOnce(), others: &[F])
     let (others, extra) = others.split_at(others.len().min(pool.slots.len()));
     let busy = match pool.busy.try_lock() {
         Ok(guard) => guard,
-        // A caller that panicked held it; the slots were left empty all the same.
+        // A caller that panicked held it; the slots were left empty all the same (a panic
+        // payload left in one is cleared when the slot is next posted to).
         Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
         Err(TryLockError::WouldBlock) => return false,
     };
     /// On drop, takes back every job posted so far (the first `.1` slots) that no helper
-    /// has taken, and waits for the others, so that none outlives its borrow, whichever way
-    /// the caller leaves.
+    /// has taken, and waits for the others to be done, so that none outlives its borrow,
+    /// whichever way the caller leaves.
     struct WaitForAll<'a>(&'a [Slot], usize);
     impl Drop for WaitForAll<'_> {
         fn drop(&mut self) {
@@ -143,10 +145,13 @@ pub(super) fn run_with_helpers<F: Fn() + Sync>(own: impl FnOnce(), others: &[F])
     for (slot, job) in pool.slots.iter().zip(others) {
         let job: *const (dyn Fn() + Sync + '_) = job;
         // SAFETY: the lifetime is erased only until `wait` is dropped, which returns (also
-        // when `own` panics) only once the helper has finished the job.
+        // when `own` panics) only once the helper has finished the job or it was taken back.
         let job: Job = unsafe { std::mem::transmute::<*const (dyn Fn() + Sync + '_), Job>(job) };
         // SAFETY: the slot is EMPTY and this caller holds the lock: no one else touches it.
         unsafe { *slot.job.get() = Some(job) };
+        // A payload an earlier call left (it panicked itself before collecting them) is
+        // not this call's to raise.
+        *slot.panic.lock().unwrap_or_else(PoisonError::into_inner) = None;
         wait.1 += 1;
         slot.state.store(POSTED, SeqCst);
         if slot.sleeping.load(SeqCst) {
