@@ -5,11 +5,12 @@
 //! (`f64`, which the gradient checks and fixtures use, and strided windows) take im2col +
 //! GEMM (`conv.rs`). Both give the same values up to `f32` rounding.
 
-use std::any::{Any, TypeId};
+use std::any::TypeId;
 use std::sync::OnceLock;
 
 use super::channels_last;
 use super::simd::Isa;
+use super::switches::switched;
 use super::window::{nchw, out_size, Window};
 use super::{Array, Float};
 
@@ -37,14 +38,7 @@ impl ConvPath {
     /// ```
     pub fn choose<T: Float>(window: &Window) -> ConvPath {
         static GEMM_ONLY: OnceLock<bool> = OnceLock::new();
-        let gemm_only = *GEMM_ONLY.get_or_init(|| match std::env::var("SCRATCHGRAD_CONV") {
-            Ok(v) if v == "gemm" => true,
-            Ok(v) => {
-                eprintln!("scratchgrad: SCRATCHGRAD_CONV={v:?} is ignored: the only value is gemm");
-                false
-            }
-            Err(_) => false,
-        });
+        let gemm_only = *GEMM_ONLY.get_or_init(|| switched("SCRATCHGRAD_CONV", "gemm"));
         if TypeId::of::<T>() == TypeId::of::<f32>() && direct_fits(window) && !gemm_only {
             ConvPath::Direct(Isa::detect())
         } else {
@@ -70,16 +64,14 @@ pub enum SavedInput<T> {
 
 /// The `f32` values of an array that is one (the direct path's operands).
 fn f32s<T: Float>(a: &Array<T>) -> &[f32] {
-    let a: &dyn Any = a;
-    a.downcast_ref::<Array<f32>>()
+    a.as_f32()
         .expect("the direct convolution runs on f32 only")
         .data()
 }
 
 /// `f32` values as an `Array<T>` where `T` is `f32`.
 fn from_f32s<T: Float>(values: Vec<f32>, shape: &[usize]) -> Array<T> {
-    let a: Box<dyn Any> = Box::new(Array::from_vec(values, shape));
-    *a.downcast::<Array<T>>()
+    Array::from_f32(Array::from_vec(values, shape))
         .expect("the direct convolution runs on f32 only")
 }
 

@@ -30,6 +30,7 @@ mod shape;
 mod shape_ops;
 mod simd;
 mod storage;
+mod switches;
 mod threads;
 mod transpose;
 mod vector_math;
@@ -197,6 +198,18 @@ impl<T: Copy> Array<T> {
 }
 
 impl<T: Float> Array<T> {
+    /// This array as an `Array<f32>`, when `T` is `f32`: the operands of the kernels written
+    /// for `f32` alone (the direct convolution, the zero-skipping products).
+    pub(crate) fn as_f32(&self) -> Option<&Array<f32>> {
+        (self as &dyn Any).downcast_ref()
+    }
+
+    /// An `Array<f32>` as an `Array<T>`, when `T` is `f32` (those kernels' results).
+    pub(crate) fn from_f32(a: Array<f32>) -> Option<Self> {
+        let a: Box<dyn Any> = Box::new(a);
+        a.downcast().ok().map(|a| *a)
+    }
+
     /// An array of zeros.
     pub fn zeros(shape: &[usize]) -> Self {
         Self::full(shape, T::ZERO)

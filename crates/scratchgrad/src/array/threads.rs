@@ -99,9 +99,8 @@ type PartSlot<'a, T> = Mutex<Option<(usize, &'a mut [T])>>;
 /// when no helper has started them by then; on one thread (or for less than `min_len`
 /// elements), once over everything. The caller's part is sized by [`PART_SHARE`], learnt as
 /// split products learn theirs; while splits do not pay (a helper's core busy with another
-/// process), everything runs on the caller. Each
-/// part sees the offset of its first element, so every element is computed exactly as in the
-/// one-call case.
+/// process), everything runs on the caller. Each part sees the offset of its first element,
+/// so every element is computed exactly as in the one-call case.
 pub(crate) fn for_each_part<T: Send>(
     data: &mut [T],
     unit: usize,

@@ -23,7 +23,6 @@
 //! The blocks of rows start at multiples of [`ROWS`] whatever the threads, and each output's
 //! sum runs over `j` in order, so the result does not depend on the thread count.
 
-use std::any::Any;
 use std::cell::RefCell;
 use std::mem::MaybeUninit;
 use std::sync::OnceLock;
@@ -31,6 +30,7 @@ use std::sync::OnceLock;
 #[cfg(target_arch = "x86_64")]
 use super::simd::{Avx2, Avx512};
 use super::simd::{Isa, Kind, Lanes, Portable};
+use super::switches::switched;
 use super::threads::for_each_part;
 use super::transpose::append_transposed;
 use super::{Array, Float};
@@ -129,7 +129,7 @@ pub(crate) fn product<T: Float>(
     b: &Array<T>,
     trans_b: bool,
 ) -> Option<Array<T>> {
-    let (a, b) = (f32s(a)?, f32s(b)?);
+    let (a, b) = (a.as_f32()?, b.as_f32()?);
     if a.ndim() != 2 || b.ndim() != 2 || dense_only() {
         return None;
     }
@@ -177,27 +177,14 @@ pub(crate) fn product<T: Float>(
             Some(Array::from_vec(out, &[m, n]))
         }
     })?;
-    let out: Box<dyn Any> = Box::new(out);
-    Some(*out.downcast::<Array<T>>().expect("T is f32"))
+    Some(Array::from_f32(out).expect("T is f32"))
 }
 
 /// Whether the environment variable `SCRATCHGRAD_MATMUL=dense` asks for gemm everywhere (to
 /// compare the two on one machine; any other value is named in one line on stderr, once).
 fn dense_only() -> bool {
     static DENSE: OnceLock<bool> = OnceLock::new();
-    *DENSE.get_or_init(|| match std::env::var("SCRATCHGRAD_MATMUL") {
-        Ok(v) if v == "dense" => true,
-        Ok(v) => {
-            eprintln!("scratchgrad: SCRATCHGRAD_MATMUL={v:?} is ignored: the only value is dense");
-            false
-        }
-        Err(_) => false,
-    })
-}
-
-/// The array as `f32`s, when it is one.
-fn f32s<T: Float>(a: &Array<T>) -> Option<&Array<f32>> {
-    (a as &dyn Any).downcast_ref::<Array<f32>>()
+    *DENSE.get_or_init(|| switched("SCRATCHGRAD_MATMUL", "dense"))
 }
 
 /// The transpose of a 2-D array's values into `to`, unless its first block as a left side
