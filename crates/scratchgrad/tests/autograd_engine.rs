@@ -1,6 +1,6 @@
 //! The engine's contract: deep graphs, reuse, accumulation, detach and no_grad.
 
-use scratchgrad::array::Array;
+use scratchgrad::array::{Array, Rng};
 use scratchgrad::autograd::{no_grad, Tensor};
 
 #[test]
@@ -142,4 +142,45 @@ fn a_fresh_graph_after_an_update_backpropagates() {
     (&w * &w).sum_all().backward();
     assert_eq!(w.grad().unwrap().data(), &[10.0]);
     assert_eq!(w.version(), 1);
+}
+
+#[test]
+fn causal_attention_as_one_operation_matches_its_steps_values_and_gradients() {
+    // The fused operation against the five it replaces (each checked against PyTorch and by
+    // finite differences on its own), in f64: the same outputs and the same gradient of qkv.
+    let mut rng = Rng::seed(41);
+    let (batch, time, heads, size) = (2, 11, 3, 4);
+    let c = heads * size;
+    let qkv = Array::<f64>::rand_uniform(&[batch, time, 3 * c], -2.0, 2.0, &mut rng);
+    let upstream = Tensor::new(Array::<f64>::rand_uniform(
+        &[batch, time, c],
+        -1.0,
+        1.0,
+        &mut rng,
+    ));
+    let fused = Tensor::parameter(qkv.clone());
+    let (out, weights) = fused.causal_attention(heads);
+    (&out * &upstream).sum_all().backward();
+    let steps = Tensor::parameter(qkv);
+    let split = |i: usize| steps.narrow(2, i * c, c).split_heads(heads);
+    let (q, k, v) = (split(0), split(1), split(2));
+    let want_weights = q
+        .matmul_t(false, &k, true)
+        .causal_softmax(1.0 / (size as f64).sqrt());
+    let want_out = want_weights.matmul(&v).merge_heads();
+    (&want_out * &upstream).sum_all().backward();
+    let pairs = [
+        ("out", out.to_array(), want_out.to_array()),
+        ("weights", weights, want_weights.to_array()),
+        ("gradient", fused.grad().unwrap(), steps.grad().unwrap()),
+    ];
+    for (what, got, want) in pairs {
+        assert_eq!(got.shape(), want.shape(), "{what}");
+        for (i, (g, w)) in got.data().iter().zip(want.data()).enumerate() {
+            assert!(
+                (g - w).abs() <= 1e-12 * (1.0 + w.abs()),
+                "{what}[{i}]: {g} against {w}"
+            );
+        }
+    }
 }

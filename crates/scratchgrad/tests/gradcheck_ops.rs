@@ -220,6 +220,13 @@ fn shape_ops() {
             uniform(&[4], -0.5, 0.5, 26),
         ],
     );
+    // The attention core as one operation: 7 positions (a block of 6 rows and one more),
+    // 2 heads of 3.
+    check(
+        "causal_attention",
+        |t| t[0].causal_attention(2).0.tanh(),
+        &[uniform(&[2, 7, 18], -1.5, 1.5, 28)],
+    );
     let padded = [1, IGNORED, 4, 0, IGNORED, 2];
     check(
         "cross_entropy_ignoring",

@@ -14,6 +14,7 @@
 //! assert_eq!(b.sum(&[0], false).data(), &[25.0, 47.0, 69.0]);
 //! ```
 
+mod attention;
 mod channels_last;
 mod conv;
 mod conv_path;
@@ -25,6 +26,7 @@ mod matmul;
 mod pool;
 mod random;
 mod reduce;
+mod register_tile;
 mod rows;
 mod shape;
 mod shape_ops;

@@ -105,24 +105,10 @@ impl<T: Float> Array<T> {
             #[inline(always)]
             || {
                 for (r, (row, y)) in self.data.chunks(t).zip(out.chunks_mut(t)).enumerate() {
-                    let seen = r % t + 1;
-                    // Whole vectors of 16 where the row has room: the entries after the
-                    // diagonal are computed with the others and then masked, rather than a
-                    // short row ending in one value at a time.
-                    let span = seen.next_multiple_of(16).min(t);
-                    let (row, y) = (&row[..span], &mut y[..span]);
-                    for (y, &x) in y.iter_mut().zip(row) {
-                        *y = x * scale;
-                    }
-                    let top = largest(&y[..seen]);
-                    for y in y.iter_mut() {
-                        *y = (*y - top).exp_nonpositive();
-                    }
-                    y[seen..].fill(T::ZERO);
-                    let total = sum_pairs(y, y, |y, _| y);
-                    for y in y.iter_mut() {
-                        *y /= total;
-                    }
+                    // Whole vectors of 16 are read (see `causal_softmax_row`).
+                    let span = (r % t + 1).next_multiple_of(16).min(t);
+                    y[..span].copy_from_slice(&row[..span]);
+                    causal_softmax_row(y, r % t + 1, scale);
                 }
             },
         );
@@ -149,16 +135,49 @@ impl<T: Float> Array<T> {
                 let each_row = self.data.chunks(t).zip(g.data.chunks(t));
                 for (r, ((y, g), dx)) in each_row.zip(out.chunks_mut(t)).enumerate() {
                     let seen = r % t + 1;
-                    let (y, g) = (&y[..seen], &g[..seen]);
-                    let dot = sum_pairs(y, g, |y, g| y * g);
-                    for ((dx, &y), &g) in dx.iter_mut().zip(y).zip(g) {
-                        *dx = scale * y * (g - dot);
-                    }
+                    dx[..seen].copy_from_slice(&g[..seen]);
+                    causal_softmax_grad_row(y, dx, seen, scale);
                 }
             },
         );
         Array::from_vec(out, &self.shape)
     }
+}
+
+/// One row of attention's causal softmax, in place: `y[..seen]` holds the row's scores, and
+/// becomes softmax(scale * scores) there and 0 after (the whole row). The entries up to the
+/// next multiple of 16 are computed with the others and then masked, rather than a short
+/// row ending in one value at a time (whatever they held, they end as 0).
+#[inline(always)]
+pub(crate) fn causal_softmax_row<T: Float>(y: &mut [T], seen: usize, scale: T) {
+    let span = seen.next_multiple_of(16).min(y.len());
+    let (y, after) = y.split_at_mut(span);
+    for y in y.iter_mut() {
+        *y *= scale;
+    }
+    let top = largest(&y[..seen]);
+    for y in y.iter_mut() {
+        *y = (*y - top).exp_nonpositive();
+    }
+    y[seen..].fill(T::ZERO);
+    after.fill(T::ZERO);
+    let total = sum_pairs(y, y, |y, _| y);
+    for y in y.iter_mut() {
+        *y /= total;
+    }
+}
+
+/// One row of the causal softmax's input gradient, in place: with `y` the row of weights,
+/// `g[..seen]` the weights' gradient becomes scale * y * (g - sum over the row of g y), and
+/// the rest of `g` 0 (only the entries up to the diagonal are read).
+#[inline(always)]
+pub(crate) fn causal_softmax_grad_row<T: Float>(y: &[T], g: &mut [T], seen: usize, scale: T) {
+    let (y, (g, after)) = (&y[..seen], g.split_at_mut(seen));
+    let dot = sum_pairs(y, g, |y, g| y * g);
+    for (g, &y) in g.iter_mut().zip(y) {
+        *g = scale * y * (*g - dot);
+    }
+    after.fill(T::ZERO);
 }
 
 #[cfg(test)]

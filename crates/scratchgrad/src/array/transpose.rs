@@ -64,19 +64,73 @@ fn write_band<T: Copy>(
         first + width <= cols && band.len() == width * rows && src.len() == rows * cols,
         "transpose: a band of {width} columns from {first} does not fit {rows} x {cols}"
     );
-    // SAFETY: the band has room for `width` rows of `rows` elements, and each kernel writes
+    // SAFETY: the band has room for `width` rows of `rows` elements, and the kernel writes
     // every one of them: element (j, i) once, from src[i * cols + first + j], with
     // first + j < cols (checked above).
     unsafe {
-        let (from, to) = (src.as_ptr().add(first), band.as_mut_ptr().cast::<T>());
+        transpose(
+            isa,
+            src.as_ptr().add(first),
+            rows,
+            width,
+            cols,
+            band.as_mut_ptr().cast(),
+        )
+    }
+}
+
+/// The transpose of the `rows x cols` matrix whose rows start `pitch` apart in `src` (one head
+/// of attention's keys inside its `qkv` rows), written into `dst` as `cols` rows of `rows`,
+/// by the calling thread.
+pub(crate) fn transpose_rows<T: Copy>(
+    src: &[T],
+    rows: usize,
+    cols: usize,
+    pitch: usize,
+    dst: &mut [T],
+) {
+    let fits = rows == 0 || cols == 0 || (cols <= pitch && src.len() >= (rows - 1) * pitch + cols);
+    assert!(
+        fits && dst.len() >= rows * cols,
+        "transpose: {rows} x {cols} rows {pitch} apart do not fit {} values, or {} the result",
+        src.len(),
+        dst.len()
+    );
+    // SAFETY: checked above: `src` holds the rows, `dst` room for the result.
+    unsafe {
+        transpose(
+            Isa::detect(),
+            src.as_ptr(),
+            rows,
+            cols,
+            pitch,
+            dst.as_mut_ptr(),
+        )
+    }
+}
+
+/// The kernel for `isa`: `cols` columns of `rows` rows starting `pitch` apart at `src`,
+/// transposed into `dst`.
+///
+/// SAFETY: `src` holds those rows, `dst` has room for `rows * cols` elements.
+unsafe fn transpose<T: Copy>(
+    isa: Isa,
+    src: *const T,
+    rows: usize,
+    cols: usize,
+    pitch: usize,
+    dst: *mut T,
+) {
+    // SAFETY: the caller's promise, passed on.
+    unsafe {
         match isa.kind() {
             // The AVX kernel moves 4-byte values (`f32`; a transpose moves bits and computes
             // nothing, so any 4-byte `Copy` type moves the same way).
             #[cfg(target_arch = "x86_64")]
             Kind::Avx512 | Kind::Avx2 if size_of::<T>() == 4 => {
-                transpose_avx(from.cast(), rows, width, cols, to.cast())
+                transpose_avx(src.cast(), rows, cols, pitch, dst.cast())
             }
-            _ => transpose_blocked(from, rows, width, cols, to),
+            _ => transpose_blocked(src, rows, cols, pitch, dst),
         }
     }
 }

@@ -12,8 +12,8 @@
 //! `b` for every multiply-add and run at the speed of the cache, not the arithmetic
 //! (docs/BENCHMARKS.md).
 //!
-//! The tile is compiled for AVX-512 and for AVX2 with FMA, picked at run time (`simd.rs`). On a
-//! CPU with neither, gemm's own kernels beat the plain-Rust tile and the product is left to
+//! The tile (`register_tile.rs`, which attention's products share) is compiled for AVX-512 and
+//! for AVX2 with FMA, picked at run time (`simd.rs`). On a CPU with neither, gemm's own kernels beat the plain-Rust tile and the product is left to
 //! them.
 //!
 //! A skipped `j` adds `0 * b[j, c]` nowhere, which is what the dense product adds as well,
@@ -24,19 +24,14 @@
 //! sum runs over `j` in order, so the result does not depend on the thread count.
 
 use std::cell::RefCell;
-use std::mem::MaybeUninit;
 use std::sync::OnceLock;
 
-#[cfg(target_arch = "x86_64")]
-use super::simd::{Avx2, Avx512};
-use super::simd::{Isa, Kind, Lanes, Portable};
+use super::register_tile::{self, Out, Rows, ROWS};
+use super::simd::{Isa, Kind};
 use super::switches::switched;
 use super::threads::for_each_part;
 use super::transpose::append_transposed;
 use super::{Array, Float};
-
-/// Rows of `a` (and of the output) that share one list of nonzero columns.
-const ROWS: usize = 6;
 
 /// The product skips zeros only when its blocks have nonzeros in at most this share of
 /// `(block, column)` pairs: the kernel runs a visited column at about gemm's speed, and the
@@ -235,141 +230,26 @@ fn skipping(
                 let columns = lists.block(block);
                 // SAFETY: `a_rows` holds this block's rows (1 to 6), `columns` are below k
                 // (`NonzeroColumns` lists no other), `b` is k x n and `rows` is the block's
-                // n-wide output rows; only detection makes an `Isa`, so the CPU has its
-                // instructions.
+                // n-wide output rows.
                 unsafe {
-                    match isa.kind() {
-                        #[cfg(target_arch = "x86_64")]
-                        Kind::Avx512 => block_avx512(a_rows, k, columns, b, n, rows),
-                        #[cfg(target_arch = "x86_64")]
-                        Kind::Avx2 => block_avx2(a_rows, k, columns, b, n, rows),
-                        // Only the tests come here: `product` leaves a CPU without AVX2 to gemm.
-                        _ => block_rows::<Portable, 2>(a_rows, k, columns, b, n, rows),
-                    }
+                    register_tile::block(
+                        isa,
+                        rows.len() / n,
+                        Rows::new(a_rows, k),
+                        columns.iter().map(|&j| j as usize),
+                        Rows::new(b, n),
+                        n,
+                        Out {
+                            to: rows.as_mut_ptr().cast(),
+                            pitch: n,
+                        },
+                    )
                 }
             }
         },
     );
     // SAFETY: every block wrote each of its rows' n outputs.
     unsafe { out.set_len(m * n) };
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn block_avx512(a: &[f32], k: usize, cols: &[u32], b: &[f32], n: usize, out: &mut [Out]) {
-    // SAFETY: the caller's promise, passed on. 6 rows x 4 vectors: 24 of the 32 registers.
-    unsafe { block_rows::<Avx512, 4>(a, k, cols, b, n, out) }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn block_avx2(a: &[f32], k: usize, cols: &[u32], b: &[f32], n: usize, out: &mut [Out]) {
-    // SAFETY: the caller's promise, passed on. 6 rows x 2 vectors: 12 of the 16 registers.
-    unsafe { block_rows::<Avx2, 2>(a, k, cols, b, n, out) }
-}
-
-type Out = MaybeUninit<f32>;
-
-/// One block of up to [`ROWS`] rows: `out[r, c] = sum over j in cols of a[r, j] * b[j, c]`,
-/// in tiles of `V` vectors of columns, then single vectors, then single columns.
-///
-/// SAFETY: `a` holds the block's rows (`k` wide), `cols` are below `k`, `b` is `k x n`, `out`
-/// the block's rows (`n` wide), and `L`'s instructions run on this CPU.
-#[inline(always)]
-unsafe fn block_rows<L: Lanes, const V: usize>(
-    a: &[f32],
-    k: usize,
-    cols: &[u32],
-    b: &[f32],
-    n: usize,
-    out: &mut [Out],
-) {
-    let rows = a.len() / k;
-    let mut c = 0;
-    macro_rules! tiles {
-        ($v:literal) => {
-            while c + $v * L::LANES <= n {
-                // SAFETY: columns c..c + $v lanes lie inside every row of `b` and `out`.
-                unsafe {
-                    match rows {
-                        6 => tile::<L, 6, $v>(a, k, cols, b, n, out, c),
-                        5 => tile::<L, 5, $v>(a, k, cols, b, n, out, c),
-                        4 => tile::<L, 4, $v>(a, k, cols, b, n, out, c),
-                        3 => tile::<L, 3, $v>(a, k, cols, b, n, out, c),
-                        2 => tile::<L, 2, $v>(a, k, cols, b, n, out, c),
-                        1 => tile::<L, 1, $v>(a, k, cols, b, n, out, c),
-                        _ => unreachable!("a block has 1 to {ROWS} rows"),
-                    }
-                }
-                c += $v * L::LANES;
-            }
-        };
-    }
-    if V == 4 {
-        tiles!(4);
-    }
-    if V >= 2 {
-        tiles!(2);
-    }
-    tiles!(1);
-    // The last columns, fewer than a vector: sums in an array, each its own chain of adds
-    // (one running sum at a time would wait on every add).
-    let width = n - c;
-    if width > 0 {
-        let mut sums = [[0.0f32; 16]; ROWS];
-        for &j in cols {
-            let j = j as usize;
-            let b_row = &b[j * n + c..][..width];
-            for (r, row_sums) in sums.iter_mut().enumerate().take(rows) {
-                let x = a[r * k + j];
-                for (sum, &bv) in row_sums.iter_mut().zip(b_row) {
-                    *sum += x * bv;
-                }
-            }
-        }
-        for (r, row_sums) in sums.iter().enumerate().take(rows) {
-            for (to, &sum) in out[r * n + c..][..width].iter_mut().zip(row_sums) {
-                to.write(sum);
-            }
-        }
-    }
-}
-
-/// `R` rows by `V` vectors of outputs from column `c`, summed in registers.
-///
-/// SAFETY: as for [`block_rows`], with `a` holding `R` rows and `c + V * LANES <= n`.
-#[inline(always)]
-unsafe fn tile<L: Lanes, const R: usize, const V: usize>(
-    a: &[f32],
-    k: usize,
-    cols: &[u32],
-    b: &[f32],
-    n: usize,
-    out: &mut [Out],
-    c: usize,
-) {
-    // SAFETY: the caller's promise: rows 0..R of `a` and columns j < k, rows j < k of `b` and
-    // columns c..c + V * LANES of `b` and `out`, all inside their slices; `L` runs here.
-    unsafe {
-        let mut sums = [[L::zero(); V]; R];
-        for &j in cols {
-            let j = j as usize;
-            let from = b.as_ptr().add(j * n + c);
-            let bv: [L::V; V] = std::array::from_fn(|v| L::load(from.add(v * L::LANES)));
-            for (r, row_sums) in sums.iter_mut().enumerate() {
-                let x = L::splat(*a.get_unchecked(r * k + j));
-                for (sum, &bv) in row_sums.iter_mut().zip(&bv) {
-                    *sum = L::mul_add(x, bv, *sum);
-                }
-            }
-        }
-        for (r, row_sums) in sums.iter().enumerate() {
-            let to = out.as_mut_ptr().add(r * n + c).cast::<f32>();
-            for (v, &sum) in row_sums.iter().enumerate() {
-                L::store(to.add(v * L::LANES), sum);
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -207,6 +207,15 @@ fn whole_grads<T: Float>(op: &Op<T>, out: &Array<T>, g: Array<T>) -> Vec<Option<
         Softmax { input, axis } => vec![wanted(input, || {
             out.mul(&g.sub(&g.mul(out).sum(&[*axis], true)))
         })],
+        // attention per head, P = causal_softmax(c q k^T), out = P v, c = 1 / sqrt(size):
+        // dv = P^T g, dP = g v^T, dS = c P (dP - rowsum(P dP)), dq = dS k, dk = dS^T q
+        CausalAttention {
+            qkv,
+            heads,
+            weights,
+        } => vec![wanted(qkv, || {
+            qkv.data().causal_attention_grad(weights, &g, *heads)
+        })],
         // y = softmax(scale x) over each row's entries up to the diagonal (0 after it):
         // dx = scale y (g - sum(g y)), which is 0 where y is
         CausalSoftmax { input, scale } => {

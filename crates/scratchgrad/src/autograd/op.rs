@@ -78,6 +78,13 @@ pub(crate) enum Op<T: Float> {
         input: Tensor<T>,
         scale: T,
     },
+    /// Causal attention's core over `qkv` = `[B, T, 3C]` in `heads` heads; `weights` (each
+    /// head's softmax, `[B, H, T, T]`) kept for the backward rule.
+    CausalAttention {
+        qkv: Tensor<T>,
+        heads: usize,
+        weights: Array<T>,
+    },
     /// Layer normalization over the last axis, scaled by `weight` and shifted by `bias`;
     /// `xhat` and `inv_std` (each row's 1 / sqrt(var + eps)) kept for the backward rule.
     LayerNorm {
@@ -140,6 +147,7 @@ impl<T: Float> Op<T> {
             | Gather { input, .. }
             | Embedding { table: input, .. }
             | CausalSoftmax { input, .. }
+            | CausalAttention { qkv: input, .. }
             | Narrow { input, .. } => vec![input],
             Concat { inputs, .. } => inputs.iter().collect(),
             Conv2d {

@@ -250,6 +250,21 @@ impl<T: Float> Tensor<T> {
         )
     }
 
+    /// Causal multi-head attention's core in one operation, over `self` = `[batch, time, 3 *
+    /// features]` (queries, keys and values side by side): the heads' mixtures of the values
+    /// side by side (`[batch, time, features]`), and the attention weights `[batch, heads,
+    /// time, time]` as plain values (see [`Array::causal_attention`]). The same as
+    /// `split_heads`, `q @ k^T`, `causal_softmax(1 / sqrt(size))`, `@ v` and `merge_heads`.
+    pub fn causal_attention(&self, heads: usize) -> (Tensor<T>, Array<T>) {
+        let (out, weights) = self.data().causal_attention(heads);
+        let op = Op::CausalAttention {
+            qkv: self.clone(),
+            heads,
+            weights: weights.clone(),
+        };
+        (Tensor::from_op(out, op), weights)
+    }
+
     /// Layer normalization over the last axis, in one operation: each row brought to mean 0
     /// and variance 1 (biased, with `eps` added), then `* weight + bias` (both `[features]`),
     /// as PyTorch's `F.layer_norm`.

@@ -53,7 +53,8 @@ impl<T: Float> CausalSelfAttention<T> {
     /// The output, and the attention weights `[batch, heads, time, time]`: row `i` of a
     /// head is how much position `i` takes from each position up to it (a softmax: it sums
     /// to 1, and is 0 after `i`). With `dropout` (nanoGPT's `attn_dropout`), the weights are
-    /// dropped out before they mix the values; the weights returned are the softmax's.
+    /// dropped out before they mix the values; the weights returned are the softmax's (and
+    /// only with dropout do they carry a gradient).
     pub fn forward_with_weights(
         &self,
         x: &Tensor<T>,
@@ -62,18 +63,21 @@ impl<T: Float> CausalSelfAttention<T> {
         let c = x.shape()[2];
         let (h, hs) = (self.heads, c / self.heads);
         let qkv = self.qkv.forward(x);
+        let Some(dropout) = dropout else {
+            // The steps below in one operation, which reads each head where it lies in `qkv`
+            // and computes only the causal triangle (`array/attention.rs`).
+            let (mixed, weights) = qkv.causal_attention(h);
+            return (self.proj.forward(&mixed), Tensor::new(weights));
+        };
         // [B, T, C] -> [B, H, T, hs]: each head's slice of the features, heads as a batch axis
         let split = |i: usize| qkv.narrow(2, i * c, c).split_heads(h);
         let (q, k, v) = (split(0), split(1), split(2));
         // weights = softmax(q k^T / sqrt(hs)) over each position's past and itself, [B, H, T, T]
         let scale = T::from_f64(1.0 / (hs as f64).sqrt());
         let weights = q.matmul_t(false, &k, true).causal_softmax(scale);
-        let mixing = match dropout {
-            Some(dropout) => dropout.forward(&weights),
-            None => weights.clone(),
-        };
-        // each position's mixture of values, heads put back side by side: [B, T, C]
-        let mixed = mixing.matmul(&v).merge_heads();
+        // each position's mixture of the dropped-out weights' values, heads put back side by
+        // side: [B, T, C]
+        let mixed = dropout.forward(&weights).matmul(&v).merge_heads();
         (self.proj.forward(&mixed), weights)
     }
 }
