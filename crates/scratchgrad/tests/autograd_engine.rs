@@ -171,7 +171,7 @@ fn causal_attention_as_one_operation_matches_its_steps_values_and_gradients() {
     (&want_out * &upstream).sum_all().backward();
     let pairs = [
         ("out", out.to_array(), want_out.to_array()),
-        ("weights", weights, want_weights.to_array()),
+        ("weights", weights.to_array(), want_weights.to_array()),
         ("gradient", fused.grad().unwrap(), steps.grad().unwrap()),
     ];
     for (what, got, want) in pairs {
@@ -183,4 +183,33 @@ fn causal_attention_as_one_operation_matches_its_steps_values_and_gradients() {
             );
         }
     }
+}
+
+#[test]
+fn a_parameters_kept_transpose_follows_its_value_and_each_alias_its_own() {
+    // x @ W^T with x [2, 40, 3]: 80 rows, so W^T is copied out before the product, and the
+    // copy is kept for the parameter and its aliases. Whatever the order of updates and
+    // products, each product must be the one of the value its tensor holds now.
+    let mut rng = Rng::seed(42);
+    let x = Tensor::new(Array::<f64>::rand_uniform(&[2, 40, 3], -1.0, 1.0, &mut rng));
+    let w = Tensor::parameter(Array::<f64>::rand_uniform(&[4, 3], -1.0, 1.0, &mut rng));
+    let alias = w.alias();
+    let expected = |t: &Tensor<f64>| x.to_array().matmul_t(false, &t.to_array(), true);
+    let product = |t: &Tensor<f64>| x.matmul_t(false, t, true).to_array();
+    assert_eq!(product(&alias), expected(&alias));
+    assert_eq!(product(&w), expected(&w)); // the alias's copy, the same value
+    w.update_data(|v| v.data_mut().iter_mut().for_each(|v| *v += 1.0));
+    assert_ne!(
+        w.to_array(),
+        alias.to_array(),
+        "the alias keeps the old value"
+    );
+    for _ in 0..2 {
+        assert_eq!(product(&w), expected(&w));
+        assert_eq!(product(&alias), expected(&alias));
+    }
+    // An update while nobody else holds the value (in place).
+    drop(alias);
+    w.update_data(|v| v.data_mut().iter_mut().for_each(|v| *v *= -2.0));
+    assert_eq!(product(&w), expected(&w));
 }

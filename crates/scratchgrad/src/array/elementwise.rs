@@ -1,6 +1,7 @@
 //! Elementwise arithmetic: unary maps and binary operations with numpy broadcasting.
 
 use super::shape::{broadcast_shapes, broadcast_strides, for_each_row};
+use super::vector_math::map_two;
 use super::{Array, Float};
 
 impl<T: Copy> Array<T> {
@@ -161,29 +162,31 @@ impl<T: Float> Array<T> {
         Array::from_vec(T::map_slice(&self.data, gelu), &self.shape)
     }
 
-    /// `g` times d gelu(x)/dx elementwise, in one pass (`self` is x, `g` the same shape):
+    /// GELU and its slope d gelu(x)/dx at each value, from one logistic function per value
+    /// (the slope kept for the backward pass, so that it takes no exponential of its own):
     /// with s = sigmoid(2u), u = c (x + a x^3), d (x s)/dx = s + x s (1 - s) 2c (1 + 3a x^2).
     ///
     /// ```
     /// use scratchgrad::array::Array;
-    /// let x = Array::from_vec(vec![0.0f64, 1.0], &[2]);
-    /// let d = x.gelu_grad(&Array::from_vec(vec![2.0, 1.0], &[2]));
-    /// assert_eq!(d.data()[0], 1.0); // the slope at 0 is 1/2
-    /// assert!((d.data()[1] - 1.0829640838457826).abs() < 1e-15);
+    /// let (y, slope) = Array::from_vec(vec![0.0f64, 1.0], &[2]).gelu_and_slope();
+    /// assert_eq!(y.data()[0], 0.0);
+    /// assert_eq!(slope.data()[0], 0.5);
+    /// assert!((slope.data()[1] - 1.0829640838457826).abs() < 1e-15);
     /// ```
-    pub fn gelu_grad(&self, g: &Array<T>) -> Array<T> {
-        assert!(
-            self.shape == g.shape,
-            "gelu_grad: gradient of shape {:?} for an input of shape {:?}",
-            g.shape,
-            self.shape
-        );
+    pub fn gelu_and_slope(&self) -> (Array<T>, Array<T>) {
         let (two_c, a3) = (T::from_f64(2.0 * GELU_C), T::from_f64(3.0 * GELU_A));
-        let times_slope = |x: T, g: T| {
+        let both = |x: T| {
             let s = gelu_sigmoid(x);
-            g * (s + x * s * (T::ONE - s) * two_c * (T::ONE + a3 * x * x))
+            (
+                x * s,
+                s + x * s * (T::ONE - s) * two_c * (T::ONE + a3 * x * x),
+            )
         };
-        Array::from_vec(T::zip_slice(&self.data, &g.data, times_slope), &self.shape)
+        let (y, slope) = map_two(&self.data, both);
+        (
+            Array::from_vec(y, &self.shape),
+            Array::from_vec(slope, &self.shape),
+        )
     }
 
     /// The logistic function 1 / (1 + e^-x), evaluated without overflow for large |x|.
@@ -247,7 +250,7 @@ mod tests {
     }
 
     #[test]
-    fn gelu_and_its_backward_match_the_tanh_formula() {
+    fn gelu_and_its_slope_match_the_tanh_formula() {
         let xs: Vec<f64> = (0..8_001).map(|i| (i as f64 - 4_000.0) * 0.0025).collect();
         let g: Vec<f64> = xs.iter().map(|x| 1.0 - 0.1 * x).collect();
         let n = xs.len();
@@ -255,8 +258,15 @@ mod tests {
         let g64 = Array::from_vec(g.clone(), &[n]);
         let x32: Array<f32> = x64.cast();
         let g32: Array<f32> = g64.cast();
-        let (y64, d64) = (x64.gelu(), x64.gelu_grad(&g64));
-        let (y32, d32) = (x32.gelu(), x32.gelu_grad(&g32));
+        let times_slope = |x: &Array<f64>| {
+            let (y, slope) = x.gelu_and_slope();
+            assert_eq!(y.data(), x.gelu().data(), "the same values as gelu()");
+            (y, slope.mul(&g64))
+        };
+        let (y64, d64) = times_slope(&x64);
+        let (y32, slope32) = x32.gelu_and_slope();
+        assert_eq!(y32.data(), x32.gelu().data(), "the same values as gelu()");
+        let d32 = slope32.mul(&g32);
         for i in 0..n {
             let (y, slope) = gelu_reference(xs[i]);
             assert!(

@@ -9,6 +9,7 @@
 //! `zero_skipping.rs` instead.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gemm::Parallelism;
@@ -358,6 +359,19 @@ impl<T: Float> Array<T> {
     /// (`zero_skipping.rs`); where the other side holds an infinity or NaN that meets only
     /// zeros, such a product then gives a number where gemm gives NaN.
     pub fn matmul_t(&self, trans_a: bool, other: &Array<T>, trans_b: bool) -> Array<T> {
+        self.matmul_t_with(trans_a, other, trans_b, &|| Arc::new(other.transpose()))
+    }
+
+    /// [`Array::matmul_t`], with `other`'s transpose (when a copy of it is wanted) taken from
+    /// `transposed`: a parameter that several parts of a batch multiply by in one step keeps
+    /// the copy it made (`autograd::Tensor::matmul_t`).
+    pub(crate) fn matmul_t_with(
+        &self,
+        trans_a: bool,
+        other: &Array<T>,
+        trans_b: bool,
+        transposed: &dyn Fn() -> Arc<Array<T>>,
+    ) -> Array<T> {
         let fail = || -> ! {
             let show = |s: &[usize], t: bool| format!("{s:?}{}", if t { "^T" } else { "" });
             panic!(
@@ -410,7 +424,7 @@ impl<T: Float> Array<T> {
             // five times slower than one stored by rows, for many rows or a batch of small
             // products (docs/BENCHMARKS.md): copying the transpose out first costs k * n moves
             // against m * k * n multiply-adds.
-            return self.matmul_t(trans_a, &other.transpose(), false);
+            return self.matmul_t(trans_a, &transposed(), false);
         }
         let batch = broadcast_shapes("matmul", a_batch, b_batch);
         let mut shape = batch.clone();

@@ -51,14 +51,19 @@ impl<T: Float> Array<T> {
             bias.shape
         );
         let mut out = Vec::with_capacity(self.data.len());
-        for row in self.data.chunks(n) {
-            out.extend(
-                row.iter()
-                    .zip(&weight.data)
-                    .zip(&bias.data)
-                    .map(|((&x, &w), &b)| x * w + b),
-            );
-        }
+        Isa::detect().run(
+            #[inline(always)]
+            || {
+                for row in self.data.chunks(n) {
+                    out.extend(
+                        row.iter()
+                            .zip(&weight.data)
+                            .zip(&bias.data)
+                            .map(|((&x, &w), &b)| x * w + b),
+                    );
+                }
+            },
+        );
         Array::from_vec(out, &self.shape)
     }
 

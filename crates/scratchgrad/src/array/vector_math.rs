@@ -79,6 +79,34 @@ fn map_portable(x: &[f32], f: impl Fn(f32) -> f32) -> Vec<f32> {
     out
 }
 
+/// `f` of every value where `f` gives two results (GELU and its slope), into two new vectors,
+/// compiled as [`map_f32`] is (for any element type: `f64`'s math functions are not written
+/// to vectorize, but the loop around them is the same).
+pub(crate) fn map_two<T: Copy>(x: &[T], f: impl Fn(T) -> (T, T)) -> (Vec<T>, Vec<T>) {
+    Isa::detect().run(
+        #[inline(always)]
+        || {
+            let (mut first, mut second) =
+                (Vec::with_capacity(x.len()), Vec::with_capacity(x.len()));
+            let outputs = first
+                .spare_capacity_mut()
+                .iter_mut()
+                .zip(second.spare_capacity_mut());
+            for ((a, b), &v) in outputs.zip(x) {
+                let (p, q) = f(v);
+                a.write(p);
+                b.write(q);
+            }
+            // SAFETY: the loop wrote the first x.len() elements of each (their capacity).
+            unsafe {
+                first.set_len(x.len());
+                second.set_len(x.len());
+            }
+            (first, second)
+        },
+    )
+}
+
 /// `f` of every pair of values at the same place in `a` and `b` (one length), compiled as
 /// [`map_f32`] is.
 pub(crate) fn zip_f32(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> Vec<f32> {

@@ -155,8 +155,9 @@ fn whole_grads<T: Float>(op: &Op<T>, out: &Array<T>, g: Array<T>) -> Vec<Option<
         Sqrt(x) => vec![wanted(x, || g.div(&out.mul_scalar(T::from_f64(2.0))))],
         // d tanh(x)/dx = 1 - tanh(x)^2 = 1 - out^2
         Tanh(x) => vec![wanted(x, || g.mul(&out.map(|t| one - t * t)))],
-        // d gelu(x)/dx = s + x s (1 - s) 2c (1 + 3a x^2), s = sigmoid(2c (x + a x^3))
-        Gelu(x) => vec![wanted(x, || x.data().gelu_grad(&g))],
+        // d gelu(x)/dx = s + x s (1 - s) 2c (1 + 3a x^2), s = sigmoid(2c (x + a x^3)): the
+        // slope, computed with the forward value (Array::gelu_and_slope)
+        Gelu { input, slope } => vec![wanted(input, || g.mul(slope))],
         // d sigmoid(x)/dx = sigmoid(x) (1 - sigmoid(x)) = out (1 - out)
         Sigmoid(x) => vec![wanted(x, || g.mul(&out.map(|s| s * (one - s))))],
         // d relu(x)/dx = 1 where x > 0, else 0

@@ -1,6 +1,8 @@
 //! What each node of the graph remembers about how it was made: one variant per operation,
 //! holding its inputs (and anything else its backward rule needs).
 
+use std::sync::Arc;
+
 use super::Tensor;
 use crate::array::{Array, Float, SavedInput, Window};
 
@@ -19,7 +21,11 @@ pub(crate) enum Op<T: Float> {
     Log(Tensor<T>),
     Sqrt(Tensor<T>),
     Tanh(Tensor<T>),
-    Gelu(Tensor<T>),
+    /// GELU, its slope at each input kept for the backward rule.
+    Gelu {
+        input: Tensor<T>,
+        slope: Array<T>,
+    },
     Sigmoid(Tensor<T>),
     Relu(Tensor<T>),
     Abs(Tensor<T>),
@@ -83,7 +89,7 @@ pub(crate) enum Op<T: Float> {
     CausalAttention {
         qkv: Tensor<T>,
         heads: usize,
-        weights: Array<T>,
+        weights: Arc<Array<T>>,
     },
     /// Layer normalization over the last axis, scaled by `weight` and shifted by `bias`;
     /// `xhat` and `inv_std` (each row's 1 / sqrt(var + eps)) kept for the backward rule.
@@ -136,8 +142,8 @@ impl<T: Float> Op<T> {
             | Maximum(a, b)
             | Minimum(a, b)
             | Matmul { a, b, .. } => vec![a, b],
-            Neg(x) | Exp(x) | Log(x) | Sqrt(x) | Tanh(x) | Gelu(x) | Sigmoid(x) | Relu(x)
-            | Abs(x) | Reshape(x) | BroadcastTo(x) | SplitHeads(x) | MergeHeads(x) => vec![x],
+            Neg(x) | Exp(x) | Log(x) | Sqrt(x) | Tanh(x) | Sigmoid(x) | Relu(x) | Abs(x)
+            | Reshape(x) | BroadcastTo(x) | SplitHeads(x) | MergeHeads(x) => vec![x],
             Sum { input, .. }
             | Mean { input, .. }
             | Max { input, .. }
@@ -148,6 +154,7 @@ impl<T: Float> Op<T> {
             | Embedding { table: input, .. }
             | CausalSoftmax { input, .. }
             | CausalAttention { qkv: input, .. }
+            | Gelu { input, .. }
             | Narrow { input, .. } => vec![input],
             Concat { inputs, .. } => inputs.iter().collect(),
             Conv2d {

@@ -2,9 +2,10 @@
 //! record in the graph how it was made. The backward side lives in `backward.rs`.
 
 use std::ops;
+use std::sync::Arc;
 
 use super::op::Op;
-use super::Tensor;
+use super::{grad_enabled, Tensor};
 use crate::array::{Array, ConvPath, Float, Window};
 
 macro_rules! binary {
@@ -56,9 +57,6 @@ impl<T: Float> Tensor<T> {
         sqrt => Sqrt;
         /// tanh elementwise.
         tanh => Tanh;
-        /// GELU in its tanh form, 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), in one
-        /// operation (`nn::Gelu`).
-        gelu => Gelu;
         /// 1 / (1 + e^-x) elementwise.
         sigmoid => Sigmoid;
         /// max(x, 0) elementwise.
@@ -72,15 +70,39 @@ impl<T: Float> Tensor<T> {
         self.matmul_t(false, other, false)
     }
 
-    /// `op(self) @ op(other)`, where `op` transposes the last two axes when its flag is set;
-    /// the transpose is read through strides, never copied (a Linear layer's `x @ W^T`).
+    /// `op(self) @ op(other)`, where `op` transposes the last two axes when its flag is set (a
+    /// Linear layer's `x @ W^T`); the transpose is read through strides or copied out first,
+    /// as [`Array::matmul_t`] decides.
     pub fn matmul_t(&self, trans_a: bool, other: &Tensor<T>, trans_b: bool) -> Tensor<T> {
-        let value = self.data().matmul_t(trans_a, &other.data(), trans_b);
+        let b = other.data();
+        let value = match other.transpose_cache() {
+            // A parameter's transpose, when one is copied out, is made once for every part
+            // of a batch that multiplies by it (see `TransposeCache`).
+            Some(cache) => {
+                let transposed = || cache.transpose_of(&b);
+                self.data().matmul_t_with(trans_a, &b, trans_b, &transposed)
+            }
+            None => self.data().matmul_t(trans_a, &b, trans_b),
+        };
         let op = Op::Matmul {
             a: self.clone(),
             b: other.clone(),
             trans_a,
             trans_b,
+        };
+        Tensor::from_op(value, op)
+    }
+
+    /// GELU in its tanh form, 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), in one
+    /// operation (`nn::Gelu`); its slope is kept for the backward pass when one will run.
+    pub fn gelu(&self) -> Tensor<T> {
+        if !(grad_enabled() && self.requires_grad()) {
+            return Tensor::new(self.data().gelu());
+        }
+        let (value, slope) = self.data().gelu_and_slope();
+        let op = Op::Gelu {
+            input: self.clone(),
+            slope,
         };
         Tensor::from_op(value, op)
     }
@@ -253,16 +275,18 @@ impl<T: Float> Tensor<T> {
     /// Causal multi-head attention's core in one operation, over `self` = `[batch, time, 3 *
     /// features]` (queries, keys and values side by side): the heads' mixtures of the values
     /// side by side (`[batch, time, features]`), and the attention weights `[batch, heads,
-    /// time, time]` as plain values (see [`Array::causal_attention`]). The same as
+    /// time, time]` as a constant (see [`Array::causal_attention`]). The same as
     /// `split_heads`, `q @ k^T`, `causal_softmax(1 / sqrt(size))`, `@ v` and `merge_heads`.
-    pub fn causal_attention(&self, heads: usize) -> (Tensor<T>, Array<T>) {
+    pub fn causal_attention(&self, heads: usize) -> (Tensor<T>, Tensor<T>) {
         let (out, weights) = self.data().causal_attention(heads);
+        // One copy of the weights, shared by the backward rule and the caller.
+        let weights = Arc::new(weights);
         let op = Op::CausalAttention {
             qkv: self.clone(),
             heads,
-            weights: weights.clone(),
+            weights: Arc::clone(&weights),
         };
-        (Tensor::from_op(out, op), weights)
+        (Tensor::from_op(out, op), Tensor::shared_constant(weights))
     }
 
     /// Layer normalization over the last axis, in one operation: each row brought to mean 0

@@ -22,6 +22,36 @@ pub(crate) struct Node<T: Float> {
     /// Each input's version when this node was computed from it: backward rules read inputs'
     /// current values, so a changed input would silently give wrong gradients.
     input_versions: Vec<u64>,
+    /// A parameter's transpose, shared with its aliases (`None` for other nodes).
+    transposed: Option<Arc<TransposeCache<T>>>,
+}
+
+/// The last transpose made of a parameter's value, with the value it was made from: the two
+/// parts of a GPT's batch both multiply by `W^T`, and copying it out once serves both. An
+/// entry is used only while the value it came from is still the parameter's value, by
+/// identity: an optimizer's update in place (`Arc::make_mut`, with this `Weak` outstanding)
+/// always moves the value to a new allocation, so a stale copy is never read.
+pub(crate) struct TransposeCache<T: Float>(Mutex<Option<MadeFrom<T>>>);
+
+/// The value a transpose was made from, and the transpose.
+type MadeFrom<T> = (Weak<Array<T>>, Arc<Array<T>>);
+
+impl<T: Float> TransposeCache<T> {
+    /// The transpose of `value` (the last two axes), made now or kept from before.
+    pub(crate) fn transpose_of(&self, value: &Arc<Array<T>>) -> Arc<Array<T>> {
+        let mut entry = self.0.lock().unwrap_or_else(|_| lock_poisoned());
+        if let Some((source, transposed)) = entry.as_ref() {
+            if source
+                .upgrade()
+                .is_some_and(|source| Arc::ptr_eq(&source, value))
+            {
+                return Arc::clone(transposed);
+            }
+        }
+        let transposed = Arc::new(value.transpose());
+        *entry = Some((Arc::downgrade(value), Arc::clone(&transposed)));
+        transposed
+    }
 }
 
 /// A cheap handle (an `Arc`) to a node of the computation graph. Cloning shares the node.
@@ -59,10 +89,17 @@ fn lock_poisoned() -> ! {
 
 impl<T: Float> Tensor<T> {
     fn with(data: Array<T>, op: Op<T>, requires_grad: bool) -> Self {
-        Self::with_shared(Arc::new(data), op, requires_grad)
+        let transposed = (requires_grad && matches!(op, Op::Leaf))
+            .then(|| Arc::new(TransposeCache(Mutex::new(None))));
+        Self::with_shared(Arc::new(data), op, requires_grad, transposed)
     }
 
-    fn with_shared(data: Arc<Array<T>>, op: Op<T>, requires_grad: bool) -> Self {
+    fn with_shared(
+        data: Arc<Array<T>>,
+        op: Op<T>,
+        requires_grad: bool,
+        transposed: Option<Arc<TransposeCache<T>>>,
+    ) -> Self {
         let input_versions = op.inputs().iter().map(|t| t.version()).collect();
         Tensor(Arc::new(Node {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
@@ -72,12 +109,18 @@ impl<T: Float> Tensor<T> {
             grad: Mutex::new(None),
             version: AtomicU64::new(0),
             input_versions,
+            transposed,
         }))
     }
 
     /// A constant: a leaf that never receives a gradient (inputs, labels).
     pub fn new(data: Array<T>) -> Self {
         Self::with(data, Op::Leaf, false)
+    }
+
+    /// A constant holding a value others hold too (not copied).
+    pub(crate) fn shared_constant(data: Arc<Array<T>>) -> Self {
+        Self::with_shared(data, Op::Leaf, false, None)
     }
 
     /// A constant from row-major values and a shape.
@@ -103,7 +146,8 @@ impl<T: Float> Tensor<T> {
     /// assert!(w.grad().is_none());
     /// ```
     pub fn alias(&self) -> Self {
-        Self::with_shared(self.data(), Op::Leaf, self.requires_grad())
+        let transposed = self.0.transposed.clone();
+        Self::with_shared(self.data(), Op::Leaf, self.requires_grad(), transposed)
     }
 
     /// A parameter from row-major values and a shape.
@@ -146,6 +190,11 @@ impl<T: Float> Tensor<T> {
     /// updates the tensor afterwards (the update then works on a fresh copy).
     pub fn data(&self) -> Arc<Array<T>> {
         Arc::clone(&self.0.data.read().unwrap_or_else(|_| lock_poisoned()))
+    }
+
+    /// A parameter's shared store of its transpose (see [`TransposeCache`]).
+    pub(crate) fn transpose_cache(&self) -> Option<&TransposeCache<T>> {
+        self.0.transposed.as_deref()
     }
 
     /// How many times the value has been changed in place by [`Tensor::update_data`].

@@ -67,7 +67,7 @@ impl<T: Float> CausalSelfAttention<T> {
             // The steps below in one operation, which reads each head where it lies in `qkv`
             // and computes only the causal triangle (`array/attention.rs`).
             let (mixed, weights) = qkv.causal_attention(h);
-            return (self.proj.forward(&mixed), Tensor::new(weights));
+            return (self.proj.forward(&mixed), weights);
         };
         // [B, T, C] -> [B, H, T, hs]: each head's slice of the features, heads as a batch axis
         let split = |i: usize| qkv.narrow(2, i * c, c).split_heads(h);
