@@ -52,9 +52,10 @@ impl<T: Float> Module<T> for CausalSelfAttention<T> {
 impl<T: Float> CausalSelfAttention<T> {
     /// The output, and the attention weights `[batch, heads, time, time]`: row `i` of a
     /// head is how much position `i` takes from each position up to it (a softmax: it sums
-    /// to 1, and is 0 after `i`). With `dropout` (nanoGPT's `attn_dropout`), the weights are
-    /// dropped out before they mix the values; the weights returned are the softmax's (and
-    /// only with dropout do they carry a gradient).
+    /// to 1, and is 0 after `i`). With `dropout` (nanoGPT's `attn_dropout`) while it trains,
+    /// the weights are dropped out before they mix the values, in five steps; otherwise the
+    /// steps run as one operation. The weights returned are the softmax's (and carry a
+    /// gradient only in the first case).
     pub fn forward_with_weights(
         &self,
         x: &Tensor<T>,
@@ -63,7 +64,7 @@ impl<T: Float> CausalSelfAttention<T> {
         let c = x.shape()[2];
         let (h, hs) = (self.heads, c / self.heads);
         let qkv = self.qkv.forward(x);
-        let Some(dropout) = dropout else {
+        let Some(dropout) = dropout.filter(|dropout| dropout.drops()) else {
             // The steps below in one operation, which reads each head where it lies in `qkv`
             // and computes only the causal triangle (`array/attention.rs`).
             let (mixed, weights) = qkv.causal_attention(h);

@@ -31,6 +31,13 @@ impl Dropout {
     }
 }
 
+impl Dropout {
+    /// Whether it drops anything now (training); in evaluation it passes its input on.
+    pub fn drops(&self) -> bool {
+        self.training
+    }
+}
+
 impl<T: Float> Module<T> for Dropout {
     fn forward(&self, x: &Tensor<T>) -> Tensor<T> {
         if !self.training {
