@@ -12,6 +12,11 @@
 //! (`register_tile.rs`), in blocks of six rows; for `f64` (the checks against PyTorch) in
 //! plain loops, which sum in the same order.
 //!
+//! Where the values are finite, nothing after a position reaches it. A product's block of six
+//! rows sums up to its last row, so an infinity or NaN in a later position's value can reach
+//! the block's earlier rows through a zero weight (0 x inf is NaN); the five steps, whose
+//! products take every position, spread it to every row.
+//!
 //! The gradient, for one head with `dO` the output's gradient and `c = 1 / sqrt(s)`:
 //! `dV = P^T dO`, `dP = dO V^T`, `dS = c P (dP - rowsum(P dP))` (the causal softmax's rule),
 //! `dQ = dS K` and `dK = dS^T Q`. The rules are written out in autograd/backward.rs.
@@ -55,7 +60,8 @@ impl<T: Float> Array<T> {
     }
 
     /// [`Array::causal_attention`]'s gradient with respect to `self` (its `qkv` input), from its
-    /// `weights` and the gradient `g` of its output.
+    /// `weights` and the gradient `g` of its output. `weights` must be the ones it returned
+    /// for this `qkv` (0 after each row's diagonal, which is not checked).
     pub fn causal_attention_grad(
         &self,
         weights: &Array<T>,
@@ -238,6 +244,9 @@ fn head_slices<T>(x: &[T], d: Dims, h: usize) -> [Rows<'_, T>; 3] {
 /// The output `[B, T, C]` and the weights `[B, H, T, T]`.
 fn forward<T: Float>(qkv: &[T], d: Dims, products: &impl Products<T>) -> (Vec<T>, Vec<T>) {
     let (t, s, width) = (d.time, d.size, d.width());
+    if t == 0 {
+        return (Vec::new(), Vec::new()); // no positions: nothing to attend to
+    }
     let scale = T::from_f64(1.0 / (s as f64).sqrt());
     let mut out = vec![T::ZERO; d.batch * t * width];
     let mut weights = vec![T::ZERO; d.batch * d.heads * t * t];
@@ -280,6 +289,9 @@ fn backward<T: Float>(
     let (t, s, width) = (d.time, d.size, d.width());
     let scale = T::from_f64(1.0 / (s as f64).sqrt());
     let mut dqkv = vec![T::ZERO; qkv.len()];
+    if t == 0 {
+        return dqkv;
+    }
     let mut v_t = vec![T::ZERO; s * t];
     let mut ds = vec![T::ZERO; t * t];
     for b in 0..d.batch {
@@ -362,9 +374,10 @@ mod tests {
         }
     }
 
-    /// (batch, time, heads, size): rows in blocks of 1 to 6 and a remainder, head sizes under,
+    /// (batch, time, heads, size): no positions, rows in blocks of 1 to 6 and a remainder, head sizes under,
     /// at and over a vector (AVX2 8, AVX-512 16), through the 2- and 4-vector tiles.
-    const SIZES: [(usize, usize, usize, usize); 7] = [
+    const SIZES: [(usize, usize, usize, usize); 8] = [
+        (2, 0, 2, 3),
         (1, 1, 1, 1),
         (2, 5, 2, 3),
         (1, 6, 1, 8),
@@ -432,7 +445,7 @@ mod tests {
 
     #[test]
     fn nothing_after_a_position_reaches_it() {
-        // Changing the last position's query, key and value changes no earlier output.
+        // Changing the last position's query, key and value (finite) changes no earlier output.
         let mut rng = Rng::seed(7);
         let (time, width) = (9, 3 * 2 * 4);
         let qkv = Array::<f32>::rand_uniform(&[1, time, width], -1.0, 1.0, &mut rng);

@@ -91,16 +91,10 @@ pub trait Float:
     fn map_slice(values: &[Self], f: impl Fn(Self) -> Self) -> Vec<Self> {
         values.iter().map(|&v| f(v)).collect()
     }
-    /// `f` of every pair of values at the same place in two slices of one length, compiled
-    /// as [`Float::map_slice`] is.
-    fn zip_slice(a: &[Self], b: &[Self], f: impl Fn(Self, Self) -> Self) -> Vec<Self> {
-        assert_eq!(a.len(), b.len(), "zip_slice: slices of different lengths");
-        a.iter().zip(b).map(|(&x, &y)| f(x, y)).collect()
-    }
 }
 
 macro_rules! impl_float {
-    ($t:ty, $name:literal, $exp_nonpositive:path, $sigmoid:path, $tanh:path $(, $map_slice:path, $zip_slice:path)?) => {
+    ($t:ty, $name:literal, $exp_nonpositive:path, $sigmoid:path, $tanh:path $(, $map_slice:path)?) => {
         impl Float for $t {
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
@@ -166,9 +160,6 @@ macro_rules! impl_float {
                 fn map_slice(values: &[Self], f: impl Fn(Self) -> Self) -> Vec<Self> {
                     $map_slice(values, f)
                 }
-                fn zip_slice(a: &[Self], b: &[Self], f: impl Fn(Self, Self) -> Self) -> Vec<Self> {
-                    $zip_slice(a, b, f)
-                }
             )?
         }
     };
@@ -180,8 +171,7 @@ impl_float!(
     super::vector_math::exp_nonpositive,
     super::vector_math::sigmoid_f32,
     super::vector_math::tanh_f32,
-    super::vector_math::map_f32,
-    super::vector_math::zip_f32
+    super::vector_math::map_f32
 );
 /// [`Float::exp_nonpositive`] for `f64`: libm's e^t, with a positive t counted as 0 as the
 /// `f32` version counts it.

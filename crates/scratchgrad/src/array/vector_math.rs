@@ -107,33 +107,6 @@ pub(crate) fn map_two<T: Copy>(x: &[T], f: impl Fn(T) -> (T, T)) -> (Vec<T>, Vec
     )
 }
 
-/// `f` of every pair of values at the same place in `a` and `b` (one length), compiled as
-/// [`map_f32`] is.
-pub(crate) fn zip_f32(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> Vec<f32> {
-    Isa::detect().run(
-        #[inline(always)]
-        || zip_portable(a, b, f),
-    )
-}
-
-/// The two-slice [`map_portable`].
-#[inline(always)]
-fn zip_portable(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> Vec<f32> {
-    assert_eq!(
-        a.len(),
-        b.len(),
-        "zip_portable: slices of different lengths"
-    );
-    let mut out = Vec::with_capacity(a.len());
-    for ((y, &u), &v) in out.spare_capacity_mut().iter_mut().zip(a).zip(b) {
-        y.write(f(u, v));
-    }
-    // SAFETY: the loop wrote each of the first a.len() elements (b is as long, the capacity
-    // at least that).
-    unsafe { out.set_len(a.len()) };
-    out
-}
-
 /// tanh for `f32` from the same e^t: with e = e^(-2|x|), tanh |x| = (1 - e) / (1 + e), the
 /// sign put back after. Near 0, where 1 - e would cancel, the series
 /// x - x^3/3 + 2x^5/15 - 17x^7/315 + 62x^9/2835 takes over (|x| < 0.125: the next term is
@@ -252,24 +225,5 @@ mod tests {
         check_every_set(&x, |v| {
             v * sigmoid_f32(2.0 * 0.797_884_6 * (v + 0.044_715 * v * v * v))
         });
-    }
-
-    #[test]
-    fn the_two_slice_version_gives_the_same_bits_on_every_path() {
-        let a: Vec<f32> = (0..20_000)
-            .map(|i| (i as f32 - 10_000.0) * 0.0093)
-            .collect();
-        let b: Vec<f32> = a.iter().map(|v| 1.0 - 0.5 * v).collect();
-        let f = |u: f32, v: f32| v * sigmoid_f32(u) + u * tanh_f32(v);
-        let bits = |y: &[f32]| -> Vec<u32> { y.iter().map(|v| v.to_bits()).collect() };
-        let want: Vec<f32> = a.iter().zip(&b).map(|(&u, &v)| f(u, v)).collect();
-        assert_eq!(bits(&zip_f32(&a, &b, f)), bits(&want));
-        for isa in Isa::available() {
-            let got = isa.run(
-                #[inline(always)]
-                || zip_portable(&a, &b, f),
-            );
-            assert_eq!(bits(&got), bits(&want), "{}", isa.name());
-        }
     }
 }

@@ -13,8 +13,8 @@
 //! (docs/BENCHMARKS.md).
 //!
 //! The tile (`register_tile.rs`, which attention's products share) is compiled for AVX-512 and
-//! for AVX2 with FMA, picked at run time (`simd.rs`). On a CPU with neither, gemm's own kernels beat the plain-Rust tile and the product is left to
-//! them.
+//! for AVX2 with FMA, picked at run time (`simd.rs`). On a CPU with neither, gemm's own kernels
+//! beat the plain-Rust tile and the product is left to them.
 //!
 //! A skipped `j` adds `0 * b[j, c]` nowhere, which is what the dense product adds as well,
 //! except where `b` holds an infinity or NaN: the dense product then gives NaN and this

@@ -30,7 +30,9 @@ pub(crate) struct Node<T: Float> {
 /// parts of a GPT's batch both multiply by `W^T`, and copying it out once serves both. An
 /// entry is used only while the value it came from is still the parameter's value, by
 /// identity: an optimizer's update in place (`Arc::make_mut`, with this `Weak` outstanding)
-/// always moves the value to a new allocation, so a stale copy is never read.
+/// always moves the value to a new allocation, so a stale copy is never read. A value over
+/// lent memory (`Array::from_lent`, a numpy array) can change where it lies, so its transpose
+/// is never kept.
 pub(crate) struct TransposeCache<T: Float>(Mutex<Option<MadeFrom<T>>>);
 
 /// The value a transpose was made from, and the transpose.
@@ -135,7 +137,8 @@ impl<T: Float> Tensor<T> {
 
     /// A new parameter that holds this tensor's current value (shared, not copied) and
     /// gathers a gradient of its own: for computing parts of a batch side by side, each on
-    /// its own copy of a model, and adding their gradients afterwards.
+    /// its own copy of a model, and adding their gradients afterwards. A transpose of the
+    /// value copied out for a product is shared too (see `TransposeCache`).
     ///
     /// ```
     /// use scratchgrad::autograd::Tensor;

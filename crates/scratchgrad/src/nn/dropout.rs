@@ -29,9 +29,7 @@ impl Dropout {
             training: true,
         }
     }
-}
 
-impl Dropout {
     /// Whether it drops anything now (training); in evaluation it passes its input on.
     pub fn drops(&self) -> bool {
         self.training
