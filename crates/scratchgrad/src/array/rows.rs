@@ -1,5 +1,5 @@
 //! Arithmetic over rows (the last axis), one pass each way: layer normalization (the
-//! normalization, the scale and shift, the input's gradient) and attention's causal softmax.
+//! normalization with its scale and shift, the input's gradient) and attention's causal softmax.
 //! The gradient rules that use them are in `autograd/backward.rs` with the others.
 //!
 //! Each loop is compiled for the widest instruction set the CPU has ([`Isa::run`]) and sums
@@ -10,20 +10,37 @@ use super::reduce::{largest, sum_f64, sum_pairs};
 use super::{Array, Float, Isa};
 
 impl<T: Float> Array<T> {
-    /// Each row (the last axis) brought to mean 0 and variance 1: `(x - mean) / s` with
-    /// s = sqrt(var + eps), the variance biased (divided by the row's length) as PyTorch's
-    /// layer norm takes it. Returns the normalized array and each row's 1 / s. Sums are taken
-    /// in f64.
+    /// Layer normalization of each row (the last axis): brought to mean 0 and variance 1,
+    /// xhat = (x - mean) / s with s = sqrt(var + eps) and the variance biased (divided by the
+    /// row's length) as PyTorch takes it, then scaled and shifted, y = xhat * weight + bias
+    /// (`weight` and `bias` a row long). Returns y, xhat and each row's 1 / s, in one pass
+    /// over the rows; sums are taken in f64.
     ///
     /// ```
     /// use scratchgrad::array::Array;
-    /// let (xhat, inv_std) = Array::from_vec(vec![1.0f64, 3.0], &[1, 2]).normalize_rows(0.0);
+    /// let x = Array::from_vec(vec![1.0f64, 3.0], &[1, 2]);
+    /// let (w, b) = (Array::from_vec(vec![2.0, 2.0], &[2]), Array::from_vec(vec![0.5, 0.5], &[2]));
+    /// let (y, xhat, inv_std) = x.layer_norm_rows(&w, &b, 0.0);
     /// assert_eq!(xhat.data(), &[-1.0, 1.0]);
+    /// assert_eq!(y.data(), &[-1.5, 2.5]);
     /// assert_eq!(inv_std, vec![1.0]);
     /// ```
-    pub fn normalize_rows(&self, eps: f64) -> (Array<T>, Vec<T>) {
+    pub fn layer_norm_rows(
+        &self,
+        weight: &Array<T>,
+        bias: &Array<T>,
+        eps: f64,
+    ) -> (Array<T>, Array<T>, Vec<T>) {
         let n = self.shape.last().copied().unwrap_or(1).max(1);
-        let mut out = Vec::with_capacity(self.data.len());
+        assert!(
+            weight.len() == n && bias.len() == n,
+            "layer_norm_rows: {:?} rows with weight {:?} and bias {:?}",
+            self.shape,
+            weight.shape,
+            bias.shape
+        );
+        let mut y = Vec::with_capacity(self.data.len());
+        let mut xhat = Vec::with_capacity(self.data.len());
         let mut inv_std = Vec::with_capacity(self.data.len() / n);
         Isa::detect().run(
             #[inline(always)]
@@ -32,39 +49,19 @@ impl<T: Float> Array<T> {
                     let mean = sum_f64(row, |x| x.to_f64()) / n as f64;
                     let var = sum_f64(row, |x| (x.to_f64() - mean).powi(2)) / n as f64;
                     let inv = 1.0 / (var + eps).sqrt();
-                    out.extend(row.iter().map(|v| T::from_f64((v.to_f64() - mean) * inv)));
+                    let start = xhat.len();
+                    xhat.extend(row.iter().map(|v| T::from_f64((v.to_f64() - mean) * inv)));
+                    let scaled = xhat[start..].iter().zip(&weight.data).zip(&bias.data);
+                    y.extend(scaled.map(|((&x, &w), &b)| x * w + b));
                     inv_std.push(T::from_f64(inv));
                 }
             },
         );
-        (Array::from_vec(out, &self.shape), inv_std)
-    }
-
-    /// `self * weight + bias` with `weight` and `bias` the length of a row, applied to each.
-    pub fn scale_shift_rows(&self, weight: &Array<T>, bias: &Array<T>) -> Array<T> {
-        let n = weight.len();
-        assert!(
-            bias.len() == n && self.shape.last() == Some(&n),
-            "scale_shift_rows: {:?} rows with weight {:?} and bias {:?}",
-            self.shape,
-            weight.shape,
-            bias.shape
-        );
-        let mut out = Vec::with_capacity(self.data.len());
-        Isa::detect().run(
-            #[inline(always)]
-            || {
-                for row in self.data.chunks(n) {
-                    out.extend(
-                        row.iter()
-                            .zip(&weight.data)
-                            .zip(&bias.data)
-                            .map(|((&x, &w), &b)| x * w + b),
-                    );
-                }
-            },
-        );
-        Array::from_vec(out, &self.shape)
+        (
+            Array::from_vec(y, &self.shape),
+            Array::from_vec(xhat, &self.shape),
+            inv_std,
+        )
     }
 
     /// Layer norm's input gradient from `self` = h = g * weight: for each row,

@@ -293,8 +293,9 @@ impl<T: Float> Tensor<T> {
     /// and variance 1 (biased, with `eps` added), then `* weight + bias` (both `[features]`),
     /// as PyTorch's `F.layer_norm`.
     pub fn layer_norm(&self, weight: &Tensor<T>, bias: &Tensor<T>, eps: f64) -> Tensor<T> {
-        let (xhat, inv_std) = self.data().normalize_rows(eps);
-        let value = xhat.scale_shift_rows(&weight.data(), &bias.data());
+        let (value, xhat, inv_std) = self
+            .data()
+            .layer_norm_rows(&weight.data(), &bias.data(), eps);
         Tensor::from_op(
             value,
             Op::LayerNorm {
