@@ -122,6 +122,11 @@ impl Dims {
         self.heads * self.size
     }
 
+    /// The scores' scale, 1 / sqrt(size).
+    fn scale<T: Float>(self) -> T {
+        T::from_f64(1.0 / (self.size as f64).sqrt())
+    }
+
     fn out_shape(self) -> Vec<usize> {
         vec![self.batch, self.time, self.width()]
     }
@@ -206,14 +211,8 @@ struct Tile(Isa);
 impl Products<f32> for Tile {
     fn product(&self, a: Rows, b: Rows, out: &mut [f32], pitch: usize, shape: Shape) {
         let Shape { m, k, n, triangle } = shape;
-        // The last element of a rows x cols matrix is inside its slice.
-        let fits = |len: usize, rows: usize, cols: usize, (pitch, step): (usize, usize)| {
-            rows == 0 || cols == 0 || len > (rows - 1) * pitch + (cols - 1) * step
-        };
         assert!(
-            fits(a.data.len(), m, k, (a.pitch, a.step))
-                && fits(b.data.len(), k, n, (b.pitch, b.step))
-                && fits(out.len(), m, n, (pitch, 1)),
+            a.holds(m, k) && b.holds(k, n) && Rows::new(&*out, pitch).holds(m, n),
             "attention: a product's operands are smaller than their sizes"
         );
         for r0 in (0..m).step_by(ROWS) {
@@ -247,7 +246,7 @@ fn forward<T: Float>(qkv: &[T], d: Dims, products: &impl Products<T>) -> (Vec<T>
     if t == 0 {
         return (Vec::new(), Vec::new()); // no positions: nothing to attend to
     }
-    let scale = T::from_f64(1.0 / (s as f64).sqrt());
+    let scale = d.scale();
     let mut out = vec![T::ZERO; d.batch * t * width];
     let mut weights = vec![T::ZERO; d.batch * d.heads * t * t];
     let mut k_t = vec![T::ZERO; s * t];
@@ -258,7 +257,7 @@ fn forward<T: Float>(qkv: &[T], d: Dims, products: &impl Products<T>) -> (Vec<T>
             let [q, k, v] = head_slices(x, d, h);
             let p = &mut weights[(b * d.heads + h) * t * t..][..t * t];
             // scores q k^T, then P = their causal softmax, row by row
-            transpose_rows(k.data, t, s, k.pitch, &mut k_t);
+            transpose_rows(k, t, s, &mut k_t);
             let k_t = Rows::new(&k_t, t);
             products.product(q, k_t, p, t, shape(t, s, t, Triangle::Scores));
             Isa::detect().run(
@@ -287,7 +286,7 @@ fn backward<T: Float>(
     products: &impl Products<T>,
 ) -> Vec<T> {
     let (t, s, width) = (d.time, d.size, d.width());
-    let scale = T::from_f64(1.0 / (s as f64).sqrt());
+    let scale = d.scale();
     let mut dqkv = vec![T::ZERO; qkv.len()];
     if t == 0 {
         return dqkv;
@@ -303,7 +302,7 @@ fn backward<T: Float>(
             let d_out = Rows::new(&g[b * t * width + h * s..], width);
             let [dq, dk, dv] = [0, 1, 2].map(|part| part * width + h * s);
             // dP = dO v^T, then dS = scale P (dP - rowsum(P dP)) in its place, row by row
-            transpose_rows(v.data, t, s, v.pitch, &mut v_t);
+            transpose_rows(v, t, s, &mut v_t);
             let v_t = Rows::new(&v_t, t);
             products.product(d_out, v_t, &mut ds, t, shape(t, s, t, Triangle::Scores));
             Isa::detect().run(

@@ -41,6 +41,12 @@ impl<'a, T> Rows<'a, T> {
         }
     }
 
+    /// Whether a `rows x cols` matrix read this way lies inside the slice (its last element
+    /// does).
+    pub(crate) fn holds(&self, rows: usize, cols: usize) -> bool {
+        rows == 0 || cols == 0 || self.data.len() > (rows - 1) * self.pitch + (cols - 1) * self.step
+    }
+
     /// Element `(r, c)`.
     pub(crate) fn at(&self, r: usize, c: usize) -> T
     where

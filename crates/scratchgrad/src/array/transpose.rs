@@ -14,6 +14,7 @@
 use std::arch::x86_64::*;
 use std::mem::{size_of, MaybeUninit};
 
+use super::register_tile::Rows;
 use super::simd::{Isa, Kind};
 use super::threads::for_each_part;
 
@@ -79,31 +80,25 @@ fn write_band<T: Copy>(
     }
 }
 
-/// The transpose of the `rows x cols` matrix whose rows start `pitch` apart in `src` (one head
-/// of attention's keys inside its `qkv` rows), written into `dst` as `cols` rows of `rows`,
-/// by the calling thread.
-pub(crate) fn transpose_rows<T: Copy>(
-    src: &[T],
-    rows: usize,
-    cols: usize,
-    pitch: usize,
-    dst: &mut [T],
-) {
-    let fits = rows == 0 || cols == 0 || (cols <= pitch && src.len() >= (rows - 1) * pitch + cols);
+/// The transpose of the `rows x cols` matrix `src` (rows stored in order, one head of
+/// attention's keys inside its `qkv` rows), written into `dst` as `cols` rows of `rows`, by
+/// the calling thread.
+pub(crate) fn transpose_rows<T: Copy>(src: Rows<T>, rows: usize, cols: usize, dst: &mut [T]) {
     assert!(
-        fits && dst.len() >= rows * cols,
-        "transpose: {rows} x {cols} rows {pitch} apart do not fit {} values, or {} the result",
-        src.len(),
+        src.step == 1 && cols <= src.pitch && src.holds(rows, cols) && dst.len() >= rows * cols,
+        "transpose: {rows} x {cols} rows {} apart do not fit {} values, or {} the result",
+        src.pitch,
+        src.data.len(),
         dst.len()
     );
     // SAFETY: checked above: `src` holds the rows, `dst` room for the result.
     unsafe {
         transpose(
             Isa::detect(),
-            src.as_ptr(),
+            src.data.as_ptr(),
             rows,
             cols,
-            pitch,
+            src.pitch,
             dst.as_mut_ptr(),
         )
     }

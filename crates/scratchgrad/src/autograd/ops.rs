@@ -78,11 +78,11 @@ impl<T: Float> Tensor<T> {
         let value = match other.transpose_cache() {
             // A parameter's transpose, when one is copied out, is made once for every part
             // of a batch that multiplies by it (see `TransposeCache`).
-            Some(cache) if !b.is_lent() => {
+            Some(cache) => {
                 let transposed = || cache.transpose_of(&b);
                 self.data().matmul_t_with(trans_a, &b, trans_b, &transposed)
             }
-            _ => self.data().matmul_t(trans_a, &b, trans_b),
+            None => self.data().matmul_t(trans_a, &b, trans_b),
         };
         let op = Op::Matmul {
             a: self.clone(),

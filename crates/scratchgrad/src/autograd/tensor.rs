@@ -39,8 +39,12 @@ pub(crate) struct TransposeCache<T: Float>(Mutex<Option<MadeFrom<T>>>);
 type MadeFrom<T> = (Weak<Array<T>>, Arc<Array<T>>);
 
 impl<T: Float> TransposeCache<T> {
-    /// The transpose of `value` (the last two axes), made now or kept from before.
+    /// The transpose of `value` (the last two axes), made now or kept from before (never
+    /// kept for lent memory).
     pub(crate) fn transpose_of(&self, value: &Arc<Array<T>>) -> Arc<Array<T>> {
+        if value.is_lent() {
+            return Arc::new(value.transpose());
+        }
         let mut entry = self.0.lock().unwrap_or_else(|_| lock_poisoned());
         if let Some((source, transposed)) = entry.as_ref() {
             if source
