@@ -173,6 +173,15 @@ struct Operand<T> {
 unsafe impl<T: Sync> Send for Operand<T> {}
 unsafe impl<T: Sync> Sync for Operand<T> {}
 
+/// gemm computes a row-major product as its transpose, `dst^T = b^T @ a^T`, so its left side
+/// is our right side `b`, which its kernel reads 64 values down a column at a time: the way a
+/// row-major `b` already lies. Still, by default gemm copies that side into panels first once
+/// the product has more than 8 x 6 rows (our `m`); this raises the limit to gemm's largest,
+/// 256 x 6 = 1,536 rows. The copy only moves numbers, so the bits are the same either way.
+/// Measured (docs/BENCHMARKS.md): the GPTs' steps 1.2-1.9% faster without it, the
+/// convolutional networks' epochs unchanged.
+static GEMM_SETTINGS: std::sync::Once = std::sync::Once::new();
+
 /// `dst = a @ b` for an m x k `a` and a k x n `b` into a row-major `dst` whose rows are
 /// `dst_row` apart, on the calling thread.
 ///
@@ -184,6 +193,7 @@ unsafe fn kernel<T: Float>(
     b: Operand<T>,
     (m, k, n): (usize, usize, usize),
 ) {
+    GEMM_SETTINGS.call_once(|| gemm::set_lhs_packing_threshold_single_thread(256));
     // SAFETY: the caller's promise: valid matrices of these sizes and strides, and a
     // destination no other thread writes.
     unsafe {
