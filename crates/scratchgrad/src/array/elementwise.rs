@@ -109,6 +109,19 @@ impl<T: Float> Array<T> {
         }
     }
 
+    /// `self *= c` in place, for a number `c` (a gradient scaled before it is summed or
+    /// applied).
+    ///
+    /// ```
+    /// use scratchgrad::array::Array;
+    /// let mut g = Array::from_vec(vec![1.0f32, -2.0], &[2]);
+    /// g.scale_assign(0.5);
+    /// assert_eq!(g.data(), &[0.5, -1.0]);
+    /// ```
+    pub fn scale_assign(&mut self, c: T) {
+        self.data.iter_mut().for_each(|a| *a *= c);
+    }
+
     /// `self + c` for a number `c`.
     pub fn add_scalar(&self, c: T) -> Array<T> {
         self.map(|a| a + c)

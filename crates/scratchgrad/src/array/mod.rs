@@ -43,7 +43,6 @@ mod zero_skipping;
 pub use conv_path::{ConvPath, SavedInput};
 pub use float::Float;
 pub use random::Rng;
-pub(crate) use reduce::sum_f64;
 pub use reduce::LONG_SUM;
 pub use shape::{broadcast_shapes, strides_of, try_broadcast_shapes};
 pub use simd::Isa;

@@ -164,6 +164,21 @@ impl<T: Float> Array<T> {
         Array::from_vec(out, &shape)
     }
 
+    /// The sum of the squares of every element, in f64 (a gradient's squared norm, for
+    /// clipping), compiled for the CPU's widest vectors.
+    ///
+    /// ```
+    /// use scratchgrad::array::Array;
+    /// let a = Array::from_vec(vec![3.0f32, -4.0], &[2]);
+    /// assert_eq!(a.sum_of_squares(), 25.0);
+    /// ```
+    pub fn sum_of_squares(&self) -> f64 {
+        Isa::detect().run(
+            #[inline(always)]
+            || sum_f64(&self.data, |v| v.to_f64() * v.to_f64()),
+        )
+    }
+
     /// Mean over `axes`.
     pub fn mean(&self, axes: &[usize], keepdims: bool) -> Array<T> {
         let count: usize = axes

@@ -6,7 +6,7 @@ use super::examples::{Examples, IGNORED};
 use super::model::LanguageModel;
 use std::sync::{Mutex, PoisonError};
 
-use crate::array::{run_tasks, sum_f64, Array, Rng};
+use crate::array::{run_tasks, Array, Rng};
 use crate::autograd::{no_grad, Tensor};
 use crate::nn::cross_entropy_ignoring;
 use crate::optim::{cosine_lr, Adam, Optimizer, OptimizerState, Sgd};
@@ -298,7 +298,7 @@ impl Updates {
         for (p, grad) in parameters.iter().zip(grads) {
             let Some(mut grad) = grad else { continue };
             if scale != 1.0 {
-                grad.data_mut().iter_mut().for_each(|g| *g *= scale);
+                grad.scale_assign(scale);
             }
             if p.shape().len() >= 2 {
                 p.update_data(|value| self.decayed.update(decayed_slot, value, &grad));
@@ -315,11 +315,7 @@ impl Updates {
 /// as `torch.nn.utils.clip_grad_norm_`: clip / (norm + 1e-6).
 fn clip_scale(grads: &[Option<Array<f32>>], clip: Option<f64>) -> f32 {
     let Some(clip) = clip else { return 1.0 };
-    let squares: f64 = grads
-        .iter()
-        .flatten()
-        .map(|g| sum_f64(g.data(), |v| (v as f64) * (v as f64)))
-        .sum();
+    let squares: f64 = grads.iter().flatten().map(Array::sum_of_squares).sum();
     let norm = squares.sqrt();
     if norm > clip {
         (clip / (norm + 1e-6)) as f32
@@ -392,7 +388,7 @@ fn loss_and_gradients(
         loss += part_loss * share;
         for (sum, grad) in sum.iter_mut().zip(grads) {
             let Some(mut grad) = grad else { continue };
-            grad.data_mut().iter_mut().for_each(|g| *g *= share as f32);
+            grad.scale_assign(share as f32);
             match sum {
                 Some(sum) => sum.add_assign(&grad),
                 None => *sum = Some(grad),
