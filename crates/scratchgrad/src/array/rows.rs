@@ -7,7 +7,7 @@
 //! on every set, since nothing is reordered by the compiler.
 
 use super::reduce::{largest, sum_f64, sum_pairs};
-use super::{Array, Float, Isa};
+use super::{Array, Float, Isa, LONG_SUM};
 
 impl<T: Float> Array<T> {
     /// Layer normalization of each row (the last axis): brought to mean 0 and variance 1,
@@ -64,24 +64,82 @@ impl<T: Float> Array<T> {
         )
     }
 
-    /// Layer norm's input gradient from `self` = h = g * weight: for each row,
-    /// (h - mean(h) - xhat * mean(h * xhat)) * inv_std.
-    pub fn layer_norm_input_grad(&self, xhat: &Array<T>, inv_std: &[T]) -> Array<T> {
+    /// Layer norm's three gradients from the output's gradient `self` = g, in one pass over the
+    /// rows: the input's, (h - mean(h) - xhat * mean(h * xhat)) * inv_std for each row with
+    /// h = g * weight; the weight's, the sum over rows of g * xhat; and the bias's, the sum
+    /// over rows of g. The two sums over rows add in row order, in f64 past [`LONG_SUM`] rows
+    /// as [`Array::sum`] does.
+    ///
+    /// ```
+    /// use scratchgrad::array::Array;
+    /// let g = Array::from_vec(vec![1.0f64, 0.0, 2.0, 2.0], &[2, 2]);
+    /// let xhat = Array::from_vec(vec![-1.0, 1.0, -1.0, 1.0], &[2, 2]);
+    /// let weight = Array::from_vec(vec![1.0, 1.0], &[2]);
+    /// let (dx, dw, db) = g.layer_norm_grads(&weight, &xhat, &[1.0, 1.0]);
+    /// assert_eq!(dx.data(), &[0.0, 0.0, 0.0, 0.0]);
+    /// assert_eq!(dw.data(), &[-3.0, 2.0]);
+    /// assert_eq!(db.data(), &[3.0, 2.0]);
+    /// ```
+    pub fn layer_norm_grads(
+        &self,
+        weight: &Array<T>,
+        xhat: &Array<T>,
+        inv_std: &[T],
+    ) -> (Array<T>, Array<T>, Array<T>) {
         let n = self.shape.last().copied().unwrap_or(1).max(1);
-        let mut out = Vec::with_capacity(self.data.len());
+        let rows = self.data.len() / n;
+        assert!(
+            xhat.shape == self.shape && weight.len() == n && inv_std.len() == rows,
+            "layer_norm_grads: gradient {:?} for xhat {:?}, weight {:?} and {} rows",
+            self.shape,
+            xhat.shape,
+            weight.shape,
+            inv_std.len()
+        );
+        let mut dx = Vec::with_capacity(self.data.len());
+        let mut h = vec![T::ZERO; n];
+        // The sums over rows, each term rounded to T first as a product of arrays would be.
+        let (mut dw, mut db) = (vec![0.0f64; n], vec![0.0f64; n]);
+        let (mut dw_short, mut db_short) = (vec![T::ZERO; n], vec![T::ZERO; n]);
+        let long = rows > LONG_SUM;
         Isa::detect().run(
             #[inline(always)]
             || {
-                for ((h, xh), &inv) in self.data.chunks(n).zip(xhat.data.chunks(n)).zip(inv_std) {
-                    let mean_h = sum_f64(h, |h| h.to_f64()) / n as f64;
-                    let mean_hx = sum_pairs(h, xh, |h, x| h.to_f64() * x.to_f64()) / n as f64;
-                    out.extend(h.iter().zip(xh).map(|(&h, &x)| {
+                let each_row = self.data.chunks(n).zip(xhat.data.chunks(n)).zip(inv_std);
+                for ((g, xh), &inv) in each_row {
+                    for ((h, &g), &w) in h.iter_mut().zip(g).zip(&weight.data) {
+                        *h = g * w;
+                    }
+                    if long {
+                        let sums = dw.iter_mut().zip(db.iter_mut());
+                        for ((dw, db), (&g, &x)) in sums.zip(g.iter().zip(xh)) {
+                            *dw += (g * x).to_f64();
+                            *db += g.to_f64();
+                        }
+                    } else {
+                        let sums = dw_short.iter_mut().zip(db_short.iter_mut());
+                        for ((dw, db), (&g, &x)) in sums.zip(g.iter().zip(xh)) {
+                            *dw += g * x;
+                            *db += g;
+                        }
+                    }
+                    let mean_h = sum_f64(&h, |h| h.to_f64()) / n as f64;
+                    let mean_hx = sum_pairs(&h, xh, |h, x| h.to_f64() * x.to_f64()) / n as f64;
+                    dx.extend(h.iter().zip(xh).map(|(&h, &x)| {
                         T::from_f64((h.to_f64() - mean_h - x.to_f64() * mean_hx) * inv.to_f64())
                     }));
                 }
             },
         );
-        Array::from_vec(out, &self.shape)
+        if long {
+            dw_short = dw.into_iter().map(T::from_f64).collect();
+            db_short = db.into_iter().map(T::from_f64).collect();
+        }
+        (
+            Array::from_vec(dx, &self.shape),
+            Array::from_vec(dw_short, &weight.shape),
+            Array::from_vec(db_short, &weight.shape),
+        )
     }
 
     /// Attention's weights from its scores `[..., T, T]`: row `i` of each matrix is the softmax
@@ -242,6 +300,48 @@ mod tests {
                             "t {t} row {r}: {name}[{i}] after the diagonal"
                         );
                     }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn layer_norm_grads_match_their_formulas_on_both_sides_of_long_sum() {
+        let mut rng = Rng::seed(12);
+        let n = 5;
+        // Sums over rows in f32 below LONG_SUM rows and in f64 above it.
+        for rows in [3, LONG_SUM + 3] {
+            let g = Array::<f32>::rand_uniform(&[rows, n], -1.0, 1.0, &mut rng);
+            let x = Array::<f32>::rand_uniform(&[rows, n], -2.0, 2.0, &mut rng);
+            let weight = Array::<f32>::rand_uniform(&[n], 0.5, 1.5, &mut rng);
+            let (_, xhat, inv_std) = x.layer_norm_rows(&weight, &Array::zeros(&[n]), 1e-5);
+            let (dx, dw, db) = g.layer_norm_grads(&weight, &xhat, &inv_std);
+            let at = |a: &Array<f32>, r: usize, j: usize| a.data()[r * n + j] as f64;
+            for j in 0..n {
+                let want_dw: f64 = (0..rows).map(|r| at(&g, r, j) * at(&xhat, r, j)).sum();
+                let want_db: f64 = (0..rows).map(|r| at(&g, r, j)).sum();
+                let tolerance = 1e-6 * rows as f64;
+                assert!(
+                    (dw.data()[j] as f64 - want_dw).abs() <= tolerance,
+                    "rows {rows} dw"
+                );
+                assert!(
+                    (db.data()[j] as f64 - want_db).abs() <= tolerance,
+                    "rows {rows} db"
+                );
+            }
+            for r in [0, rows - 1] {
+                let h: Vec<f64> = (0..n)
+                    .map(|j| at(&g, r, j) * weight.data()[j] as f64)
+                    .collect();
+                let mean_h = h.iter().sum::<f64>() / n as f64;
+                let mean_hx = (0..n).map(|j| h[j] * at(&xhat, r, j)).sum::<f64>() / n as f64;
+                for (j, h) in h.iter().enumerate() {
+                    let want = (h - mean_h - at(&xhat, r, j) * mean_hx) * inv_std[r] as f64;
+                    assert!(
+                        (at(&dx, r, j) - want).abs() <= 1e-5,
+                        "rows {rows} dx[{r}, {j}]"
+                    );
                 }
             }
         }

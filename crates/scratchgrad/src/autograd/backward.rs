@@ -312,15 +312,11 @@ fn whole_grads<T: Float>(op: &Op<T>, out: &Array<T>, g: Array<T>) -> Vec<Option<
             xhat,
             inv_std,
         } => {
-            let width = xhat.shape()[xhat.ndim() - 1];
-            let rows = [xhat.len() / width, width];
+            let (dx, dw, db) = g.layer_norm_grads(&weight.data(), xhat, inv_std);
             vec![
-                wanted(input, || {
-                    let h = g.mul(&weight.data());
-                    h.layer_norm_input_grad(xhat, inv_std)
-                }),
-                wanted(weight, || g.mul(xhat).into_reshape(&rows).sum(&[0], false)),
-                wanted(bias, || g.into_reshape(&rows).sum(&[0], false)),
+                wanted(input, || dx),
+                wanted(weight, || dw),
+                wanted(bias, || db),
             ]
         }
         // max pooling passes each output's gradient to the one input it took
