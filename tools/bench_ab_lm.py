@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Before/after timing of two scratchgrad binaries on a language model: `train --dataset D
---arch A --steps S --eval-every S --threads T`, the two binaries alternating round by round,
-each run in its own process; the time of a run is its own `seconds` at its one evaluation
+--arch A --steps S --eval-every S --threads T`, the two binaries alternating round by round
+(A B, B A, ...), each run in its own process; the time of a run is its own `seconds` at its one evaluation
 (metrics.jsonl), so writing files and samples is left out. Prints each round and the medians.
 
     git stash; cargo build --release; cp target/release/scratchgrad /tmp/before
@@ -41,8 +41,14 @@ def main():
     a = p.parse_args()
     before, after = [], []
     for r in range(a.rounds):
-        before.append(seconds(a.before, a))
-        after.append(seconds(a.after, a))
+        # A B, then B A: the second run of a pair tends to be slower on these machines (about
+        # 1% in an A/A test), so each binary goes first in half of the rounds.
+        if r % 2 == 0:
+            before.append(seconds(a.before, a))
+            after.append(seconds(a.after, a))
+        else:
+            after.append(seconds(a.after, a))
+            before.append(seconds(a.before, a))
         print(f"round {r + 1}: before {before[-1]:.3f} s, after {after[-1]:.3f} s", flush=True)
     ratios = [y / x for x, y in zip(before, after)]
     print(f"median before {statistics.median(before):.3f} s, after {statistics.median(after):.3f} s, "
