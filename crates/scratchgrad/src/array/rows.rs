@@ -32,9 +32,10 @@ impl<T: Float> Array<T> {
         eps: f64,
     ) -> (Array<T>, Array<T>, Vec<T>) {
         let n = self.shape.last().copied().unwrap_or(1).max(1);
+        // Shaped `[n]`, not only `n` long: the gradients are given their shapes.
         assert!(
-            weight.len() == n && bias.len() == n,
-            "layer_norm_rows: {:?} rows with weight {:?} and bias {:?}",
+            weight.shape == [n] && bias.shape == [n],
+            "layer_norm_rows: {:?} rows with weight {:?} and bias {:?} (both must be [{n}])",
             self.shape,
             weight.shape,
             bias.shape
@@ -309,13 +310,17 @@ mod tests {
     fn layer_norm_grads_match_their_formulas_on_both_sides_of_long_sum() {
         let mut rng = Rng::seed(12);
         let n = 5;
-        // Sums over rows in f32 below LONG_SUM rows and in f64 above it.
-        for rows in [3, LONG_SUM + 3] {
+        // Sums over rows in f32 up to LONG_SUM rows and in f64 past it.
+        for rows in [3, LONG_SUM, LONG_SUM + 1] {
             let g = Array::<f32>::rand_uniform(&[rows, n], -1.0, 1.0, &mut rng);
             let x = Array::<f32>::rand_uniform(&[rows, n], -2.0, 2.0, &mut rng);
             let weight = Array::<f32>::rand_uniform(&[n], 0.5, 1.5, &mut rng);
             let (_, xhat, inv_std) = x.layer_norm_rows(&weight, &Array::zeros(&[n]), 1e-5);
             let (dx, dw, db) = g.layer_norm_grads(&weight, &xhat, &inv_std);
+            // The same bits as the products and sums of arrays this pass replaced, which
+            // switch to f64 past LONG_SUM rows.
+            assert_eq!(dw, g.mul(&xhat).sum(&[0], false), "rows {rows} dw");
+            assert_eq!(db, g.sum(&[0], false), "rows {rows} db");
             let at = |a: &Array<f32>, r: usize, j: usize| a.data()[r * n + j] as f64;
             for j in 0..n {
                 let want_dw: f64 = (0..rows).map(|r| at(&g, r, j) * at(&xhat, r, j)).sum();
@@ -345,5 +350,12 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    #[should_panic(expected = "both must be [3]")]
+    fn layer_norm_refuses_a_weight_not_shaped_as_one_row() {
+        let x = Array::<f32>::zeros(&[2, 3]);
+        x.layer_norm_rows(&Array::zeros(&[1, 3]), &Array::zeros(&[3]), 1e-5);
     }
 }
