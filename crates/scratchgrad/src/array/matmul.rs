@@ -176,10 +176,12 @@ unsafe impl<T: Sync> Sync for Operand<T> {}
 /// gemm computes a row-major product as its transpose, `dst^T = b^T @ a^T`, so its left side
 /// is our right side `b`, which its kernel reads 64 values down a column at a time: the way a
 /// row-major `b` already lies. Still, by default gemm copies that side into panels first once
-/// the product has more than 8 x 6 rows (our `m`); this raises the limit to gemm's largest,
-/// 256 x 6 = 1,536 rows. The copy only moves numbers, so the bits are the same either way.
-/// Measured (docs/BENCHMARKS.md): the GPTs' steps 1.2-1.9% faster without it, the
-/// convolutional networks' epochs unchanged.
+/// a block of the product has more than 8 x 6 rows (our `m`); this raises the limit to gemm's
+/// largest, 256 x 6 = 1,536 rows. (gemm still copies a `b` whose columns are not contiguous,
+/// or a block of columns that is not a whole number of vectors.) The copy only moves numbers,
+/// so the bits are the same either way. Measured (docs/BENCHMARKS.md): each of the GPT's
+/// products equal or 1-7% faster without it, the Shakespeare GPT's step 0.6-1.2%, the
+/// convolutional networks' and the MLP's epochs unchanged.
 static GEMM_SETTINGS: std::sync::Once = std::sync::Once::new();
 
 /// `dst = a @ b` for an m x k `a` and a k x n `b` into a row-major `dst` whose rows are
