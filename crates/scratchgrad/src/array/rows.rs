@@ -99,9 +99,9 @@ impl<T: Float> Array<T> {
         );
         let mut dx = Vec::with_capacity(self.data.len());
         let mut h = vec![T::ZERO; n];
-        // The sums over rows, each term rounded to T first as a product of arrays would be.
-        let (mut dw, mut db) = (vec![0.0f64; n], vec![0.0f64; n]);
-        let (mut dw_short, mut db_short) = (vec![T::ZERO; n], vec![T::ZERO; n]);
+        // The sums over rows: in T, or in f64 when long.
+        let (mut dw, mut db) = (vec![T::ZERO; n], vec![T::ZERO; n]);
+        let (mut dw_long, mut db_long) = (vec![0.0f64; n], vec![0.0f64; n]);
         let long = rows > LONG_SUM;
         Isa::detect().run(
             #[inline(always)]
@@ -112,17 +112,9 @@ impl<T: Float> Array<T> {
                         *h = g * w;
                     }
                     if long {
-                        let sums = dw.iter_mut().zip(db.iter_mut());
-                        for ((dw, db), (&g, &x)) in sums.zip(g.iter().zip(xh)) {
-                            *dw += (g * x).to_f64();
-                            *db += g.to_f64();
-                        }
+                        add_row_terms(&mut dw_long, &mut db_long, g, xh);
                     } else {
-                        let sums = dw_short.iter_mut().zip(db_short.iter_mut());
-                        for ((dw, db), (&g, &x)) in sums.zip(g.iter().zip(xh)) {
-                            *dw += g * x;
-                            *db += g;
-                        }
+                        add_row_terms(&mut dw, &mut db, g, xh);
                     }
                     let mean_h = sum_f64(&h, |h| h.to_f64()) / n as f64;
                     let mean_hx = sum_pairs(&h, xh, |h, x| h.to_f64() * x.to_f64()) / n as f64;
@@ -133,13 +125,13 @@ impl<T: Float> Array<T> {
             },
         );
         if long {
-            dw_short = dw.into_iter().map(T::from_f64).collect();
-            db_short = db.into_iter().map(T::from_f64).collect();
+            dw = dw_long.into_iter().map(T::from_f64).collect();
+            db = db_long.into_iter().map(T::from_f64).collect();
         }
         (
             Array::from_vec(dx, &self.shape),
-            Array::from_vec(dw_short, &weight.shape),
-            Array::from_vec(db_short, &weight.shape),
+            Array::from_vec(dw, &weight.shape),
+            Array::from_vec(db, &weight.shape),
         )
     }
 
@@ -239,6 +231,17 @@ pub(crate) fn causal_softmax_grad_row<T: Float>(y: &[T], g: &mut [T], seen: usiz
         *g = scale * y * (*g - dot);
     }
     after.fill(T::ZERO);
+}
+
+/// One row's terms of layer norm's weight and bias gradients added into their sums `dw += g *
+/// xhat` and `db += g`, each product rounded to `T` before it is added (as a product of
+/// arrays, then its sum over rows, would round it), the sums kept in `A`.
+#[inline(always)]
+fn add_row_terms<T: Float, A: Float>(dw: &mut [A], db: &mut [A], g: &[T], xhat: &[T]) {
+    for ((dw, db), (&g, &x)) in dw.iter_mut().zip(db.iter_mut()).zip(g.iter().zip(xhat)) {
+        *dw += A::from_f64((g * x).to_f64());
+        *db += A::from_f64(g.to_f64());
+    }
 }
 
 #[cfg(test)]
