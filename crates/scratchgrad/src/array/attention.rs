@@ -21,6 +21,7 @@
 //! `dV = P^T dO`, `dP = dO V^T`, `dS = c P (dP - rowsum(P dP))` (the causal softmax's rule),
 //! `dQ = dS K` and `dK = dS^T Q`. The rules are written out in autograd/backward.rs.
 
+use super::buffers::filled;
 use super::register_tile::{self, Out, Rows, ROWS};
 use super::rows::{causal_softmax_grad_row, causal_softmax_row};
 use super::transpose::transpose_rows;
@@ -247,8 +248,8 @@ fn forward<T: Float>(qkv: &[T], d: Dims, products: &impl Products<T>) -> (Vec<T>
         return (Vec::new(), Vec::new()); // no positions: nothing to attend to
     }
     let scale = d.scale();
-    let mut out = vec![T::ZERO; d.batch * t * width];
-    let mut weights = vec![T::ZERO; d.batch * d.heads * t * t];
+    let mut out = filled(d.batch * t * width, T::ZERO);
+    let mut weights = filled(d.batch * d.heads * t * t, T::ZERO);
     let mut k_t = vec![T::ZERO; s * t];
     for b in 0..d.batch {
         let x = &qkv[b * t * 3 * width..][..t * 3 * width];
@@ -287,7 +288,7 @@ fn backward<T: Float>(
 ) -> Vec<T> {
     let (t, s, width) = (d.time, d.size, d.width());
     let scale = d.scale();
-    let mut dqkv = vec![T::ZERO; qkv.len()];
+    let mut dqkv = filled(qkv.len(), T::ZERO);
     if t == 0 {
         return dqkv;
     }

@@ -1,5 +1,6 @@
 //! Elementwise arithmetic: unary maps and binary operations with numpy broadcasting.
 
+use super::buffers::vec_with_capacity;
 use super::shape::{broadcast_shapes, broadcast_strides, for_each_row};
 use super::vector_math::map_two;
 use super::{Array, Float};
@@ -14,17 +15,20 @@ impl<T: Copy> Array<T> {
         f: impl Fn(T, U) -> V,
     ) -> Array<V> {
         if self.shape == other.shape {
-            let data = self.data.iter().zip(&other.data).map(|(&a, &b)| f(a, b));
-            return Array::from_vec(data.collect(), &self.shape);
+            let mut data = vec_with_capacity(self.len());
+            data.extend(self.data.iter().zip(&other.data).map(|(&a, &b)| f(a, b)));
+            return Array::from_vec(data, &self.shape);
         }
         if other.len() == 1 && other.ndim() <= self.ndim() {
             let b = other.data[0];
-            return Array::from_vec(self.data.iter().map(|&a| f(a, b)).collect(), &self.shape);
+            let mut data = vec_with_capacity(self.len());
+            data.extend(self.data.iter().map(|&a| f(a, b)));
+            return Array::from_vec(data, &self.shape);
         }
         let shape = broadcast_shapes(op, &self.shape, &other.shape);
         let sa = broadcast_strides(&self.shape, &shape);
         let sb = broadcast_strides(&other.shape, &shape);
-        let mut data = Vec::with_capacity(shape.iter().product());
+        let mut data = vec_with_capacity(shape.iter().product());
         let (a, b) = (&self.data, &other.data);
         // Row by row; a row's step along each operand is 1 (contiguous) or 0 (broadcast).
         let n = shape.last().copied().unwrap_or(1);

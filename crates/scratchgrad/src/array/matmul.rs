@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use gemm::Parallelism;
 
+use super::buffers;
 use super::shape::{broadcast_shapes, broadcast_strides, for_each_offset};
 use super::threads::{split_points, usable_threads, CALLER_SHARE};
 use super::transpose::append_transposed;
@@ -421,7 +422,7 @@ impl<T: Float> Array<T> {
             // runs W @ x^T at the speed of a product stored by rows, faster than it reads W by
             // columns (docs/BENCHMARKS.md).
             let transposed = |a: &[T], rows: usize, cols: usize| {
-                let mut t = Vec::with_capacity(a.len());
+                let mut t = buffers::vec_with_capacity(a.len());
                 append_transposed(a, rows, cols, &mut t);
                 Array::from_vec(t, &[cols, rows])
             };
@@ -501,7 +502,7 @@ fn products<T: Float>(
         .unwrap_or_else(|| panic!("matmul: a result of shape {shape:?} has too many elements"));
     // Not zero-filled first: gemm overwrites every element (it is told not to read the
     // output), and the fill was serial work on the calling thread before every product.
-    let mut out: Vec<T> = Vec::with_capacity(len);
+    let mut out: Vec<T> = buffers::vec_with_capacity(len);
     let a_step: Vec<usize> = broadcast_strides(a_batch, &batch)
         .iter()
         .map(|s| s * m * k)

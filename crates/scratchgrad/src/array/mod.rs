@@ -15,6 +15,7 @@
 //! ```
 
 mod attention;
+mod buffers;
 mod channels_last;
 mod conv;
 mod conv_path;
@@ -40,6 +41,7 @@ mod waiting_helpers;
 mod window;
 mod zero_skipping;
 
+pub use buffers::{kept_bytes, KeepingBuffers};
 pub use conv_path::{ConvPath, SavedInput};
 pub use float::Float;
 pub use random::Rng;
@@ -114,7 +116,7 @@ impl<T: Copy> Array<T> {
     /// An array of `shape` with every element equal to `value`.
     pub fn full(shape: &[usize], value: T) -> Self {
         Array {
-            data: vec![value; shape.iter().product()].into(),
+            data: buffers::filled(shape.iter().product(), value).into(),
             shape: shape.to_vec(),
         }
     }

@@ -1,5 +1,6 @@
 //! Reductions (sum, mean, max, argmax) over any set of axes, and softmax along one axis.
 
+use super::buffers::filled;
 use super::shape::{for_each_row, strides_of};
 use super::{Array, Float, Isa};
 
@@ -83,7 +84,7 @@ impl<T: Copy> Array<T> {
         let out_strides: Vec<usize> = (0..self.ndim())
             .map(|d| if reduced[d] { 0 } else { kept_strides[d] })
             .collect();
-        let mut out = vec![init; kept.iter().product()];
+        let mut out = filled(kept.iter().product(), init);
         // Row by row: a reduced last axis folds a row into one output, a kept one folds it
         // into a row of outputs.
         let n = self.shape.last().copied().unwrap_or(1);

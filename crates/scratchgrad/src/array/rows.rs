@@ -6,6 +6,7 @@
 //! in eight running sums, so that it is not one addition waiting on the last: the same bits
 //! on every set, since nothing is reordered by the compiler.
 
+use super::buffers::{filled, vec_with_capacity};
 use super::reduce::{largest, sum_f64, sum_pairs};
 use super::{Array, Float, Isa, LONG_SUM};
 
@@ -40,8 +41,8 @@ impl<T: Float> Array<T> {
             weight.shape,
             bias.shape
         );
-        let mut y = Vec::with_capacity(self.data.len());
-        let mut xhat = Vec::with_capacity(self.data.len());
+        let mut y = vec_with_capacity(self.data.len());
+        let mut xhat = vec_with_capacity(self.data.len());
         let mut inv_std = Vec::with_capacity(self.data.len() / n);
         Isa::detect().run(
             #[inline(always)]
@@ -97,7 +98,7 @@ impl<T: Float> Array<T> {
             weight.shape,
             inv_std.len()
         );
-        let mut dx = Vec::with_capacity(self.data.len());
+        let mut dx = vec_with_capacity(self.data.len());
         let mut h = vec![T::ZERO; n];
         // The sums over rows: in T, or in f64 when long.
         let (mut dw, mut db) = (vec![T::ZERO; n], vec![T::ZERO; n]);
@@ -153,7 +154,7 @@ impl<T: Float> Array<T> {
             self.shape
         );
         let t = self.shape[n - 1].max(1);
-        let mut out = vec![T::ZERO; self.data.len()];
+        let mut out = filled(self.data.len(), T::ZERO);
         Isa::detect().run(
             #[inline(always)]
             || {
@@ -181,7 +182,7 @@ impl<T: Float> Array<T> {
             self.shape
         );
         let t = self.shape.last().copied().unwrap_or(1).max(1);
-        let mut out = vec![T::ZERO; self.data.len()];
+        let mut out = filled(self.data.len(), T::ZERO);
         Isa::detect().run(
             #[inline(always)]
             || {

@@ -1,6 +1,7 @@
 //! Shape operations: reshape, permute, broadcast, gather/one-hot, row slices, concatenation.
 //! Each returns a new contiguous array.
 
+use super::buffers::vec_with_capacity;
 use super::shape::{broadcast_shapes, broadcast_strides, for_each_offset, strides_of};
 use super::transpose;
 use super::{Array, Float};
@@ -63,7 +64,7 @@ impl<T: Copy> Array<T> {
         let strides = strides_of(&self.shape);
         let shape: Vec<usize> = perm.iter().map(|&p| self.shape[p]).collect();
         let read: Vec<usize> = perm.iter().map(|&p| strides[p]).collect();
-        let mut data = Vec::with_capacity(self.len());
+        let mut data = vec_with_capacity(self.len());
         let n = self.ndim();
         let lead_kept = perm
             .iter()
@@ -114,7 +115,7 @@ impl<T: Copy> Array<T> {
             shape
         );
         let read = broadcast_strides(&self.shape, shape);
-        let mut data = Vec::with_capacity(shape.iter().product());
+        let mut data = vec_with_capacity(shape.iter().product());
         for_each_offset(shape, [&read], |_, [i]| data.push(self.data[i]));
         Array::from_vec(data, shape)
     }
@@ -137,7 +138,7 @@ impl<T: Copy> Array<T> {
     pub fn select_rows(&self, indices: &[usize]) -> Array<T> {
         let rows = self.shape.first().copied().unwrap_or(0);
         let row: usize = self.shape[1..].iter().product();
-        let mut data = Vec::with_capacity(indices.len() * row);
+        let mut data = vec_with_capacity(indices.len() * row);
         for &i in indices {
             assert!(
                 i < rows,
@@ -176,7 +177,7 @@ impl<T: Copy> Array<T> {
             "split_heads: {c} features do not split into {heads} heads"
         );
         let size = c / heads;
-        let mut data = Vec::with_capacity(self.len());
+        let mut data = vec_with_capacity(self.len());
         if self.is_empty() {
             return Array::from_vec(data, &[b, heads, t, size]);
         }
@@ -199,7 +200,7 @@ impl<T: Copy> Array<T> {
                 self.shape
             )
         };
-        let mut data = Vec::with_capacity(self.len());
+        let mut data = vec_with_capacity(self.len());
         if self.is_empty() {
             return Array::from_vec(data, &[b, t, heads * size]);
         }
@@ -223,7 +224,7 @@ impl<T: Copy> Array<T> {
             start.saturating_add(len),
             self.shape
         );
-        let mut data = Vec::with_capacity(outer * len * inner);
+        let mut data = vec_with_capacity(outer * len * inner);
         for o in 0..outer {
             let from = (o * n + start) * inner;
             data.extend_from_slice(&self.data[from..from + len * inner]);
@@ -249,7 +250,7 @@ impl<T: Copy> Array<T> {
         let outer: usize = first.shape[..axis].iter().product();
         let mut shape = first.shape.clone();
         shape[axis] = arrays.iter().map(|a| a.shape[axis]).sum();
-        let mut data = Vec::with_capacity(shape.iter().product());
+        let mut data = vec_with_capacity(shape.iter().product());
         for o in 0..outer {
             for a in arrays {
                 let chunk = a.len() / outer.max(1);
@@ -368,7 +369,7 @@ impl<T: Float> Array<T> {
     /// ```
     pub fn take_rows(&self, ids: &Array<usize>) -> Array<T> {
         let (rows, width) = self.table_size("take_rows", ids);
-        let mut out = Vec::with_capacity(ids.len() * width);
+        let mut out = vec_with_capacity(ids.len() * width);
         for &id in &ids.data {
             assert!(
                 id < rows,

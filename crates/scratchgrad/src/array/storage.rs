@@ -42,9 +42,9 @@ impl<T: Copy> Storage<T> {
     }
 
     /// The elements as a `Vec` (a copy when they are lent).
-    pub(crate) fn into_vec(self) -> Vec<T> {
-        match self {
-            Storage::Owned(v) => v,
+    pub(crate) fn into_vec(mut self) -> Vec<T> {
+        match &mut self {
+            Storage::Owned(v) => std::mem::take(v),
             lent => lent.to_vec(),
         }
     }
@@ -52,6 +52,15 @@ impl<T: Copy> Storage<T> {
     /// Whether the elements are lent memory rather than the array's own.
     pub(crate) fn is_lent(&self) -> bool {
         matches!(self, Storage::Lent { .. })
+    }
+}
+
+impl<T> Drop for Storage<T> {
+    /// An owned buffer goes to the store of buffers for reuse (`buffers.rs`).
+    fn drop(&mut self) {
+        if let Storage::Owned(v) = self {
+            super::buffers::recycle(std::mem::take(v));
+        }
     }
 }
 
@@ -92,7 +101,11 @@ impl<T: Clone> Clone for Storage<T> {
     /// A clone of lent storage shares the lent memory (and keeps its owner alive).
     fn clone(&self) -> Self {
         match self {
-            Storage::Owned(v) => Storage::Owned(v.clone()),
+            Storage::Owned(v) => {
+                let mut copy = super::buffers::vec_with_capacity(v.len());
+                copy.extend_from_slice(v);
+                Storage::Owned(copy)
+            }
             Storage::Lent { ptr, len, owner } => Storage::Lent {
                 ptr: *ptr,
                 len: *len,

@@ -7,6 +7,7 @@
 //! n an integer and |r| <= ln2 / 2, so e^t = 2^n e^r; 2^n goes straight into the float's
 //! exponent bits, and e^r is a degree-7 polynomial accurate to about 1 ulp on that interval.
 
+use super::buffers::vec_with_capacity;
 use super::simd::Isa;
 
 const LOG2_E: f32 = std::f32::consts::LOG2_E;
@@ -70,7 +71,7 @@ pub(crate) fn map_f32(x: &[f32], f: impl Fn(f32) -> f32) -> Vec<f32> {
 /// code compiled for the baseline.
 #[inline(always)]
 fn map_portable(x: &[f32], f: impl Fn(f32) -> f32) -> Vec<f32> {
-    let mut out = Vec::with_capacity(x.len());
+    let mut out = vec_with_capacity(x.len());
     for (y, &v) in out.spare_capacity_mut().iter_mut().zip(x) {
         y.write(f(v));
     }
@@ -86,8 +87,7 @@ pub(crate) fn map_two<T: Copy>(x: &[T], f: impl Fn(T) -> (T, T)) -> (Vec<T>, Vec
     Isa::detect().run(
         #[inline(always)]
         || {
-            let (mut first, mut second) =
-                (Vec::with_capacity(x.len()), Vec::with_capacity(x.len()));
+            let (mut first, mut second) = (vec_with_capacity(x.len()), vec_with_capacity(x.len()));
             let outputs = first
                 .spare_capacity_mut()
                 .iter_mut()

@@ -6,7 +6,7 @@ use super::examples::{Examples, IGNORED};
 use super::model::LanguageModel;
 use std::sync::{Mutex, PoisonError};
 
-use crate::array::{run_tasks, Array, Rng};
+use crate::array::{run_tasks, Array, KeepingBuffers, Rng};
 use crate::autograd::{no_grad, Tensor};
 use crate::nn::cross_entropy_ignoring;
 use crate::optim::{cosine_lr, Adam, Optimizer, OptimizerState, Sgd};
@@ -411,6 +411,8 @@ pub fn train_lm(
     observer: &mut dyn LmObserver,
     start: Option<LmProgress>,
 ) -> Result<(usize, f64, f64), String> {
+    // Each step's arrays reuse the buffers of the step before.
+    let _keeping = KeepingBuffers::new();
     let parameters: Vec<Tensor<f32>> = model
         .named_parameters()
         .into_iter()
