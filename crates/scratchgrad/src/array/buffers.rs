@@ -3,9 +3,10 @@
 //! dropped arrays are kept, and a new array of the same size takes one back instead of asking
 //! the allocator. A training step makes the same arrays each time, so from the second step on
 //! its large arrays (activations, gradients, products) reuse the buffers of the step before:
-//! a Shakespeare GPT step asks for 2.4 MB instead of 100 MB (`cargo bench -p scratchgrad
-//! --bench allocations`). Elsewhere nothing is kept: sampling's sizes change from call to
-//! call, and the image networks' epochs measured 1.4% (MLP) and 3.6-3.9% (`cnn`) slower with
+//! a Shakespeare GPT step asks for 2.4 MB instead of 100 MB on 1 thread (`cargo bench -p
+//! scratchgrad --bench allocations`). Elsewhere nothing is kept (evaluation inside training
+//! runs [`without_keeping`]): sampling's sizes change from call to call, and the image
+//! networks' epochs measured 1.4% (MLP) and 3.6-3.9% (`cnn`) slower with
 //! it, since the allocator hands back the memory freed last, of any size, which is more often
 //! still in the caches than the last buffer of one size (docs/BENCHMARKS.md).
 //!
@@ -17,14 +18,17 @@
 //! asking the allocator for fresh, cold memory (that made an MNIST epoch 17% slower). It is
 //! handed out empty (length 0): what an earlier array left in it can never be read. Buffers
 //! under [`SMALLEST`] bytes are left to the allocator (small ones are cheap there), and a
-//! thread keeps at most [`MOST_KEPT`] bytes: a buffer that would pass it empties that thread's
-//! store instead.
+//! thread keeps at most [`MOST_KEPT`] bytes: a buffer that would pass it goes back to the
+//! allocator (a step that makes more than that reuses that much of it).
 
 use std::alloc::{dealloc, Layout};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
+use std::marker::PhantomData;
 use std::mem::{size_of, ManuallyDrop};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
+use super::threads::for_each_helper;
 
 /// The smallest buffer kept, in bytes.
 pub const SMALLEST: usize = 4096;
@@ -57,13 +61,17 @@ thread_local! {
     };
 }
 
-/// How many [`KeepingBuffers`] are alive, on any thread.
-static KEEPING: AtomicUsize = AtomicUsize::new(0);
+thread_local! {
+    /// Whether this thread keeps buffers: how many [`KeepingBuffers`] it holds, or 1 while it
+    /// runs a task for a thread that holds one ([`keeping_as`]).
+    static KEEPING: Cell<usize> = const { Cell::new(0) };
+}
 
-/// While one of these lives, dropped arrays' large buffers are kept for new arrays of their
-/// size (on every thread: a training step's parts run on several). `train_lm` holds one.
-/// When none is alive, a thread hands its kept buffers back the next time it makes or drops
-/// a large array; the one dropped last hands back its own thread's at once.
+/// While one of these lives, the thread that made it keeps dropped arrays' large buffers for
+/// new arrays of their size, and so do the helper threads while they run its tasks
+/// ([`crate::array::run_tasks`]: a training step's parts). `train_lm` holds one. Other
+/// threads keep nothing. When the last one a thread holds is dropped, the kept buffers of that
+/// thread and of every helper go back to the allocator.
 ///
 /// ```
 /// use scratchgrad::array::{kept_bytes, Array, KeepingBuffers};
@@ -75,41 +83,73 @@ static KEEPING: AtomicUsize = AtomicUsize::new(0);
 /// drop(Array::<f32>::zeros(&[4096]));
 /// assert_eq!(kept_bytes(), 0); // not kept
 /// ```
-pub struct KeepingBuffers(());
+pub struct KeepingBuffers {
+    /// Dropped on the thread that made it (it counts for that thread).
+    _here: PhantomData<*const ()>,
+}
 
 impl KeepingBuffers {
-    /// Starts keeping buffers until the value is dropped.
+    /// Starts keeping buffers on this thread until the value is dropped.
     #[allow(clippy::new_without_default)]
     pub fn new() -> Self {
-        KEEPING.fetch_add(1, Relaxed);
-        KeepingBuffers(())
+        KEEPING.with(|k| k.set(k.get() + 1));
+        KeepingBuffers { _here: PhantomData }
     }
 }
 
 impl Drop for KeepingBuffers {
     fn drop(&mut self) {
-        if KEEPING.fetch_sub(1, Relaxed) == 1 {
-            let _ = KEPT.try_with(|kept| kept.borrow_mut().reset());
+        let left = KEEPING.with(|k| {
+            k.set(k.get() - 1);
+            k.get()
+        });
+        if left == 0 {
+            hand_back();
+            // The helpers keep what the tasks they ran for this thread dropped.
+            for_each_helper(hand_back);
         }
     }
 }
 
-/// This thread's store, if buffers are being kept; otherwise `None`, after handing back any
-/// it still keeps.
-fn with_store<R>(f: impl FnOnce(&mut Kept) -> R) -> Option<R> {
-    // (Err once the thread's store is gone, as the thread ends.)
-    KEPT.try_with(|kept| {
-        let mut store = kept.borrow_mut();
-        if KEEPING.load(Relaxed) == 0 {
-            if !store.by_layout.is_empty() {
-                store.reset();
-            }
-            return None;
+/// Whether this thread keeps buffers now.
+pub(crate) fn keeping() -> bool {
+    KEEPING.with(|k| k.get() > 0)
+}
+
+/// Runs `work` keeping buffers or not, as `keep` says (a helper running a task takes the
+/// choice of the thread it runs it for), then puts this thread's choice back. What is kept
+/// meanwhile stays kept, for the next such task.
+pub(crate) fn keeping_as<R>(keep: bool, work: impl FnOnce() -> R) -> R {
+    let before = KEEPING.with(|k| k.replace(usize::from(keep)));
+    // Put back on every way out, a panic included.
+    struct Restore(usize);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            KEEPING.with(|k| k.set(self.0));
         }
-        Some(f(&mut store))
-    })
-    .ok()
-    .flatten()
+    }
+    let _restore = Restore(before);
+    work()
+}
+
+/// Runs `work` (an evaluation inside a training run, whose sizes are not a step's) with
+/// nothing taken from or added to this thread's kept buffers, which wait for the next step.
+pub fn without_keeping<R>(work: impl FnOnce() -> R) -> R {
+    keeping_as(false, work)
+}
+
+/// Hands this thread's kept buffers back to the allocator and forgets what is out.
+fn hand_back() {
+    let _ = KEPT.try_with(|kept| kept.borrow_mut().reset());
+}
+
+/// This thread's store, if it keeps buffers now.
+fn with_store<R>(f: impl FnOnce(&mut Kept) -> R) -> Option<R> {
+    if !keeping() {
+        return None;
+    }
+    // (Err once the thread's store is gone, as the thread ends.)
+    KEPT.try_with(|kept| f(&mut kept.borrow_mut())).ok()
 }
 
 /// An empty `Vec` with room for exactly `len` elements: a kept buffer of that size if there
@@ -171,11 +211,11 @@ pub(crate) fn recycle<T>(v: Vec<T>) {
         let key = (layout.size(), layout.align());
         let buffers = store.by_layout.get_mut(&key).filter(|b| b.out > 0)?;
         buffers.out -= 1;
+        if store.bytes + layout.size() > MOST_KEPT {
+            return None; // full: this one goes back to the allocator
+        }
         buffers.free.push(address);
         store.bytes += layout.size();
-        if store.bytes > MOST_KEPT {
-            store.free_all();
-        }
         Some(())
     });
     if kept.flatten().is_none() {
@@ -221,9 +261,15 @@ impl Drop for Kept {
     }
 }
 
-/// The bytes this thread keeps now (for tests and measurements).
+/// The bytes kept now by this thread and by the helper threads (for tests and measurements;
+/// it waits for the helpers to be free).
 pub fn kept_bytes() -> usize {
-    KEPT.try_with(|kept| kept.borrow().bytes).unwrap_or(0)
+    let here = || KEPT.try_with(|kept| kept.borrow().bytes).unwrap_or(0);
+    let helpers = AtomicUsize::new(0);
+    for_each_helper(|| {
+        helpers.fetch_add(here(), Relaxed);
+    });
+    here() + helpers.into_inner()
 }
 
 #[cfg(test)]

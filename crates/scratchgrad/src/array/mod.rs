@@ -41,7 +41,7 @@ mod waiting_helpers;
 mod window;
 mod zero_skipping;
 
-pub use buffers::{kept_bytes, KeepingBuffers};
+pub use buffers::{kept_bytes, without_keeping, KeepingBuffers};
 pub use conv_path::{ConvPath, SavedInput};
 pub use float::Float;
 pub use random::Rng;

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
+use super::buffers::{keeping, keeping_as};
 use super::waiting_helpers::{helper_count, run_with_helpers};
 
 /// 0 means "not set": use every core the machine reports.
@@ -73,14 +74,16 @@ pub fn with_threads<R>(threads: usize, work: impl FnOnce() -> R) -> R {
     work()
 }
 
+/// The helper threads, made the first time a task or product needs one.
+static HELPERS: OnceLock<rayon::ThreadPool> = OnceLock::new();
+
 /// The threads that run the other tasks of [`run_tasks`] while the calling thread runs the
 /// first: one fewer than the machine's cores, so that together with the caller they never ask
 /// for more cores than there are. (A task is a whole part of a batch, so these may sleep
 /// between tasks; split products and [`for_each_part`] use the helpers of
 /// `waiting_helpers.rs`, which wait awake.)
 pub(super) fn helpers() -> &'static rayon::ThreadPool {
-    static POOL: OnceLock<rayon::ThreadPool> = OnceLock::new();
-    POOL.get_or_init(|| {
+    HELPERS.get_or_init(|| {
         let cores = machine_cores();
         rayon::ThreadPoolBuilder::new()
             .num_threads(cores.saturating_sub(1).max(1))
@@ -165,6 +168,13 @@ pub(crate) fn for_each_part<T: Send>(
     PART_SHARE.learn(threads, cuts[1] as f64 / units as f64, own, others);
 }
 
+/// Runs `f` once on every helper thread, if there are any yet (and waits for them).
+pub(super) fn for_each_helper(f: impl Fn() + Sync) {
+    if let Some(pool) = HELPERS.get() {
+        pool.broadcast(|_| f());
+    }
+}
+
 /// Runs `task(i)` for each `i` in `0..n` and returns the results in that order. The calling
 /// thread and the helpers each take the next task not yet started until none is left, so a
 /// thread slowed by another process takes fewer. A task's products run unsplit on the thread
@@ -183,12 +193,14 @@ pub fn run_tasks<R: Send>(n: usize, task: impl Fn(usize) -> R + Sync) -> Vec<R> 
     }
     let slots: Vec<Mutex<Option<R>>> = (0..n).map(|_| Mutex::new(None)).collect();
     let next = AtomicUsize::new(0);
+    // A helper keeps buffers for the tasks of a caller that keeps them (`buffers.rs`).
+    let keep = keeping();
     let drain = || loop {
         let i = next.fetch_add(1, Ordering::Relaxed);
         if i >= n {
             break;
         }
-        let result = with_threads(1, || task(i));
+        let result = keeping_as(keep, || with_threads(1, || task(i)));
         *slots[i].lock().unwrap_or_else(PoisonError::into_inner) = Some(result);
     };
     helpers().in_place_scope(|scope| {

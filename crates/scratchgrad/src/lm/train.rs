@@ -6,7 +6,7 @@ use super::examples::{Examples, IGNORED};
 use super::model::LanguageModel;
 use std::sync::{Mutex, PoisonError};
 
-use crate::array::{run_tasks, Array, KeepingBuffers, Rng};
+use crate::array::{run_tasks, without_keeping, Array, KeepingBuffers, Rng};
 use crate::autograd::{no_grad, Tensor};
 use crate::nn::cross_entropy_ignoring;
 use crate::optim::{cosine_lr, Adam, Optimizer, OptimizerState, Sgd};
@@ -434,8 +434,12 @@ pub fn train_lm(
     model.set_dropout(training.dropout);
     model.set_training(true);
     let evaluate = |model: &mut LanguageModel, observer: &mut dyn LmObserver, step: usize| {
-        let train_loss = mean_loss(model, train, training.eval_examples);
-        let test_loss = mean_loss(model, test, training.eval_examples);
+        // Evaluation's sizes are not a step's: it takes nothing from the step's kept buffers
+        // and adds nothing to them.
+        let (train_loss, test_loss) = without_keeping(|| {
+            let train_loss = mean_loss(model, train, training.eval_examples);
+            (train_loss, mean_loss(model, test, training.eval_examples))
+        });
         observer.on_eval(step, train_loss, test_loss);
         (train_loss, test_loss)
     };
