@@ -129,11 +129,13 @@ pub(crate) enum Op<T: Float> {
 }
 
 impl<T: Float> Op<T> {
-    /// The tensors this operation read, in the order its backward rule returns their gradients.
-    pub(crate) fn inputs(&self) -> Vec<&Tensor<T>> {
+    /// The tensors this operation read, in the order its backward rule returns their gradients
+    /// (nothing allocated: the backward pass asks for them at every node).
+    pub(crate) fn inputs(&self) -> impl Iterator<Item = &Tensor<T>> {
         use Op::*;
-        match self {
-            Leaf => vec![],
+        // Up to three named inputs, or a list of them.
+        let (few, many): ([Option<&Tensor<T>>; 3], &[Tensor<T>]) = match self {
+            Leaf => ([None, None, None], &[]),
             Add(a, b)
             | Sub(a, b)
             | Mul(a, b)
@@ -141,9 +143,11 @@ impl<T: Float> Op<T> {
             | Pow(a, b)
             | Maximum(a, b)
             | Minimum(a, b)
-            | Matmul { a, b, .. } => vec![a, b],
+            | Matmul { a, b, .. } => ([Some(a), Some(b), None], &[]),
             Neg(x) | Exp(x) | Log(x) | Sqrt(x) | Tanh(x) | Sigmoid(x) | Relu(x) | Abs(x)
-            | Reshape(x) | BroadcastTo(x) | SplitHeads(x) | MergeHeads(x) => vec![x],
+            | Reshape(x) | BroadcastTo(x) | SplitHeads(x) | MergeHeads(x) => {
+                ([Some(x), None, None], &[])
+            }
             Sum { input, .. }
             | Mean { input, .. }
             | Max { input, .. }
@@ -155,30 +159,29 @@ impl<T: Float> Op<T> {
             | CausalSoftmax { input, .. }
             | CausalAttention { qkv: input, .. }
             | Gelu { input, .. }
-            | Narrow { input, .. } => vec![input],
-            Concat { inputs, .. } => inputs.iter().collect(),
+            | Narrow { input, .. }
+            | MaxPool2d { input, .. }
+            | AvgPool2d { input, .. } => ([Some(input), None, None], &[]),
+            Concat { inputs, .. } => ([None, None, None], inputs),
             Conv2d {
                 input,
                 weight,
                 bias,
                 ..
-            } => [Some(input), Some(weight), bias.as_ref()]
-                .into_iter()
-                .flatten()
-                .collect(),
-            MaxPool2d { input, .. } | AvgPool2d { input, .. } => vec![input],
+            } => ([Some(input), Some(weight), bias.as_ref()], &[]),
             LayerNorm {
                 input,
                 weight,
                 bias,
                 ..
-            } => vec![input, weight, bias],
-        }
+            } => ([Some(input), Some(weight), Some(bias)], &[]),
+        };
+        few.into_iter().flatten().chain(many)
     }
 
     /// Moves the inputs out, leaving a `Leaf`: used to take a graph apart without recursion.
     pub(crate) fn take_inputs(&mut self) -> Vec<Tensor<T>> {
-        let inputs = self.inputs().into_iter().cloned().collect();
+        let inputs = self.inputs().cloned().collect();
         *self = Op::Leaf;
         inputs
     }

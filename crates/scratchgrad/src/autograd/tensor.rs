@@ -106,7 +106,7 @@ impl<T: Float> Tensor<T> {
         requires_grad: bool,
         transposed: Option<Arc<TransposeCache<T>>>,
     ) -> Self {
-        let input_versions = op.inputs().iter().map(|t| t.version()).collect();
+        let input_versions = op.inputs().map(|t| t.version()).collect();
         Tensor(Arc::new(Node {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             data: RwLock::new(data),
@@ -165,7 +165,7 @@ impl<T: Float> Tensor<T> {
     /// The output of an operation. It joins the graph only when gradients are enabled and some
     /// input needs a gradient; otherwise it is a plain constant and the inputs are let go.
     pub(crate) fn from_op(data: Array<T>, op: Op<T>) -> Self {
-        let requires_grad = grad_enabled() && op.inputs().iter().any(|t| t.requires_grad());
+        let requires_grad = grad_enabled() && op.inputs().any(|t| t.requires_grad());
         if requires_grad {
             Self::with(data, op, true)
         } else {
@@ -341,7 +341,7 @@ impl<T: Float> Tensor<T> {
             }
             node.check_inputs_unchanged();
             let grads = input_grads(&node.0.op, &node.data(), g);
-            for (input, grad) in node.0.op.inputs().into_iter().zip(grads) {
+            for (input, grad) in node.0.op.inputs().zip(grads) {
                 // A tensor used more than once receives the sum of its gradients.
                 match (grad, pending.get_mut(&input.id())) {
                     (None, _) => {}
@@ -371,8 +371,7 @@ impl<T: Float> Tensor<T> {
     /// Panics, naming the input, if an input was changed in place after this node was
     /// computed from it.
     fn check_inputs_unchanged(&self) {
-        let inputs = self.0.op.inputs();
-        for (input, &then) in inputs.iter().zip(&self.0.input_versions) {
+        for (input, &then) in self.0.op.inputs().zip(&self.0.input_versions) {
             let now = input.version();
             assert!(
                 now == then,
