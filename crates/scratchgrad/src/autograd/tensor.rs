@@ -347,10 +347,10 @@ impl<T: Float> Tensor<T> {
                     (None, _) => {}
                     // Broadcasting undone: sum down to the input's shape (Add and Sub may have).
                     (Some(Grad::Whole(grad)), Some(total)) => {
-                        total.add_assign(&grad.sum_to(&input.shape()))
+                        total.add_assign(&grad.sum_to(input.data().shape()))
                     }
                     (Some(Grad::Whole(grad)), None) => {
-                        pending.insert(input.id(), grad.sum_to(&input.shape()));
+                        pending.insert(input.id(), grad.sum_to(input.data().shape()));
                     }
                     // A block's gradient (narrow's) is added where the block was read: into
                     // the gradient the input already has (attention's q, k and v, read from
@@ -359,7 +359,7 @@ impl<T: Float> Tensor<T> {
                         total.add_into_block(axis, start, &block)
                     }
                     (Some(Grad::Block { axis, start, block }), None) => {
-                        let mut total = Array::zeros(&input.shape());
+                        let mut total = Array::zeros(input.data().shape());
                         total.add_into_block(axis, start, &block);
                         pending.insert(input.id(), total);
                     }
