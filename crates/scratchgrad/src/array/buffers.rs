@@ -25,10 +25,10 @@ use std::alloc::{dealloc, Layout};
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::marker::PhantomData;
-use std::mem::{size_of, ManuallyDrop};
+use std::mem::size_of;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
-use super::threads::for_each_helper;
+use super::threads::{for_each_helper, with_setting};
 
 /// The smallest buffer kept, in bytes.
 pub const SMALLEST: usize = 4096;
@@ -120,16 +120,7 @@ pub(crate) fn keeping() -> bool {
 /// choice of the thread it runs it for), then puts this thread's choice back. What is kept
 /// meanwhile stays kept, for the next such task.
 pub(crate) fn keeping_as<R>(keep: bool, work: impl FnOnce() -> R) -> R {
-    let before = KEEPING.with(|k| k.replace(usize::from(keep)));
-    // Put back on every way out, a panic included.
-    struct Restore(usize);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            KEEPING.with(|k| k.set(self.0));
-        }
-    }
-    let _restore = Restore(before);
-    work()
+    with_setting(&KEEPING, usize::from(keep), work)
 }
 
 /// Runs `work` (an evaluation inside a training run, whose sizes are not a step's) with
@@ -204,9 +195,7 @@ pub(crate) fn recycle<T>(v: Vec<T>) {
     let Some(layout) = kept_layout::<T>(v.capacity()) else {
         return; // dropped as usual
     };
-    let mut v = ManuallyDrop::new(v);
-    // Its elements need no drop (checked by `kept_layout`); only the buffer is kept.
-    let address = v.as_mut_ptr() as usize;
+    let address = v.as_ptr() as usize;
     let kept = with_store(|store| {
         let key = (layout.size(), layout.align());
         let buffers = store.by_layout.get_mut(&key).filter(|b| b.out > 0)?;
@@ -218,10 +207,12 @@ pub(crate) fn recycle<T>(v: Vec<T>) {
         store.bytes += layout.size();
         Some(())
     });
-    if kept.flatten().is_none() {
-        // Not keeping (or the thread is ending): the buffer goes back as usual.
-        drop(ManuallyDrop::into_inner(v));
+    if kept.flatten().is_some() {
+        // The store owns the buffer now; its elements need no drop (`kept_layout`).
+        std::mem::forget(v);
     }
+    // Otherwise (not keeping, none of its size out, the store full, or the thread ending)
+    // it goes back to the allocator as usual.
 }
 
 /// The layout of `capacity` elements of `T` when such a buffer is kept: large enough, and
@@ -233,12 +224,12 @@ fn kept_layout<T>(capacity: usize) -> Option<Layout> {
 }
 
 impl Kept {
-    /// Hands every kept buffer back to the allocator.
-    fn free_all(&mut self) {
-        for (&(size, align), buffers) in &mut self.by_layout {
+    /// Hands every kept buffer back to the allocator and forgets what is out.
+    fn reset(&mut self) {
+        for ((size, align), buffers) in std::mem::take(&mut self.by_layout) {
             // SAFETY: keys are the layouts of valid `Vec` buffers (`kept_layout`).
             let layout = unsafe { Layout::from_size_align_unchecked(size, align) };
-            for address in buffers.free.drain(..) {
+            for address in buffers.free {
                 // SAFETY: the buffer came from the global allocator with this layout and is
                 // owned by the store alone.
                 unsafe { dealloc(address as *mut u8, layout) };
@@ -246,18 +237,12 @@ impl Kept {
         }
         self.bytes = 0;
     }
-
-    /// Hands every kept buffer back and forgets what is out.
-    fn reset(&mut self) {
-        self.free_all();
-        self.by_layout.clear();
-    }
 }
 
 impl Drop for Kept {
     /// A thread that ends hands its buffers back.
     fn drop(&mut self) {
-        self.free_all();
+        self.reset();
     }
 }
 

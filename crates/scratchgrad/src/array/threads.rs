@@ -4,8 +4,10 @@
 //! ([`for_each_part`]) share the same helpers, and the parts of a batch ([`run_tasks`]) run on
 //! a pool of their own.
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError};
+use std::thread::LocalKey;
 use std::time::{Duration, Instant};
 
 use super::buffers::{keeping, keeping_as};
@@ -16,7 +18,7 @@ static NUM_THREADS: AtomicUsize = AtomicUsize::new(0);
 
 thread_local! {
     /// This thread's own count, set by [`with_threads`] (0: the process's).
-    static SCOPED_THREADS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    static SCOPED_THREADS: Cell<usize> = const { Cell::new(0) };
 }
 
 /// Sets how many threads a large matrix product may use by default, in the whole process
@@ -62,15 +64,23 @@ pub(super) fn machine_cores() -> usize {
 /// assert_eq!(with_threads(1, num_threads), 1);
 /// ```
 pub fn with_threads<R>(threads: usize, work: impl FnOnce() -> R) -> R {
-    let before = SCOPED_THREADS.with(|t| t.replace(threads.max(1)));
-    // Put back on every way out, a panic included.
-    struct Restore(usize);
+    with_setting(&SCOPED_THREADS, threads.max(1), work)
+}
+
+/// Runs `work` with this thread's `setting` at `value`, then puts the one before back (on
+/// every way out, a panic included).
+pub(super) fn with_setting<R>(
+    setting: &'static LocalKey<Cell<usize>>,
+    value: usize,
+    work: impl FnOnce() -> R,
+) -> R {
+    struct Restore(&'static LocalKey<Cell<usize>>, usize);
     impl Drop for Restore {
         fn drop(&mut self) {
-            SCOPED_THREADS.with(|t| t.set(self.0));
+            self.0.with(|s| s.set(self.1));
         }
     }
-    let _restore = Restore(before);
+    let _restore = Restore(setting, setting.with(|s| s.replace(value)));
     work()
 }
 
