@@ -113,6 +113,28 @@ impl<T: Float> Array<T> {
         }
     }
 
+    /// `self = a * self + b * other` in place, for arrays of the same shape and numbers `a` and
+    /// `b`, each product rounded before the sum: two parts' gradients added with their weights
+    /// in one pass. Panics with both shapes otherwise.
+    ///
+    /// ```
+    /// use scratchgrad::array::Array;
+    /// let mut g = Array::from_vec(vec![1.0f32, -2.0], &[2]);
+    /// g.scaled_add_assign(0.5, &Array::from_vec(vec![4.0, 8.0], &[2]), 0.25);
+    /// assert_eq!(g.data(), &[1.5, 1.0]);
+    /// ```
+    pub fn scaled_add_assign(&mut self, a: T, other: &Array<T>, b: T) {
+        assert!(
+            self.shape == other.shape,
+            "scaled_add_assign: cannot add {:?} into {:?}",
+            other.shape,
+            self.shape
+        );
+        for (x, &y) in self.data.iter_mut().zip(&other.data) {
+            *x = a * *x + b * y;
+        }
+    }
+
     /// `self *= c` in place, for a number `c` (a gradient scaled before it is summed or
     /// applied).
     ///

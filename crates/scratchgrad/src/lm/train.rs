@@ -296,15 +296,15 @@ impl Updates {
         self.plain.begin_step();
         let (mut decayed_slot, mut plain_slot) = (0, 0);
         for (p, grad) in parameters.iter().zip(grads) {
-            let Some(mut grad) = grad else { continue };
-            if scale != 1.0 {
-                grad.scale_assign(scale);
-            }
-            if p.shape().len() >= 2 {
-                p.update_data(|value| self.decayed.update(decayed_slot, value, &grad));
+            let Some(grad) = grad else { continue };
+            if p.data().ndim() >= 2 {
+                p.update_data(|value| {
+                    self.decayed
+                        .update_scaled(decayed_slot, value, &grad, scale)
+                });
                 decayed_slot += 1;
             } else {
-                p.update_data(|value| self.plain.update(plain_slot, value, &grad));
+                p.update_data(|value| self.plain.update_scaled(plain_slot, value, &grad, scale));
                 plain_slot += 1;
             }
         }
@@ -378,7 +378,9 @@ fn loss_and_gradients(
     });
     let total: usize = results.iter().map(|(_, counted, _)| counted).sum();
     let mut loss = 0.0;
-    let mut sum: Vec<Option<Array<f32>>> = vec![None; parameters.len()];
+    // Each parameter's weighted sum so far, and the share its array is still to be scaled by
+    // (the first part's is scaled in the same pass that adds the second's).
+    let mut sum: Vec<Option<(Array<f32>, f32)>> = vec![None; parameters.len()];
     for (part_loss, counted, grads) in results {
         if counted == 0 {
             continue;
@@ -387,15 +389,25 @@ fn loss_and_gradients(
         let share = counted as f64 / total as f64;
         loss += part_loss * share;
         for (sum, grad) in sum.iter_mut().zip(grads) {
-            let Some(mut grad) = grad else { continue };
-            grad.scale_assign(share as f32);
+            let Some(grad) = grad else { continue };
             match sum {
-                Some(sum) => sum.add_assign(&grad),
-                None => *sum = Some(grad),
+                Some((sum, unscaled)) => {
+                    sum.scaled_add_assign(*unscaled, &grad, share as f32);
+                    *unscaled = 1.0;
+                }
+                None => *sum = Some((grad, share as f32)),
             }
         }
     }
-    (loss, sum)
+    let sum = sum.into_iter().map(|sum| {
+        sum.map(|(mut sum, unscaled)| {
+            if unscaled != 1.0 {
+                sum.scale_assign(unscaled);
+            }
+            sum
+        })
+    });
+    (loss, sum.collect())
 }
 
 /// Trains `model` on `train` for `training.steps` steps (fewer if the observer stops it),

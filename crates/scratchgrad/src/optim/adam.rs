@@ -63,7 +63,7 @@ impl<T: Float> Optimizer<T> for Adam<T> {
         self.steps = self.steps.saturating_add(1);
     }
 
-    fn update(&mut self, slot: usize, param: &mut Array<T>, grad: &Array<T>) {
+    fn update_scaled(&mut self, slot: usize, param: &mut Array<T>, grad: &Array<T>, scale: T) {
         let t = self.steps.clamp(1, i32::MAX as u64) as i32;
         let (b1, b2) = (self.beta1, self.beta2);
         // Bias corrections: the moments start at 0, so early estimates are scaled up.
@@ -88,6 +88,8 @@ impl<T: Float> Optimizer<T> for Adam<T> {
             .zip(m.data_mut())
             .zip(v.data_mut())
         {
+            // the gradient, clipped: g = scale g
+            let g = g * scale;
             let g = if self.decoupled {
                 // AdamW: p = p (1 - lr wd)
                 *p -= lr * wd * *p;

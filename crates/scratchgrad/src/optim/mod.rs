@@ -33,7 +33,14 @@ pub trait Optimizer<T: Float> {
     fn begin_step(&mut self) {}
 
     /// Updates the parameter in `slot` in place, given its gradient.
-    fn update(&mut self, slot: usize, param: &mut Array<T>, grad: &Array<T>);
+    fn update(&mut self, slot: usize, param: &mut Array<T>, grad: &Array<T>) {
+        self.update_scaled(slot, param, grad, T::ONE);
+    }
+
+    /// Updates the parameter in `slot` in place by its gradient times `scale` (gradient
+    /// clipping's factor), each element scaled as it is read: the same numbers as scaling the
+    /// gradient first, without a pass of its own.
+    fn update_scaled(&mut self, slot: usize, param: &mut Array<T>, grad: &Array<T>, scale: T);
 
     /// The learning rate.
     fn lr(&self) -> f64;

@@ -57,7 +57,7 @@ impl<T: Float> Optimizer<T> for Sgd<T> {
         self.steps = self.steps.saturating_add(1);
     }
 
-    fn update(&mut self, slot: usize, param: &mut Array<T>, grad: &Array<T>) {
+    fn update_scaled(&mut self, slot: usize, param: &mut Array<T>, grad: &Array<T>, scale: T) {
         let (lr, m, wd) = (
             T::from_f64(self.lr),
             T::from_f64(self.momentum),
@@ -68,8 +68,8 @@ impl<T: Float> Optimizer<T> for Sgd<T> {
             // Each weight on its own: a large matrix's parts may go to other threads.
             for_each_part(param.data_mut(), 1, SPLIT_MIN, |start, part| {
                 for (p, &g) in part.iter_mut().zip(&grad[start..]) {
-                    // p = p - lr * (g + wd * p)
-                    *p -= lr * (g + wd * *p);
+                    // p = p - lr * (scale g + wd * p)
+                    *p -= lr * (g * scale + wd * *p);
                 }
             });
             return;
@@ -78,8 +78,8 @@ impl<T: Float> Optimizer<T> for Sgd<T> {
         let first_step = self.velocity.get(slot).is_none_or(Option::is_none);
         let v = slot_state(&mut self.velocity, slot, grad.shape());
         for ((p, &g), v) in params.zip(v.data_mut()) {
-            // g = g + wd * p
-            let g = g + wd * *p;
+            // g = scale g + wd * p
+            let g = g * scale + wd * *p;
             // v = m * v + g (v = g on the first step)
             *v = if first_step { g } else { m * *v + g };
             // p = p - lr * (g + m * v) with Nesterov, else p - lr * v
