@@ -38,6 +38,7 @@ mod threads;
 mod transpose;
 mod vector_math;
 mod waiting_helpers;
+mod wide_sums;
 mod window;
 mod zero_skipping;
 

@@ -2,6 +2,7 @@
 
 use super::buffers::filled;
 use super::shape::{for_each_row, strides_of};
+use super::wide_sums::{sum_terms, Term};
 use super::{Array, Float, Isa};
 
 /// The sum over `a` and `b` side by side of `term(a[i], b[i])`, added in `A` (f64 for the
@@ -21,6 +22,12 @@ pub(crate) fn sum_pairs<T: Copy, A: Float>(a: &[T], b: &[T], term: impl Fn(T, T)
             lanes[lane] += term(ca[lane], cb[lane]);
         }
     }
+    add_lanes(lanes, rest)
+}
+
+/// [`sum_pairs`]'s end: its eight running sums added in a fixed tree, then the rest's chain.
+#[inline(always)]
+pub(crate) fn add_lanes<A: Float>(lanes: [A; 8], rest: A) -> A {
     let [s0, s1, s2, s3, s4, s5, s6, s7] = lanes;
     (((s0 + s4) + (s1 + s5)) + ((s2 + s6) + (s3 + s7))) + rest
 }
@@ -41,12 +48,6 @@ pub(crate) fn largest<T: Float>(values: &[T]) -> T {
         }
     }
     lanes.iter().fold(rest, |m, &v| m.max(v))
-}
-
-/// The sum of `term(v)` over `values`, in f64, as [`sum_pairs`] orders it.
-#[inline(always)]
-pub(crate) fn sum_f64<T: Float>(values: &[T], term: impl Fn(T) -> f64) -> f64 {
-    sum_pairs(values, values, |v, _| term(v))
 }
 
 impl<T: Copy> Array<T> {
@@ -174,10 +175,7 @@ impl<T: Float> Array<T> {
     /// assert_eq!(a.sum_of_squares(), 25.0);
     /// ```
     pub fn sum_of_squares(&self) -> f64 {
-        Isa::detect().run(
-            #[inline(always)]
-            || sum_f64(&self.data, |v| v.to_f64() * v.to_f64()),
-        )
+        sum_terms(&self.data, &self.data, Term::Product)
     }
 
     /// Mean over `axes`.

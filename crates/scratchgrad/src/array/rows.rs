@@ -7,7 +7,8 @@
 //! on every set, since nothing is reordered by the compiler.
 
 use super::buffers::{filled, vec_with_capacity};
-use super::reduce::{largest, sum_f64, sum_pairs};
+use super::reduce::{largest, sum_pairs};
+use super::wide_sums::{sum_terms, Term};
 use super::{Array, Float, Isa, LONG_SUM};
 
 impl<T: Float> Array<T> {
@@ -48,8 +49,8 @@ impl<T: Float> Array<T> {
             #[inline(always)]
             || {
                 for row in self.data.chunks(n) {
-                    let mean = sum_f64(row, |x| x.to_f64()) / n as f64;
-                    let var = sum_f64(row, |x| (x.to_f64() - mean).powi(2)) / n as f64;
+                    let mean = sum_terms(row, row, Term::Value) / n as f64;
+                    let var = sum_terms(row, row, Term::SquaredDeviation(mean)) / n as f64;
                     let inv = 1.0 / (var + eps).sqrt();
                     let start = xhat.len();
                     xhat.extend(row.iter().map(|v| T::from_f64((v.to_f64() - mean) * inv)));
@@ -117,8 +118,8 @@ impl<T: Float> Array<T> {
                     } else {
                         add_row_terms(&mut dw, &mut db, g, xh);
                     }
-                    let mean_h = sum_f64(&h, |h| h.to_f64()) / n as f64;
-                    let mean_hx = sum_pairs(&h, xh, |h, x| h.to_f64() * x.to_f64()) / n as f64;
+                    let mean_h = sum_terms(&h, &h, Term::Value) / n as f64;
+                    let mean_hx = sum_terms(&h, xh, Term::Product) / n as f64;
                     dx.extend(h.iter().zip(xh).map(|(&h, &x)| {
                         T::from_f64((h.to_f64() - mean_h - x.to_f64() * mean_hx) * inv.to_f64())
                     }));
