@@ -197,6 +197,14 @@ fn shape_ops() {
         &[uniform(&[3, 4], -3.0, 3.0, 21)],
     );
     check(
+        "bias_gelu",
+        |t| t[0].bias_gelu(&t[1]).tanh(),
+        &[
+            uniform(&[2, 3, 4], -3.0, 3.0, 22),
+            uniform(&[4], -1.0, 1.0, 23),
+        ],
+    );
+    check(
         "causal_self_attention",
         |t| {
             let attention = CausalSelfAttention {

@@ -2,8 +2,8 @@
 
 use super::buffers::vec_with_capacity;
 use super::shape::{broadcast_shapes, broadcast_strides, for_each_row};
-use super::vector_math::map_two;
-use super::{Array, Float};
+use super::vector_math::{map_two, map_two_rows};
+use super::{Array, Float, Isa, LONG_SUM};
 
 impl<T: Copy> Array<T> {
     /// Combines two arrays element by element after broadcasting them to a common shape
@@ -213,19 +213,85 @@ impl<T: Float> Array<T> {
     /// assert!((slope.data()[1] - 1.0829640838457826).abs() < 1e-15);
     /// ```
     pub fn gelu_and_slope(&self) -> (Array<T>, Array<T>) {
-        let (two_c, a3) = (T::from_f64(2.0 * GELU_C), T::from_f64(3.0 * GELU_A));
-        let both = |x: T| {
-            let s = gelu_sigmoid(x);
-            (
-                x * s,
-                s + x * s * (T::ONE - s) * two_c * (T::ONE + a3 * x * x),
-            )
-        };
-        let (y, slope) = map_two(&self.data, both);
+        let (y, slope) = map_two(&self.data, gelu_and_slope_at);
         (
             Array::from_vec(y, &self.shape),
             Array::from_vec(slope, &self.shape),
         )
+    }
+
+    /// GELU of `self + bias` and its slope there, in one pass (`bias` shaped `[n]`, `n` the
+    /// last axis: added to every row): a linear layer's bias and the activation after it, as
+    /// Megatron-LM fuses them. The same numbers as `self.add(bias).gelu_and_slope()`, whose
+    /// sum is rounded before GELU reads it too. Panics if `bias` does not fit.
+    ///
+    /// ```
+    /// use scratchgrad::array::Array;
+    /// let x = Array::from_vec(vec![-1.0f64, 0.0, 1.0, 2.0], &[2, 2]);
+    /// let bias = Array::from_vec(vec![1.0, 0.0], &[2]);
+    /// let (y, slope) = x.bias_gelu_and_slope(&bias);
+    /// let (want_y, want_slope) = x.add(&bias).gelu_and_slope();
+    /// assert_eq!((y.data(), slope.data()), (want_y.data(), want_slope.data()));
+    /// assert_eq!(y.data()[0], 0.0); // gelu(-1 + 1)
+    /// ```
+    pub fn bias_gelu_and_slope(&self, bias: &Array<T>) -> (Array<T>, Array<T>) {
+        let n = bias.len();
+        assert!(
+            bias.shape == [n] && self.shape.last() == Some(&n),
+            "bias_gelu: a bias {:?} does not fit rows of {:?}",
+            bias.shape,
+            self.shape
+        );
+        let (y, slope) = map_two_rows(&self.data, &bias.data, |x, b| gelu_and_slope_at(x + b));
+        (
+            Array::from_vec(y, &self.shape),
+            Array::from_vec(slope, &self.shape),
+        )
+    }
+
+    /// The gradients of [`Array::bias_gelu_and_slope`] from the output's gradient `self` = g:
+    /// the input's, g * slope, and the bias's, the sum of that over the rows, in row order (in
+    /// f64 past [`LONG_SUM`] rows, as [`Array::sum`] adds): the same numbers as the gradients of
+    /// the bias's addition and GELU taken one after the other, in one pass.
+    pub fn bias_gelu_grads(&self, slope: &Array<T>) -> (Array<T>, Array<T>) {
+        assert!(
+            self.shape == slope.shape,
+            "bias_gelu_grads: gradient {:?} for slopes {:?}",
+            self.shape,
+            slope.shape
+        );
+        let n = self.shape.last().copied().unwrap_or(1);
+        let width = n.max(1); // rows of no values: nothing to read
+        let long = self.len() / width > LONG_SUM;
+        let mut dx = vec_with_capacity(self.len());
+        let (mut db, mut db_long) = (vec![T::ZERO; n], vec![0.0f64; if long { n } else { 0 }]);
+        Isa::detect().run(
+            #[inline(always)]
+            || {
+                let rows = (dx.spare_capacity_mut().chunks_mut(width))
+                    .zip(self.data.chunks(width).zip(slope.data.chunks(width)));
+                for (dx, (g, s)) in rows {
+                    let each = dx.iter_mut().zip(g.iter().zip(s));
+                    // dx = g * slope; db = the sum over rows of dx
+                    if long {
+                        for ((dx, (&g, &s)), db) in each.zip(db_long.iter_mut()) {
+                            *db += dx.write(g * s).to_f64();
+                        }
+                    } else {
+                        for ((dx, (&g, &s)), db) in each.zip(db.iter_mut()) {
+                            *db += *dx.write(g * s);
+                        }
+                    }
+                }
+            },
+        );
+        // SAFETY: the loops wrote the first self.len() elements (the capacity is at least
+        // that): each row of the gradient's, slope by slope.
+        unsafe { dx.set_len(self.len()) };
+        if long {
+            db = db_long.into_iter().map(T::from_f64).collect();
+        }
+        (Array::from_vec(dx, &self.shape), Array::from_vec(db, &[n]))
     }
 
     /// The logistic function 1 / (1 + e^-x), evaluated without overflow for large |x|.
@@ -258,6 +324,17 @@ const GELU_C: f64 = 0.797_884_560_802_865_4;
 /// GELU's a, the cube's weight.
 const GELU_A: f64 = 0.044715;
 
+/// GELU at `x` and its slope there (see [`Array::gelu_and_slope`]).
+#[inline(always)]
+fn gelu_and_slope_at<T: Float>(x: T) -> (T, T) {
+    let (two_c, a3) = (T::from_f64(2.0 * GELU_C), T::from_f64(3.0 * GELU_A));
+    let s = gelu_sigmoid(x);
+    (
+        x * s,
+        s + x * s * (T::ONE - s) * two_c * (T::ONE + a3 * x * x),
+    )
+}
+
 /// sigmoid(2 c (x + a x^3)) = 0.5 (1 + tanh(c (x + a x^3))): GELU's weight on x.
 #[inline(always)]
 fn gelu_sigmoid<T: Float>(x: T) -> T {
@@ -277,6 +354,42 @@ mod tests {
         assert_eq!(sum.data(), &[11.0, 21.0, 31.0, 12.0, 22.0, 32.0]);
         let scalar = Array::scalar(2.0);
         assert_eq!(scalar.mul(&row).data(), &[20.0, 40.0, 60.0]);
+    }
+
+    /// The bias and GELU in one pass give the bits of the addition and GELU one after the
+    /// other, forward and backward: rows under and over a vector, and more rows than
+    /// LONG_SUM (whose bias sums add in f64).
+    #[test]
+    fn bias_gelu_gives_the_bits_of_its_two_steps() {
+        fn check<T: Float>(rows: usize, n: usize, seed: u64) {
+            let mut rng = crate::array::Rng::seed(seed);
+            let mut values = |shape: &[usize]| {
+                let len = shape.iter().product();
+                let data = (0..len).map(|_| T::from_f64(rng.normal() * 2.0)).collect();
+                Array::from_vec(data, shape)
+            };
+            let (x, bias, g) = (values(&[rows, n]), values(&[n]), values(&[rows, n]));
+            let (y, slope) = x.bias_gelu_and_slope(&bias);
+            let (want_y, want_slope) = x.add(&bias).gelu_and_slope();
+            assert_eq!(y.data(), want_y.data(), "{rows}x{n}: values");
+            assert_eq!(slope.data(), want_slope.data(), "{rows}x{n}: slopes");
+            let (dx, db) = g.bias_gelu_grads(&slope);
+            let want_dx = g.mul(&slope);
+            assert_eq!(dx.data(), want_dx.data(), "{rows}x{n}: input's gradient");
+            assert_eq!(db.shape(), &[n]);
+            let want_db = want_dx.summed_to(&[n]);
+            assert_eq!(db.data(), want_db.data(), "{rows}x{n}: bias's gradient");
+        }
+        for (rows, n) in [(0, 3), (1, 1), (3, 17), (5, 128), (LONG_SUM + 1, 3)] {
+            check::<f32>(rows, n, 1);
+            check::<f64>(rows, n, 2);
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "bias_gelu: a bias [3] does not fit rows of [2, 4]")]
+    fn bias_gelu_refuses_a_bias_that_does_not_fit() {
+        Array::<f32>::zeros(&[2, 4]).bias_gelu_and_slope(&Array::zeros(&[3]));
     }
 
     /// PyTorch's `gelu(x, approximate="tanh")` and its slope, in f64 from the formulas in

@@ -107,6 +107,39 @@ pub(crate) fn map_two<T: Copy>(x: &[T], f: impl Fn(T) -> (T, T)) -> (Vec<T>, Vec
     )
 }
 
+/// [`map_two`] with each value's column: `f(x, row[j])` for a value in column `j` of rows
+/// `row.len()` long (a bias added to every row before GELU).
+pub(crate) fn map_two_rows<T: Copy>(
+    x: &[T],
+    row: &[T],
+    f: impl Fn(T, T) -> (T, T),
+) -> (Vec<T>, Vec<T>) {
+    let n = row.len().max(1);
+    Isa::detect().run(
+        #[inline(always)]
+        || {
+            let (mut first, mut second) = (vec_with_capacity(x.len()), vec_with_capacity(x.len()));
+            let outputs = (first.spare_capacity_mut().chunks_mut(n))
+                .zip(second.spare_capacity_mut().chunks_mut(n));
+            for ((a, b), x) in outputs.zip(x.chunks(n)) {
+                for (((a, b), &v), &r) in a.iter_mut().zip(b).zip(x).zip(row) {
+                    let (p, q) = f(v, r);
+                    a.write(p);
+                    b.write(q);
+                }
+            }
+            // SAFETY: the loops wrote the first x.len() elements of each (their capacity is at
+            // least that): every row of x, each as long as `row` (the caller's promise) or the
+            // last one shorter.
+            unsafe {
+                first.set_len(x.len());
+                second.set_len(x.len());
+            }
+            (first, second)
+        },
+    )
+}
+
 /// tanh for `f32` from the same e^t: with e = e^(-2|x|), tanh |x| = (1 - e) / (1 + e), the
 /// sign put back after. Near 0, where 1 - e would cancel, the series
 /// x - x^3/3 + 2x^5/15 - 17x^7/315 + 62x^9/2835 takes over (|x| < 0.125: the next term is

@@ -157,7 +157,23 @@ fn whole_grads<T: Float>(op: &Op<T>, out: &Array<T>, g: Array<T>) -> Vec<Option<
         Tanh(x) => vec![wanted(x, || g.mul(&out.map(|t| one - t * t)))],
         // d gelu(x)/dx = s + x s (1 - s) 2c (1 + 3a x^2), s = sigmoid(2c (x + a x^3)): the
         // slope, computed with the forward value (Array::gelu_and_slope)
-        Gelu { input, slope } => vec![wanted(input, || g.mul(slope))],
+        Gelu {
+            input,
+            bias: None,
+            slope,
+        } => vec![wanted(input, || g.mul(slope))],
+        // gelu(x + b): dx = g * slope, db = the sum over rows of dx, in one pass
+        Gelu {
+            input,
+            bias: Some(bias),
+            slope,
+        } => {
+            let (dx, db) = g.bias_gelu_grads(slope);
+            vec![
+                input.requires_grad().then_some(dx),
+                bias.requires_grad().then_some(db),
+            ]
+        }
         // d sigmoid(x)/dx = sigmoid(x) (1 - sigmoid(x)) = out (1 - out)
         Sigmoid(x) => vec![wanted(x, || g.mul(&out.map(|s| s * (one - s))))],
         // d relu(x)/dx = 1 where x > 0, else 0

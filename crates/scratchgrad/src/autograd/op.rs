@@ -21,9 +21,11 @@ pub(crate) enum Op<T: Float> {
     Log(Tensor<T>),
     Sqrt(Tensor<T>),
     Tanh(Tensor<T>),
-    /// GELU, its slope at each input kept for the backward rule.
+    /// GELU of the input (plus a bias added to every row, when there is one), its slope at
+    /// each value kept for the backward rule.
     Gelu {
         input: Tensor<T>,
+        bias: Option<Tensor<T>>,
         slope: Array<T>,
     },
     Sigmoid(Tensor<T>),
@@ -158,7 +160,6 @@ impl<T: Float> Op<T> {
             | Embedding { table: input, .. }
             | CausalSoftmax { input, .. }
             | CausalAttention { qkv: input, .. }
-            | Gelu { input, .. }
             | Narrow { input, .. }
             | MaxPool2d { input, .. }
             | AvgPool2d { input, .. } => ([Some(input), None, None], &[]),
@@ -175,6 +176,7 @@ impl<T: Float> Op<T> {
                 bias,
                 ..
             } => ([Some(input), Some(weight), Some(bias)], &[]),
+            Gelu { input, bias, .. } => ([Some(input), bias.as_ref(), None], &[]),
         };
         few.into_iter().flatten().chain(many)
     }

@@ -102,6 +102,33 @@ impl<T: Float> Tensor<T> {
         let (value, slope) = self.data().gelu_and_slope();
         let op = Op::Gelu {
             input: self.clone(),
+            bias: None,
+            slope,
+        };
+        Tensor::from_op(value, op)
+    }
+
+    /// GELU of `self + bias` (`bias` shaped `[n]` for rows of `n`) in one operation: a linear
+    /// layer's bias and the activation after it, as Megatron-LM fuses them. The same numbers
+    /// as `self.add(bias).gelu()`, in one pass over the values each way instead of two.
+    ///
+    /// ```
+    /// use scratchgrad::autograd::Tensor;
+    /// let x = Tensor::parameter_from(vec![-1.0f64, 0.5, 2.0, 0.0], &[2, 2]);
+    /// let b = Tensor::parameter_from(vec![1.0, -0.5], &[2]);
+    /// let y = x.bias_gelu(&b);
+    /// assert_eq!(y.data().data(), x.add(&b).gelu().data().data());
+    /// y.sum(&[0, 1], false).backward();
+    /// assert_eq!(b.grad().unwrap().data()[0], x.grad().unwrap().data()[0] + x.grad().unwrap().data()[2]);
+    /// ```
+    pub fn bias_gelu(&self, bias: &Tensor<T>) -> Tensor<T> {
+        if !(grad_enabled() && (self.requires_grad() || bias.requires_grad())) {
+            return Tensor::new(self.data().add(&bias.data()).gelu());
+        }
+        let (value, slope) = self.data().bias_gelu_and_slope(&bias.data());
+        let op = Op::Gelu {
+            input: self.clone(),
+            bias: Some(bias.clone()),
             slope,
         };
         Tensor::from_op(value, op)

@@ -5,7 +5,7 @@ use super::arch::LmArch;
 use super::layers::LmLayer;
 use crate::array::{Array, Rng};
 use crate::autograd::{no_grad, Tensor};
-use crate::nn::{BatchNorm, CausalSelfAttention, Dropout, Gelu, LayerNorm, Linear, Module};
+use crate::nn::{BatchNorm, CausalSelfAttention, Dropout, LayerNorm, Linear, Module};
 
 /// A language model's learnt state, by name (as the model file stores it).
 pub type NamedArrays = Vec<(String, Array<f32>)>;
@@ -353,9 +353,9 @@ impl LanguageModel {
                 kept.push(attended.to_array());
             }
             x = &x + &self.drop(mixed);
-            let wide =
-                linear(format!("h.{b}.mlp.c_fc")).forward(&norm(format!("h.{b}.ln_2")).forward(&x));
-            x = &x + &self.drop(linear(format!("h.{b}.mlp.c_proj")).forward(&Gelu.forward(&wide)));
+            let wide = linear(format!("h.{b}.mlp.c_fc"))
+                .forward_gelu(&norm(format!("h.{b}.ln_2")).forward(&x));
+            x = &x + &self.drop(linear(format!("h.{b}.mlp.c_proj")).forward(&wide));
         }
         let x = norm("ln_f".into()).forward(&x);
         x.matmul_t(false, self.parameter("lm_head.weight"), true)
