@@ -291,6 +291,11 @@ impl<T: Float> Array<T> {
         if long {
             db = db_long.into_iter().map(T::from_f64).collect();
         }
+        if self.ndim() == 1 {
+            // One row: the addition's rule hands g's share to the bias as it is (a sum from 0
+            // would turn a -0 into +0).
+            db.copy_from_slice(&dx);
+        }
         (Array::from_vec(dx, &self.shape), Array::from_vec(db, &[n]))
     }
 
@@ -380,6 +385,22 @@ mod tests {
             let want_db = want_dx.summed_to(&[n]);
             assert_eq!(db.data(), want_db.data(), "{rows}x{n}: bias's gradient");
         }
+        fn bits<T: Float>(a: &Array<T>) -> Vec<u64> {
+            a.data().iter().map(|x| x.to_f64().to_bits()).collect()
+        }
+        // One row, 1-D, with zeros of both signs: the bias's gradient keeps each sign.
+        let x = Array::from_vec(vec![-0.0f32, 0.0, -1.0, 2.0], &[4]);
+        let (bias, g) = (
+            Array::zeros(&[4]),
+            Array::from_vec(vec![-0.0, 0.0, 1.0, -0.0], &[4]),
+        );
+        let (y, slope) = x.bias_gelu_and_slope(&bias);
+        let (want_y, want_slope) = x.add(&bias).gelu_and_slope();
+        assert_eq!((bits(&y), bits(&slope)), (bits(&want_y), bits(&want_slope)));
+        let (dx, db) = g.bias_gelu_grads(&slope);
+        let want_dx = g.mul(&slope);
+        assert_eq!(bits(&dx), bits(&want_dx));
+        assert_eq!(bits(&db), bits(&want_dx.summed_to(&[4])));
         for (rows, n) in [(0, 3), (1, 1), (3, 17), (5, 128), (LONG_SUM + 1, 3)] {
             check::<f32>(rows, n, 1);
             check::<f64>(rows, n, 2);

@@ -167,7 +167,7 @@ impl<T: Float> Array<T> {
     }
 
     /// The sum of the squares of every element, in f64 (a gradient's squared norm, for
-    /// clipping), compiled for the CPU's widest vectors.
+    /// clipping), in the CPU's widest vectors (`wide_sums.rs`).
     ///
     /// ```
     /// use scratchgrad::array::Array;

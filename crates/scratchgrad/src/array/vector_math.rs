@@ -114,6 +114,11 @@ pub(crate) fn map_two_rows<T: Copy>(
     row: &[T],
     f: impl Fn(T, T) -> (T, T),
 ) -> (Vec<T>, Vec<T>) {
+    // Every value has a column to pair with (nothing is left unwritten below).
+    assert!(
+        !row.is_empty() || x.is_empty(),
+        "map_two_rows: values without a row"
+    );
     let n = row.len().max(1);
     Isa::detect().run(
         #[inline(always)]
@@ -129,8 +134,8 @@ pub(crate) fn map_two_rows<T: Copy>(
                 }
             }
             // SAFETY: the loops wrote the first x.len() elements of each (their capacity is at
-            // least that): every row of x, each as long as `row` (the caller's promise) or the
-            // last one shorter.
+            // least that): every chunk of x, `row.len()` long (the assert: not 0 when there
+            // are values) or the last one shorter, paired with as many of `row`.
             unsafe {
                 first.set_len(x.len());
                 second.set_len(x.len());

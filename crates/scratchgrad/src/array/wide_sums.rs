@@ -37,15 +37,17 @@ impl Term {
     }
 }
 
-/// The sum of `term` over `a` and `b` (the shorter's length), in f64, in the order of
-/// [`sum_pairs`] (the reference this is tested against), any type of float.
+/// The sum of `term` over `a` and `b` side by side, in f64, in the order of [`sum_pairs`]
+/// (the reference this is tested against), any type of float.
 fn sum_terms_plain<T: Float>(a: &[T], b: &[T], term: Term) -> f64 {
     sum_pairs(a, b, |x, y| term.of(x.to_f64(), y.to_f64()))
 }
 
-/// The sum of `term` over `a` and `b` (the shorter's length), in f64, with
-/// [`sum_terms_plain`]'s bits: `f32` on the widest set the CPU has, `f64` by the plain loop.
+/// The sum of `term` over `a` and `b` side by side (slices of one length), in f64, with
+/// [`sum_terms_plain`]'s bits: `f32` in the registers above, `f64` by the plain loop compiled
+/// for the widest set the CPU has.
 pub(crate) fn sum_terms<T: Float>(a: &[T], b: &[T], term: Term) -> f64 {
+    assert_eq!(a.len(), b.len(), "sum_terms: slices of different lengths");
     if TypeId::of::<T>() == TypeId::of::<f32>() {
         // SAFETY: `T` is `f32`, so both are slices of `f32`, of the same lengths.
         let (a, b) = unsafe {
@@ -56,10 +58,13 @@ pub(crate) fn sum_terms<T: Float>(a: &[T], b: &[T], term: Term) -> f64 {
         };
         return sum_terms_on(Isa::detect(), a, b, term);
     }
-    sum_terms_plain(a, b, term)
+    Isa::detect().run(
+        #[inline(always)]
+        || sum_terms_plain(a, b, term),
+    )
 }
 
-/// [`sum_terms_f32`] on the set given.
+/// [`sum_terms`] for `f32`, on the set given.
 fn sum_terms_on(isa: Isa, a: &[f32], b: &[f32], term: Term) -> f64 {
     match isa.kind() {
         // SAFETY: only detection makes an `Isa`, so this CPU has the set.

@@ -6,7 +6,8 @@
 //! order of [`Op::inputs`]), or `None` for an input that does not need one. A gradient may come
 //! back in the broadcast (larger) shape: the caller sums it down to the input's shape in one
 //! generic place ([`Array::sum_to`]); only Add and Sub sum an input's share down themselves
-//! (with the same rule, [`Array::summed_to`]), so as not to copy g first. An operation that
+//! (with the same rule, [`Array::summed_to`]), so as not to copy g first, and GELU after a
+//! bias sums the bias's share over the rows in the pass that makes the input's. An operation that
 //! read one block of its input (narrow) returns that block's gradient alone ([`Grad::Block`]):
 //! the rest of its input's gradient is zeros, and the caller adds the block where it belongs.
 

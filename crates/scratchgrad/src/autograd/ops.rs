@@ -122,10 +122,10 @@ impl<T: Float> Tensor<T> {
     /// assert_eq!(b.grad().unwrap().data()[0], x.grad().unwrap().data()[0] + x.grad().unwrap().data()[2]);
     /// ```
     pub fn bias_gelu(&self, bias: &Tensor<T>) -> Tensor<T> {
-        if !(grad_enabled() && (self.requires_grad() || bias.requires_grad())) {
-            return Tensor::new(self.data().add(&bias.data()).gelu());
-        }
         let (value, slope) = self.data().bias_gelu_and_slope(&bias.data());
+        if !(grad_enabled() && (self.requires_grad() || bias.requires_grad())) {
+            return Tensor::new(value);
+        }
         let op = Op::Gelu {
             input: self.clone(),
             bias: Some(bias.clone()),

@@ -379,7 +379,7 @@ fn loss_and_gradients(
     let total: usize = results.iter().map(|(_, counted, _)| counted).sum();
     let mut loss = 0.0;
     // Each parameter's weighted sum so far, and the share its array is still to be scaled by
-    // (the first part's is scaled in the same pass that adds the second's).
+    // (1 once applied: the first part's is applied in the same pass that adds the second's).
     let mut sum: Vec<Option<(Array<f32>, f32)>> = vec![None; parameters.len()];
     for (part_loss, counted, grads) in results {
         if counted == 0 {
@@ -391,18 +391,18 @@ fn loss_and_gradients(
         for (sum, grad) in sum.iter_mut().zip(grads) {
             let Some(grad) = grad else { continue };
             match sum {
-                Some((sum, unscaled)) => {
-                    sum.scaled_add_assign(*unscaled, &grad, share as f32);
-                    *unscaled = 1.0;
+                Some((sum, pending_share)) => {
+                    sum.scaled_add_assign(*pending_share, &grad, share as f32);
+                    *pending_share = 1.0;
                 }
                 None => *sum = Some((grad, share as f32)),
             }
         }
     }
     let sum = sum.into_iter().map(|sum| {
-        sum.map(|(mut sum, unscaled)| {
-            if unscaled != 1.0 {
-                sum.scale_assign(unscaled);
+        sum.map(|(mut sum, pending_share)| {
+            if pending_share != 1.0 {
+                sum.scale_assign(pending_share);
             }
             sum
         })

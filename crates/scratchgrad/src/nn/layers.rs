@@ -37,9 +37,7 @@ impl<T: Float> Linear<T> {
         );
         Linear { weight, bias }
     }
-}
 
-impl<T: Float> Linear<T> {
     /// gelu(x W^T + b), the bias added in the same operation as GELU ([`Tensor::bias_gelu`]):
     /// the same numbers as `Gelu.forward(&self.forward(x))`, with one pass fewer each way.
     pub fn forward_gelu(&self, x: &Tensor<T>) -> Tensor<T> {

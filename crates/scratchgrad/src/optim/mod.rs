@@ -39,7 +39,8 @@ pub trait Optimizer<T: Float> {
 
     /// Updates the parameter in `slot` in place by its gradient times `scale` (gradient
     /// clipping's factor), each element scaled as it is read: the same numbers as scaling the
-    /// gradient first, without a pass of its own.
+    /// gradient first, without a pass of its own. The one method an update rule must write
+    /// (`update` is this with a scale of 1).
     fn update_scaled(&mut self, slot: usize, param: &mut Array<T>, grad: &Array<T>, scale: T);
 
     /// The learning rate.
@@ -179,4 +180,47 @@ pub(crate) fn slot_state<'a, T: Float>(
         states.resize(slot + 1, None);
     }
     states[slot].get_or_insert_with(|| Array::zeros(shape))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::array::Rng;
+
+    /// Scaling each gradient as the update reads it gives the bits of scaling the gradient
+    /// first and updating by it, for every rule, over a few steps (Adam's moments and SGD's
+    /// velocity carried along).
+    #[test]
+    fn a_scaled_update_is_an_update_by_the_scaled_gradient() {
+        let rules: [(&str, fn() -> Box<dyn Optimizer<f32>>); 5] = [
+            ("Adam", || Box::new(Adam::new(0.01).weight_decay(0.1))),
+            ("AdamW", || {
+                Box::new(Adam::new(0.01).decoupled_weight_decay(0.1))
+            }),
+            ("SGD", || Box::new(Sgd::new(0.1).weight_decay(0.01))),
+            ("SGD, momentum", || Box::new(Sgd::new(0.1).momentum(0.9))),
+            ("SGD, Nesterov", || {
+                Box::new(Sgd::new(0.1).momentum(0.9).nesterov())
+            }),
+        ];
+        let mut rng = Rng::seed(4);
+        for (name, make) in rules {
+            let (mut scaled_as_read, mut scaled_first) = (make(), make());
+            let start = Array::<f32>::rand_uniform(&[3, 5], -1.0, 1.0, &mut rng);
+            let (mut a, mut b) = (start.clone(), start);
+            for step in 0..3 {
+                let grad = Array::<f32>::rand_uniform(&[3, 5], -2.0, 2.0, &mut rng);
+                let scale = 0.37;
+                scaled_as_read.begin_step();
+                scaled_as_read.update_scaled(0, &mut a, &grad, scale);
+                let mut scaled = grad.clone();
+                scaled.scale_assign(scale);
+                scaled_first.begin_step();
+                scaled_first.update(0, &mut b, &scaled);
+                let bits =
+                    |x: &Array<f32>| x.data().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&a), bits(&b), "{name}, step {step}");
+            }
+        }
+    }
 }
