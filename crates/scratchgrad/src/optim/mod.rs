@@ -190,9 +190,12 @@ mod tests {
     /// Scaling each gradient as the update reads it gives the bits of scaling the gradient
     /// first and updating by it, for every rule, over a few steps (Adam's moments and SGD's
     /// velocity carried along).
+    /// Makes a fresh optimizer.
+    type Make = fn() -> Box<dyn Optimizer<f32>>;
+
     #[test]
     fn a_scaled_update_is_an_update_by_the_scaled_gradient() {
-        let rules: [(&str, fn() -> Box<dyn Optimizer<f32>>); 5] = [
+        let rules: [(&str, Make); 5] = [
             ("Adam", || Box::new(Adam::new(0.01).weight_decay(0.1))),
             ("AdamW", || {
                 Box::new(Adam::new(0.01).decoupled_weight_decay(0.1))
