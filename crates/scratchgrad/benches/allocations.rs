@@ -11,7 +11,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use scratchgrad::array::{set_num_threads, Rng};
-use scratchgrad::data::{Corpus, Vocabulary};
+use scratchgrad::data::Corpus;
 use scratchgrad::lm::train::{train_lm, LmObserver, LmOptimizer, LmTraining};
 use scratchgrad::lm::{Examples, LanguageModel, LmArch};
 
@@ -58,19 +58,13 @@ const STEPS: usize = 30;
 fn main() {
     let corpus = Corpus::ShakespeareMini;
     let text = corpus.load(None, &mut |_| {}, &|| false).expect("built in");
-    let (train, test) = corpus.split(&text, 42).expect("built in");
-    let all: Vec<String> = train.iter().chain(&test).cloned().collect();
-    let vocabulary = Vocabulary::of(&all, corpus.kind()).expect("built in");
     let arch = LmArch::Gpt {
         context: 64,
         embedding: 128,
         heads: 4,
         blocks: 4,
     };
-    let examples = |texts: &[String]| {
-        Examples::for_arch(texts, corpus.kind(), &vocabulary, arch).expect("built in")
-    };
-    let (train, test) = (examples(&train), examples(&test));
+    let (vocabulary, train, test) = Examples::of_corpus(corpus, &text, 42, arch).expect("built in");
     let training = LmTraining {
         steps: STEPS,
         batch_size: 12,

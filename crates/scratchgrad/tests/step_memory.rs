@@ -8,7 +8,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use scratchgrad::array::{kept_bytes, set_num_threads, Rng};
-use scratchgrad::data::{Corpus, Vocabulary};
+use scratchgrad::data::Corpus;
 use scratchgrad::lm::train::{train_lm, LmObserver, LmOptimizer, LmTraining};
 use scratchgrad::lm::{Examples, LanguageModel, LmArch};
 
@@ -62,19 +62,13 @@ impl LmObserver for AtEachStep {
 fn a_gpt_step_reuses_the_memory_of_the_one_before_and_gives_it_back_after() {
     let corpus = Corpus::ShakespeareMini;
     let text = corpus.load(None, &mut |_| {}, &|| false).expect("built in");
-    let (train, test) = corpus.split(&text, 42).expect("built in");
-    let all: Vec<String> = train.iter().chain(&test).cloned().collect();
-    let vocabulary = Vocabulary::of(&all, corpus.kind()).expect("built in");
     let arch = LmArch::Gpt {
         context: 16,
         embedding: 32,
         heads: 2,
         blocks: 2,
     };
-    let examples = |texts: &[String]| {
-        Examples::for_arch(texts, corpus.kind(), &vocabulary, arch).expect("built in")
-    };
-    let (train, test) = (examples(&train), examples(&test));
+    let (vocabulary, train, test) = Examples::of_corpus(corpus, &text, 42, arch).expect("built in");
     let training = LmTraining {
         steps: 9,
         batch_size: 8,

@@ -84,27 +84,8 @@ fn map_portable(x: &[f32], f: impl Fn(f32) -> f32) -> Vec<f32> {
 /// compiled as [`map_f32`] is (for any element type: `f64`'s math functions are not written
 /// to vectorize, but the loop around them is the same).
 pub(crate) fn map_two<T: Copy>(x: &[T], f: impl Fn(T) -> (T, T)) -> (Vec<T>, Vec<T>) {
-    Isa::detect().run(
-        #[inline(always)]
-        || {
-            let (mut first, mut second) = (vec_with_capacity(x.len()), vec_with_capacity(x.len()));
-            let outputs = first
-                .spare_capacity_mut()
-                .iter_mut()
-                .zip(second.spare_capacity_mut());
-            for ((a, b), &v) in outputs.zip(x) {
-                let (p, q) = f(v);
-                a.write(p);
-                b.write(q);
-            }
-            // SAFETY: the loop wrote the first x.len() elements of each (their capacity).
-            unsafe {
-                first.set_len(x.len());
-                second.set_len(x.len());
-            }
-            (first, second)
-        },
-    )
+    // One row as long as x (paired with itself, the pair's second value unread).
+    map_two_rows(x, x, |v, _| f(v))
 }
 
 /// [`map_two`] with each value's column: `f(x, row[j])` for a value in column `j` of rows

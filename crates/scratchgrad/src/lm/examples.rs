@@ -3,7 +3,7 @@
 //! million positions costs a million offsets, not a million copies of the context.
 
 use super::arch::LmArch;
-use crate::data::{TextKind, Vocabulary};
+use crate::data::{Corpus, TextKind, Vocabulary};
 
 /// A target that is not there: a whole line's window is padded past the line's end with
 /// positions whose loss does not count (PyTorch's `ignore_index`, -1 in makemore).
@@ -111,6 +111,26 @@ impl Examples {
             context,
             whole_lines: true,
         })
+    }
+
+    /// A corpus's whole `text` as a run learns from it: split with `seed` ([`Corpus::split`]),
+    /// the vocabulary of both halves, and each half's examples for `arch` (training's, then
+    /// the held-out ones).
+    pub fn of_corpus(
+        corpus: Corpus,
+        text: &str,
+        seed: u32,
+        arch: LmArch,
+    ) -> Result<(Vocabulary, Examples, Examples), String> {
+        let (train, test) = corpus.split(text, seed).map_err(|e| e.to_string())?;
+        let all: Vec<String> = train.iter().chain(&test).cloned().collect();
+        let vocabulary = Vocabulary::of(&all, corpus.kind())?;
+        let examples = |texts: &[String]| {
+            Examples::for_arch(texts, corpus.kind(), &vocabulary, arch)
+                .map_err(|c| format!("{c:?} is not in the vocabulary"))
+        };
+        let (train, test) = (examples(&train)?, examples(&test)?);
+        Ok((vocabulary, train, test))
     }
 
     /// The examples of `texts` as `arch` reads them: whole lines for a GPT on lines,

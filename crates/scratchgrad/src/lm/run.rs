@@ -139,16 +139,7 @@ impl LmRun {
             arch,
             ref training,
         } = self.config;
-        let (train_text, test_text) = corpus
-            .split(text, MAKEMORE_SEED)
-            .map_err(|e| e.to_string())?;
-        let all: Vec<String> = train_text.iter().chain(&test_text).cloned().collect();
-        let vocabulary = Vocabulary::of(&all, corpus.kind())?;
-        let examples = |texts: &[String]| {
-            Examples::for_arch(texts, corpus.kind(), &vocabulary, arch)
-                .map_err(|c| format!("{c:?} is not in the vocabulary"))
-        };
-        let (train, test) = (examples(&train_text)?, examples(&test_text)?);
+        let (vocabulary, train, test) = Examples::of_corpus(corpus, text, MAKEMORE_SEED, arch)?;
         if train.is_empty() || test.is_empty() {
             return Err(format!(
                 "{corpus} is too short for a context of {} characters",

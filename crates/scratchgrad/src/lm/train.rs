@@ -297,16 +297,13 @@ impl Updates {
         let (mut decayed_slot, mut plain_slot) = (0, 0);
         for (p, grad) in parameters.iter().zip(grads) {
             let Some(grad) = grad else { continue };
-            if p.data().ndim() >= 2 {
-                p.update_data(|value| {
-                    self.decayed
-                        .update_scaled(decayed_slot, value, &grad, scale)
-                });
-                decayed_slot += 1;
+            let (rule, slot) = if p.data().ndim() >= 2 {
+                (&mut self.decayed, &mut decayed_slot)
             } else {
-                p.update_data(|value| self.plain.update_scaled(plain_slot, value, &grad, scale));
-                plain_slot += 1;
-            }
+                (&mut self.plain, &mut plain_slot)
+            };
+            p.update_data(|value| rule.update_scaled(*slot, value, &grad, scale));
+            *slot += 1;
         }
     }
 }
