@@ -5,6 +5,7 @@
 //! a pool of their own.
 
 use std::cell::Cell;
+use std::ops::Range;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError};
 use std::thread::LocalKey;
@@ -103,52 +104,82 @@ pub(super) fn helpers() -> &'static rayon::ThreadPool {
     })
 }
 
-/// A part of [`for_each_part`]'s data and its offset, until a thread takes it.
-type PartSlot<'a, T> = Mutex<Option<(usize, &'a mut [T])>>;
-
 /// Runs `work(start, part)` over `data` cut into one part per thread at multiples of `unit`
-/// elements, the first part on the calling thread and the others on the helpers that wait
-/// awake between jobs (`waiting_helpers.rs`; elementwise work is short), or on the caller
-/// when no helper has started them by then; on one thread (or for less than `min_len`
-/// elements), once over everything. The caller's part is sized by [`PART_SHARE`], learnt as
-/// split products learn theirs; while splits do not pay (a helper's core busy with another
-/// process), everything runs on the caller. Each part sees the offset of its first element,
-/// so every element is computed exactly as in the one-call case.
+/// elements ([`for_each_range`] over the units; the last part also takes any elements after
+/// the last whole unit); on one thread (or for less than `min_len` elements), once over
+/// everything. Each part sees the offset of its first element, so every element is computed
+/// exactly as in the one-call case.
 pub(crate) fn for_each_part<T: Send>(
     data: &mut [T],
     unit: usize,
     min_len: usize,
     work: impl Fn(usize, &mut [T]) + Sync,
 ) {
-    let units = data.len() / unit.max(1);
-    if num_threads() <= 1 || data.len() < min_len || units < 2 {
+    let (len, unit) = (data.len(), unit.max(1));
+    let units = len / unit;
+    if data.len() < min_len || units < 2 {
         return work(0, data);
+    }
+    let whole = SharedSlice(data.as_mut_ptr());
+    for_each_range(units, |range| {
+        let start = range.start * unit;
+        let end = if range.end == units {
+            len
+        } else {
+            range.end * unit
+        };
+        // SAFETY: the ranges `for_each_range` hands out are disjoint and each is handed out
+        // once, so no two parts overlap; every part lies inside `data`, which is borrowed
+        // mutably until all of them are done.
+        let part = unsafe { std::slice::from_raw_parts_mut(whole.at(start), end - start) };
+        work(start, part)
+    });
+}
+
+/// A slice's start, shared with the threads that write disjoint parts of it.
+pub(super) struct SharedSlice<T>(pub(super) *mut T);
+
+impl<T> SharedSlice<T> {
+    /// The address of element `i` (a method, so that closures capture the whole wrapper).
+    pub(super) fn at(&self, i: usize) -> *mut T {
+        self.0.wrapping_add(i)
+    }
+}
+
+// SAFETY: its users only write disjoint parts through it from different threads (see
+// `for_each_part`), and the elements are `Send`.
+unsafe impl<T: Send> Sync for SharedSlice<T> {}
+
+/// A range of [`for_each_range`]'s, until a thread takes it.
+type RangeSlot = Mutex<Option<Range<usize>>>;
+
+/// Runs `work(range)` over `0..units` cut into one range per thread, the first on the calling
+/// thread and the others on the helpers that wait awake between jobs (`waiting_helpers.rs`;
+/// such work is short), or on the caller when no helper has started them by then; on one
+/// thread, or for fewer than 2 units, once over everything. The caller's range is sized by
+/// [`PART_SHARE`], learnt as split products learn theirs; while splits do not pay (a helper's
+/// core busy with another process), everything runs on the caller. Each range runs exactly
+/// once, on one thread, and the first range is the caller's whenever there is a split: a
+/// caller that splits two passes over the same data the same way finds its part of the first
+/// pass's results in its own core's caches.
+pub(crate) fn for_each_range(units: usize, work: impl Fn(Range<usize>) + Sync) {
+    if num_threads() <= 1 || units < 2 {
+        return work(0..units);
     }
     let threads = usable_threads().min(units);
     let Some(share) = PART_SHARE.for_next_product(threads) else {
-        return work(0, data);
+        return work(0..units);
     };
     let cuts = split_points(units, threads, share, 1);
-    let mut parts = Vec::with_capacity(threads);
-    let mut rest = data;
-    let mut start = 0;
-    for t in 0..threads {
-        let take = (cuts[t + 1] - cuts[t]) * unit;
-        let take = if t + 1 == threads { rest.len() } else { take };
-        let (part, tail) = rest.split_at_mut(take);
-        parts.push((start, part));
-        start += take;
-        rest = tail;
-    }
-    // Each part is taken out of its slot by whichever thread runs it, so it runs once.
-    let slots: Vec<PartSlot<T>> = parts
-        .into_iter()
-        .map(|part| Mutex::new(Some(part)))
+    // Each range is taken out of its slot by whichever thread runs it, so it runs once.
+    let slots: Vec<RangeSlot> = cuts
+        .windows(2)
+        .map(|w| Mutex::new(Some(w[0]..w[1])))
         .collect();
-    let run = |slot: &PartSlot<T>| {
-        let part = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
-        if let Some((start, part)) = part {
-            work(start, part);
+    let run = |slot: &RangeSlot| {
+        let range = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
+        if let Some(range) = range {
+            work(range);
         }
     };
     let started = Instant::now();

@@ -108,7 +108,7 @@ pub(crate) fn transpose_rows<T: Copy>(src: Rows<T>, rows: usize, cols: usize, ds
 /// transposed into `dst`.
 ///
 /// SAFETY: `src` holds those rows, `dst` has room for `rows * cols` elements.
-unsafe fn transpose<T: Copy>(
+pub(super) unsafe fn transpose<T: Copy>(
     isa: Isa,
     src: *const T,
     rows: usize,

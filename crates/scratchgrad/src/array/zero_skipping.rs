@@ -20,17 +20,22 @@
 //! except where `b` holds an infinity or NaN: the dense product then gives NaN and this
 //! gives the sum of the other terms.
 //!
-//! The blocks of rows start at multiples of [`ROWS`] whatever the threads, and each output's
-//! sum runs over `j` in order, so the result does not depend on the thread count.
+//! The threads split a product by bands of the result's columns, which start at multiples of
+//! a whole vector ([`BAND_UNIT`]), and each output's sum runs over `j` in order, so the
+//! result does not depend on the thread count. A band split is even (every band visits the
+//! same columns of `a`) and keeps a layer's weights on one core from product to product: the
+//! band of `W`'s rows that a thread copies and reads in `x @ W^T` is the band of the weight
+//! gradient it computes, and the rows that the update (split the same way) changes.
 
 use std::cell::RefCell;
+use std::ops::Range;
 use std::sync::OnceLock;
 
 use super::register_tile::{self, Out, Rows, ROWS};
 use super::simd::{Isa, Kind};
 use super::switches::switched;
-use super::threads::for_each_part;
-use super::transpose::append_transposed;
+use super::threads::{for_each_range, SharedSlice};
+use super::transpose::{append_transposed, transpose};
 use super::{Array, Float};
 
 /// The product skips zeros only when its blocks have nonzeros in at most this share of
@@ -150,27 +155,27 @@ pub(crate) fn product<T: Float>(
         return None;
     }
     let out = SCRATCH.with_borrow_mut(|[left, right, out_t]| {
+        let mut out = Vec::with_capacity(m * n);
+        let to = SharedSlice(out.as_mut_ptr());
         if trans_a {
             // g^T @ x = (x^T @ g)^T, with x^T the mostly-zero left side.
             transpose_if_sparse(b, left)?;
             let lists = NonzeroColumns::of(left, n, k)?;
-            skipping(isa, left, n, &lists, a.data(), m, out_t);
-            let mut out = Vec::with_capacity(m * n);
-            append_transposed(out_t, n, m, &mut out);
-            Some(Array::from_vec(out, &[m, n]))
+            // SAFETY: `to` has room for the m x n result, and only this call writes there.
+            unsafe { weight_gradient(isa, left, &lists, a.data(), m, out_t, &to) };
         } else {
             let lists = NonzeroColumns::of(a.data(), m, k)?;
-            let right: &[f32] = if trans_b {
-                right.clear();
-                append_transposed(b.data(), n, k, right);
-                right
-            } else {
-                b.data()
-            };
-            let mut out = Vec::new();
-            skipping(isa, a.data(), m, &lists, right, n, &mut out);
-            Some(Array::from_vec(out, &[m, n]))
+            // SAFETY: as above.
+            unsafe {
+                match trans_b {
+                    true => times_transposed(isa, a.data(), &lists, b.data(), n, right, &to),
+                    false => times(isa, a.data(), &lists, b.data(), n, &to),
+                }
+            }
         }
+        // SAFETY: the bands cover every column of every row of the result.
+        unsafe { out.set_len(m * n) };
+        Some(Array::from_vec(out, &[m, n]))
     })?;
     Some(Array::from_f32(out).expect("T is f32"))
 }
@@ -200,56 +205,178 @@ fn transpose_if_sparse(x: &Array<f32>, to: &mut Vec<f32>) -> Option<()> {
     Some(())
 }
 
-/// `a @ b` for a row-major `a` (`m x k`, its nonzero columns listed per block) and `b`
-/// (`k x n`) into `out` (its old values dropped), split across threads by blocks of rows.
-fn skipping(
+/// `x @ W^T` (`x`: m x k, its nonzero columns in `lists`; `W`: n x k) into the m x n matrix
+/// at `to`. Each thread copies out its band of `W^T`'s columns (rows of `W`) into `w_t` and
+/// reads it for the same band of the result.
+///
+/// SAFETY: `to` points at room for m x n floats that nothing else uses meanwhile.
+unsafe fn times_transposed(
+    isa: Isa,
+    x: &[f32],
+    lists: &NonzeroColumns,
+    w: &[f32],
+    n: usize,
+    w_t: &mut Vec<f32>,
+    to: &SharedSlice<f32>,
+) {
+    let (k, m) = (lists.k, x.len() / lists.k);
+    assert_eq!(w.len(), n * k, "zero_skipping: W is not n x k");
+    w_t.clear();
+    w_t.reserve(k * n);
+    let w_t = SharedSlice(w_t.as_mut_ptr());
+    for_each_band(n, |cols| {
+        let width = cols.len();
+        let band = w_t.at(k * cols.start);
+        // SAFETY: rows `cols` of the n x k matrix W lie inside it; their k x width transpose
+        // fits `w_t`'s room for k * n from k * cols.start, which no other band writes; the
+        // result's columns `cols` of its m rows are this band's alone.
+        unsafe {
+            transpose(isa, w[k * cols.start..].as_ptr(), width, k, k, band);
+            let band = std::slice::from_raw_parts(band.cast_const(), k * width);
+            skipping(
+                isa,
+                x,
+                m,
+                lists,
+                Rows::new(band, width),
+                width,
+                out(to, cols.start, n),
+            );
+        }
+    });
+}
+
+/// `x @ b` (`x`: m x k, its nonzero columns in `lists`; `b`: k x n) into the m x n matrix at
+/// `to`, one band of `b`'s columns per thread.
+///
+/// SAFETY: as for [`times_transposed`].
+unsafe fn times(
+    isa: Isa,
+    x: &[f32],
+    lists: &NonzeroColumns,
+    b: &[f32],
+    n: usize,
+    to: &SharedSlice<f32>,
+) {
+    let (k, m) = (lists.k, x.len() / lists.k);
+    assert_eq!(b.len(), k * n, "zero_skipping: b is not k x n");
+    for_each_band(n, |cols| {
+        // SAFETY: b's columns `cols` lie inside its k rows; the result's columns `cols` of
+        // its m rows are this band's alone.
+        let b = Rows::new(&b[cols.start..], n);
+        unsafe { skipping(isa, x, m, lists, b, cols.len(), out(to, cols.start, n)) };
+    });
+}
+
+/// `g^T @ x` (`g`: k x m; `x^T`: n x k, its nonzero columns in `lists`) into the m x n matrix
+/// at `to`, as `(x^T @ g)^T`. Each thread computes a band of `g`'s columns of `x^T @ g` into
+/// `out_t`, then turns it into the same rows of the result.
+///
+/// SAFETY: as for [`times_transposed`].
+unsafe fn weight_gradient(
+    isa: Isa,
+    x_t: &[f32],
+    lists: &NonzeroColumns,
+    g: &[f32],
+    m: usize,
+    out_t: &mut Vec<f32>,
+    to: &SharedSlice<f32>,
+) {
+    let (k, n) = (lists.k, x_t.len() / lists.k);
+    assert_eq!(g.len(), k * m, "zero_skipping: g is not k x m");
+    out_t.clear();
+    out_t.reserve(n * m);
+    let out_t = SharedSlice(out_t.as_mut_ptr());
+    for_each_band(m, |cols| {
+        let width = cols.len();
+        // This band of x^T @ g: n rows of `width`, stored alone.
+        let band = out_t.at(n * cols.start);
+        let g = Rows::new(&g[cols.start..], m);
+        // SAFETY: the band's n x width values lie inside `out_t`'s room for n * m from
+        // n * cols.start, which no other band writes, and `g` holds k rows of `width`
+        // columns. The band's transpose is rows `cols` of the result, this band's alone.
+        unsafe {
+            let band_rows = Out {
+                to: band,
+                pitch: width,
+            };
+            skipping(isa, x_t, n, lists, g, width, band_rows);
+            transpose(
+                isa,
+                band.cast_const(),
+                n,
+                width,
+                width,
+                to.at(n * cols.start),
+            );
+        }
+    });
+}
+
+/// Rows `pitch` apart from column `first` of the matrix at `to`.
+fn out(to: &SharedSlice<f32>, first: usize, pitch: usize) -> Out {
+    Out {
+        to: to.at(first),
+        pitch,
+    }
+}
+
+/// Columns of the result per unit of [`for_each_band`]'s split: a whole AVX-512 vector (two
+/// of AVX2), so every column is summed by the same vector code whatever the split, and the
+/// last columns (fewer than a vector) stay in the last band.
+const BAND_UNIT: usize = 16;
+
+/// Runs `work(columns)` over `0..n` cut into one band of columns per thread ([`for_each_range`]
+/// in units of [`BAND_UNIT`]). Each band's work is the same for every block of rows (the
+/// same visited columns), so equal bands take equal time; and a thread that computes a band
+/// of one product and then the same band of the next (a layer's weight gradient, the update,
+/// the next step's `x @ W^T`: all cut by the layer's outputs) finds its data in its own
+/// core's caches.
+fn for_each_band(n: usize, work: impl Fn(Range<usize>) + Sync) {
+    for_each_range(n.div_ceil(BAND_UNIT), |units| {
+        work(units.start * BAND_UNIT..(units.end * BAND_UNIT).min(n))
+    });
+}
+
+/// The columns `b` holds (`n` of them, a band of some wider matrix) of `a @ b`, for a
+/// row-major `a` (`m x k`, its nonzero columns listed per block of [`ROWS`] rows), into `out`.
+///
+/// SAFETY: `b` holds k rows of `n` columns (`k` is `lists.k`); `out` points at m rows of `n`
+/// writable floats, `out.pitch` apart, that nothing else reads or writes meanwhile.
+unsafe fn skipping(
     isa: Isa,
     a: &[f32],
     m: usize,
     lists: &NonzeroColumns,
-    b: &[f32],
+    b: Rows,
     n: usize,
-    out: &mut Vec<f32>,
+    out: Out,
 ) {
     let k = lists.k;
     assert!(
-        a.len() == m * k && b.len() == k * n && lists.starts.len() == m.div_ceil(ROWS) + 1,
+        a.len() == m * k && b.holds(k, n) && lists.starts.len() == m.div_ceil(ROWS) + 1,
         "zero_skipping: operand sizes"
     );
-    out.clear();
-    out.reserve(m * n);
-    for_each_part(
-        &mut out.spare_capacity_mut()[..m * n],
-        ROWS * n,
-        0,
-        |start, part| {
-            let first_block = start / (ROWS * n);
-            for (i, rows) in part.chunks_mut(ROWS * n).enumerate() {
-                let block = first_block + i;
-                let a_rows = &a[block * ROWS * k..][..rows.len() / n * k];
-                let columns = lists.block(block);
-                // SAFETY: `a_rows` holds this block's rows (1 to 6), `columns` are below k
-                // (`NonzeroColumns` lists no other), `b` is k x n and `rows` is the block's
-                // n-wide output rows.
-                unsafe {
-                    register_tile::block(
-                        isa,
-                        rows.len() / n,
-                        Rows::new(a_rows, k),
-                        columns.iter().map(|&j| j as usize),
-                        Rows::new(b, n),
-                        n,
-                        Out {
-                            to: rows.as_mut_ptr().cast(),
-                            pitch: n,
-                        },
-                    )
-                }
-            }
-        },
-    );
-    // SAFETY: every block wrote each of its rows' n outputs.
-    unsafe { out.set_len(m * n) };
+    for (block, a_rows) in a.chunks(ROWS * k).enumerate() {
+        let columns = lists.block(block);
+        // SAFETY: `a_rows` holds this block's rows (1 to 6), `columns` are below k
+        // (`NonzeroColumns` lists no other), `b` holds k rows of n columns (checked above),
+        // and the block's output rows are the caller's promise.
+        unsafe {
+            register_tile::block(
+                isa,
+                a_rows.len() / k,
+                Rows::new(a_rows, k),
+                columns.iter().map(|&j| j as usize),
+                b,
+                n,
+                Out {
+                    to: out.to.add(block * ROWS * out.pitch),
+                    pitch: out.pitch,
+                },
+            )
+        }
+    }
 }
 
 #[cfg(test)]
@@ -318,8 +445,14 @@ mod tests {
             for isa in Isa::available() {
                 let what = format!("{} on {m}x{k}x{n}", isa.name());
                 let product = |lists: &NonzeroColumns| {
-                    let mut out = vec![f32::NAN; 3]; // dropped, not added to
-                    skipping(isa, &a, m, lists, &b, n, &mut out);
+                    // NaN where nothing was written, which the comparison catches.
+                    let mut out = vec![f32::NAN; m * n];
+                    let to = Out {
+                        to: out.as_mut_ptr(),
+                        pitch: n,
+                    };
+                    // SAFETY: `b` is k x n and `out` m x n.
+                    unsafe { skipping(isa, &a, m, lists, Rows::new(&b, n), n, to) };
                     out
                 };
                 // Every column visited, and only the nonzero ones: the same sums.
