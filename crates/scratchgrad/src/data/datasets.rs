@@ -296,8 +296,8 @@ impl Dataset {
         let len = indices.len() * pixels;
         let mut x: Vec<f32> = Vec::with_capacity(len);
         if len > 0 {
-            // Rows are independent: a large batch (evaluation's, or training's from a few
-            // hundred images) is split across threads, a small one converted here.
+            // Rows are independent: a batch of 21 MNIST images or more is split across
+            // threads, a few images converted here.
             let rows = &mut x.spare_capacity_mut()[..len];
             for_each_part(rows, pixels, PARALLEL_MIN, |start, part| {
                 let indices = &indices[start / pixels..][..part.len() / pixels];
@@ -319,8 +319,11 @@ impl Dataset {
 /// Bytes per cache line on the CPUs we run on (x86-64, most ARM cores).
 const CACHE_LINE: usize = 64;
 
-/// Batches of fewer values than this are converted on the calling thread.
-const PARALLEL_MIN: usize = 1 << 17;
+/// Batches of fewer values than this are converted on the calling thread. A training batch of
+/// 64 MNIST images (50,176 values) is split: it takes about 17 us on one thread, most of it
+/// waiting for images that lie at random in 47 MB, and a step of the MLP on two threads about
+/// 280 us (docs/BENCHMARKS.md).
+const PARALLEL_MIN: usize = 1 << 14;
 
 /// Mixed into the seed of the validation split, so it is not the shuffle of any epoch.
 const VALIDATION_STREAM: u64 = 0x5EED_0F5A_11D0_u64;
