@@ -35,7 +35,7 @@ use super::register_tile::{self, Out, Rows, ROWS};
 use super::simd::{Isa, Kind};
 use super::switches::switched;
 use super::threads::{for_each_range, SharedSlice};
-use super::transpose::{append_transposed, transpose};
+use super::transpose::transpose;
 use super::{Array, Float};
 
 /// The product skips zeros only when its blocks have nonzeros in at most this share of
@@ -57,66 +57,158 @@ thread_local! {
 struct NonzeroColumns {
     /// The matrix's width: every listed column is below it.
     k: usize,
-    /// Block `i`'s columns are `columns[starts[i]..starts[i + 1]]`.
-    starts: Vec<usize>,
+    /// Block `i`'s columns are `columns[i * k..][..counts[i]]` (a slot of `k` per block, so
+    /// that threads can list blocks side by side).
     columns: Vec<u32>,
+    counts: Vec<usize>,
 }
 
 impl NonzeroColumns {
     /// The lists of `a`, or `None` when they visit more than [`MAX_VISITED_SHARE`] of all
-    /// `(block, column)` pairs (then nothing is skipped). The first block is looked at alone
-    /// first, so a dense matrix costs one block's comparisons.
+    /// `(block, column)` pairs (then nothing is skipped).
     fn of(a: &[f32], m: usize, k: usize) -> Option<NonzeroColumns> {
-        assert!(
-            a.len() == m * k && u32::try_from(k).is_ok(),
-            "zero_skipping: a {m} x {k} matrix of {} values",
-            a.len()
+        assert_eq!(a.len(), m * k, "zero_skipping: a {m} x {k} matrix");
+        Self::listed(
+            m,
+            k,
+            |_| {},
+            |block| &a[block * ROWS * k..][..rows_in(block, m) * k],
+        )
+    }
+
+    /// The transpose of the row-major `rows x cols` matrix `x`, written into `x_t`, and its
+    /// lists (`None` as for [`NonzeroColumns::of`], `x_t` then holding part of it). Each
+    /// thread moves the columns of `x` that make its blocks, then lists them.
+    fn of_transpose(
+        x: &[f32],
+        rows: usize,
+        cols: usize,
+        x_t: &mut Vec<f32>,
+    ) -> Option<NonzeroColumns> {
+        assert_eq!(
+            x.len(),
+            rows * cols,
+            "zero_skipping: x is not {rows} x {cols}"
         );
+        x_t.clear();
+        x_t.reserve(rows * cols);
+        let (to, isa) = (SharedSlice(x_t.as_mut_ptr()), Isa::detect());
+        let start = |block: usize| block * ROWS * rows;
+        let lists = Self::listed(
+            cols,
+            rows,
+            |blocks| {
+                let first = blocks.start * ROWS;
+                let width = (blocks.end * ROWS).min(cols) - first;
+                // SAFETY: columns first..first + width of x lie inside it; their transpose is
+                // rows of x_t inside its room for cols * rows, which only these blocks write.
+                unsafe {
+                    transpose(
+                        isa,
+                        x[first..].as_ptr(),
+                        rows,
+                        width,
+                        cols,
+                        to.at(start(blocks.start)),
+                    )
+                };
+            },
+            // SAFETY: a block's rows are read only after `make` wrote them (see `listed`).
+            |block| unsafe {
+                std::slice::from_raw_parts(
+                    to.at(start(block)).cast_const(),
+                    rows_in(block, cols) * rows,
+                )
+            },
+        );
+        // SAFETY: with lists, every block was made, and the blocks cover x_t.
+        lists.inspect(|_| unsafe { x_t.set_len(rows * cols) })
+    }
+
+    /// The lists of an `m x k` matrix whose block `i` (its rows, in order) is `block_rows(i)`
+    /// once `make` has run for a range of blocks holding `i`. The first block is made and
+    /// listed alone first, so a dense matrix costs one block's comparisons; the others a
+    /// range of blocks per thread.
+    fn listed<'a>(
+        m: usize,
+        k: usize,
+        make: impl Fn(Range<usize>) + Sync,
+        block_rows: impl Fn(usize) -> &'a [f32] + Sync,
+    ) -> Option<NonzeroColumns> {
+        assert!(u32::try_from(k).is_ok(), "zero_skipping: {k} columns");
         let blocks = m.div_ceil(ROWS);
-        let limit = (MAX_VISITED_SHARE * (blocks * k) as f64) as usize;
-        let first_limit = (MAX_VISITED_SHARE * k as f64) as usize;
         let mut lists = NonzeroColumns {
             k,
-            starts: vec![0],
-            columns: Vec::new(),
+            columns: vec![0; blocks * k],
+            counts: vec![0; blocks],
         };
-        // One byte per column, set where a row of the block is nonzero: a loop of compares
-        // and ors the compiler vectorizes (`Isa::run`).
-        let mut nonzero = vec![0u8; k];
-        for block in 0..blocks {
-            let rows = a[block * ROWS * k..].chunks_exact(k).take(ROWS);
-            Isa::detect().run(
-                #[inline(always)]
-                || {
-                    nonzero.fill(0);
-                    for row in rows {
-                        for (seen, &x) in nonzero.iter_mut().zip(row) {
-                            *seen |= (x != 0.0) as u8;
-                        }
-                    }
-                },
-            );
-            // Every column written, the count advanced only past nonzero ones: no branch to
-            // mispredict on a coin-flip pattern.
-            let start = lists.columns.len();
-            lists.columns.resize(start + k, 0);
-            let mut visited = start;
-            for (j, &seen) in nonzero.iter().enumerate() {
-                lists.columns[visited] = j as u32;
-                visited += seen as usize;
-            }
-            lists.columns.truncate(visited);
-            if visited > limit || (block == 0 && visited > first_limit) {
-                return None;
-            }
-            lists.starts.push(visited);
+        if blocks == 0 {
+            return Some(lists);
         }
-        Some(lists)
+        let list = |block: usize, slot: &mut [u32], nonzero: &mut [u8]| {
+            make_list(block_rows(block), k, slot, nonzero)
+        };
+        make(0..1);
+        let mut nonzero = vec![0u8; k];
+        lists.counts[0] = list(0, &mut lists.columns[..k], &mut nonzero);
+        if lists.counts[0] as f64 > MAX_VISITED_SHARE * k as f64 {
+            return None;
+        }
+        let (columns, counts) = (
+            SharedSlice(lists.columns.as_mut_ptr()),
+            SharedSlice(lists.counts.as_mut_ptr()),
+        );
+        for_each_range(blocks - 1, |range| {
+            let blocks = range.start + 1..range.end + 1;
+            make(blocks.clone());
+            let mut nonzero = vec![0u8; k];
+            for block in blocks {
+                // SAFETY: block's slot and count are inside the lists and this range's alone.
+                unsafe {
+                    let slot = std::slice::from_raw_parts_mut(columns.at(block * k), k);
+                    *counts.at(block) = list(block, slot, &mut nonzero);
+                }
+            }
+        });
+        let visited: usize = lists.counts.iter().sum();
+        (visited as f64 <= MAX_VISITED_SHARE * (blocks * k) as f64).then_some(lists)
     }
 
     fn block(&self, i: usize) -> &[u32] {
-        &self.columns[self.starts[i]..self.starts[i + 1]]
+        &self.columns[i * self.k..][..self.counts[i]]
     }
+}
+
+/// How many rows block `block` of a matrix of `m` rows has (the last may have fewer than
+/// [`ROWS`]).
+fn rows_in(block: usize, m: usize) -> usize {
+    (m - block * ROWS).min(ROWS)
+}
+
+/// Lists into `slot` the columns where one of `rows` (k wide) is nonzero, and returns how
+/// many; `nonzero` is room for k flags.
+fn make_list(rows: &[f32], k: usize, slot: &mut [u32], nonzero: &mut [u8]) -> usize {
+    // One byte per column, set where a row of the block is nonzero: a loop of compares and
+    // ors the compiler vectorizes (`Isa::run`).
+    Isa::detect().run(
+        #[inline(always)]
+        || {
+            nonzero.fill(0);
+            for row in rows.chunks_exact(k) {
+                for (seen, &x) in nonzero.iter_mut().zip(row) {
+                    *seen |= (x != 0.0) as u8;
+                }
+            }
+        },
+    );
+    // Every column written, the count advanced only past nonzero ones: no branch to
+    // mispredict on a coin-flip pattern.
+    let mut visited = 0;
+    for (j, &seen) in nonzero.iter().enumerate() {
+        slot[visited] = j as u32;
+        visited += seen as usize;
+    }
+    visited
 }
 
 /// `op(a) @ op(b)` (`op` transposes when its flag is set) with the zeros of the data read as
@@ -159,8 +251,7 @@ pub(crate) fn product<T: Float>(
         let to = SharedSlice(out.as_mut_ptr());
         if trans_a {
             // g^T @ x = (x^T @ g)^T, with x^T the mostly-zero left side.
-            transpose_if_sparse(b, left)?;
-            let lists = NonzeroColumns::of(left, n, k)?;
+            let lists = NonzeroColumns::of_transpose(b.data(), k, n, left)?;
             // SAFETY: `to` has room for the m x n result, and only this call writes there.
             unsafe { weight_gradient(isa, left, &lists, a.data(), m, out_t, &to) };
         } else {
@@ -185,24 +276,6 @@ pub(crate) fn product<T: Float>(
 fn dense_only() -> bool {
     static DENSE: OnceLock<bool> = OnceLock::new();
     *DENSE.get_or_init(|| switched("SCRATCHGRAD_MATMUL", "dense"))
-}
-
-/// The transpose of a 2-D array's values into `to`, unless its first block as a left side
-/// (`x`'s first [`ROWS`] columns) is already too dense, so that dense data costs no copy.
-fn transpose_if_sparse(x: &Array<f32>, to: &mut Vec<f32>) -> Option<()> {
-    let (rows, cols) = (x.shape[0], x.shape[1]);
-    let probe = ROWS.min(cols);
-    let nonzero = x
-        .data()
-        .chunks_exact(cols)
-        .filter(|row| row[..probe].iter().any(|&v| v != 0.0))
-        .count();
-    if nonzero as f64 > MAX_VISITED_SHARE * rows as f64 {
-        return None;
-    }
-    to.clear();
-    append_transposed(x.data(), rows, cols, to);
-    Some(())
 }
 
 /// `x @ W^T` (`x`: m x k, its nonzero columns in `lists`; `W`: n x k) into the m x n matrix
@@ -354,7 +427,7 @@ unsafe fn skipping(
 ) {
     let k = lists.k;
     assert!(
-        a.len() == m * k && b.holds(k, n) && lists.starts.len() == m.div_ceil(ROWS) + 1,
+        a.len() == m * k && b.holds(k, n) && lists.counts.len() == m.div_ceil(ROWS),
         "zero_skipping: operand sizes"
     );
     for (block, a_rows) in a.chunks(ROWS * k).enumerate() {
@@ -437,8 +510,8 @@ mod tests {
             let blocks = m.div_ceil(ROWS);
             let every = NonzeroColumns {
                 k,
-                starts: (0..=blocks).map(|i| i * k).collect(),
                 columns: (0..blocks).flat_map(|_| 0..k as u32).collect(),
+                counts: vec![k; blocks],
             };
             let nonzero = NonzeroColumns::of(&a, m, k).expect("5% nonzero: lists");
             let want = reference(&a, &b, (m, k, n));
@@ -474,6 +547,36 @@ mod tests {
         assert_eq!(lists.block(1), &[9]);
         // A dense first block is turned down at once.
         assert!(NonzeroColumns::of(&[1.0; 70], 7, 10).is_none());
+    }
+
+    #[test]
+    fn a_transpose_listed_as_it_is_made_is_the_transpose_and_its_lists() {
+        let mut rng = Rng::seed(5);
+        // 64 images of 100 pixels: 17 blocks of 6 pixels, the last of 4.
+        let (rows, cols) = (64, 100);
+        let x = mostly_zero(rows, cols, 0.05, &mut rng);
+        let want_t = Array::from_vec(x.clone(), &[rows, cols]).transpose();
+        let want = NonzeroColumns::of(want_t.data(), cols, rows).expect("mostly zero");
+        for threads in [1, 2] {
+            let mut x_t = vec![f32::NAN; 7]; // replaced, not appended to
+            let lists = with_threads(threads, || {
+                NonzeroColumns::of_transpose(&x, rows, cols, &mut x_t)
+            })
+            .expect("mostly zero");
+            assert_eq!(x_t, want_t.data(), "{threads} thread(s)");
+            for block in 0..cols.div_ceil(ROWS) {
+                assert_eq!(lists.block(block), want.block(block), "block {block}");
+            }
+        }
+        // Too many nonzeros in the first block, or in all: nothing listed.
+        let mut dense_first = x.clone();
+        (0..rows).for_each(|r| dense_first[r * cols] = 1.0);
+        assert!(NonzeroColumns::of_transpose(&dense_first, rows, cols, &mut Vec::new()).is_none());
+        let mut dense_after = x;
+        for row in dense_after.chunks_exact_mut(cols) {
+            row[ROWS..].fill(1.0); // every block after the first
+        }
+        assert!(NonzeroColumns::of_transpose(&dense_after, rows, cols, &mut Vec::new()).is_none());
     }
 
     #[test]
