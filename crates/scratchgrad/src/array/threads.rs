@@ -1,8 +1,8 @@
 //! How many threads work may use, and how it is shared between them: the calling thread takes
 //! a block of each large product and the helpers (`waiting_helpers.rs`) the rest, the caller's
-//! share learnt from how long the blocks took (see [`CallerShare`]); the parts of an array
-//! ([`for_each_part`]) share the same helpers, and the parts of a batch ([`run_tasks`]) run on
-//! a pool of their own.
+//! share learnt from how long the blocks took (see [`CallerShare`]); the ranges of a loop
+//! ([`for_each_range`]) and the parts of an array built on it ([`for_each_part`]) share the
+//! same helpers, and the parts of a batch ([`run_tasks`]) run on a pool of their own.
 
 use std::cell::Cell;
 use std::ops::Range;
@@ -120,7 +120,7 @@ pub(crate) fn for_each_part<T: Send>(
     if data.len() < min_len || units < 2 {
         return work(0, data);
     }
-    let whole = SharedSlice(data.as_mut_ptr());
+    let whole = SharedPtr(data.as_mut_ptr());
     for_each_range(units, |range| {
         let start = range.start * unit;
         let end = if range.end == units {
@@ -136,19 +136,20 @@ pub(crate) fn for_each_part<T: Send>(
     });
 }
 
-/// A slice's start, shared with the threads that write disjoint parts of it.
-pub(super) struct SharedSlice<T>(pub(super) *mut T);
+/// The start of a buffer shared with threads that each write (and may read back) only their
+/// own disjoint part of it.
+pub(super) struct SharedPtr<T>(pub(super) *mut T);
 
-impl<T> SharedSlice<T> {
+impl<T> SharedPtr<T> {
     /// The address of element `i` (a method, so that closures capture the whole wrapper).
     pub(super) fn at(&self, i: usize) -> *mut T {
         self.0.wrapping_add(i)
     }
 }
 
-// SAFETY: its users only write disjoint parts through it from different threads (see
+// SAFETY: its users only touch disjoint parts through it from different threads (see
 // `for_each_part`), and the elements are `Send`.
-unsafe impl<T: Send> Sync for SharedSlice<T> {}
+unsafe impl<T: Send> Sync for SharedPtr<T> {}
 
 /// A range of [`for_each_range`]'s, until a thread takes it.
 type RangeSlot = Mutex<Option<Range<usize>>>;
@@ -156,13 +157,20 @@ type RangeSlot = Mutex<Option<Range<usize>>>;
 /// Runs `work(range)` over `0..units` cut into one range per thread, the first on the calling
 /// thread and the others on the helpers that wait awake between jobs (`waiting_helpers.rs`;
 /// such work is short), or on the caller when no helper has started them by then; on one
-/// thread, or for fewer than 2 units, once over everything. The caller's range is sized by
-/// [`PART_SHARE`], learnt as split products learn theirs; while splits do not pay (a helper's
-/// core busy with another process), everything runs on the caller. Each range runs exactly
-/// once, on one thread, and the first range is the caller's whenever there is a split: a
-/// caller that splits two passes over the same data the same way finds its part of the first
-/// pass's results in its own core's caches.
+/// thread, or for fewer than 2 units, once over everything (not at all for none). The
+/// caller's range is sized by [`PART_SHARE`], learnt as split products learn theirs; while
+/// splits do not pay (a helper's core busy with another process), everything runs on the
+/// caller.
+///
+/// What callers that write through raw pointers rely on: the ranges are disjoint, not empty,
+/// and cover `0..units`; each runs exactly once, on one thread; all have finished when this
+/// returns (also when one panicked, whose panic then goes on here). Whenever there is a
+/// split, the first range is the caller's: a caller that cuts two passes over the same data
+/// the same way finds its part of the first pass's results in its own core's caches.
 pub(crate) fn for_each_range(units: usize, work: impl Fn(Range<usize>) + Sync) {
+    if units == 0 {
+        return;
+    }
     if num_threads() <= 1 || units < 2 {
         return work(0..units);
     }
@@ -300,7 +308,7 @@ pub(super) struct CallerShare {
 
 pub(super) static CALLER_SHARE: CallerShare = CallerShare::new();
 
-/// The same, learnt from [`for_each_part`]'s splits (elementwise work and the hand-written
+/// The same, learnt from [`for_each_range`]'s splits (elementwise work and the hand-written
 /// kernels, whose parts are shorter than most split products): kept apart so that neither
 /// kind's timings move the other's share.
 static PART_SHARE: CallerShare = CallerShare::new();

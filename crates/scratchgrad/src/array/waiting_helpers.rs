@@ -1,5 +1,6 @@
 //! The helper threads that compute the other blocks of a split matrix product (and the other
-//! parts of `for_each_part`'s elementwise work), kept awake between jobs.
+//! ranges of `for_each_range`'s work: elementwise parts, bands of a hand-written product),
+//! kept awake between jobs.
 //!
 //! A thread that sleeps must be woken by the operating system, and on these virtual machines
 //! that took 29-79 us (a rayon pool's helper, from the spawn to the job's start; 0.1 us for a

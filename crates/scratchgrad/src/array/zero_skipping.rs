@@ -25,7 +25,8 @@
 //! result does not depend on the thread count. A band split is even (every band visits the
 //! same columns of `a`) and keeps a layer's weights on one core from product to product: the
 //! band of `W`'s rows that a thread copies and reads in `x @ W^T` is the band of the weight
-//! gradient it computes, and the rows that the update (split the same way) changes.
+//! gradient it computes, and about the rows that the update (split at the same share of the
+//! array, in elements) changes.
 
 use std::cell::RefCell;
 use std::ops::Range;
@@ -34,7 +35,7 @@ use std::sync::OnceLock;
 use super::register_tile::{self, Out, Rows, ROWS};
 use super::simd::{Isa, Kind};
 use super::switches::switched;
-use super::threads::{for_each_range, SharedSlice};
+use super::threads::{for_each_range, SharedPtr};
 use super::transpose::transpose;
 use super::{Array, Float};
 
@@ -77,7 +78,7 @@ impl NonzeroColumns {
     }
 
     /// The transpose of the row-major `rows x cols` matrix `x`, written into `x_t`, and its
-    /// lists (`None` as for [`NonzeroColumns::of`], `x_t` then holding part of it). Each
+    /// lists (`None` as for [`NonzeroColumns::of`], `x_t` then empty). Each
     /// thread moves the columns of `x` that make its blocks, then lists them.
     fn of_transpose(
         x: &[f32],
@@ -92,7 +93,7 @@ impl NonzeroColumns {
         );
         x_t.clear();
         x_t.reserve(rows * cols);
-        let (to, isa) = (SharedSlice(x_t.as_mut_ptr()), Isa::detect());
+        let (to, isa) = (SharedPtr(x_t.as_mut_ptr()), Isa::detect());
         let start = |block: usize| block * ROWS * rows;
         let lists = Self::listed(
             cols,
@@ -155,9 +156,10 @@ impl NonzeroColumns {
             return None;
         }
         let (columns, counts) = (
-            SharedSlice(lists.columns.as_mut_ptr()),
-            SharedSlice(lists.counts.as_mut_ptr()),
+            SharedPtr(lists.columns.as_mut_ptr()),
+            SharedPtr(lists.counts.as_mut_ptr()),
         );
+        // (for_each_range runs nothing when the first block is the only one)
         for_each_range(blocks - 1, |range| {
             let blocks = range.start + 1..range.end + 1;
             make(blocks.clone());
@@ -236,9 +238,12 @@ pub(crate) fn product<T: Float>(
         return None;
     }
     let isa = Isa::detect();
-    if n < isa.lanes() {
-        // Too narrow for a vector of columns (a convolution's weight gradient for 6
-        // filters): gemm's kernels do better.
+    // The tile's vectors run along the result's columns, or for `g^T @ x` (computed as
+    // `(x^T @ g)^T`) along its rows.
+    let vector_side = if trans_a { m } else { n };
+    if vector_side < isa.lanes() {
+        // Too narrow for a vector (a convolution's weight gradient for 6 filters): gemm's
+        // kernels do better.
         return None;
     }
     if isa.kind() == Kind::Portable {
@@ -248,7 +253,7 @@ pub(crate) fn product<T: Float>(
     }
     let out = SCRATCH.with_borrow_mut(|[left, right, out_t]| {
         let mut out = Vec::with_capacity(m * n);
-        let to = SharedSlice(out.as_mut_ptr());
+        let to = SharedPtr(out.as_mut_ptr());
         if trans_a {
             // g^T @ x = (x^T @ g)^T, with x^T the mostly-zero left side.
             let lists = NonzeroColumns::of_transpose(b.data(), k, n, left)?;
@@ -290,13 +295,13 @@ unsafe fn times_transposed(
     w: &[f32],
     n: usize,
     w_t: &mut Vec<f32>,
-    to: &SharedSlice<f32>,
+    to: &SharedPtr<f32>,
 ) {
     let (k, m) = (lists.k, x.len() / lists.k);
     assert_eq!(w.len(), n * k, "zero_skipping: W is not n x k");
     w_t.clear();
     w_t.reserve(k * n);
-    let w_t = SharedSlice(w_t.as_mut_ptr());
+    let w_t = SharedPtr(w_t.as_mut_ptr());
     for_each_band(n, |cols| {
         let width = cols.len();
         let band = w_t.at(k * cols.start);
@@ -329,7 +334,7 @@ unsafe fn times(
     lists: &NonzeroColumns,
     b: &[f32],
     n: usize,
-    to: &SharedSlice<f32>,
+    to: &SharedPtr<f32>,
 ) {
     let (k, m) = (lists.k, x.len() / lists.k);
     assert_eq!(b.len(), k * n, "zero_skipping: b is not k x n");
@@ -353,21 +358,21 @@ unsafe fn weight_gradient(
     g: &[f32],
     m: usize,
     out_t: &mut Vec<f32>,
-    to: &SharedSlice<f32>,
+    to: &SharedPtr<f32>,
 ) {
     let (k, n) = (lists.k, x_t.len() / lists.k);
     assert_eq!(g.len(), k * m, "zero_skipping: g is not k x m");
     out_t.clear();
     out_t.reserve(n * m);
-    let out_t = SharedSlice(out_t.as_mut_ptr());
-    for_each_band(m, |cols| {
-        let width = cols.len();
+    let out_t = SharedPtr(out_t.as_mut_ptr());
+    for_each_band(m, |outputs| {
+        let width = outputs.len();
         // This band of x^T @ g: n rows of `width`, stored alone.
-        let band = out_t.at(n * cols.start);
-        let g = Rows::new(&g[cols.start..], m);
+        let band = out_t.at(n * outputs.start);
+        let g = Rows::new(&g[outputs.start..], m);
         // SAFETY: the band's n x width values lie inside `out_t`'s room for n * m from
-        // n * cols.start, which no other band writes, and `g` holds k rows of `width`
-        // columns. The band's transpose is rows `cols` of the result, this band's alone.
+        // n * outputs.start, which no other band writes, and `g` holds k rows of `width`
+        // columns. The band's transpose is rows `outputs` of the result, this band's alone.
         unsafe {
             let band_rows = Out {
                 to: band,
@@ -380,14 +385,14 @@ unsafe fn weight_gradient(
                 n,
                 width,
                 width,
-                to.at(n * cols.start),
+                to.at(n * outputs.start),
             );
         }
     });
 }
 
 /// Rows `pitch` apart from column `first` of the matrix at `to`.
-fn out(to: &SharedSlice<f32>, first: usize, pitch: usize) -> Out {
+fn out(to: &SharedPtr<f32>, first: usize, pitch: usize) -> Out {
     Out {
         to: to.at(first),
         pitch,
@@ -550,7 +555,64 @@ mod tests {
     }
 
     #[test]
+    fn bands_of_columns_give_the_bits_of_the_whole_product_on_every_instruction_set() {
+        let mut rng = Rng::seed(7);
+        let (m, k, n) = (13, 40, 100);
+        let a = mostly_zero(m, k, 0.1, &mut rng);
+        let b: Vec<f32> = (0..k * n).map(|_| rng.normal() as f32).collect();
+        let lists = NonzeroColumns::of(&a, m, k).expect("10% nonzero: lists");
+        for isa in Isa::available() {
+            let run = |bands: &[usize]| {
+                let mut out = vec![f32::NAN; m * n];
+                for band in bands.windows(2) {
+                    let (first, width) = (band[0], band[1] - band[0]);
+                    let to = Out {
+                        to: out[first..].as_mut_ptr(),
+                        pitch: n,
+                    };
+                    // SAFETY: b's columns first..first + width of its k rows, and the same
+                    // columns of the m x n output.
+                    let b = Rows::new(&b[first..], n);
+                    unsafe { skipping(isa, &a, m, &lists, b, width, to) };
+                }
+                out
+            };
+            let whole = run(&[0, n]);
+            // Bands at multiples of 16, as for_each_band cuts them, the last with the tail.
+            for bands in [
+                &[0, 16, n][..],
+                &[0, 48, 64, n],
+                &[0, 16, 32, 48, 64, 80, 96, n],
+            ] {
+                let banded = run(bands);
+                let same = whole
+                    .iter()
+                    .zip(&banded)
+                    .all(|(x, y)| x.to_bits() == y.to_bits());
+                assert!(same, "{}: bands {bands:?}", isa.name());
+            }
+        }
+    }
+
+    #[test]
     fn a_transpose_listed_as_it_is_made_is_the_transpose_and_its_lists() {
+        // One block of rows of x^T (1 to 6 columns of x), two, and three with a remainder.
+        let mut rng = Rng::seed(4);
+        for cols in 1..=13 {
+            let x = mostly_zero(20, cols, 0.02, &mut rng);
+            let want_t = Array::from_vec(x.clone(), &[20, cols]).transpose();
+            let mut x_t = Vec::new();
+            let lists = NonzeroColumns::of_transpose(&x, 20, cols, &mut x_t).expect("2% nonzero");
+            assert_eq!(x_t, want_t.data(), "{cols} columns");
+            for block in 0..cols.div_ceil(ROWS) {
+                // The images (rows of x) where one of the block's pixels is nonzero.
+                let pixels = block * ROWS..(block * ROWS + ROWS).min(cols);
+                let want: Vec<u32> = (0..20u32)
+                    .filter(|&i| pixels.clone().any(|p| x[i as usize * cols + p] != 0.0))
+                    .collect();
+                assert_eq!(lists.block(block), want, "{cols} columns, block {block}");
+            }
+        }
         let mut rng = Rng::seed(5);
         // 64 images of 100 pixels: 17 blocks of 6 pixels, the last of 4.
         let (rows, cols) = (64, 100);
@@ -582,7 +644,8 @@ mod tests {
     #[test]
     fn the_three_forms_match_the_dense_product_on_any_number_of_threads() {
         let mut rng = Rng::seed(11);
-        let (batch, inputs, outputs) = (64, 300, 70);
+        // 301 inputs: x^T's last block of rows has 1 row; 70 outputs: 4 bands of 16 and 6.
+        let (batch, inputs, outputs) = (64, 301, 70);
         let x = Array::from_vec(mostly_zero(batch, inputs, 0.08, &mut rng), &[batch, inputs]);
         let w = Array::from_vec(
             (0..outputs * inputs).map(|_| rng.normal() as f32).collect(),
@@ -631,5 +694,8 @@ mod tests {
         let tall = Array::from_vec(mostly_zero(1024, inputs, 0.05, &mut rng), &[1024, inputs]);
         let narrow = Array::from_vec(vec![1.0f32; 4 * inputs], &[4, inputs]);
         assert!(product(&tall, false, &narrow, true).is_none());
+        // (and g^T @ x for a g of 4 columns: x^T @ g would be 4 wide)
+        let few = Array::from_vec(vec![1.0f32; 1024 * 4], &[1024, 4]);
+        assert!(product(&few, true, &tall, false).is_none());
     }
 }

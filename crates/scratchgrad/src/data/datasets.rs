@@ -296,8 +296,8 @@ impl Dataset {
         let len = indices.len() * pixels;
         let mut x: Vec<f32> = Vec::with_capacity(len);
         if len > 0 {
-            // Rows are independent: a batch of 21 MNIST images or more is split across
-            // threads, a few images converted here.
+            // Rows are independent: a batch of `PARALLEL_MIN` values or more (21 MNIST
+            // images) is split across threads, a few images converted here.
             let rows = &mut x.spare_capacity_mut()[..len];
             for_each_part(rows, pixels, PARALLEL_MIN, |start, part| {
                 let indices = &indices[start / pixels..][..part.len() / pixels];
