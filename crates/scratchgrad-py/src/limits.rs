@@ -28,10 +28,11 @@ pub fn fits(what: &str, shape: &[usize]) -> PyResult<()> {
 /// The shape `a` and `b` broadcast to, or `None` when they do not (the library then refuses
 /// them with its own message).
 pub use scratchgrad::array::try_broadcast_shapes as broadcast;
+use scratchgrad::array::Dims;
 
 /// The shape of `a @ b` over their last two axes (batch axes broadcast), or `None` when
 /// they do not multiply.
-pub fn matmul(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
+pub fn matmul(a: &[usize], b: &[usize]) -> Option<Dims> {
     let (&[.., m, k], &[.., k2, n]) = (a, b) else {
         return None;
     };
@@ -49,9 +50,9 @@ mod tests {
 
     #[test]
     fn shapes_follow_numpy_and_sizes_cannot_wrap() {
-        assert_eq!(broadcast(&[2, 1, 3], &[4, 1]), Some(vec![2, 4, 3]));
+        assert_eq!(broadcast(&[2, 1, 3], &[4, 1]).unwrap()[..], [2, 4, 3]);
         assert_eq!(broadcast(&[2, 3], &[4]), None);
-        assert_eq!(matmul(&[5, 1, 2, 3], &[4, 3, 6]), Some(vec![5, 4, 2, 6]));
+        assert_eq!(matmul(&[5, 1, 2, 3], &[4, 3, 6]).unwrap()[..], [5, 4, 2, 6]);
         assert_eq!(matmul(&[2, 3], &[2, 3]), None);
         assert!(fits("x", &[1 << 16, 1 << 15]).is_ok());
         assert_eq!(elements(&[7, 7_905_747_460_161_236_407]), None);

@@ -11,7 +11,7 @@ use numpy::{PyArray1, PyArrayDyn, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyMemoryError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
-use scratchgrad::array::{Array, Float};
+use scratchgrad::array::{Array, Dims, Float};
 use scratchgrad::autograd::Tensor;
 
 use crate::limits;
@@ -71,7 +71,7 @@ impl AnyTensor {
     }
 
     pub fn shape(&self) -> Vec<usize> {
-        with!(self, t => t.shape())
+        with!(self, t => t.shape().to_vec())
     }
 
     /// A constant with the same values.
@@ -785,7 +785,7 @@ impl PyTensor {
         &self,
         other: Operand,
         reversed: bool,
-        shape_of: fn(&[usize], &[usize]) -> Option<Vec<usize>>,
+        shape_of: fn(&[usize], &[usize]) -> Option<Dims>,
         op: impl FnOnce(AnyTensor, AnyTensor) -> PyResult<AnyTensor>,
     ) -> PyResult<Self> {
         let other = other.into_tensor(&self.0)?;

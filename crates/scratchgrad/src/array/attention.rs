@@ -71,7 +71,7 @@ impl<T: Float> Array<T> {
     ) -> Array<T> {
         let dims = Dims::of(self, heads);
         assert!(
-            weights.shape == dims.weights_shape() && g.shape == dims.out_shape(),
+            weights.shape[..] == dims.weights_shape() && g.shape[..] == dims.out_shape(),
             "causal_attention_grad: weights {:?} and gradient {:?} for qkv {:?}",
             weights.shape,
             g.shape,
@@ -128,12 +128,12 @@ impl Dims {
         T::from_f64(1.0 / (self.size as f64).sqrt())
     }
 
-    fn out_shape(self) -> Vec<usize> {
-        vec![self.batch, self.time, self.width()]
+    fn out_shape(self) -> [usize; 3] {
+        [self.batch, self.time, self.width()]
     }
 
-    fn weights_shape(self) -> Vec<usize> {
-        vec![self.batch, self.heads, self.time, self.time]
+    fn weights_shape(self) -> [usize; 4] {
+        [self.batch, self.heads, self.time, self.time]
     }
 }
 

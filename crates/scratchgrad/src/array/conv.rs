@@ -91,7 +91,7 @@ impl<T: Float> Array<T> {
         let (oh, ow) = out_size("col2im", window, shape);
         let (columns, plane) = (n * oh * ow, oh * ow);
         assert!(
-            self.shape == [c * window.kh * window.kw, columns],
+            self.shape[..] == [c * window.kh * window.kw, columns],
             "col2im: columns {:?} do not fit an input of {shape:?} ({} x {columns} expected)",
             self.shape,
             c * window.kh * window.kw
@@ -152,7 +152,7 @@ impl<T: Float> Array<T> {
             && weight.shape[1] == c
             && weight.shape[2] == window.kh
             && weight.shape[3] == window.kw
-            && bias.is_none_or(|b| b.shape == [weight.shape[0]]);
+            && bias.is_none_or(|b| b.shape[..] == [weight.shape[0]]);
         assert!(
             fits,
             "{op}: weight {:?} (and bias {:?}) do not fit input {:?} with a {}x{} kernel",
@@ -175,7 +175,7 @@ impl<T: Float> Array<T> {
     ) -> Array<T> {
         let (plane, o) = (oh * ow, self.shape[1]);
         assert!(
-            self.shape == [n * plane, o],
+            self.shape[..] == [n * plane, o],
             "rows_to_nchw: {:?} is not [{n} x {oh} x {ow}, {o}]",
             self.shape
         );

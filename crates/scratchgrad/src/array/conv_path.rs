@@ -195,7 +195,7 @@ impl<T: Float> SavedInput<T> {
                 let input = nchw("conv2d", input_shape);
                 let p = window.padding;
                 assert!(
-                    padded.shape == [input.0, input.2 + 2 * p, input.3 + 2 * p, input.1],
+                    padded.shape[..] == [input.0, input.2 + 2 * p, input.3 + 2 * p, input.1],
                     "conv2d backward: the saved input {:?} is not {input_shape:?} padded by {p}",
                     padded.shape
                 );

@@ -237,7 +237,7 @@ impl<T: Float> Array<T> {
     pub fn bias_gelu_and_slope(&self, bias: &Array<T>) -> (Array<T>, Array<T>) {
         let n = bias.len();
         assert!(
-            bias.shape == [n] && self.shape.last() == Some(&n),
+            bias.shape[..] == [n] && self.shape.last() == Some(&n),
             "bias_gelu: a bias {:?} does not fit rows of {:?}",
             bias.shape,
             self.shape

@@ -47,7 +47,7 @@ pub use conv_path::{ConvPath, SavedInput};
 pub use float::Float;
 pub use random::Rng;
 pub use reduce::LONG_SUM;
-pub use shape::{broadcast_shapes, strides_of, try_broadcast_shapes};
+pub use shape::{broadcast_shapes, strides_of, try_broadcast_shapes, Dims};
 pub use simd::Isa;
 pub(crate) use threads::for_each_part;
 pub use threads::{num_threads, run_tasks, set_num_threads, with_threads};
@@ -66,7 +66,7 @@ use storage::Storage;
 #[derive(Clone, PartialEq)]
 pub struct Array<T> {
     data: Storage<T>,
-    shape: Vec<usize>,
+    shape: Dims,
 }
 
 impl<T: Copy> Array<T> {
@@ -84,7 +84,7 @@ impl<T: Copy> Array<T> {
         );
         Array {
             data: data.into(),
-            shape: shape.to_vec(),
+            shape: Dims::from_slice(shape),
         }
     }
 
@@ -104,7 +104,7 @@ impl<T: Copy> Array<T> {
         Array {
             // SAFETY: the caller's promise is the storage's.
             data: unsafe { Storage::lent(ptr, len, owner) },
-            shape: shape.to_vec(),
+            shape: Dims::from_slice(shape),
         }
     }
 
@@ -118,7 +118,7 @@ impl<T: Copy> Array<T> {
     pub fn full(shape: &[usize], value: T) -> Self {
         Array {
             data: buffers::filled(shape.iter().product(), value).into(),
-            shape: shape.to_vec(),
+            shape: Dims::from_slice(shape),
         }
     }
 
@@ -126,7 +126,7 @@ impl<T: Copy> Array<T> {
     pub fn scalar(value: T) -> Self {
         Array {
             data: vec![value].into(),
-            shape: vec![],
+            shape: Dims::new(),
         }
     }
 
@@ -228,7 +228,7 @@ impl<T: Float> Array<T> {
     pub fn arange(n: usize) -> Self {
         Array {
             data: (0..n).map(T::from_usize).collect::<Vec<_>>().into(),
-            shape: vec![n],
+            shape: smallvec::smallvec![n],
         }
     }
 

@@ -134,7 +134,7 @@ impl<T: Float> Array<T> {
         let (n, c, h, w) = nchw("avg_pool2d backward", shape);
         let (oh, ow) = out_size("avg_pool2d backward", window, shape);
         assert!(
-            self.shape == [n, c, oh, ow],
+            self.shape[..] == [n, c, oh, ow],
             "avg_pool2d backward: gradient {:?} does not fit input {shape:?}",
             self.shape
         );

@@ -1,7 +1,9 @@
 //! Reductions (sum, mean, max, argmax) over any set of axes, and softmax along one axis.
 
+use smallvec::SmallVec;
+
 use super::buffers::filled;
-use super::shape::{for_each_row, strides_of};
+use super::shape::{for_each_row, strides_of, Dims};
 use super::wide_sums::{sum_terms, Term};
 use super::{Array, Float, Isa};
 
@@ -52,8 +54,8 @@ pub(crate) fn largest<T: Float>(values: &[T]) -> T {
 
 impl<T: Copy> Array<T> {
     /// Checks `axes` against the array and returns, for each dimension, whether it is reduced.
-    fn reduced_dims(&self, op: &str, axes: &[usize]) -> Vec<bool> {
-        let mut reduced = vec![false; self.ndim()];
+    fn reduced_dims(&self, op: &str, axes: &[usize]) -> SmallVec<[bool; 4]> {
+        let mut reduced: SmallVec<[bool; 4]> = smallvec::smallvec![false; self.ndim()];
         for &a in axes {
             assert!(
                 a < self.ndim(),
@@ -76,13 +78,13 @@ impl<T: Copy> Array<T> {
         keepdims: bool,
         init: A,
         f: impl Fn(A, T) -> A,
-    ) -> (Vec<A>, Vec<usize>) {
+    ) -> (Vec<A>, Dims) {
         let reduced = self.reduced_dims(op, axes);
-        let kept: Vec<usize> = (0..self.ndim())
+        let kept: Dims = (0..self.ndim())
             .map(|d| if reduced[d] { 1 } else { self.shape[d] })
             .collect();
         let kept_strides = strides_of(&kept);
-        let out_strides: Vec<usize> = (0..self.ndim())
+        let out_strides: Dims = (0..self.ndim())
             .map(|d| if reduced[d] { 0 } else { kept_strides[d] })
             .collect();
         let mut out = filled(kept.iter().product(), init);
@@ -116,7 +118,7 @@ impl<T: Copy> Array<T> {
                 }
             });
         }
-        let shape: Vec<usize> = if keepdims {
+        let shape: Dims = if keepdims {
             kept
         } else {
             (0..self.ndim())
@@ -285,7 +287,7 @@ impl<T: Float> Array<T> {
     /// with the 1 kept. This is the one rule by which autograd undoes broadcasting. Takes the
     /// array so that, when there is nothing to undo, it comes back as it is (no copy).
     pub fn sum_to(self, shape: &[usize]) -> Array<T> {
-        if self.shape == shape {
+        if *self.shape == *shape {
             return self;
         }
         self.summed_to(shape)
@@ -293,7 +295,7 @@ impl<T: Float> Array<T> {
 
     /// [`Array::sum_to`] reading `self` in place: a copy when there is nothing to undo.
     pub fn summed_to(&self, shape: &[usize]) -> Array<T> {
-        if self.shape == shape {
+        if *self.shape == *shape {
             return self.clone();
         }
         assert!(
@@ -303,7 +305,7 @@ impl<T: Float> Array<T> {
             shape
         );
         let lead = self.ndim() - shape.len();
-        let axes: Vec<usize> = (0..self.ndim())
+        let axes: Dims = (0..self.ndim())
             .filter(|&d| d < lead || (shape[d - lead] == 1 && self.shape[d] != 1))
             .collect();
         let summed = self.sum(&axes, true);

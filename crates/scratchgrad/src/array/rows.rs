@@ -37,7 +37,7 @@ impl<T: Float> Array<T> {
         let n = self.shape.last().copied().unwrap_or(1).max(1);
         // Shaped `[n]`, not only `n` long: the gradients are given their shapes.
         assert!(
-            weight.shape == [n] && bias.shape == [n],
+            weight.shape[..] == [n] && bias.shape[..] == [n],
             "layer_norm_rows: {:?} rows with weight {:?} and bias {:?} (both must be [{n}])",
             self.shape,
             weight.shape,

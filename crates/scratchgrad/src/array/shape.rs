@@ -1,12 +1,18 @@
 //! Shape arithmetic shared by every operation: strides and numpy's broadcasting rule.
 
+use smallvec::SmallVec;
+
+/// A shape, or strides: one number per axis, kept inline for up to four axes (every array a
+/// network here makes), so that making one asks nothing of the allocator.
+pub type Dims = SmallVec<[usize; 4]>;
+
 /// Row-major strides (in elements) of a contiguous array of `shape`.
 ///
 /// ```
-/// assert_eq!(scratchgrad::array::strides_of(&[2, 3, 4]), vec![12, 4, 1]);
+/// assert_eq!(scratchgrad::array::strides_of(&[2, 3, 4])[..], [12, 4, 1]);
 /// ```
-pub fn strides_of(shape: &[usize]) -> Vec<usize> {
-    let mut strides = vec![1; shape.len()];
+pub fn strides_of(shape: &[usize]) -> Dims {
+    let mut strides: Dims = smallvec::smallvec![1; shape.len()];
     for d in (0..shape.len().saturating_sub(1)).rev() {
         strides[d] = strides[d + 1] * shape[d + 1];
     }
@@ -18,9 +24,9 @@ pub fn strides_of(shape: &[usize]) -> Vec<usize> {
 ///
 /// ```
 /// use scratchgrad::array::broadcast_shapes;
-/// assert_eq!(broadcast_shapes("add", &[3, 1], &[4]), vec![3, 4]);
+/// assert_eq!(broadcast_shapes("add", &[3, 1], &[4])[..], [3, 4]);
 /// ```
-pub fn broadcast_shapes(op: &str, a: &[usize], b: &[usize]) -> Vec<usize> {
+pub fn broadcast_shapes(op: &str, a: &[usize], b: &[usize]) -> Dims {
     try_broadcast_shapes(a, b).unwrap_or_else(|| panic!("{op}: cannot broadcast {a:?} with {b:?}"))
 }
 
@@ -29,10 +35,10 @@ pub fn broadcast_shapes(op: &str, a: &[usize], b: &[usize]) -> Vec<usize> {
 ///
 /// ```
 /// use scratchgrad::array::try_broadcast_shapes;
-/// assert_eq!(try_broadcast_shapes(&[2, 1, 3], &[4, 1]), Some(vec![2, 4, 3]));
+/// assert_eq!(try_broadcast_shapes(&[2, 1, 3], &[4, 1]).unwrap()[..], [2, 4, 3]);
 /// assert_eq!(try_broadcast_shapes(&[2, 3], &[4]), None);
 /// ```
-pub fn try_broadcast_shapes(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
+pub fn try_broadcast_shapes(a: &[usize], b: &[usize]) -> Option<Dims> {
     let n = a.len().max(b.len());
     // a missing leading dimension counts as 1
     let dim = |s: &[usize], i: usize| {
@@ -54,7 +60,7 @@ pub fn try_broadcast_shapes(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
 
 /// Strides for reading an array of `shape` as if it had the larger shape `target`:
 /// broadcast (size-1 or missing) dimensions get stride 0.
-pub(crate) fn broadcast_strides(shape: &[usize], target: &[usize]) -> Vec<usize> {
+pub(crate) fn broadcast_strides(shape: &[usize], target: &[usize]) -> Dims {
     let own = strides_of(shape);
     let offset = target.len() - shape.len();
     (0..target.len())
@@ -81,7 +87,7 @@ pub(crate) fn for_each_offset<const K: usize>(
         return;
     }
     let nd = shape.len();
-    let mut index = vec![0usize; nd];
+    let mut index: Dims = smallvec::smallvec![0; nd];
     let mut offsets = [0usize; K];
     for flat in 0..total {
         f(flat, offsets);
@@ -126,9 +132,9 @@ mod tests {
 
     #[test]
     fn broadcasting_follows_numpy() {
-        assert_eq!(broadcast_shapes("t", &[2, 3], &[2, 3]), vec![2, 3]);
-        assert_eq!(broadcast_shapes("t", &[], &[2, 3]), vec![2, 3]);
-        assert_eq!(broadcast_shapes("t", &[5, 1, 3], &[4, 1]), vec![5, 4, 3]);
+        assert_eq!(broadcast_shapes("t", &[2, 3], &[2, 3])[..], [2, 3]);
+        assert_eq!(broadcast_shapes("t", &[], &[2, 3])[..], [2, 3]);
+        assert_eq!(broadcast_shapes("t", &[5, 1, 3], &[4, 1])[..], [5, 4, 3]);
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //! Each returns a new contiguous array.
 
 use super::buffers::vec_with_capacity;
-use super::shape::{broadcast_shapes, broadcast_strides, for_each_offset, strides_of};
+use smallvec::SmallVec;
+
+use super::shape::{broadcast_shapes, broadcast_strides, for_each_offset, strides_of, Dims};
 use super::transpose;
 use super::{Array, Float};
 
@@ -13,7 +15,7 @@ impl<T: Copy> Array<T> {
         // The elements are shared as they are (lent memory stays lent).
         Array {
             data: self.data.clone(),
-            shape: shape.to_vec(),
+            shape: Dims::from_slice(shape),
         }
     }
 
@@ -28,7 +30,7 @@ impl<T: Copy> Array<T> {
         self.check_reshape(shape);
         Array {
             data: self.data,
-            shape: shape.to_vec(),
+            shape: Dims::from_slice(shape),
         }
     }
 
@@ -51,7 +53,7 @@ impl<T: Copy> Array<T> {
     where
         T: Send + Sync,
     {
-        let mut seen = vec![false; self.ndim()];
+        let mut seen: SmallVec<[bool; 4]> = smallvec::smallvec![false; self.ndim()];
         let valid = perm.len() == self.ndim()
             && perm
                 .iter()
@@ -62,8 +64,8 @@ impl<T: Copy> Array<T> {
             self.shape
         );
         let strides = strides_of(&self.shape);
-        let shape: Vec<usize> = perm.iter().map(|&p| self.shape[p]).collect();
-        let read: Vec<usize> = perm.iter().map(|&p| strides[p]).collect();
+        let shape: Dims = perm.iter().map(|&p| self.shape[p]).collect();
+        let read: Dims = perm.iter().map(|&p| strides[p]).collect();
         let mut data = vec_with_capacity(self.len());
         let n = self.ndim();
         let lead_kept = perm
@@ -109,7 +111,7 @@ impl<T: Copy> Array<T> {
     pub fn broadcast_to(&self, shape: &[usize]) -> Array<T> {
         let target = broadcast_shapes("broadcast_to", &self.shape, shape);
         assert!(
-            target == shape,
+            target[..] == *shape,
             "broadcast_to: cannot broadcast {:?} to {:?}",
             self.shape,
             shape

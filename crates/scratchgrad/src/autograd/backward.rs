@@ -11,9 +11,11 @@
 //! read one block of its input (narrow) returns that block's gradient alone ([`Grad::Block`]):
 //! the rest of its input's gradient is zeros, and the caller adds the block where it belongs.
 
+use smallvec::{smallvec, SmallVec};
+
 use super::op::Op;
 use super::Tensor;
-use crate::array::{Array, Float};
+use crate::array::{Array, Dims, Float};
 
 /// Computes `f()` only when `t` needs a gradient.
 fn wanted<T: Float>(t: &Tensor<T>, f: impl FnOnce() -> Array<T>) -> Option<Array<T>> {
@@ -22,7 +24,7 @@ fn wanted<T: Float>(t: &Tensor<T>, f: impl FnOnce() -> Array<T>) -> Option<Array
 
 /// `shape` with each axis in `axes` set to 1: where a reduction's output lived before
 /// `keepdims = false` dropped those axes.
-fn kept_shape(shape: &[usize], axes: &[usize]) -> Vec<usize> {
+fn kept_shape(shape: &[usize], axes: &[usize]) -> Dims {
     (0..shape.len())
         .map(|d| if axes.contains(&d) { 1 } else { shape[d] })
         .collect()
@@ -41,12 +43,11 @@ pub(crate) enum Grad<T> {
     },
 }
 
+/// One gradient (or `None`) per input of an operation, kept inline for up to three inputs.
+pub(crate) type Grads<G> = SmallVec<[Option<G>; 3]>;
+
 /// The gradients of an operation's inputs, given its output `out` and upstream gradient `g`.
-pub(crate) fn input_grads<T: Float>(
-    op: &Op<T>,
-    out: &Array<T>,
-    g: Array<T>,
-) -> Vec<Option<Grad<T>>> {
+pub(crate) fn input_grads<T: Float>(op: &Op<T>, out: &Array<T>, g: Array<T>) -> Grads<Grad<T>> {
     match op {
         // narrow reads a block: its gradient is g in that block, zeros elsewhere
         Op::Narrow { input, axis, start } => {
@@ -55,7 +56,7 @@ pub(crate) fn input_grads<T: Float>(
                 start: *start,
                 block,
             };
-            vec![wanted(input, || g).map(block)]
+            smallvec![wanted(input, || g).map(block)]
         }
         _ => whole_grads(op, out, g)
             .into_iter()
@@ -65,42 +66,42 @@ pub(crate) fn input_grads<T: Float>(
 }
 
 /// The rules whose gradients are whole arrays: every operation but narrow.
-fn whole_grads<T: Float>(op: &Op<T>, out: &Array<T>, g: Array<T>) -> Vec<Option<Array<T>>> {
+fn whole_grads<T: Float>(op: &Op<T>, out: &Array<T>, g: Array<T>) -> Grads<Array<T>> {
     use Op::*;
     let one = T::ONE;
     match op {
-        Leaf => vec![],
+        Leaf => smallvec![],
         // d(a+b)/da = 1, d(a+b)/db = 1. g moves on to one input as it is; the other's share
         // is read from g first, summed down (sum_to's rule) if that input was broadcast, as a
         // bias is: so g is copied only when both inputs have its shape.
         Add(a, b) => {
             let (need_a, need_b) = (a.requires_grad(), b.requires_grad());
-            if need_a && (!need_b || b.shape() != g.shape()) {
+            if need_a && (!need_b || b.shape()[..] != *g.shape()) {
                 let db = need_b.then(|| g.summed_to(&b.shape()));
-                vec![Some(g), db]
+                smallvec![Some(g), db]
             } else {
                 let da = need_a.then(|| g.summed_to(&a.shape()));
-                vec![da, need_b.then_some(g)]
+                smallvec![da, need_b.then_some(g)]
             }
         }
         // d(a-b)/da = 1, d(a-b)/db = -1 (a broadcast b summed down before it is negated)
         Sub(a, b) => {
             let db = wanted(b, || {
-                if b.shape() == g.shape() {
+                if b.shape()[..] == *g.shape() {
                     g.neg()
                 } else {
                     g.summed_to(&b.shape()).neg()
                 }
             });
-            vec![wanted(a, || g), db]
+            smallvec![wanted(a, || g), db]
         }
         // d(a*b)/da = b, d(a*b)/db = a
-        Mul(a, b) => vec![
+        Mul(a, b) => smallvec![
             wanted(a, || g.mul(&b.data())),
             wanted(b, || g.mul(&a.data())),
         ],
         // d(a/b)/da = 1/b, d(a/b)/db = -a/b^2 = -out/b
-        Div(a, b) => vec![
+        Div(a, b) => smallvec![
             wanted(a, || g.div(&b.data())),
             wanted(b, || g.mul(out).div(&b.data()).neg()),
         ],
@@ -108,7 +109,7 @@ fn whole_grads<T: Float>(op: &Op<T>, out: &Array<T>, g: Array<T>) -> Vec<Option<
         // where a = 0 <= b (the limits there, instead of 0 * inf)
         Pow(a, b) => {
             let (ad, bd) = (a.data(), b.data());
-            vec![
+            smallvec![
                 wanted(a, || {
                     let local = ad.zip_with("pow backward", &bd, |a, b| {
                         if b == T::ZERO {
@@ -141,28 +142,28 @@ fn whole_grads<T: Float>(op: &Op<T>, out: &Array<T>, g: Array<T>) -> Vec<Option<
                 ad.lt_mask(&bd)
             };
             let share_a = picks_a.add(&ad.eq_mask(&bd).mul_scalar(half));
-            vec![
+            smallvec![
                 wanted(a, || g.mul(&share_a)),
                 wanted(b, || g.mul(&share_a.map(|s| one - s))),
             ]
         }
         // d(-x)/dx = -1
-        Neg(x) => vec![wanted(x, || g.neg())],
+        Neg(x) => smallvec![wanted(x, || g.neg())],
         // d e^x/dx = e^x = out
-        Exp(x) => vec![wanted(x, || g.mul(out))],
+        Exp(x) => smallvec![wanted(x, || g.mul(out))],
         // d ln(x)/dx = 1/x
-        Log(x) => vec![wanted(x, || g.div(&x.data()))],
+        Log(x) => smallvec![wanted(x, || g.div(&x.data()))],
         // d sqrt(x)/dx = 1 / (2 sqrt(x)) = 1 / (2 out)
-        Sqrt(x) => vec![wanted(x, || g.div(&out.mul_scalar(T::from_f64(2.0))))],
+        Sqrt(x) => smallvec![wanted(x, || g.div(&out.mul_scalar(T::from_f64(2.0))))],
         // d tanh(x)/dx = 1 - tanh(x)^2 = 1 - out^2
-        Tanh(x) => vec![wanted(x, || g.mul(&out.map(|t| one - t * t)))],
+        Tanh(x) => smallvec![wanted(x, || g.mul(&out.map(|t| one - t * t)))],
         // d gelu(x)/dx = s + x s (1 - s) 2c (1 + 3a x^2), s = sigmoid(2c (x + a x^3)): the
         // slope, computed with the forward value (Array::gelu_and_slope)
         Gelu {
             input,
             bias: None,
             slope,
-        } => vec![wanted(input, || g.mul(slope))],
+        } => smallvec![wanted(input, || g.mul(slope))],
         // gelu(x + b): dx = g * slope, db = the sum over rows of dx, in one pass
         Gelu {
             input,
@@ -170,25 +171,25 @@ fn whole_grads<T: Float>(op: &Op<T>, out: &Array<T>, g: Array<T>) -> Vec<Option<
             slope,
         } => {
             let (dx, db) = g.bias_gelu_grads(slope);
-            vec![
+            smallvec![
                 input.requires_grad().then_some(dx),
                 bias.requires_grad().then_some(db),
             ]
         }
         // d sigmoid(x)/dx = sigmoid(x) (1 - sigmoid(x)) = out (1 - out)
-        Sigmoid(x) => vec![wanted(x, || g.mul(&out.map(|s| s * (one - s))))],
+        Sigmoid(x) => smallvec![wanted(x, || g.mul(&out.map(|s| s * (one - s))))],
         // d relu(x)/dx = 1 where x > 0, else 0
-        Relu(x) => vec![wanted(x, || {
+        Relu(x) => smallvec![wanted(x, || {
             g.mul(&out.map(|y| if y > T::ZERO { one } else { T::ZERO }))
         })],
         // d|x|/dx = sign(x) (0 at 0, as PyTorch)
-        Abs(x) => vec![wanted(x, || g.mul(&x.data().map(sign)))],
+        Abs(x) => smallvec![wanted(x, || g.mul(&x.data().map(sign)))],
         // d sum(x)/dx_i = 1: the gradient is copied back over the summed axes
         Sum {
             input,
             axes,
             keepdims,
-        } => vec![wanted(input, || {
+        } => smallvec![wanted(input, || {
             spread(g, input.shape().as_slice(), axes, *keepdims)
         })],
         // d mean(x)/dx_i = 1/n, n = number of elements averaged
@@ -196,7 +197,7 @@ fn whole_grads<T: Float>(op: &Op<T>, out: &Array<T>, g: Array<T>) -> Vec<Option<
             input,
             axes,
             keepdims,
-        } => vec![wanted(input, || {
+        } => smallvec![wanted(input, || {
             let shape = input.shape();
             let n: usize = axes.iter().map(|&a| shape[a]).product();
             // scaled before it is spread: n times fewer multiplications, the same values
@@ -212,7 +213,7 @@ fn whole_grads<T: Float>(op: &Op<T>, out: &Array<T>, g: Array<T>) -> Vec<Option<
             input,
             axes,
             keepdims,
-        } => vec![wanted(input, || {
+        } => smallvec![wanted(input, || {
             let x = input.data();
             let kept = kept_shape(x.shape(), axes);
             let is_max = x.eq_mask(&out.reshape(&kept));
@@ -222,7 +223,7 @@ fn whole_grads<T: Float>(op: &Op<T>, out: &Array<T>, g: Array<T>) -> Vec<Option<
                 .div(&ties)
         })],
         // d softmax: dx = s * (g - sum(g * s)) along the axis, s = out
-        Softmax { input, axis } => vec![wanted(input, || {
+        Softmax { input, axis } => smallvec![wanted(input, || {
             out.mul(&g.sub(&g.mul(out).sum(&[*axis], true)))
         })],
         // attention per head, P = causal_softmax(c q k^T), out = P v, c = 1 / sqrt(size):
@@ -231,16 +232,16 @@ fn whole_grads<T: Float>(op: &Op<T>, out: &Array<T>, g: Array<T>) -> Vec<Option<
             qkv,
             heads,
             weights,
-        } => vec![wanted(qkv, || {
+        } => smallvec![wanted(qkv, || {
             qkv.data().causal_attention_grad(weights, &g, *heads)
         })],
         // y = softmax(scale x) over each row's entries up to the diagonal (0 after it):
         // dx = scale y (g - sum(g y)), which is 0 where y is
         CausalSoftmax { input, scale } => {
-            vec![wanted(input, || out.causal_softmax_grad(&g, *scale))]
+            smallvec![wanted(input, || out.causal_softmax_grad(&g, *scale))]
         }
         // d log_softmax: dx = g - softmax(x) * sum(g) along the axis, softmax = e^out (out <= 0)
-        LogSoftmax { input, axis } => vec![wanted(input, || {
+        LogSoftmax { input, axis } => smallvec![wanted(input, || {
             g.sub(&out.exp_nonpositive().mul(&g.sum(&[*axis], true)))
         })],
         // C = A @ B: dA = g @ B^T, dB = A^T @ g. With a transposed operand (C = A @ B^T, as in
@@ -256,7 +257,7 @@ fn whole_grads<T: Float>(op: &Op<T>, out: &Array<T>, g: Array<T>) -> Vec<Option<
             // One B shared by a batch of A's (a Linear layer on [B, T, C]): dB sums every
             // matrix's A^T @ g, which is one product of the batch's rows stacked.
             let shared_b = bd.ndim() == 2 && ad.ndim() > 2 && !trans_a;
-            vec![
+            smallvec![
                 wanted(a, || match trans_a {
                     false => g.matmul_t(false, &bd, !trans_b),
                     true => bd.matmul_t(*trans_b, &g, true),
@@ -270,29 +271,29 @@ fn whole_grads<T: Float>(op: &Op<T>, out: &Array<T>, g: Array<T>) -> Vec<Option<
             ]
         }
         // reshape moves no value: the gradient takes the input's shape back
-        Reshape(x) => vec![wanted(x, || g.into_reshape(&x.shape()))],
+        Reshape(x) => smallvec![wanted(x, || g.into_reshape(&x.shape()))],
         // permute moves values: the inverse permutation moves their gradients back
-        Permute { input, perm } => vec![wanted(input, || {
-            let mut inverse = vec![0; perm.len()];
+        Permute { input, perm } => smallvec![wanted(input, || {
+            let mut inverse: Dims = smallvec![0; perm.len()];
             for (i, &p) in perm.iter().enumerate() {
                 inverse[p] = i;
             }
             g.permute(&inverse)
         })],
         // splitting heads moves values: merging the gradient moves each back where it was
-        SplitHeads(x) => vec![wanted(x, || g.merge_heads())],
+        SplitHeads(x) => smallvec![wanted(x, || g.merge_heads())],
         // merging heads moves values: splitting the gradient moves each back where it was
-        MergeHeads(x) => vec![wanted(x, || g.split_heads(x.shape()[1]))],
+        MergeHeads(x) => smallvec![wanted(x, || g.split_heads(x.shape()[1]))],
         // broadcasting copies values: their gradients are summed (by the caller's sum_to)
-        BroadcastTo(x) => vec![wanted(x, || g)],
+        BroadcastTo(x) => smallvec![wanted(x, || g)],
         // gather reads x at the index: each gradient is added back where it was read
-        Gather { input, axis, index } => vec![wanted(input, || {
+        Gather { input, axis, index } => smallvec![wanted(input, || {
             Array::zeros(&input.shape()).scatter_add(*axis, index, &g)
         })],
         // y[i] = table[ids[i]]: each row's gradient adds into the row it was read from, so a
         // row looked up twice collects both (a scatter-add)
         Embedding { table, ids } => {
-            vec![wanted(table, || Array::add_rows(table.shape()[0], ids, &g))]
+            smallvec![wanted(table, || Array::add_rows(table.shape()[0], ids, &g))]
         }
         Narrow { .. } => unreachable!("input_grads answers for narrow"),
         // y = x ⋆ W + b (cross-correlation, stride 1 on the direct path):
@@ -308,7 +309,7 @@ fn whole_grads<T: Float>(op: &Op<T>, out: &Array<T>, g: Array<T>) -> Vec<Option<
         } => {
             let w = weight.data();
             let input_shape = input.shape();
-            let mut grads = vec![
+            let mut grads = smallvec![
                 wanted(input, || saved.input_grad(&g, &w, &input_shape, window)),
                 wanted(weight, || {
                     saved.weight_grad(&g, w.shape(), &input_shape, window)
@@ -330,7 +331,7 @@ fn whole_grads<T: Float>(op: &Op<T>, out: &Array<T>, g: Array<T>) -> Vec<Option<
             inv_std,
         } => {
             let (dx, dw, db) = g.layer_norm_grads(&weight.data(), xhat, inv_std);
-            vec![
+            smallvec![
                 wanted(input, || dx),
                 wanted(weight, || dw),
                 wanted(bias, || db),
@@ -338,11 +339,11 @@ fn whole_grads<T: Float>(op: &Op<T>, out: &Array<T>, g: Array<T>) -> Vec<Option<
         }
         // max pooling passes each output's gradient to the one input it took
         MaxPool2d { input, argmax } => {
-            vec![wanted(input, || g.scatter_to(argmax, &input.shape()))]
+            smallvec![wanted(input, || g.scatter_to(argmax, &input.shape()))]
         }
         // average pooling spreads each output's gradient evenly over its window
         AvgPool2d { input, window } => {
-            vec![wanted(input, || {
+            smallvec![wanted(input, || {
                 g.avg_pool2d_backward(&input.shape(), window)
             })]
         }

@@ -181,10 +181,10 @@ impl<T: Float> Op<T> {
         few.into_iter().flatten().chain(many)
     }
 
-    /// Moves the inputs out, leaving a `Leaf`: used to take a graph apart without recursion.
-    pub(crate) fn take_inputs(&mut self) -> Vec<Tensor<T>> {
-        let inputs = self.inputs().cloned().collect();
+    /// Moves the inputs out into `to`, leaving a `Leaf`: used to take a graph apart without
+    /// recursion.
+    pub(crate) fn take_inputs_into(&mut self, to: &mut impl Extend<Tensor<T>>) {
+        to.extend(self.inputs().cloned());
         *self = Op::Leaf;
-        inputs
     }
 }

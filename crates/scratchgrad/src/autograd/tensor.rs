@@ -4,10 +4,12 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 
+use smallvec::SmallVec;
+
 use super::backward::{input_grads, Grad};
 use super::grad_enabled;
 use super::op::Op;
-use crate::array::{Array, Float};
+use crate::array::{Array, Dims, Float};
 
 /// A node of the graph. Its value never changes after creation, except a parameter's value
 /// during an optimizer step (under the write lock), which bumps its version.
@@ -21,7 +23,7 @@ pub(crate) struct Node<T: Float> {
     version: AtomicU64,
     /// Each input's version when this node was computed from it: backward rules read inputs'
     /// current values, so a changed input would silently give wrong gradients.
-    input_versions: Vec<u64>,
+    input_versions: SmallVec<[u64; 3]>,
     /// A parameter's transpose, shared with its aliases (`None` for other nodes).
     transposed: Option<Arc<TransposeCache<T>>>,
 }
@@ -225,10 +227,10 @@ impl<T: Float> Tensor<T> {
         self.0.version.fetch_add(1, Ordering::Relaxed);
         let mut guard = self.0.data.write().unwrap_or_else(|_| lock_poisoned());
         let value = Arc::make_mut(&mut guard);
-        let shape = value.shape().to_vec();
+        let shape = Dims::from_slice(value.shape());
         f(value);
         assert!(
-            value.shape() == shape,
+            *value.shape() == shape[..],
             "update_data: the value changed shape from {shape:?} to {:?}",
             value.shape()
         );
@@ -240,8 +242,8 @@ impl<T: Float> Tensor<T> {
     }
 
     /// The shape of the value.
-    pub fn shape(&self) -> Vec<usize> {
-        self.data().shape().to_vec()
+    pub fn shape(&self) -> Dims {
+        Dims::from_slice(self.data().shape())
     }
 
     /// The only element of a one-element tensor.
@@ -316,7 +318,7 @@ impl<T: Float> Tensor<T> {
     /// adding the result into the `grad()` of every leaf that requires one.
     pub fn backward_with(&self, grad: Array<T>) {
         assert!(
-            grad.shape() == self.shape(),
+            *grad.shape() == self.shape()[..],
             "backward_with: gradient of shape {:?} for a tensor of shape {:?}",
             grad.shape(),
             self.shape()
@@ -409,10 +411,12 @@ impl<T: Float> Drop for Node<T> {
     /// Takes a graph apart without recursion: dropping the last handle to a million-deep chain
     /// would otherwise recurse a million times and overflow the stack.
     fn drop(&mut self) {
-        let mut orphans = self.op.take_inputs();
+        // (kept inline while a handful wait: the nodes of a step's graph mostly go one by one)
+        let mut orphans = SmallVec::<[Tensor<T>; 16]>::new();
+        self.op.take_inputs_into(&mut orphans);
         while let Some(tensor) = orphans.pop() {
             if let Some(mut node) = Arc::into_inner(tensor.0) {
-                orphans.extend(node.op.take_inputs());
+                node.op.take_inputs_into(&mut orphans);
             }
         }
     }

@@ -455,7 +455,7 @@ impl LanguageModel {
 /// use scratchgrad::lm::flatten_consecutive;
 /// let x = Tensor::new(Array::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[4, 1]));
 /// let pairs = flatten_consecutive(&x, 2);
-/// assert_eq!(pairs.shape(), vec![2, 2]);
+/// assert_eq!(pairs.shape()[..], [2, 2]);
 /// assert_eq!(pairs.to_array().data(), &[1.0, 2.0, 3.0, 4.0]);
 /// ```
 pub fn flatten_consecutive(x: &Tensor<f32>, n: usize) -> Tensor<f32> {

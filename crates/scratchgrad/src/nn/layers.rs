@@ -32,7 +32,7 @@ impl<T: Float> Linear<T> {
     pub fn from_tensors(weight: Tensor<T>, bias: Tensor<T>) -> Self {
         let (w, b) = (weight.shape(), bias.shape());
         assert!(
-            w.len() == 2 && b == [w[0]],
+            w.len() == 2 && b[..] == [w[0]],
             "Linear: weight {w:?} and bias {b:?} do not fit ([out, in] and [out])"
         );
         Linear { weight, bias }
