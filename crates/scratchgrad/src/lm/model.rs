@@ -1,6 +1,10 @@
 //! A language model on the autograd engine: an embedding table, and for the MLP a hidden
 //! layer (batch norm, tanh) and an output layer. The backward pass is autograd's.
 
+use std::cell::RefCell;
+use std::fmt::Write;
+use std::sync::Arc;
+
 use super::arch::LmArch;
 use super::layers::LmLayer;
 use crate::array::{Array, Rng};
@@ -16,8 +20,9 @@ pub type NamedCounts = Vec<(String, u64)>;
 pub struct LanguageModel {
     arch: LmArch,
     vocabulary: usize,
-    /// Learnt tensors in the order of [`LmArch::parameter_shapes`], batch norm's apart.
-    parameters: Vec<(String, Tensor<f32>)>,
+    /// Learnt tensors in the order of [`LmArch::parameter_shapes`], batch norm's apart (the
+    /// names shared, so that a replica's copies of them allocate nothing).
+    parameters: Vec<(Arc<str>, Tensor<f32>)>,
     /// Each batch norm layer with its prefix, in the order of [`LmArch::norm_prefixes`].
     norms: Vec<(String, BatchNorm<f32>)>,
     /// A GPT's dropout while training (nanoGPT's places: the embeddings, the attention
@@ -121,7 +126,7 @@ impl LanguageModel {
             if in_norm(&name) {
                 norm_parts.push(array);
             } else {
-                parameters.push((name, Tensor::parameter(array)));
+                parameters.push((name.into(), Tensor::parameter(array)));
             }
         }
         let mut norms = Vec::new();
@@ -200,7 +205,7 @@ impl LanguageModel {
         &self
             .parameters
             .iter()
-            .find(|(n, _)| n == name)
+            .find(|(n, _)| **n == *name)
             .expect("the model's own tensor")
             .1
     }
@@ -326,14 +331,21 @@ impl LanguageModel {
         mut weights: Option<&mut Vec<Array<f32>>>,
     ) -> Tensor<f32> {
         let (batch, time) = (ids.shape()[0], ids.shape()[1]);
-        let p = |name: String| self.parameter(&name).clone();
-        let norm = |prefix: String| LayerNorm {
-            weight: p(format!("{prefix}.weight")),
-            bias: p(format!("{prefix}.bias")),
+        // Each name is written into one buffer to be looked up: no allocation per name.
+        let name = RefCell::new(String::new());
+        let p = |block: usize, layer: &str, part: &str| {
+            let mut name = name.borrow_mut();
+            name.clear();
+            write!(name, "h.{block}.{layer}.{part}").expect("writing to a String");
+            self.parameter(&name).clone()
         };
-        let linear = |prefix: String| Linear {
-            weight: p(format!("{prefix}.weight")),
-            bias: p(format!("{prefix}.bias")),
+        let norm = |block, layer| LayerNorm {
+            weight: p(block, layer, "weight"),
+            bias: p(block, layer, "bias"),
+        };
+        let linear = |block, layer| Linear {
+            weight: p(block, layer, "weight"),
+            bias: p(block, layer, "bias"),
         };
         // x = token embedding + position embedding, [B, T, E]
         let positions = self.parameter("wpe.weight").narrow(0, 0, time);
@@ -341,23 +353,24 @@ impl LanguageModel {
         for b in 0..blocks {
             // x = x + attention(ln_1(x)); x = x + mlp(ln_2(x)): each block adds to the stream
             let attention = CausalSelfAttention {
-                qkv: linear(format!("h.{b}.attn.c_attn")),
-                proj: linear(format!("h.{b}.attn.c_proj")),
+                qkv: linear(b, "attn.c_attn"),
+                proj: linear(b, "attn.c_proj"),
                 heads,
             };
-            let (mixed, attended) = attention.forward_with_weights(
-                &norm(format!("h.{b}.ln_1")).forward(&x),
-                self.dropout.as_ref(),
-            );
+            let (mixed, attended) =
+                attention.forward_with_weights(&norm(b, "ln_1").forward(&x), self.dropout.as_ref());
             if let Some(kept) = weights.as_deref_mut() {
                 kept.push(attended.to_array());
             }
             x = &x + &self.drop(mixed);
-            let wide = linear(format!("h.{b}.mlp.c_fc"))
-                .forward_gelu(&norm(format!("h.{b}.ln_2")).forward(&x));
-            x = &x + &self.drop(linear(format!("h.{b}.mlp.c_proj")).forward(&wide));
+            let wide = linear(b, "mlp.c_fc").forward_gelu(&norm(b, "ln_2").forward(&x));
+            x = &x + &self.drop(linear(b, "mlp.c_proj").forward(&wide));
         }
-        let x = norm("ln_f".into()).forward(&x);
+        let ln_f = LayerNorm {
+            weight: self.parameter("ln_f.weight").clone(),
+            bias: self.parameter("ln_f.bias").clone(),
+        };
+        let x = ln_f.forward(&x);
         x.matmul_t(false, self.parameter("lm_head.weight"), true)
             .reshape(&[batch * time, self.vocabulary])
     }
@@ -407,9 +420,22 @@ impl LanguageModel {
         }
     }
 
+    /// Every learnt tensor in the order of [`LanguageModel::named_parameters`], without the
+    /// names (a training step's list of what gathers gradients).
+    pub fn parameter_tensors(&self) -> Vec<Tensor<f32>> {
+        let own = self.parameters.iter().map(|(_, t)| t.clone());
+        let norms = self
+            .norms
+            .iter()
+            .flat_map(|(_, norm)| norm.named_parameters().into_iter().map(|(_, t)| t));
+        own.chain(norms).collect()
+    }
+
     /// Every learnt tensor, with its name, batch norm's included.
     pub fn named_parameters(&self) -> Vec<(String, Tensor<f32>)> {
-        let mut all = self.parameters.clone();
+        let mut all: Vec<_> = (self.parameters.iter())
+            .map(|(name, t)| (name.to_string(), t.clone()))
+            .collect();
         for (prefix, norm) in &self.norms {
             all.extend(
                 norm.named_parameters()

@@ -365,11 +365,7 @@ fn loss_and_gradients(
     }
     let results = run_tasks(parts, |k| {
         let replica = replicas[k].lock().unwrap_or_else(PoisonError::into_inner);
-        let own: Vec<Tensor<f32>> = replica
-            .named_parameters()
-            .into_iter()
-            .map(|(_, t)| t)
-            .collect();
+        let own = replica.parameter_tensors();
         let examples = &chosen[k * chosen.len() / parts..(k + 1) * chosen.len() / parts];
         part_loss(&replica, &own, examples, k)
     });
@@ -422,11 +418,7 @@ pub fn train_lm(
 ) -> Result<(usize, f64, f64), String> {
     // Each step's arrays reuse the buffers of the step before.
     let _keeping = KeepingBuffers::new();
-    let parameters: Vec<Tensor<f32>> = model
-        .named_parameters()
-        .into_iter()
-        .map(|(_, t)| t)
-        .collect();
+    let parameters = model.parameter_tensors();
     let mut updates = Updates::new(training);
     let (first, mut rng) = match start {
         Some(progress) => {
@@ -663,11 +655,7 @@ mod tests {
             blocks: 2,
         };
         let model = LanguageModel::new(arch, vocabulary.len(), &mut Rng::seed(3)).unwrap();
-        let parameters: Vec<Tensor<f32>> = model
-            .named_parameters()
-            .into_iter()
-            .map(|(_, t)| t)
-            .collect();
+        let parameters = model.parameter_tensors();
         let chosen = [0, 5, 17, 30, 31, 44, 60];
         let (loss, grads) = loss_and_gradients(&model, &parameters, &train, &chosen, 0, 1);
         // The whole batch at once, on the model itself.
