@@ -68,8 +68,9 @@ fn a_folder_holding_the_files_is_used_as_it_is() {
         ("names", "names.txt", 228_145),
         ("shakespeare", "tinyshakespeare.txt", 1_115_394),
     ];
-    for (corpus, file, chars) in sums {
-        let run = scratchgrad(&["data", "fetch", corpus, "--dir", shared.to_str().unwrap()]);
+    // `--data-dir`, as `train` spells it, is the same option as `--dir`.
+    for ((corpus, file, chars), flag) in sums.into_iter().zip(["--dir", "--data-dir"]) {
+        let run = scratchgrad(&["data", "fetch", corpus, flag, shared.to_str().unwrap()]);
         assert!(
             run.status.success(),
             "{}",
