@@ -4,6 +4,7 @@
 
 use pyo3::exceptions::PyMemoryError;
 use pyo3::PyResult;
+use scratchgrad::array::Dims;
 
 /// The most numbers one tensor may hold: 2^31 (8 GiB of float32, 16 GiB of float64).
 pub const MAX_ELEMENTS: usize = 1 << 31;
@@ -28,7 +29,6 @@ pub fn fits(what: &str, shape: &[usize]) -> PyResult<()> {
 /// The shape `a` and `b` broadcast to, or `None` when they do not (the library then refuses
 /// them with its own message).
 pub use scratchgrad::array::try_broadcast_shapes as broadcast;
-use scratchgrad::array::Dims;
 
 /// The shape of `a @ b` over their last two axes (batch axes broadcast), or `None` when
 /// they do not multiply.

@@ -71,7 +71,7 @@ impl AnyTensor {
     }
 
     pub fn shape(&self) -> Vec<usize> {
-        with!(self, t => t.shape().to_vec())
+        with!(self, t => t.shape())
     }
 
     /// A constant with the same values.

@@ -42,7 +42,7 @@ impl<T: Float> Array<T> {
     /// assert_eq!(out.data(), &[10.0, 17.5]);
     /// ```
     pub fn causal_attention(&self, heads: usize) -> (Array<T>, Array<T>) {
-        let dims = Dims::of(self, heads);
+        let dims = Sizes::of(self, heads);
         if let Some(qkv) = self.as_f32() {
             let (out, weights) = forward(qkv.data(), dims, &Tile(Isa::detect()));
             let back = |data, shape: &[usize]| {
@@ -69,7 +69,7 @@ impl<T: Float> Array<T> {
         g: &Array<T>,
         heads: usize,
     ) -> Array<T> {
-        let dims = Dims::of(self, heads);
+        let dims = Sizes::of(self, heads);
         assert!(
             weights.shape[..] == dims.weights_shape() && g.shape[..] == dims.out_shape(),
             "causal_attention_grad: weights {:?} and gradient {:?} for qkv {:?}",
@@ -96,22 +96,22 @@ impl<T: Float> Array<T> {
 /// The sizes: `batch` sequences of `time` positions, `heads` heads of `size` numbers
 /// (`width = heads * size` features).
 #[derive(Clone, Copy)]
-struct Dims {
+struct Sizes {
     batch: usize,
     time: usize,
     heads: usize,
     size: usize,
 }
 
-impl Dims {
-    fn of<T: Float>(qkv: &Array<T>, heads: usize) -> Dims {
+impl Sizes {
+    fn of<T: Float>(qkv: &Array<T>, heads: usize) -> Sizes {
         let shape = &qkv.shape;
         assert!(
             shape.len() == 3 && heads > 0 && shape[2].is_multiple_of(3 * heads),
             "causal_attention: qkv {shape:?} is not [batch, time, 3 * features] with the \
              features a multiple of {heads} heads"
         );
-        Dims {
+        Sizes {
             batch: shape[0],
             time: shape[1],
             heads,
@@ -236,13 +236,13 @@ impl Products<f32> for Tile {
 
 /// One sequence's `qkv` rows (`3 * width` apart) and where head `h`'s queries, keys and
 /// values start in them.
-fn head_slices<T>(x: &[T], d: Dims, h: usize) -> [Rows<'_, T>; 3] {
+fn head_slices<T>(x: &[T], d: Sizes, h: usize) -> [Rows<'_, T>; 3] {
     let pitch = 3 * d.width();
     std::array::from_fn(|part| Rows::new(&x[part * d.width() + h * d.size..], pitch))
 }
 
 /// The output `[B, T, C]` and the weights `[B, H, T, T]`.
-fn forward<T: Float>(qkv: &[T], d: Dims, products: &impl Products<T>) -> (Vec<T>, Vec<T>) {
+fn forward<T: Float>(qkv: &[T], d: Sizes, products: &impl Products<T>) -> (Vec<T>, Vec<T>) {
     let (t, s, width) = (d.time, d.size, d.width());
     if t == 0 {
         return (Vec::new(), Vec::new()); // no positions: nothing to attend to
@@ -283,7 +283,7 @@ fn backward<T: Float>(
     qkv: &[T],
     weights: &[T],
     g: &[T],
-    d: Dims,
+    d: Sizes,
     products: &impl Products<T>,
 ) -> Vec<T> {
     let (t, s, width) = (d.time, d.size, d.width());
@@ -420,7 +420,7 @@ mod tests {
             let narrow =
                 |a: &Array<f64>| -> Vec<f32> { a.data().iter().map(|&v| v as f32).collect() };
             let wide = |a: &[f32]| -> Vec<f64> { a.iter().map(|&v| v as f64).collect() };
-            let dims = Dims::of(&qkv, heads);
+            let dims = Sizes::of(&qkv, heads);
             for isa in Isa::available() {
                 let what = format!("{} on {batch}x{time}, {heads} heads of {size}", isa.name());
                 let tile = Tile(isa);

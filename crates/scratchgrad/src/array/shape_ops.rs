@@ -1,9 +1,9 @@
 //! Shape operations: reshape, permute, broadcast, gather/one-hot, row slices, concatenation.
 //! Each returns a new contiguous array.
 
-use super::buffers::vec_with_capacity;
 use smallvec::SmallVec;
 
+use super::buffers::vec_with_capacity;
 use super::shape::{broadcast_shapes, broadcast_strides, for_each_offset, strides_of, Dims};
 use super::transpose;
 use super::{Array, Float};

@@ -76,21 +76,21 @@ fn whole_grads<T: Float>(op: &Op<T>, out: &Array<T>, g: Array<T>) -> Grads<Array
         // bias is: so g is copied only when both inputs have its shape.
         Add(a, b) => {
             let (need_a, need_b) = (a.requires_grad(), b.requires_grad());
-            if need_a && (!need_b || b.shape()[..] != *g.shape()) {
-                let db = need_b.then(|| g.summed_to(&b.shape()));
+            if need_a && (!need_b || b.dims()[..] != *g.shape()) {
+                let db = need_b.then(|| g.summed_to(&b.dims()));
                 smallvec![Some(g), db]
             } else {
-                let da = need_a.then(|| g.summed_to(&a.shape()));
+                let da = need_a.then(|| g.summed_to(&a.dims()));
                 smallvec![da, need_b.then_some(g)]
             }
         }
         // d(a-b)/da = 1, d(a-b)/db = -1 (a broadcast b summed down before it is negated)
         Sub(a, b) => {
             let db = wanted(b, || {
-                if b.shape()[..] == *g.shape() {
+                if b.dims()[..] == *g.shape() {
                     g.neg()
                 } else {
-                    g.summed_to(&b.shape()).neg()
+                    g.summed_to(&b.dims()).neg()
                 }
             });
             smallvec![wanted(a, || g), db]
@@ -190,7 +190,7 @@ fn whole_grads<T: Float>(op: &Op<T>, out: &Array<T>, g: Array<T>) -> Grads<Array
             axes,
             keepdims,
         } => smallvec![wanted(input, || {
-            spread(g, input.shape().as_slice(), axes, *keepdims)
+            spread(g, input.dims().as_slice(), axes, *keepdims)
         })],
         // d mean(x)/dx_i = 1/n, n = number of elements averaged
         Mean {
@@ -198,7 +198,7 @@ fn whole_grads<T: Float>(op: &Op<T>, out: &Array<T>, g: Array<T>) -> Grads<Array
             axes,
             keepdims,
         } => smallvec![wanted(input, || {
-            let shape = input.shape();
+            let shape = input.dims();
             let n: usize = axes.iter().map(|&a| shape[a]).product();
             // scaled before it is spread: n times fewer multiplications, the same values
             spread(
@@ -271,7 +271,7 @@ fn whole_grads<T: Float>(op: &Op<T>, out: &Array<T>, g: Array<T>) -> Grads<Array
             ]
         }
         // reshape moves no value: the gradient takes the input's shape back
-        Reshape(x) => smallvec![wanted(x, || g.into_reshape(&x.shape()))],
+        Reshape(x) => smallvec![wanted(x, || g.into_reshape(&x.dims()))],
         // permute moves values: the inverse permutation moves their gradients back
         Permute { input, perm } => smallvec![wanted(input, || {
             let mut inverse: Dims = smallvec![0; perm.len()];
@@ -283,17 +283,17 @@ fn whole_grads<T: Float>(op: &Op<T>, out: &Array<T>, g: Array<T>) -> Grads<Array
         // splitting heads moves values: merging the gradient moves each back where it was
         SplitHeads(x) => smallvec![wanted(x, || g.merge_heads())],
         // merging heads moves values: splitting the gradient moves each back where it was
-        MergeHeads(x) => smallvec![wanted(x, || g.split_heads(x.shape()[1]))],
+        MergeHeads(x) => smallvec![wanted(x, || g.split_heads(x.dims()[1]))],
         // broadcasting copies values: their gradients are summed (by the caller's sum_to)
         BroadcastTo(x) => smallvec![wanted(x, || g)],
         // gather reads x at the index: each gradient is added back where it was read
         Gather { input, axis, index } => smallvec![wanted(input, || {
-            Array::zeros(&input.shape()).scatter_add(*axis, index, &g)
+            Array::zeros(&input.dims()).scatter_add(*axis, index, &g)
         })],
         // y[i] = table[ids[i]]: each row's gradient adds into the row it was read from, so a
         // row looked up twice collects both (a scatter-add)
         Embedding { table, ids } => {
-            smallvec![wanted(table, || Array::add_rows(table.shape()[0], ids, &g))]
+            smallvec![wanted(table, || Array::add_rows(table.dims()[0], ids, &g))]
         }
         Narrow { .. } => unreachable!("input_grads answers for narrow"),
         // y = x ⋆ W + b (cross-correlation, stride 1 on the direct path):
@@ -308,7 +308,7 @@ fn whole_grads<T: Float>(op: &Op<T>, out: &Array<T>, g: Array<T>) -> Grads<Array
             saved,
         } => {
             let w = weight.data();
-            let input_shape = input.shape();
+            let input_shape = input.dims();
             let mut grads = smallvec![
                 wanted(input, || saved.input_grad(&g, &w, &input_shape, window)),
                 wanted(weight, || {
@@ -339,12 +339,12 @@ fn whole_grads<T: Float>(op: &Op<T>, out: &Array<T>, g: Array<T>) -> Grads<Array
         }
         // max pooling passes each output's gradient to the one input it took
         MaxPool2d { input, argmax } => {
-            smallvec![wanted(input, || g.scatter_to(argmax, &input.shape()))]
+            smallvec![wanted(input, || g.scatter_to(argmax, &input.dims()))]
         }
         // average pooling spreads each output's gradient evenly over its window
         AvgPool2d { input, window } => {
             smallvec![wanted(input, || {
-                g.avg_pool2d_backward(&input.shape(), window)
+                g.avg_pool2d_backward(&input.dims(), window)
             })]
         }
         // concat places blocks side by side: each input gets its block of the gradient back
@@ -353,7 +353,7 @@ fn whole_grads<T: Float>(op: &Op<T>, out: &Array<T>, g: Array<T>) -> Grads<Array
             inputs
                 .iter()
                 .map(|x| {
-                    let len = x.shape()[*axis];
+                    let len = x.dims()[*axis];
                     start += len;
                     wanted(x, || g.narrow(*axis, start - len, len))
                 })

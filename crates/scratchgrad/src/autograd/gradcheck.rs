@@ -60,7 +60,7 @@ pub fn gradcheck(
         .map(|a| Tensor::parameter(a.clone()))
         .collect();
     let out = f(&params);
-    let weights = Array::rand_uniform(&out.shape(), 0.5, 1.5, &mut Rng::seed(0));
+    let weights = Array::rand_uniform(&out.dims(), 0.5, 1.5, &mut Rng::seed(0));
     out.backward_with(weights.clone());
 
     let loss_at = |values: &[Array<f64>]| -> f64 {
@@ -73,7 +73,7 @@ pub fn gradcheck(
         .iter()
         .enumerate()
         .map(|(i, p)| {
-            let analytic = p.grad().unwrap_or_else(|| Array::zeros(&p.shape()));
+            let analytic = p.grad().unwrap_or_else(|| Array::zeros(&p.dims()));
             let mut values = inputs.to_vec();
             (0..inputs[i].len())
                 .map(|j| {

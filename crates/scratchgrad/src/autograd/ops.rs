@@ -248,7 +248,7 @@ impl<T: Float> Tensor<T> {
         assert!(
             n >= 2,
             "transpose: needs 2 or more axes, got {:?}",
-            self.shape()
+            self.dims()
         );
         let mut perm: Vec<usize> = (0..n).collect();
         perm.swap(n - 2, n - 1);

@@ -242,7 +242,21 @@ impl<T: Float> Tensor<T> {
     }
 
     /// The shape of the value.
-    pub fn shape(&self) -> Dims {
+    ///
+    /// ```
+    /// use scratchgrad::array::Array;
+    /// use scratchgrad::autograd::Tensor;
+    /// let t = Tensor::new(Array::<f64>::zeros(&[2, 3]));
+    /// assert_eq!(t.shape(), [2, 3]);
+    /// assert_eq!(t.dims()[..], [2, 3]);
+    /// ```
+    pub fn shape(&self) -> Vec<usize> {
+        self.data().shape().to_vec()
+    }
+
+    /// The shape of the value, kept inline ([`Dims`]: no allocation for up to four axes),
+    /// as the engine's own rules read it; compare it as a slice, `t.dims()[..] == [2, 3]`.
+    pub fn dims(&self) -> Dims {
         Dims::from_slice(self.data().shape())
     }
 
@@ -305,7 +319,7 @@ impl<T: Float> Tensor<T> {
     /// `grad()` (as PyTorch does) until `zero_grad()`. The graph is kept, so calling it twice is
     /// allowed and gives twice the gradient.
     pub fn backward(&self) {
-        let shape = self.shape();
+        let shape = self.dims();
         assert!(
             shape.iter().product::<usize>() == 1,
             "backward: the tensor has shape {shape:?}; pass an upstream gradient of that shape \
@@ -318,10 +332,10 @@ impl<T: Float> Tensor<T> {
     /// adding the result into the `grad()` of every leaf that requires one.
     pub fn backward_with(&self, grad: Array<T>) {
         assert!(
-            *grad.shape() == self.shape()[..],
+            *grad.shape() == self.dims()[..],
             "backward_with: gradient of shape {:?} for a tensor of shape {:?}",
             grad.shape(),
-            self.shape()
+            self.dims()
         );
         assert!(
             self.requires_grad(),
@@ -379,7 +393,7 @@ impl<T: Float> Tensor<T> {
                 now == then,
                 "backward: tensor #{} (shape {:?}) was changed in place (now version {now}) after a result was computed from it (at version {then}); compute the result again after changing it",
                 input.id(),
-                input.shape()
+                input.dims()
             );
         }
     }

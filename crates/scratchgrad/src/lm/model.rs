@@ -264,7 +264,7 @@ impl LanguageModel {
                     let name = |part: &str| format!("layers.{i}.{part}");
                     x = match *layer {
                         LmLayer::Flatten => {
-                            let width = x.shape()[1] * x.shape()[0] / batch.max(1);
+                            let width = x.dims()[1] * x.dims()[0] / batch.max(1);
                             x.reshape(&[batch, width])
                         }
                         LmLayer::Join(n) => flatten_consecutive(&x, usize::from(n)),
@@ -485,7 +485,7 @@ impl LanguageModel {
 /// assert_eq!(pairs.to_array().data(), &[1.0, 2.0, 3.0, 4.0]);
 /// ```
 pub fn flatten_consecutive(x: &Tensor<f32>, n: usize) -> Tensor<f32> {
-    let shape = x.shape();
+    let shape = x.dims();
     x.reshape(&[shape[0] / n, n * shape[1]])
 }
 
@@ -493,6 +493,50 @@ pub fn flatten_consecutive(x: &Tensor<f32>, n: usize) -> Tensor<f32> {
 mod tests {
     use super::*;
     use crate::nn::cross_entropy;
+
+    #[test]
+    fn parameter_tensors_come_in_the_order_of_named_parameters() {
+        // A training step pairs gradients and optimizer slots by position in
+        // `parameter_tensors`; checkpoints by name in `named_parameters`. Two lists built
+        // apart must agree, for every architecture, batch norm's tensors included.
+        let mlp = |batch_norm| LmArch::Mlp {
+            context: 3,
+            embedding: 4,
+            hidden: 8,
+            batch_norm,
+        };
+        let archs = [
+            LmArch::Bigram,
+            mlp(true),
+            mlp(false),
+            LmArch::LECTURE_WAVENET,
+            LmArch::Gpt {
+                context: 8,
+                embedding: 8,
+                heads: 2,
+                blocks: 2,
+            },
+            LmArch::Layers {
+                context: 4,
+                embedding: 6,
+                layers: "flatten2,linear16,bn,tanh,flatten,linear8,layernorm,gelu"
+                    .parse()
+                    .unwrap(),
+            },
+        ];
+        let mut rng = Rng::seed(9);
+        for arch in archs {
+            let model = LanguageModel::new(arch, 27, &mut rng).unwrap();
+            let named: Vec<usize> = model
+                .named_parameters()
+                .iter()
+                .map(|(_, t)| t.id())
+                .collect();
+            let tensors: Vec<usize> = model.parameter_tensors().iter().map(|t| t.id()).collect();
+            assert!(!named.is_empty(), "{arch:?}");
+            assert_eq!(tensors, named, "{arch:?}");
+        }
+    }
 
     #[test]
     fn a_layer_list_computes_what_the_lectures_mlp_computes() {

@@ -61,7 +61,7 @@ impl<T: Float> CausalSelfAttention<T> {
         x: &Tensor<T>,
         dropout: Option<&Dropout>,
     ) -> (Tensor<T>, Tensor<T>) {
-        let c = x.shape()[2];
+        let c = x.dims()[2];
         let (h, hs) = (self.heads, c / self.heads);
         let qkv = self.qkv.forward(x);
         let Some(dropout) = dropout.filter(|dropout| dropout.drops()) else {

@@ -45,8 +45,8 @@ impl<T: Float> BatchNorm<T> {
 
 impl<T: Float> Module<T> for BatchNorm<T> {
     fn forward(&self, x: &Tensor<T>) -> Tensor<T> {
-        let shape = x.shape();
-        let c = self.weight.shape()[0];
+        let shape = x.dims();
+        let c = self.weight.dims()[0];
         assert!(
             shape.len() >= 2 && shape[1] == c,
             "BatchNorm: input {shape:?} does not have {c} channels on axis 1"

@@ -23,7 +23,7 @@ impl<T: Float> Conv2d<T> {
     /// A layer that learns the given parameters (shared with whoever else holds them, as
     /// a replica of a model for one part of a batch does).
     pub fn from_tensors(weight: Tensor<T>, bias: Tensor<T>, window: Window) -> Self {
-        window.assert_filters_fit(&weight.shape(), &bias.shape());
+        window.assert_filters_fit(&weight.dims(), &bias.dims());
         Conv2d {
             weight,
             bias,

@@ -41,7 +41,7 @@ impl<T: Float> Module<T> for Dropout {
         if !self.training {
             return x.clone();
         }
-        let shape = x.shape();
+        let shape = x.dims();
         let mut rng = self.rng.borrow_mut();
         // The mask takes one word per element, example by example: a part of a batch skips
         // the earlier examples' words and draws the mask the whole batch would give its own.

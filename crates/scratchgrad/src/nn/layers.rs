@@ -30,7 +30,7 @@ impl<T: Float> Linear<T> {
     /// A layer that learns the given parameters (shared with whoever else holds them, as
     /// a replica of a model for one part of a batch does).
     pub fn from_tensors(weight: Tensor<T>, bias: Tensor<T>) -> Self {
-        let (w, b) = (weight.shape(), bias.shape());
+        let (w, b) = (weight.dims(), bias.dims());
         assert!(
             w.len() == 2 && b[..] == [w[0]],
             "Linear: weight {w:?} and bias {b:?} do not fit ([out, in] and [out])"
@@ -100,7 +100,7 @@ pub struct Flatten;
 
 impl<T: Float> Module<T> for Flatten {
     fn forward(&self, x: &Tensor<T>) -> Tensor<T> {
-        let shape = x.shape();
+        let shape = x.dims();
         let rest: usize = shape[1..].iter().product();
         x.reshape(&[shape[0], rest])
     }

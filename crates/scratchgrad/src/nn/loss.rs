@@ -5,7 +5,7 @@ use crate::autograd::Tensor;
 
 /// Picks `log_probs[row, labels[row]]` for each row, as a `[batch, 1]` tensor.
 fn pick<T: Float>(log_probs: &Tensor<T>, labels: &[usize]) -> Tensor<T> {
-    let shape = log_probs.shape();
+    let shape = log_probs.dims();
     assert!(
         shape.len() == 2 && shape[0] == labels.len(),
         "loss: scores {shape:?} do not fit {} labels",
@@ -61,10 +61,10 @@ pub fn cross_entropy_ignoring<T: Float>(
 /// Mean squared error: mean((prediction - target)^2).
 pub fn mse<T: Float>(prediction: &Tensor<T>, target: &Tensor<T>) -> Tensor<T> {
     assert!(
-        prediction.shape() == target.shape(),
+        prediction.dims() == target.dims(),
         "mse: prediction {:?} and target {:?} differ",
-        prediction.shape(),
-        target.shape()
+        prediction.dims(),
+        target.dims()
     );
     let d = prediction.sub(target);
     d.mul(&d).mean_all()

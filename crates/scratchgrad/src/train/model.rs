@@ -297,7 +297,7 @@ impl Model {
                     .named_parameters()
                     .into_iter()
                     .map(|(name, p)| {
-                        let grad = p.grad().unwrap_or_else(|| Array::zeros(&p.shape()));
+                        let grad = p.grad().unwrap_or_else(|| Array::zeros(&p.dims()));
                         (name, grad)
                     })
                     .collect();
