@@ -322,8 +322,17 @@ fn a_stopped_run_resumes_to_the_same_bytes_as_one_that_never_stopped() {
     // The same run stopped with Ctrl-C once its first checkpoint is written, then resumed.
     let stopped = dir.join("stopped");
     let out = stopped.to_str().unwrap();
+    // A data folder given to the run is not kept with it: the hint to resume repeats it.
+    let data = dir.join("data");
+    let data = data.to_str().unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_scratchgrad"))
-        .args([&["train", "--quiet", "--out", out][..], &flags].concat())
+        .args(
+            [
+                &["train", "--quiet", "--out", out, "--data-dir", data][..],
+                &flags,
+            ]
+            .concat(),
+        )
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -342,7 +351,9 @@ fn a_stopped_run_resumes_to_the_same_bytes_as_one_that_never_stopped() {
     let err = String::from_utf8_lossy(&done.stderr);
     assert_eq!(done.status.code(), Some(130), "{err}");
     assert!(
-        err.contains("resume with: scratchgrad train --resume"),
+        err.contains(&format!(
+            "resume with: scratchgrad train --resume {out} --data-dir {data}"
+        )),
         "{err}"
     );
     assert!(!stopped.join("summary.json").exists());

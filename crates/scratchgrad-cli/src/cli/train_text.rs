@@ -16,7 +16,7 @@ use scratchgrad::train::{Folder, OptimizerKind};
 
 use super::data;
 use super::interrupt;
-use super::train::TrainArgs;
+use super::train::{resume_command, TrainArgs};
 use crate::output::outln;
 use crate::Failure;
 
@@ -422,7 +422,8 @@ fn drive(run: LmRun, text: &str, args: &TrainArgs, threads: usize) -> Result<(),
             ))
         } else if checkpoint.exists() {
             Failure::new(format!(
-                "{e}; the last checkpoint is kept: resume with: scratchgrad train --resume {shown}"
+                "{e}; the last checkpoint is kept: resume with: {}",
+                resume_command(&shown, args)
             ))
         } else {
             Failure::new(format!("{e}; nothing was kept in {shown}"))
@@ -430,8 +431,9 @@ fn drive(run: LmRun, text: &str, args: &TrainArgs, threads: usize) -> Result<(),
     })?;
     if interrupt::requested() {
         return Err(Failure::new(format!(
-            "interrupted after {} steps, whose checkpoint is kept in {shown}: resume with: scratchgrad train --resume {shown}",
-            finished.steps
+            "interrupted after {} steps, whose checkpoint is kept in {shown}: resume with: {}",
+            finished.steps,
+            resume_command(&shown, args)
         ))
         .with_exit_code(130));
     }

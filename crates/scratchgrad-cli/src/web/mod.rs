@@ -32,8 +32,9 @@ use crate::Failure;
 /// pass, one operation at a time), /playground (a small network learns a 2-D data set on the
 /// scalar engine; every neuron and weight shown), /dashboard (train on MNIST from the page:
 /// curves, pictures, the network's health; runs in --runs), /digits (draw a digit for a model
-/// in --runs; every layer, kernel and the saliency map). The JSON API they use is documented
-/// in the README.
+/// in --runs; every layer, kernel and the saliency map), /text (write with a language model
+/// in --runs, one character at a time: the next character's chances and, for a GPT, each
+/// head's attention). The JSON API they use is documented in the README.
 #[derive(Args)]
 pub struct ServeArgs {
     /// Port to listen on (0: any free port)
@@ -58,7 +59,7 @@ pub struct ServeArgs {
     #[arg(long)]
     open: bool,
     /// The most connections open at once (more wait their turn) [default: from the
-    /// process's file-descriptor limit, 8 to 512]
+    /// process's file-descriptor limit, 8 to 128]
     #[arg(long, allow_negative_numbers = true, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     max_connections: Option<u16>,
     /// Seconds a client may take to send a request's head, or stay idle between requests; a
