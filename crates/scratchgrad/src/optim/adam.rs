@@ -1,7 +1,7 @@
 //! Adam and AdamW, as `torch.optim.Adam` and `torch.optim.AdamW`.
 
 use super::{export_buffers, import_buffers, slot_state, Optimizer, OptimizerState};
-use crate::array::{Array, Float};
+use crate::array::{Array, Float, Isa};
 
 /// Adam (Kingma & Ba), or AdamW (decoupled weight decay) with `.decoupled_weight_decay(wd)`.
 #[derive(Clone, Debug)]
@@ -79,32 +79,40 @@ impl<T: Float> Optimizer<T> for Adam<T> {
             T::from_f64(self.eps),
             T::from_f64(self.lr),
         );
+        let decoupled = self.decoupled;
         let m = slot_state(&mut self.m, slot, grad.shape());
         let v = slot_state(&mut self.v, slot, grad.shape());
-        for (((p, &g), m), v) in param
+        let each = param
             .data_mut()
             .iter_mut()
             .zip(grad.data())
             .zip(m.data_mut())
-            .zip(v.data_mut())
-        {
-            // the gradient, clipped: g = scale g
-            let g = g * scale;
-            let g = if self.decoupled {
-                // AdamW: p = p (1 - lr wd)
-                *p -= lr * wd * *p;
-                g
-            } else {
-                // Adam: g = g + wd p
-                g + wd * *p
-            };
-            // m = b1 m + (1 - b1) g
-            *m = b1 * *m + (T::ONE - b1) * g;
-            // v = b2 v + (1 - b2) g^2
-            *v = b2 * *v + (T::ONE - b2) * g * g;
-            // p = p - lr * m_hat / (sqrt(v_hat) + eps), m_hat = m / c1, v_hat = v / c2
-            *p -= step * *m / ((*v).sqrt() / root_c2 + eps);
-        }
+            .zip(v.data_mut());
+        // Compiled for the widest vectors the CPU has (a square root and two divisions a
+        // value); each value's arithmetic is the same on every set, so are the bits.
+        Isa::detect().run(
+            #[inline(always)]
+            || {
+                for (((p, &g), m), v) in each {
+                    // the gradient, clipped: g = scale g
+                    let g = g * scale;
+                    let g = if decoupled {
+                        // AdamW: p = p (1 - lr wd)
+                        *p -= lr * wd * *p;
+                        g
+                    } else {
+                        // Adam: g = g + wd p
+                        g + wd * *p
+                    };
+                    // m = b1 m + (1 - b1) g
+                    *m = b1 * *m + (T::ONE - b1) * g;
+                    // v = b2 v + (1 - b2) g^2
+                    *v = b2 * *v + (T::ONE - b2) * g * g;
+                    // p = p - lr * m_hat / (sqrt(v_hat) + eps), m_hat = m / c1, v_hat = v / c2
+                    *p -= step * *m / ((*v).sqrt() / root_c2 + eps);
+                }
+            },
+        );
     }
 
     fn state(&self) -> OptimizerState<T> {
