@@ -32,8 +32,7 @@ pub struct FetchArgs {
     /// mnist, fashion-mnist, names or shakespeare
     #[arg(default_value = "mnist")]
     dataset: AnyDataset,
-    /// Where to keep data sets [default: $SCRATCHGRAD_DATA, else ~/.cache/scratchgrad]; also
-    /// spelled --data-dir, as `train` and `eval` spell it
+    /// Where to keep data sets [default: $SCRATCHGRAD_DATA, else ~/.cache/scratchgrad]
     #[arg(long, value_name = "DIR", visible_alias = "data-dir")]
     dir: Option<PathBuf>,
 }

@@ -298,11 +298,17 @@ impl TrainArgs {
 }
 
 /// A folder error in the words of the command line: which flag to change.
-pub(super) fn folder_error(path: &Path, e: &RunDirError, resuming: bool) -> Failure {
+pub(super) fn folder_error(
+    path: &Path,
+    e: &RunDirError,
+    resuming: bool,
+    args: &TrainArgs,
+) -> Failure {
     let shown = path.display();
     let how = match e {
         RunDirError::HoldsRun => format!(
-            ": choose another --out, or continue it with scratchgrad train --resume {shown}"
+            ": choose another --out, or continue it with {}",
+            resume_command(path, args)
         ),
         RunDirError::NotEmpty { .. } => ": choose a new or empty folder for --out".into(),
         RunDirError::InUse { .. } => ": wait for it to finish, or choose another folder".into(),
@@ -319,14 +325,27 @@ pub(super) fn folder_error(path: &Path, e: &RunDirError, resuming: bool) -> Fail
 }
 
 /// The command that resumes the run in `folder`, with the data folder this run was given
-/// (a run does not keep it).
-pub(super) fn resume_command(folder: &str, args: &TrainArgs) -> String {
+/// (a run does not keep it), ready to paste into a shell.
+pub(super) fn resume_command(folder: &Path, args: &TrainArgs) -> String {
+    let folder = shell_word(folder);
     match &args.data_dir {
         Some(dir) => format!(
             "scratchgrad train --resume {folder} --data-dir {}",
-            dir.display()
+            shell_word(dir)
         ),
         None => format!("scratchgrad train --resume {folder}"),
+    }
+}
+
+/// A path as one shell word: as it is when every character is plain, else in single quotes
+/// (a quote inside written `'\''`).
+fn shell_word(path: &Path) -> String {
+    let text = path.display().to_string();
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_./~:@%+=,-".contains(c);
+    if !text.is_empty() && text.chars().all(plain) {
+        text
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
     }
 }
 
@@ -343,7 +362,7 @@ fn session_error(args: &TrainArgs, session: Option<&Path>, e: SessionError) -> F
             path,
             error,
             resuming,
-        } => folder_error(&path, &error, resuming),
+        } => folder_error(&path, &error, resuming, args),
         SessionError::Resume(e) => Failure::new(format!("cannot resume: {e}")),
         SessionError::Config(e) => args.config_error(e),
         SessionError::FewerEpochs { asked, done } => Failure::new(format!(
@@ -364,7 +383,7 @@ fn session_error(args: &TrainArgs, session: Option<&Path>, e: SessionError) -> F
         SessionError::Train(TrainError::Stopped { epochs_done }) => {
             let message = if epochs_done > 0 {
                 let plural = if epochs_done == 1 { "" } else { "s" };
-                format!("interrupted after {epochs_done} complete epoch{plural}, whose checkpoint is kept in {}: resume with: {}", folder(), resume_command(&folder(), args))
+                format!("interrupted after {epochs_done} complete epoch{plural}, whose checkpoint is kept in {}: resume with: {}", folder(), resume_command(session.unwrap_or(Path::new("")), args))
             } else {
                 "interrupted before the first epoch completed, so nothing was kept".into()
             };
@@ -373,7 +392,10 @@ fn session_error(args: &TrainArgs, session: Option<&Path>, e: SessionError) -> F
         SessionError::Train(e) => {
             let kept = session.is_some_and(|dir| dir.join(CHECKPOINT).exists());
             let how = if kept {
-                format!("; resume with: {}", resume_command(&folder(), args))
+                format!(
+                    "; resume with: {}",
+                    resume_command(session.unwrap_or(Path::new("")), args)
+                )
             } else {
                 String::new()
             };
@@ -479,4 +501,25 @@ pub fn run(args: TrainArgs) -> Result<(), Failure> {
     );
     progress.warn_if_diverged();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_path_in_a_hint_pastes_into_a_shell_as_one_word() {
+        // POSIX sh: nothing is special inside single quotes, and a quote is closed, escaped
+        // and reopened ('\'').
+        let word = |p: &str| shell_word(Path::new(p));
+        assert_eq!(
+            word("runs/names-20261202-212035"),
+            "runs/names-20261202-212035"
+        );
+        assert_eq!(word("../shared/data"), "../shared/data");
+        assert_eq!(word("My Data/runs"), "'My Data/runs'");
+        assert_eq!(word("it's"), r"'it'\''s'");
+        assert_eq!(word("$HOME;rm"), "'$HOME;rm'");
+        assert_eq!(word(""), "''");
+    }
 }

@@ -310,7 +310,7 @@ pub fn run(corpus: Corpus, args: &TrainArgs, threads: usize) -> Result<(), Failu
         None => Folder::In(Path::new("runs")),
     };
     let run = LmRun::start(config.clone(), folder)
-        .map_err(|(path, e)| super::train::folder_error(&path, &e, false))?;
+        .map_err(|(path, e)| super::train::folder_error(&path, &e, false, args))?;
     outln!(
         "training {} on {corpus} for {} steps of {} ({}, lr {} down to {}{}; {threads} thread(s)) into {}",
         config.arch.describe(),
@@ -366,7 +366,7 @@ pub fn resume(path: &Path, args: &TrainArgs, threads: usize) -> Result<(), Failu
                 "cannot resume: {shown} holds a run stopped before its first evaluation, which keeps nothing to go on from: start it again with its flags"
             ))
         }
-        LmResumeError::Folder(e) => super::train::folder_error(path, &e, true),
+        LmResumeError::Folder(e) => super::train::folder_error(path, &e, true, args),
         LmResumeError::Checkpoint(e) => Failure::new(format!("cannot resume: {e}")),
         LmResumeError::Finished { steps } => Failure::new(format!(
             "{shown} has already trained all {steps} of its steps; start a new run to train longer"
@@ -386,7 +386,8 @@ pub fn resume(path: &Path, args: &TrainArgs, threads: usize) -> Result<(), Failu
 
 /// Trains a started or resumed run with a progress bar, and reports how it ended.
 fn drive(run: LmRun, text: &str, args: &TrainArgs, threads: usize) -> Result<(), Failure> {
-    let shown = run.folder().display().to_string();
+    let folder = run.folder().to_path_buf();
+    let shown = folder.display().to_string();
     let steps = run.config().training.steps as u64;
     interrupt::flag();
     let bar = (!args.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr())).then(|| {
@@ -423,7 +424,7 @@ fn drive(run: LmRun, text: &str, args: &TrainArgs, threads: usize) -> Result<(),
         } else if checkpoint.exists() {
             Failure::new(format!(
                 "{e}; the last checkpoint is kept: resume with: {}",
-                resume_command(&shown, args)
+                resume_command(&folder, args)
             ))
         } else {
             Failure::new(format!("{e}; nothing was kept in {shown}"))
@@ -433,7 +434,7 @@ fn drive(run: LmRun, text: &str, args: &TrainArgs, threads: usize) -> Result<(),
         return Err(Failure::new(format!(
             "interrupted after {} steps, whose checkpoint is kept in {shown}: resume with: {}",
             finished.steps,
-            resume_command(&shown, args)
+            resume_command(&folder, args)
         ))
         .with_exit_code(130));
     }

@@ -42,21 +42,21 @@ impl<T: Float> Array<T> {
     /// assert_eq!(out.data(), &[10.0, 17.5]);
     /// ```
     pub fn causal_attention(&self, heads: usize) -> (Array<T>, Array<T>) {
-        let dims = Sizes::of(self, heads);
+        let sizes = Sizes::of(self, heads);
         if let Some(qkv) = self.as_f32() {
-            let (out, weights) = forward(qkv.data(), dims, &Tile(Isa::detect()));
+            let (out, weights) = forward(qkv.data(), sizes, &Tile(Isa::detect()));
             let back = |data, shape: &[usize]| {
                 Array::from_f32(Array::from_vec(data, shape)).expect("T is f32")
             };
             return (
-                back(out, &dims.out_shape()),
-                back(weights, &dims.weights_shape()),
+                back(out, &sizes.out_shape()),
+                back(weights, &sizes.weights_shape()),
             );
         }
-        let (out, weights) = forward(&self.data, dims, &Loops);
+        let (out, weights) = forward(&self.data, sizes, &Loops);
         (
-            Array::from_vec(out, &dims.out_shape()),
-            Array::from_vec(weights, &dims.weights_shape()),
+            Array::from_vec(out, &sizes.out_shape()),
+            Array::from_vec(weights, &sizes.weights_shape()),
         )
     }
 
@@ -69,9 +69,9 @@ impl<T: Float> Array<T> {
         g: &Array<T>,
         heads: usize,
     ) -> Array<T> {
-        let dims = Sizes::of(self, heads);
+        let sizes = Sizes::of(self, heads);
         assert!(
-            weights.shape[..] == dims.weights_shape() && g.shape[..] == dims.out_shape(),
+            weights.shape[..] == sizes.weights_shape() && g.shape[..] == sizes.out_shape(),
             "causal_attention_grad: weights {:?} and gradient {:?} for qkv {:?}",
             weights.shape,
             g.shape,
@@ -83,12 +83,12 @@ impl<T: Float> Array<T> {
                 qkv.data(),
                 weights.data(),
                 g.data(),
-                dims,
+                sizes,
                 &Tile(Isa::detect()),
             );
             return Array::from_f32(Array::from_vec(dqkv, &self.shape)).expect("T is f32");
         }
-        let dqkv = backward(&self.data, &weights.data, &g.data, dims, &Loops);
+        let dqkv = backward(&self.data, &weights.data, &g.data, sizes, &Loops);
         Array::from_vec(dqkv, &self.shape)
     }
 }
@@ -420,11 +420,11 @@ mod tests {
             let narrow =
                 |a: &Array<f64>| -> Vec<f32> { a.data().iter().map(|&v| v as f32).collect() };
             let wide = |a: &[f32]| -> Vec<f64> { a.iter().map(|&v| v as f64).collect() };
-            let dims = Sizes::of(&qkv, heads);
+            let sizes = Sizes::of(&qkv, heads);
             for isa in Isa::available() {
                 let what = format!("{} on {batch}x{time}, {heads} heads of {size}", isa.name());
                 let tile = Tile(isa);
-                let (out32, weights32) = forward(&narrow(&qkv), dims, &tile);
+                let (out32, weights32) = forward(&narrow(&qkv), sizes, &tile);
                 close(&wide(&out32), out.data(), 1e-5, &format!("{what}: out"));
                 close(
                     &wide(&weights32),
@@ -432,7 +432,7 @@ mod tests {
                     1e-5,
                     &format!("{what}: weights"),
                 );
-                let dqkv32 = backward(&narrow(&qkv), &weights32, &narrow(&g), dims, &tile);
+                let dqkv32 = backward(&narrow(&qkv), &weights32, &narrow(&g), sizes, &tile);
                 close(
                     &wide(&dqkv32),
                     dqkv.data(),
