@@ -351,12 +351,8 @@ fn shell_word(path: &Path) -> String {
 
 /// A session error in the words of the command line.
 fn session_error(args: &TrainArgs, session: Option<&Path>, e: SessionError) -> Failure {
-    let folder = || {
-        session
-            .map(Path::display)
-            .map(|d| d.to_string())
-            .unwrap_or_default()
-    };
+    let dir = session.unwrap_or(Path::new(""));
+    let folder = || dir.display().to_string();
     match e {
         SessionError::Folder {
             path,
@@ -383,7 +379,7 @@ fn session_error(args: &TrainArgs, session: Option<&Path>, e: SessionError) -> F
         SessionError::Train(TrainError::Stopped { epochs_done }) => {
             let message = if epochs_done > 0 {
                 let plural = if epochs_done == 1 { "" } else { "s" };
-                format!("interrupted after {epochs_done} complete epoch{plural}, whose checkpoint is kept in {}: resume with: {}", folder(), resume_command(session.unwrap_or(Path::new("")), args))
+                format!("interrupted after {epochs_done} complete epoch{plural}, whose checkpoint is kept in {}: resume with: {}", folder(), resume_command(dir, args))
             } else {
                 "interrupted before the first epoch completed, so nothing was kept".into()
             };
@@ -392,10 +388,7 @@ fn session_error(args: &TrainArgs, session: Option<&Path>, e: SessionError) -> F
         SessionError::Train(e) => {
             let kept = session.is_some_and(|dir| dir.join(CHECKPOINT).exists());
             let how = if kept {
-                format!(
-                    "; resume with: {}",
-                    resume_command(session.unwrap_or(Path::new("")), args)
-                )
+                format!("; resume with: {}", resume_command(dir, args))
             } else {
                 String::new()
             };

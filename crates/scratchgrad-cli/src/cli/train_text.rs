@@ -403,7 +403,7 @@ fn drive(run: LmRun, text: &str, args: &TrainArgs, threads: usize) -> Result<(),
         bar,
         started: Instant::now(),
     };
-    let checkpoint = run.folder().join(CHECKPOINT);
+    let checkpoint = folder.join(CHECKPOINT);
     let result = scratchgrad::array::with_threads(threads, || run.train(text, &mut progress));
     if let Some(bar) = &progress.bar {
         bar.finish_and_clear();

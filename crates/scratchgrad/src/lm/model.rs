@@ -264,7 +264,8 @@ impl LanguageModel {
                     let name = |part: &str| format!("layers.{i}.{part}");
                     x = match *layer {
                         LmLayer::Flatten => {
-                            let width = x.dims()[1] * x.dims()[0] / batch.max(1);
+                            let rows = x.dims();
+                            let width = rows[0] * rows[1] / batch.max(1);
                             x.reshape(&[batch, width])
                         }
                         LmLayer::Join(n) => flatten_consecutive(&x, usize::from(n)),

@@ -268,12 +268,12 @@ impl Updates {
         let (matrices, rest): (Vec<Vec<usize>>, Vec<Vec<usize>>) = (
             parameters
                 .iter()
-                .map(|p| p.dims().to_vec())
+                .map(|p| p.shape())
                 .filter(|s| s.len() >= 2)
                 .collect(),
             parameters
                 .iter()
-                .map(|p| p.dims().to_vec())
+                .map(|p| p.shape())
                 .filter(|s| s.len() < 2)
                 .collect(),
         );
