@@ -205,6 +205,25 @@ fn shape_ops() {
         ],
     );
     check(
+        "linear",
+        |t| t[0].linear(&t[1], &t[2], None).tanh(),
+        &[
+            uniform(&[5, 4], -1.0, 1.0, 31),
+            uniform(&[3, 4], -0.7, 0.7, 32),
+            uniform(&[3], -0.5, 0.5, 33),
+        ],
+    );
+    check(
+        "linear_onto_a_residual",
+        |t| t[0].linear(&t[1], &t[2], Some(&t[3])).tanh(),
+        &[
+            uniform(&[2, 3, 4], -1.0, 1.0, 34),
+            uniform(&[5, 4], -0.7, 0.7, 35),
+            uniform(&[5], -0.5, 0.5, 36),
+            uniform(&[2, 3, 5], -1.0, 1.0, 37),
+        ],
+    );
+    check(
         "causal_self_attention",
         |t| {
             let attention = CausalSelfAttention {

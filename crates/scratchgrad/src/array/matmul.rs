@@ -67,7 +67,7 @@ const TURN_AROUND_MIN: usize = 1 << 14;
 const HORIZONTAL_MAX_OUTPUTS: usize = 16 * 16;
 
 /// One block of a split product: where it writes, its operands and its size.
-type Block<T> = (Shared<T>, Operand<T>, Operand<T>, (usize, usize, usize));
+type Block<T> = (Dst<T>, Operand<T>, Operand<T>, (usize, usize, usize));
 
 /// How a product may be cut into blocks that each sum exactly as the whole does: along its
 /// longer output side, into blocks of at least `min_block`.
@@ -124,8 +124,7 @@ impl SplitPlan {
     /// SAFETY: `start..end` must lie within the cut side, the pointers describe the whole.
     unsafe fn block<T>(
         &self,
-        dst: Shared<T>,
-        dst_row: usize,
+        dst: Dst<T>,
         a: Operand<T>,
         b: Operand<T>,
         (m, k, n): (usize, usize, usize),
@@ -138,18 +137,15 @@ impl SplitPlan {
                     at: b.at.offset(start as isize * b.col_stride),
                     ..b
                 };
-                (Shared(dst.0.add(start)), a, b, (m, k, end - start))
+                let at = Shared(dst.at.0.add(start));
+                (Dst { at, ..dst }, a, b, (m, k, end - start))
             } else {
                 let a = Operand {
                     at: a.at.offset(start as isize * a.row_stride),
                     ..a
                 };
-                (
-                    Shared(dst.0.add(start * dst_row)),
-                    a,
-                    b,
-                    (end - start, k, n),
-                )
+                let at = Shared(dst.at.0.add(start * dst.row));
+                (Dst { at, ..dst }, a, b, (end - start, k, n))
             }
         }
     }
@@ -158,6 +154,15 @@ impl SplitPlan {
 /// A pointer handed to the threads that fill disjoint blocks of one output.
 #[derive(Clone, Copy)]
 struct Shared<T>(*mut T);
+
+/// Where a product goes: a row-major matrix at `at` whose rows are `row` apart, overwritten,
+/// or added onto when `onto`.
+#[derive(Clone, Copy)]
+struct Dst<T> {
+    at: Shared<T>,
+    row: usize,
+    onto: bool,
+}
 // SAFETY: each thread writes only its own block of the output (see `product`), and the inputs
 // are only read; the elements themselves must be safe to send and share.
 unsafe impl<T: Send + Sync> Send for Shared<T> {}
@@ -185,13 +190,12 @@ unsafe impl<T: Sync> Sync for Operand<T> {}
 /// convolutional networks' and the MLP's epochs unchanged.
 static GEMM_SETTINGS: std::sync::Once = std::sync::Once::new();
 
-/// `dst = a @ b` for an m x k `a` and a k x n `b` into a row-major `dst` whose rows are
-/// `dst_row` apart, on the calling thread.
+/// `dst = a @ b` (or `dst += a @ b` when `dst.onto`) for an m x k `a` and a k x n `b` into
+/// a row-major `dst`, on the calling thread.
 ///
 /// SAFETY: the pointers and strides must describe valid matrices of those sizes.
 unsafe fn kernel<T: Float>(
-    dst: Shared<T>,
-    dst_row: usize,
+    dst: Dst<T>,
     a: Operand<T>,
     b: Operand<T>,
     (m, k, n): (usize, usize, usize),
@@ -200,21 +204,31 @@ unsafe fn kernel<T: Float>(
     // SAFETY: the caller's promise: valid matrices of these sizes and strides, and a
     // destination no other thread writes.
     unsafe {
+        if !dst.onto {
+            // Zeros first, though gemm overwrites them unread: a fill writes whole cache
+            // lines, where gemm's stores of parts of lines not cached yet would first read
+            // them in from memory and wait (a Shakespeare GPT step 2% faster,
+            // docs/BENCHMARKS.md).
+            for r in 0..m {
+                std::ptr::write_bytes(dst.at.0.add(r * dst.row), 0, n);
+            }
+        }
+        // dst = alpha dst + beta a @ b, where dst is read only when asked to be
         gemm::gemm(
             m,
             n,
             k,
-            dst.0,
+            dst.at.0,
             1,
-            dst_row as isize,
-            false,
+            dst.row as isize,
+            dst.onto,
             a.at,
             a.col_stride,
             a.row_stride,
             b.at,
             b.col_stride,
             b.row_stride,
-            T::ZERO,
+            T::ONE,
             T::ONE,
             false,
             false,
@@ -234,8 +248,7 @@ unsafe fn kernel<T: Float>(
 ///
 /// SAFETY: as for [`kernel`].
 unsafe fn product<T: Float>(
-    dst: Shared<T>,
-    dst_row: usize,
+    dst: Dst<T>,
     a: Operand<T>,
     b: Operand<T>,
     (m, k, n): (usize, usize, usize),
@@ -253,15 +266,15 @@ unsafe fn product<T: Float>(
         match (plan, share) {
             (Some(plan), Some(share)) => {
                 let cuts = split_points(plan.len, threads, share, plan.min_block);
-                match split_product(dst, dst_row, a, b, (m, k, n), plan, &cuts) {
+                match split_product(dst, a, b, (m, k, n), plan, &cuts) {
                     Some((own, helpers)) => {
                         let share = cuts[1] as f64 / plan.len as f64;
                         CALLER_SHARE.learn(threads, share, own, helpers);
                     }
-                    None => kernel(dst, dst_row, a, b, (m, k, n)),
+                    None => kernel(dst, a, b, (m, k, n)),
                 }
             }
-            _ => kernel(dst, dst_row, a, b, (m, k, n)),
+            _ => kernel(dst, a, b, (m, k, n)),
         }
     }
 }
@@ -273,8 +286,7 @@ unsafe fn product<T: Float>(
 ///
 /// SAFETY: as for [`kernel`]; `cuts` must run from 0 to the cut side's length, increasing.
 unsafe fn split_product<T: Float>(
-    dst: Shared<T>,
-    dst_row: usize,
+    dst: Dst<T>,
     a: Operand<T>,
     b: Operand<T>,
     size: (usize, usize, usize),
@@ -284,7 +296,7 @@ unsafe fn split_product<T: Float>(
     let blocks: Vec<_> = cuts
         .windows(2)
         // SAFETY: the cuts lie within the cut side (the caller's promise).
-        .map(|cut| unsafe { plan.block(dst, dst_row, a, b, size, (cut[0], cut[1])) })
+        .map(|cut| unsafe { plan.block(dst, a, b, size, (cut[0], cut[1])) })
         .collect();
     let started = Instant::now();
     let helpers_done = AtomicU64::new(0);
@@ -294,7 +306,7 @@ unsafe fn split_product<T: Float>(
             let helpers_done = &helpers_done;
             move || {
                 // SAFETY: each block writes only its own part of the output.
-                unsafe { kernel(dst, dst_row, a, b, size) };
+                unsafe { kernel(dst, a, b, size) };
                 let done = started.elapsed().as_nanos() as u64;
                 helpers_done.fetch_max(done, Ordering::Relaxed);
             }
@@ -304,7 +316,7 @@ unsafe fn split_product<T: Float>(
     let (dst, a, b, size) = blocks[0];
     let own_block = || {
         // SAFETY: as above.
-        unsafe { kernel(dst, dst_row, a, b, size) };
+        unsafe { kernel(dst, a, b, size) };
         own = started.elapsed();
     };
     run_with_helpers(own_block, &jobs)
@@ -385,6 +397,22 @@ impl<T: Float> Array<T> {
         trans_b: bool,
         transposed: &dyn Fn() -> Arc<Array<T>>,
     ) -> Array<T> {
+        self.matmul_t_onto(trans_a, other, trans_b, transposed, None)
+    }
+
+    /// [`Array::matmul_t_with`] added onto `onto` (an array of the product's shape) when there
+    /// is one: `onto + op(self) @ op(other)`, the product summed into `onto`'s values where
+    /// gemm writes it (BLAS's `beta = 1`), with no pass of its own over the result. (The
+    /// products that take another road add theirs after, to the same bits when the inner
+    /// dimension is summed in one chunk.)
+    pub(crate) fn matmul_t_onto(
+        &self,
+        trans_a: bool,
+        other: &Array<T>,
+        trans_b: bool,
+        transposed: &dyn Fn() -> Arc<Array<T>>,
+        onto: Option<Array<T>>,
+    ) -> Array<T> {
         let fail = || -> ! {
             let show = |s: &[usize], t: bool| format!("{s:?}{}", if t { "^T" } else { "" });
             panic!(
@@ -403,7 +431,7 @@ impl<T: Float> Array<T> {
         }
         // A first layer's x @ W^T and g^T @ x on mostly-black images skip the zeros.
         if let Some(out) = zero_skipping::product(self, trans_a, other, trans_b) {
-            return out;
+            return added_onto(onto, out);
         }
         let (m, k, n) = (a.rows, a.cols, b.cols);
         let a_batch = &self.shape[..self.ndim() - 2];
@@ -429,7 +457,8 @@ impl<T: Float> Array<T> {
             let out_t = other.matmul(&transposed(&self.data, rows, k));
             let mut shape = self.shape.clone();
             *shape.last_mut().expect("two axes or more") = n;
-            return transposed(&out_t.data, n, rows).into_reshape(&shape);
+            let out = transposed(&out_t.data, n, rows).into_reshape(&shape);
+            return added_onto(onto, out);
         }
         let worth_copying = rows > STRIDED_RIGHT_SIDE_ROWS || batched;
         if trans_b && m > 1 && n > 1 && k > 2 && worth_copying {
@@ -437,7 +466,8 @@ impl<T: Float> Array<T> {
             // five times slower than one stored by rows, for many rows or a batch of small
             // products (docs/BENCHMARKS.md): copying the transpose out first costs k * n moves
             // against m * k * n multiply-adds.
-            return self.matmul_t(trans_a, &transposed(), false);
+            // (stored by rows, the copy is not copied again: `transposed` is not called)
+            return self.matmul_t_onto(trans_a, &transposed(), false, transposed, onto);
         }
         let batch = broadcast_shapes("matmul", a_batch, b_batch);
         let mut shape = batch.clone();
@@ -446,9 +476,9 @@ impl<T: Float> Array<T> {
             // The batch's matrices, stacked, are one tall matrix of rows, so one product
             // replaces B small ones.
             let stacked = MatrixView { rows, ..a };
-            return products(self, stacked, &[], other, b, &[], &shape);
+            return products(self, stacked, &[], other, b, &[], &shape, onto);
         }
-        products(self, a, a_batch, other, b, b_batch, &shape)
+        products(self, a, a_batch, other, b, b_batch, &shape, onto)
     }
 
     /// `self^T @ other` with both read as one tall matrix of their rows (`[.., r]` and
@@ -475,12 +505,25 @@ impl<T: Float> Array<T> {
         );
         let a = MatrixView::of(&[rows, r], true);
         let b = MatrixView::of(&[rows, c], false);
-        products(self, a, &[], other, b, &[], &[r, c])
+        products(self, a, &[], other, b, &[], &[r, c], None)
+    }
+}
+
+/// `onto + product` when there is an `onto` (the same shape), in its place; else `product`.
+fn added_onto<T: Float>(onto: Option<Array<T>>, product: Array<T>) -> Array<T> {
+    match onto {
+        Some(mut onto) => {
+            onto.add_assign(&product);
+            onto
+        }
+        None => product,
     }
 }
 
 /// The products of `a`'s and `b`'s matrices (views over their elements, batch axes
-/// broadcast), into a new array of `shape` (the batch, then the product's rows and columns).
+/// broadcast), into a new array of `shape` (the batch, then the product's rows and columns),
+/// or added onto `onto` (of that shape) in its place.
+#[allow(clippy::too_many_arguments)]
 fn products<T: Float>(
     lhs: &Array<T>,
     a: MatrixView,
@@ -489,20 +532,32 @@ fn products<T: Float>(
     b: MatrixView,
     b_batch: &[usize],
     shape: &[usize],
+    onto: Option<Array<T>>,
 ) -> Array<T> {
     let (m, k, n) = (a.rows, a.cols, b.cols);
     let batch = broadcast_shapes("matmul", a_batch, b_batch);
     if k == 0 {
-        return Array::zeros(shape); // an empty sum
+        // an empty sum
+        return onto.unwrap_or_else(|| Array::zeros(shape));
     }
     // Checked: a wrapped count would leave gemm writing past the end of `out`.
     let len = shape
         .iter()
         .try_fold(1usize, |all, &d| all.checked_mul(d))
         .unwrap_or_else(|| panic!("matmul: a result of shape {shape:?} has too many elements"));
-    // Not zero-filled first: gemm overwrites every element (it is told not to read the
-    // output), and the fill was serial work on the calling thread before every product.
-    let mut out: Vec<T> = buffers::vec_with_capacity(len);
+    let adding = onto.is_some();
+    let mut out: Vec<T> = match onto {
+        Some(onto) => {
+            assert!(
+                onto.shape[..] == *shape,
+                "matmul: cannot add a product of shape {shape:?} onto {:?}",
+                onto.shape
+            );
+            onto.into_vec()
+        }
+        // Filled block by block, by the thread that computes the block (`kernel`).
+        None => buffers::vec_with_capacity(len),
+    };
     let a_step: Vec<usize> = broadcast_strides(a_batch, &batch)
         .iter()
         .map(|s| s * m * k)
@@ -526,11 +581,17 @@ fn products<T: Float>(
                 at: rhs.add(ib),
                 ..b.operand()
             };
-            product(Shared(dst.0.add(i * m * n)), n, a, b, (m, k, n));
+            let at = Shared(dst.0.add(i * m * n));
+            let dst = Dst {
+                at,
+                row: n,
+                onto: adding,
+            };
+            product(dst, a, b, (m, k, n));
         }
     });
     // SAFETY: the loop above ran one product per output matrix, and each wrote all of its
-    // m x n elements (with k > 0 gemm stores `a @ b` without reading the destination).
+    // m x n elements (with k > 0 gemm stores `a @ b`, read only when added onto).
     unsafe { out.set_len(len) };
     Array::from_vec(out, shape)
 }
@@ -563,6 +624,59 @@ mod tests {
         assert!(at.matmul_t(true, &b, false).allclose(&want, 1e-12, 1e-12));
         assert!(a.matmul_t(false, &bt, true).allclose(&want, 1e-12, 1e-12));
         assert!(at.matmul_t(true, &bt, true).allclose(&want, 1e-12, 1e-12));
+    }
+
+    /// `onto + x @ W^T` on each road `matmul_t` takes (a copied W^T, W read by columns, the
+    /// product turned around, a batch of products, the zeros of a mostly black batch skipped):
+    /// the product plus `onto` (f64), and in f32 the very bits of the product's sum rounded,
+    /// then added, where gemm sums the inner dimension in one chunk.
+    #[test]
+    fn a_product_added_onto_an_array_is_the_product_plus_it_on_every_road() {
+        // `tolerance` None: the same bits
+        fn check<T: Float>(x: &Array<T>, w: &Array<T>, onto: &Array<T>, tolerance: Option<f64>) {
+            let product = x.matmul_t(false, w, true);
+            let copy = || Arc::new(w.transpose());
+            let sum = x.matmul_t_onto(false, w, true, &copy, Some(onto.clone()));
+            let want = onto.add(&product);
+            let what = format!("{:?} @ {:?}^T", x.shape(), w.shape());
+            match tolerance {
+                None => assert_eq!(sum.data(), want.data(), "{what}"),
+                Some(t) => assert!(sum.allclose(&want, t, t), "{what}"),
+            }
+        }
+        let mut rng = crate::array::Rng::seed(8);
+        for (x_shape, w_shape) in [
+            (vec![100, 30], [20, 30]),   // W^T copied
+            (vec![5, 30], [20, 30]),     // W read by columns
+            (vec![3, 200], [300, 200]),  // turned around
+            (vec![2, 70, 30], [20, 30]), // a batch as one tall matrix
+            (vec![64, 784], [8, 784]),   // k over 512
+        ] {
+            let out: Vec<usize> = x_shape[..x_shape.len() - 1]
+                .iter()
+                .copied()
+                .chain([w_shape[0]])
+                .collect();
+            let x = Array::<f64>::rand_uniform(&x_shape, -1.0, 1.0, &mut rng);
+            let w = Array::<f64>::rand_uniform(&w_shape, -1.0, 1.0, &mut rng);
+            let onto = Array::<f64>::rand_uniform(&out, -1.0, 1.0, &mut rng);
+            check(&x, &w, &onto, Some(1e-12));
+            let narrow = |a: &Array<f64>| a.map(|v| v as f32);
+            let one_chunk = w_shape[1] <= 512;
+            let tolerance = (!one_chunk).then_some(1e-5);
+            check(&narrow(&x), &narrow(&w), &narrow(&onto), tolerance);
+        }
+        // mostly zeros (an MNIST batch): the zeros are skipped, the sum added after
+        let x = Array::<f32>::rand_uniform(&[64, 784], -1.0, 1.0, &mut rng).map(|v| {
+            if v > 0.8 {
+                v
+            } else {
+                0.0
+            }
+        });
+        let w = Array::<f32>::rand_uniform(&[32, 784], -1.0, 1.0, &mut rng);
+        let onto = Array::<f32>::rand_uniform(&[64, 32], -1.0, 1.0, &mut rng);
+        check(&x, &w, &onto, None);
     }
 
     #[test]
@@ -658,10 +772,14 @@ mod tests {
             let plan = SplitPlan::new((m, k, n), 2, true).expect("these can be cut");
             assert_eq!(plan.by_columns, by_columns);
             let cuts = split_points(plan.len, 2, 0.3, plan.min_block);
-            let dst = Shared(out.data.as_mut_ptr());
+            let dst = Dst {
+                at: Shared(out.data.as_mut_ptr()),
+                row: n,
+                onto: false,
+            };
             // SAFETY: whole arrays of the stated sizes; the cuts span the cut side. (None:
             // another test's product held the helpers, and nothing was computed.)
-            while unsafe { split_product(dst, n, lhs, rhs, (m, k, n), plan, &cuts) }.is_none() {}
+            while unsafe { split_product(dst, lhs, rhs, (m, k, n), plan, &cuts) }.is_none() {}
             let want = naive(&a.transpose(), &b.transpose());
             assert!(out.allclose(&want, 1e-12, 1e-12), "{m}x{k}x{n}");
         }
@@ -682,7 +800,11 @@ mod tests {
         );
         let size = (va.rows, va.cols, vb.cols);
         let mut out = Array::<f32>::zeros(&[va.rows, vb.cols]);
-        let dst = Shared(out.data.as_mut_ptr());
+        let dst = Dst {
+            at: Shared(out.data.as_mut_ptr()),
+            row: vb.cols,
+            onto: false,
+        };
         let lhs = Operand {
             at: a.data.as_ptr(),
             ..va.operand()
@@ -695,10 +817,10 @@ mod tests {
         // cuts run from 0 to the cut side's length.
         unsafe {
             match split {
-                None => kernel(dst, vb.cols, lhs, rhs, size),
+                None => kernel(dst, lhs, rhs, size),
                 Some((plan, cuts)) => {
                     // None: another test's product held the helpers, and nothing was computed.
-                    while split_product(dst, vb.cols, lhs, rhs, size, plan, cuts).is_none() {}
+                    while split_product(dst, lhs, rhs, size, plan, cuts).is_none() {}
                 }
             }
         }

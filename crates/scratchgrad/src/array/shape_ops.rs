@@ -116,8 +116,17 @@ impl<T: Copy> Array<T> {
             self.shape,
             shape
         );
+        let len: usize = shape.iter().product();
+        let mut data = vec_with_capacity(len);
+        let last = shape.last().copied().unwrap_or(1);
+        if self.len() == last && self.shape.last() == Some(&last) && last > 0 {
+            // one row (a bias) repeated: copied a row at a time
+            for _ in 0..len / last {
+                data.extend_from_slice(&self.data);
+            }
+            return Array::from_vec(data, shape);
+        }
         let read = broadcast_strides(&self.shape, shape);
-        let mut data = vec_with_capacity(shape.iter().product());
         for_each_offset(shape, [&read], |_, [i]| data.push(self.data[i]));
         Array::from_vec(data, shape)
     }

@@ -61,6 +61,13 @@ pub(crate) enum Op<T: Float> {
         trans_a: bool,
         trans_b: bool,
     },
+    /// A linear layer, `x W^T + b`, added onto `residual` when there is one.
+    Linear {
+        x: Tensor<T>,
+        weight: Tensor<T>,
+        bias: Tensor<T>,
+        residual: Option<Tensor<T>>,
+    },
     Reshape(Tensor<T>),
     Permute {
         input: Tensor<T>,
@@ -135,7 +142,7 @@ impl<T: Float> Op<T> {
     /// (nothing allocated: the backward pass asks for them at every node).
     pub(crate) fn inputs(&self) -> impl Iterator<Item = &Tensor<T>> {
         use Op::*;
-        // Up to three named inputs, or a list of them.
+        // Up to three named inputs, then a list of them.
         let (few, many): ([Option<&Tensor<T>>; 3], &[Tensor<T>]) = match self {
             Leaf => ([None, None, None], &[]),
             Add(a, b)
@@ -177,6 +184,12 @@ impl<T: Float> Op<T> {
                 ..
             } => ([Some(input), Some(weight), Some(bias)], &[]),
             Gelu { input, bias, .. } => ([Some(input), bias.as_ref(), None], &[]),
+            Linear {
+                x,
+                weight,
+                bias,
+                residual,
+            } => ([Some(x), Some(weight), Some(bias)], residual.as_slice()),
         };
         few.into_iter().flatten().chain(many)
     }

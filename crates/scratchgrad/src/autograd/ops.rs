@@ -93,6 +93,73 @@ impl<T: Float> Tensor<T> {
         Tensor::from_op(value, op)
     }
 
+    /// A linear layer, `self W^T + b` (`weight` W `[out, in]`, `bias` b `[out]`, `self` rows
+    /// of `in`), added onto `residual` (rows of `out`, as many) when there is one, in one
+    /// operation: the sum starts as the bias on every row (plus the residual) and gemm adds
+    /// the product into it where it writes it, as PyTorch's `addmm` does, so no pass of its
+    /// own adds them. The same numbers as `residual + (self W^T + b)` up to rounding: the
+    /// bias (and residual) meet the product's sum before it is rounded alone.
+    ///
+    /// ```
+    /// use scratchgrad::autograd::Tensor;
+    /// let x = Tensor::parameter_from(vec![1.0f64, 2.0], &[1, 2]);
+    /// let w = Tensor::parameter_from(vec![3.0, 4.0, 5.0, 6.0], &[2, 2]);
+    /// let b = Tensor::parameter_from(vec![0.5, -0.5], &[2]);
+    /// let r = Tensor::parameter_from(vec![10.0, 20.0], &[1, 2]);
+    /// let y = x.linear(&w, &b, Some(&r));
+    /// assert_eq!(y.data().data(), &[21.5, 36.5]); // 10 + 11 + 0.5, 20 + 17 - 0.5
+    /// y.sum(&[0, 1], false).backward();
+    /// assert_eq!(x.grad().unwrap().data(), &[8.0, 10.0]); // the columns of W summed
+    /// assert_eq!(r.grad().unwrap().data(), &[1.0, 1.0]);
+    /// ```
+    pub fn linear(
+        &self,
+        weight: &Tensor<T>,
+        bias: &Tensor<T>,
+        residual: Option<&Tensor<T>>,
+    ) -> Tensor<T> {
+        let (x, w, b) = (self.data(), weight.data(), bias.data());
+        let (xs, ws) = (x.shape(), w.shape());
+        assert!(
+            ws.len() == 2 && b.shape()[..] == [ws[0]] && xs.len() >= 2,
+            "linear: input {xs:?}, weight {ws:?} and bias {:?} do not fit ([.., in], [out, \
+             in] and [out])",
+            b.shape()
+        );
+        let mut shape = xs.to_vec();
+        *shape.last_mut().expect("two axes or more") = ws[0];
+        let start = match residual {
+            Some(residual) => {
+                let r = residual.data();
+                assert!(
+                    r.shape() == shape,
+                    "linear: a residual {:?} for an output {shape:?}",
+                    r.shape()
+                );
+                r.add(&b)
+            }
+            None => b.broadcast_to(&shape),
+        };
+        let value = match weight.transpose_cache() {
+            // as `matmul_t` keeps a parameter's transpose
+            Some(cache) => {
+                let transposed = || cache.transpose_of(&w);
+                x.matmul_t_onto(false, &w, true, &transposed, Some(start))
+            }
+            None => {
+                let transposed = || Arc::new(w.transpose());
+                x.matmul_t_onto(false, &w, true, &transposed, Some(start))
+            }
+        };
+        let op = Op::Linear {
+            x: self.clone(),
+            weight: weight.clone(),
+            bias: bias.clone(),
+            residual: residual.cloned(),
+        };
+        Tensor::from_op(value, op)
+    }
+
     /// GELU in its tanh form, 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), in one
     /// operation (`nn::Gelu`); its slope is kept for the backward pass when one will run.
     pub fn gelu(&self) -> Tensor<T> {
