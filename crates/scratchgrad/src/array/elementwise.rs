@@ -250,10 +250,10 @@ impl<T: Float> Array<T> {
     }
 
     /// The gradients of [`Array::bias_gelu_and_slope`] from the output's gradient `self` = g:
-    /// the input's, g * slope, and the bias's, the sum of that over the rows, in row order (in
-    /// f64 past [`LONG_SUM`] rows, as [`Array::sum`] adds): the same numbers as the gradients of
-    /// the bias's addition and GELU taken one after the other, in one pass.
-    pub fn bias_gelu_grads(&self, slope: &Array<T>) -> (Array<T>, Array<T>) {
+    /// the input's, g * slope (written over g), and the bias's, the sum of that over the rows,
+    /// in row order (in f64 past [`LONG_SUM`] rows, as [`Array::sum`] adds): the same numbers
+    /// as the gradients of the bias's addition and GELU taken one after the other, in one pass.
+    pub fn bias_gelu_grads(mut self, slope: &Array<T>) -> (Array<T>, Array<T>) {
         assert!(
             self.shape == slope.shape,
             "bias_gelu_grads: gradient {:?} for slopes {:?}",
@@ -263,40 +263,36 @@ impl<T: Float> Array<T> {
         let n = self.shape.last().copied().unwrap_or(1);
         let width = n.max(1); // rows of no values: nothing to read
         let long = self.len() / width > LONG_SUM;
-        let mut dx = vec_with_capacity(self.len());
         let (mut db, mut db_long) = (vec![T::ZERO; n], vec![0.0f64; if long { n } else { 0 }]);
         Isa::detect().run(
             #[inline(always)]
             || {
-                let rows = (dx.spare_capacity_mut().chunks_mut(width))
-                    .zip(self.data.chunks(width).zip(slope.data.chunks(width)));
-                for (dx, (g, s)) in rows {
-                    let each = dx.iter_mut().zip(g.iter().zip(s));
-                    // dx = g * slope; db = the sum over rows of dx
+                let rows = self.data.chunks_mut(width).zip(slope.data.chunks(width));
+                for (g, s) in rows {
+                    // dx = g * slope, in g's place; db = the sum over rows of dx
                     if long {
-                        for ((dx, (&g, &s)), db) in each.zip(db_long.iter_mut()) {
-                            *db += dx.write(g * s).to_f64();
+                        for ((g, &s), db) in g.iter_mut().zip(s).zip(db_long.iter_mut()) {
+                            *g *= s;
+                            *db += g.to_f64();
                         }
                     } else {
-                        for ((dx, (&g, &s)), db) in each.zip(db.iter_mut()) {
-                            *db += *dx.write(g * s);
+                        for ((g, &s), db) in g.iter_mut().zip(s).zip(db.iter_mut()) {
+                            *g *= s;
+                            *db += *g;
                         }
                     }
                 }
             },
         );
-        // SAFETY: the loops wrote the first self.len() elements (the capacity is at least
-        // that): each row of the gradient's, slope by slope.
-        unsafe { dx.set_len(self.len()) };
         if long {
             db = db_long.into_iter().map(T::from_f64).collect();
         }
         if self.ndim() == 1 {
             // One row: the addition's rule hands g's share to the bias as it is (a sum from 0
             // would turn a -0 into +0).
-            db.copy_from_slice(&dx);
+            db.copy_from_slice(&self.data);
         }
-        (Array::from_vec(dx, &self.shape), Array::from_vec(db, &[n]))
+        (self, Array::from_vec(db, &[n]))
     }
 
     /// The logistic function 1 / (1 + e^-x), evaluated without overflow for large |x|.
@@ -378,7 +374,7 @@ mod tests {
             let (want_y, want_slope) = x.add(&bias).gelu_and_slope();
             assert_eq!(y.data(), want_y.data(), "{rows}x{n}: values");
             assert_eq!(slope.data(), want_slope.data(), "{rows}x{n}: slopes");
-            let (dx, db) = g.bias_gelu_grads(&slope);
+            let (dx, db) = g.clone().bias_gelu_grads(&slope);
             let want_dx = g.mul(&slope);
             assert_eq!(dx.data(), want_dx.data(), "{rows}x{n}: input's gradient");
             assert_eq!(db.shape(), &[n]);
@@ -397,7 +393,7 @@ mod tests {
         let (y, slope) = x.bias_gelu_and_slope(&bias);
         let (want_y, want_slope) = x.add(&bias).gelu_and_slope();
         assert_eq!((bits(&y), bits(&slope)), (bits(&want_y), bits(&want_slope)));
-        let (dx, db) = g.bias_gelu_grads(&slope);
+        let (dx, db) = g.clone().bias_gelu_grads(&slope);
         let want_dx = g.mul(&slope);
         assert_eq!(bits(&dx), bits(&want_dx));
         assert_eq!(bits(&db), bits(&want_dx.summed_to(&[4])));

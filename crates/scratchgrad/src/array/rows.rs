@@ -69,7 +69,7 @@ impl<T: Float> Array<T> {
     }
 
     /// Layer norm's three gradients from the output's gradient `self` = g, in one pass over the
-    /// rows: the input's, (h - mean(h) - xhat * mean(h * xhat)) * inv_std for each row with
+    /// rows: the input's (written over g), (h - mean(h) - xhat * mean(h * xhat)) * inv_std for each row with
     /// h = g * weight; the weight's, the sum over rows of g * xhat; and the bias's, the sum
     /// over rows of g. The two sums over rows add in row order, in f64 past [`LONG_SUM`] rows
     /// as [`Array::sum`] does.
@@ -85,7 +85,7 @@ impl<T: Float> Array<T> {
     /// assert_eq!(db.data(), &[3.0, 2.0]);
     /// ```
     pub fn layer_norm_grads(
-        &self,
+        mut self,
         weight: &Array<T>,
         xhat: &Array<T>,
         inv_std: &[T],
@@ -100,7 +100,6 @@ impl<T: Float> Array<T> {
             weight.shape,
             inv_std.len()
         );
-        let mut dx = vec_with_capacity(self.data.len());
         let mut h = vec![T::ZERO; n];
         // The sums over rows: in T, or in f64 when long.
         let (mut dw, mut db) = (vec![T::ZERO; n], vec![T::ZERO; n]);
@@ -109,9 +108,9 @@ impl<T: Float> Array<T> {
         Isa::detect().run(
             #[inline(always)]
             || {
-                let each_row = self.data.chunks(n).zip(xhat.data.chunks(n)).zip(inv_std);
+                let each_row = self.data.chunks_mut(n).zip(xhat.data.chunks(n)).zip(inv_std);
                 for ((g, xh), &inv) in each_row {
-                    for ((h, &g), &w) in h.iter_mut().zip(g).zip(&weight.data) {
+                    for ((h, &g), &w) in h.iter_mut().zip(g.iter()).zip(&weight.data) {
                         *h = g * w;
                     }
                     if long {
@@ -121,9 +120,10 @@ impl<T: Float> Array<T> {
                     }
                     let mean_h = sum_terms(&h, &h, Term::Value) / n as f64;
                     let mean_hx = sum_terms(&h, xh, Term::Product) / n as f64;
-                    dx.extend(h.iter().zip(xh).map(|(&h, &x)| {
-                        T::from_f64((h.to_f64() - mean_h - x.to_f64() * mean_hx) * inv.to_f64())
-                    }));
+                    // dx in g's place: the row of g is read no more
+                    for ((dx, &h), &x) in g.iter_mut().zip(&h).zip(xh) {
+                        *dx = T::from_f64((h.to_f64() - mean_h - x.to_f64() * mean_hx) * inv.to_f64());
+                    }
                 }
             },
         );
@@ -131,11 +131,11 @@ impl<T: Float> Array<T> {
             dw = dw_long.into_iter().map(T::from_f64).collect();
             db = db_long.into_iter().map(T::from_f64).collect();
         }
-        (
-            Array::from_vec(dx, &self.shape),
+        let (dw, db) = (
             Array::from_vec(dw, &weight.shape),
             Array::from_vec(db, &weight.shape),
-        )
+        );
+        (self, dw, db)
     }
 
     /// Attention's weights from its scores `[..., T, T]`: row `i` of each matrix is the softmax
@@ -322,7 +322,7 @@ mod tests {
             let x = Array::<f32>::rand_uniform(&[rows, n], -2.0, 2.0, &mut rng);
             let weight = Array::<f32>::rand_uniform(&[n], 0.5, 1.5, &mut rng);
             let (_, xhat, inv_std) = x.layer_norm_rows(&weight, &Array::zeros(&[n]), 1e-5);
-            let (dx, dw, db) = g.layer_norm_grads(&weight, &xhat, &inv_std);
+            let (dx, dw, db) = g.clone().layer_norm_grads(&weight, &xhat, &inv_std);
             // The same bits as the products and sums of arrays this pass replaced, which
             // switch to f64 past LONG_SUM rows.
             assert_eq!(dw, g.mul(&xhat).sum(&[0], false), "rows {rows} dw");
