@@ -108,7 +108,11 @@ impl<T: Float> Array<T> {
         Isa::detect().run(
             #[inline(always)]
             || {
-                let each_row = self.data.chunks_mut(n).zip(xhat.data.chunks(n)).zip(inv_std);
+                let each_row = self
+                    .data
+                    .chunks_mut(n)
+                    .zip(xhat.data.chunks(n))
+                    .zip(inv_std);
                 for ((g, xh), &inv) in each_row {
                     for ((h, &g), &w) in h.iter_mut().zip(g.iter()).zip(&weight.data) {
                         *h = g * w;
@@ -122,7 +126,9 @@ impl<T: Float> Array<T> {
                     let mean_hx = sum_terms(&h, xh, Term::Product) / n as f64;
                     // dx in g's place: the row of g is read no more
                     for ((dx, &h), &x) in g.iter_mut().zip(&h).zip(xh) {
-                        *dx = T::from_f64((h.to_f64() - mean_h - x.to_f64() * mean_hx) * inv.to_f64());
+                        *dx = T::from_f64(
+                            (h.to_f64() - mean_h - x.to_f64() * mean_hx) * inv.to_f64(),
+                        );
                     }
                 }
             },
