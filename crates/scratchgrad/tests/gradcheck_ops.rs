@@ -214,6 +214,15 @@ fn shape_ops() {
         ],
     );
     check(
+        "linear_gelu",
+        |t| t[0].linear_gelu(&t[1], &t[2]).tanh(),
+        &[
+            uniform(&[2, 3, 4], -1.5, 1.5, 38),
+            uniform(&[5, 4], -0.9, 0.9, 39),
+            uniform(&[5], -0.5, 0.5, 40),
+        ],
+    );
+    check(
         "linear_onto_a_residual",
         |t| t[0].linear(&t[1], &t[2], Some(&t[3])).tanh(),
         &[

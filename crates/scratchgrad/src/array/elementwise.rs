@@ -220,6 +220,27 @@ impl<T: Float> Array<T> {
         )
     }
 
+    /// [`Array::gelu_and_slope`] with GELU's values written over `self`'s (an array that has
+    /// no other reader, as a product just made).
+    pub fn into_gelu_and_slope(mut self) -> (Array<T>, Array<T>) {
+        let mut slope = vec_with_capacity(self.len());
+        Isa::detect().run(
+            #[inline(always)]
+            || {
+                for (x, s) in self.data.iter_mut().zip(slope.spare_capacity_mut()) {
+                    let (y, d) = gelu_and_slope_at(*x);
+                    *x = y;
+                    s.write(d);
+                }
+            },
+        );
+        // SAFETY: the loop wrote one slope for each of the self.len() values (the capacity is
+        // at least that).
+        unsafe { slope.set_len(self.len()) };
+        let slope = Array::from_vec(slope, &self.shape);
+        (self, slope)
+    }
+
     /// GELU of `self + bias` and its slope there, in one pass (`bias` shaped `[n]`, `n` the
     /// last axis: added to every row): a linear layer's bias and the activation after it, as
     /// Megatron-LM fuses them. The same numbers as `self.add(bias).gelu_and_slope()`, whose

@@ -271,13 +271,22 @@ fn whole_grads<T: Float>(op: &Op<T>, out: &Array<T>, g: Array<T>) -> Grads<Array
             ]
         }
         // y = x W^T + b (+ r): dx = g W, dW = g^T x (summed over every row of a batch), db = g
-        // summed over the rows, dr = g (moved on last, once the others have read it)
+        // summed over the rows, dr = g (moved on last, once the others have read it). With
+        // GELU after it, g is first taken back through GELU: g * slope, in g's place.
         Linear {
             x,
             weight,
             bias,
             residual,
+            slope,
         } => {
+            let (g, db) = match slope {
+                Some(slope) => {
+                    let (g, db) = g.bias_gelu_grads(slope);
+                    (g, Some(db))
+                }
+                None => (g, None),
+            };
             let (xd, wd) = (x.data(), weight.data());
             let mut grads: Grads<Array<T>> = smallvec![
                 wanted(x, || g.matmul_t(false, &wd, false)),
@@ -285,7 +294,7 @@ fn whole_grads<T: Float>(op: &Op<T>, out: &Array<T>, g: Array<T>) -> Grads<Array
                     2 => g.matmul_t(true, &xd, false),
                     _ => g.rows_t_matmul(&xd),
                 }),
-                wanted(bias, || g.summed_to(&bias.dims())),
+                wanted(bias, || db.unwrap_or_else(|| g.summed_to(&bias.dims()))),
             ];
             if let Some(residual) = residual {
                 grads.push(wanted(residual, || g));

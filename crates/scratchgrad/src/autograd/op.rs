@@ -61,12 +61,14 @@ pub(crate) enum Op<T: Float> {
         trans_a: bool,
         trans_b: bool,
     },
-    /// A linear layer, `x W^T + b`, added onto `residual` when there is one.
+    /// A linear layer, `x W^T + b`, added onto `residual` when there is one; or with GELU
+    /// after it, when GELU's `slope` at each value is kept for the backward rule.
     Linear {
         x: Tensor<T>,
         weight: Tensor<T>,
         bias: Tensor<T>,
         residual: Option<Tensor<T>>,
+        slope: Option<Array<T>>,
     },
     Reshape(Tensor<T>),
     Permute {
@@ -189,6 +191,7 @@ impl<T: Float> Op<T> {
                 weight,
                 bias,
                 residual,
+                ..
             } => ([Some(x), Some(weight), Some(bias)], residual.as_slice()),
         };
         few.into_iter().flatten().chain(many)

@@ -118,6 +118,24 @@ impl<T: Float> Tensor<T> {
         bias: &Tensor<T>,
         residual: Option<&Tensor<T>>,
     ) -> Tensor<T> {
+        let value = self.linear_value(weight, bias, residual);
+        let op = Op::Linear {
+            x: self.clone(),
+            weight: weight.clone(),
+            bias: bias.clone(),
+            residual: residual.cloned(),
+            slope: None,
+        };
+        Tensor::from_op(value, op)
+    }
+
+    /// [`Tensor::linear`]'s value.
+    fn linear_value(
+        &self,
+        weight: &Tensor<T>,
+        bias: &Tensor<T>,
+        residual: Option<&Tensor<T>>,
+    ) -> Array<T> {
         let (x, w, b) = (self.data(), weight.data(), bias.data());
         let (xs, ws) = (x.shape(), w.shape());
         assert!(
@@ -140,7 +158,7 @@ impl<T: Float> Tensor<T> {
             }
             None => b.broadcast_to(&shape),
         };
-        let value = match weight.transpose_cache() {
+        match weight.transpose_cache() {
             // as `matmul_t` keeps a parameter's transpose
             Some(cache) => {
                 let transposed = || cache.transpose_of(&w);
@@ -150,12 +168,26 @@ impl<T: Float> Tensor<T> {
                 let transposed = || Arc::new(w.transpose());
                 x.matmul_t_onto(false, &w, true, &transposed, Some(start))
             }
-        };
+        }
+    }
+
+    /// `gelu(self W^T + b)`: [`Tensor::linear`] with GELU written over the product as it
+    /// stands (no array of its own for the values before GELU), the slope kept for the
+    /// backward rule. The same numbers as `self.matmul_t(false, weight, true).bias_gelu(bias)`
+    /// where gemm sums the inner dimension in one chunk (512 or fewer inputs).
+    pub fn linear_gelu(&self, weight: &Tensor<T>, bias: &Tensor<T>) -> Tensor<T> {
+        let before = self.linear_value(weight, bias, None);
+        let wanted = [self, weight, bias].iter().any(|t| t.requires_grad());
+        if !(grad_enabled() && wanted) {
+            return Tensor::new(before.gelu());
+        }
+        let (value, slope) = before.into_gelu_and_slope();
         let op = Op::Linear {
             x: self.clone(),
             weight: weight.clone(),
             bias: bias.clone(),
-            residual: residual.cloned(),
+            residual: None,
+            slope: Some(slope),
         };
         Tensor::from_op(value, op)
     }

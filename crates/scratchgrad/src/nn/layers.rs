@@ -48,10 +48,11 @@ impl<T: Float> Linear<T> {
         x.linear(&self.weight, &self.bias, residual)
     }
 
-    /// gelu(x W^T + b), the bias added in the same operation as GELU ([`Tensor::bias_gelu`]):
-    /// the same numbers as `Gelu.forward(&self.forward(x))`, with one pass fewer each way.
+    /// gelu(x W^T + b) in one operation ([`Tensor::linear_gelu`]): the same numbers as
+    /// `Gelu.forward(&self.forward(x))` for 512 or fewer inputs, with fewer passes and arrays
+    /// each way.
     pub fn forward_gelu(&self, x: &Tensor<T>) -> Tensor<T> {
-        x.matmul_t(false, &self.weight, true).bias_gelu(&self.bias)
+        x.linear_gelu(&self.weight, &self.bias)
     }
 }
 
@@ -141,6 +142,34 @@ mod tests {
             let (fused, steps) = (layer.forward_onto(&x, None), layer.forward(&x));
             assert_eq!(fused.data().data(), steps.data().data(), "{x_shape:?}");
         }
+    }
+
+    /// `forward_gelu` in one operation gives the bits of the product and then the bias and
+    /// GELU in one pass (which are `Gelu.forward(&forward(x))`'s), its gradients too.
+    #[test]
+    fn forward_gelu_gives_the_bits_of_its_steps_both_ways() {
+        let mut rng = Rng::seed(43);
+        let layer = Linear::<f32>::from_arrays(
+            Array::rand_uniform(&[512, 128], -0.5, 0.5, &mut rng),
+            Array::rand_uniform(&[512], -0.5, 0.5, &mut rng),
+        );
+        let x = Tensor::parameter(Array::rand_uniform(&[3, 64, 128], -1.0, 1.0, &mut rng));
+        let g = Tensor::new(Array::rand_uniform(&[3, 64, 512], -1.0, 1.0, &mut rng));
+        let run = |y: Tensor<f32>| {
+            for p in [&x, &layer.weight, &layer.bias] {
+                p.zero_grad();
+            }
+            y.mul(&g).sum(&[0, 1, 2], false).backward();
+            let grads = [&x, &layer.weight, &layer.bias].map(|p| p.grad().expect("learns"));
+            (y.data().data().to_vec(), grads.map(|a| a.data().to_vec()))
+        };
+        let fused = run(layer.forward_gelu(&x));
+        let steps = run(x
+            .matmul_t(false, &layer.weight, true)
+            .bias_gelu(&layer.bias));
+        assert_eq!(fused, steps);
+        let no_grad = crate::autograd::no_grad(|| layer.forward_gelu(&x));
+        assert_eq!(no_grad.data().data(), &fused.0[..]);
     }
 
     /// With a residual, the sum is the steps' up to rounding (f64), its gradients too.
