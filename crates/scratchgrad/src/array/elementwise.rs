@@ -222,7 +222,7 @@ impl<T: Float> Array<T> {
 
     /// [`Array::gelu_and_slope`] with GELU's values written over `self`'s (an array that has
     /// no other reader, as a product just made).
-    pub fn into_gelu_and_slope(mut self) -> (Array<T>, Array<T>) {
+    pub(crate) fn into_gelu_and_slope(mut self) -> (Array<T>, Array<T>) {
         let mut slope = vec_with_capacity(self.len());
         Isa::detect().run(
             #[inline(always)]

@@ -69,9 +69,9 @@ impl<T: Float> Array<T> {
     }
 
     /// Layer norm's three gradients from the output's gradient `self` = g, in one pass over the
-    /// rows: the input's (written over g), (h - mean(h) - xhat * mean(h * xhat)) * inv_std for each row with
-    /// h = g * weight; the weight's, the sum over rows of g * xhat; and the bias's, the sum
-    /// over rows of g. The two sums over rows add in row order, in f64 past [`LONG_SUM`] rows
+    /// rows: the input's (written over g), (h - mean(h) - xhat * mean(h * xhat)) * inv_std
+    /// for each row with h = g * weight; the weight's, the sum over rows of g * xhat; and the
+    /// bias's, the sum over rows of g. The two sums over rows add in row order, in f64 past [`LONG_SUM`] rows
     /// as [`Array::sum`] does.
     ///
     /// ```

@@ -43,8 +43,8 @@ pub(crate) enum Grad<T> {
     },
 }
 
-/// One gradient (or `None`) per input of an operation, kept inline for up to four inputs.
-pub(crate) type Grads<G> = SmallVec<[Option<G>; 4]>;
+/// One gradient (or `None`) per input of an operation, kept inline for up to three inputs.
+pub(crate) type Grads<G> = SmallVec<[Option<G>; 3]>;
 
 /// The gradients of an operation's inputs, given its output `out` and upstream gradient `g`.
 pub(crate) fn input_grads<T: Float>(op: &Op<T>, out: &Array<T>, g: Array<T>) -> Grads<Grad<T>> {
@@ -270,14 +270,13 @@ fn whole_grads<T: Float>(op: &Op<T>, out: &Array<T>, g: Array<T>) -> Grads<Array
                 }),
             ]
         }
-        // y = x W^T + b (+ r): dx = g W, dW = g^T x (summed over every row of a batch), db = g
-        // summed over the rows, dr = g (moved on last, once the others have read it). With
-        // GELU after it, g is first taken back through GELU: g * slope, in g's place.
+        // y = x W^T + b: dx = g W, dW = g^T x (summed over every row of a batch), db = g
+        // summed over the rows. With GELU after it, g is first taken back through GELU:
+        // g * slope, in g's place (its row sums are db).
         Linear {
             x,
             weight,
             bias,
-            residual,
             slope,
         } => {
             let (g, db) = match slope {
@@ -288,18 +287,14 @@ fn whole_grads<T: Float>(op: &Op<T>, out: &Array<T>, g: Array<T>) -> Grads<Array
                 None => (g, None),
             };
             let (xd, wd) = (x.data(), weight.data());
-            let mut grads: Grads<Array<T>> = smallvec![
+            smallvec![
                 wanted(x, || g.matmul_t(false, &wd, false)),
                 wanted(weight, || match xd.ndim() {
                     2 => g.matmul_t(true, &xd, false),
                     _ => g.rows_t_matmul(&xd),
                 }),
                 wanted(bias, || db.unwrap_or_else(|| g.summed_to(&bias.dims()))),
-            ];
-            if let Some(residual) = residual {
-                grads.push(wanted(residual, || g));
-            }
-            grads
+            ]
         }
         // reshape moves no value: the gradient takes the input's shape back
         Reshape(x) => smallvec![wanted(x, || g.into_reshape(&x.dims()))],

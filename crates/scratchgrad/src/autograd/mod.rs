@@ -23,6 +23,7 @@
 
 mod backward;
 mod gradcheck;
+mod linear;
 mod op;
 mod ops;
 mod tensor;

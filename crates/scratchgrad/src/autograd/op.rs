@@ -61,13 +61,12 @@ pub(crate) enum Op<T: Float> {
         trans_a: bool,
         trans_b: bool,
     },
-    /// A linear layer, `x W^T + b`, added onto `residual` when there is one; or with GELU
-    /// after it, when GELU's `slope` at each value is kept for the backward rule.
+    /// A linear layer, `x W^T + b`; with GELU after it when GELU's `slope` at each value is
+    /// kept for the backward rule.
     Linear {
         x: Tensor<T>,
         weight: Tensor<T>,
         bias: Tensor<T>,
-        residual: Option<Tensor<T>>,
         slope: Option<Array<T>>,
     },
     Reshape(Tensor<T>),
@@ -187,12 +186,8 @@ impl<T: Float> Op<T> {
             } => ([Some(input), Some(weight), Some(bias)], &[]),
             Gelu { input, bias, .. } => ([Some(input), bias.as_ref(), None], &[]),
             Linear {
-                x,
-                weight,
-                bias,
-                residual,
-                ..
-            } => ([Some(x), Some(weight), Some(bias)], residual.as_slice()),
+                x, weight, bias, ..
+            } => ([Some(x), Some(weight), Some(bias)], &[]),
         };
         few.into_iter().flatten().chain(many)
     }

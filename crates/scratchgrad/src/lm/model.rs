@@ -365,7 +365,7 @@ impl LanguageModel {
             }
             x = &x + &self.drop(mixed);
             let wide = linear(b, "mlp.c_fc").forward_gelu(&norm(b, "ln_2").forward(&x));
-            x = &x + &self.drop(linear(b, "mlp.c_proj").forward_onto(&wide, None));
+            x = &x + &self.drop(linear(b, "mlp.c_proj").forward_fused(&wide));
         }
         let ln_f = LayerNorm {
             weight: self.parameter("ln_f.weight").clone(),

@@ -63,12 +63,12 @@ impl<T: Float> CausalSelfAttention<T> {
     ) -> (Tensor<T>, Tensor<T>) {
         let c = x.dims()[2];
         let (h, hs) = (self.heads, c / self.heads);
-        let qkv = self.qkv.forward_onto(x, None);
+        let qkv = self.qkv.forward_fused(x);
         let Some(dropout) = dropout.filter(|dropout| dropout.drops()) else {
             // The steps below in one operation, which reads each head where it lies in `qkv`
             // and computes only the causal triangle (`array/attention.rs`).
             let (mixed, weights) = qkv.causal_attention(h);
-            return (self.proj.forward_onto(&mixed, None), weights);
+            return (self.proj.forward_fused(&mixed), weights);
         };
         // [B, T, C] -> [B, H, T, hs]: each head's slice of the features, heads as a batch axis
         let split = |i: usize| qkv.narrow(2, i * c, c).split_heads(h);
@@ -79,6 +79,6 @@ impl<T: Float> CausalSelfAttention<T> {
         // each position's mixture of the dropped-out weights' values, heads put back side by
         // side: [B, T, C]
         let mixed = dropout.forward(&weights).matmul(&v).merge_heads();
-        (self.proj.forward_onto(&mixed, None), weights)
+        (self.proj.forward_fused(&mixed), weights)
     }
 }
