@@ -386,27 +386,17 @@ impl<T: Float> Array<T> {
     /// (`zero_skipping.rs`); where the other side holds an infinity or NaN that meets only
     /// zeros, such a product then gives a number where gemm gives NaN.
     pub fn matmul_t(&self, trans_a: bool, other: &Array<T>, trans_b: bool) -> Array<T> {
-        self.matmul_t_with(trans_a, other, trans_b, &|| Arc::new(other.transpose()))
+        let transposed = || Arc::new(other.transpose());
+        self.matmul_t_onto(trans_a, other, trans_b, &transposed, None)
     }
 
     /// [`Array::matmul_t`], with `other`'s transpose (when a copy of it is wanted) taken from
-    /// `transposed`: a parameter that several parts of a batch multiply by in one step keeps
-    /// the copy it made (`autograd::Tensor::matmul_t`).
-    pub(crate) fn matmul_t_with(
-        &self,
-        trans_a: bool,
-        other: &Array<T>,
-        trans_b: bool,
-        transposed: &dyn Fn() -> Arc<Array<T>>,
-    ) -> Array<T> {
-        self.matmul_t_onto(trans_a, other, trans_b, transposed, None)
-    }
-
-    /// [`Array::matmul_t_with`] added onto `onto` (an array of the product's shape) when there
-    /// is one: `onto + op(self) @ op(other)`, the product summed into `onto`'s values where
-    /// gemm writes it (BLAS's `beta = 1`), with no pass of its own over the result. (The
-    /// products that take another road add theirs after, to the same bits when the inner
-    /// dimension is summed in one chunk.)
+    /// `transposed` (a parameter that several parts of a batch multiply by in one step keeps
+    /// the copy it made, `autograd::Tensor::matmul_t`), and added onto `onto` (an array of the
+    /// product's shape) when there is one: `onto + op(self) @ op(other)`, the product summed
+    /// into `onto`'s values where gemm writes it (BLAS's `beta = 1`), with no pass of its own
+    /// over the result. (The products that take another road add theirs after, to the same
+    /// bits when the inner dimension is summed in one chunk.)
     pub(crate) fn matmul_t_onto(
         &self,
         trans_a: bool,

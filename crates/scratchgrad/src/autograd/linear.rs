@@ -1,8 +1,6 @@
 //! A linear layer's `x W^T + b` as one operation, and with GELU after it: the bias is where
 //! gemm's sum starts, so no pass of its own adds it (PyTorch's `addmm`, `F.linear`).
 
-use std::sync::Arc;
-
 use super::op::Op;
 use super::{grad_enabled, Tensor};
 use crate::array::{Array, Float};
@@ -80,17 +78,6 @@ impl<T: Float> Tensor<T> {
         );
         let mut shape = xs.to_vec();
         *shape.last_mut().expect("two axes or more") = ws[0];
-        let start = Some(b.broadcast_to(&shape));
-        match weight.transpose_cache() {
-            // as `matmul_t` keeps a parameter's transpose
-            Some(cache) => {
-                let transposed = || cache.transpose_of(&w);
-                x.matmul_t_onto(false, &w, true, &transposed, start)
-            }
-            None => {
-                let transposed = || Arc::new(w.transpose());
-                x.matmul_t_onto(false, &w, true, &transposed, start)
-            }
-        }
+        self.product_value(false, weight, true, Some(b.broadcast_to(&shape)))
     }
 }

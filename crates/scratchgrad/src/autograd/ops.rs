@@ -74,16 +74,7 @@ impl<T: Float> Tensor<T> {
     /// Linear layer's `x @ W^T`); the transpose is read through strides or copied out first,
     /// as [`Array::matmul_t`] decides.
     pub fn matmul_t(&self, trans_a: bool, other: &Tensor<T>, trans_b: bool) -> Tensor<T> {
-        let b = other.data();
-        let value = match other.transpose_cache() {
-            // A parameter's transpose, when one is copied out, is made once for every part
-            // of a batch that multiplies by it (see `TransposeCache`).
-            Some(cache) => {
-                let transposed = || cache.transpose_of(&b);
-                self.data().matmul_t_with(trans_a, &b, trans_b, &transposed)
-            }
-            None => self.data().matmul_t(trans_a, &b, trans_b),
-        };
+        let value = self.product_value(trans_a, other, trans_b, None);
         let op = Op::Matmul {
             a: self.clone(),
             b: other.clone(),
@@ -91,6 +82,29 @@ impl<T: Float> Tensor<T> {
             trans_b,
         };
         Tensor::from_op(value, op)
+    }
+
+    /// `op(self) @ op(other)`'s value, added onto `onto` when there is one
+    /// ([`Array::matmul_t_onto`]). A parameter's transpose, when one is copied out, is made
+    /// once for every part of a batch that multiplies by it (see `TransposeCache`).
+    pub(crate) fn product_value(
+        &self,
+        trans_a: bool,
+        other: &Tensor<T>,
+        trans_b: bool,
+        onto: Option<Array<T>>,
+    ) -> Array<T> {
+        let (a, b) = (self.data(), other.data());
+        match other.transpose_cache() {
+            Some(cache) => {
+                let transposed = || cache.transpose_of(&b);
+                a.matmul_t_onto(trans_a, &b, trans_b, &transposed, onto)
+            }
+            None => {
+                let transposed = || Arc::new(b.transpose());
+                a.matmul_t_onto(trans_a, &b, trans_b, &transposed, onto)
+            }
+        }
     }
 
     /// GELU in its tanh form, 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), in one
