@@ -406,4 +406,15 @@ fn linear_layers_in_one_operation() {
             uniform(&[5], -0.5, 0.5, 40),
         ],
     );
+    // added to a stream: the stream's gradient is the output's, and the layer's as above
+    check(
+        "linear_onto",
+        |t| t[0].linear_onto(&t[1], &t[2], &t[3]).tanh(),
+        &[
+            uniform(&[2, 3, 4], -1.0, 1.0, 41),
+            uniform(&[5, 4], -0.7, 0.7, 42),
+            uniform(&[5], -0.5, 0.5, 43),
+            uniform(&[2, 3, 5], -1.0, 1.0, 44),
+        ],
+    );
 }

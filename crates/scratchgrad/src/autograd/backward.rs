@@ -43,8 +43,9 @@ pub(crate) enum Grad<T> {
     },
 }
 
-/// One gradient (or `None`) per input of an operation, kept inline for up to three inputs.
-pub(crate) type Grads<G> = SmallVec<[Option<G>; 3]>;
+/// One gradient (or `None`) per input of an operation, kept inline for up to four inputs (a
+/// linear layer added to a stream has four).
+pub(crate) type Grads<G> = SmallVec<[Option<G>; 4]>;
 
 /// The gradients of an operation's inputs, given its output `out` and upstream gradient `g`.
 pub(crate) fn input_grads<T: Float>(op: &Op<T>, out: &Array<T>, g: Array<T>) -> Grads<Grad<T>> {
@@ -272,12 +273,14 @@ fn whole_grads<T: Float>(op: &Op<T>, out: &Array<T>, g: Array<T>) -> Grads<Array
         }
         // y = x W^T + b: dx = g W, dW = g^T x (summed over every row of a batch), db = g
         // summed over the rows. With GELU after it, g is first taken back through GELU:
-        // g * slope, in g's place (its row sums are db).
+        // g * slope, in g's place (its row sums are db). Added to a stream (y = onto + x W^T
+        // + b), d/d onto = 1: the stream's gradient is g, moved on last, not copied.
         Linear {
             x,
             weight,
             bias,
             slope,
+            onto,
         } => {
             let (g, db) = match slope {
                 Some(slope) => {
@@ -287,14 +290,18 @@ fn whole_grads<T: Float>(op: &Op<T>, out: &Array<T>, g: Array<T>) -> Grads<Array
                 None => (g, None),
             };
             let (xd, wd) = (x.data(), weight.data());
-            smallvec![
+            let mut grads: Grads<Array<T>> = smallvec![
                 wanted(x, || g.matmul_t(false, &wd, false)),
                 wanted(weight, || match xd.ndim() {
                     2 => g.matmul_t(true, &xd, false),
                     _ => g.rows_t_matmul(&xd),
                 }),
                 wanted(bias, || db.unwrap_or_else(|| g.summed_to(&bias.dims()))),
-            ]
+            ];
+            if let Some(onto) = onto {
+                grads.push(wanted(onto, || g));
+            }
+            grads
         }
         // reshape moves no value: the gradient takes the input's shape back
         Reshape(x) => smallvec![wanted(x, || g.into_reshape(&x.dims()))],

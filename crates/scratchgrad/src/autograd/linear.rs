@@ -1,5 +1,6 @@
-//! A linear layer's `x W^T + b` as one operation, and with GELU after it: the bias is where
-//! gemm's sum starts, so no pass of its own adds it (PyTorch's `addmm`, `F.linear`).
+//! A linear layer's `x W^T + b` as one operation, with GELU after it, or added to a residual
+//! stream: the bias is where gemm's sum starts, so no pass of its own adds it (PyTorch's
+//! `addmm`, `F.linear`), and the stream is added into the output where gemm left it.
 
 use super::op::Op;
 use super::{grad_enabled, Tensor};
@@ -31,6 +32,45 @@ impl<T: Float> Tensor<T> {
             weight: weight.clone(),
             bias: bias.clone(),
             slope: None,
+            onto: None,
+        };
+        Tensor::from_op(value, op)
+    }
+
+    /// `onto + (self W^T + b)`: [`Tensor::linear`] added to a residual stream `onto` (of the
+    /// output's shape) in one operation. The stream is added into the layer's output where
+    /// gemm wrote it, not into an array of its own, and the backward rule hands the stream the
+    /// output's gradient itself, not a copy. The bits of `onto.add(&self.linear(weight, bias))`.
+    ///
+    /// ```
+    /// use scratchgrad::autograd::Tensor;
+    /// let x = Tensor::parameter_from(vec![1.0f64, 2.0], &[1, 2]);
+    /// let w = Tensor::parameter_from(vec![3.0, 4.0, 5.0, 6.0], &[2, 2]);
+    /// let b = Tensor::parameter_from(vec![0.5, -0.5], &[2]);
+    /// let stream = Tensor::parameter_from(vec![100.0, 200.0], &[1, 2]);
+    /// let y = x.linear_onto(&w, &b, &stream);
+    /// assert_eq!(y.data().data(), &[111.5, 216.5]); // 100 + 11.5, 200 + 16.5
+    /// y.sum(&[0, 1], false).backward();
+    /// assert_eq!(stream.grad().unwrap().data(), &[1.0, 1.0]); // d(onto + ..)/d onto = 1
+    /// assert_eq!(x.grad().unwrap().data(), &[8.0, 10.0]);
+    /// ```
+    pub fn linear_onto(&self, weight: &Tensor<T>, bias: &Tensor<T>, onto: &Tensor<T>) -> Tensor<T> {
+        let mut value = self.linear_value(weight, bias);
+        let stream = onto.data();
+        assert!(
+            stream.shape() == value.shape(),
+            "linear_onto: the stream {:?} is not the layer's output {:?}",
+            stream.shape(),
+            value.shape()
+        );
+        // y + stream, which is stream + y to the bit (floating-point addition commutes)
+        value.add_assign(&stream);
+        let op = Op::Linear {
+            x: self.clone(),
+            weight: weight.clone(),
+            bias: bias.clone(),
+            slope: None,
+            onto: Some(onto.clone()),
         };
         Tensor::from_op(value, op)
     }
@@ -62,6 +102,7 @@ impl<T: Float> Tensor<T> {
             weight: weight.clone(),
             bias: bias.clone(),
             slope: Some(slope),
+            onto: None,
         };
         Tensor::from_op(value, op)
     }

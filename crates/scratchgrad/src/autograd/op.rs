@@ -62,12 +62,13 @@ pub(crate) enum Op<T: Float> {
         trans_b: bool,
     },
     /// A linear layer, `x W^T + b`; with GELU after it when GELU's `slope` at each value is
-    /// kept for the backward rule.
+    /// kept for the backward rule; added to `onto` (a residual stream) when there is one.
     Linear {
         x: Tensor<T>,
         weight: Tensor<T>,
         bias: Tensor<T>,
         slope: Option<Array<T>>,
+        onto: Option<Tensor<T>>,
     },
     Reshape(Tensor<T>),
     Permute {
@@ -186,8 +187,12 @@ impl<T: Float> Op<T> {
             } => ([Some(input), Some(weight), Some(bias)], &[]),
             Gelu { input, bias, .. } => ([Some(input), bias.as_ref(), None], &[]),
             Linear {
-                x, weight, bias, ..
-            } => ([Some(x), Some(weight), Some(bias)], &[]),
+                x,
+                weight,
+                bias,
+                onto,
+                ..
+            } => ([Some(x), Some(weight), Some(bias)], onto.as_slice()),
         };
         few.into_iter().flatten().chain(many)
     }

@@ -23,7 +23,7 @@ pub(crate) struct Node<T: Float> {
     version: AtomicU64,
     /// Each input's version when this node was computed from it: backward rules read inputs'
     /// current values, so a changed input would silently give wrong gradients.
-    input_versions: SmallVec<[u64; 3]>,
+    input_versions: SmallVec<[u64; 4]>,
     /// A parameter's transpose, shared with its aliases (`None` for other nodes).
     transposed: Option<Arc<TransposeCache<T>>>,
 }

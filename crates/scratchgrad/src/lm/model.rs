@@ -359,13 +359,13 @@ impl LanguageModel {
                 heads,
             };
             let (mixed, attended) =
-                attention.forward_with_weights(&norm(b, "ln_1").forward(&x), self.dropout.as_ref());
+                attention.heads_mixed(&norm(b, "ln_1").forward(&x), self.dropout.as_ref());
             if let Some(kept) = weights.as_deref_mut() {
                 kept.push(attended.to_array());
             }
-            x = &x + &self.drop(mixed);
+            x = self.add_to_stream(&x, &attention.proj, &mixed);
             let wide = linear(b, "mlp.c_fc").forward_gelu(&norm(b, "ln_2").forward(&x));
-            x = &x + &self.drop(linear(b, "mlp.c_proj").forward_fused(&wide));
+            x = self.add_to_stream(&x, &linear(b, "mlp.c_proj"), &wide);
         }
         let ln_f = LayerNorm {
             weight: self.parameter("ln_f.weight").clone(),
@@ -410,6 +410,15 @@ impl LanguageModel {
     pub fn reseed_dropout(&self, rng: Rng) {
         if let Some(dropout) = &self.dropout {
             Module::<f32>::reseed(dropout, rng, 0);
+        }
+    }
+
+    /// The residual stream's step `x + dropout(layer(h))`: one operation where nothing is
+    /// dropped ([`Linear::forward_onto`], the same bits as the steps).
+    fn add_to_stream(&self, x: &Tensor<f32>, layer: &Linear<f32>, h: &Tensor<f32>) -> Tensor<f32> {
+        match self.dropout.as_ref().filter(|dropout| dropout.drops()) {
+            Some(dropout) => x + &dropout.forward(&layer.forward_fused(h)),
+            None => layer.forward_onto(h, x),
         }
     }
 

@@ -61,14 +61,22 @@ impl<T: Float> CausalSelfAttention<T> {
         x: &Tensor<T>,
         dropout: Option<&Dropout>,
     ) -> (Tensor<T>, Tensor<T>) {
+        let (mixed, weights) = self.heads_mixed(x, dropout);
+        (self.proj.forward_fused(&mixed), weights)
+    }
+
+    /// [`CausalSelfAttention::forward_with_weights`] before its last layer (`proj`): the
+    /// heads' mixtures side by side, `[batch, time, features]`, and the weights. For a
+    /// caller that adds `proj`'s output to a residual stream in the same operation
+    /// ([`Linear::forward_onto`]).
+    pub fn heads_mixed(&self, x: &Tensor<T>, dropout: Option<&Dropout>) -> (Tensor<T>, Tensor<T>) {
         let c = x.dims()[2];
         let (h, hs) = (self.heads, c / self.heads);
         let qkv = self.qkv.forward_fused(x);
         let Some(dropout) = dropout.filter(|dropout| dropout.drops()) else {
             // The steps below in one operation, which reads each head where it lies in `qkv`
             // and computes only the causal triangle (`array/attention.rs`).
-            let (mixed, weights) = qkv.causal_attention(h);
-            return (self.proj.forward_fused(&mixed), weights);
+            return qkv.causal_attention(h);
         };
         // [B, T, C] -> [B, H, T, hs]: each head's slice of the features, heads as a batch axis
         let split = |i: usize| qkv.narrow(2, i * c, c).split_heads(h);
@@ -79,6 +87,6 @@ impl<T: Float> CausalSelfAttention<T> {
         // each position's mixture of the dropped-out weights' values, heads put back side by
         // side: [B, T, C]
         let mixed = dropout.forward(&weights).matmul(&v).merge_heads();
-        (self.proj.forward_fused(&mixed), weights)
+        (mixed, weights)
     }
 }

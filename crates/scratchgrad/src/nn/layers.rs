@@ -47,6 +47,13 @@ impl<T: Float> Linear<T> {
         x.linear(&self.weight, &self.bias)
     }
 
+    /// `onto + (x W^T + b)` in one operation ([`Tensor::linear_onto`]): a residual stream's
+    /// step, the stream added into the layer's output where gemm wrote it, to the bits of
+    /// `onto.add(&self.forward_fused(x))`.
+    pub fn forward_onto(&self, x: &Tensor<T>, onto: &Tensor<T>) -> Tensor<T> {
+        x.linear_onto(&self.weight, &self.bias, onto)
+    }
+
     /// gelu(x W^T + b) in one operation ([`Tensor::linear_gelu`]): the same numbers as
     /// `Gelu.forward(&self.forward(x))` for 3 to 512 inputs, with fewer passes and arrays
     /// each way.
@@ -168,6 +175,37 @@ mod tests {
             .bias_gelu(&layer.bias));
         assert_eq!(fused, steps);
         let no_grad = crate::autograd::no_grad(|| layer.forward_gelu(&x));
+        assert_eq!(no_grad.data().data(), &fused.0[..]);
+    }
+
+    /// `forward_onto` gives the bits of the stream plus the layer's output, both ways: the
+    /// value, the layer's three gradients and the stream's (at the GPT's projection sizes).
+    #[test]
+    fn forward_onto_gives_the_bits_of_the_stream_plus_the_layer_both_ways() {
+        let mut rng = Rng::seed(47);
+        let layer = Linear::<f32>::from_arrays(
+            Array::rand_uniform(&[128, 512], -0.5, 0.5, &mut rng),
+            Array::rand_uniform(&[128], -0.5, 0.5, &mut rng),
+        );
+        let x = Tensor::parameter(Array::rand_uniform(&[3, 64, 512], -1.0, 1.0, &mut rng));
+        let stream = Tensor::parameter(Array::rand_uniform(&[3, 64, 128], -4.0, 4.0, &mut rng));
+        let g = Tensor::new(Array::rand_uniform(&[3, 64, 128], -1.0, 1.0, &mut rng));
+        let learnt = [&x, &layer.weight, &layer.bias, &stream];
+        let run = |y: Tensor<f32>| {
+            for p in learnt {
+                p.zero_grad();
+            }
+            // the stream is read by something else too, as a block's input is (layer norm)
+            (y.mul(&g) + stream.tanh())
+                .sum(&[0, 1, 2], false)
+                .backward();
+            let grads = learnt.map(|p| p.grad().expect("learns"));
+            (y.data().data().to_vec(), grads.map(|a| a.data().to_vec()))
+        };
+        let fused = run(layer.forward_onto(&x, &stream));
+        let steps = run(stream.add(&layer.forward_fused(&x)));
+        assert_eq!(fused, steps);
+        let no_grad = crate::autograd::no_grad(|| layer.forward_onto(&x, &stream));
         assert_eq!(no_grad.data().data(), &fused.0[..]);
     }
 }
