@@ -47,6 +47,7 @@ pub use conv_path::{ConvPath, SavedInput};
 pub use float::Float;
 pub use random::Rng;
 pub use reduce::LONG_SUM;
+pub use rows::RowStats;
 pub use shape::{broadcast_shapes, strides_of, try_broadcast_shapes, Dims};
 pub use simd::Isa;
 pub(crate) use threads::for_each_part;

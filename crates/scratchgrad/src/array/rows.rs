@@ -12,28 +12,45 @@ use super::reduce::{largest, sum_pairs};
 use super::wide_sums::{sum_terms, Term};
 use super::{Array, Float, Isa, LONG_SUM};
 
+/// One row's mean and 1 / sqrt(var + eps), in f64, as layer norm's forward found them: its
+/// backward makes the row's xhat again from them, to the bit.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RowStats {
+    pub mean: f64,
+    pub inv_std: f64,
+}
+
+impl RowStats {
+    /// The normalized value of `x`, one of the row's: (x - mean) / s, rounded to `T` once.
+    #[inline(always)]
+    fn xhat<T: Float>(self, x: T) -> T {
+        T::from_f64((x.to_f64() - self.mean) * self.inv_std)
+    }
+}
+
 impl<T: Float> Array<T> {
     /// Layer normalization of each row (the last axis): brought to mean 0 and variance 1,
     /// xhat = (x - mean) / s with s = sqrt(var + eps) and the variance biased (divided by the
     /// row's length) as PyTorch takes it, then scaled and shifted, y = xhat * weight + bias
-    /// (`weight` and `bias` a row long). Returns y, xhat and each row's 1 / s, in one pass
-    /// over the rows; sums are taken in f64.
+    /// (`weight` and `bias` a row long). Returns y and each row's mean and 1 / s, in one pass
+    /// over the rows; sums are taken in f64. xhat is not kept: the gradient
+    /// ([`Array::layer_norm_grads`]) makes it again from x and these, to the same bits, which
+    /// writes one array fewer than keeping it would.
     ///
     /// ```
-    /// use scratchgrad::array::Array;
+    /// use scratchgrad::array::{Array, RowStats};
     /// let x = Array::from_vec(vec![1.0f64, 3.0], &[1, 2]);
     /// let (w, b) = (Array::from_vec(vec![2.0, 2.0], &[2]), Array::from_vec(vec![0.5, 0.5], &[2]));
-    /// let (y, xhat, inv_std) = x.layer_norm_rows(&w, &b, 0.0);
-    /// assert_eq!(xhat.data(), &[-1.0, 1.0]);
-    /// assert_eq!(y.data(), &[-1.5, 2.5]);
-    /// assert_eq!(inv_std, vec![1.0]);
+    /// let (y, stats) = x.layer_norm_rows(&w, &b, 0.0);
+    /// assert_eq!(y.data(), &[-1.5, 2.5]); // xhat = (-1, 1), times 2, plus 0.5
+    /// assert_eq!(stats, vec![RowStats { mean: 2.0, inv_std: 1.0 }]);
     /// ```
     pub fn layer_norm_rows(
         &self,
         weight: &Array<T>,
         bias: &Array<T>,
         eps: f64,
-    ) -> (Array<T>, Array<T>, Vec<T>) {
+    ) -> (Array<T>, Vec<RowStats>) {
         let n = self.shape.last().copied().unwrap_or(1).max(1);
         // Shaped `[n]`, not only `n` long: the gradients are given their shapes.
         assert!(
@@ -44,42 +61,41 @@ impl<T: Float> Array<T> {
             bias.shape
         );
         let mut y = vec_with_capacity(self.data.len());
-        let mut xhat = vec_with_capacity(self.data.len());
-        let mut inv_std = Vec::with_capacity(self.data.len() / n);
+        let mut stats = Vec::with_capacity(self.data.len() / n);
         Isa::detect().run(
             #[inline(always)]
             || {
                 for row in self.data.chunks(n) {
                     let mean = sum_terms(row, row, Term::Value) / n as f64;
                     let var = sum_terms(row, row, Term::SquaredDeviation(mean)) / n as f64;
-                    let inv = 1.0 / (var + eps).sqrt();
-                    let start = xhat.len();
-                    xhat.extend(row.iter().map(|v| T::from_f64((v.to_f64() - mean) * inv)));
-                    let scaled = xhat[start..].iter().zip(&weight.data).zip(&bias.data);
-                    y.extend(scaled.map(|((&x, &w), &b)| x * w + b));
-                    inv_std.push(T::from_f64(inv));
+                    let row_stats = RowStats {
+                        mean,
+                        inv_std: 1.0 / (var + eps).sqrt(),
+                    };
+                    let scaled = row.iter().zip(&weight.data).zip(&bias.data);
+                    y.extend(scaled.map(|((&x, &w), &b)| row_stats.xhat(x) * w + b));
+                    stats.push(row_stats);
                 }
             },
         );
-        (
-            Array::from_vec(y, &self.shape),
-            Array::from_vec(xhat, &self.shape),
-            inv_std,
-        )
+        (Array::from_vec(y, &self.shape), stats)
     }
 
-    /// Layer norm's three gradients from the output's gradient `self` = g, in one pass over the
-    /// rows: the input's (written over g), (h - mean(h) - xhat * mean(h * xhat)) * inv_std
-    /// for each row with h = g * weight; the weight's, the sum over rows of g * xhat; and the
-    /// bias's, the sum over rows of g. The two sums over rows add in row order, in f64 past [`LONG_SUM`] rows
-    /// as [`Array::sum`] does.
+    /// Layer norm's three gradients from the output's gradient `self` = g, given the input
+    /// `x` and the rows' [`RowStats`] its forward returned, in one pass over the rows: the
+    /// input's (written over g), (h - mean(h) - xhat * mean(h * xhat)) * inv_std for each row
+    /// with h = g * weight; the weight's, the sum over rows of g * xhat; and the bias's, the
+    /// sum over rows of g. Each row's xhat is made again from x, as the forward made it. The
+    /// two sums over rows add in row order, in f64 past [`LONG_SUM`] rows as [`Array::sum`]
+    /// does.
     ///
     /// ```
-    /// use scratchgrad::array::Array;
+    /// use scratchgrad::array::{Array, RowStats};
     /// let g = Array::from_vec(vec![1.0f64, 0.0, 2.0, 2.0], &[2, 2]);
-    /// let xhat = Array::from_vec(vec![-1.0, 1.0, -1.0, 1.0], &[2, 2]);
+    /// let x = Array::from_vec(vec![1.0, 3.0, 5.0, 7.0], &[2, 2]);
+    /// let stats = [2.0, 6.0].map(|mean| RowStats { mean, inv_std: 1.0 }); // xhat -1, 1 twice
     /// let weight = Array::from_vec(vec![1.0, 1.0], &[2]);
-    /// let (dx, dw, db) = g.layer_norm_grads(&weight, &xhat, &[1.0, 1.0]);
+    /// let (dx, dw, db) = g.layer_norm_grads(&weight, &x, &stats);
     /// assert_eq!(dx.data(), &[0.0, 0.0, 0.0, 0.0]);
     /// assert_eq!(dw.data(), &[-3.0, 2.0]);
     /// assert_eq!(db.data(), &[3.0, 2.0]);
@@ -87,20 +103,21 @@ impl<T: Float> Array<T> {
     pub fn layer_norm_grads(
         mut self,
         weight: &Array<T>,
-        xhat: &Array<T>,
-        inv_std: &[T],
+        x: &Array<T>,
+        stats: &[RowStats],
     ) -> (Array<T>, Array<T>, Array<T>) {
         let n = self.shape.last().copied().unwrap_or(1).max(1);
         let rows = self.data.len() / n;
         assert!(
-            xhat.shape == self.shape && weight.len() == n && inv_std.len() == rows,
-            "layer_norm_grads: gradient {:?} for xhat {:?}, weight {:?} and {} rows",
+            x.shape == self.shape && weight.len() == n && stats.len() == rows,
+            "layer_norm_grads: gradient {:?} for x {:?}, weight {:?} and {} rows",
             self.shape,
-            xhat.shape,
+            x.shape,
             weight.shape,
-            inv_std.len()
+            stats.len()
         );
         let mut h = vec![T::ZERO; n];
+        let mut xh = vec![T::ZERO; n];
         // The sums over rows: in T, or in f64 when long.
         let (mut dw, mut db) = (vec![T::ZERO; n], vec![T::ZERO; n]);
         let (mut dw_long, mut db_long) = (vec![0.0f64; n], vec![0.0f64; n]);
@@ -108,27 +125,25 @@ impl<T: Float> Array<T> {
         Isa::detect().run(
             #[inline(always)]
             || {
-                let each_row = self
-                    .data
-                    .chunks_mut(n)
-                    .zip(xhat.data.chunks(n))
-                    .zip(inv_std);
-                for ((g, xh), &inv) in each_row {
+                let each_row = self.data.chunks_mut(n).zip(x.data.chunks(n)).zip(stats);
+                for ((g, x), row_stats) in each_row {
+                    for (xh, &x) in xh.iter_mut().zip(x) {
+                        *xh = row_stats.xhat(x);
+                    }
                     for ((h, &g), &w) in h.iter_mut().zip(g.iter()).zip(&weight.data) {
                         *h = g * w;
                     }
                     if long {
-                        add_row_terms(&mut dw_long, &mut db_long, g, xh);
+                        add_row_terms(&mut dw_long, &mut db_long, g, &xh);
                     } else {
-                        add_row_terms(&mut dw, &mut db, g, xh);
+                        add_row_terms(&mut dw, &mut db, g, &xh);
                     }
                     let mean_h = sum_terms(&h, &h, Term::Value) / n as f64;
-                    let mean_hx = sum_terms(&h, xh, Term::Product) / n as f64;
+                    let mean_hx = sum_terms(&h, &xh, Term::Product) / n as f64;
+                    let inv = T::from_f64(row_stats.inv_std).to_f64();
                     // dx in g's place: the row of g is read no more
-                    for ((dx, &h), &x) in g.iter_mut().zip(&h).zip(xh) {
-                        *dx = T::from_f64(
-                            (h.to_f64() - mean_h - x.to_f64() * mean_hx) * inv.to_f64(),
-                        );
+                    for ((dx, &h), &x) in g.iter_mut().zip(&h).zip(&xh) {
+                        *dx = T::from_f64((h.to_f64() - mean_h - x.to_f64() * mean_hx) * inv);
                     }
                 }
             },
@@ -327,8 +342,15 @@ mod tests {
             let g = Array::<f32>::rand_uniform(&[rows, n], -1.0, 1.0, &mut rng);
             let x = Array::<f32>::rand_uniform(&[rows, n], -2.0, 2.0, &mut rng);
             let weight = Array::<f32>::rand_uniform(&[n], 0.5, 1.5, &mut rng);
-            let (_, xhat, inv_std) = x.layer_norm_rows(&weight, &Array::zeros(&[n]), 1e-5);
-            let (dx, dw, db) = g.clone().layer_norm_grads(&weight, &xhat, &inv_std);
+            let (_, stats) = x.layer_norm_rows(&weight, &Array::zeros(&[n]), 1e-5);
+            let (dx, dw, db) = g.clone().layer_norm_grads(&weight, &x, &stats);
+            // xhat and 1 / s as the forward rounded them to f32
+            let xhat_values = x.data().iter().enumerate().map(|(i, &v)| {
+                let RowStats { mean, inv_std } = stats[i / n];
+                ((v as f64 - mean) * inv_std) as f32
+            });
+            let xhat = Array::from_vec(xhat_values.collect(), &[rows, n]);
+            let inv_std: Vec<f32> = stats.iter().map(|s| s.inv_std as f32).collect();
             // The same bits as the products and sums of arrays this pass replaced, which
             // switch to f64 past LONG_SUM rows.
             assert_eq!(dw, g.mul(&xhat).sum(&[0], false), "rows {rows} dw");

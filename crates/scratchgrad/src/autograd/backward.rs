@@ -355,15 +355,14 @@ fn whole_grads<T: Float>(op: &Op<T>, out: &Array<T>, g: Array<T>) -> Grads<Array
         }
         // y = xhat w + b with xhat = (x - mean) / s over each row of n, s = sqrt(var + eps):
         // dw = sum over rows of g xhat, db = sum of g, and with h = g w,
-        // dx = (h - mean(h) - xhat mean(h xhat)) / s
+        // dx = (h - mean(h) - xhat mean(h xhat)) / s (xhat made again from x, mean and s)
         LayerNorm {
             input,
             weight,
             bias,
-            xhat,
-            inv_std,
+            stats,
         } => {
-            let (dx, dw, db) = g.layer_norm_grads(&weight.data(), xhat, inv_std);
+            let (dx, dw, db) = g.layer_norm_grads(&weight.data(), &input.data(), stats);
             smallvec![
                 wanted(input, || dx),
                 wanted(weight, || dw),

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::Tensor;
-use crate::array::{Array, Float, SavedInput, Window};
+use crate::array::{Array, Float, RowStats, SavedInput, Window};
 
 /// The operation that produced a tensor. Leaves (inputs, parameters, constants) are `Leaf`.
 pub(crate) enum Op<T: Float> {
@@ -103,13 +103,12 @@ pub(crate) enum Op<T: Float> {
         weights: Arc<Array<T>>,
     },
     /// Layer normalization over the last axis, scaled by `weight` and shifted by `bias`;
-    /// `xhat` and `inv_std` (each row's 1 / sqrt(var + eps)) kept for the backward rule.
+    /// each row's mean and 1 / sqrt(var + eps) kept for the backward rule.
     LayerNorm {
         input: Tensor<T>,
         weight: Tensor<T>,
         bias: Tensor<T>,
-        xhat: Array<T>,
-        inv_std: Vec<T>,
+        stats: Vec<RowStats>,
     },
     /// Rows of `table` looked up by `ids` (an embedding).
     Embedding {

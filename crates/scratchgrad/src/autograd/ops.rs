@@ -334,7 +334,7 @@ impl<T: Float> Tensor<T> {
     /// and variance 1 (biased, with `eps` added), then `* weight + bias` (both `[features]`),
     /// as PyTorch's `F.layer_norm`.
     pub fn layer_norm(&self, weight: &Tensor<T>, bias: &Tensor<T>, eps: f64) -> Tensor<T> {
-        let (value, xhat, inv_std) = self
+        let (value, stats) = self
             .data()
             .layer_norm_rows(&weight.data(), &bias.data(), eps);
         Tensor::from_op(
@@ -343,8 +343,7 @@ impl<T: Float> Tensor<T> {
                 input: self.clone(),
                 weight: weight.clone(),
                 bias: bias.clone(),
-                xhat,
-                inv_std,
+                stats,
             },
         )
     }
