@@ -331,8 +331,9 @@ impl PyTensor {
     /// float32 or float64 array is not copied: the tensor reads numpy's memory, so writing
     /// into the array afterwards changes the tensor, as with `torch.from_numpy` (pass
     /// `a.copy()` to keep the values as they are now, and do not write the array from
-    /// another thread while tensors made from it are used). The tensor never writes into
-    /// the array: its own in-place updates copy first.
+    /// another thread while tensors made from it are used; written between a forward pass
+    /// and its `backward()`, the gradients are wrong, since backward rules read their inputs
+    /// then). The tensor never writes into the array: its own in-place updates copy first.
     #[new]
     #[pyo3(signature = (data, requires_grad = false, dtype = None))]
     fn new(

@@ -140,6 +140,8 @@ impl<T: Float> Array<T> {
                     }
                     let mean_h = sum_terms(&h, &h, Term::Value) / n as f64;
                     let mean_hx = sum_terms(&h, &xh, Term::Product) / n as f64;
+                    // 1 / s rounded to `T`, as this rule has always taken it (xhat above
+                    // is made from the f64 value, as the forward made it)
                     let inv = T::from_f64(row_stats.inv_std).to_f64();
                     // dx in g's place: the row of g is read no more
                     for ((dx, &h), &x) in g.iter_mut().zip(&h).zip(&xh) {
@@ -344,12 +346,8 @@ mod tests {
             let weight = Array::<f32>::rand_uniform(&[n], 0.5, 1.5, &mut rng);
             let (_, stats) = x.layer_norm_rows(&weight, &Array::zeros(&[n]), 1e-5);
             let (dx, dw, db) = g.clone().layer_norm_grads(&weight, &x, &stats);
-            // xhat and 1 / s as the forward rounded them to f32
-            let xhat_values = x.data().iter().enumerate().map(|(i, &v)| {
-                let RowStats { mean, inv_std } = stats[i / n];
-                ((v as f64 - mean) * inv_std) as f32
-            });
-            let xhat = Array::from_vec(xhat_values.collect(), &[rows, n]);
+            // xhat as the forward made it: its output with a weight of 1 and a bias of 0
+            let (xhat, _) = x.layer_norm_rows(&Array::full(&[n], 1.0), &Array::zeros(&[n]), 1e-5);
             let inv_std: Vec<f32> = stats.iter().map(|s| s.inv_std as f32).collect();
             // The same bits as the products and sums of arrays this pass replaced, which
             // switch to f64 past LONG_SUM rows.

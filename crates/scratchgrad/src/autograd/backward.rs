@@ -13,7 +13,7 @@
 
 use smallvec::{smallvec, SmallVec};
 
-use super::op::Op;
+use super::op::{AfterLinear, Op};
 use super::Tensor;
 use crate::array::{Array, Dims, Float};
 
@@ -273,21 +273,20 @@ fn whole_grads<T: Float>(op: &Op<T>, out: &Array<T>, g: Array<T>) -> Grads<Array
         }
         // y = x W^T + b: dx = g W, dW = g^T x (summed over every row of a batch), db = g
         // summed over the rows. With GELU after it, g is first taken back through GELU:
-        // g * slope, in g's place (its row sums are db). Added to a stream (y = onto + x W^T
-        // + b), d/d onto = 1: the stream's gradient is g, moved on last, not copied.
+        // g * slope, in g's place (its row sums are db).
+        // Added to a stream, y = onto + x W^T + b: d/d onto = 1, so g itself, moved on last.
         Linear {
             x,
             weight,
             bias,
-            slope,
-            onto,
+            after,
         } => {
-            let (g, db) = match slope {
-                Some(slope) => {
+            let (g, db) = match after {
+                AfterLinear::Gelu { slope } => {
                     let (g, db) = g.bias_gelu_grads(slope);
                     (g, Some(db))
                 }
-                None => (g, None),
+                _ => (g, None),
             };
             let (xd, wd) = (x.data(), weight.data());
             let mut grads: Grads<Array<T>> = smallvec![
@@ -298,8 +297,9 @@ fn whole_grads<T: Float>(op: &Op<T>, out: &Array<T>, g: Array<T>) -> Grads<Array
                 }),
                 wanted(bias, || db.unwrap_or_else(|| g.summed_to(&bias.dims()))),
             ];
-            if let Some(onto) = onto {
-                grads.push(wanted(onto, || g));
+            if let AfterLinear::Onto(onto) = after {
+                // the stream is the first input (Op::inputs)
+                grads.insert(0, wanted(onto, || g));
             }
             grads
         }

@@ -2,7 +2,7 @@
 //! stream: the bias is where gemm's sum starts, so no pass of its own adds it (PyTorch's
 //! `addmm`, `F.linear`), and the stream is added into the output where gemm left it.
 
-use super::op::Op;
+use super::op::{AfterLinear, Op};
 use super::{grad_enabled, Tensor};
 use crate::array::{Array, Float};
 
@@ -31,8 +31,7 @@ impl<T: Float> Tensor<T> {
             x: self.clone(),
             weight: weight.clone(),
             bias: bias.clone(),
-            slope: None,
-            onto: None,
+            after: AfterLinear::Nothing,
         };
         Tensor::from_op(value, op)
     }
@@ -63,14 +62,14 @@ impl<T: Float> Tensor<T> {
             stream.shape(),
             value.shape()
         );
-        // y + stream, which is stream + y to the bit (floating-point addition commutes)
+        // y + stream: stream + y to the bit (floating-point addition commutes; only which
+        // NaN's payload a sum of two NaNs keeps can differ)
         value.add_assign(&stream);
         let op = Op::Linear {
             x: self.clone(),
             weight: weight.clone(),
             bias: bias.clone(),
-            slope: None,
-            onto: Some(onto.clone()),
+            after: AfterLinear::Onto(onto.clone()),
         };
         Tensor::from_op(value, op)
     }
@@ -101,8 +100,7 @@ impl<T: Float> Tensor<T> {
             x: self.clone(),
             weight: weight.clone(),
             bias: bias.clone(),
-            slope: Some(slope),
-            onto: None,
+            after: AfterLinear::Gelu { slope },
         };
         Tensor::from_op(value, op)
     }

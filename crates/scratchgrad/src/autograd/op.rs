@@ -61,14 +61,12 @@ pub(crate) enum Op<T: Float> {
         trans_a: bool,
         trans_b: bool,
     },
-    /// A linear layer, `x W^T + b`; with GELU after it when GELU's `slope` at each value is
-    /// kept for the backward rule; added to `onto` (a residual stream) when there is one.
+    /// A linear layer, `x W^T + b`, and what the same operation does `after` it.
     Linear {
         x: Tensor<T>,
         weight: Tensor<T>,
         bias: Tensor<T>,
-        slope: Option<Array<T>>,
-        onto: Option<Tensor<T>>,
+        after: AfterLinear<T>,
     },
     Reshape(Tensor<T>),
     Permute {
@@ -138,14 +136,24 @@ pub(crate) enum Op<T: Float> {
     },
 }
 
+/// What a linear layer's operation ([`Op::Linear`]) does after `x W^T + b`.
+pub(crate) enum AfterLinear<T: Float> {
+    /// Nothing: the layer's output.
+    Nothing,
+    /// GELU over it, GELU's slope at each value kept for the backward rule.
+    Gelu { slope: Array<T> },
+    /// Added to a residual stream: `onto + (x W^T + b)`.
+    Onto(Tensor<T>),
+}
+
 impl<T: Float> Op<T> {
     /// The tensors this operation read, in the order its backward rule returns their gradients
     /// (nothing allocated: the backward pass asks for them at every node).
     pub(crate) fn inputs(&self) -> impl Iterator<Item = &Tensor<T>> {
         use Op::*;
-        // Up to three named inputs, then a list of them.
-        let (few, many): ([Option<&Tensor<T>>; 3], &[Tensor<T>]) = match self {
-            Leaf => ([None, None, None], &[]),
+        // Up to four named inputs, then a list of them.
+        let (few, many): ([Option<&Tensor<T>>; 4], &[Tensor<T>]) = match self {
+            Leaf => ([None, None, None, None], &[]),
             Add(a, b)
             | Sub(a, b)
             | Mul(a, b)
@@ -153,10 +161,10 @@ impl<T: Float> Op<T> {
             | Pow(a, b)
             | Maximum(a, b)
             | Minimum(a, b)
-            | Matmul { a, b, .. } => ([Some(a), Some(b), None], &[]),
+            | Matmul { a, b, .. } => ([Some(a), Some(b), None, None], &[]),
             Neg(x) | Exp(x) | Log(x) | Sqrt(x) | Tanh(x) | Sigmoid(x) | Relu(x) | Abs(x)
             | Reshape(x) | BroadcastTo(x) | SplitHeads(x) | MergeHeads(x) => {
-                ([Some(x), None, None], &[])
+                ([Some(x), None, None, None], &[])
             }
             Sum { input, .. }
             | Mean { input, .. }
@@ -170,28 +178,34 @@ impl<T: Float> Op<T> {
             | CausalAttention { qkv: input, .. }
             | Narrow { input, .. }
             | MaxPool2d { input, .. }
-            | AvgPool2d { input, .. } => ([Some(input), None, None], &[]),
-            Concat { inputs, .. } => ([None, None, None], inputs),
+            | AvgPool2d { input, .. } => ([Some(input), None, None, None], &[]),
+            Concat { inputs, .. } => ([None, None, None, None], inputs),
             Conv2d {
                 input,
                 weight,
                 bias,
                 ..
-            } => ([Some(input), Some(weight), bias.as_ref()], &[]),
+            } => ([Some(input), Some(weight), bias.as_ref(), None], &[]),
             LayerNorm {
                 input,
                 weight,
                 bias,
                 ..
-            } => ([Some(input), Some(weight), Some(bias)], &[]),
-            Gelu { input, bias, .. } => ([Some(input), bias.as_ref(), None], &[]),
+            } => ([Some(input), Some(weight), Some(bias), None], &[]),
+            Gelu { input, bias, .. } => ([Some(input), bias.as_ref(), None, None], &[]),
             Linear {
                 x,
                 weight,
                 bias,
-                onto,
-                ..
-            } => ([Some(x), Some(weight), Some(bias)], onto.as_slice()),
+                after,
+            } => {
+                // a stream added to comes first, as in `onto.add(&layer)`
+                let onto = match after {
+                    AfterLinear::Onto(onto) => Some(onto),
+                    _ => None,
+                };
+                ([onto, Some(x), Some(weight), Some(bias)], &[])
+            }
         };
         few.into_iter().flatten().chain(many)
     }

@@ -69,6 +69,18 @@ impl<T: Float> CausalSelfAttention<T> {
     /// heads' mixtures side by side, `[batch, time, features]`, and the weights. For a
     /// caller that adds `proj`'s output to a residual stream in the same operation
     /// ([`Linear::forward_onto`]).
+    ///
+    /// ```
+    /// use scratchgrad::array::{Array, Rng};
+    /// use scratchgrad::autograd::Tensor;
+    /// use scratchgrad::nn::CausalSelfAttention;
+    /// let attention = CausalSelfAttention::<f64>::new(8, 2, &mut Rng::seed(0));
+    /// let x = Tensor::new(Array::rand_uniform(&[3, 5, 8], -1.0, 1.0, &mut Rng::seed(1)));
+    /// let (mixed, weights) = attention.heads_mixed(&x, None);
+    /// assert_eq!((mixed.dims().as_slice(), weights.dims().as_slice()), (&[3, 5, 8][..], &[3, 2, 5, 5][..]));
+    /// let (out, _) = attention.forward_with_weights(&x, None);
+    /// assert_eq!(attention.proj.forward_fused(&mixed).data().data(), out.data().data());
+    /// ```
     pub fn heads_mixed(&self, x: &Tensor<T>, dropout: Option<&Dropout>) -> (Tensor<T>, Tensor<T>) {
         let c = x.dims()[2];
         let (h, hs) = (self.heads, c / self.heads);

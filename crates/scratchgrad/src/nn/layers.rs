@@ -50,6 +50,20 @@ impl<T: Float> Linear<T> {
     /// `onto + (x W^T + b)` in one operation ([`Tensor::linear_onto`]): a residual stream's
     /// step, the stream added into the layer's output where gemm wrote it, to the bits of
     /// `onto.add(&self.forward_fused(x))`.
+    ///
+    /// ```
+    /// use scratchgrad::array::Array;
+    /// use scratchgrad::autograd::Tensor;
+    /// use scratchgrad::nn::Linear;
+    /// let layer = Linear::from_arrays(
+    ///     Array::from_vec(vec![1.0f64, 0.0, 0.0, 2.0], &[2, 2]),
+    ///     Array::from_vec(vec![0.5, 0.5], &[2]),
+    /// );
+    /// let x = Tensor::from_vec(vec![1.0, 1.0], &[1, 2]);
+    /// let stream = Tensor::from_vec(vec![10.0, 20.0], &[1, 2]);
+    /// let y = layer.forward_onto(&x, &stream);
+    /// assert_eq!(y.data().data(), &[11.5, 22.5]); // 10 + (1 + 0.5), 20 + (2 + 0.5)
+    /// ```
     pub fn forward_onto(&self, x: &Tensor<T>, onto: &Tensor<T>) -> Tensor<T> {
         x.linear_onto(&self.weight, &self.bias, onto)
     }
