@@ -235,10 +235,10 @@ pub(crate) fn causal_softmax_row<T: Float>(y: &mut [T], seen: usize, scale: T) {
         *y *= scale;
     }
     let top = largest(&y[..seen]);
-    for y in y.iter_mut() {
-        *y = (*y - top).exp_nonpositive();
+    for (i, y) in y.iter_mut().enumerate() {
+        let e = (*y - top).exp_nonpositive();
+        *y = if i < seen { e } else { T::ZERO };
     }
-    y[seen..].fill(T::ZERO);
     after.fill(T::ZERO);
     let total = sum_pairs(y, y, |y, _| y);
     for y in y.iter_mut() {
