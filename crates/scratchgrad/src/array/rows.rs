@@ -116,12 +116,14 @@ impl<T: Float> Array<T> {
             weight.shape,
             stats.len()
         );
-        let mut h = vec![T::ZERO; n];
-        let mut xh = vec![T::ZERO; n];
-        // The sums over rows: in T, or in f64 when long.
+        // A row's h and xhat, side by side in one buffer.
+        let mut row = vec![T::ZERO; 2 * n];
+        let (h, xh) = row.split_at_mut(n);
+        // The sums over rows: in T, or in f64 when long (only then allocated).
         let (mut dw, mut db) = (vec![T::ZERO; n], vec![T::ZERO; n]);
-        let (mut dw_long, mut db_long) = (vec![0.0f64; n], vec![0.0f64; n]);
         let long = rows > LONG_SUM;
+        let f64_sums = || if long { vec![0.0f64; n] } else { Vec::new() };
+        let (mut dw_long, mut db_long) = (f64_sums(), f64_sums());
         Isa::detect().run(
             #[inline(always)]
             || {
@@ -134,17 +136,17 @@ impl<T: Float> Array<T> {
                         *h = g * w;
                     }
                     if long {
-                        add_row_terms(&mut dw_long, &mut db_long, g, &xh);
+                        add_row_terms(&mut dw_long, &mut db_long, g, xh);
                     } else {
-                        add_row_terms(&mut dw, &mut db, g, &xh);
+                        add_row_terms(&mut dw, &mut db, g, xh);
                     }
-                    let mean_h = sum_terms(&h, &h, Term::Value) / n as f64;
-                    let mean_hx = sum_terms(&h, &xh, Term::Product) / n as f64;
+                    let mean_h = sum_terms(h, h, Term::Value) / n as f64;
+                    let mean_hx = sum_terms(h, xh, Term::Product) / n as f64;
                     // 1 / s rounded to `T`, as this rule has always taken it (xhat above
                     // is made from the f64 value, as the forward made it)
                     let inv = T::from_f64(row_stats.inv_std).to_f64();
                     // dx in g's place: the row of g is read no more
-                    for ((dx, &h), &x) in g.iter_mut().zip(&h).zip(&xh) {
+                    for ((dx, &h), &x) in g.iter_mut().zip(&*h).zip(&*xh) {
                         *dx = T::from_f64((h.to_f64() - mean_h - x.to_f64() * mean_hx) * inv);
                     }
                 }
