@@ -95,16 +95,11 @@ impl<T: Float> Tensor<T> {
         onto: Option<Array<T>>,
     ) -> Array<T> {
         let (a, b) = (self.data(), other.data());
-        match other.transpose_cache() {
-            Some(cache) => {
-                let transposed = || cache.transpose_of(&b);
-                a.matmul_t_onto(trans_a, &b, trans_b, &transposed, onto)
-            }
-            None => {
-                let transposed = || Arc::new(b.transpose());
-                a.matmul_t_onto(trans_a, &b, trans_b, &transposed, onto)
-            }
-        }
+        let transposed = || match other.transpose_cache() {
+            Some(cache) => cache.transpose_of(&b),
+            None => Arc::new(b.transpose()),
+        };
+        a.matmul_t_onto(trans_a, &b, trans_b, &transposed, onto)
     }
 
     /// GELU in its tanh form, 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), in one

@@ -164,6 +164,23 @@ mod tests {
         }
     }
 
+    /// `y`'s values, and the gradient of `loss` with respect to each of `learnt` (whatever
+    /// they held before cleared first).
+    fn values_and_grads(
+        y: &Tensor<f32>,
+        loss: Tensor<f32>,
+        learnt: &[&Tensor<f32>],
+    ) -> (Vec<f32>, Vec<Vec<f32>>) {
+        for p in learnt {
+            p.zero_grad();
+        }
+        loss.backward();
+        let grads = learnt
+            .iter()
+            .map(|p| p.grad().expect("learns").data().to_vec());
+        (y.data().data().to_vec(), grads.collect())
+    }
+
     /// `forward_gelu` in one operation gives the bits of the product and then the bias and
     /// GELU in one pass (which are `Gelu.forward(&forward(x))`'s), its gradients too.
     #[test]
@@ -175,13 +192,10 @@ mod tests {
         );
         let x = Tensor::parameter(Array::rand_uniform(&[3, 64, 128], -1.0, 1.0, &mut rng));
         let g = Tensor::new(Array::rand_uniform(&[3, 64, 512], -1.0, 1.0, &mut rng));
+        let learnt = [&x, &layer.weight, &layer.bias];
         let run = |y: Tensor<f32>| {
-            for p in [&x, &layer.weight, &layer.bias] {
-                p.zero_grad();
-            }
-            y.mul(&g).sum(&[0, 1, 2], false).backward();
-            let grads = [&x, &layer.weight, &layer.bias].map(|p| p.grad().expect("learns"));
-            (y.data().data().to_vec(), grads.map(|a| a.data().to_vec()))
+            let loss = y.mul(&g).sum(&[0, 1, 2], false);
+            values_and_grads(&y, loss, &learnt)
         };
         let fused = run(layer.forward_gelu(&x));
         let steps = run(x
@@ -206,15 +220,9 @@ mod tests {
         let g = Tensor::new(Array::rand_uniform(&[3, 64, 128], -1.0, 1.0, &mut rng));
         let learnt = [&x, &layer.weight, &layer.bias, &stream];
         let run = |y: Tensor<f32>| {
-            for p in learnt {
-                p.zero_grad();
-            }
             // the stream is read by something else too, as a block's input is (layer norm)
-            (y.mul(&g) + stream.tanh())
-                .sum(&[0, 1, 2], false)
-                .backward();
-            let grads = learnt.map(|p| p.grad().expect("learns"));
-            (y.data().data().to_vec(), grads.map(|a| a.data().to_vec()))
+            let loss = (y.mul(&g) + stream.tanh()).sum(&[0, 1, 2], false);
+            values_and_grads(&y, loss, &learnt)
         };
         let fused = run(layer.forward_onto(&x, &stream));
         let steps = run(stream.add(&layer.forward_fused(&x)));
