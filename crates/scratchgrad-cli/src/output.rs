@@ -25,6 +25,12 @@ pub fn print(args: fmt::Arguments) {
     }
 }
 
+/// Whether standard output has been closed (a write to it failed): a command whose output
+/// is all it makes (`sample`) stops there.
+pub fn stdout_closed() -> bool {
+    STDOUT_CLOSED.load(Ordering::Relaxed)
+}
+
 /// For commands whose output is their result (`eval`, `predict`, `grad`): an error when
 /// what they printed did not arrive (a full disk), so that `eval --json > out.json` never
 /// reports success with an empty file. A reader that closed the pipe early chose to stop

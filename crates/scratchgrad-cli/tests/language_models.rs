@@ -99,6 +99,10 @@ fn a_bigram_on_names_trains_samples_and_evaluates_as_it_reported() {
         (e["test_loss"].as_f64().unwrap() - test_loss).abs() < 1e-6,
         "{e} {s}"
     );
+    // The run folder names the same model, as for `sample`.
+    let by_folder = scratchgrad(&["eval", "--model", out.to_str().unwrap(), "--json"]);
+    let f: Value = serde_json::from_str(&stdout(&by_folder)).unwrap();
+    assert_eq!(f["test_loss"], e["test_loss"]);
     // The same seed, the same names; another seed, others.
     let folder = out.to_str().unwrap();
     let a = stdout(&scratchgrad(&["sample", folder, "--n", "8", "--seed", "3"]));
@@ -399,6 +403,55 @@ fn a_stopped_run_resumes_to_the_same_bytes_as_one_that_never_stopped() {
     );
 }
 
+/// `sample`'s output is all it makes: once its reader has gone (`sample ... | head -c 4`), it
+/// stops drawing and exits, where it used to go on writing all the text asked for into the
+/// void: here 100,000 passages of 100,000 characters, which it could not finish in days.
+#[test]
+fn sampling_stops_when_its_reader_goes() {
+    use std::io::Read;
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+    let dir = common::temp_dir("lm-reader-goes");
+    let out = dir.join("run");
+    train(
+        &out,
+        &[
+            "--dataset",
+            "shakespeare-mini",
+            "--arch",
+            "bigram",
+            "--steps",
+            "20",
+        ],
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_scratchgrad"))
+        .args(["sample", out.to_str().unwrap()])
+        .args(["--n", "100000", "--length", "100000"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 4];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    // The pipe's reading end is closed now: the next write fails and ends the drawing. The
+    // limit only stops a process that never ends (it ends within milliseconds).
+    let began = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if began.elapsed() > Duration::from_secs(300) {
+            child.kill().unwrap();
+            panic!("sample went on drawing for 5 minutes after its reader had gone");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    child.stderr.unwrap().read_to_string(&mut err).unwrap();
+    assert!(status.success(), "{err}");
+    assert!(err.is_empty(), "{err}");
+}
+
 #[test]
 fn bad_language_model_input_is_one_line() {
     let dir = common::temp_dir("lm-bad");
@@ -422,6 +475,11 @@ fn bad_language_model_input_is_one_line() {
     refused(
         &scratchgrad(&["sample", folder, "--temperature", "nan"]),
         "--temperature",
+    );
+    // "-inf" reads as a value, not as an option named -i.
+    refused(
+        &scratchgrad(&["sample", folder, "--temperature", "-inf"]),
+        "--temperature: must be a number above 0",
     );
     refused(
         &scratchgrad(&["sample", folder, "--top-k", "0"]),

@@ -42,19 +42,44 @@ fn a_file_that_is_not_the_published_one_is_refused_and_left_alone() {
     let run = scratchgrad(&["data", "fetch", "names", "--dir", dir.to_str().unwrap()]);
     assert_eq!(run.status.code(), Some(1));
     let err = String::from_utf8_lossy(&run.stderr);
-    let last = err.lines().last().unwrap();
+    // One line, which lists every source tried and says what to do with the file.
+    assert_eq!(err.lines().count(), 1, "{err}");
     assert!(
-        last.starts_with("error: names file names.txt: could not be fetched"),
+        err.starts_with("error: names file names.txt: could not be fetched"),
         "{err}"
     );
     assert!(
-        last.contains("is not the expected 0a30b5557f192f32"),
+        err.contains("is not the expected 0a30b5557f192f32"),
+        "{err}"
+    );
+    assert!(
+        err.contains("names.txt is not the published names.txt: replace it with the original"),
         "{err}"
     );
     assert_eq!(
         std::fs::read_to_string(dir.join("names.txt")).unwrap(),
         "emma\nolivia\nava\n"
     );
+    // An empty file is named as empty, by `train` as by `data fetch`.
+    std::fs::write(dir.join("names.txt"), "").unwrap();
+    let out = dir.join("run");
+    let run = scratchgrad(&[
+        "train",
+        "--dataset",
+        "names",
+        "--data-dir",
+        dir.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(run.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("names.txt (empty, where names.txt is expected)"),
+        "{err}"
+    );
+    assert!(!out.exists());
 }
 
 #[test]

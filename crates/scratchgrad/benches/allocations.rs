@@ -1,19 +1,24 @@
-//! How much memory each training step of the Shakespeare GPT (nanoGPT's CPU configuration:
-//! 4 blocks, 4 heads, 128 numbers, context 64, batch 12, AdamW) asks the allocator for, after
-//! the first steps: a global allocator that counts every allocation, read at each step's end.
-//! Issue 24 asks for none; this measures where that stands. The text is the built-in
-//! `shakespeare-mini`: the counts depend on the model and the batch, and the bytes a little on
-//! the text too (its 59 characters against tiny Shakespeare's 65 size the last layer).
+//! How much memory each training step asks the allocator for, after the first steps: a global
+//! allocator that counts every allocation, read at each step's end. Issues 24 and 25 ask for
+//! none; this measures where that stands for the Shakespeare GPT (nanoGPT's CPU
+//! configuration: 4 blocks, 4 heads, 128 numbers, context 64, batch 12, AdamW) and for the
+//! MNIST networks `train` runs by default (`mlp`: 784-256-10 sigmoid, SGD; `cnn`: Adam; batch
+//! 64, the batch's array included). The data are the built-in `shakespeare-mini` and
+//! `mnist-mini`: the counts depend on the model and the batch, and the bytes a little on the
+//! text too (its 59 characters against tiny Shakespeare's 65 size the GPT's last layer).
 //!
 //! Run: `cargo bench -p scratchgrad --bench allocations`
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
+use std::path::Path;
+
 use scratchgrad::array::{set_num_threads, Rng};
-use scratchgrad::data::Corpus;
+use scratchgrad::data::{Corpus, Dataset, DatasetName, Split};
 use scratchgrad::lm::train::{train_lm, LmObserver, LmOptimizer, LmTraining};
 use scratchgrad::lm::{Examples, LanguageModel, LmArch};
+use scratchgrad::train::{Engine, Model, Preset};
 
 /// The system allocator, counting calls and bytes.
 struct Counting;
@@ -55,7 +60,8 @@ impl LmObserver for AtEachStep {
 
 const STEPS: usize = 30;
 
-fn main() {
+/// The counters at the end of each of the Shakespeare GPT's steps, on the current threads.
+fn gpt_readings() -> Vec<(u64, u64)> {
     let corpus = Corpus::ShakespeareMini;
     let text = corpus.load(None, &mut |_| {}, &|| false).expect("built in");
     let arch = LmArch::Gpt {
@@ -80,31 +86,66 @@ fn main() {
         eval_examples: 10,
         seed: 0,
     };
+    let mut model = LanguageModel::new(arch, vocabulary.len(), &mut Rng::seed(0)).unwrap();
+    // Room for every reading, so that keeping them allocates nothing while counting.
+    let mut seen = AtEachStep(Vec::with_capacity(STEPS));
+    train_lm(&mut model, &train, &test, &training, &mut seen, None).unwrap();
+    seen.0
+}
+
+/// The counters at the end of each of an MNIST network's steps (`train`'s defaults for
+/// `preset`: its optimizer and learning rate, batch 64), on the current threads.
+fn mnist_readings(preset: Preset, images: &Dataset) -> Vec<(u64, u64)> {
+    let arch = preset.arch(DatasetName::MnistMini, None, None);
+    let defaults = preset.defaults();
+    let mut model = Model::fresh(&arch, Engine::Autograd, 0);
+    let mut optimizer = defaults.optimizer.build(defaults.lr);
+    let batch = 64;
+    let mut seen = Vec::with_capacity(STEPS);
+    for step in 0..STEPS {
+        let chosen: Vec<usize> = (step * batch..(step + 1) * batch)
+            .map(|i| i % images.len())
+            .collect();
+        let (x, labels) = images.batch(&chosen);
+        drop(chosen);
+        model.train_step(x, &labels, optimizer.as_mut(), step as u64);
+        drop(labels);
+        seen.push((CALLS.load(Relaxed), BYTES.load(Relaxed)));
+    }
+    seen
+}
+
+/// Prints the allocations and bytes of each step after the first two, from the counters'
+/// `readings` at each step's end.
+fn report(what: &str, threads: usize, readings: &[(u64, u64)]) {
+    let per_step: Vec<(u64, u64)> = readings[1..]
+        .windows(2)
+        .map(|w| (w[1].0 - w[0].0, w[1].1 - w[0].1))
+        .collect();
+    let mut calls: Vec<u64> = per_step.iter().map(|p| p.0).collect();
+    let mut bytes: Vec<u64> = per_step.iter().map(|p| p.1).collect();
+    calls.sort_unstable();
+    bytes.sort_unstable();
+    println!(
+        "{what}, {threads} thread(s): per step after the first two, allocations {} to {} \
+         (median {}), bytes {:.1} to {:.1} MB (median {:.1} MB), over {} steps",
+        calls[0],
+        calls[calls.len() - 1],
+        calls[calls.len() / 2],
+        bytes[0] as f64 / 1e6,
+        bytes[bytes.len() - 1] as f64 / 1e6,
+        bytes[bytes.len() / 2] as f64 / 1e6,
+        per_step.len()
+    );
+}
+
+fn main() {
+    let images =
+        Dataset::load(DatasetName::MnistMini, Split::Train, Path::new(".")).expect("built in");
     for threads in [1, 2] {
         set_num_threads(threads);
-        let mut model = LanguageModel::new(arch, vocabulary.len(), &mut Rng::seed(0)).unwrap();
-        // Room for every reading, so that keeping them allocates nothing while counting.
-        let mut seen = AtEachStep(Vec::with_capacity(STEPS));
-        train_lm(&mut model, &train, &test, &training, &mut seen, None).unwrap();
-        // From the end of step 2 to the end of the last step.
-        let per_step: Vec<(u64, u64)> = seen.0[1..]
-            .windows(2)
-            .map(|w| (w[1].0 - w[0].0, w[1].1 - w[0].1))
-            .collect();
-        let mut calls: Vec<u64> = per_step.iter().map(|p| p.0).collect();
-        let mut bytes: Vec<u64> = per_step.iter().map(|p| p.1).collect();
-        calls.sort_unstable();
-        bytes.sort_unstable();
-        println!(
-            "{threads} thread(s): per step after the first two, allocations {} to {} (median {}), \
-             bytes {:.1} to {:.1} MB (median {:.1} MB), over {} steps",
-            calls[0],
-            calls[calls.len() - 1],
-            calls[calls.len() / 2],
-            bytes[0] as f64 / 1e6,
-            bytes[bytes.len() - 1] as f64 / 1e6,
-            bytes[bytes.len() / 2] as f64 / 1e6,
-            per_step.len()
-        );
+        report("Shakespeare GPT", threads, &gpt_readings());
+        report("mlp", threads, &mnist_readings(Preset::Mlp, &images));
+        report("cnn", threads, &mnist_readings(Preset::Cnn, &images));
     }
 }

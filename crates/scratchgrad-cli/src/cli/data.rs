@@ -78,11 +78,14 @@ pub fn folder(name: DatasetName, data_dir_flag: Option<&Path>) -> Result<PathBuf
     ))
 }
 
-/// What people see while files are fetched: a bar on a terminal, a line per file and per
-/// source that failed (nothing with `quiet`).
+/// What people see while files are fetched: a bar on a terminal, a line per file fetched,
+/// after the sources that failed before it (nothing with `quiet`). When every source fails,
+/// the error's one line lists them all instead.
 struct FetchProgress {
     bar: Option<ProgressBar>,
     quiet: bool,
+    /// The sources that failed for the file being fetched, not shown yet.
+    failed: Vec<String>,
 }
 
 impl FetchProgress {
@@ -95,7 +98,11 @@ impl FetchProgress {
             );
             bar
         });
-        FetchProgress { bar, quiet }
+        FetchProgress {
+            bar,
+            quiet,
+            failed: Vec::new(),
+        }
     }
 
     fn on_event(&mut self, event: FetchEvent) {
@@ -110,12 +117,15 @@ impl FetchProgress {
                 }
             }
             FetchEvent::Fetched { file, source } if !self.quiet => {
+                for failed in self.failed.drain(..) {
+                    errln!("{file}: {failed}");
+                }
                 errln!("{file}: fetched from {source}")
             }
-            FetchEvent::SourceFailed { file, source, why } if !self.quiet => {
-                errln!("{file}: {source} failed ({why}); trying the next source")
+            FetchEvent::SourceFailed { source, why, .. } => {
+                self.failed.push(format!("{source} failed ({why})"));
             }
-            _ => {}
+            FetchEvent::Present { .. } | FetchEvent::Fetched { .. } => self.failed.clear(),
         }
     }
 

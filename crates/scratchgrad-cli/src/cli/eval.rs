@@ -19,10 +19,11 @@ use crate::Failure;
 /// (for a language model: its loss on the held-out text)
 #[derive(Args)]
 pub struct EvalArgs {
-    /// A model.safetensors written by `scratchgrad train`
-    #[arg(long, value_name = "FILE")]
+    /// A model.safetensors written by `scratchgrad train`, or the run folder holding it
+    #[arg(long, value_name = "RUN_OR_MODEL")]
     model: PathBuf,
-    /// Data set to test on [default: the one the model was trained on]
+    /// Data set to test on [default: the one the model was trained on; a language model is
+    /// always evaluated on its own text's held-out part]
     #[arg(long)]
     dataset: Option<AnyDataset>,
     /// Print one JSON object instead of a table
@@ -50,7 +51,8 @@ fn probabilities(model: &mut Model, test: &Dataset) -> Vec<Vec<f32>> {
 }
 
 /// Runs `scratchgrad eval`.
-pub fn run(args: EvalArgs) -> Result<(), Failure> {
+pub fn run(mut args: EvalArgs) -> Result<(), Failure> {
+    args.model = text_model::model_path(&args.model);
     let bytes = read_file(&args.model, MAX_MODEL_BYTES).map_err(|e| Failure::new(e.to_string()))?;
     let shown = args.model.display().to_string();
     let is_text = format_of(&bytes).as_deref() == Some(LANGUAGE_MODEL_FORMAT);

@@ -5,11 +5,11 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use scratchgrad::array::Rng;
-use scratchgrad::lm::{generate, mean_loss, Examples, Generation, LmFile};
+use scratchgrad::lm::{generate, generate_each, mean_loss, Examples, Generation, LmFile};
 use scratchgrad::text::{elide, for_terminal};
 
 use super::data;
-use crate::output::outln;
+use crate::output::{out, outln, stdout_closed};
 use crate::Failure;
 
 /// Write new text with a language model: names, or a continuation in Shakespeare's style
@@ -22,15 +22,16 @@ pub struct SampleArgs {
     #[arg(long, default_value_t = 20, allow_negative_numbers = true)]
     n: usize,
     /// Above 0: 1 draws from the model as it is, lower is more cautious, higher wilder
-    #[arg(long, default_value_t = 1.0, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = 1.0, allow_hyphen_values = true)]
     temperature: f64,
     /// Draw only among the K likeliest next characters
     #[arg(long, value_name = "K", allow_negative_numbers = true)]
     top_k: Option<usize>,
-    /// Text to start from (a name's first letters, or lines to continue)
+    /// Text to start from (a name's first letters, or lines to continue); a model reads at
+    /// most its context's length of it, the last characters, as it does while writing
     #[arg(long, default_value = "")]
     prompt: String,
-    /// Characters to add to each passage (a name ends by itself, at most this long)
+    /// Characters to add to each passage (a name ends by itself, at most 100 long)
     #[arg(long, default_value_t = 500, allow_negative_numbers = true)]
     length: usize,
     /// Seed of the draws: the same seed gives the same text
@@ -42,7 +43,7 @@ pub struct SampleArgs {
 const MOST: usize = 100_000;
 
 /// The model file of a run folder, or the file given.
-fn model_path(given: &Path) -> PathBuf {
+pub(super) fn model_path(given: &Path) -> PathBuf {
     if given.is_dir() {
         given.join("model.safetensors")
     } else {
@@ -90,24 +91,51 @@ pub fn sample(args: SampleArgs) -> Result<(), Failure> {
         },
     };
     let mut rng = Rng::seed(args.seed);
-    for i in 0..args.n {
-        let text =
-            generate(&mut model, &file.vocabulary, &args.prompt, &how, &mut rng).map_err(|e| {
-                let shown = if e.starts_with("the prompt") {
-                    format!("--prompt: {e}")
-                } else {
-                    format!("{} {e}", path.display())
-                };
-                Failure::new(for_terminal(&elide(&shown, 300)))
-            })?;
-        if lines {
-            outln!("{}", for_terminal(&text));
+    let failed = |e: String| {
+        let shown = if e.starts_with("the prompt") {
+            format!("--prompt: {e}")
         } else {
-            if i > 0 {
-                outln!("\n----");
-            }
-            outln!("{text}");
+            format!("{} {e}", path.display())
+        };
+        Failure::new(for_terminal(&elide(&shown, 300)))
+    };
+    // Once the reader has gone (`sample ... | head`), nothing more is drawn.
+    for i in 0..args.n {
+        if stdout_closed() {
+            break;
         }
+        if lines {
+            let name = generate(&mut model, &file.vocabulary, &args.prompt, &how, &mut rng)
+                .map_err(failed)?;
+            outln!("{}", for_terminal(&name));
+            continue;
+        }
+        // A passage is shown as it is written, after its prompt.
+        let mut started = false;
+        let mut show = |c: Option<char>| {
+            if !started {
+                if i > 0 {
+                    outln!("\n----");
+                }
+                out!("{}", args.prompt);
+                started = true;
+            }
+            if let Some(c) = c {
+                out!("{c}");
+            }
+            !stdout_closed()
+        };
+        generate_each(
+            &mut model,
+            &file.vocabulary,
+            &args.prompt,
+            &how,
+            &mut rng,
+            &mut |c| show(Some(c)),
+        )
+        .map_err(failed)?;
+        show(None);
+        outln!();
     }
     crate::output::results_delivered()
 }

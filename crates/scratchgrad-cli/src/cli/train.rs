@@ -71,10 +71,12 @@ pub struct TrainArgs {
     /// Language models: optimizer steps [default: by --arch]
     #[arg(long, allow_negative_numbers = true)]
     pub(super) steps: Option<usize>,
-    /// Language models: characters of context the MLP (or GPT) reads [default: 4; gpt: 64]
+    /// Language models: characters of context the model reads [default: by --arch and
+    /// --dataset, listed below]
     #[arg(long, allow_negative_numbers = true)]
     pub(super) context: Option<usize>,
-    /// Language models: numbers per character in the embedding [default: 24; gpt: 128]
+    /// Language models: numbers per character in the embedding [default: by --arch and
+    /// --dataset, listed below]
     #[arg(long, allow_negative_numbers = true)]
     pub(super) embedding: Option<usize>,
     /// Language models: the GPT's attention heads [default: 4]
@@ -86,18 +88,18 @@ pub struct TrainArgs {
     /// Language models: the GPT's dropout while training, 0 to 0.9 (nanoGPT's places: the
     /// embeddings, the attention weights, each block's outputs) [default: 0.1 on names, 0 on
     /// shakespeare]
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, allow_hyphen_values = true)]
     pub(super) dropout: Option<f64>,
     /// Language models: evaluate on the held-out text every this many steps [default: by --arch]
     #[arg(long, allow_negative_numbers = true)]
     pub(super) eval_every: Option<usize>,
-    /// Examples per step [default: 64]
+    /// Examples per step [default: 64; a language model's by --arch, listed below]
     #[arg(long, allow_negative_numbers = true)]
     pub(super) batch_size: Option<usize>,
     /// Learning rate at the first epoch [default: by --arch; for an image network with another
     /// --optimizer, 1.0 for sgd on mlp and 0.1 on the others, 0.05 for momentum, 0.001 for
     /// adam; a language model keeps its --arch's rate]
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, allow_hyphen_values = true)]
     pub(super) lr: Option<f64>,
     /// sgd, momentum (0.9) or adam [default: by --arch]; for a language model, sgd or adam
     /// (AdamW, weight decay on matrices only)
@@ -111,7 +113,7 @@ pub struct TrainArgs {
     pub(super) seed: Option<u64>,
     /// Hold out this fraction of the training set to score after each epoch; the test set is
     /// then scored once, at the end [default: 0, the texts' way: the test set every epoch]
-    #[arg(long, value_name = "FRACTION", allow_negative_numbers = true)]
+    #[arg(long, value_name = "FRACTION", allow_hyphen_values = true)]
     pub(super) val_split: Option<f64>,
     /// Threads for a step's matrix products, or for the parts of a convolutional network's
     /// batch (results do not depend on it) [default: all cores]
@@ -121,8 +123,9 @@ pub struct TrainArgs {
     /// first epoch completed [default: runs/<dataset>-<time>]
     #[arg(long, value_name = "DIR")]
     pub(super) out: Option<PathBuf>,
-    /// Continue the run in DIR from its last complete epoch with its own settings (--epochs
-    /// may raise the total; --threads, --quiet and --data-dir may change)
+    /// Continue the run in DIR from its last complete epoch (a language model: its last
+    /// evaluation) with its own settings; --threads, --quiet and --data-dir may change, and
+    /// an image network's --epochs may raise the total
     #[arg(long, value_name = "DIR", conflicts_with = "out")]
     pub(super) resume: Option<PathBuf>,
     /// Where data sets are kept [default: $SCRATCHGRAD_DATA, else ~/.cache/scratchgrad]

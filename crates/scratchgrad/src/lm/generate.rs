@@ -41,6 +41,38 @@ pub fn generate(
     how: &Generation,
     rng: &mut Rng,
 ) -> Result<String, String> {
+    generate_each(model, vocabulary, prompt, how, rng, &mut |_| true)
+}
+
+/// [`generate`], handing each character to `each` as soon as it is drawn (to show a long
+/// passage as it is written); a `false` from `each` stops the drawing there, as if
+/// `max_chars` had been reached (the reader has gone). Nothing is handed over when the
+/// prompt is refused.
+///
+/// ```
+/// use scratchgrad::array::Rng;
+/// use scratchgrad::data::{TextKind, Vocabulary};
+/// use scratchgrad::lm::{generate_each, Generation, LanguageModel, LmArch};
+/// let vocabulary = Vocabulary::of(&["ab\nba\n".to_string()], TextKind::Stream).unwrap();
+/// let mut model = LanguageModel::new(LmArch::Bigram, vocabulary.len(), &mut Rng::seed(0)).unwrap();
+/// let how = Generation { temperature: 1.0, top_k: None, max_chars: 20 };
+/// let mut seen = String::new();
+/// let text = generate_each(&mut model, &vocabulary, "a", &how, &mut Rng::seed(1), &mut |c| {
+///     seen.push(c);
+///     seen.len() < 3 // stop after the third character
+/// })
+/// .unwrap();
+/// assert_eq!(seen.chars().count(), 3);
+/// assert_eq!(text, format!("a{seen}"));
+/// ```
+pub fn generate_each(
+    model: &mut LanguageModel,
+    vocabulary: &Vocabulary,
+    prompt: &str,
+    how: &Generation,
+    rng: &mut Rng,
+    each: &mut dyn FnMut(char) -> bool,
+) -> Result<String, String> {
     let prompt_tokens = vocabulary.encode(prompt).map_err(|c| {
         format!(
             "the prompt holds {c:?}, which the model never saw (it knows {:?})",
@@ -71,6 +103,15 @@ pub fn generate(
         }
         tokens.push(next);
         added.push(next);
+        if !each(
+            vocabulary
+                .decode(&[next])
+                .chars()
+                .next()
+                .expect("one token, one character"),
+        ) {
+            break;
+        }
     }
     model.set_training(true);
     Ok(format!("{prompt}{}", vocabulary.decode(&added)))

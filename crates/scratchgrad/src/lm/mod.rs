@@ -21,7 +21,7 @@ pub use bigram::BigramTable;
 pub use checkpoint::LmCheckpoint;
 pub use examples::Examples;
 pub use file::LmFile;
-pub use generate::{generate, start_tokens, Generation};
+pub use generate::{generate, generate_each, start_tokens, Generation};
 pub use layers::{LayerList, LmLayer, Step, LM_LAYER_GRAMMAR};
 pub use model::{flatten_consecutive, LanguageModel, NamedArrays, NamedCounts};
 pub use run::{LmConfig, LmFinished, LmResumeError, LmRun};

@@ -135,6 +135,8 @@ fn verified(bytes: Vec<u8>, expected: &str, name: &str) -> Result<Vec<u8>, Strin
     let got = sha256_hex(&raw);
     if got == expected {
         Ok(raw)
+    } else if raw.is_empty() {
+        Err(format!("empty, where {name} is expected"))
     } else {
         Err(format!("SHA-256 {got} is not the expected {expected}"))
     }
@@ -216,6 +218,8 @@ pub fn fetch_files(
     for &(name, sha) in files {
         let mut tried = Vec::new();
         let mut found = None;
+        // The data folder's own copy, when it is there but not the published file.
+        let mut wrong_here = None;
         for source in sources_in_order(dir, name, sources) {
             if stop() {
                 break;
@@ -230,6 +234,10 @@ pub fn fetch_files(
                             source: format!("present in {}", dir.display()),
                             in_place,
                         },
+                        attempt @ Attempt::Failed { .. } if in_data_folder => {
+                            wrong_here.get_or_insert(path);
+                            attempt
+                        }
                         attempt => attempt,
                     }
                 }
@@ -303,9 +311,19 @@ pub fn fetch_files(
             in_place,
         }) = found
         else {
+            let advice = match wrong_here {
+                Some(path) => format!(
+                    "{} is not the published {name}: replace it with the original (raw or .gz), or remove it to fetch it again",
+                    path.display()
+                ),
+                None => format!(
+                    "Place the files (raw or .gz) in {} by hand{hint}",
+                    dir.display()
+                ),
+            };
             return Err(DataError::new(
                 format!("{label} file {name}"),
-                format!("could not be fetched; tried {}. Place the files (raw or .gz) in {} by hand{hint}", tried.join("; "), dir.display()),
+                format!("could not be fetched; tried {}. {advice}", tried.join("; ")),
             ));
         };
         if !in_place {
