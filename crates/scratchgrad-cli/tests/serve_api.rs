@@ -113,13 +113,13 @@ fn bad_requests_get_clear_json_errors_and_the_server_keeps_serving() {
             "/api/predict",
             json!({"model": "../../etc", "width": 28, "height": 28, "pixels": good_pixels}),
             400,
-            "is not the name of a run in the runs folder",
+            "is not a run's name: runs are the folders directly in the runs folder",
         ),
         (
             "/api/predict",
             json!({"model": ".hidden", "width": 28, "height": 28, "pixels": good_pixels}),
             400,
-            "is not the name of a run in the runs folder",
+            "is not a run's name: runs are the folders directly in the runs folder",
         ),
         (
             "/api/predict",
@@ -202,6 +202,51 @@ fn bad_requests_get_clear_json_errors_and_the_server_keeps_serving() {
         answer.starts_with("HTTP/1.1 413")
             && answer.contains("the request body is 5242880 bytes; the limit is 4194304"),
         "{answer}"
+    );
+    // A chunked body that breaks after a few bytes is a 400 saying so, not "too large".
+    let mut stream = TcpStream::connect(url).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "POST /api/grad HTTP/1.1\r\nHost: {url}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 400") && answer.contains("the request body could not be read"),
+        "{answer}"
+    );
+    // JSON nested 100,000 deep: serde_json's reason, on a line of its own size, not the path
+    // to it (128 steps of `x[0]`).
+    let deep = format!("{{\"x\":{}{}}}", "[".repeat(100_000), "]".repeat(100_000));
+    let (status, answer) = call(
+        &server,
+        "POST",
+        "/api/grad",
+        &[("Content-Type", "application/json")],
+        Some(&deep),
+    );
+    let message = answer["error"].as_str().unwrap();
+    assert_eq!(status, 400, "{message}");
+    assert!(
+        message.contains("recursion limit exceeded at line 1 column") && message.len() < 300,
+        "{message}"
+    );
+    // A name with a space after it is shown with the space.
+    let (_, answer) = call(
+        &server,
+        "POST",
+        "/api/predict",
+        &[("Content-Type", "application/json")],
+        Some(r#"{"model": "mini ", "width": 1, "height": 1, "pixels": [0]}"#),
+    );
+    let message = answer["error"].as_str().unwrap();
+    assert!(
+        message.starts_with("\"mini \" is not a run's name"),
+        "{message}"
     );
     let (status, answer) = call(&server, "GET", "/api/nothing", &[], None);
     assert_eq!(
@@ -717,7 +762,7 @@ fn the_text_page_reads_a_gpt_on_names_one_character_at_a_time() {
         (
             json!({"model": "../etc", "text": "a"}),
             400,
-            "not the name of a run",
+            "is not a run's name",
         ),
         (json!({"model": "nothing", "text": "a"}), 404, "no run"),
         (json!({"model": "names-gpt"}), 400, "`text`"),

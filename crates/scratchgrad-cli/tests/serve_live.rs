@@ -495,7 +495,7 @@ fn bad_dashboard_requests_name_the_setting() {
         assert!(message.contains(expected), "{body}: {message}");
     }
     for (body, expected) in [
-        (json!({"run": "../etc"}), "is not the name of a run"),
+        (json!({"run": "../etc"}), "\"../etc\" is not a run's name"),
         (
             json!({"run": "nothing-here"}),
             "there is no run `nothing-here`",

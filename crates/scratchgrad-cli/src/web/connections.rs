@@ -200,12 +200,20 @@ pub async fn body_deadline(
     let max = super::http::MAX_BODY_BYTES;
     let bytes = match tokio::time::timeout(limit, axum::body::to_bytes(body, max)).await {
         Ok(Ok(bytes)) => bytes,
-        Ok(Err(_)) => {
-            return super::http::ApiError::new(
-                axum::http::StatusCode::PAYLOAD_TOO_LARGE,
-                format!("the request body is larger than {max} bytes, or broken"),
-            )
-            .into_response()
+        Ok(Err(e)) => {
+            let error = e.into_inner();
+            return if error.is::<http_body_util::LengthLimitError>() {
+                super::http::ApiError::new(
+                    axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("the request body is larger than {max} bytes"),
+                )
+            } else {
+                super::http::ApiError::bad(format!(
+                    "the request body could not be read: {}",
+                    scratchgrad::text::elide(&error.to_string(), 200)
+                ))
+            }
+            .into_response();
         }
         Err(_) => {
             return super::http::ApiError::new(

@@ -50,10 +50,15 @@ impl IntoResponse for ApiError {
 }
 
 impl From<JsonRejection> for ApiError {
+    /// axum's message, its middle left out when long (the path to where a body nested
+    /// 100,000 deep failed is `x[0][0]...` 128 times; the reason is at the end).
     fn from(e: JsonRejection) -> Self {
         ApiError::new(
             e.status(),
-            format!("the request is not the JSON expected: {}", e.body_text()),
+            format!(
+                "the request is not the JSON expected: {}",
+                scratchgrad::text::elide(&e.body_text(), 200)
+            ),
         )
     }
 }
@@ -144,8 +149,8 @@ pub fn run_folder(runs: &Path, name: &str) -> Result<PathBuf, ApiError> {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
     if !valid {
         return Err(ApiError::bad(format!(
-            "`{}` is not the name of a run in the runs folder (as /api/runs lists them)",
-            scratchgrad::text::elide(name, 40)
+            "{} is not a run's name: runs are the folders directly in the runs folder named with letters, digits, '-', '_' and '.', not starting with '.' (as /api/runs lists them)",
+            scratchgrad::text::elide(&format!("{name:?}"), 42)
         )));
     }
     let folder = runs.join(name);
