@@ -125,17 +125,22 @@ pub fn sample(args: SampleArgs) -> Result<(), Failure> {
             }
             !stdout_closed()
         };
-        generate_each(
+        let written = generate_each(
             &mut model,
             &file.vocabulary,
             &args.prompt,
             &how,
             &mut rng,
             &mut |c| show(Some(c)),
-        )
-        .map_err(failed)?;
-        show(None);
-        outln!();
+        );
+        if written.is_ok() {
+            show(None);
+        }
+        // A passage cut short by an error still ends its line.
+        if written.is_ok() || started {
+            outln!();
+        }
+        written.map_err(failed)?;
     }
     crate::output::results_delivered()
 }
