@@ -72,6 +72,24 @@ fn the_graph_of_the_texts_example() {
     assert!(output["box"]["width"].as_f64().unwrap() > 0.0);
 }
 
+/// The whole answer to a JSON POST to /api/grad written by hand: `rest` follows the headers
+/// every such request has (the blank line and any body included).
+fn raw_grad_post(server: &Server, rest: &str) -> String {
+    let host = server.host();
+    let mut stream = TcpStream::connect(&host).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "POST /api/grad HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n{rest}"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer
+}
+
 #[test]
 fn bad_requests_get_clear_json_errors_and_the_server_keeps_serving() {
     let runs = runs_with_a_model("serve-bad");
@@ -182,39 +200,17 @@ fn bad_requests_get_clear_json_errors_and_the_server_keeps_serving() {
     // A body declared larger than 4 MB is refused before it is sent. (Sending the 5 MB as
     // well made this test flaky: the server answers 413 as soon as it has read 4 MB and closes,
     // and the client, still writing, sometimes got a broken pipe instead of the answer.)
-    let url = server
-        .url
-        .trim_start_matches("http://")
-        .trim_end_matches('/');
-    let mut stream = TcpStream::connect(url).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    write!(
-        stream,
-        "POST /api/grad HTTP/1.1\r\nHost: {url}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-        5 << 20
-    )
-    .unwrap();
-    let mut answer = String::new();
-    let _ = stream.read_to_string(&mut answer);
+    let answer = raw_grad_post(&server, &format!("Content-Length: {}\r\n\r\n", 5 << 20));
     assert!(
         answer.starts_with("HTTP/1.1 413")
             && answer.contains("the request body is 5242880 bytes; the limit is 4194304"),
         "{answer}"
     );
     // A chunked body that breaks after a few bytes is a 400 saying so, not "too large".
-    let mut stream = TcpStream::connect(url).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    write!(
-        stream,
-        "POST /api/grad HTTP/1.1\r\nHost: {url}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n"
-    )
-    .unwrap();
-    let mut answer = String::new();
-    let _ = stream.read_to_string(&mut answer);
+    let answer = raw_grad_post(
+        &server,
+        "Transfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n",
+    );
     assert!(
         answer.starts_with("HTTP/1.1 400") && answer.contains("the request body could not be read"),
         "{answer}"

@@ -10,9 +10,8 @@
 //! Run: `cargo bench -p scratchgrad --bench allocations`
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use scratchgrad::array::{set_num_threads, Rng};
 use scratchgrad::data::{Corpus, Dataset, DatasetName, Split};
@@ -107,9 +106,7 @@ fn mnist_readings(preset: Preset, images: &Dataset) -> Vec<(u64, u64)> {
             .map(|i| i % images.len())
             .collect();
         let (x, labels) = images.batch(&chosen);
-        drop(chosen);
         model.train_step(x, &labels, optimizer.as_mut(), step as u64);
-        drop(labels);
         seen.push((CALLS.load(Relaxed), BYTES.load(Relaxed)));
     }
     seen

@@ -110,34 +110,29 @@ pub fn sample(args: SampleArgs) -> Result<(), Failure> {
             outln!("{}", for_terminal(&name));
             continue;
         }
-        // A passage is shown as it is written, after its prompt.
+        // A passage is shown as it is written, its prompt before its first character (a
+        // passage adds at least one: --length is 1 or more); one cut short by an error still
+        // ends its line.
         let mut started = false;
-        let mut show = |c: Option<char>| {
-            if !started {
-                if i > 0 {
-                    outln!("\n----");
-                }
-                out!("{}", args.prompt);
-                started = true;
-            }
-            if let Some(c) = c {
-                out!("{c}");
-            }
-            !stdout_closed()
-        };
         let written = generate_each(
             &mut model,
             &file.vocabulary,
             &args.prompt,
             &how,
             &mut rng,
-            &mut |c| show(Some(c)),
+            &mut |c| {
+                if !started {
+                    if i > 0 {
+                        outln!("\n----");
+                    }
+                    out!("{}", args.prompt);
+                    started = true;
+                }
+                out!("{c}");
+                !stdout_closed()
+            },
         );
-        if written.is_ok() {
-            show(None);
-        }
-        // A passage cut short by an error still ends its line.
-        if written.is_ok() || started {
+        if started {
             outln!();
         }
         written.map_err(failed)?;

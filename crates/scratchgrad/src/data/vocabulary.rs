@@ -114,9 +114,14 @@ impl Vocabulary {
             .collect()
     }
 
+    /// The character of one token (the boundary shown as [`BOUNDARY`]).
+    pub fn char_of(&self, token: usize) -> char {
+        self.chars[token]
+    }
+
     /// The text of `tokens` (the boundary shown as [`BOUNDARY`]).
     pub fn decode(&self, tokens: &[usize]) -> String {
-        tokens.iter().map(|&t| self.chars[t]).collect()
+        tokens.iter().map(|&t| self.char_of(t)).collect()
     }
 
     /// A line as a model reads it: the boundary, its characters, the boundary.

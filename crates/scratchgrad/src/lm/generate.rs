@@ -103,13 +103,7 @@ pub fn generate_each(
         }
         tokens.push(next);
         added.push(next);
-        if !each(
-            vocabulary
-                .decode(&[next])
-                .chars()
-                .next()
-                .expect("one token, one character"),
-        ) {
+        if !each(vocabulary.char_of(next)) {
             break;
         }
     }
